@@ -1,0 +1,1709 @@
+//! Email messages and their transport: builds each recipient's message with lettre, sends it over
+//! SMTP (pooled, rustls) with failures classified as transient or permanent, and retries only the
+//! transient ones. The `.eml` outbox for dry runs is in `outbox.rs`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::SmtpTransport;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// How the connection to the SMTP server is protected (`security` in `vanban.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain SMTP; only sensible for a relay on the same machine or network.
+    None,
+    /// STARTTLS, required: the message is never sent if the upgrade fails (usually port 587).
+    StartTls,
+    /// Implicit TLS from the first byte (usually port 465).
+    Tls,
+}
+
+/// A password or other secret. It prints as `***` so it cannot leak into logs or error texts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The `[smtp]` section of `vanban.toml`, with the password already read from its environment
+/// variable or file by the config layer.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// An extra root certificate (PEM, one or more) for servers signed by a local or government
+    /// CA; trusted in addition to the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Limit for connecting and for each SMTP command (lettre uses one value for both).
+    pub timeout: Duration,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The Vietnamese display name, e.g. "125-TB-UBND Thông báo kết luận.pdf".
+    pub file_name: String,
+    /// A MIME type without parameters, e.g. "application/pdf".
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything one message needs; subject and body are already rendered from their templates.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// (display name, address)
+    pub from: (String, String),
+    /// (display name, address); a unit with several addresses gets them all in one message.
+    pub to: Vec<(String, String)>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<Attachment>,
+    /// From [`message_id_for`], angle brackets included.
+    pub message_id: String,
+    /// The `Date:` header; passed in (not read from the clock) so runs are reproducible.
+    pub date: SystemTime,
+}
+
+/// Errors in building messages or the SMTP transport: configuration or data problems that no
+/// retry can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("địa chỉ thư của «{name}» không hợp lệ: «{address}» ({reason})")]
+    InvalidAddress {
+        name: String,
+        address: String,
+        reason: String,
+    },
+    #[error("thư «{subject}» không có người nhận")]
+    NoRecipient { subject: String },
+    #[error("tệp đính kèm «{file_name}» có kiểu nội dung không hợp lệ: «{content_type}»")]
+    InvalidContentType {
+        file_name: String,
+        content_type: String,
+    },
+    #[error("Message-ID không hợp lệ: «{0}» (phải có dạng <phần-đầu@tên-miền>)")]
+    InvalidMessageId(String),
+    #[error("không dựng được thư «{subject}»: {reason}")]
+    Build { subject: String, reason: String },
+    #[error("không đọc được tệp chứng chỉ CA {path}: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+    #[error("cấu hình TLS cho máy chủ thư {server} bị lỗi: {reason}")]
+    Tls { server: String, reason: String },
+    #[error(
+        "[smtp] có tên đăng nhập «{username}» nhưng chưa có mật khẩu (password_env hoặc password_file)"
+    )]
+    MissingPassword { username: String },
+    #[error(
+        "[smtp] không được gửi mật khẩu qua kết nối không mã hóa tới {server}: đặt security = \"starttls\" hoặc \"tls\""
+    )]
+    CredentialsWithoutTls { server: String },
+}
+
+/// Why one message was not sent. The text is Vietnamese, names the server and, for a refusal,
+/// quotes the server's reply; it never contains the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: 4xx replies, timeouts, refused or dropped connections.
+    #[error("lỗi tạm thời: {reason}")]
+    Transient { reason: String },
+    /// A retry will not help: 5xx replies, failed authentication, an untrusted certificate.
+    #[error("lỗi vĩnh viễn: {reason}")]
+    Permanent { reason: String },
+}
+
+impl SendError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Transient { reason } | Self::Permanent { reason } => reason,
+        }
+    }
+}
+
+/// Something that takes a finished message: the SMTP server, or the outbox in a dry run.
+/// `Ok` carries the server's reply or the path of the written file, for the ledger.
+pub trait Transport {
+    fn send(&self, message: &Message) -> Result<String, SendError>;
+}
+
+/// The ASCII fallback for an attachment name: Vietnamese letters lose their diacritics
+/// (đ→d, NFD then combining marks dropped), and characters that are unsafe in a quoted MIME
+/// parameter or a Windows file name are replaced.
+pub fn ascii_file_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.nfd() {
+        match c {
+            'đ' => out.push('d'),
+            'Đ' => out.push('D'),
+            c if is_combining_mark(c) => {}
+            c if c.is_whitespace() => {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            '/' | '\\' | ':' | '|' => out.push('-'),
+            '"' | '<' | '>' | '?' | '*' => out.push('_'),
+            c if c.is_ascii_graphic() => out.push(c),
+            _ => out.push('_'),
+        }
+    }
+    let trimmed = out.trim_matches(|c: char| c == ' ' || c == '.');
+    if trimmed.is_empty() {
+        "tep-dinh-kem".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// A Message-ID derived from the delivery key: `<stem.tag@domain>`, where the stem is the first
+/// 96 bits of the SHA-256 of the key parts. The same key always gives the same stem, so a resend
+/// is recognisable as the same letter; automatic retries keep the same tag (so a duplicate caused
+/// by a lost "250" reply carries the same Message-ID, which mail systems de-duplicate), and a
+/// deliberate `--resend` passes a new tag.
+pub fn message_id_for(key_parts: &[&str], sender_domain: &str, attempt_tag: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in key_parts {
+        // Length-prefixed so ("ab", "c") and ("a", "bc") cannot collide.
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let stem: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let tag: String = attempt_tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let tag = if tag.is_empty() { "0".to_owned() } else { tag };
+    let domain: String = sender_domain
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let domain = domain.trim_matches('.');
+    let domain = if domain.is_empty() {
+        "vanban.invalid"
+    } else {
+        domain
+    };
+    format!("<{stem}.{tag}@{domain}>")
+}
+
+/// The part of a Message-ID before `@`, without the angle bracket: the outbox file name stem.
+pub fn message_id_stem(message_id: &str) -> Option<&str> {
+    let inner = message_id.trim().strip_prefix('<')?.strip_suffix('>')?;
+    let (left, right) = inner.split_once('@')?;
+    let safe = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_';
+    if left.is_empty() || right.is_empty() || !left.chars().all(safe) || left.starts_with('.') {
+        return None;
+    }
+    Some(left)
+}
+
+fn mailbox((name, address): &(String, String)) -> Result<Mailbox, MailError> {
+    let parsed = address
+        .trim()
+        .parse()
+        .map_err(
+            |e: lettre::address::AddressError| MailError::InvalidAddress {
+                name: name.clone(),
+                address: address.clone(),
+                reason: e.to_string(),
+            },
+        )?;
+    let name = name.trim();
+    Ok(Mailbox::new(
+        (!name.is_empty()).then(|| name.to_owned()),
+        parsed,
+    ))
+}
+
+fn attachment_part(attachment: &Attachment) -> Result<SinglePart, MailError> {
+    let invalid = || MailError::InvalidContentType {
+        file_name: attachment.file_name.clone(),
+        content_type: attachment.content_type.clone(),
+    };
+    let bare = attachment.content_type.trim();
+    ContentType::parse(bare).map_err(|_| invalid())?;
+    // lettre writes the real (Vietnamese) name only as RFC 2231 `filename*` in
+    // Content-Disposition. Clients that do not read RFC 2231 (older Outlook, some webmail) fall
+    // back to the Content-Type `name=` parameter, so that one carries the ASCII-folded name.
+    let with_name = format!(
+        "{bare}; name=\"{}\"",
+        ascii_file_name(&attachment.file_name)
+    );
+    let content_type = ContentType::parse(&with_name).map_err(|_| invalid())?;
+    Ok(MimeAttachment::new(attachment.file_name.clone())
+        .body(attachment.bytes.clone(), content_type))
+}
+
+/// Builds the MIME message: plain-text body (UTF-8) and the attachments, with the given
+/// Message-ID and Date so the same input gives the same bytes.
+pub fn build_message(msg: &OutgoingMessage) -> Result<Message, MailError> {
+    if msg.to.is_empty() {
+        return Err(MailError::NoRecipient {
+            subject: msg.subject.clone(),
+        });
+    }
+    if message_id_stem(&msg.message_id).is_none() {
+        return Err(MailError::InvalidMessageId(msg.message_id.clone()));
+    }
+    let mut builder = Message::builder()
+        .from(mailbox(&msg.from)?)
+        .subject(msg.subject.clone())
+        .message_id(Some(msg.message_id.clone()))
+        .date(msg.date);
+    for recipient in &msg.to {
+        builder = builder.to(mailbox(recipient)?);
+    }
+    let body = SinglePart::plain(msg.body.clone());
+    let built = if msg.attachments.is_empty() {
+        builder.singlepart(body)
+    } else {
+        // lettre's default boundary is random; one derived from the Message-ID makes the same
+        // input give the same bytes (reproducible outbox files, comparable resends). "=_" cannot
+        // occur in base64 or quoted-printable lines, so the boundary cannot collide with content.
+        let boundary: String = Sha256::digest(msg.message_id.as_bytes())[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut parts = MultiPart::mixed()
+            .boundary(format!("=_vanban_{boundary}"))
+            .singlepart(body);
+        for attachment in &msg.attachments {
+            parts = parts.singlepart(attachment_part(attachment)?);
+        }
+        builder.multipart(parts)
+    };
+    built.map_err(|e| MailError::Build {
+        subject: msg.subject.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// The SMTP transport, built once per process: lettre's pooled `SmtpTransport` (connections are
+/// reused across messages) with its rustls parameters built once.
+pub struct SmtpMailer {
+    transport: SmtpTransport,
+    server: String,
+    password: Option<Secret>,
+}
+
+impl fmt::Debug for SmtpMailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpMailer")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl SmtpMailer {
+    pub fn new(settings: &SmtpSettings) -> Result<Self, MailError> {
+        Self::with_pool(settings, PoolConfig::new())
+    }
+
+    /// As [`SmtpMailer::new`] with a chosen pool; `PoolConfig::new().max_size(0)` opens a new
+    /// connection per message (the benchmark's baseline).
+    pub fn with_pool(settings: &SmtpSettings, pool: PoolConfig) -> Result<Self, MailError> {
+        let server = format!("{}:{}", settings.host, settings.port);
+        let mut builder = SmtpTransport::builder_dangerous(settings.host.as_str())
+            .port(settings.port)
+            .timeout(Some(settings.timeout))
+            .pool_config(pool);
+        if settings.security != Security::None {
+            let parameters = tls_parameters(settings, &server)?;
+            builder = builder.tls(match settings.security {
+                Security::Tls => Tls::Wrapper(parameters),
+                _ => Tls::Required(parameters),
+            });
+        }
+        if let Some(username) = &settings.username {
+            let Some(password) = &settings.password else {
+                return Err(MailError::MissingPassword {
+                    username: username.clone(),
+                });
+            };
+            // lettre sends AUTH over a plain connection if the server offers it; a password
+            // in clear text is only acceptable when it never leaves the machine.
+            if settings.security == Security::None && !is_loopback(&settings.host) {
+                return Err(MailError::CredentialsWithoutTls { server });
+            }
+            builder = builder
+                .credentials(Credentials::new(
+                    username.clone(),
+                    password.expose().to_owned(),
+                ))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        Ok(Self {
+            transport: builder.build(),
+            server,
+            password: settings.password.clone(),
+        })
+    }
+
+    /// Turns a lettre error into [`SendError`], with the password masked should the server
+    /// ever echo it.
+    fn classify(&self, error: &lettre::transport::smtp::Error) -> SendError {
+        let mut classified = classify_smtp_error(error, &self.server);
+        if let Some(password) = self.password.as_ref().map(Secret::expose)
+            && !password.is_empty()
+        {
+            let (SendError::Transient { reason } | SendError::Permanent { reason }) =
+                &mut classified;
+            *reason = reason.replace(password, "***");
+        }
+        classified
+    }
+}
+
+fn tls_parameters(settings: &SmtpSettings, server: &str) -> Result<TlsParameters, MailError> {
+    let mut builder = TlsParameters::builder(settings.host.clone());
+    if let Some(path) = &settings.ca_file {
+        let ca_error = |reason: String| MailError::CaFile {
+            path: path.clone(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        // lettre accepts a PEM without any certificate and silently trusts nothing extra.
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(ca_error(
+                "không có chứng chỉ nào dạng PEM (-----BEGIN CERTIFICATE-----)".to_owned(),
+            ));
+        }
+        let certificate = Certificate::from_pem(&pem).map_err(|e| ca_error(e.to_string()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build_rustls().map_err(|e| MailError::Tls {
+        server: server.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The first `std::io::Error` in an error's source chain.
+fn io_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Transient or permanent, and why, in Vietnamese.
+///
+/// - A reply code decides when there is one: 4xx transient, 5xx permanent with the server's
+///   text. This makes a refused login (535) permanent: retrying a wrong password only risks
+///   locking the account, while a temporary auth failure (454) stays transient.
+/// - Timeouts, refused, reset or dropped connections, and DNS failures are transient: the server
+///   may be restarting or the network down, and a later attempt may well succeed.
+/// - rustls reports every TLS protocol failure, notably an untrusted or mismatched certificate,
+///   as an `InvalidData` I/O error: permanent, since only a configuration change (`ca_file`,
+///   host name) can fix it and retrying just repeats the handshake.
+/// - lettre's client errors (no common AUTH mechanism, no STARTTLS offered, no 8BITMIME) and
+///   errors without an I/O cause describe the server's capabilities or our configuration:
+///   permanent. A garbled reply is transient (a glitch on the line).
+fn classify_smtp_error(error: &lettre::transport::smtp::Error, server: &str) -> SendError {
+    if let Some(code) = error.status() {
+        let text = std::error::Error::source(error)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        return if error.is_transient() {
+            SendError::Transient {
+                reason: format!("máy chủ thư {server} tạm thời từ chối ({code}): {text}"),
+            }
+        } else {
+            SendError::Permanent {
+                reason: format!("máy chủ thư {server} từ chối ({code}): {text}"),
+            }
+        };
+    }
+    // A read timeout surfaces as WouldBlock on Unix (the socket's SO_RCVTIMEO), which lettre's
+    // `is_timeout` does not recognise.
+    let timed_out = error.is_timeout()
+        || io_cause(error).is_some_and(|io| io.kind() == std::io::ErrorKind::WouldBlock);
+    if timed_out {
+        return SendError::Transient {
+            reason: format!("quá thời gian chờ máy chủ thư {server} ({error})"),
+        };
+    }
+    if let Some(io) = io_cause(error) {
+        return if io.kind() == std::io::ErrorKind::InvalidData {
+            SendError::Permanent {
+                reason: format!(
+                    "kết nối TLS tới máy chủ thư {server} thất bại, thường do chứng chỉ không được tin cậy \
+                     hoặc không khớp tên máy chủ (kiểm tra ca_file và host): {error}"
+                ),
+            }
+        } else {
+            SendError::Transient {
+                reason: format!(
+                    "không kết nối được hoặc mất kết nối tới máy chủ thư {server}: {error}"
+                ),
+            }
+        };
+    }
+    if error.is_response() {
+        return SendError::Transient {
+            reason: format!("máy chủ thư {server} trả lời không đúng giao thức SMTP: {error}"),
+        };
+    }
+    SendError::Permanent {
+        reason: format!(
+            "không gửi được qua máy chủ thư {server} (máy chủ không hỗ trợ hoặc cấu hình [smtp] sai): {error}"
+        ),
+    }
+}
+
+impl Transport for SmtpMailer {
+    fn send(&self, message: &Message) -> Result<String, SendError> {
+        match lettre::Transport::send(&self.transport, message) {
+            Ok(response) => {
+                let text = response.message().collect::<Vec<_>>().join(" ");
+                Ok(format!("{} {text}", response.code()))
+            }
+            Err(error) => Err(self.classify(&error)),
+        }
+    }
+}
+
+/// How transient failures are retried: attempt n+1 waits `first_delay * factor^(n-1)`, capped at
+/// `max_delay`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per message, the first included (0 is treated as 1).
+    pub max_attempts: u32,
+    pub first_delay: Duration,
+    pub factor: f64,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            first_delay: Duration::from_secs(30),
+            factor: 2.0,
+            max_delay: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt` (2 or more; the first attempt does not wait).
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        if attempt <= 1 {
+            return Duration::ZERO;
+        }
+        let factor = if self.factor.is_finite() && self.factor >= 1.0 {
+            self.factor
+        } else {
+            1.0
+        };
+        let exponent = i32::try_from(attempt - 2).unwrap_or(i32::MAX);
+        let seconds = self.first_delay.as_secs_f64() * factor.powi(exponent);
+        Duration::try_from_secs_f64(seconds)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+    }
+}
+
+/// Whether [`send_all`] goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// The caller's view of each attempt; the ledger is written here.
+pub trait SendHooks {
+    /// Before attempt `attempt` (1-based) of message `index`: record "sending". `Stop` means this
+    /// message is not sent and nothing further is (the ledger could not be written, or a
+    /// shutdown was requested).
+    fn before_attempt(&mut self, index: usize, attempt: u32) -> Flow;
+
+    /// After the attempt: record "sent" or "failed". `will_retry` is true when the failure is
+    /// transient and attempts remain, so the message will be tried again in a later round.
+    /// `Stop` ends the run after this message (SIGTERM: finish the one in flight, record, stop).
+    fn after_attempt(
+        &mut self,
+        index: usize,
+        attempt: u32,
+        outcome: &Result<String, SendError>,
+        will_retry: bool,
+    ) -> Flow;
+}
+
+/// What happened to one message in [`send_all`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageOutcome {
+    /// Attempts made (0: never tried, because the run stopped first).
+    pub attempts: u32,
+    /// The last attempt's outcome, `None` if never tried.
+    pub result: Option<Result<String, SendError>>,
+}
+
+/// The result of [`send_all`], one outcome per message in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendSummary {
+    pub outcomes: Vec<MessageOutcome>,
+    /// A hook returned [`Flow::Stop`].
+    pub stopped: bool,
+}
+
+impl SendSummary {
+    pub fn sent(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.result, Some(Ok(_))))
+            .count()
+    }
+}
+
+/// Sends every message once, then retries the transient failures in rounds, waiting
+/// `policy.delay_before(n)` (through `sleep`, so tests and shutdown can intercept it) before
+/// round n, until they succeed or `max_attempts` is reached. Permanent failures are never
+/// retried. Rounds rather than per-message retries: a server that is briefly unavailable gets
+/// the whole delay, and one slow message does not hold up the others.
+pub fn send_all<T: Transport + ?Sized>(
+    transport: &T,
+    messages: &[Message],
+    policy: &RetryPolicy,
+    sleep: &dyn Fn(Duration),
+    hooks: &mut dyn SendHooks,
+) -> SendSummary {
+    let mut outcomes = vec![MessageOutcome::default(); messages.len()];
+    let max_attempts = policy.max_attempts.max(1);
+    let mut pending: Vec<usize> = (0..messages.len()).collect();
+    let mut stopped = false;
+    'rounds: for attempt in 1..=max_attempts {
+        if pending.is_empty() {
+            break;
+        }
+        if attempt > 1 {
+            sleep(policy.delay_before(attempt));
+        }
+        let mut retry = Vec::new();
+        for &index in &pending {
+            if hooks.before_attempt(index, attempt) == Flow::Stop {
+                stopped = true;
+                break 'rounds;
+            }
+            let result = transport.send(&messages[index]);
+            let will_retry =
+                matches!(&result, Err(e) if e.is_transient()) && attempt < max_attempts;
+            let flow = hooks.after_attempt(index, attempt, &result, will_retry);
+            outcomes[index] = MessageOutcome {
+                attempts: attempt,
+                result: Some(result),
+            };
+            if will_retry {
+                retry.push(index);
+            }
+            if flow == Flow::Stop {
+                stopped = true;
+                break 'rounds;
+            }
+        }
+        pending = retry;
+    }
+    SendSummary { outcomes, stopped }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::time::Instant;
+
+    const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
+    const SUBJECT: &str = "Công văn giao nhiệm vụ triển khai kết luận của Chủ tịch UBND huyện Đầm Hà (6 tháng đầu năm 2024)";
+    const BODY: &str = "Kính gửi: Phòng Tài chính - Kế hoạch\n\nThực hiện Thông báo kết luận số 125/TB-UBND, \
+        Ủy ban nhân dân huyện gửi kèm công văn giao nhiệm vụ.\n.dòng bắt đầu bằng dấu chấm\nFrom dòng bắt đầu bằng From\n\n\
+        Trân trọng./.\n";
+    const PDF_NAME: &str = "125-TB-UBND Thông báo kết luận.pdf";
+    const DOCX_NAME: &str = "126-UBND-TCKH Công văn giao nhiệm vụ Phòng Tài chính – Kế hoạch.docx";
+    const DOCX_TYPE: &str =
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+    fn date() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_719_000_000)
+    }
+
+    /// Deterministic bytes covering every byte value, CRLF and "\r\n.\r\n" (the SMTP end marker).
+    fn binary(len: usize, seed: u64, magic: &[u8]) -> Vec<u8> {
+        let mut out = magic.to_vec();
+        out.extend_from_slice(b"\r\n.\r\n\x00\xff");
+        out.extend((0..=255u8).collect::<Vec<_>>());
+        let mut x = seed | 1;
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push((x >> 24) as u8);
+        }
+        out.truncate(len);
+        out
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn sample(to: &[(&str, &str)], key: &str, pdf_len: usize) -> OutgoingMessage {
+        OutgoingMessage {
+            from: (
+                "Văn phòng HĐND và UBND huyện Đầm Hà".to_owned(),
+                "vanphong@damha.example".to_owned(),
+            ),
+            to: to
+                .iter()
+                .map(|(n, a)| ((*n).to_owned(), (*a).to_owned()))
+                .collect(),
+            subject: SUBJECT.to_owned(),
+            body: BODY.to_owned(),
+            attachments: vec![
+                Attachment {
+                    file_name: PDF_NAME.to_owned(),
+                    content_type: "application/pdf".to_owned(),
+                    bytes: binary(pdf_len, 7, b"%PDF-1.7\n"),
+                },
+                Attachment {
+                    file_name: DOCX_NAME.to_owned(),
+                    content_type: DOCX_TYPE.to_owned(),
+                    bytes: binary(6_206, 11, b"PK\x03\x04"),
+                },
+            ],
+            message_id: message_id_for(
+                &["UBND", "2024-h1", "assignment", key],
+                "damha.example",
+                "1",
+            ),
+            date: date(),
+        }
+    }
+
+    fn unit_message(key: &str) -> OutgoingMessage {
+        sample(
+            &[("Phòng Tài chính - Kế hoạch", "taichinh@damha.example")],
+            key,
+            51_714,
+        )
+    }
+
+    // ---- pure functions ----
+
+    #[test]
+    fn ascii_file_name_folds_vietnamese() {
+        assert_eq!(
+            ascii_file_name(PDF_NAME),
+            "125-TB-UBND Thong bao ket luan.pdf"
+        );
+        assert_eq!(
+            ascii_file_name("Đầm Hà: Ủy ban \"nhân dân\" / Đường ống.docx"),
+            "Dam Ha- Uy ban _nhan dan_ - Duong ong.docx"
+        );
+        assert_eq!(
+            ascii_file_name("  Trường  học\tư ơ.pdf "),
+            "Truong hoc u o.pdf"
+        );
+        // Decomposed input (another keyboard) folds the same way.
+        let decomposed: String = "Thông báo".nfd().collect();
+        assert_eq!(ascii_file_name(&decomposed), "Thong bao");
+        assert_eq!(ascii_file_name("…"), "_");
+        assert_eq!(ascii_file_name(" . "), "tep-dinh-kem");
+        assert!(ascii_file_name("Ắ Ặ ẵ ỹ Ỹ – “x”").is_ascii());
+    }
+
+    #[test]
+    fn message_id_is_derived_from_the_key() {
+        let a = message_id_for(
+            &["UBND", "2024-h1", "assignment", "tckh"],
+            "Damha.example",
+            "1",
+        );
+        assert_eq!(
+            a,
+            message_id_for(
+                &["UBND", "2024-h1", "assignment", "tckh"],
+                "damha.example",
+                "1"
+            )
+        );
+        assert!(
+            a.starts_with('<') && a.ends_with(".1@damha.example>"),
+            "{a}"
+        );
+        assert_eq!(message_id_stem(&a).map(str::len), Some(24 + 2));
+        let resend = message_id_for(
+            &["UBND", "2024-h1", "assignment", "tckh"],
+            "damha.example",
+            "r1",
+        );
+        assert_ne!(a, resend);
+        assert_eq!(a[1..25], resend[1..25], "same key, same stem");
+        let other = message_id_for(
+            &["UBND", "2024-h1", "assignment", "nn"],
+            "damha.example",
+            "1",
+        );
+        assert_ne!(a[1..25], other[1..25]);
+        // Part boundaries matter.
+        assert_ne!(
+            message_id_for(&["ab", "c"], "x.vn", "1"),
+            message_id_for(&["a", "bc"], "x.vn", "1")
+        );
+        assert_eq!(
+            message_id_for(&["k"], " ", "?!"),
+            format!(
+                "<{}.0@vanban.invalid>",
+                &message_id_for(&["k"], "x", "0")[1..25]
+            )
+        );
+    }
+
+    #[test]
+    fn message_id_stem_rejects_unsafe_ids() {
+        assert_eq!(message_id_stem("<abc.1@x.vn>"), Some("abc.1"));
+        assert_eq!(message_id_stem("abc@x.vn"), None);
+        assert_eq!(message_id_stem("<../etc@x.vn>"), None);
+        assert_eq!(message_id_stem("<a/b@x.vn>"), None);
+        assert_eq!(message_id_stem("<@x.vn>"), None);
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let secret = Secret::new("mật-khẩu".to_owned());
+        assert_eq!(format!("{secret} {secret:?}"), "*** ***");
+        assert_eq!(secret.expose(), "mật-khẩu");
+        let settings = SmtpSettings {
+            host: "mail.example.vn".to_owned(),
+            port: 587,
+            security: Security::StartTls,
+            username: Some("vanphong".to_owned()),
+            password: Some(secret),
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+        };
+        assert!(!format!("{settings:?}").contains("mật-khẩu"));
+    }
+
+    #[test]
+    fn security_reads_lowercase() {
+        let all: Vec<Security> = serde_json::from_str(r#"["none","starttls","tls"]"#).unwrap();
+        assert_eq!(all, [Security::None, Security::StartTls, Security::Tls]);
+        assert!(serde_json::from_str::<Security>("\"STARTTLS\"").is_err());
+        assert!(serde_json::from_str::<Security>("\"start_tls\"").is_err());
+    }
+
+    #[test]
+    fn built_message_has_both_file_names_and_fixed_headers() {
+        let message = build_message(&unit_message("tckh")).unwrap();
+        let text = String::from_utf8(message.formatted()).unwrap();
+        assert!(text.is_ascii());
+        assert!(
+            text.contains("Date: Fri, 21 Jun 2024 20:00:00 +0000\r\n"),
+            "{text:.600}"
+        );
+        let id = message_id_for(
+            &["UBND", "2024-h1", "assignment", "tckh"],
+            "damha.example",
+            "1",
+        );
+        assert!(text.contains(&format!("Message-ID: {id}\r\n")));
+        assert!(
+            text.contains("name=\"125-TB-UBND Thong bao ket luan.pdf\""),
+            "{text:.3000}"
+        );
+        assert!(text.contains("filename*0*=utf-8''125-TB-UBND%20Th%C3%B4ng"));
+        // The same input gives the same bytes (reproducible outbox and resends).
+        assert_eq!(
+            message.formatted(),
+            build_message(&unit_message("tckh")).unwrap().formatted()
+        );
+        let envelope = message.envelope();
+        assert_eq!(envelope.to().len(), 1);
+        assert_eq!(
+            envelope.from().unwrap().to_string(),
+            "vanphong@damha.example"
+        );
+    }
+
+    #[test]
+    fn odd_file_names_still_build() {
+        let mut msg = unit_message("x");
+        msg.attachments[0].file_name =
+            "Báo cáo; số=1 (bản 2), 'nháp' #3 [x] {y} ~!@$%^&.pdf".to_owned();
+        let message = build_message(&msg).unwrap();
+        // A long quoted parameter may be folded; unfolding restores the space.
+        let text = String::from_utf8(message.formatted())
+            .unwrap()
+            .replace("\r\n ", " ");
+        assert!(
+            text.contains("name=\"Bao cao; so=1 (ban 2), 'nhap' #3 [x] {y} ~!@$%^&.pdf\""),
+            "{text:.3000}"
+        );
+    }
+
+    #[test]
+    fn build_refuses_bad_input_naming_it() {
+        let mut msg = unit_message("x");
+        msg.to
+            .push(("Xã Quảng Lâm".to_owned(), "quanglam@@damha".to_owned()));
+        let error = build_message(&msg).unwrap_err().to_string();
+        assert!(
+            error.contains("Xã Quảng Lâm") && error.contains("quanglam@@damha"),
+            "{error}"
+        );
+
+        let mut msg = unit_message("x");
+        msg.to.clear();
+        assert!(matches!(
+            build_message(&msg),
+            Err(MailError::NoRecipient { .. })
+        ));
+
+        let mut msg = unit_message("x");
+        msg.attachments[0].content_type = "pdf".to_owned();
+        let error = build_message(&msg).unwrap_err().to_string();
+        assert!(error.contains(PDF_NAME), "{error}");
+
+        let mut msg = unit_message("x");
+        msg.message_id = "no-brackets@x".to_owned();
+        assert!(matches!(
+            build_message(&msg),
+            Err(MailError::InvalidMessageId(_))
+        ));
+    }
+
+    #[test]
+    fn settings_errors() {
+        let mut settings = SmtpSettings {
+            host: "mail.example.vn".to_owned(),
+            port: 25,
+            security: Security::None,
+            username: Some("vanphong".to_owned()),
+            password: None,
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+        };
+        let error = SmtpMailer::new(&settings).unwrap_err();
+        assert!(
+            matches!(error, MailError::MissingPassword { .. }),
+            "{error}"
+        );
+        settings.password = Some(Secret::new("pw".to_owned()));
+        let error = SmtpMailer::new(&settings).unwrap_err();
+        assert!(
+            matches!(error, MailError::CredentialsWithoutTls { .. }),
+            "{error}"
+        );
+        settings.host = "127.0.0.1".to_owned();
+        assert!(SmtpMailer::new(&settings).is_ok());
+
+        let dir = tempfile::tempdir().unwrap();
+        let bogus = dir.path().join("ca.pem");
+        std::fs::write(&bogus, "not a certificate").unwrap();
+        settings.security = Security::StartTls;
+        settings.ca_file = Some(bogus.clone());
+        let error = SmtpMailer::new(&settings).unwrap_err().to_string();
+        assert!(error.contains("ca.pem") && error.contains("PEM"), "{error}");
+        settings.ca_file = Some(dir.path().join("missing.pem"));
+        let error = SmtpMailer::new(&settings).unwrap_err().to_string();
+        assert!(error.contains("missing.pem"), "{error}");
+    }
+
+    #[test]
+    fn retry_delays_grow_and_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 6,
+            first_delay: Duration::from_secs(10),
+            factor: 3.0,
+            max_delay: Duration::from_secs(60),
+        };
+        let delays: Vec<u64> = (1..=6).map(|n| policy.delay_before(n).as_secs()).collect();
+        assert_eq!(delays, [0, 10, 30, 60, 60, 60]);
+        let odd = RetryPolicy {
+            factor: f64::NAN,
+            ..policy.clone()
+        };
+        assert_eq!(odd.delay_before(5), Duration::from_secs(10));
+        let huge = RetryPolicy {
+            factor: 1e300,
+            max_delay: Duration::from_secs(99),
+            ..policy
+        };
+        assert_eq!(huge.delay_before(40), Duration::from_secs(99));
+    }
+
+    // ---- send_all with a scripted transport ----
+
+    /// Answers each message (by index in the To address) from a script; records every send.
+    struct Scripted {
+        script: RefCell<Vec<VecDeque<Result<String, SendError>>>>,
+        log: RefCell<Vec<usize>>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&self, message: &Message) -> Result<String, SendError> {
+            let to = message.envelope().to()[0].user().to_owned();
+            let index: usize = to.trim_start_matches('u').parse().unwrap();
+            self.log.borrow_mut().push(index);
+            self.script.borrow_mut()[index]
+                .pop_front()
+                .unwrap_or_else(|| Ok("250 OK".to_owned()))
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder {
+        events: Vec<String>,
+        stop_before: Option<(usize, u32)>,
+        stop_after: Option<(usize, u32)>,
+    }
+
+    impl SendHooks for Recorder {
+        fn before_attempt(&mut self, index: usize, attempt: u32) -> Flow {
+            self.events.push(format!("before {index}#{attempt}"));
+            if self.stop_before == Some((index, attempt)) {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        }
+        fn after_attempt(
+            &mut self,
+            index: usize,
+            attempt: u32,
+            outcome: &Result<String, SendError>,
+            will_retry: bool,
+        ) -> Flow {
+            let what = match outcome {
+                Ok(_) => "ok",
+                Err(e) if e.is_transient() => "transient",
+                Err(_) => "permanent",
+            };
+            self.events.push(format!(
+                "after {index}#{attempt} {what}{}",
+                if will_retry { " retry" } else { "" }
+            ));
+            if self.stop_after == Some((index, attempt)) {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        }
+    }
+
+    fn transient() -> Result<String, SendError> {
+        Err(SendError::Transient {
+            reason: "451".to_owned(),
+        })
+    }
+
+    fn permanent() -> Result<String, SendError> {
+        Err(SendError::Permanent {
+            reason: "550".to_owned(),
+        })
+    }
+
+    fn indexed_messages(n: usize) -> Vec<Message> {
+        (0..n)
+            .map(|i| {
+                let mut msg = unit_message(&i.to_string());
+                msg.to = vec![(String::new(), format!("u{i}@damha.example"))];
+                msg.attachments.clear();
+                build_message(&msg).unwrap()
+            })
+            .collect()
+    }
+
+    fn policy(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            first_delay: Duration::from_secs(1),
+            factor: 2.0,
+            max_delay: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn send_all_retries_only_transient_failures_in_rounds() {
+        let transport = Scripted {
+            script: RefCell::new(vec![
+                VecDeque::from([transient(), transient()]),
+                VecDeque::from([permanent()]),
+                VecDeque::new(),
+                VecDeque::from([transient(), transient(), transient(), transient()]),
+            ]),
+            log: RefCell::default(),
+        };
+        let slept = RefCell::new(Vec::new());
+        let mut hooks = Recorder::default();
+        let summary = send_all(
+            &transport,
+            &indexed_messages(4),
+            &policy(3),
+            &|d| slept.borrow_mut().push(d.as_secs()),
+            &mut hooks,
+        );
+        assert_eq!(*transport.log.borrow(), [0, 1, 2, 3, 0, 3, 0, 3]);
+        assert_eq!(*slept.borrow(), [1, 2]);
+        assert!(!summary.stopped);
+        assert_eq!(summary.sent(), 2);
+        let attempts: Vec<u32> = summary.outcomes.iter().map(|o| o.attempts).collect();
+        assert_eq!(attempts, [3, 1, 1, 3]);
+        assert_eq!(summary.outcomes[1].result, Some(permanent()));
+        assert_eq!(summary.outcomes[3].result, Some(transient()));
+        assert_eq!(
+            hooks.events,
+            [
+                "before 0#1",
+                "after 0#1 transient retry",
+                "before 1#1",
+                "after 1#1 permanent",
+                "before 2#1",
+                "after 2#1 ok",
+                "before 3#1",
+                "after 3#1 transient retry",
+                "before 0#2",
+                "after 0#2 transient retry",
+                "before 3#2",
+                "after 3#2 transient retry",
+                "before 0#3",
+                "after 0#3 ok",
+                "before 3#3",
+                "after 3#3 transient",
+            ]
+        );
+    }
+
+    #[test]
+    fn send_all_stops_when_a_hook_says_so() {
+        let script = || {
+            RefCell::new(vec![
+                VecDeque::from([transient()]),
+                VecDeque::new(),
+                VecDeque::new(),
+            ])
+        };
+        // Stop after message 1: it is recorded, message 2 is never tried.
+        let transport = Scripted {
+            script: script(),
+            log: RefCell::default(),
+        };
+        let mut hooks = Recorder {
+            stop_after: Some((1, 1)),
+            ..Recorder::default()
+        };
+        let summary = send_all(
+            &transport,
+            &indexed_messages(3),
+            &policy(3),
+            &|_| {},
+            &mut hooks,
+        );
+        assert!(summary.stopped);
+        assert_eq!(*transport.log.borrow(), [0, 1]);
+        assert_eq!(summary.outcomes[2], MessageOutcome::default());
+        assert_eq!(summary.outcomes[1].result, Some(Ok("250 OK".to_owned())));
+
+        // Refusing before an attempt sends nothing more (e.g. the ledger could not be written).
+        let transport = Scripted {
+            script: script(),
+            log: RefCell::default(),
+        };
+        let mut hooks = Recorder {
+            stop_before: Some((0, 2)),
+            ..Recorder::default()
+        };
+        let summary = send_all(
+            &transport,
+            &indexed_messages(3),
+            &policy(3),
+            &|_| {},
+            &mut hooks,
+        );
+        assert!(summary.stopped);
+        assert_eq!(*transport.log.borrow(), [0, 1, 2]);
+        assert_eq!(summary.outcomes[0].attempts, 1);
+        assert_eq!(hooks.events.last().unwrap(), "before 0#2");
+
+        // max_attempts 0 still tries once and never sleeps.
+        let transport = Scripted {
+            script: script(),
+            log: RefCell::default(),
+        };
+        let summary = send_all(
+            &transport,
+            &indexed_messages(3),
+            &policy(0),
+            &|_| panic!("no sleep expected"),
+            &mut Recorder::default(),
+        );
+        assert_eq!(summary.outcomes[0].result, Some(transient()));
+        assert_eq!(summary.sent(), 2);
+    }
+
+    // ---- against the real aiosmtpd sink ----
+
+    fn python_has_aiosmtpd() -> bool {
+        let ok = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
+        }
+        ok
+    }
+
+    struct Sink {
+        child: Child,
+        _stdin: ChildStdin,
+        port: u16,
+        dir: tempfile::TempDir,
+    }
+
+    impl Sink {
+        fn start(args: &[&str]) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let mut child = Command::new("python3")
+                .arg(format!("{SUPPORT}/smtp_sink.py"))
+                .arg("--dir")
+                .arg(dir.path())
+                .arg("--exit-on-stdin-eof")
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdin = child.stdin.take().unwrap();
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let port = line
+                .strip_prefix("READY ")
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or_else(|| panic!("sink did not start: {line:?}"));
+            Self {
+                child,
+                _stdin: stdin,
+                port,
+                dir,
+            }
+        }
+
+        fn received(&self) -> Vec<PathBuf> {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect();
+            files.sort();
+            files
+        }
+
+        fn envelope(&self, eml: &Path) -> serde_json::Value {
+            let text = std::fs::read_to_string(eml.with_extension("json")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        }
+
+        fn settings(&self, security: Security) -> SmtpSettings {
+            SmtpSettings {
+                host: "127.0.0.1".to_owned(),
+                port: self.port,
+                security,
+                username: None,
+                password: None,
+                ca_file: None,
+                timeout: Duration::from_secs(10),
+            }
+        }
+    }
+
+    impl Drop for Sink {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn certs() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("sh")
+            .arg(format!("{SUPPORT}/certs.sh"))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "certs.sh failed");
+        dir
+    }
+
+    /// Parses .eml files with Python's `email` package (policy.default).
+    pub(crate) fn parse_eml(files: &[PathBuf]) -> Vec<serde_json::Value> {
+        let output = Command::new("python3")
+            .arg(format!("{SUPPORT}/parse_eml.py"))
+            .args(files)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "parse_eml.py: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// Subject, sender, body, attachment names and bytes exact after a round trip.
+    fn assert_round_trip(parsed: &serde_json::Value, original: &OutgoingMessage) {
+        assert_eq!(parsed["subject"], SUBJECT);
+        assert_eq!(
+            parsed["from"],
+            "Văn phòng HĐND và UBND huyện Đầm Hà <vanphong@damha.example>"
+        );
+        assert_eq!(parsed["message_id"], original.message_id.as_str());
+        assert_eq!(parsed["body"].as_str().unwrap().replace("\r\n", "\n"), BODY);
+        let attachments = parsed["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), original.attachments.len());
+        for (got, want) in attachments.iter().zip(&original.attachments) {
+            assert_eq!(got["filename"], want.file_name.as_str());
+            assert_eq!(got["name"], ascii_file_name(&want.file_name).as_str());
+            assert_eq!(got["content_type"], want.content_type.as_str());
+            assert_eq!(got["sha256"], sha256_hex(&want.bytes).as_str());
+        }
+    }
+
+    #[test]
+    fn delivers_vietnamese_message_byte_exact() {
+        if !python_has_aiosmtpd() {
+            return;
+        }
+        let sink = Sink::start(&[]);
+        let mailer = SmtpMailer::new(&sink.settings(Security::None)).unwrap();
+        let original = sample(
+            &[
+                ("Phòng Tài chính - Kế hoạch", "taichinh@damha.example"),
+                ("Chánh Văn phòng", "chanhvp@damha.example"),
+            ],
+            "tckh",
+            51_714,
+        );
+        let message = build_message(&original).unwrap();
+        let reply = mailer.send(&message).unwrap();
+        assert!(
+            reply.starts_with("250 ") && reply.contains("queued as 00001"),
+            "{reply}"
+        );
+
+        let files = sink.received();
+        assert_eq!(files.len(), 1);
+        let raw = std::fs::read(&files[0]).unwrap();
+        let formatted = message.formatted();
+        // lettre sends `formatted()` then "\r\n.\r\n"; aiosmtpd keeps the CRLF before the dot.
+        let received = String::from_utf8(raw).unwrap();
+        let sent = String::from_utf8(formatted).unwrap();
+        assert_eq!(received, format!("{sent}\r\n"));
+        let envelope = sink.envelope(&files[0]);
+        assert_eq!(
+            envelope["rcpt_tos"],
+            serde_json::json!(["taichinh@damha.example", "chanhvp@damha.example"])
+        );
+        assert_eq!(envelope["mail_from"], "vanphong@damha.example");
+        let parsed = parse_eml(&files);
+        assert_round_trip(&parsed[0], &original);
+        assert_eq!(
+            parsed[0]["to"],
+            "Phòng Tài chính - Kế hoạch <taichinh@damha.example>, Chánh Văn phòng <chanhvp@damha.example>"
+        );
+    }
+
+    #[test]
+    fn starttls_and_auth_plain_with_a_private_ca() {
+        if !python_has_aiosmtpd() {
+            return;
+        }
+        let certs = certs();
+        let cert = certs.path().join("server.pem");
+        let key = certs.path().join("server.key");
+        let password = "mật-khẩu:🔑 thử";
+        let auth = format!("vanphong:{password}");
+        let sink = Sink::start(&[
+            "--starttls",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "--auth",
+            &auth,
+        ]);
+        let mut settings = sink.settings(Security::StartTls);
+        settings.username = Some("vanphong".to_owned());
+        settings.password = Some(Secret::new(password.to_owned()));
+        settings.ca_file = Some(certs.path().join("ca.pem"));
+        let mailer = SmtpMailer::new(&settings).unwrap();
+        let original = unit_message("tckh");
+        let message = build_message(&original).unwrap();
+        // Twice: the second message reuses the pooled, already authenticated connection.
+        mailer.send(&message).unwrap();
+        mailer.send(&message).unwrap();
+        let files = sink.received();
+        assert_eq!(files.len(), 2);
+        let envelope = sink.envelope(&files[0]);
+        assert_eq!(envelope["tls"], true);
+        assert_eq!(envelope["auth"], true);
+        for parsed in parse_eml(&files) {
+            assert_round_trip(&parsed, &original);
+        }
+
+        // Wrong password: 535, permanent, and the password is not in the text.
+        settings.password = Some(Secret::new("sai-mật-khẩu".to_owned()));
+        let error = SmtpMailer::new(&settings)
+            .unwrap()
+            .send(&message)
+            .unwrap_err();
+        assert!(!error.is_transient(), "{error}");
+        assert!(error.reason().contains("535"), "{error}");
+        assert!(!error.to_string().contains("sai-mật-khẩu"));
+
+        // Without the private CA the certificate is not trusted: permanent, says why.
+        settings.password = Some(Secret::new(password.to_owned()));
+        settings.ca_file = None;
+        let error = SmtpMailer::new(&settings)
+            .unwrap()
+            .send(&message)
+            .unwrap_err();
+        assert!(!error.is_transient(), "{error}");
+        assert!(error.reason().contains("chứng chỉ"), "{error}");
+        assert!(error.reason().contains("UnknownIssuer"), "{error}");
+
+        // A plain client against a server that requires STARTTLS: refused, permanent.
+        let error = SmtpMailer::new(&sink.settings(Security::None))
+            .unwrap()
+            .send(&message)
+            .unwrap_err();
+        assert!(!error.is_transient(), "{error}");
+        assert!(error.reason().contains("530"), "{error}");
+        assert_eq!(sink.received().len(), 2);
+    }
+
+    #[test]
+    fn implicit_tls() {
+        if !python_has_aiosmtpd() {
+            return;
+        }
+        let certs = certs();
+        let cert = certs.path().join("server.pem");
+        let key = certs.path().join("server.key");
+        let sink = Sink::start(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
+        let mut settings = sink.settings(Security::Tls);
+        settings.ca_file = Some(certs.path().join("ca.pem"));
+        let message = build_message(&unit_message("tckh")).unwrap();
+        SmtpMailer::new(&settings).unwrap().send(&message).unwrap();
+        let files = sink.received();
+        assert_eq!(files.len(), 1);
+        assert_eq!(sink.envelope(&files[0])["tls"], true);
+    }
+
+    #[derive(Default)]
+    struct Counting {
+        attempts: Vec<(usize, u32)>,
+        outcomes: Vec<Result<String, SendError>>,
+    }
+
+    impl SendHooks for Counting {
+        fn before_attempt(&mut self, index: usize, attempt: u32) -> Flow {
+            self.attempts.push((index, attempt));
+            Flow::Continue
+        }
+        fn after_attempt(
+            &mut self,
+            _: usize,
+            _: u32,
+            outcome: &Result<String, SendError>,
+            _: bool,
+        ) -> Flow {
+            self.outcomes.push(outcome.clone());
+            Flow::Continue
+        }
+    }
+
+    #[test]
+    fn temporary_failures_are_retried_and_delivered_once() {
+        if !python_has_aiosmtpd() {
+            return;
+        }
+        let sink = Sink::start(&["--fail-first", "2", "--fail-code", "451"]);
+        let mailer = SmtpMailer::new(&sink.settings(Security::None)).unwrap();
+        let message = build_message(&unit_message("tckh")).unwrap();
+        let slept = RefCell::new(Vec::new());
+        let mut hooks = Counting::default();
+        let summary = send_all(
+            &mailer,
+            std::slice::from_ref(&message),
+            &policy(5),
+            &|d| slept.borrow_mut().push(d),
+            &mut hooks,
+        );
+        assert_eq!(hooks.attempts, [(0, 1), (0, 2), (0, 3)]);
+        assert_eq!(
+            *slept.borrow(),
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        let first = hooks.outcomes[0].as_ref().unwrap_err();
+        assert!(first.is_transient());
+        assert!(
+            first.reason().contains("451") && first.reason().contains("Temporary failure 1"),
+            "{first}"
+        );
+        assert_eq!(summary.outcomes[0].attempts, 3);
+        assert_eq!(summary.sent(), 1);
+        assert_eq!(sink.received().len(), 1, "delivered exactly once");
+    }
+
+    #[test]
+    fn a_refused_recipient_is_permanent_and_others_are_delivered() {
+        if !python_has_aiosmtpd() {
+            return;
+        }
+        let sink = Sink::start(&["--reject", "khongco@damha.example", "--reject-code", "550"]);
+        let mailer = SmtpMailer::new(&sink.settings(Security::None)).unwrap();
+        let units = [
+            ("Phòng Tài chính - Kế hoạch", "taichinh@damha.example"),
+            ("Xã Không Có", "khongco@damha.example"),
+            ("Phòng Nông nghiệp", "nongnghiep@damha.example"),
+        ];
+        let messages: Vec<Message> = units
+            .iter()
+            .map(|unit| build_message(&sample(&[*unit], unit.1, 2_000)).unwrap())
+            .collect();
+        let mut hooks = Counting::default();
+        let summary = send_all(&mailer, &messages, &policy(3), &|_| {}, &mut hooks);
+        assert_eq!(
+            hooks.attempts,
+            [(0, 1), (1, 1), (2, 1)],
+            "no retry of a 550"
+        );
+        let refused = summary.outcomes[1]
+            .result
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_err();
+        assert!(!refused.is_transient());
+        assert!(
+            refused.reason().contains("550")
+                && refused
+                    .reason()
+                    .contains("Recipient address rejected: User unknown"),
+            "{refused}"
+        );
+        assert_eq!(summary.sent(), 2);
+        let received: Vec<serde_json::Value> = sink
+            .received()
+            .iter()
+            .map(|f| sink.envelope(f)["rcpt_tos"].clone())
+            .collect();
+        assert_eq!(
+            received,
+            [
+                serde_json::json!(["taichinh@damha.example"]),
+                serde_json::json!(["nongnghiep@damha.example"])
+            ]
+        );
+    }
+
+    #[test]
+    fn server_down_is_transient() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let settings = SmtpSettings {
+            host: "127.0.0.1".to_owned(),
+            port,
+            security: Security::None,
+            username: None,
+            password: None,
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+        };
+        let error = SmtpMailer::new(&settings)
+            .unwrap()
+            .send(&build_message(&unit_message("tckh")).unwrap())
+            .unwrap_err();
+        assert!(error.is_transient(), "{error}");
+        assert!(
+            error.reason().contains(&format!("127.0.0.1:{port}")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_silent_server_times_out_as_transient() {
+        // Accepts the connection but never sends the greeting.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+            drop(socket);
+        });
+        let settings = SmtpSettings {
+            host: "127.0.0.1".to_owned(),
+            port,
+            security: Security::None,
+            username: None,
+            password: None,
+            ca_file: None,
+            timeout: Duration::from_millis(300),
+        };
+        let started = Instant::now();
+        let error = SmtpMailer::new(&settings)
+            .unwrap()
+            .send(&build_message(&unit_message("tckh")).unwrap())
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(4));
+        assert!(error.is_transient(), "{error}");
+        assert!(error.reason().contains("quá thời gian chờ"), "{error}");
+        done.send(()).unwrap();
+        holder.join().unwrap();
+    }
+
+    /// Issue 4 benchmark: 100 messages with ~200 KB attachments, pooled vs a new connection each.
+    /// Prints, does not assert. Run: cargo test --release bench_pooled -- --ignored --nocapture
+    #[test]
+    #[ignore = "benchmark"]
+    fn bench_pooled_vs_new_connection() {
+        if !python_has_aiosmtpd() {
+            return;
+        }
+        let certs = certs();
+        let cert = certs.path().join("server.pem");
+        let key = certs.path().join("server.key");
+        let messages: Vec<Message> = (0..100)
+            .map(|i| {
+                build_message(&sample(
+                    &[("Đơn vị", "donvi@damha.example")],
+                    &i.to_string(),
+                    200_000 - 6_206,
+                ))
+                .unwrap()
+            })
+            .collect();
+        let size = messages[0].formatted().len();
+        for tls in [false, true] {
+            let sink = if tls {
+                Sink::start(&[
+                    "--starttls",
+                    cert.to_str().unwrap(),
+                    key.to_str().unwrap(),
+                    "--auth",
+                    "u:p",
+                ])
+            } else {
+                Sink::start(&[])
+            };
+            let mut settings = sink.settings(if tls {
+                Security::StartTls
+            } else {
+                Security::None
+            });
+            if tls {
+                settings.username = Some("u".to_owned());
+                settings.password = Some(Secret::new("p".to_owned()));
+                settings.ca_file = Some(certs.path().join("ca.pem"));
+            }
+            for pooled in [true, false] {
+                let pool = if pooled {
+                    PoolConfig::new()
+                } else {
+                    PoolConfig::new().max_size(0)
+                };
+                let mailer = SmtpMailer::with_pool(&settings, pool).unwrap();
+                let mut times = Vec::new();
+                let start = Instant::now();
+                for message in &messages {
+                    let t = Instant::now();
+                    mailer.send(message).unwrap();
+                    times.push(t.elapsed());
+                }
+                let total = start.elapsed();
+                times.sort();
+                println!(
+                    "{} {}: 100 × {size} B in {:.2} s = {:.0} msg/s; median {:.2} ms, p90 {:.2} ms",
+                    if tls { "STARTTLS+AUTH" } else { "plain" },
+                    if pooled {
+                        "pooled"
+                    } else {
+                        "new connection each"
+                    },
+                    total.as_secs_f64(),
+                    100.0 / total.as_secs_f64(),
+                    times[50].as_secs_f64() * 1e3,
+                    times[90].as_secs_f64() * 1e3,
+                );
+            }
+            assert_eq!(sink.received().len(), 200);
+        }
+    }
+}

@@ -1,0 +1,886 @@
+//! The register of issued documents (sổ đăng ký văn bản đi): document numbers per issuer and
+//! year (Decree 30 art. 15), never given twice, and what was issued under each number.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::store::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
+
+/// Schema of the register (migration 2 in [`super::store::MIGRATIONS`]). The UNIQUE constraints
+/// make a duplicate number impossible even if the code computing the next one were wrong, and
+/// the triggers keep a given number from being withdrawn or renumbered.
+pub(super) const SCHEMA: &str = "
+CREATE TABLE register (
+    id           INTEGER PRIMARY KEY,
+    issuer       TEXT NOT NULL,
+    year         INTEGER NOT NULL,
+    series       TEXT NOT NULL,
+    number       INTEGER NOT NULL CHECK (number >= 1),
+    symbol       TEXT NOT NULL CHECK (symbol <> ''),
+    document_key TEXT NOT NULL,
+    reserved_at  TEXT NOT NULL,
+    issue_date   TEXT,
+    issued_at    TEXT,
+    CHECK ((issue_date IS NULL) = (issued_at IS NULL)),
+    UNIQUE (issuer, year, series, number),
+    UNIQUE (issuer, year, symbol, number),
+    UNIQUE (issuer, year, document_key)
+);
+CREATE TABLE register_recipients (
+    entry_id  INTEGER NOT NULL REFERENCES register (id),
+    position  INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    PRIMARY KEY (entry_id, position)
+);
+CREATE TABLE register_files (
+    entry_id INTEGER NOT NULL REFERENCES register (id),
+    position INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    sha256   TEXT NOT NULL CHECK (length(sha256) = 64),
+    PRIMARY KEY (entry_id, position)
+);
+CREATE TRIGGER register_no_delete BEFORE DELETE ON register
+BEGIN
+    SELECT RAISE(ABORT, 'số văn bản đã cấp không được xóa khỏi sổ đăng ký');
+END;
+CREATE TRIGGER register_no_renumber
+BEFORE UPDATE OF issuer, year, series, number, symbol, document_key ON register
+BEGIN
+    SELECT RAISE(ABORT, 'số văn bản đã cấp không được sửa');
+END;
+";
+
+/// How an issuer numbers its documents; the head of the agency decides (Decree 30 art. 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NumberingScheme {
+    /// One series for all the issuer's documents in a year.
+    #[default]
+    Single,
+    /// One series per document type.
+    PerType,
+}
+
+/// The series a document with `symbol` is numbered in. Under [`NumberingScheme::PerType`] it is
+/// the first group of the symbol: the type for typed documents ("TB" of "TB-UBND", "BC" of
+/// "BC-UBND") and the issuer for công văn, which have no type name ("UBND" of "UBND-NLN" and
+/// "UBND-VX"), so all công văn share one series whichever unit drafted them.
+pub fn series_for(scheme: NumberingScheme, symbol: &str) -> String {
+    match scheme {
+        NumberingScheme::Single => String::new(),
+        NumberingScheme::PerType => symbol.split('-').next().unwrap_or(symbol).to_owned(),
+    }
+}
+
+/// A number as printed after "Số:": two digits below 10 ("05"), unpadded from 10 ("125").
+pub fn format_number(n: u32) -> String {
+    format!("{n:02}")
+}
+
+/// The register's key for a document: one number per (issuer, this key, year). Documents sent to
+/// several recipients under one number (the conclusion notice) pass `None`; one-per-unit
+/// documents (assignment letters) pass the unit.
+pub fn document_key(period: &str, document: &str, recipient: Option<&str>) -> String {
+    match recipient {
+        Some(r) => format!("{period}/{document}/{r}"),
+        None => format!("{period}/{document}"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedFile {
+    /// File name as delivered, e.g. "125-TB-UBND Thong bao ket luan.pdf".
+    pub name: String,
+    /// SHA-256 of the final file, 64 hex digits.
+    pub sha256: String,
+}
+
+/// What was issued under a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedDocument {
+    /// e.g. "TB-UBND"; must be the symbol the number was reserved for.
+    pub symbol: String,
+    /// The date printed on the document.
+    pub date: NaiveDate,
+    /// Unit ids or addresses, as the "Nơi nhận" list.
+    pub recipients: Vec<String>,
+    pub files: Vec<IssuedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub document: IssuedDocument,
+    pub at: DateTime<Utc>,
+}
+
+/// One number of the register, issued or only reserved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterEntry {
+    pub issuer: String,
+    pub year: i32,
+    /// "" under [`NumberingScheme::Single`].
+    pub series: String,
+    pub number: u32,
+    pub symbol: String,
+    pub document_key: String,
+    pub reserved_at: DateTime<Utc>,
+    /// `None`: reserved by a run that did not get as far as issuing.
+    pub issued: Option<Issued>,
+}
+
+impl RegisterEntry {
+    /// "05/TB-UBND".
+    pub fn number_and_symbol(&self) -> String {
+        format!("{}/{}", format_number(self.number), self.symbol)
+    }
+}
+
+/// What [`Register::mark_issued`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    Recorded,
+    /// Issued before with exactly this content (a rerun that rendered the same bytes).
+    Unchanged,
+    /// Issued before with other content (e.g. re-rendered after a crash); the new content is
+    /// recorded and the old is returned so the caller can warn.
+    Replaced {
+        previous: Issued,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "Sổ đăng ký {db}: văn bản «{document_key}» năm {year} đã được giữ số {number}/{reserved} \
+         nhưng nay xin số cho ký hiệu {asked}; ký hiệu trong cấu hình đã đổi giữa hai lần chạy, \
+         hãy kiểm tra lại trước khi cấp số"
+    )]
+    SymbolChanged {
+        db: DbName,
+        document_key: String,
+        year: i32,
+        number: String,
+        reserved: String,
+        asked: String,
+    },
+    #[error("Sổ đăng ký {db}: số {number_and_symbol} năm {year} của {issuer} chưa được giữ")]
+    NotReserved {
+        db: DbName,
+        issuer: String,
+        year: i32,
+        number_and_symbol: String,
+    },
+    #[error(
+        "Sổ đăng ký {db}: ngày ban hành {date} của số {number_and_symbol} không thuộc năm {year}"
+    )]
+    DateOutsideYear {
+        db: DbName,
+        number_and_symbol: String,
+        date: NaiveDate,
+        year: i32,
+    },
+    #[error(
+        "Sổ đăng ký {db}: mã băm SHA-256 của tệp «{file}» không hợp lệ («{sha256}»), cần 64 chữ số \
+         hệ mười sáu"
+    )]
+    BadHash {
+        db: DbName,
+        file: String,
+        sha256: String,
+    },
+    #[error("Sổ đăng ký {db}: ký hiệu văn bản trống (văn bản «{document_key}»)")]
+    EmptySymbol { db: DbName, document_key: String },
+}
+
+/// The register over a [`Store`].
+#[derive(Debug, Clone, Copy)]
+pub struct Register<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Register<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// The number for a document: the one it already holds for this issuer and year, or the next
+    /// free one of its series. A run that crashed after reserving gets the same number back for
+    /// the same document, so numbers are neither burned nor reused. The next number is also above
+    /// every number already given with the same symbol, so "05/TB-UBND" stays unique in the year
+    /// even if the scheme was changed in mid-year.
+    pub fn reserve(
+        &self,
+        issuer: &str,
+        year: i32,
+        symbol: &str,
+        scheme: NumberingScheme,
+        document_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32, RegisterError> {
+        let db = self.store.name().clone();
+        if symbol.trim().is_empty() {
+            return Err(RegisterError::EmptySymbol {
+                db,
+                document_key: document_key.to_owned(),
+            });
+        }
+        let series = series_for(scheme, symbol);
+        let number = self.store.immediate(|tx| {
+            let held: Option<(u32, String)> = tx
+                .query_row(
+                    "SELECT number, symbol FROM register
+                     WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
+                    params![issuer, year, document_key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((number, reserved)) = held {
+                if reserved == symbol {
+                    return Ok(Ok(number));
+                }
+                return Ok(Err(RegisterError::SymbolChanged {
+                    db: db.clone(),
+                    document_key: document_key.to_owned(),
+                    year,
+                    number: format_number(number),
+                    reserved,
+                    asked: symbol.to_owned(),
+                }));
+            }
+            let next: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM register
+                 WHERE issuer = ?1 AND year = ?2 AND (series = ?3 OR symbol = ?4)",
+                params![issuer, year, series, symbol],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO register
+                     (issuer, year, series, number, symbol, document_key, reserved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    issuer,
+                    year,
+                    series,
+                    next,
+                    symbol,
+                    document_key,
+                    time_to_sql(&now)
+                ],
+            )?;
+            Ok(Ok(next))
+        })??;
+        Ok(number)
+    }
+
+    /// Records what was issued under a reserved number (identified by issuer, year, number and
+    /// `document.symbol`). Hashes are stored in lower case.
+    pub fn mark_issued(
+        &self,
+        issuer: &str,
+        year: i32,
+        number: u32,
+        document: &IssuedDocument,
+        now: DateTime<Utc>,
+    ) -> Result<IssueOutcome, RegisterError> {
+        let db = self.store.name().clone();
+        let number_and_symbol = format!("{}/{}", format_number(number), document.symbol);
+        if document.date.year() != year {
+            return Err(RegisterError::DateOutsideYear {
+                db,
+                number_and_symbol,
+                date: document.date,
+                year,
+            });
+        }
+        let mut document = document.clone();
+        for file in &mut document.files {
+            if file.sha256.len() != 64 || !file.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(RegisterError::BadHash {
+                    db,
+                    file: file.name.clone(),
+                    sha256: file.sha256.clone(),
+                });
+            }
+            file.sha256.make_ascii_lowercase();
+        }
+
+        let outcome = self.store.immediate(|tx| {
+            let found: Option<(i64, Option<String>)> = tx
+                .query_row(
+                    "SELECT id, issued_at FROM register
+                     WHERE issuer = ?1 AND year = ?2 AND number = ?3 AND symbol = ?4",
+                    params![issuer, year, number, document.symbol],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((id, issued_at)) = found else {
+                return Ok(Err(RegisterError::NotReserved {
+                    db: db.clone(),
+                    issuer: issuer.to_owned(),
+                    year,
+                    number_and_symbol: number_and_symbol.clone(),
+                }));
+            };
+            let outcome = if issued_at.is_some() {
+                let previous = load_entry(tx, id)?.issued;
+                match previous {
+                    Some(previous) if previous.document == document => {
+                        return Ok(Ok(IssueOutcome::Unchanged));
+                    }
+                    Some(previous) => IssueOutcome::Replaced { previous },
+                    None => IssueOutcome::Recorded,
+                }
+            } else {
+                IssueOutcome::Recorded
+            };
+            tx.execute("DELETE FROM register_recipients WHERE entry_id = ?1", [id])?;
+            tx.execute("DELETE FROM register_files WHERE entry_id = ?1", [id])?;
+            tx.execute(
+                "UPDATE register SET issue_date = ?2, issued_at = ?3 WHERE id = ?1",
+                params![id, document.date.to_string(), time_to_sql(&now)],
+            )?;
+            for (position, recipient) in document.recipients.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO register_recipients (entry_id, position, recipient)
+                     VALUES (?1, ?2, ?3)",
+                    params![id, position as i64, recipient],
+                )?;
+            }
+            for (position, file) in document.files.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO register_files (entry_id, position, name, sha256)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, position as i64, file.name, file.sha256],
+                )?;
+            }
+            Ok(Ok(outcome))
+        })??;
+        Ok(outcome)
+    }
+
+    /// The entry a document holds for this issuer and year, if any: a rerun uses it to render
+    /// with the same number and date as before.
+    pub fn lookup(
+        &self,
+        issuer: &str,
+        year: i32,
+        document_key: &str,
+    ) -> Result<Option<RegisterEntry>, RegisterError> {
+        let entry = self.store.read(|tx| {
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM register
+                     WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
+                    params![issuer, year, document_key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            id.map(|id| load_entry(tx, id)).transpose()
+        })?;
+        Ok(entry)
+    }
+
+    /// The issuer's issued documents of a year, by series and number.
+    pub fn issued(&self, issuer: &str, year: i32) -> Result<Vec<RegisterEntry>, RegisterError> {
+        self.entries(issuer, year, true)
+    }
+
+    /// Numbers reserved but never issued (a run stopped between the two), by series and number.
+    pub fn reserved_unissued(
+        &self,
+        issuer: &str,
+        year: i32,
+    ) -> Result<Vec<RegisterEntry>, RegisterError> {
+        self.entries(issuer, year, false)
+    }
+
+    fn entries(
+        &self,
+        issuer: &str,
+        year: i32,
+        issued: bool,
+    ) -> Result<Vec<RegisterEntry>, RegisterError> {
+        let entries = self.store.read(|tx| {
+            let ids = {
+                let mut st = tx.prepare(
+                    "SELECT id FROM register
+                     WHERE issuer = ?1 AND year = ?2 AND (issued_at IS NOT NULL) = ?3
+                     ORDER BY series, number",
+                )?;
+                st.query_map(params![issuer, year, issued], |r| r.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            ids.into_iter().map(|id| load_entry(tx, id)).collect()
+        })?;
+        Ok(entries)
+    }
+}
+
+fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> {
+    let (mut entry, issue) = tx.query_row(
+        "SELECT issuer, year, series, number, symbol, document_key, reserved_at,
+                issue_date, issued_at
+         FROM register WHERE id = ?1",
+        [id],
+        |r| {
+            let entry = RegisterEntry {
+                issuer: r.get(0)?,
+                year: r.get(1)?,
+                series: r.get(2)?,
+                number: r.get(3)?,
+                symbol: r.get(4)?,
+                document_key: r.get(5)?,
+                reserved_at: time_from_row(r, 6)?,
+                issued: None,
+            };
+            let issue = match (opt_date_from_row(r, 7)?, opt_time_from_row(r, 8)?) {
+                (Some(date), Some(at)) => Some((date, at)),
+                _ => None,
+            };
+            Ok((entry, issue))
+        },
+    )?;
+    if let Some((date, at)) = issue {
+        let recipients = {
+            let mut st = tx.prepare(
+                "SELECT recipient FROM register_recipients WHERE entry_id = ?1 ORDER BY position",
+            )?;
+            st.query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?
+        };
+        let files = {
+            let mut st = tx.prepare(
+                "SELECT name, sha256 FROM register_files WHERE entry_id = ?1 ORDER BY position",
+            )?;
+            st.query_map([id], |r| {
+                Ok(IssuedFile {
+                    name: r.get(0)?,
+                    sha256: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        entry.issued = Some(Issued {
+            document: IssuedDocument {
+                symbol: entry.symbol.clone(),
+                date,
+                recipients,
+                files,
+            },
+            at,
+        });
+    }
+    Ok(entry)
+}
+
+fn opt_date_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<NaiveDate>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| {
+        t.parse::<NaiveDate>()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    const DAM_HA: &str = "UBND huyện Đầm Hà";
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap()
+    }
+
+    fn db() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vanban.sqlite");
+        (dir, path)
+    }
+
+    fn hash(c: char) -> String {
+        std::iter::repeat_n(c, 64).collect()
+    }
+
+    fn notice(date: NaiveDate) -> IssuedDocument {
+        IssuedDocument {
+            symbol: "TB-UBND".into(),
+            date,
+            recipients: vec!["bqlda".into(), "quang-lam".into()],
+            files: vec![
+                IssuedFile {
+                    name: "125-TB-UBND Thong bao ket luan.pdf".into(),
+                    sha256: hash('a'),
+                },
+                IssuedFile {
+                    name: "125-TB-UBND Thong bao ket luan.docx".into(),
+                    sha256: hash('B'),
+                },
+            ],
+        }
+    }
+
+    fn june25() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 6, 25).unwrap()
+    }
+
+    #[test]
+    fn numbers_are_formatted_with_a_leading_zero_below_ten() {
+        assert_eq!(format_number(1), "01");
+        assert_eq!(format_number(5), "05");
+        assert_eq!(format_number(10), "10");
+        assert_eq!(format_number(125), "125");
+    }
+
+    #[test]
+    fn per_type_series_is_the_type_or_the_issuer_for_cong_van() {
+        assert_eq!(series_for(NumberingScheme::PerType, "TB-UBND"), "TB");
+        assert_eq!(series_for(NumberingScheme::PerType, "UBND-NLN"), "UBND");
+        assert_eq!(series_for(NumberingScheme::PerType, "UBND-VX"), "UBND");
+        assert_eq!(series_for(NumberingScheme::Single, "TB-UBND"), "");
+        assert_eq!(
+            document_key("2024-h1", "assignment-letter", Some("bqlda")),
+            "2024-h1/assignment-letter/bqlda"
+        );
+        assert_eq!(
+            document_key("2024-h1", "conclusion-notice", None),
+            "2024-h1/conclusion-notice"
+        );
+    }
+
+    #[test]
+    fn numbers_start_at_one_each_year_and_per_issuer() {
+        let (_dir, path) = db();
+        let store = Store::open(&path).unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "a", now()).unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "BC-UBND", s, "b", now()).unwrap(),
+            2
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "c", now()).unwrap(),
+            3
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2025, "TB-UBND", s, "a", now()).unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve("UBND xã Quảng Lâm", 2024, "TB-UBND", s, "a", now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "d", now()).unwrap(),
+            4
+        );
+    }
+
+    #[test]
+    fn per_type_numbers_each_type_separately() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let p = NumberingScheme::PerType;
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", p, "tb1", now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "BC-UBND", p, "bc1", now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", p, "tb2", now())
+                .unwrap(),
+            2
+        );
+        // Công văn of different drafting units share one series.
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "UBND-NLN", p, "cv1", now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "UBND-VX", p, "cv2", now())
+                .unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn switching_scheme_mid_year_never_repeats_a_number_and_symbol() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        let p = NumberingScheme::PerType;
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "a", now()).unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "b", now()).unwrap(),
+            2
+        );
+        // The TB series is new, but 01/TB-UBND and 02/TB-UBND exist already.
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", p, "c", now()).unwrap(),
+            3
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "BC-UBND", p, "d", now()).unwrap(),
+            1
+        );
+    }
+
+    #[test]
+    fn reserve_is_idempotent_per_document_and_survives_a_crash() {
+        let (_dir, path) = db();
+        let s = NumberingScheme::Single;
+        {
+            let store = Store::open(&path).unwrap();
+            let reg = Register::new(&store);
+            assert_eq!(
+                reg.reserve(DAM_HA, 2024, "TB-UBND", s, "kl", now())
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                reg.reserve(DAM_HA, 2024, "TB-UBND", s, "kl", now())
+                    .unwrap(),
+                1
+            );
+            // Crash: dropped without issuing.
+        }
+        let store = Store::open(&path).unwrap();
+        let reg = Register::new(&store);
+        let unissued = reg.reserved_unissued(DAM_HA, 2024).unwrap();
+        assert_eq!(unissued.len(), 1);
+        assert_eq!(unissued[0].number_and_symbol(), "01/TB-UBND");
+        assert_eq!(unissued[0].document_key, "kl");
+        // The same document gets its number back; another document gets the next one.
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "kl", now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "other", now())
+                .unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_changed_symbol_for_a_reserved_document_is_refused() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        reg.reserve(DAM_HA, 2024, "UBND-NLN", s, "cv-bqlda", now())
+            .unwrap();
+        let err = reg
+            .reserve(DAM_HA, 2024, "UBND-VX", s, "cv-bqlda", now())
+            .unwrap_err();
+        assert!(
+            matches!(err, RegisterError::SymbolChanged { .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("01/UBND-NLN") && msg.contains("UBND-VX"),
+            "{msg}"
+        );
+        assert!(reg.reserve(DAM_HA, 2024, " ", s, "x", now()).is_err());
+    }
+
+    #[test]
+    fn issuing_records_everything_and_is_listed() {
+        let (_dir, path) = db();
+        let store = Store::open(&path).unwrap();
+        let reg = Register::new(&store);
+        let n = reg
+            .reserve(
+                DAM_HA,
+                2024,
+                "TB-UBND",
+                NumberingScheme::Single,
+                "kl",
+                now(),
+            )
+            .unwrap();
+        let later = now() + chrono::Duration::minutes(3);
+        assert_eq!(
+            reg.mark_issued(DAM_HA, 2024, n, &notice(june25()), later)
+                .unwrap(),
+            IssueOutcome::Recorded
+        );
+        drop(store);
+
+        let store = Store::open(&path).unwrap();
+        let reg = Register::new(&store);
+        assert!(reg.reserved_unissued(DAM_HA, 2024).unwrap().is_empty());
+        let issued = reg.issued(DAM_HA, 2024).unwrap();
+        assert_eq!(issued.len(), 1);
+        let entry = &issued[0];
+        assert_eq!(entry.number_and_symbol(), "01/TB-UBND");
+        assert_eq!(entry.reserved_at, now());
+        let got = entry.issued.as_ref().unwrap();
+        assert_eq!(got.at, later);
+        let mut expected = notice(june25());
+        expected.files[1].sha256 = hash('b');
+        assert_eq!(got.document, expected);
+        assert_eq!(
+            reg.lookup(DAM_HA, 2024, "kl").unwrap().as_ref(),
+            Some(entry)
+        );
+        assert_eq!(reg.lookup(DAM_HA, 2024, "nothing").unwrap(), None);
+    }
+
+    #[test]
+    fn reissuing_reports_unchanged_or_replaced() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let n = reg
+            .reserve(
+                DAM_HA,
+                2024,
+                "TB-UBND",
+                NumberingScheme::Single,
+                "kl",
+                now(),
+            )
+            .unwrap();
+        reg.mark_issued(DAM_HA, 2024, n, &notice(june25()), now())
+            .unwrap();
+        assert_eq!(
+            reg.mark_issued(DAM_HA, 2024, n, &notice(june25()), now())
+                .unwrap(),
+            IssueOutcome::Unchanged
+        );
+        let mut rerendered = notice(june25());
+        rerendered.files[0].sha256 = hash('c');
+        match reg
+            .mark_issued(DAM_HA, 2024, n, &rerendered, now())
+            .unwrap()
+        {
+            IssueOutcome::Replaced { previous } => {
+                assert_eq!(previous.document.files[0].sha256, hash('a'));
+            }
+            other => panic!("{other:?}"),
+        }
+        let issued = reg.issued(DAM_HA, 2024).unwrap();
+        assert_eq!(
+            issued[0].issued.as_ref().unwrap().document.files[0].sha256,
+            hash('c')
+        );
+        assert_eq!(issued[0].issued.as_ref().unwrap().document.files.len(), 2);
+    }
+
+    #[test]
+    fn issuing_checks_reservation_year_and_hashes() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let n = reg
+            .reserve(
+                DAM_HA,
+                2024,
+                "TB-UBND",
+                NumberingScheme::Single,
+                "kl",
+                now(),
+            )
+            .unwrap();
+        let err = reg
+            .mark_issued(DAM_HA, 2024, n + 1, &notice(june25()), now())
+            .unwrap_err();
+        assert!(matches!(err, RegisterError::NotReserved { .. }), "{err:?}");
+        assert!(err.to_string().contains("02/TB-UBND"), "{err}");
+
+        let mut bc = notice(june25());
+        bc.symbol = "BC-UBND".into();
+        assert!(matches!(
+            reg.mark_issued(DAM_HA, 2024, n, &bc, now()).unwrap_err(),
+            RegisterError::NotReserved { .. }
+        ));
+
+        let jan = NaiveDate::from_ymd_opt(2025, 1, 2).unwrap();
+        assert!(matches!(
+            reg.mark_issued(DAM_HA, 2024, n, &notice(jan), now())
+                .unwrap_err(),
+            RegisterError::DateOutsideYear { .. }
+        ));
+
+        let mut bad = notice(june25());
+        bad.files[0].sha256 = "abc".into();
+        let err = reg.mark_issued(DAM_HA, 2024, n, &bad, now()).unwrap_err();
+        assert!(matches!(err, RegisterError::BadHash { .. }), "{err:?}");
+        assert!(err.to_string().contains("Thong bao ket luan.pdf"), "{err}");
+        assert!(reg.issued(DAM_HA, 2024).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_schema_forbids_a_duplicate_or_withdrawn_number() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        reg.reserve(DAM_HA, 2024, "TB-UBND", NumberingScheme::Single, "a", now())
+            .unwrap();
+        let conn = store.conn();
+        let dup = conn.execute(
+            "INSERT INTO register (issuer, year, series, number, symbol, document_key, reserved_at)
+             VALUES (?1, 2024, '', 1, 'BC-UBND', 'b', 'x')",
+            [DAM_HA],
+        );
+        assert!(dup.is_err());
+        assert!(conn.execute("DELETE FROM register", []).is_err());
+        assert!(conn.execute("UPDATE register SET number = 7", []).is_err());
+    }
+
+    #[test]
+    fn two_connections_reserving_concurrently_never_share_a_number() {
+        let (_dir, path) = db();
+        drop(Store::open(&path).unwrap());
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let store = Store::open(&path).unwrap();
+                    let reg = Register::new(&store);
+                    (0..50)
+                        .map(|i| {
+                            reg.reserve(
+                                DAM_HA,
+                                2024,
+                                "TB-UBND",
+                                NumberingScheme::Single,
+                                &format!("t{t}-doc{i}"),
+                                now(),
+                            )
+                            .unwrap()
+                        })
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        let mut all = BTreeSet::new();
+        let mut count = 0;
+        for handle in threads {
+            for n in handle.join().unwrap() {
+                all.insert(n);
+                count += 1;
+            }
+        }
+        assert_eq!(count, 100);
+        assert_eq!(all, (1..=100).collect::<BTreeSet<u32>>());
+    }
+}

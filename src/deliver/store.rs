@@ -1,0 +1,406 @@
+//! The state database (SQLite, one file, WAL): opening, pragmas and schema migrations shared by
+//! the delivery ledger, the register of issued documents and the scheduler's run history.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row, Transaction, TransactionBehavior};
+
+/// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded in
+/// SQLite's `user_version`.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Shown in errors, so a failed upgrade says which step broke.
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The schema, oldest first. Append only: a database in the field has already run every entry
+/// before its `user_version`, so editing or reordering an entry would leave old and new databases
+/// with different schemas under the same version number.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "sổ gửi (deliveries, delivery_attempts)",
+        sql: super::ledger::SCHEMA,
+    },
+    Migration {
+        name: "sổ đăng ký văn bản đi (register, register_recipients, register_files)",
+        sql: super::register::SCHEMA,
+    },
+];
+
+/// How long a writer waits for another connection's transaction before giving up. Transactions
+/// here are a few statements long and never span an SMTP exchange, so a wait this long means
+/// something is wrong rather than merely busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Không mở được cơ sở dữ liệu trạng thái {db}: {source}")]
+    Open {
+        db: DbName,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "Cơ sở dữ liệu {db} không bật được chế độ WAL (đang là «{mode}»); \
+         hãy đặt tệp trên ổ đĩa cục bộ, không đặt trên thư mục mạng dùng chung"
+    )]
+    NoWal { db: DbName, mode: String },
+    #[error(
+        "Cơ sở dữ liệu {db} có phiên bản lược đồ {found}, mới hơn phiên bản {known} mà bản vanban \
+         này biết; hãy dùng bản vanban mới hơn"
+    )]
+    TooNew {
+        db: DbName,
+        found: i64,
+        known: usize,
+    },
+    #[error("Nâng cấp cơ sở dữ liệu {db} lên phiên bản {version} ({name}) thất bại: {source}")]
+    Migration {
+        db: DbName,
+        version: usize,
+        name: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("Lỗi cơ sở dữ liệu {db}: {source}")]
+    Sqlite {
+        db: DbName,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// The database's name as shown in messages: its file path, or ":memory:".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbName(pub String);
+
+impl fmt::Display for DbName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An open state database. Each thread or process opens its own: a connection is not shared.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    /// Canonical path of the file (None in memory), so the lock beside it can be matched.
+    path: Option<PathBuf>,
+    name: DbName,
+}
+
+impl Store {
+    /// Opens (creating if absent) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = DbName(path.display().to_string());
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            db: shown.clone(),
+            source,
+        })?;
+        // The file exists now, so it can be canonicalised; a failure only costs a nicer name.
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let store = Store {
+            conn,
+            path: Some(canonical),
+            name: shown,
+        };
+        store.configure(true)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A private database for tests and dry runs; it has the full schema but no file and no WAL.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let name = DbName(":memory:".to_owned());
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            db: name.clone(),
+            source,
+        })?;
+        let store = Store {
+            conn,
+            path: None,
+            name,
+        };
+        store.configure(false)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The canonical path of the database file; `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The name to put in messages.
+    pub fn name(&self) -> &DbName {
+        &self.name
+    }
+
+    /// Wraps a SQLite error with this database's name.
+    pub fn sql_error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            db: self.name.clone(),
+            source,
+        }
+    }
+
+    /// The schema version recorded in the file (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| self.sql_error(e))
+    }
+
+    /// `wal` for a file database opened by [`Store::open`].
+    pub fn journal_mode(&self) -> Result<String, StoreError> {
+        self.conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .map_err(|e| self.sql_error(e))
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken at the start, so two
+    /// processes cannot both read "number 5 is free" and both take it. Commits only when `f`
+    /// returns `Ok(Ok(_))`; a domain refusal (`Ok(Err(_))`) or a SQL error rolls back.
+    pub fn immediate<T, E>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Result<T, E>>,
+    ) -> Result<Result<T, E>, StoreError> {
+        self.in_transaction(TransactionBehavior::Immediate, f)
+    }
+
+    /// Runs read-only `f` in one deferred transaction, so several queries see one snapshot.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        self.in_transaction(TransactionBehavior::Deferred, |tx| {
+            f(tx).map(Ok::<T, std::convert::Infallible>)
+        })
+        .map(|r| match r {
+            Ok(v) => v,
+            Err(never) => match never {},
+        })
+    }
+
+    fn in_transaction<T, E>(
+        &self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Result<T, E>>,
+    ) -> Result<Result<T, E>, StoreError> {
+        // new_unchecked because the Store is shared by reference; nesting is prevented by every
+        // transaction living inside one of these calls.
+        let tx = Transaction::new_unchecked(&self.conn, behavior).map_err(|e| self.sql_error(e))?;
+        match f(&tx).map_err(|e| self.sql_error(e))? {
+            Ok(value) => {
+                tx.commit().map_err(|e| self.sql_error(e))?;
+                Ok(Ok(value))
+            }
+            Err(refusal) => {
+                tx.rollback().map_err(|e| self.sql_error(e))?;
+                Ok(Err(refusal))
+            }
+        }
+    }
+
+    fn configure(&self, file: bool) -> Result<(), StoreError> {
+        let sql = |e| self.sql_error(e);
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        self.conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(sql)?;
+        if file {
+            let mode: String = self
+                .conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+                .map_err(sql)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::NoWal {
+                    db: self.name.clone(),
+                    mode,
+                });
+            }
+        }
+        // FULL, not WAL's usual NORMAL: a "sent" row lost to a power cut would mean the message
+        // is sent again, and a few fsyncs per message cost nothing next to an SMTP exchange.
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let db = self.name.clone();
+        // Read the version inside the write transaction: two processes starting together must not
+        // both run the same step.
+        self.immediate(|tx| {
+            let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            let applied = usize::try_from(found).unwrap_or(usize::MAX);
+            if applied > MIGRATIONS.len() {
+                return Ok(Err(StoreError::TooNew {
+                    db: db.clone(),
+                    found,
+                    known: MIGRATIONS.len(),
+                }));
+            }
+            for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+                if let Err(source) = tx.execute_batch(migration.sql) {
+                    return Ok(Err(StoreError::Migration {
+                        db: db.clone(),
+                        version: index + 1,
+                        name: migration.name,
+                        source,
+                    }));
+                }
+            }
+            if applied < MIGRATIONS.len() {
+                tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+            }
+            Ok(Ok(()))
+        })?
+    }
+}
+
+/// Times are stored as RFC 3339 text in UTC with a fixed width, so they sort as text.
+pub fn time_to_sql(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a time written by [`time_to_sql`]; anything else is reported as a conversion error of
+/// that column.
+pub fn time_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(idx)?;
+    parse_time(idx, &text)
+}
+
+/// Like [`time_from_row`] for a nullable column.
+pub fn opt_time_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| parse_time(idx, &t)).transpose()
+}
+
+fn parse_time(idx: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn file_database_is_wal_with_foreign_keys_and_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vanban.sqlite");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.journal_mode().unwrap(), "wal");
+        let fk: i64 = store
+            .conn()
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_does_not_rerun_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vanban.sqlite");
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO deliveries (issuer, period, document, recipient, state, \
+                     planned_at, updated_at) VALUES ('u', 'p', 'd', 'r', 'pending', 'x', 'x')",
+                    [],
+                )
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let n: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM deliveries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vanban.sqlite");
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .conn()
+                .pragma_update(None, "user_version", 999)
+                .unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::TooNew { found: 999, .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("vanban.sqlite"), "{msg}");
+        assert!(msg.contains("999"), "{msg}");
+    }
+
+    #[test]
+    fn missing_directory_is_an_open_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-dir").join("vanban.sqlite");
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+        assert!(err.to_string().contains("no-such-dir"), "{err}");
+    }
+
+    #[test]
+    fn refusal_rolls_back_and_ok_commits() {
+        let store = Store::open_in_memory().unwrap();
+        let insert = "INSERT INTO deliveries (issuer, period, document, recipient, state, \
+                      planned_at, updated_at) VALUES (?1, 'p', 'd', 'r', 'pending', 'x', 'x')";
+        let refused = store
+            .immediate(|tx| {
+                tx.execute(insert, ["a"])?;
+                Ok(Err::<(), &str>("no"))
+            })
+            .unwrap();
+        assert_eq!(refused, Err("no"));
+        store
+            .immediate(|tx| {
+                tx.execute(insert, ["b"])?;
+                Ok(Ok::<(), ()>(()))
+            })
+            .unwrap()
+            .unwrap();
+        let issuers: Vec<String> = store
+            .read(|tx| {
+                let mut st = tx.prepare("SELECT issuer FROM deliveries")?;
+                st.query_map([], |r| r.get(0))?.collect()
+            })
+            .unwrap();
+        assert_eq!(issuers, vec!["b".to_owned()]);
+    }
+
+    #[test]
+    fn times_round_trip_and_sort_as_text() {
+        let a = Utc.with_ymd_and_hms(2024, 6, 25, 1, 2, 3).unwrap();
+        let b = a + chrono::Duration::milliseconds(1500);
+        assert_eq!(time_to_sql(&a), "2024-06-25T01:02:03.000000Z");
+        assert!(time_to_sql(&a) < time_to_sql(&b));
+        assert_eq!(parse_time(0, &time_to_sql(&b)).unwrap(), b);
+        assert!(parse_time(0, "hôm qua").is_err());
+    }
+}

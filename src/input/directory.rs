@@ -1,0 +1,144 @@
+//! Reads `directory.toml`: the units (departments, communes) with their addresses, and groups.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::reader::Reader;
+use super::tree::Node;
+use crate::model::{Directory, Group, Unit};
+
+pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
+    let mut directory = Directory::default();
+    let Some(top) = r.table(root, "", &["units", "groups", "report_to"]) else {
+        return directory;
+    };
+    let mut ids: HashMap<String, Range<usize>> = HashMap::new();
+    let mut check_unique = |r: &mut Reader<'_>, id: &str, span: Range<usize>, path: &str| {
+        if ids.contains_key(id) {
+            r.report(
+                &span,
+                path,
+                format!("mã \"{id}\" bị trùng (mã đơn vị và mã nhóm phải khác nhau)"),
+            );
+        } else {
+            ids.insert(id.to_string(), span);
+        }
+    };
+
+    for (path, node) in top.list(r, "units", true) {
+        let Some(t) = r.table(node, &path, &["id", "name", "short", "email"]) else {
+            continue;
+        };
+        let id = t.string(r, "id");
+        if let Some(id) = &id {
+            let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
+            if !is_valid_id(id) {
+                r.report(
+                    &span,
+                    &t.key_path("id"),
+                    format!("mã \"{id}\" chỉ được gồm chữ thường không dấu, số, '-' và '_'"),
+                );
+            }
+            check_unique(r, id, span, &t.key_path("id"));
+        }
+        let name = t.string(r, "name");
+        let short = t.opt_string(r, "short");
+        let emails = t.strings(r, "email", true);
+        if t.get("email").is_some() && emails.is_empty() {
+            let span = t.get("email").map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path("email"),
+                "cần ít nhất một địa chỉ thư điện tử",
+            );
+        }
+        for (email, span) in &emails {
+            if let Err(e) = email.parse::<lettre::Address>() {
+                r.report(
+                    span,
+                    &t.key_path("email"),
+                    format!("địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"),
+                );
+            }
+        }
+        if let (Some(id), Some(name)) = (id, name) {
+            directory.units.push(Unit {
+                short: short.unwrap_or_else(|| name.clone()),
+                id,
+                name,
+                emails: emails.into_iter().map(|(e, _)| e).collect(),
+            });
+        }
+    }
+
+    let mut member_spans = Vec::new();
+    for (path, node) in top.list(r, "groups", false) {
+        let Some(t) = r.table(node, &path, &["id", "name", "members"]) else {
+            continue;
+        };
+        let id = t.string(r, "id");
+        if let Some(id) = &id {
+            let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
+            check_unique(r, id, span, &t.key_path("id"));
+        }
+        let name = t.string(r, "name");
+        let members = t.strings(r, "members", true);
+        if t.get("members").is_some() && members.is_empty() {
+            let span = t.get("members").map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path("members"),
+                "nhóm phải có ít nhất một đơn vị",
+            );
+        }
+        member_spans.push((t.key_path("members"), members.clone()));
+        if let (Some(id), Some(name)) = (id, name) {
+            directory.groups.push(Group {
+                id,
+                name,
+                members: members.into_iter().map(|(m, _)| m).collect(),
+            });
+        }
+    }
+    // Members must be units (not groups): a group of groups would make "whose task is this" ambiguous.
+    for (path, members) in member_spans {
+        for (member, span) in members {
+            if directory.unit(&member).is_none() {
+                let hint = super::diagnostics::did_you_mean(
+                    &member,
+                    directory.units.iter().map(|u| u.id.as_str()),
+                )
+                .map(|c| format!(" (có phải là \"{c}\"?)"))
+                .unwrap_or_default();
+                r.report(
+                    &span,
+                    &path,
+                    format!("không có đơn vị nào mã \"{member}\" trong danh bạ{hint}"),
+                );
+            }
+        }
+    }
+
+    if let Some(node) = top.get("report_to") {
+        let report_to = top.opt_string(r, "report_to");
+        if let Some(group) = &report_to
+            && directory.group(group).is_none()
+        {
+            r.report(
+                &node.span,
+                "report_to",
+                format!("không có nhóm nào mã \"{group}\" để nhận báo cáo"),
+            );
+        }
+        directory.report_to = report_to;
+    }
+    directory
+}
+
+/// Ids appear in file names, message ids and ledger keys: keep them plain ASCII.
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}

@@ -1,0 +1,106 @@
+//! Input: the period file (TOML or JSON) and the directory, parsed, NFC-normalised and validated
+//! with every problem reported at once (file, line, key path, in Vietnamese).
+
+pub mod diagnostics;
+pub mod directory;
+pub mod period;
+pub mod reader;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+pub use diagnostics::{Problem, Problems};
+use reader::Reader;
+use tree::{Node, Source};
+
+use crate::model::{Directory, Period};
+
+/// Where the directory is when not given: `directory.toml` beside the period file.
+pub fn default_directory_path(period_path: &Path) -> PathBuf {
+    period_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("directory.toml")
+}
+
+fn whole_file_problem(path: &Path, message: String) -> Problem {
+    Problem {
+        file: path.display().to_string(),
+        line: 1,
+        column: 1,
+        path: String::new(),
+        message,
+    }
+}
+
+/// Reads a TOML or JSON file (by extension) into a tree.
+fn parse_file(path: &Path) -> Result<(Source, Node), Problem> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| whole_file_problem(path, format!("không đọc được tệp: {e}")))?;
+    let source = Source::new(path.display().to_string(), text);
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let node = if is_json {
+        tree::parse_json(&source)
+    } else {
+        tree::parse_toml(&source)
+    }?;
+    Ok((source, node))
+}
+
+pub fn load_directory(path: &Path) -> Result<Directory, Problems> {
+    let (source, node) = parse_file(path).map_err(|p| Problems(vec![p]))?;
+    let mut reader = Reader::new(&source);
+    let directory = directory::read_directory(&mut reader, &node);
+    if reader.problems.is_empty() {
+        Ok(directory)
+    } else {
+        Err(reader.problems.sorted())
+    }
+}
+
+/// Loads and validates a period and its directory. `today` (in Asia/Ho_Chi_Minh) is the issue
+/// date when the period file gives none.
+pub fn load_period(
+    path: &Path,
+    directory_path: Option<&Path>,
+    today: NaiveDate,
+) -> Result<Period, Problems> {
+    let directory_path = directory_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_directory_path(path));
+    let mut problems = Problems::default();
+    // The directory's problems are reported together with the period's: one pass fixes both.
+    let directory = match load_directory(&directory_path) {
+        Ok(d) => d,
+        Err(p) => {
+            problems.extend(p);
+            Directory::default()
+        }
+    };
+    let directory_ok = problems.is_empty();
+    let (source, node) = match parse_file(path) {
+        Ok(parsed) => parsed,
+        Err(p) => {
+            problems.push(p);
+            return Err(problems.sorted());
+        }
+    };
+    let mut reader = Reader::new(&source);
+    let period = period::read_period(&mut reader, &node, &directory, today);
+    let mut period_problems = reader.problems;
+    if !directory_ok {
+        // Unknown-id errors against a directory that failed to load would only be noise.
+        period_problems
+            .0
+            .retain(|p| !p.message.contains("trong danh bạ"));
+    }
+    problems.extend(period_problems);
+    match period {
+        Some(period) if problems.is_empty() => Ok(period),
+        _ => Err(problems.sorted()),
+    }
+}

@@ -1,0 +1,657 @@
+//! Reads the period file (the half-year figures and the meeting's conclusions) into the model,
+//! checking every rule of DESIGN.md "Input files" and reporting all problems at once.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::reader::{Reader, Table};
+use super::tree::Node;
+use crate::model::{
+    Budget, Committee, Conclusions, Directory, DocumentSettings, Documents, Half, Indicator,
+    Issuer, LetterSettings, Meeting, Period, Person, Program, ReportText, Signer, Task,
+};
+
+const TOP_KEYS: &[&str] = &[
+    "period",
+    "issuer",
+    "committee",
+    "meeting",
+    "documents",
+    "report",
+    "conclusions",
+    "programs",
+    "tasks",
+];
+
+/// Reads a whole period file. `today` is the default issue date (in Asia/Ho_Chi_Minh).
+pub fn read_period(
+    r: &mut Reader<'_>,
+    root: &Node,
+    directory: &Directory,
+    today: NaiveDate,
+) -> Option<Period> {
+    let top = r.table(root, "", TOP_KEYS)?;
+
+    let (year, half) = read_period_table(r, &top);
+    let issuer = top
+        .required(r, "issuer")
+        .and_then(|n| read_issuer(r, n, "issuer", None));
+    let committee = top
+        .required(r, "committee")
+        .and_then(|n| read_committee(r, n));
+    let meeting = top
+        .required(r, "meeting")
+        .and_then(|n| read_meeting(r, n, committee.as_ref(), year));
+    let documents = top
+        .required(r, "documents")
+        .and_then(|n| read_documents(r, n, issuer.as_ref(), directory, today));
+    let report = match top.get("report") {
+        Some(n) => read_report(r, n),
+        None => Some(ReportText::default()),
+    };
+    let conclusions = match top.get("conclusions") {
+        Some(n) => read_conclusions(r, n),
+        None => Some(Conclusions::default()),
+    };
+    let programs = read_programs(r, &top);
+    let tasks = read_tasks(r, &top, directory, meeting.as_ref().map(|m| m.date));
+
+    Some(Period {
+        year: year?,
+        half: half?,
+        issuer: issuer?,
+        committee: committee?,
+        meeting: meeting?,
+        documents: documents?,
+        report: report?,
+        conclusions: conclusions?,
+        programs,
+        tasks,
+        directory: directory.clone(),
+    })
+}
+
+fn read_period_table(r: &mut Reader<'_>, top: &Table<'_>) -> (Option<i32>, Option<Half>) {
+    let Some(t) = top
+        .required(r, "period")
+        .and_then(|n| r.table(n, "period", &["year", "half"]))
+    else {
+        return (None, None);
+    };
+    let year = t.integer(r, "year").and_then(|y| {
+        if (2000..=2100).contains(&y) {
+            Some(y as i32)
+        } else {
+            let span = t.get("year").map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                "period.year",
+                format!("năm {y} không hợp lệ (cần từ 2000 đến 2100)"),
+            );
+            None
+        }
+    });
+    let half = t.integer(r, "half").and_then(|h| match h {
+        1 => Some(Half::First),
+        2 => Some(Half::Whole),
+        _ => {
+            let span = t.get("half").map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                "period.half",
+                format!("phải là 1 (6 tháng đầu năm) hoặc 2 (cả năm), không phải {h}"),
+            );
+            None
+        }
+    });
+    (year, half)
+}
+
+/// Abbreviates the leading "Ủy ban nhân dân" the way body text names a committee.
+fn default_short_name(name: &str) -> String {
+    for long in ["Ủy ban nhân dân", "Uỷ ban nhân dân", "ỦY BAN NHÂN DÂN"] {
+        if let Some(rest) = name.strip_prefix(long) {
+            return format!("UBND{rest}");
+        }
+    }
+    name.to_string()
+}
+
+fn read_issuer(
+    r: &mut Reader<'_>,
+    node: &Node,
+    path: &str,
+    parent_default: Option<&Issuer>,
+) -> Option<Issuer> {
+    let t = r.table(
+        node,
+        path,
+        &["name", "abbr", "parent", "place", "short", "header"],
+    )?;
+    let name = t.string(r, "name");
+    let abbr = t.string(r, "abbr");
+    if let Some(a) = &abbr
+        && !a.chars().all(|c| c.is_alphanumeric() || c == '&')
+    {
+        let span = t.get("abbr").map(|n| n.span.clone()).unwrap_or_default();
+        r.report(
+            &span,
+            &t.key_path("abbr"),
+            format!("chữ viết tắt \"{a}\" chỉ được gồm chữ và số (ví dụ UBND, VP)"),
+        );
+    }
+    let parent = t
+        .opt_string(r, "parent")
+        .or_else(|| parent_default.map(|p| p.name.clone()));
+    // A sub-issuer (e.g. the Office) shares the parent's place unless it says otherwise.
+    let place = match parent_default {
+        Some(p) => t.opt_string(r, "place").or_else(|| Some(p.place.clone())),
+        None => t.string(r, "place"),
+    };
+    let short = t.opt_string(r, "short");
+    let header: Vec<String> = t
+        .strings(r, "header", false)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let name = name?;
+    Some(Issuer {
+        short: short.unwrap_or_else(|| default_short_name(&name)),
+        header: if header.is_empty() {
+            vec![name.clone()]
+        } else {
+            header
+        },
+        name,
+        abbr: abbr?,
+        parent,
+        place: place?,
+    })
+}
+
+fn read_person(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Person> {
+    let t = r.table(node, path, &["name", "title"])?;
+    let name = t.string(r, "name");
+    let title = t.string(r, "title");
+    Some(Person {
+        name: name?,
+        title: title?,
+    })
+}
+
+fn read_committee(r: &mut Reader<'_>, node: &Node) -> Option<Committee> {
+    let t = r.table(node, "committee", &["name", "head"])?;
+    let name = t.string(r, "name");
+    let head = t
+        .required(r, "head")
+        .and_then(|n| read_person(r, n, "committee.head"));
+    Some(Committee {
+        name: name?,
+        head: head?,
+    })
+}
+
+fn read_meeting(
+    r: &mut Reader<'_>,
+    node: &Node,
+    committee: Option<&Committee>,
+    year: Option<i32>,
+) -> Option<Meeting> {
+    let t = r.table(
+        node,
+        "meeting",
+        &[
+            "date",
+            "place",
+            "chair",
+            "attendees",
+            "speakers",
+            "reported_by",
+        ],
+    )?;
+    let date = t.date(r, "date");
+    if let (Some(date), Some(year)) = (date, year)
+        && date.year() < year
+    {
+        let span = t.get("date").map(|n| n.span.clone()).unwrap_or_default();
+        r.report(
+            &span,
+            "meeting.date",
+            format!(
+                "ngày họp {} trước khi kỳ báo cáo năm {year} bắt đầu",
+                date.format("%d/%m/%Y")
+            ),
+        );
+    }
+    let chair = match t.get("chair") {
+        Some(n) => read_person(r, n, "meeting.chair"),
+        None => committee.map(|c| c.head.clone()),
+    };
+    let speakers = t
+        .list(r, "speakers", false)
+        .into_iter()
+        .filter_map(|(path, n)| read_person(r, n, &path))
+        .collect();
+    Some(Meeting {
+        place: t.opt_string(r, "place"),
+        attendees: t.opt_string(r, "attendees"),
+        reported_by: t.opt_string(r, "reported_by"),
+        date: date?,
+        chair: chair?,
+        speakers,
+    })
+}
+
+fn read_signer(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Signer> {
+    let t = r.table(node, path, &["authority", "title", "name"])?;
+    let authority = t.opt_string(r, "authority");
+    let title = t.string(r, "title");
+    let name = t.string(r, "name");
+    Some(Signer {
+        authority,
+        title: title?,
+        name: name?,
+    })
+}
+
+const SETTINGS_KEYS: &[&str] = &["issuer", "number", "signer", "excerpt", "cc", "filing"];
+
+fn read_settings(
+    r: &mut Reader<'_>,
+    t: &Table<'_>,
+    issuer: Option<&Issuer>,
+    default_filing: &str,
+) -> Option<DocumentSettings> {
+    let own_issuer = match t.get("issuer") {
+        Some(n) => Some(read_issuer(r, n, &t.key_path("issuer"), issuer)?),
+        None => None,
+    };
+    let number = t.opt_integer(r, "number").and_then(|n| {
+        if (1..=99_999).contains(&n) {
+            Some(n as u32)
+        } else {
+            let span = t.get("number").map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path("number"),
+                format!("số văn bản {n} không hợp lệ (số thứ tự bắt đầu từ 1)"),
+            );
+            None
+        }
+    });
+    let signer = t
+        .required(r, "signer")
+        .and_then(|n| read_signer(r, n, &t.key_path("signer")));
+    Some(DocumentSettings {
+        issuer: own_issuer,
+        number,
+        excerpt: t.opt_string(r, "excerpt"),
+        cc: t
+            .strings(r, "cc", false)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect(),
+        filing: t
+            .opt_string(r, "filing")
+            .unwrap_or_else(|| default_filing.to_string()),
+        signer: signer?,
+    })
+}
+
+fn read_documents(
+    r: &mut Reader<'_>,
+    node: &Node,
+    issuer: Option<&Issuer>,
+    directory: &Directory,
+    today: NaiveDate,
+) -> Option<Documents> {
+    let t = r.table(
+        node,
+        "documents",
+        &[
+            "date",
+            "basis",
+            "review_report",
+            "conclusion_notice",
+            "assignment_letter",
+        ],
+    )?;
+    let date = t.opt_date(r, "date").unwrap_or(today);
+    let basis = t.opt_string(r, "basis");
+
+    let report = t
+        .required(r, "review_report")
+        .and_then(|n| r.table(n, "documents.review_report", SETTINGS_KEYS))
+        .and_then(|s| read_settings(r, &s, issuer, "TH"));
+    let notice = t
+        .required(r, "conclusion_notice")
+        .and_then(|n| r.table(n, "documents.conclusion_notice", SETTINGS_KEYS))
+        .and_then(|s| read_settings(r, &s, issuer, "TH"));
+
+    let mut letter_keys = SETTINGS_KEYS.to_vec();
+    letter_keys.extend(["unit_abbr", "report_via", "report_due"]);
+    let letter = t
+        .required(r, "assignment_letter")
+        .and_then(|n| r.table(n, "documents.assignment_letter", &letter_keys))
+        .and_then(|s| {
+            let unit_abbr = s.string(r, "unit_abbr");
+            let report_via = s.opt_string(r, "report_via");
+            if let Some(via) = &report_via
+                && directory.unit(via).is_none()
+            {
+                let span = s
+                    .get("report_via")
+                    .map(|n| n.span.clone())
+                    .unwrap_or_default();
+                r.report(
+                    &span,
+                    &s.key_path("report_via"),
+                    unknown_id_message(via, directory, false),
+                );
+            }
+            let report_due = s.opt_date(r, "report_due");
+            let common = read_settings(r, &s, issuer, unit_abbr.as_deref().unwrap_or("VP"))?;
+            Some(LetterSettings {
+                common,
+                unit_abbr: unit_abbr?,
+                report_via,
+                report_due,
+            })
+        });
+    Some(Documents {
+        date,
+        basis,
+        review_report: report?,
+        conclusion_notice: notice?,
+        assignment_letter: letter?,
+    })
+}
+
+fn read_report(r: &mut Reader<'_>, node: &Node) -> Option<ReportText> {
+    let t = r.table(
+        node,
+        "report",
+        &[
+            "leadership",
+            "achievements",
+            "shortcomings",
+            "next_tasks",
+            "proposals",
+        ],
+    )?;
+    let mut list = |key: &str| -> Vec<String> {
+        t.strings(r, key, false)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    };
+    Some(ReportText {
+        leadership: list("leadership"),
+        achievements: list("achievements"),
+        shortcomings: list("shortcomings"),
+        next_tasks: list("next_tasks"),
+        proposals: list("proposals"),
+    })
+}
+
+fn read_conclusions(r: &mut Reader<'_>, node: &Node) -> Option<Conclusions> {
+    let t = r.table(node, "conclusions", &["assessment", "directions"])?;
+    let mut list = |key: &str| -> Vec<String> {
+        t.strings(r, key, false)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    };
+    Some(Conclusions {
+        assessment: list("assessment"),
+        directions: list("directions"),
+    })
+}
+
+/// A figure that must not be negative.
+fn non_negative(r: &mut Reader<'_>, t: &Table<'_>, key: &str, value: Option<f64>) -> Option<f64> {
+    let v = value?;
+    if v < 0.0 {
+        let span = t.get(key).map(|n| n.span.clone()).unwrap_or_default();
+        r.report(&span, &t.key_path(key), format!("không được là số âm ({v}); ghi số giảm bằng số dương và nói rõ \"giảm\" trong tên chỉ tiêu"));
+        return None;
+    }
+    Some(v)
+}
+
+fn read_programs(r: &mut Reader<'_>, top: &Table<'_>) -> Vec<Program> {
+    let mut programs = Vec::new();
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    for (path, node) in top.list(r, "programs", true) {
+        let Some(t) = r.table(
+            node,
+            &path,
+            &["id", "name", "budget", "indicators", "results"],
+        ) else {
+            continue;
+        };
+        let id = t.string(r, "id");
+        if let Some(id) = &id {
+            let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
+            if seen.contains_key(id) {
+                r.report(
+                    &span,
+                    &t.key_path("id"),
+                    format!("mã chương trình \"{id}\" bị trùng"),
+                );
+            }
+            seen.insert(id.clone(), span);
+        }
+        let name = t.string(r, "name");
+        let budget = t
+            .get("budget")
+            .and_then(|n| read_budget(r, n, &t.key_path("budget")));
+        let indicators = t
+            .list(r, "indicators", false)
+            .into_iter()
+            .filter_map(|(path, n)| read_indicator(r, n, &path))
+            .collect();
+        let results = t
+            .strings(r, "results", false)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        if let (Some(id), Some(name)) = (id, name) {
+            programs.push(Program {
+                id,
+                name,
+                budget,
+                indicators,
+                results,
+            });
+        }
+    }
+    programs
+}
+
+fn read_budget(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Budget> {
+    let t = r.table(node, path, &["allocated", "disbursed"])?;
+    let allocated = t.number(r, "allocated");
+    let allocated = non_negative(r, &t, "allocated", allocated);
+    let disbursed = t.opt_number(r, "disbursed");
+    let disbursed = non_negative(r, &t, "disbursed", disbursed);
+    if let (Some(a), Some(d)) = (allocated, disbursed)
+        && d > a
+    {
+        let span = t
+            .get("disbursed")
+            .map(|n| n.span.clone())
+            .unwrap_or_default();
+        r.report(
+            &span,
+            &t.key_path("disbursed"),
+            format!("vốn giải ngân ({d}) lớn hơn vốn được giao ({a})"),
+        );
+        return None;
+    }
+    if allocated == Some(0.0) && disbursed.is_some() {
+        r.report(
+            &t.span,
+            &t.key_path("allocated"),
+            "vốn được giao bằng 0 thì không tính được tỷ lệ giải ngân",
+        );
+        return None;
+    }
+    Some(Budget {
+        allocated: allocated?,
+        disbursed,
+    })
+}
+
+fn read_indicator(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Indicator> {
+    let t = r.table(
+        node,
+        path,
+        &["name", "unit", "value", "plan", "share_of", "decimals"],
+    )?;
+    let name = t.string(r, "name");
+    let unit = t.string(r, "unit");
+    let value = t.number(r, "value");
+    let value = non_negative(r, &t, "value", value);
+    let mut ratio_base = |key: &str, what: &str| -> Option<f64> {
+        let v = t.opt_number(r, key);
+        let v = non_negative(r, &t, key, v)?;
+        if v == 0.0 {
+            let span = t.get(key).map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path(key),
+                format!("{what} bằng 0 nên không tính được tỷ lệ phần trăm"),
+            );
+            return None;
+        }
+        Some(v)
+    };
+    let plan = ratio_base("plan", "kế hoạch");
+    let share_of = ratio_base("share_of", "tổng số để tính tỷ lệ");
+    let decimals = t.opt_integer(r, "decimals").and_then(|d| {
+        if (0..=4).contains(&d) {
+            Some(d as u32)
+        } else {
+            let span = t
+                .get("decimals")
+                .map(|n| n.span.clone())
+                .unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path("decimals"),
+                "số chữ số thập phân phải từ 0 đến 4",
+            );
+            None
+        }
+    });
+    Some(Indicator {
+        name: name?,
+        unit: unit?,
+        value: value?,
+        plan,
+        share_of,
+        decimals,
+    })
+}
+
+fn unknown_id_message(id: &str, directory: &Directory, groups_allowed: bool) -> String {
+    let mut candidates: Vec<&str> = directory.units.iter().map(|u| u.id.as_str()).collect();
+    if groups_allowed {
+        candidates.extend(directory.groups.iter().map(|g| g.id.as_str()));
+    }
+    let what = if groups_allowed {
+        "đơn vị hay nhóm"
+    } else {
+        "đơn vị"
+    };
+    match super::diagnostics::did_you_mean(id, candidates.iter().copied()) {
+        Some(close) => {
+            format!("không có {what} nào mã \"{id}\" trong danh bạ (có phải là \"{close}\"?)")
+        }
+        None => format!("không có {what} nào mã \"{id}\" trong danh bạ"),
+    }
+}
+
+fn read_tasks(
+    r: &mut Reader<'_>,
+    top: &Table<'_>,
+    directory: &Directory,
+    meeting: Option<NaiveDate>,
+) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    for (path, node) in top.list(r, "tasks", true) {
+        let Some(t) = r.table(node, &path, &["to", "with", "text", "due"]) else {
+            continue;
+        };
+        let mut ids = |key: &str, required: bool| -> Vec<String> {
+            let list = t.strings(r, key, required);
+            if required && list.is_empty() && t.get(key).is_some() {
+                let span = t.get(key).map(|n| n.span.clone()).unwrap_or_default();
+                r.report(&span, &t.key_path(key), "phải nêu ít nhất một đơn vị");
+            }
+            for (id, span) in &list {
+                if directory.unit(id).is_none() && directory.group(id).is_none() {
+                    r.report(
+                        span,
+                        &t.key_path(key),
+                        unknown_id_message(id, directory, true),
+                    );
+                }
+            }
+            list.into_iter().map(|(s, _)| s).collect()
+        };
+        let to = ids("to", true);
+        let with = ids("with", false);
+        let text = t.string(r, "text");
+        let due = t.opt_date(r, "due");
+        if let (Some(due), Some(meeting)) = (due, meeting)
+            && due < meeting
+        {
+            let span = t.get("due").map(|n| n.span.clone()).unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path("due"),
+                format!(
+                    "hạn hoàn thành {} trước ngày họp {}",
+                    due.format("%d/%m/%Y"),
+                    meeting.format("%d/%m/%Y")
+                ),
+            );
+        }
+        if let Some(text) = text
+            && !to.is_empty()
+        {
+            tasks.push(Task {
+                to,
+                with,
+                text,
+                due,
+            });
+        }
+    }
+    tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_name_abbreviates_the_committee_only() {
+        assert_eq!(
+            default_short_name("Ủy ban nhân dân huyện Đầm Hà"),
+            "UBND huyện Đầm Hà"
+        );
+        assert_eq!(
+            default_short_name("Ủy ban nhân dân xã Quảng Tân"),
+            "UBND xã Quảng Tân"
+        );
+        assert_eq!(
+            default_short_name("Văn phòng HĐND và UBND"),
+            "Văn phòng HĐND và UBND"
+        );
+    }
+}

@@ -1,0 +1,765 @@
+//! The one serializable value each document is rendered from. Every figure is formatted here,
+//! once, in Vietnamese, and the raw value travels beside it; the Typst and DOCX templates only
+//! place these strings, so no figure is formatted twice.
+
+use serde::Serialize;
+
+use crate::model::{DocumentKind, Half, Indicator, Period, Role, Unit};
+use crate::vi;
+
+/// Printed where a figure is not reported.
+pub const NO_FIGURE: &str = "—";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentContext {
+    pub kind: &'static str,
+    pub header: Header,
+    /// "BÁO CÁO", "THÔNG BÁO"; none for a công văn.
+    pub title: Option<String>,
+    /// The excerpt under the title (typed documents) or the "V/v ..." line (công văn).
+    pub excerpt: String,
+    pub period: PeriodText,
+    pub issuer: IssuerText,
+    pub committee: CommitteeText,
+    pub meeting: MeetingText,
+    pub basis: Option<String>,
+    pub report: Option<ReportContext>,
+    pub notice: Option<NoticeContext>,
+    pub letter: Option<LetterContext>,
+    pub signer: SignerText,
+    /// "Nơi nhận" lines, ready to print: "- X;" and the last "- Lưu: VT, TH.".
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    /// The parent body's line, upper case, not bold; none for a body without one in its header.
+    pub parent: Option<String>,
+    /// The issuing body's lines, upper case, bold.
+    pub issuer: Vec<String>,
+    /// "Số: 125/TB-UBND", or with the number left blank for the clerk.
+    pub number: String,
+    pub symbol: String,
+    pub place_date: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodText {
+    pub key: String,
+    pub year: i32,
+    pub half: u8,
+    /// "6 tháng đầu năm 2024" / "năm 2024".
+    pub label: String,
+    /// "6 tháng cuối năm 2024" / "năm 2025".
+    pub next_label: String,
+    /// "sơ kết" / "tổng kết".
+    pub review: String,
+    /// "Hội nghị sơ kết 6 tháng đầu năm, triển khai nhiệm vụ 6 tháng cuối năm 2024".
+    pub meeting_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuerText {
+    pub name: String,
+    pub short: String,
+    pub place: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitteeText {
+    pub name: String,
+    pub head_name: String,
+    pub head_title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonText {
+    pub name: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingText {
+    /// "21/6/2024".
+    pub date: String,
+    /// "ngày 21 tháng 6 năm 2024".
+    pub date_long: String,
+    pub place: Option<String>,
+    pub chair_name: String,
+    pub chair_title: String,
+    pub attendees: Option<String>,
+    pub reported_by: Option<String>,
+    pub speakers: Vec<PersonText>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignerText {
+    pub authority: Option<String>,
+    pub title: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Money {
+    /// "61.864" (million VND).
+    pub text: String,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetText {
+    pub allocated: Money,
+    /// "Sáu mươi mốt nghìn tám trăm sáu mươi tư triệu đồng".
+    pub allocated_words: String,
+    pub disbursed: Option<Money>,
+    /// "52,5%".
+    pub rate: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorText {
+    pub no: String,
+    pub name: String,
+    pub unit: String,
+    pub value: String,
+    pub raw_value: f64,
+    pub plan: Option<String>,
+    /// "42,86%": value as a share of the plan.
+    pub plan_rate: Option<String>,
+    /// "0,12%": value as a share of the whole it is part of.
+    pub share: Option<String>,
+    /// The "Thực hiện" cell: "14 (0,12%)".
+    pub value_cell: String,
+    pub plan_cell: String,
+    pub plan_rate_cell: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramText {
+    /// Its clause number under section II ("2", "3", ...).
+    pub no: String,
+    pub name: String,
+    pub budget: Option<BudgetText>,
+    pub results: Vec<String>,
+    pub indicators: Vec<IndicatorText>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetRow {
+    pub no: String,
+    pub name: String,
+    pub allocated: String,
+    pub disbursed: String,
+    pub rate: String,
+}
+
+/// Roman section numbers of the report; a section without content is left out and the
+/// following ones move up, as a clerk would number them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSections {
+    pub leadership: String,
+    pub results: String,
+    pub assessment: Option<String>,
+    pub tasks: String,
+    pub proposals: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportContext {
+    pub sections: ReportSections,
+    pub leadership: Vec<String>,
+    pub funds: BudgetText,
+    pub budget_rows: Vec<BudgetRow>,
+    pub budget_total: BudgetRow,
+    pub programs: Vec<ProgramText>,
+    pub achievements: Vec<String>,
+    pub shortcomings: Vec<String>,
+    pub next_tasks: Vec<String>,
+    pub proposals: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeSection {
+    pub no: String,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeTask {
+    pub text: String,
+    /// Coordinating units' names, "UBND xã Quảng Lâm, UBND xã Quảng An".
+    pub with: Option<String>,
+    pub due: Option<String>,
+    /// The printed line: "- text, phối hợp với ...; hoàn thành trước ngày 30/9/2024."
+    pub line: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assignment {
+    /// "3.1".
+    pub no: String,
+    /// Who leads: "Ban Quản lý dự án đầu tư xây dựng huyện".
+    pub units: String,
+    pub tasks: Vec<NoticeTask>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeContext {
+    pub sections: Vec<NoticeSection>,
+    pub assignments_no: String,
+    pub assignments: Vec<Assignment>,
+    /// "Ủy ban nhân dân huyện Đầm Hà" (whoever issues the notice).
+    pub notifier: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitText {
+    pub id: String,
+    pub name: String,
+    pub short: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterTask {
+    pub no: String,
+    pub text: String,
+    /// "lead", "member" (through a group) or "coordinate".
+    pub role: &'static str,
+    pub group: Option<String>,
+    /// For "coordinate": who leads the task.
+    pub leads: Option<String>,
+    /// Other units coordinating (this unit excluded).
+    pub with: Option<String>,
+    pub due: Option<String>,
+    /// The printed paragraph.
+    pub line: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterContext {
+    pub unit: UnitText,
+    /// "Thông báo số      /TB-UBND ngày 25/6/2024".
+    pub notice_ref: String,
+    pub notice_issuer: String,
+    pub tasks: Vec<LetterTask>,
+    /// "Báo cáo kết quả thực hiện về UBND huyện Đầm Hà (qua ...) trước ngày ... để tổng hợp."
+    pub report_line: String,
+}
+
+/// A sentence fragment without its final punctuation, so templates can add their own.
+fn clause(text: &str) -> String {
+    text.trim()
+        .trim_end_matches(['.', ';', ','])
+        .trim_end()
+        .to_string()
+}
+
+fn money(value: f64) -> Money {
+    Money {
+        text: vi::decimal(value, 2),
+        value,
+    }
+}
+
+fn budget_text(allocated: f64, disbursed: Option<f64>) -> BudgetText {
+    let words_style = vi::WordsStyle::default();
+    // Amounts in words are whole million VND; fractions are too small to spell out.
+    let whole = allocated.round().max(0.0) as u64;
+    BudgetText {
+        allocated: money(allocated),
+        allocated_words: vi::amount_in_words(whole, "triệu đồng", &words_style),
+        disbursed: disbursed.map(money),
+        rate: disbursed.and_then(|d| vi::percent(d, allocated)),
+    }
+}
+
+fn number_text(value: f64, decimals: Option<u32>) -> String {
+    vi::decimal(value, decimals.unwrap_or(2))
+}
+
+fn indicator_text(no: usize, indicator: &Indicator) -> IndicatorText {
+    let value = number_text(indicator.value, indicator.decimals);
+    let share = indicator
+        .share_of
+        .and_then(|whole| vi::percent(indicator.value, whole));
+    let plan = indicator.plan.map(|p| number_text(p, indicator.decimals));
+    let plan_rate = indicator.plan.and_then(|p| vi::percent(indicator.value, p));
+    IndicatorText {
+        no: no.to_string(),
+        name: indicator.name.clone(),
+        unit: indicator.unit.clone(),
+        value_cell: match &share {
+            Some(s) => format!("{value} ({s})"),
+            None => value.clone(),
+        },
+        plan_cell: plan.clone().unwrap_or_else(|| NO_FIGURE.into()),
+        plan_rate_cell: plan_rate.clone().unwrap_or_else(|| NO_FIGURE.into()),
+        value,
+        raw_value: indicator.value,
+        plan,
+        plan_rate,
+        share,
+    }
+}
+
+const ROMAN: [&str; 10] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"];
+
+fn period_text(period: &Period) -> PeriodText {
+    let year = period.year;
+    let (label, next_label, review) = match period.half {
+        Half::First => (
+            format!("6 tháng đầu năm {year}"),
+            format!("6 tháng cuối năm {year}"),
+            "sơ kết",
+        ),
+        Half::Whole => (
+            format!("năm {year}"),
+            format!("năm {}", year + 1),
+            "tổng kết",
+        ),
+    };
+    let meeting_name = match period.half {
+        Half::First => {
+            format!("Hội nghị sơ kết 6 tháng đầu năm, triển khai nhiệm vụ 6 tháng cuối năm {year}")
+        }
+        Half::Whole => format!(
+            "Hội nghị tổng kết năm {year}, triển khai nhiệm vụ năm {}",
+            year + 1
+        ),
+    };
+    PeriodText {
+        key: period.key(),
+        year,
+        half: period.half.number(),
+        label,
+        next_label,
+        review: review.into(),
+        meeting_name,
+    }
+}
+
+/// Joins names the way Vietnamese lists read: "A, B và C".
+fn join_names(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} và {last}", rest.join(", ")),
+    }
+}
+
+/// Renders the context of one document. `unit` is the addressee of an assignment letter.
+/// `number` overrides the period file's number (the register gives it when sending).
+pub fn build(
+    period: &Period,
+    kind: DocumentKind,
+    unit: Option<&Unit>,
+    number: Option<u32>,
+) -> DocumentContext {
+    let settings = period.settings(kind);
+    let issuer = period.issuer_of(kind);
+    let symbol = period.symbol(kind);
+    let number = number.or(settings.number);
+    let number_line = match number {
+        Some(n) => format!("Số: {}/{symbol}", vi::document_number(n)),
+        // Drafts leave room for the clerk to write the number in (Phụ lục III).
+        None => format!("Số:{}/{symbol}", vi::dates::BLANK_DAY),
+    };
+    let header = Header {
+        parent: issuer.parent.as_deref().map(vi::upper),
+        issuer: issuer.header.iter().map(|l| vi::upper(l)).collect(),
+        number: number_line,
+        symbol: symbol.clone(),
+        place_date: vi::date_line(&issuer.place, period.documents.date),
+    };
+    let period_text = period_text(period);
+    let meeting = &period.meeting;
+    let (title, excerpt) = match kind {
+        DocumentKind::ReviewReport => (
+            Some("BÁO CÁO".to_string()),
+            settings.excerpt.clone().unwrap_or_else(|| {
+                format!(
+                    "{} thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm {}",
+                    vi::capitalize_first(&format!("{} {}", period_text.review, period_text.label)),
+                    period_text.next_label
+                )
+            }),
+        ),
+        DocumentKind::ConclusionNotice => (
+            Some("THÔNG BÁO".to_string()),
+            settings.excerpt.clone().unwrap_or_else(|| {
+                format!(
+                    "Kết luận của đồng chí {}, {} tại {} của {}",
+                    meeting.chair.name, meeting.chair.title, period_text.meeting_name, period.committee.name
+                )
+            }),
+        ),
+        DocumentKind::AssignmentLetter => (
+            None,
+            settings.excerpt.clone().unwrap_or_else(|| {
+                format!(
+                    "V/v triển khai nhiệm vụ theo kết luận tại Hội nghị {} {} các Chương trình mục tiêu quốc gia",
+                    period_text.review, period_text.label
+                )
+            }),
+        ),
+    };
+
+    let mut context = DocumentContext {
+        kind: kind.slug(),
+        header,
+        title,
+        excerpt,
+        period: period_text,
+        issuer: IssuerText {
+            name: issuer.name.clone(),
+            short: issuer.short.clone(),
+            place: issuer.place.clone(),
+        },
+        committee: CommitteeText {
+            name: period.committee.name.clone(),
+            head_name: period.committee.head.name.clone(),
+            head_title: period.committee.head.title.clone(),
+        },
+        meeting: MeetingText {
+            date: vi::short_date(meeting.date),
+            date_long: vi::long_date(meeting.date),
+            place: meeting.place.clone(),
+            chair_name: meeting.chair.name.clone(),
+            chair_title: meeting.chair.title.clone(),
+            attendees: meeting.attendees.clone(),
+            reported_by: meeting.reported_by.clone(),
+            speakers: meeting
+                .speakers
+                .iter()
+                .map(|p| PersonText {
+                    name: p.name.clone(),
+                    title: p.title.clone(),
+                })
+                .collect(),
+        },
+        basis: period.documents.basis.clone(),
+        report: None,
+        notice: None,
+        letter: None,
+        signer: SignerText {
+            authority: settings.signer.authority.as_deref().map(vi::upper),
+            title: vi::upper(&settings.signer.title),
+            name: settings.signer.name.clone(),
+        },
+        recipients: Vec::new(),
+    };
+
+    let mut recipients: Vec<String> = Vec::new();
+    match kind {
+        DocumentKind::ReviewReport => {
+            context.report = Some(report_context(period));
+            recipients.extend(settings.cc.iter().cloned());
+            if let Some(group) = period
+                .directory
+                .report_to
+                .as_deref()
+                .and_then(|g| period.directory.group(g))
+            {
+                recipients.push(group.name.clone());
+            }
+        }
+        DocumentKind::ConclusionNotice => {
+            context.notice = Some(notice_context(period));
+            recipients.extend(settings.cc.iter().cloned());
+            recipients.extend(
+                period
+                    .named_in_tasks()
+                    .into_iter()
+                    .map(|id| short_of(period, id)),
+            );
+        }
+        DocumentKind::AssignmentLetter => {
+            if let Some(unit) = unit {
+                context.letter = Some(letter_context(period, unit));
+            }
+            recipients.push("Như trên".into());
+            recipients.extend(settings.cc.iter().cloned());
+        }
+    }
+    let mut seen = Vec::new();
+    recipients.retain(|r| {
+        let fresh = !seen.contains(r);
+        seen.push(r.clone());
+        fresh
+    });
+    context.recipients = recipients
+        .iter()
+        .map(|r| format!("- {};", clause(r)))
+        .collect();
+    context
+        .recipients
+        .push(format!("- Lưu: VT, {}.", settings.filing));
+    context
+}
+
+fn short_of(period: &Period, id: &str) -> String {
+    match period.directory.unit(id) {
+        Some(unit) => unit.short.clone(),
+        None => period.directory.name_of(id).to_string(),
+    }
+}
+
+fn report_context(period: &Period) -> ReportContext {
+    let totals = period.totals();
+    let mut no = 1;
+    let mut budget_rows = Vec::new();
+    let mut programs = Vec::new();
+    for program in &period.programs {
+        let budget = program
+            .budget
+            .map(|b| budget_text(b.allocated, b.disbursed));
+        if let Some(b) = &budget {
+            budget_rows.push(BudgetRow {
+                no: (budget_rows.len() + 1).to_string(),
+                name: program.name.clone(),
+                allocated: b.allocated.text.clone(),
+                disbursed: b
+                    .disbursed
+                    .as_ref()
+                    .map_or(NO_FIGURE.into(), |d| d.text.clone()),
+                rate: b.rate.clone().unwrap_or_else(|| NO_FIGURE.into()),
+            });
+        }
+        no += 1;
+        programs.push(ProgramText {
+            no: no.to_string(),
+            name: program.name.clone(),
+            budget,
+            results: program.results.iter().map(|r| clause(r)).collect(),
+            indicators: program
+                .indicators
+                .iter()
+                .enumerate()
+                .map(|(i, ind)| indicator_text(i + 1, ind))
+                .collect(),
+        });
+    }
+    let funds = budget_text(totals.allocated, totals.disbursed);
+    let budget_total = BudgetRow {
+        no: String::new(),
+        name: "Tổng cộng".into(),
+        allocated: funds.allocated.text.clone(),
+        disbursed: funds
+            .disbursed
+            .as_ref()
+            .map_or(NO_FIGURE.into(), |d| d.text.clone()),
+        rate: funds.rate.clone().unwrap_or_else(|| NO_FIGURE.into()),
+    };
+    let report = &period.report;
+    // Without written next tasks, the chairman's conclusions are the next half's tasks.
+    let next_tasks: Vec<String> = if report.next_tasks.is_empty() {
+        period.tasks.iter().map(|t| clause(&t.text)).collect()
+    } else {
+        report.next_tasks.iter().map(|t| clause(t)).collect()
+    };
+    let mut roman = ROMAN.iter().map(|s| s.to_string());
+    let mut next = || roman.next().unwrap_or_default();
+    let sections = ReportSections {
+        leadership: next(),
+        results: next(),
+        assessment: (!report.achievements.is_empty() || !report.shortcomings.is_empty())
+            .then(&mut next),
+        tasks: next(),
+        proposals: (!report.proposals.is_empty()).then(&mut next),
+    };
+    ReportContext {
+        sections,
+        leadership: report.leadership.clone(),
+        funds,
+        budget_rows,
+        budget_total,
+        programs,
+        achievements: report.achievements.clone(),
+        shortcomings: report.shortcomings.clone(),
+        next_tasks,
+        proposals: report.proposals.clone(),
+    }
+}
+
+fn notice_context(period: &Period) -> NoticeContext {
+    let mut sections = Vec::new();
+    let conclusions = &period.conclusions;
+    if !conclusions.assessment.is_empty() {
+        sections.push(("Đánh giá chung", conclusions.assessment.clone()));
+    }
+    if !conclusions.directions.is_empty() {
+        sections.push((
+            "Nhiệm vụ trọng tâm thời gian tới",
+            conclusions.directions.clone(),
+        ));
+    }
+    let sections: Vec<NoticeSection> = sections
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, paragraphs))| NoticeSection {
+            no: (i + 1).to_string(),
+            title: title.into(),
+            paragraphs,
+        })
+        .collect();
+    let assignments_no = (sections.len() + 1).to_string();
+
+    // Tasks with the same lead units are listed together, in order of first mention.
+    let mut assignments: Vec<(Vec<String>, Vec<NoticeTask>)> = Vec::new();
+    for task in &period.tasks {
+        let with: Vec<String> = task.with.iter().map(|id| short_of(period, id)).collect();
+        let with_refs: Vec<&str> = with.iter().map(String::as_str).collect();
+        let due = task.due.map(vi::short_date);
+        let mut line = format!("- {}", clause(&task.text));
+        if !with.is_empty() {
+            line.push_str(&format!(", phối hợp với {}", join_names(&with_refs)));
+        }
+        if let Some(due) = &due {
+            line.push_str(&format!("; hoàn thành trước ngày {due}"));
+        }
+        line.push('.');
+        let notice_task = NoticeTask {
+            text: clause(&task.text),
+            with: (!with.is_empty()).then(|| join_names(&with_refs)),
+            due,
+            line,
+        };
+        match assignments.iter_mut().find(|(to, _)| *to == task.to) {
+            Some((_, tasks)) => tasks.push(notice_task),
+            None => assignments.push((task.to.clone(), vec![notice_task])),
+        }
+    }
+    let assignments = assignments
+        .into_iter()
+        .enumerate()
+        .map(|(i, (to, tasks))| {
+            let names: Vec<&str> = to.iter().map(|id| period.directory.name_of(id)).collect();
+            Assignment {
+                no: format!("{assignments_no}.{}", i + 1),
+                units: join_names(&names),
+                tasks,
+            }
+        })
+        .collect();
+    NoticeContext {
+        sections,
+        assignments_no,
+        assignments,
+        notifier: period
+            .issuer_of(DocumentKind::ConclusionNotice)
+            .name
+            .clone(),
+    }
+}
+
+fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
+    let notice_number = match period.documents.conclusion_notice.number {
+        Some(n) => vi::document_number(n),
+        None => vi::dates::BLANK_DAY.to_string(),
+    };
+    let notice_ref = format!(
+        "Thông báo số {notice_number}/{} ngày {}",
+        period.symbol(DocumentKind::ConclusionNotice),
+        vi::short_date(period.documents.date)
+    );
+    let tasks = period
+        .tasks_of(&unit.id)
+        .into_iter()
+        .enumerate()
+        .map(|(i, unit_task)| {
+            let task = unit_task.task;
+            let others: Vec<String> = task
+                .with
+                .iter()
+                .filter(|id| *id != &unit.id)
+                .map(|id| short_of(period, id))
+                .collect();
+            let others_refs: Vec<&str> = others.iter().map(String::as_str).collect();
+            let with = (!others.is_empty()).then(|| join_names(&others_refs));
+            let due = task.due.map(vi::short_date);
+            let no = (i + 1).to_string();
+            let text = clause(&task.text);
+            let (role, group, leads, mut line) = match &unit_task.role {
+                Role::Lead => ("lead", None, None, format!("{no}. {text}.")),
+                Role::LeadAsMember(group) => (
+                    "member",
+                    Some(group.clone()),
+                    None,
+                    format!("{no}. {text} (nhiệm vụ chung của {group})."),
+                ),
+                Role::Coordinate => {
+                    let lead_names: Vec<String> =
+                        task.to.iter().map(|id| short_of(period, id)).collect();
+                    let lead_refs: Vec<&str> = lead_names.iter().map(String::as_str).collect();
+                    let leads = join_names(&lead_refs);
+                    let line = format!("{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text}.");
+                    ("coordinate", None, Some(leads), line)
+                }
+            };
+            if role != "coordinate"
+                && let Some(with) = &with
+            {
+                line.push_str(&format!(" Đơn vị phối hợp: {with}."));
+            }
+            if let Some(due) = &due {
+                line.push_str(&format!(" Thời hạn hoàn thành: trước ngày {due}."));
+            }
+            LetterTask {
+                no,
+                text,
+                role,
+                group,
+                leads,
+                with,
+                due,
+                line,
+            }
+        })
+        .collect();
+    let letter = &period.documents.assignment_letter;
+    let mut report_line = format!("Báo cáo kết quả thực hiện về {}", period.issuer.short);
+    if let Some(via) = letter
+        .report_via
+        .as_deref()
+        .and_then(|id| period.directory.unit(id))
+    {
+        report_line.push_str(&format!(" (qua {})", via.name));
+    }
+    if let Some(due) = letter.report_due {
+        report_line.push_str(&format!(" trước ngày {}", vi::short_date(due)));
+    }
+    report_line.push_str(" để tổng hợp.");
+    LetterContext {
+        unit: UnitText {
+            id: unit.id.clone(),
+            name: unit.name.clone(),
+            short: unit.short.clone(),
+        },
+        notice_ref,
+        notice_issuer: period
+            .issuer_of(DocumentKind::ConclusionNotice)
+            .short
+            .clone(),
+        tasks,
+        report_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clauses_lose_their_final_punctuation() {
+        assert_eq!(clause("Đẩy nhanh tiến độ.  "), "Đẩy nhanh tiến độ");
+        assert_eq!(clause("a;"), "a");
+    }
+
+    #[test]
+    fn names_join_with_va() {
+        assert_eq!(join_names(&["A"]), "A");
+        assert_eq!(join_names(&["A", "B"]), "A và B");
+        assert_eq!(join_names(&["A", "B", "C"]), "A, B và C");
+    }
+}

@@ -1,0 +1,14 @@
+//! Vietnamese locale: numbers, percentages, amounts in words, dates and text case, formatted
+//! the way Decree 30/2020/NĐ-CP documents print them (see reference/nd30.md §4, §7, §8).
+//!
+//! Every function is pure and returns NFC text; templates receive these strings ready to print.
+
+pub mod dates;
+pub mod numbers;
+pub mod text;
+pub mod words;
+
+pub use dates::{blank_date_line, date_line, long_date, short_date};
+pub use numbers::{decimal, decimal_fixed, document_number, group_int, percent, percent_value};
+pub use text::{ascii_fold, capitalize_first, is_nfc, lower_first, nfc, upper};
+pub use words::{Four, Thousand, WordsStyle, ZeroTens, amount_in_words, number_to_words};

@@ -1,6 +1,7 @@
 //! Input: the period file (TOML or JSON) and the directory, parsed, NFC-normalised and validated
 //! with every problem reported at once (file, line, key path, in Vietnamese).
 
+pub mod config;
 pub mod diagnostics;
 pub mod directory;
 pub mod period;

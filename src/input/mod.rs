@@ -53,13 +53,23 @@ fn parse_file(path: &Path) -> Result<(Source, Node), Problem> {
 }
 
 pub fn load_directory(path: &Path) -> Result<Directory, Problems> {
-    let (source, node) = parse_file(path).map_err(|p| Problems(vec![p]))?;
-    let mut reader = Reader::new(&source);
-    let directory = directory::read_directory(&mut reader, &node);
-    if reader.problems.is_empty() {
-        Ok(directory)
-    } else {
-        Err(reader.problems.sorted())
+    let (directory, problems) = read_directory_file(path);
+    match directory {
+        Some(directory) if problems.is_empty() => Ok(directory),
+        _ => Err(problems.sorted()),
+    }
+}
+
+/// Reads the directory as far as it goes: a unit with a bad address is still a unit, so the
+/// period's ids can be checked against it. None only if the file cannot be parsed at all.
+fn read_directory_file(path: &Path) -> (Option<Directory>, Problems) {
+    match parse_file(path) {
+        Ok((source, node)) => {
+            let mut reader = Reader::new(&source);
+            let directory = directory::read_directory(&mut reader, &node);
+            (Some(directory), reader.problems)
+        }
+        Err(problem) => (None, Problems(vec![problem])),
     }
 }
 
@@ -73,16 +83,10 @@ pub fn load_period(
     let directory_path = directory_path
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_directory_path(path));
-    let mut problems = Problems::default();
     // The directory's problems are reported together with the period's: one pass fixes both.
-    let directory = match load_directory(&directory_path) {
-        Ok(d) => d,
-        Err(p) => {
-            problems.extend(p);
-            Directory::default()
-        }
-    };
-    let directory_ok = problems.is_empty();
+    let (directory, mut problems) = read_directory_file(&directory_path);
+    let directory_parsed = directory.is_some();
+    let directory = directory.unwrap_or_default();
     let (source, node) = match parse_file(path) {
         Ok(parsed) => parsed,
         Err(p) => {
@@ -93,8 +97,8 @@ pub fn load_period(
     let mut reader = Reader::new(&source);
     let period = period::read_period(&mut reader, &node, &directory, today);
     let mut period_problems = reader.problems;
-    if !directory_ok {
-        // Unknown-id errors against a directory that failed to load would only be noise.
+    if !directory_parsed {
+        // Unknown-id errors against a directory that could not be read would only be noise.
         period_problems
             .0
             .retain(|p| !p.message.contains("trong danh bạ"));

@@ -41,9 +41,10 @@ pub fn read_period(
     let committee = top
         .required(r, "committee")
         .and_then(|n| read_committee(r, n));
-    let meeting = top
-        .required(r, "meeting")
-        .and_then(|n| read_meeting(r, n, committee.as_ref(), year));
+    let (meeting_date, meeting) = match top.required(r, "meeting") {
+        Some(n) => read_meeting(r, n, committee.as_ref(), year),
+        None => (None, None),
+    };
     let documents = top
         .required(r, "documents")
         .and_then(|n| read_documents(r, n, issuer.as_ref(), directory, today));
@@ -56,7 +57,8 @@ pub fn read_period(
         None => Some(Conclusions::default()),
     };
     let programs = read_programs(r, &top);
-    let tasks = read_tasks(r, &top, directory, meeting.as_ref().map(|m| m.date));
+    // Due dates are checked against the meeting even when another meeting key is wrong.
+    let tasks = read_tasks(r, &top, directory, meeting_date);
 
     Some(Period {
         year: year?,
@@ -193,13 +195,15 @@ fn read_committee(r: &mut Reader<'_>, node: &Node) -> Option<Committee> {
     })
 }
 
+/// The meeting's date (if readable) and the whole meeting (if every key is right), so due dates
+/// are checked against the meeting even when another meeting key is wrong.
 fn read_meeting(
     r: &mut Reader<'_>,
     node: &Node,
     committee: Option<&Committee>,
     year: Option<i32>,
-) -> Option<Meeting> {
-    let t = r.table(
+) -> (Option<NaiveDate>, Option<Meeting>) {
+    let Some(t) = r.table(
         node,
         "meeting",
         &[
@@ -210,7 +214,9 @@ fn read_meeting(
             "speakers",
             "reported_by",
         ],
-    )?;
+    ) else {
+        return (None, None);
+    };
     let date = t.date(r, "date");
     if let (Some(date), Some(year)) = (date, year)
         && date.year() < year
@@ -234,14 +240,21 @@ fn read_meeting(
         .into_iter()
         .filter_map(|(path, n)| read_person(r, n, &path))
         .collect();
-    Some(Meeting {
+    let meeting = Meeting {
         place: t.opt_string(r, "place"),
         attendees: t.opt_string(r, "attendees"),
         reported_by: t.opt_string(r, "reported_by"),
-        date: date?,
-        chair: chair?,
+        date: match date {
+            Some(d) => d,
+            None => return (None, None),
+        },
+        chair: match chair {
+            Some(c) => c,
+            None => return (date, None),
+        },
         speakers,
-    })
+    };
+    (date, Some(meeting))
 }
 
 fn read_signer(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Signer> {

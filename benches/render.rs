@@ -1,1 +1,125 @@
-fn main() {}
+//! PDF rendering speed and memory: per-document warm render (median), the sample batch from
+//! a cold process, and RSS over thousands of renders in one process.
+//!
+//! `cargo bench --bench render` (add `-- --renders N` to change the memory run's length).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use vanban::input;
+use vanban::model::DocumentKind;
+use vanban::render::pdf::PdfEngine;
+use vanban::render::templates::Templates;
+use vanban::render::{self, PdfRenderer, Renderer};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn main() {
+    let renders: usize = std::env::args()
+        .skip_while(|a| a != "--renders")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let period_path = root.join("samples/dam-ha-2024-h1.toml");
+    let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+    let period = input::load_period(&period_path, None, today).expect("sample period");
+
+    let start = Instant::now();
+    let engine = PdfEngine::new(&Templates::builtin()).expect("engine");
+    let engine_start = start.elapsed();
+    let pdf = PdfRenderer::new(engine);
+    let documents = render::plan(&period, None, &|_, _| None);
+
+    // Warm: every document once to warm up, then 20 rounds.
+    for d in &documents {
+        pdf.render(d).expect("render");
+    }
+    println!("PDF render, warm, median of 20 per document (goal ≤ 8 ms):");
+    println!("{:<34} {:>10} {:>8}", "document", "median", "docs");
+    let mut all = Vec::new();
+    for kind in DocumentKind::ALL {
+        let docs: Vec<_> = documents.iter().filter(|d| d.kind == kind).collect();
+        let mut samples = Vec::new();
+        let mut size = 0;
+        for _ in 0..20 {
+            for d in &docs {
+                let t = Instant::now();
+                size = pdf.render(d).expect("render").len();
+                samples.push(t.elapsed());
+            }
+        }
+        all.extend(samples.iter().copied());
+        let _ = size;
+        println!(
+            "{:<34} {:>8.2} ms {:>8}",
+            kind.slug(),
+            median(samples).as_secs_f64() * 1e3,
+            docs.len()
+        );
+    }
+    println!(
+        "{:<34} {:>8.2} ms",
+        "all documents",
+        median(all).as_secs_f64() * 1e3
+    );
+    println!(
+        "engine start (fonts, library, templates): {:.2} ms",
+        engine_start.as_secs_f64() * 1e3
+    );
+
+    // The sample batch from a cold process, both cores (the binary as a user runs it).
+    let binary = root.join("target/release/vanban");
+    if binary.exists() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let mut samples = Vec::new();
+        for _ in 0..7 {
+            let t = Instant::now();
+            let status = Command::new(&binary)
+                .args([
+                    "render",
+                    period_path.to_str().unwrap(),
+                    "--format",
+                    "pdf",
+                    "--out",
+                ])
+                .arg(out.path())
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("run vanban");
+            assert!(status.success());
+            samples.push(t.elapsed());
+        }
+        println!(
+            "sample batch ({} PDFs), cold process, median of 7 (goal ≤ 0.3 s): {:.0} ms",
+            documents.len(),
+            median(samples).as_secs_f64() * 1e3
+        );
+    }
+
+    // Memory over many renders in one process (the scheduled service's situation).
+    println!("RSS over {renders} renders in one process (goal: flat):");
+    let checkpoints = [1, renders / 10, renders / 2, renders];
+    for i in 1..=renders {
+        pdf.render(&documents[i % documents.len()]).expect("render");
+        if checkpoints.contains(&i) {
+            println!("  after {i:>6} renders: {:>6} MiB", rss_kib() / 1024);
+        }
+    }
+}

@@ -551,3 +551,63 @@ fn a_typst_error_names_the_template_and_line() {
         "nothing may be written"
     );
 }
+
+#[test]
+fn a_number_from_the_period_file_is_printed_with_its_leading_zero() {
+    let (_dir, period, directory) = edited_sample(
+        |p| {
+            p.replace(
+                "conclusion_notice = { signer",
+                "conclusion_notice = { number = 5, signer",
+            )
+        },
+        |d| d,
+    );
+    let (_out, dir) = render(&period, &directory);
+    let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
+    assert!(notice.contains("Số: 05/TB-UBND"), "{notice}");
+    // The letters cite the notice by its number.
+    let letter = pdf_words(&dir.join("03-cong-van-bqlda.pdf"));
+    assert!(
+        letter.contains("Thực hiện Thông báo số 05/TB-UBND ngày 25/6/2024"),
+        "{letter}"
+    );
+}
+
+#[test]
+fn a_template_asking_for_a_font_that_is_not_shipped_is_refused() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(templates.path().join("typst")).unwrap();
+    let other_font = std::fs::read_to_string(root().join("templates/typst/conclusion-notice.typ"))
+        .unwrap()
+        .replace(
+            "#show: official-document.with(d)",
+            "#show: official-document.with(d)\n#set text(font: \"Comic Sans MS\")",
+        );
+    std::fs::write(
+        templates.path().join("typst/conclusion-notice.typ"),
+        other_font,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let result = vanban(&[
+        "render",
+        SAMPLE,
+        "--only",
+        "conclusion-notice",
+        "--templates",
+        templates.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(
+        !result.status.success(),
+        "a silent font fallback must not pass"
+    );
+    let message = text_of(&result);
+    assert!(
+        message.contains("unknown font family: comic sans ms"),
+        "{message}"
+    );
+    assert!(message.contains("conclusion-notice.typ:"), "{message}");
+}

@@ -136,9 +136,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let renderers: Vec<&dyn Renderer> = vec![&pdf];
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let files = render::render_all(&documents, &renderers, threads)?;
             let dir = out.join(period_data.key());
-            let written = render::write_all(&dir, &files)?;
+            let staging = render::Staging::new(&dir)?;
+            render::render_each(&documents, &renderers, threads, &|file| {
+                staging.write(&file)
+            })?;
+            let written = staging.commit()?;
             for path in &written {
                 println!("{}", path.display());
             }

@@ -152,22 +152,22 @@ pub struct RenderedFile {
     pub bytes: Vec<u8>,
 }
 
-/// Renders every document with every renderer, on `threads` worker threads. All documents are
-/// rendered before anything is written, so a template error leaves no partial batch behind.
-pub fn render_all(
+/// Renders every document with every renderer, on `threads` worker threads, handing each
+/// file to `sink` as soon as it is ready (so a province's batch is never all in memory).
+/// The first error stops the other workers and is returned.
+pub fn render_each(
     documents: &[PlannedDocument],
     renderers: &[&dyn Renderer],
     threads: usize,
-) -> Result<Vec<RenderedFile>, RenderError> {
+    sink: &(dyn Fn(RenderedFile) -> Result<(), RenderError> + Sync),
+) -> Result<(), RenderError> {
     let jobs: Vec<(&PlannedDocument, &dyn Renderer)> = documents
         .iter()
         .flat_map(|d| renderers.iter().map(move |r| (d, *r)))
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = threads.clamp(1, jobs.len().max(1));
-    let mut results: Vec<Option<Result<RenderedFile, RenderError>>> = Vec::new();
-    results.resize_with(jobs.len(), || None);
-    let results = std::sync::Mutex::new(results);
+    let first_error: std::sync::Mutex<Option<(usize, RenderError)>> = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -176,15 +176,21 @@ pub fn render_all(
                     let Some((document, renderer)) = jobs.get(i) else {
                         break;
                     };
-                    let rendered = renderer.render(document).map(|bytes| RenderedFile {
-                        file_name: format!("{}.{}", document.file_stem, renderer.name()),
-                        kind: document.kind,
-                        unit: document.unit.clone(),
-                        bytes,
-                    });
-                    let failed = rendered.is_err();
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(rendered);
-                    if failed {
+                    let result = renderer
+                        .render(document)
+                        .map(|bytes| RenderedFile {
+                            file_name: format!("{}.{}", document.file_stem, renderer.name()),
+                            kind: document.kind,
+                            unit: document.unit.clone(),
+                            bytes,
+                        })
+                        .and_then(sink);
+                    if let Err(error) = result {
+                        let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                        // Keep the error of the earliest document, so the message is stable.
+                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                            *slot = Some((i, error));
+                        }
                         // Stop the other workers early: the batch is lost anyway.
                         next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
                     }
@@ -192,12 +198,107 @@ pub fn render_all(
             });
         }
     });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut files = Vec::with_capacity(results.len());
-    for result in results.into_iter().flatten() {
-        files.push(result?);
+    match first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some((_, error)) => Err(error),
+        None => Ok(()),
     }
+}
+
+/// Renders every document with every renderer and returns the files in document order, for
+/// callers that need the bytes (attachments, hashes).
+pub fn render_all(
+    documents: &[PlannedDocument],
+    renderers: &[&dyn Renderer],
+    threads: usize,
+) -> Result<Vec<RenderedFile>, RenderError> {
+    let files = std::sync::Mutex::new(Vec::new());
+    render_each(documents, renderers, threads, &|file| {
+        files.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+        Ok(())
+    })?;
+    let mut files = files.into_inner().unwrap_or_else(|e| e.into_inner());
+    let order = |f: &RenderedFile| {
+        let d = documents
+            .iter()
+            .position(|d| f.file_name.starts_with(&format!("{}.", d.file_stem)));
+        let r = renderers
+            .iter()
+            .position(|r| f.file_name.ends_with(&format!(".{}", r.name())));
+        (d, r)
+    };
+    files.sort_by_key(order);
     Ok(files)
+}
+
+/// An output folder filled through a hidden staging folder beside it: files appear in the
+/// real folder only when the whole batch succeeded, and a failed batch leaves nothing behind.
+pub struct Staging {
+    target: PathBuf,
+    staging: PathBuf,
+    names: std::sync::Mutex<Vec<String>>,
+    committed: bool,
+}
+
+impl Staging {
+    pub fn new(target: &Path) -> Result<Self, RenderError> {
+        let parent = target.parent().unwrap_or(Path::new("."));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|error| RenderError::Write {
+            path: staging.clone(),
+            error,
+        })?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            staging,
+            names: Default::default(),
+            committed: false,
+        })
+    }
+
+    pub fn write(&self, file: &RenderedFile) -> Result<(), RenderError> {
+        let path = self.staging.join(&file.file_name);
+        std::fs::write(&path, &file.bytes).map_err(|error| RenderError::Write { path, error })?;
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(file.file_name.clone());
+        Ok(())
+    }
+
+    /// Moves every staged file into the target folder (replacing older versions).
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, RenderError> {
+        std::fs::create_dir_all(&self.target).map_err(|error| RenderError::Write {
+            path: self.target.clone(),
+            error,
+        })?;
+        let mut names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
+        names.sort();
+        let mut moved = Vec::with_capacity(names.len());
+        for name in names {
+            let to = self.target.join(&name);
+            std::fs::rename(self.staging.join(&name), &to).map_err(|error| RenderError::Write {
+                path: to.clone(),
+                error,
+            })?;
+            moved.push(to);
+        }
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.staging);
+        Ok(moved)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
 }
 
 /// Writes rendered files into `dir`, each atomically. If one cannot be written, the ones

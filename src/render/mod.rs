@@ -143,6 +143,23 @@ impl Renderer for PdfRenderer {
     }
 }
 
+/// The context itself, as pretty JSON: what the templates see, for template authors and for
+/// feeding the same data to other tools (bench/compare.sh).
+pub struct JsonRenderer;
+
+impl Renderer for JsonRenderer {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+        serde_json::to_vec_pretty(&document.context).map_err(|error| RenderError::Context {
+            document: document.label(),
+            error,
+        })
+    }
+}
+
 /// One rendered file, still in memory.
 #[derive(Debug, Clone)]
 pub struct RenderedFile {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 use typst::diag::{FileError, FileResult, Severity, SourceDiagnostic};
-use typst::foundations::{Bytes, Datetime, Duration, Smart};
+use typst::foundations::{Bytes, Datetime, Duration};
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
 use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
@@ -110,6 +110,11 @@ impl PdfEngine {
             data_id: file_id(DATA_PATH)?,
             pdf_a: true,
         })
+    }
+
+    /// Whether to write PDF/A-2b (the default: archival copies of official documents).
+    pub fn set_pdf_a(&mut self, on: bool) {
+        self.pdf_a = on;
     }
 
     /// Renders one document from its JSON context. `today` answers the template's
@@ -293,16 +298,28 @@ impl World for DocumentWorld<'_> {
     }
 }
 
-impl PdfEngine {
-    /// Whether to write PDF/A-2b (the default; archival copies of official documents).
-    pub fn set_pdf_a(&mut self, on: bool) {
-        self.pdf_a = on;
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<PdfEngine>();
-    let _ = Smart::<String>::Auto;
+    #[test]
+    fn the_engine_is_shared_across_threads() {
+        fn is_send_sync<T: Send + Sync>() {}
+        is_send_sync::<PdfEngine>();
+    }
+
+    #[test]
+    fn bad_data_is_located_in_the_data_file() {
+        let engine = PdfEngine::new(&Templates::builtin()).unwrap();
+        let today = NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+        let error = engine
+            .render(
+                DocumentKind::ConclusionNotice,
+                b"{\n  \"kind\": oops\n}",
+                today,
+            )
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("data.json:2:"), "{message}");
+    }
 }

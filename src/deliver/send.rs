@@ -1853,11 +1853,14 @@ mod tests {
             self.0
         }
         fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+            // The content's hash too, so an edited period renders different bytes.
+            let content = serde_json::to_vec(&document.context).unwrap();
             Ok(format!(
-                "{} {} {}",
+                "{} {} {} {}",
                 self.0,
                 document.label(),
-                document.context.header.number
+                document.context.header.number,
+                &sha256_hex(&content)[..8]
             )
             .into_bytes())
         }
@@ -2014,9 +2017,10 @@ mod tests {
         assert!(report.documents.iter().all(|d| !d.reused));
         let filed = f.config.output_dir.join("2024-h1");
         let notice = std::fs::read(filed.join("02-TB-UBND Thong bao ket luan.pdf")).unwrap();
-        assert_eq!(
-            notice,
-            b"pdf conclusion-notice S\xe1\xbb\x91: 02/TB-UBND".to_vec()
+        assert!(
+            String::from_utf8(notice)
+                .unwrap()
+                .starts_with("pdf conclusion-notice Số: 02/TB-UBND "),
         );
         assert!(
             filed
@@ -2063,6 +2067,75 @@ mod tests {
             f.clock.today_in(VIETNAM),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_issued_document_already_delivered_is_never_sent_in_another_version() {
+        let f = Fixture::new("");
+        f.send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        // As if pnn had received its letter and the notice.
+        let period = load(&f);
+        let key = DeliveryKey::new(
+            ledger_issuer(&period, MessageKind::LetterAndNotice),
+            "2024-h1",
+            "letter-and-notice",
+            "pnn",
+        );
+        let ledger = Ledger::new(&f.store);
+        let Begin::Proceed { attempt } = ledger.begin(&key, "<x@y>", f.clock.now(), false).unwrap()
+        else {
+            panic!("not proceed")
+        };
+        ledger
+            .mark_sent(&key, attempt, f.clock.now(), "250 OK")
+            .unwrap();
+
+        // The notice's file is lost: rebuilt identical from the same data, and filed again.
+        let notice = f
+            .config
+            .output_dir
+            .join("2024-h1/02-TB-UBND Thong bao ket luan.pdf");
+        let filed = std::fs::read(&notice).unwrap();
+        std::fs::remove_file(&notice).unwrap();
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("02/TB-UBND") && n.contains("giống hệt")),
+            "{report}"
+        );
+        assert_eq!(std::fs::read(&notice).unwrap(), filed);
+
+        // Lost again after the conclusions changed: refused, nothing sent, file not replaced.
+        std::fs::remove_file(&notice).unwrap();
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        let error = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap_err();
+        assert!(
+            matches!(error, DeliverError::IssuedChanged { .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("02-TB-UBND Thong bao ket luan.pdf"),
+            "{error}"
+        );
+        assert!(!notice.exists());
+        let records = ledger_records(&f.store, &load(&f)).unwrap();
+        // 14 messages × 2 attempts, pnn's by hand, 13 × 2 in the second run, none in the third.
+        let attempts: usize = records.values().map(|r| r.attempts.len()).sum();
+        assert_eq!(attempts, 14 * 2 + 1 + 13 * 2);
     }
 
     #[test]

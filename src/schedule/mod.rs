@@ -7,8 +7,11 @@
 
 mod catch_up;
 mod cron_expr;
+pub mod execute;
+pub mod listing;
 mod period;
 mod runs;
+pub mod service;
 
 pub use catch_up::{CatchUp, CatchUpPlan, plan_catch_up};
 pub use cron_expr::{CronSchedule, parse_timezone};

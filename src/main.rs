@@ -2,11 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use vanban::clock::{Clock, SystemClock, VIETNAM};
+use vanban::deliver::lock::InstanceLock;
+use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::deliver::store::Store;
 use vanban::input;
 use vanban::input::config::Config;
@@ -35,9 +40,10 @@ enum Command {
     /// Render the period's documents to files.
     Render {
         period: PathBuf,
-        /// Output folder; documents go to OUT/<year>-h<half>/.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
+        /// Output folder; documents go to OUT/<year>-h<half>/ (default: the config's
+        /// output_dir, else "out").
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Only one kind of document.
         #[arg(long, value_enum)]
         only: Option<KindArg>,
@@ -48,6 +54,30 @@ enum Command {
         /// A folder whose files override the built-in templates by name (typst/, docx/, email/).
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// vanban.toml: its directory, output_dir and templates_dir apply unless given here.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Issue the numbers, render the final documents and email them, each message exactly once.
+    Send {
+        period: PathBuf,
+        #[arg(long)]
+        config: PathBuf,
+        /// Write each message as an .eml file to the outbox instead; no number is issued.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send this unit's messages again, on purpose (recorded as a resend).
+        #[arg(long, value_name = "UNIT")]
+        resend: Option<String>,
+        /// Only the messages carrying this kind of document (repeatable).
+        #[arg(long, value_enum)]
+        only: Vec<KindArg>,
+    },
+    /// Per recipient: sent (when, Message-ID), failed (why), pending or unknown; issued numbers.
+    Status {
+        period: PathBuf,
+        #[arg(long)]
+        config: PathBuf,
     },
     /// The scheduled service: run each job of vanban.toml when due, until SIGTERM/SIGINT.
     Run {
@@ -141,7 +171,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format: _,
             directory,
             templates,
+            config,
         } => {
+            let config = config.map(|c| Config::load(&c)).transpose()?;
+            let config = config.as_ref();
+            let out = out
+                .or_else(|| config.map(|c| c.output_dir.clone()))
+                .unwrap_or_else(|| PathBuf::from("out"));
+            let directory = directory.or_else(|| config.and_then(|c| c.directory.clone()));
+            let templates = templates.or_else(|| config.and_then(|c| c.templates_dir.clone()));
             let today = clock.today_in(VIETNAM);
             let period_data = match input::load_period(&period, directory.as_deref(), today) {
                 Ok(p) => p,
@@ -201,6 +239,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 _ => ExitCode::FAILURE,
             })
         }
+        Command::Send {
+            period,
+            config,
+            dry_run,
+            resend,
+            only,
+        } => send_command(&clock, &period, &config, dry_run, resend, only),
+        Command::Status { period, config } => {
+            let config = Config::load(&config)?;
+            // Read only: a database that does not exist yet is not created.
+            let store = if config.state.exists() {
+                Store::open(&config.state)?
+            } else {
+                Store::open_in_memory()?
+            };
+            let alive = InstanceLock::is_held(&config.state)?;
+            let today = clock.today_in(VIETNAM);
+            match send::period_status(&config, &store, &period, today, alive) {
+                Ok(status) => {
+                    println!("{status}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(send::DeliverError::Period(problems)) => {
+                    eprintln!("{problems}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::Templates {
             command: TemplatesCommand::Export { dir },
         } => {
@@ -210,7 +277,77 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn send_command(
+    clock: &SystemClock,
+    period: &Path,
+    config: &Path,
+    dry_run: bool,
+    resend: Option<String>,
+    only: Vec<KindArg>,
+) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let lock = InstanceLock::acquire(&config.state, clock.now())?;
+    let store = Store::open(&config.state)?;
+    let templates = config
+        .templates_dir
+        .clone()
+        .map(Templates::with_overrides)
+        .unwrap_or_default();
+    let engine = PdfEngine::new(&templates).context("không nạp được mẫu Typst")?;
+    let pdf = PdfRenderer::new(engine);
+    let renderers: Vec<&dyn Renderer> = vec![&pdf];
+    // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
+    // exits at once (the ledger then shows that message as unknown, never as lost).
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let sleep = |delay: Duration| {
+        let step = Duration::from_millis(100);
+        let mut left = delay;
+        while !left.is_zero() && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(left.min(step));
+            left = left.saturating_sub(step);
+        }
+    };
+    let env = SendEnv {
+        config: &config,
+        store: &store,
+        lock: &lock,
+        clock,
+        renderers: &renderers,
+        sleep: &sleep,
+    };
+    let options = SendOptions {
+        dry_run,
+        resend,
+        only: only.into_iter().map(Into::into).collect(),
+    };
+    match send::send_period(&env, period, &options, &stop) {
+        Ok(report) => {
+            println!("{report}");
+            Ok(if report.all_delivered() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Err(send::DeliverError::Period(problems)) => {
+            eprintln!("{problems}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn export_templates(dir: &Path) -> Result<()> {
+    for (name, text) in render::templates::EMAIL {
+        let path = dir.join("email").join(name);
+        render::templates::write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("không ghi được {}", path.display()))?;
+        println!("{}", path.display());
+    }
     for (name, text) in render::templates::TYPST {
         let path = dir.join("typst").join(name);
         render::templates::write_atomically(&path, text.as_bytes())

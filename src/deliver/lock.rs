@@ -87,6 +87,33 @@ impl InstanceLock {
         Ok(InstanceLock { _file: file, path })
     }
 
+    /// Whether a live process holds the lock of `database`, checked without taking it and
+    /// without touching the holder's note (for `status`, which only reads). No lock file means
+    /// no holder.
+    pub fn is_held(database: &Path) -> Result<bool, LockError> {
+        let path = Self::path_for(database);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => {
+                return Err(LockError::Io {
+                    lock: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        // A shared lock is granted only while nobody holds the exclusive one; it is dropped with
+        // the file at once.
+        match file.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(TryLockError::WouldBlock) => Ok(true),
+            Err(TryLockError::Error(source)) => Err(LockError::Io {
+                lock: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
     /// The lock file's path (canonical).
     pub fn path(&self) -> &Path {
         &self.path
@@ -149,6 +176,31 @@ mod tests {
         let second = second.unwrap();
         let note = std::fs::read_to_string(second.path()).unwrap();
         assert!(note.ends_with("bắt đầu lúc 2024-06-25T02:00:00Z"), "{note}");
+    }
+
+    #[test]
+    fn is_held_sees_a_holder_without_disturbing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("vanban.sqlite");
+        assert!(!InstanceLock::is_held(&db).unwrap(), "no lock file yet");
+        let lock = InstanceLock::acquire(&db, t0()).unwrap();
+        assert!(InstanceLock::is_held(&db).unwrap());
+        let note = std::fs::read_to_string(lock.path()).unwrap();
+        assert!(
+            note.contains(&format!("pid {}", std::process::id())),
+            "{note}"
+        );
+        drop(lock);
+        // See above: a child forked meanwhile may hold the description for a moment.
+        let mut held = true;
+        for _ in 0..50 {
+            held = InstanceLock::is_held(&db).unwrap();
+            if !held {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!held);
     }
 
     #[test]

@@ -561,6 +561,10 @@ impl RetryPolicy {
 pub enum Flow {
     Continue,
     Stop,
+    /// From `before_attempt` only: leave this message alone (the ledger says it was sent or its
+    /// outcome is unknown) and go on with the others; it is not tried again in later rounds.
+    /// From `after_attempt` it means the same as `Continue`.
+    Skip,
 }
 
 /// The caller's view of each attempt; the ledger is written here.
@@ -633,9 +637,13 @@ pub fn send_all<T: Transport + ?Sized>(
         }
         let mut retry = Vec::new();
         for &index in &pending {
-            if hooks.before_attempt(index, attempt) == Flow::Stop {
-                stopped = true;
-                break 'rounds;
+            match hooks.before_attempt(index, attempt) {
+                Flow::Continue => {}
+                Flow::Skip => continue,
+                Flow::Stop => {
+                    stopped = true;
+                    break 'rounds;
+                }
             }
             let result = transport.send(&messages[index]);
             let will_retry =
@@ -1015,6 +1023,7 @@ mod tests {
         events: Vec<String>,
         stop_before: Option<(usize, u32)>,
         stop_after: Option<(usize, u32)>,
+        skip_before: Option<usize>,
     }
 
     impl SendHooks for Recorder {
@@ -1022,6 +1031,8 @@ mod tests {
             self.events.push(format!("before {index}#{attempt}"));
             if self.stop_before == Some((index, attempt)) {
                 Flow::Stop
+            } else if self.skip_before == Some(index) {
+                Flow::Skip
             } else {
                 Flow::Continue
             }
@@ -1129,6 +1140,45 @@ mod tests {
                 "after 0#3 ok",
                 "before 3#3",
                 "after 3#3 transient",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_skipped_message_is_not_sent_nor_retried_and_the_others_go_on() {
+        let transport = Scripted {
+            script: RefCell::new(vec![
+                VecDeque::from([transient()]),
+                VecDeque::from([transient()]),
+                VecDeque::new(),
+            ]),
+            log: RefCell::default(),
+        };
+        let mut hooks = Recorder {
+            skip_before: Some(1),
+            ..Recorder::default()
+        };
+        let summary = send_all(
+            &transport,
+            &indexed_messages(3),
+            &policy(3),
+            &|_| {},
+            &mut hooks,
+        );
+        assert!(!summary.stopped);
+        assert_eq!(*transport.log.borrow(), [0, 2, 0]);
+        assert_eq!(summary.outcomes[1], MessageOutcome::default());
+        assert_eq!(summary.sent(), 2);
+        assert_eq!(
+            hooks.events,
+            [
+                "before 0#1",
+                "after 0#1 transient retry",
+                "before 1#1",
+                "before 2#1",
+                "after 2#1 ok",
+                "before 0#2",
+                "after 0#2 ok",
             ]
         );
     }

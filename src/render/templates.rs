@@ -20,6 +20,27 @@ pub const TYPST: &[(&str, &str)] = &[
     ),
 ];
 
+/// Built-in email templates (Tera, plain text), by file name under `templates/email/`: a subject
+/// and a body per message type.
+pub const EMAIL: &[(&str, &str)] = &[
+    (
+        "letter-and-notice.subject.txt",
+        include_str!("../../templates/email/letter-and-notice.subject.txt"),
+    ),
+    (
+        "letter-and-notice.body.txt",
+        include_str!("../../templates/email/letter-and-notice.body.txt"),
+    ),
+    (
+        "review-report.subject.txt",
+        include_str!("../../templates/email/review-report.subject.txt"),
+    ),
+    (
+        "review-report.body.txt",
+        include_str!("../../templates/email/review-report.body.txt"),
+    ),
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("không đọc được mẫu {path}: {source}")]
@@ -108,6 +129,17 @@ impl Templates {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|v| v.into_iter().flatten().collect())
+    }
+}
+
+impl Templates {
+    /// One email template by file name (see [`EMAIL`]), the override applied.
+    pub fn email(&self, name: &str) -> Result<Option<TemplateFile>, TemplateError> {
+        let builtin = EMAIL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| text.as_bytes());
+        self.resolve("email", name, builtin)
     }
 }
 

@@ -2,14 +2,18 @@
 //! is the period the firing covers, then render the job's documents or send them; and the
 //! email that tells the IT admin when a firing failed.
 
+use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
+use crate::clock::VIETNAM;
 use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
+use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
 use crate::input::config::{Action, Config, Job};
 use crate::model::{DocumentKind, Period};
 use crate::render::pdf::{PdfEngine, PdfError};
@@ -64,6 +68,96 @@ impl JobExecutor {
     }
 }
 
+impl JobExecutor {
+    /// Issues numbers, files and emails the job's documents through the ledger, exactly as
+    /// `vanban send` does; logs one line per message.
+    fn send(
+        &self,
+        ctx: &ExecContext<'_>,
+        job: &Job,
+        firing: &Firing,
+        period_file: &Path,
+        stop: &AtomicBool,
+    ) -> ExecReport {
+        let renderers: [&dyn Renderer; 1] = [&self.pdf];
+        // Retry rounds wait here; a shutdown cuts the wait short.
+        let sleep = |delay: Duration| {
+            let step = Duration::from_millis(100);
+            let mut left = delay;
+            while !left.is_zero() && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(left.min(step));
+                left = left.saturating_sub(step);
+            }
+        };
+        let env = SendEnv {
+            config: ctx.config,
+            store: ctx.store,
+            lock: ctx.lock,
+            clock: ctx.clock,
+            renderers: &renderers,
+            sleep: &sleep,
+        };
+        let options = SendOptions {
+            dry_run: false,
+            resend: None,
+            only: job.documents.clone(),
+        };
+        let report = match send_period(&env, period_file, &options, stop) {
+            Ok(report) => report,
+            Err(DeliverError::Period(problems)) => {
+                return ExecReport::failed(format!(
+                    "Tệp kỳ báo cáo {} không dùng được:\n{problems}",
+                    period_file.display()
+                ));
+            }
+            Err(e) => return ExecReport::failed(format!("Không gửi được: {e}")),
+        };
+        let period = firing.period_key();
+        for delivery in &report.deliveries {
+            if delivery.outcome.is_done() {
+                info!(job = %job.name, period = %period, "{delivery}");
+            } else {
+                warn!(job = %job.name, period = %period, "{delivery}");
+            }
+        }
+        for note in &report.notes {
+            warn!(job = %job.name, period = %period, "{note}");
+        }
+        let sent = report.count(|o| matches!(o, Outcome::Sent { .. }));
+        let before = report.count(|o| matches!(o, Outcome::AlreadySent { .. }));
+        let left = report.deliveries.len() - sent - before;
+        let mut detail = format!(
+            "Kỳ {}: {} thư; gửi lần này {sent}, đã gửi trước đó {before}, chưa gửi được {left}",
+            report.period,
+            report.deliveries.len()
+        );
+        let numbers: Vec<&str> = report.documents.iter().map(|d| d.number.as_str()).collect();
+        if !numbers.is_empty() {
+            let _ = write!(detail, "; văn bản số {}", numbers.join(", "));
+        }
+        for delivery in report.deliveries.iter().filter(|d| !d.outcome.is_done()) {
+            let _ = write!(detail, "\n{delivery}");
+        }
+        for note in &report.notes {
+            let _ = write!(detail, "\n{note}");
+        }
+        if report.stopped && stop.load(Ordering::SeqCst) {
+            let _ = write!(
+                detail,
+                "\nDừng theo tín hiệu; thư chưa gửi sẽ được gửi khi chạy lại: vanban run-job {} \
+                 --config {} (thư đã gửi không bị gửi lại)",
+                job.name,
+                ctx.config.path.display()
+            );
+            ExecReport::interrupted(detail)
+        } else if report.all_delivered() {
+            ExecReport::ok(detail)
+        } else {
+            ExecReport::failed(detail)
+        }
+    }
+}
+
 /// Whether the job asks for documents of `kind` (no `documents` list: every kind).
 fn wanted(job: &Job, kind: DocumentKind) -> bool {
     job.documents.is_empty() || job.documents.contains(&kind)
@@ -76,10 +170,10 @@ impl Execute for JobExecutor {
         job: &Job,
         firing: &Firing,
         period_file: &Path,
-        _stop: &AtomicBool,
+        stop: &AtomicBool,
     ) -> ExecReport {
-        // "Today" for a default issue date is the office's day, in the job's time zone.
-        let today = ctx.clock.today_in(job.schedule.timezone());
+        // The default issue date is today in Vietnam, as for `vanban send`.
+        let today = ctx.clock.today_in(VIETNAM);
         let period =
             match crate::input::load_period(period_file, ctx.config.directory.as_deref(), today) {
                 Ok(period) => period,
@@ -105,9 +199,7 @@ impl Execute for JobExecutor {
         }
         match job.action {
             Action::Render => self.render(ctx, job, &period),
-            Action::Send => ExecReport::failed(
-                "Hành động send chưa được nối vào dịch vụ trong bản dựng này".to_owned(),
-            ),
+            Action::Send => self.send(ctx, job, firing, period_file, stop),
         }
     }
 }

@@ -52,6 +52,11 @@ pub enum ServiceError {
     Signals(std::io::Error),
     #[error("Không nạp được mẫu văn bản: {0}")]
     Templates(String),
+    #[error(
+        "{0} Nếu đó là dịch vụ `vanban run`, hãy dừng dịch vụ (systemctl stop vanban), chạy \
+         run-job, rồi khởi động lại (systemctl start vanban)."
+    )]
+    ServiceRunning(LockError),
 }
 
 /// One firing of one job, with what it covers.
@@ -572,7 +577,10 @@ pub fn run_job_now(config: &Config, name: &str) -> Result<FiringResult, ServiceE
     let executor = super::execute::JobExecutor::new(config)
         .map_err(|e| ServiceError::Templates(e.to_string()))?;
     let alert = super::execute::MailAlert::new(config);
-    let service = Service::start(config, &clock, &executor, &alert)?;
+    let service = Service::start(config, &clock, &executor, &alert).map_err(|e| match e {
+        ServiceError::Lock(held @ LockError::Held { .. }) => ServiceError::ServiceRunning(held),
+        other => other,
+    })?;
     service.run_job(name, &stop)
 }
 

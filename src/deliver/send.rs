@@ -1835,3 +1835,533 @@ impl fmt::Display for PeriodStatus {
         write!(f, "Tổng: {}.", summary.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use chrono::TimeZone;
+    use std::cell::RefCell;
+
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+
+    /// Stands in for the PDF and DOCX backends: bytes that show the number printed.
+    struct Fake(&'static str);
+
+    impl Renderer for Fake {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+            // The content's hash too, so an edited period renders different bytes.
+            let content = serde_json::to_vec(&document.context).unwrap();
+            Ok(format!(
+                "{} {} {} {}",
+                self.0,
+                document.label(),
+                document.context.header.number,
+                &sha256_hex(&content)[..8]
+            )
+            .into_bytes())
+        }
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        config: Config,
+        store: Store,
+        lock: InstanceLock,
+        clock: FixedClock,
+    }
+
+    impl Fixture {
+        /// The sample period and directory; SMTP at a port where nothing listens.
+        fn new(extra: &str) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
+                std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let text = format!(
+                "directory = \"directory.toml\"\n{extra}\n[sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\n\
+                 address = \"vanphong@damha.example\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
+                 security = \"none\"\ntimeout_seconds = 2\nmax_attempts = 2\nretry_delay_seconds = 7\n"
+            );
+            let config_path = dir.path().join("vanban.toml");
+            let config = Config::parse(&config_path, &text, &|_| None).unwrap();
+            let store = Store::open(&config.state).unwrap();
+            let clock = FixedClock::new(Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap());
+            let lock = InstanceLock::acquire(&config.state, clock.now()).unwrap();
+            Fixture {
+                dir,
+                config,
+                store,
+                lock,
+                clock,
+            }
+        }
+
+        fn period(&self) -> PathBuf {
+            self.dir.path().join("dam-ha-2024-h1.toml")
+        }
+
+        fn send(
+            &self,
+            options: &SendOptions,
+            slept: &RefCell<Vec<Duration>>,
+        ) -> Result<SendReport, DeliverError> {
+            let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+            let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+            let sleep = |d: Duration| slept.borrow_mut().push(d);
+            let env = SendEnv {
+                config: &self.config,
+                store: &self.store,
+                lock: &self.lock,
+                clock: &self.clock,
+                renderers: &renderers,
+                sleep: &sleep,
+            };
+            send_period(&env, &self.period(), options, &AtomicBool::new(false))
+        }
+
+        fn status(&self) -> PeriodStatus {
+            period_status(
+                &self.config,
+                &self.store,
+                &self.period(),
+                self.clock.today_in(VIETNAM),
+                false,
+            )
+            .unwrap()
+        }
+    }
+
+    #[test]
+    fn dry_run_writes_every_message_and_records_nothing() {
+        let f = Fixture::new("");
+        let slept = RefCell::new(Vec::new());
+        let options = SendOptions {
+            dry_run: true,
+            ..SendOptions::default()
+        };
+        let report = f.send(&options, &slept).unwrap();
+        // 4 members of report_to, 10 units with tasks.
+        assert_eq!(report.deliveries.len(), 14);
+        assert!(report.all_delivered(), "{report}");
+        assert_eq!(report.count(|o| matches!(o, Outcome::Written { .. })), 14);
+        let outbox = f.config.outbox.join("2024-h1");
+        assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 14);
+
+        let letter = report
+            .deliveries
+            .iter()
+            .find(|d| d.key.recipient == "bqlda" && d.message == MessageKind::LetterAndNotice)
+            .unwrap();
+        let Outcome::Written { path } = &letter.outcome else {
+            panic!("{letter}")
+        };
+        // Headers unfolded (RFC 5322: CRLF followed by white space is white space).
+        let eml = String::from_utf8(std::fs::read(path).unwrap())
+            .unwrap()
+            .replace("\r\n ", " ");
+        // Letter in both formats, notice as PDF only, numbers blank.
+        for name in [
+            "UBND-NLN Cong van giao nhiem vu (du thao).pdf",
+            "UBND-NLN Cong van giao nhiem vu (du thao).docx",
+            "TB-UBND Thong bao ket luan (du thao).pdf",
+        ] {
+            assert!(eml.contains(&format!("name=\"{name}\"")), "{name}");
+        }
+        assert!(!eml.contains("Thong bao ket luan (du thao).docx"));
+        assert_eq!(eml.matches("Content-Disposition: attachment").count(), 3);
+        assert!(eml.contains("Message-ID: <"), "{eml}");
+        assert!(eml.contains(&letter.message_id));
+
+        // Nothing in the ledger or the register, no document filed.
+        let status = f.status();
+        assert!(status.lines.iter().all(|l| l.record.is_none()));
+        assert!(status.issued.is_empty() && status.reserved.is_empty());
+        assert!(!f.config.output_dir.join("2024-h1").exists());
+        assert!(slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn server_down_issues_once_records_transient_failures_and_reuses_the_documents() {
+        let f = Fixture::new("");
+        let slept = RefCell::new(Vec::new());
+        let report = f.send(&SendOptions::default(), &slept).unwrap();
+        assert!(!report.all_delivered());
+        assert_eq!(
+            report.count(|o| matches!(
+                o,
+                Outcome::Failed {
+                    permanent: false,
+                    attempts: 2,
+                    ..
+                }
+            )),
+            14,
+            "{report}"
+        );
+        // One retry round, with the configured delay.
+        assert_eq!(*slept.borrow(), [Duration::from_secs(7)]);
+        let numbers: Vec<String> = report.documents.iter().map(|d| d.number.clone()).collect();
+        assert_eq!(numbers[..3], ["01/BC-UBND", "02/TB-UBND", "03/UBND-NLN"]);
+        assert_eq!(numbers.last().unwrap(), "12/UBND-NLN");
+        // Letters numbered in directory order: pnn is the first unit with tasks.
+        assert_eq!(report.documents[2].unit.as_deref(), Some("pnn"));
+        assert!(report.documents.iter().all(|d| !d.reused));
+        let filed = f.config.output_dir.join("2024-h1");
+        let notice = std::fs::read(filed.join("02-TB-UBND Thong bao ket luan.pdf")).unwrap();
+        assert!(
+            String::from_utf8(notice)
+                .unwrap()
+                .starts_with("pdf conclusion-notice Số: 02/TB-UBND "),
+        );
+        assert!(
+            filed
+                .join("03-UBND-NLN Cong van giao nhiem vu.docx")
+                .exists()
+        );
+
+        let status = f.status();
+        assert_eq!(status.issued.len(), 12);
+        assert!(status.reserved.is_empty());
+        assert!(
+            status
+                .lines
+                .iter()
+                .all(|l| l.shown_state(false) == DeliveryState::Failed)
+        );
+        let text = status.to_string();
+        assert!(text.contains("lỗi tạm thời"), "{text}");
+        assert!(text.contains("Tổng: gửi lỗi 14."), "{text}");
+
+        // Next run: the same numbers, the documents attached as filed (even if the period file
+        // changed meanwhile), two more attempts each.
+        let period = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            period.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        f.clock.advance(chrono::Duration::days(1));
+        let again = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        let numbers_again: Vec<String> = again.documents.iter().map(|d| d.number.clone()).collect();
+        assert_eq!(numbers_again, numbers);
+        assert!(again.documents.iter().all(|d| d.reused), "{again}");
+        let records = ledger_records(&f.store, &load(&f)).unwrap();
+        assert!(records.values().all(|r| r.attempts.len() == 4));
+    }
+
+    fn load(f: &Fixture) -> Period {
+        input::load_period(
+            &f.period(),
+            f.config.directory.as_deref(),
+            f.clock.today_in(VIETNAM),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_issued_document_already_delivered_is_never_sent_in_another_version() {
+        let f = Fixture::new("");
+        f.send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        // As if pnn had received its letter and the notice.
+        let period = load(&f);
+        let key = DeliveryKey::new(
+            ledger_issuer(&period, MessageKind::LetterAndNotice),
+            "2024-h1",
+            "letter-and-notice",
+            "pnn",
+        );
+        let ledger = Ledger::new(&f.store);
+        let Begin::Proceed { attempt } = ledger.begin(&key, "<x@y>", f.clock.now(), false).unwrap()
+        else {
+            panic!("not proceed")
+        };
+        ledger
+            .mark_sent(&key, attempt, f.clock.now(), "250 OK")
+            .unwrap();
+
+        // The notice's file is lost: rebuilt identical from the same data, and filed again.
+        let notice = f
+            .config
+            .output_dir
+            .join("2024-h1/02-TB-UBND Thong bao ket luan.pdf");
+        let filed = std::fs::read(&notice).unwrap();
+        std::fs::remove_file(&notice).unwrap();
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("02/TB-UBND") && n.contains("giống hệt")),
+            "{report}"
+        );
+        assert_eq!(std::fs::read(&notice).unwrap(), filed);
+
+        // Lost again after the conclusions changed: refused, nothing sent, file not replaced.
+        std::fs::remove_file(&notice).unwrap();
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        let error = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap_err();
+        assert!(
+            matches!(error, DeliverError::IssuedChanged { .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("02-TB-UBND Thong bao ket luan.pdf"),
+            "{error}"
+        );
+        assert!(!notice.exists());
+        let records = ledger_records(&f.store, &load(&f)).unwrap();
+        // 14 messages × 2 attempts, pnn's by hand, 13 × 2 in the second run, none in the third.
+        let attempts: usize = records.values().map(|r| r.attempts.len()).sum();
+        assert_eq!(attempts, 14 * 2 + 1 + 13 * 2);
+    }
+
+    #[test]
+    fn a_template_error_sends_nothing_and_issues_no_number() {
+        let f = Fixture::new("templates_dir = \"templates\"");
+        let email = f.dir.path().join("templates/email");
+        std::fs::create_dir_all(&email).unwrap();
+        std::fs::write(
+            email.join("letter-and-notice.body.txt"),
+            "Kính gửi {{ unit.name }}, {{ unit.giam_doc }}",
+        )
+        .unwrap();
+        let error = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, DeliverError::Invalid(_)), "{text}");
+        assert!(text.contains("không gửi thư nào"), "{text}");
+        assert!(
+            text.contains("quang-lam (Ủy ban nhân dân xã Quảng Lâm)"),
+            "{text}"
+        );
+        assert!(text.contains("giam_doc"), "{text}");
+        let status = f.status();
+        assert!(status.issued.is_empty() && status.reserved.is_empty());
+        assert!(status.lines.iter().all(|l| l.record.is_none()));
+    }
+
+    #[test]
+    fn a_number_typed_in_the_period_file_is_refused_when_sending() {
+        let f = Fixture::new("");
+        let period = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            period.replace(
+                "conclusion_notice = { signer",
+                "conclusion_notice = { number = 125, signer",
+            ),
+        )
+        .unwrap();
+        let text = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("125/TB-UBND"), "{text}");
+        // A dry run shows it as typed.
+        let dry = f
+            .send(
+                &SendOptions {
+                    dry_run: true,
+                    ..SendOptions::default()
+                },
+                &RefCell::default(),
+            )
+            .unwrap();
+        assert!(dry.documents.iter().any(|d| d.number == "125/TB-UBND"));
+    }
+
+    #[test]
+    fn resend_and_only_select_messages() {
+        let f = Fixture::new("");
+        let error = f
+            .send(
+                &SendOptions {
+                    resend: Some("khong-co".into()),
+                    ..SendOptions::default()
+                },
+                &RefCell::default(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(error, DeliverError::NotARecipient { .. }),
+            "{error}"
+        );
+        // vp has no task: no letter for it.
+        let error = f
+            .send(
+                &SendOptions {
+                    resend: Some("vp".into()),
+                    only: vec![DocumentKind::AssignmentLetter],
+                    dry_run: true,
+                },
+                &RefCell::default(),
+            )
+            .unwrap_err();
+        assert!(error.to_string().contains("vp"), "{error}");
+        let report = f
+            .send(
+                &SendOptions {
+                    only: vec![DocumentKind::ReviewReport],
+                    dry_run: true,
+                    ..SendOptions::default()
+                },
+                &RefCell::default(),
+            )
+            .unwrap();
+        assert_eq!(report.deliveries.len(), 4);
+        assert!(
+            report
+                .deliveries
+                .iter()
+                .all(|d| d.message == MessageKind::ReviewReport)
+        );
+        assert_eq!(report.documents.len(), 1);
+    }
+
+    #[test]
+    fn a_stop_request_before_the_first_message_sends_nothing() {
+        let f = Fixture::new("");
+        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+        let env = SendEnv {
+            config: &f.config,
+            store: &f.store,
+            lock: &f.lock,
+            clock: &f.clock,
+            renderers: &renderers,
+            sleep: &|_| {},
+        };
+        let report = send_period(
+            &env,
+            &f.period(),
+            &SendOptions::default(),
+            &AtomicBool::new(true),
+        )
+        .unwrap();
+        assert!(report.stopped);
+        assert!(!report.all_delivered());
+        assert_eq!(report.count(|o| matches!(o, Outcome::NotTried { .. })), 14);
+        assert!(f.status().lines.iter().all(|l| l.record.is_none()));
+    }
+
+    fn record(state: DeliveryState, outcomes: &[(AttemptOutcome, bool)]) -> DeliveryRecord {
+        let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        DeliveryRecord {
+            key: DeliveryKey::new("UBND", "2024-h1", "letter-and-notice", "pnn"),
+            state,
+            planned_at: t,
+            updated_at: t,
+            attempts: outcomes
+                .iter()
+                .enumerate()
+                .map(|(i, (outcome, resend))| super::super::ledger::Attempt {
+                    number: i as u32 + 1,
+                    resend: *resend,
+                    message_id: format!("<m{}@x>", i + 1),
+                    started_at: t,
+                    outcome: outcome.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn decisions_follow_the_ledger() {
+        let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        let sent = AttemptOutcome::Sent {
+            at: t,
+            server_reply: "250".into(),
+        };
+        let failed = AttemptOutcome::Failed {
+            at: t,
+            reason: "451".into(),
+            permanent: false,
+        };
+        let tag = |d: Decision| match d {
+            Decision::Send { resend, again, tag } => format!("send {resend} {again} {tag}"),
+            Decision::Done(o) => o.label_vi().to_owned(),
+        };
+        assert_eq!(tag(decide(None, false)), "send false false 1");
+        assert_eq!(tag(decide(None, true)), "send true false 1");
+        let failed_once = record(DeliveryState::Failed, &[(failed.clone(), false)]);
+        assert_eq!(tag(decide(Some(&failed_once), false)), "send false false 1");
+        assert_eq!(tag(decide(Some(&failed_once), true)), "send true false 1");
+        let delivered = record(
+            DeliveryState::Sent,
+            &[(failed.clone(), false), (sent.clone(), false)],
+        );
+        assert_eq!(tag(decide(Some(&delivered), false)), "đã gửi trước đó");
+        assert_eq!(tag(decide(Some(&delivered), true)), "send true true r3");
+        // A failed resend does not make a sent letter unsent.
+        let resend_failed = record(DeliveryState::Failed, &[(sent, false), (failed, true)]);
+        assert_eq!(tag(decide(Some(&resend_failed), false)), "đã gửi trước đó");
+        let unknown = record(
+            DeliveryState::Unknown,
+            &[(AttemptOutcome::Unknown { found_at: t }, false)],
+        );
+        assert_eq!(tag(decide(Some(&unknown), false)), "không rõ kết quả");
+        assert_eq!(tag(decide(Some(&unknown), true)), "send true true r2");
+        let sending = record(DeliveryState::Sending, &[(AttemptOutcome::Sending, false)]);
+        assert_eq!(tag(decide(Some(&sending), true)), "đang gửi");
+    }
+
+    #[test]
+    fn attachment_names_are_readable_and_fold_to_ascii() {
+        let name = attachment_name(
+            DocumentKind::ConclusionNotice,
+            Half::First,
+            Some(125),
+            "TB-UBND",
+            "pdf",
+        );
+        assert_eq!(name, "125-TB-UBND Thông báo kết luận.pdf");
+        assert_eq!(
+            mail::ascii_file_name(&name),
+            "125-TB-UBND Thong bao ket luan.pdf"
+        );
+        assert_eq!(
+            attachment_name(
+                DocumentKind::ReviewReport,
+                Half::Whole,
+                Some(3),
+                "BC-UBND",
+                "pdf"
+            ),
+            "03-BC-UBND Báo cáo tổng kết.pdf"
+        );
+        assert_eq!(
+            attachment_name(
+                DocumentKind::AssignmentLetter,
+                Half::First,
+                None,
+                "UBND-NLN",
+                "docx"
+            ),
+            "UBND-NLN Công văn giao nhiệm vụ (dự thảo).docx"
+        );
+    }
+}

@@ -57,7 +57,12 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
                 r.report(
                     span,
                     &t.key_path("email"),
-                    format!("địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"),
+                    match &id {
+                        Some(id) => format!(
+                            "đơn vị \"{id}\": địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"
+                        ),
+                        None => format!("địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"),
+                    },
                 );
             }
         }

@@ -9,12 +9,15 @@ free port, which avoids the race of guessing one).
   smtp_sink.py --dir DIR [--host 127.0.0.1] [--port 0]
                [--starttls CERT KEY | --tls CERT KEY] [--auth USER:PASS]
                [--fail-first N [--fail-code 451] [--fail-stage data|rcpt]]
-               [--reject ADDRESS ... [--reject-code 550]] [--exit-on-stdin-eof]
+               [--reject ADDRESS ... [--reject-code 550]] [--stall-data N [--stall-seconds S]]
+               [--exit-on-stdin-eof]
 
 --starttls requires STARTTLS before MAIL; --tls is implicit TLS (port-465 style).
 --auth requires AUTH (PLAIN or LOGIN) after TLS.  --fail-first answers the first N DATA (or
 RCPT) commands with a temporary error and then accepts.  --reject refuses RCPT TO that address
-permanently.  --exit-on-stdin-eof stops the server when stdin closes, so a test process that
+permanently.  --stall-data N stores the Nth accepted message, creates DIR/stalled, then holds
+the 250 reply for --stall-seconds (default 30): the client is between "sending" and "sent" for
+that long, so a test can kill it there.  --exit-on-stdin-eof stops the server when stdin closes, so a test process that
 dies cannot leave the sink running.
 """
 
@@ -34,7 +37,8 @@ warnings.filterwarnings("ignore", message="Session.login_data")
 
 
 class Sink:
-    def __init__(self, directory, fail_first, fail_code, fail_stage, rejects, reject_code):
+    def __init__(self, directory, fail_first, fail_code, fail_stage, rejects, reject_code,
+                 stall_at=0, stall_seconds=30.0):
         self.directory = directory
         self.fail_left = fail_first
         self.fail_code = fail_code
@@ -43,6 +47,8 @@ class Sink:
         self.reject_code = reject_code
         self.count = 0
         self.failed = 0
+        self.stall_at = stall_at
+        self.stall_seconds = stall_seconds
 
     def _temporary_failure(self):
         if self.fail_left > 0:
@@ -81,6 +87,10 @@ class Sink:
             with open(tmp, "wb") as f:
                 f.write(data)
             os.replace(tmp, stem + suffix)
+        if self.count == self.stall_at:
+            with open(os.path.join(self.directory, "stalled"), "w") as f:
+                f.write(f"{self.count:05d}\n")
+            await asyncio.sleep(self.stall_seconds)
         return f"250 2.0.0 OK queued as {self.count:05d}"
 
 
@@ -116,11 +126,14 @@ def main():
     parser.add_argument("--fail-stage", choices=("data", "rcpt"), default="data")
     parser.add_argument("--reject", action="append", default=[], metavar="ADDRESS")
     parser.add_argument("--reject-code", type=int, default=550)
+    parser.add_argument("--stall-data", type=int, default=0, metavar="N")
+    parser.add_argument("--stall-seconds", type=float, default=30.0)
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     args = parser.parse_args()
 
     os.makedirs(args.dir, exist_ok=True)
-    handler = Sink(args.dir, args.fail_first, args.fail_code, args.fail_stage, args.reject, args.reject_code)
+    handler = Sink(args.dir, args.fail_first, args.fail_code, args.fail_stage, args.reject, args.reject_code,
+                   args.stall_data, args.stall_seconds)
 
     smtp_kwargs = {"hostname": "sink.test", "ident": "vanban test sink"}
     listen_ssl = None

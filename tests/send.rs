@@ -1,0 +1,848 @@
+//! `vanban send` and `vanban status` end to end: the built binary against a real SMTP server
+//! (tests/support/smtp_sink.py, aiosmtpd) on 127.0.0.1, every message parsed back with Python's
+//! `email` package and its attachments compared byte for byte with the documents filed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+const SENDER: &str = "Văn phòng HĐND và UBND huyện Đầm Hà";
+
+/// The units with tasks in the sample, in directory order, and the report_to group's members.
+const LETTER_UNITS: [&str; 10] = [
+    "pnn",
+    "ptnmt",
+    "bqlda",
+    "dai-binh",
+    "quang-an",
+    "quang-lam",
+    "quang-tan",
+    "duc-yen",
+    "tan-binh",
+    "tan-lap",
+];
+const REPORT_UNITS: [&str; 4] = ["vp", "pnn", "ptnmt", "bqlda"];
+
+fn have_aiosmtpd() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
+    }
+    ok
+}
+
+fn have_pdftotext() -> bool {
+    Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success() || !o.stderr.is_empty())
+}
+
+/// The test SMTP server; killed when dropped (and it exits on its own when stdin closes).
+struct Sink {
+    child: Child,
+    _stdin: ChildStdin,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sink {
+    fn start(args: &[&str]) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(format!("{SUPPORT}/smtp_sink.py"))
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--exit-on-stdin-eof")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // aiosmtpd logs every refused handshake with a traceback: kept, out of the way.
+            .stderr(std::fs::File::create(dir.path().join("sink.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(dir.path().join("sink.log")).unwrap_or_default();
+                panic!("sink did not start: {line:?}\n{log}")
+            });
+        Sink {
+            child,
+            _stdin: stdin,
+            port,
+            dir,
+        }
+    }
+
+    fn received(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn envelope(&self, eml: &Path) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(eml.with_extension("json")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A working folder with the sample period, its directory and a vanban.toml.
+struct Office {
+    dir: tempfile::TempDir,
+}
+
+impl Office {
+    /// `smtp` is the body of the [smtp] section; `top` goes before [sender].
+    fn new(top: &str, smtp: &str) -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
+            std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
+        }
+        let config = format!(
+            "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n{top}\n\
+             [sender]\nname = \"{SENDER}\"\naddress = \"vanphong.damha@example.vn\"\n\
+             [smtp]\n{smtp}\n"
+        );
+        std::fs::write(dir.path().join("vanban.toml"), config).unwrap();
+        Office { dir }
+    }
+
+    fn plain(port: u16) -> Office {
+        Office::new(
+            "",
+            &format!(
+                "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_seconds = 10\n\
+                 max_attempts = 3\nretry_delay_seconds = 0"
+            ),
+        )
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, subcommand: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vanban"));
+        command
+            .arg(subcommand)
+            .arg(self.path("dam-ha-2024-h1.toml"))
+            .arg("--config")
+            .arg(self.path("vanban.toml"))
+            .args(args)
+            .current_dir(self.dir.path());
+        command
+    }
+
+    fn run(&self, subcommand: &str, args: &[&str]) -> Output {
+        self.command(subcommand, args).output().unwrap()
+    }
+
+    fn send(&self, args: &[&str]) -> (bool, String) {
+        let out = self.run("send", args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    fn status(&self) -> String {
+        let out = self.run("status", &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn filed(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path("out/2024-h1").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+}
+
+/// Unit id → name, from the office's directory.toml.
+fn unit_names(office: &Office) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(office.path("directory.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                u["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn parse_eml(files: &[PathBuf]) -> Vec<Value> {
+    if files.is_empty() {
+        return Vec::new();
+    }
+    let output = Command::new("python3")
+        .arg(format!("{SUPPORT}/parse_eml.py"))
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "parse_eml.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The lines of `status` (or `send`) output about one recipient's message.
+fn lines_for<'a>(text: &'a str, unit: &str, what: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| l.contains(&format!(" {unit} (")) && l.contains(what))
+        .collect()
+}
+
+const LETTER: &str = ": công văn giao nhiệm vụ";
+const REPORT: &str = ": báo cáo";
+
+/// Unit id of each received message, from its envelope (the sample's addresses are
+/// `<place>.damha@example.vn`; bqlda has two).
+fn unit_of(envelope: &Value) -> String {
+    let first = envelope["rcpt_tos"][0].as_str().unwrap();
+    let local = first.split('@').next().unwrap();
+    match local.trim_end_matches(".damha") {
+        "vanphong" => "vp",
+        "nongnghiep" => "pnn",
+        "tainguyen" => "ptnmt",
+        "bqlda" => "bqlda",
+        "daibinh" => "dai-binh",
+        "quangan" => "quang-an",
+        "quanglam" => "quang-lam",
+        "quangtan" => "quang-tan",
+        "ducyen" => "duc-yen",
+        "tanbinh" => "tan-binh",
+        "tanlap" => "tan-lap",
+        other => panic!("unexpected recipient {other}"),
+    }
+    .to_owned()
+}
+
+/// Received messages as (unit, is the letter message, parsed), in arrival order.
+fn received(sink: &Sink) -> Vec<(String, bool, Value)> {
+    let files = sink.received();
+    let parsed = parse_eml(&files);
+    files
+        .iter()
+        .zip(parsed)
+        .map(|(file, parsed)| {
+            let unit = unit_of(&sink.envelope(file));
+            let letter = parsed["subject"].as_str().unwrap().starts_with("Công văn");
+            (unit, letter, parsed)
+        })
+        .collect()
+}
+
+fn pdf_text(path: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&[]);
+    let office = Office::plain(sink.port);
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Kỳ 2024-h1: 14 thư — đã gửi 14, đã gửi trước đó 0, lỗi 0"),
+        "{out}"
+    );
+
+    // Numbers 01, 02, ... in the register: report, notice, then letters in directory order.
+    let letter_numbers: BTreeMap<&str, String> = LETTER_UNITS
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| (*unit, format!("{:02}/UBND-NLN", i + 3)))
+        .collect();
+    let status = office.status();
+    assert!(status.contains("01/BC-UBND"), "{status}");
+    assert!(status.contains("02/TB-UBND"), "{status}");
+    for (unit, number) in &letter_numbers {
+        assert!(
+            status.contains(&format!(
+                "{number}    ngày 25/6/2024 — 2024-h1/assignment-letter/{unit} "
+            )),
+            "{unit} {number}\n{status}"
+        );
+    }
+    assert!(status.contains("Tổng: đã gửi 14."), "{status}");
+
+    let messages = received(&sink);
+    assert_eq!(messages.len(), 14);
+    let names = unit_names(&office);
+    let report_pdf = office.filed("01-BC-UBND Bao cao so ket.pdf");
+    let notice_pdf = office.filed("02-TB-UBND Thong bao ket luan.pdf");
+    let mut letters_to = BTreeSet::new();
+    let mut reports_to = BTreeSet::new();
+    for (unit, is_letter, parsed) in &messages {
+        assert_eq!(parsed["defects"], serde_json::json!([]));
+        assert_eq!(
+            parsed["from"],
+            format!("{SENDER} <vanphong.damha@example.vn>")
+        );
+        let body = parsed["body"].as_str().unwrap().replace("\r\n", "\n");
+        assert!(body.ends_with("vanphong.damha@example.vn\n"), "{body}");
+        assert!(!body.contains("gửi lại"), "{body}");
+        let attachments = parsed["attachments"].as_array().unwrap();
+        // The Message-ID is the one the ledger shows.
+        let id = parsed["message_id"].as_str().unwrap();
+        let what = if *is_letter { LETTER } else { REPORT };
+        let line = lines_for(&status, unit, what);
+        assert!(
+            line.len() == 1 && line[0].contains(id),
+            "{unit} {id}\n{status}"
+        );
+        if *is_letter {
+            assert!(letters_to.insert(unit.clone()), "two letters to {unit}");
+            let number = &letter_numbers[unit.as_str()];
+            assert_eq!(
+                parsed["subject"],
+                format!(
+                    "Công văn số {number} V/v triển khai nhiệm vụ theo kết luận tại Hội nghị sơ kết 6 tháng đầu năm 2024 các Chương trình mục tiêu quốc gia"
+                )
+            );
+            assert!(
+                body.contains(&format!(
+                    "- Công văn số {number} ngày 25/6/2024 của Ủy ban nhân dân huyện Đầm Hà V/v"
+                )),
+                "{body}"
+            );
+            assert!(
+                body.contains("- Thông báo số 02/TB-UBND ngày 25/6/2024 của Ủy ban nhân dân huyện Đầm Hà về kết luận của đồng chí Hoàng Vĩnh Khuyến"),
+                "{body}"
+            );
+            let n = &number[..2];
+            let letter_name = format!("{n}-UBND-NLN Công văn giao nhiệm vụ.pdf");
+            assert!(
+                body.contains(&format!(
+                    "Tệp đính kèm:\n- {letter_name}\n- 02-TB-UBND Thông báo kết luận.pdf\n"
+                )),
+                "{body}"
+            );
+            assert_eq!(attachments.len(), 2);
+            assert_eq!(attachments[0]["filename"], letter_name.as_str());
+            assert_eq!(
+                attachments[0]["name"],
+                format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf")
+            );
+            assert_eq!(attachments[0]["content_type"], "application/pdf");
+            let letter_pdf = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf"));
+            assert_eq!(attachments[0]["sha256"], sha256_hex(&letter_pdf));
+            assert_eq!(attachments[0]["size"], letter_pdf.len());
+            assert_eq!(
+                attachments[1]["filename"],
+                "02-TB-UBND Thông báo kết luận.pdf"
+            );
+            assert_eq!(attachments[1]["name"], "02-TB-UBND Thong bao ket luan.pdf");
+            assert_eq!(attachments[1]["sha256"], sha256_hex(&notice_pdf));
+        } else {
+            assert!(reports_to.insert(unit.clone()), "two reports to {unit}");
+            assert_eq!(
+                parsed["subject"],
+                "Báo cáo số 01/BC-UBND sơ kết 6 tháng đầu năm 2024 thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm 6 tháng cuối năm 2024"
+            );
+            assert_eq!(attachments.len(), 1);
+            assert_eq!(attachments[0]["filename"], "01-BC-UBND Báo cáo sơ kết.pdf");
+            assert_eq!(attachments[0]["sha256"], sha256_hex(&report_pdf));
+        }
+        assert_eq!(
+            body.lines().next().unwrap(),
+            format!("Kính gửi: {}.", names[unit.as_str()]),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        letters_to,
+        LETTER_UNITS.iter().map(|u| u.to_string()).collect()
+    );
+    assert_eq!(
+        reports_to,
+        REPORT_UNITS.iter().map(|u| u.to_string()).collect()
+    );
+    // bqlda has two addresses: each of its two messages goes to both.
+    let to_both = sink
+        .received()
+        .iter()
+        .filter(|f| sink.envelope(f)["rcpt_tos"].as_array().unwrap().len() == 2)
+        .count();
+    assert_eq!(to_both, 2);
+
+    // The numbers are printed in the documents.
+    if have_pdftotext() {
+        let out = office.path("out/2024-h1");
+        let notice = pdf_text(&out.join("02-TB-UBND Thong bao ket luan.pdf"));
+        assert!(notice.contains("Số: 02/TB-UBND"), "{notice}");
+        let report = pdf_text(&out.join("01-BC-UBND Bao cao so ket.pdf"));
+        assert!(report.contains("Số: 01/BC-UBND"), "{report}");
+        let letter = pdf_text(&out.join("03-UBND-NLN Cong van giao nhiem vu.pdf"));
+        assert!(letter.contains("Số: 03/UBND-NLN"), "{letter}");
+        assert!(letter.contains("Thông báo số 02/TB-UBND"), "{letter}");
+    } else {
+        eprintln!("SKIPPED the PDF text check: pdftotext is not installed");
+    }
+
+    // Again: nothing is sent.
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+
+    // On purpose: exactly one more message, recorded as a resend, same documents.
+    let first_bqlda = messages
+        .iter()
+        .find(|(unit, letter, _)| unit == "bqlda" && *letter)
+        .unwrap()
+        .2
+        .clone();
+    let (ok, out) = office.send(&["--resend", "bqlda", "--only", "assignment-letter"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi lại"), "{out}");
+    let files = sink.received();
+    assert_eq!(files.len(), 15);
+    let resent = &parse_eml(&files[14..])[0];
+    assert_eq!(unit_of(&sink.envelope(&files[14])), "bqlda");
+    assert_ne!(resent["message_id"], first_bqlda["message_id"]);
+    assert_eq!(resent["subject"], first_bqlda["subject"]);
+    assert_eq!(resent["attachments"], first_bqlda["attachments"]);
+    assert!(
+        resent["body"].as_str().unwrap().contains("Thư này gửi lại"),
+        "{resent}"
+    );
+    let status = office.status();
+    let line = lines_for(&status, "bqlda", LETTER);
+    assert!(
+        line[0].contains("đã gửi 2 lần (1 lần gửi lại theo yêu cầu)")
+            && line[0].contains(resent["message_id"].as_str().unwrap()),
+        "{status}"
+    );
+    // And a plain send still sends nothing.
+    let (ok, out) = office.send(&[]);
+    assert!(ok && out.contains("đã gửi trước đó 14"), "{out}");
+    assert_eq!(sink.received().len(), 15);
+}
+
+#[test]
+fn starttls_and_auth_against_a_private_ca() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let made = Command::new("sh")
+        .arg(format!("{SUPPORT}/certs.sh"))
+        .arg(certs.path())
+        .status()
+        .unwrap();
+    assert!(made.success(), "certs.sh failed");
+    let cert = certs.path().join("server.pem");
+    let key = certs.path().join("server.key");
+    let sink = Sink::start(&[
+        "--starttls",
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        "--auth",
+        "vanphong:mật khẩu bí mật",
+    ]);
+    let smtp = |ca: &str| {
+        format!(
+            "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\nusername = \"vanphong\"\n\
+             password_file = \"smtp-password\"\n{ca}\ntimeout_seconds = 10\nmax_attempts = 2\n\
+             retry_delay_seconds = 0",
+            sink.port
+        )
+    };
+    // Without the CA the server is not trusted: refused, permanent, nothing issued twice.
+    let office = Office::new("", &smtp(""));
+    std::fs::write(office.path("smtp-password"), "mật khẩu bí mật\n").unwrap();
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("lỗi vĩnh viễn") && out.contains("chứng chỉ"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("mật khẩu bí mật"),
+        "the password never shows: {out}"
+    );
+    assert!(sink.received().is_empty());
+
+    let ca = format!("ca_file = \"{}\"", certs.path().join("ca.pem").display());
+    std::fs::write(office.path("vanban.toml"), {
+        let text = std::fs::read_to_string(office.path("vanban.toml")).unwrap();
+        text.replace("\ntimeout_seconds", &format!("\n{ca}\ntimeout_seconds"))
+    })
+    .unwrap();
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    let files = sink.received();
+    assert_eq!(files.len(), 14);
+    for file in &files {
+        let envelope = sink.envelope(file);
+        assert_eq!(envelope["tls"], true);
+        assert_eq!(envelope["auth"], true);
+    }
+    // The report numbered once, though its first attempt failed.
+    assert!(office.status().contains("01/BC-UBND"));
+}
+
+#[test]
+fn a_451_is_retried_and_the_message_delivered_once() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&["--fail-first", "3", "--fail-code", "451"]);
+    let office = Office::plain(sink.port);
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok, "{out}");
+    // The first three reports met a 451 and went through on the second round.
+    assert_eq!(out.matches("sau 2 lần thử").count(), 3, "{out}");
+    assert!(out.contains("đã gửi 4"), "{out}");
+    let files = sink.received();
+    assert_eq!(files.len(), 4, "each delivered exactly once");
+    let units: BTreeSet<String> = files.iter().map(|f| unit_of(&sink.envelope(f))).collect();
+    assert_eq!(units.len(), 4);
+    let status = office.status();
+    assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
+}
+
+#[test]
+fn a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&[
+        "--reject",
+        "quangan.damha@example.vn",
+        "--reject-code",
+        "550",
+    ]);
+    let office = Office::plain(sink.port);
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "exit 1 when a message failed: {out}");
+    assert!(out.contains("đã gửi 13, đã gửi trước đó 0, lỗi 1"), "{out}");
+    let line = lines_for(&out, "quang-an", LETTER);
+    assert!(
+        line[0].starts_with("gửi lỗi")
+            && line[0].contains("lỗi vĩnh viễn, không thử lại sau 1 lần thử")
+            && line[0].contains("550")
+            && line[0].contains("Recipient address rejected: User unknown"),
+        "{out}"
+    );
+    assert_eq!(sink.received().len(), 13);
+    let status = office.status();
+    let line = lines_for(&status, "quang-an", LETTER);
+    assert!(
+        line[0].contains("gửi lỗi") && line[0].contains("lỗi vĩnh viễn") && line[0].contains("550"),
+        "{status}"
+    );
+}
+
+#[test]
+fn nothing_is_lost_when_the_server_is_down_at_first() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let office = Office::plain(port);
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 0, lỗi 14"), "{out}");
+    assert_eq!(
+        out.matches("lỗi tạm thời, sẽ gửi lại ở lần chạy sau sau 3 lần thử")
+            .count(),
+        14,
+        "{out}"
+    );
+    let status = office.status();
+    assert!(status.contains("Tổng: gửi lỗi 14."), "{status}");
+    assert!(status.contains("lỗi tạm thời"), "{status}");
+    let notice = office.filed("02-TB-UBND Thong bao ket luan.pdf");
+
+    let sink = Sink::start(&["--port", &port.to_string()]);
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    assert!(
+        out.contains("số 02/TB-UBND — đã ban hành trước đó"),
+        "{out}"
+    );
+    assert_eq!(sink.received().len(), 14);
+    assert_eq!(office.filed("02-TB-UBND Thong bao ket luan.pdf"), notice);
+    let status = office.status();
+    assert!(status.contains("Tổng: đã gửi 14."), "{status}");
+    assert!(!status.contains("Số đã giữ nhưng chưa cấp"), "{status}");
+}
+
+#[test]
+fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    // The second message is stored by the server, whose reply is then held back.
+    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "30"]);
+    let office = Office::plain(sink.port);
+    let mut child = office
+        .command("send", &["--only", "review-report"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stalled = sink.dir.path().join("stalled");
+    let started = Instant::now();
+    while !stalled.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sink never stalled"
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("send ended before the stall: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to record anything
+    child.wait().unwrap();
+
+    let status = office.status();
+    let second = lines_for(&status, "pnn", REPORT);
+    assert!(
+        second[0].contains("không rõ kết quả") && second[0].contains("Message-ID <"),
+        "{status}"
+    );
+    assert!(
+        lines_for(&status, "vp", REPORT)[0].contains("đã gửi"),
+        "{status}"
+    );
+    assert!(
+        lines_for(&status, "ptnmt", REPORT)[0].contains("chờ gửi"),
+        "{status}"
+    );
+
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(!ok, "an unknown outcome is not a success: {out}");
+    assert!(
+        out.contains("đã gửi 2, đã gửi trước đó 1, lỗi 0, không rõ kết quả 1"),
+        "{out}"
+    );
+    let line = lines_for(&out, "pnn", REPORT);
+    assert!(
+        line[0].starts_with("không rõ kết quả") && line[0].contains("--resend pnn"),
+        "{out}"
+    );
+    // Each member got the report once: pnn's copy is the one the server stored before its
+    // reply was lost.
+    let mut units: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|f| unit_of(&sink.envelope(f)))
+        .collect();
+    units.sort();
+    assert_eq!(units, ["bqlda", "pnn", "ptnmt", "vp"]);
+    let status = office.status();
+    assert!(
+        status.contains("Tổng: chờ gửi 10, không rõ kết quả 1, đã gửi 3."),
+        "{status}"
+    );
+}
+
+#[test]
+fn sigterm_finishes_the_message_in_flight_records_it_and_stops() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "1"]);
+    let office = Office::plain(sink.port);
+    let child = office
+        .command("send", &["--only", "review-report"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stalled = sink.dir.path().join("stalled");
+    let started = Instant::now();
+    while !stalled.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sink never stalled"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("đã dừng theo yêu cầu"), "{text}");
+    assert!(
+        text.contains("đã gửi 2, đã gửi trước đó 0, lỗi 0, không rõ kết quả 0, chưa gửi 2."),
+        "{text}"
+    );
+    assert_eq!(sink.received().len(), 2);
+    let status = office.status();
+    assert!(
+        lines_for(&status, "pnn", REPORT)[0].contains("đã gửi"),
+        "{status}"
+    );
+    assert!(status.contains("Tổng: chờ gửi 12, đã gửi 2."), "{status}");
+    // The rest goes out on the next run.
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok && out.contains("đã gửi 2, đã gửi trước đó 2"), "{out}");
+    assert_eq!(sink.received().len(), 4);
+}
+
+#[test]
+fn dry_run_writes_parseable_messages_and_sends_nothing() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&[]);
+    let office = Office::plain(sink.port);
+    let (ok, out) = office.send(&["--dry-run"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("ghi 14 tệp .eml"), "{out}");
+    let outbox = office.path("out/outbox/2024-h1");
+    let files: Vec<PathBuf> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 14);
+    for parsed in parse_eml(&files) {
+        assert_eq!(parsed["defects"], serde_json::json!([]));
+        let subject = parsed["subject"].as_str().unwrap();
+        assert!(
+            subject.starts_with("Công văn số …/UBND-NLN")
+                || subject.starts_with("Báo cáo số …/BC-UBND"),
+            "{subject}"
+        );
+        for attachment in parsed["attachments"].as_array().unwrap() {
+            assert!(
+                attachment["filename"]
+                    .as_str()
+                    .unwrap()
+                    .contains("(dự thảo)"),
+                "{attachment}"
+            );
+            assert!(attachment["size"].as_u64().unwrap() > 10_000);
+        }
+    }
+    assert!(sink.received().is_empty());
+    let status = office.status();
+    assert!(status.contains("Tổng: chờ gửi 14."), "{status}");
+    assert!(status.contains("Số văn bản đã cấp: chưa có."), "{status}");
+    assert!(!office.path("out/2024-h1").exists());
+}
+
+#[test]
+fn a_bad_address_sends_nothing_and_names_the_unit() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&[]);
+    let office = Office::plain(sink.port);
+    let directory = std::fs::read_to_string(office.path("directory.toml")).unwrap();
+    std::fs::write(
+        office.path("directory.toml"),
+        directory.replace("quangan.damha@example.vn", "quangan.damha@@example.vn"),
+    )
+    .unwrap();
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "đơn vị \"quang-an\": địa chỉ thư điện tử không hợp lệ \"quangan.damha@@example.vn\""
+        ),
+        "{out}"
+    );
+    assert!(sink.received().is_empty());
+    assert!(!office.path("out/2024-h1").exists(), "no document issued");
+
+    // A template the office broke: also nothing sent, the unit named, no number issued.
+    std::fs::write(office.path("directory.toml"), &directory).unwrap();
+    let config = std::fs::read_to_string(office.path("vanban.toml")).unwrap();
+    std::fs::write(
+        office.path("vanban.toml"),
+        format!("templates_dir = \"mau\"\n{config}"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(office.path("mau/email")).unwrap();
+    std::fs::write(
+        office.path("mau/email/review-report.body.txt"),
+        "Kính gửi {{ unit.name }} ({{ unit.chuc_danh }})\n",
+    )
+    .unwrap();
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("không gửi thư nào"), "{out}");
+    assert!(
+        out.contains("thư gửi vp (Văn phòng HĐND và UBND huyện)"),
+        "{out}"
+    );
+    assert!(out.contains("chuc_danh"), "{out}");
+    assert!(sink.received().is_empty());
+    assert!(office.status().contains("Số văn bản đã cấp: chưa có."));
+}

@@ -17,6 +17,7 @@ use vanban::input;
 use vanban::input::config::Config;
 use vanban::model::DocumentKind;
 use vanban::render::{self, PdfRenderer, Renderer, pdf::PdfEngine, templates::Templates};
+use vanban::schedule::RunOutcome;
 
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
@@ -75,6 +76,23 @@ enum Command {
     /// Per recipient: sent (when, Message-ID), failed (why), pending or unknown; issued numbers.
     Status {
         period: PathBuf,
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The scheduled service: run each job of vanban.toml when due, until SIGTERM/SIGINT.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the jobs of vanban.toml with their next three firings and last run.
+    Jobs {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run one job now, as the scheduler would (recorded as a manual run).
+    RunJob {
+        /// The job's name in vanban.toml.
+        name: String,
         #[arg(long)]
         config: PathBuf,
     },
@@ -187,6 +205,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             println!("Đã tạo {} tệp trong {}.", written.len(), dir.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config } => {
+            vanban::schedule::service::init_logging();
+            let config = Config::load(&config)?;
+            vanban::schedule::service::serve(&config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs { config } => {
+            let config = Config::load(&config)?;
+            // Listing must not create the database of a service that never ran.
+            let store = match config.state.exists() {
+                true => Some(Store::open(&config.state)?),
+                false => None,
+            };
+            let text = vanban::schedule::listing::describe_jobs(
+                &config,
+                store.as_ref().map(Store::conn),
+                clock.now(),
+            )?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RunJob { name, config } => {
+            vanban::schedule::service::init_logging();
+            let config = Config::load(&config)?;
+            let result = vanban::schedule::service::run_job_now(&config, &name)?;
+            println!(
+                "Tác vụ \"{name}\" (kỳ {}): {}\n{}",
+                result.firing.period_key(),
+                result.outcome,
+                result.detail
+            );
+            Ok(match result.outcome {
+                RunOutcome::Ok => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            })
         }
         Command::Send {
             period,

@@ -30,6 +30,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sổ đăng ký văn bản đi (register, register_recipients, register_files)",
         sql: super::register::SCHEMA,
     },
+    Migration {
+        name: "lịch sử chạy tác vụ theo lịch (job_runs, job_seen)",
+        sql: crate::schedule::SCHEMA,
+    },
 ];
 
 /// How long a writer waits for another connection's transaction before giving up. Transactions

@@ -7,15 +7,18 @@
 
 mod catch_up;
 mod cron_expr;
+pub mod execute;
+pub mod listing;
 mod period;
 mod runs;
+pub mod service;
 
 pub use catch_up::{CatchUp, CatchUpPlan, plan_catch_up};
 pub use cron_expr::{CronSchedule, parse_timezone};
 pub use period::{Covers, covered_period, period_path};
 pub use runs::{
-    JobRun, RunOutcome, claim_firing, finish_firing, history, last_due, migrations, record_skipped,
-    recover_interrupted,
+    JobRun, RunOutcome, SCHEMA, Trigger, claim_firing, finish_firing, first_seen, history,
+    last_due, record_skipped, recover_interrupted,
 };
 
 /// What can go wrong while reading a job's schedule or its run history. The messages are

@@ -12,21 +12,63 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ScheduleError;
 
-const CREATE_JOB_RUNS: &str = "\
+/// The run-history tables, one entry of the state database's migrations
+/// (`crate::deliver::store::MIGRATIONS`). `job_seen` remembers when the service first saw each
+/// job, so a fresh database does not count firings from before that as missed.
+pub const SCHEMA: &str = "\
 CREATE TABLE IF NOT EXISTS job_runs (
-    job      TEXT NOT NULL,
-    due      TEXT NOT NULL,
-    started  TEXT,
-    finished TEXT,
-    outcome  TEXT NOT NULL
-             CHECK (outcome IN ('running', 'ok', 'failed', 'skipped', 'interrupted')),
-    detail   TEXT,
+    job        TEXT NOT NULL,
+    due        TEXT NOT NULL,
+    started    TEXT,
+    finished   TEXT,
+    outcome    TEXT NOT NULL
+               CHECK (outcome IN ('running', 'ok', 'failed', 'skipped', 'interrupted')),
+    detail     TEXT,
+    started_by TEXT NOT NULL DEFAULT 'schedule'
+               CHECK (started_by IN ('schedule', 'catch-up', 'manual')),
     PRIMARY KEY (job, due)
-)";
+);
+CREATE TABLE IF NOT EXISTS job_seen (
+    job        TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL
+);";
 
-/// SQL for the ledger's migration runner to append, in order.
-pub fn migrations() -> &'static [&'static str] {
-    &[CREATE_JOB_RUNS]
+/// Who started a firing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// The service, at the firing's due time (or a little later when it was busy).
+    Schedule,
+    /// The service at start, for a firing missed while it was down (policy `once`), or the
+    /// `skipped` row that stands for missed firings (policy `skip`).
+    CatchUp,
+    /// `vanban run-job`: due is the moment it was run. Manual runs do not count as the
+    /// job's last due time, so they never hide a scheduled firing from catch-up.
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::CatchUp => "catch-up",
+            Trigger::Manual => "manual",
+        }
+    }
+
+    fn from_db(text: &str) -> Option<Trigger> {
+        Some(match text {
+            "schedule" => Trigger::Schedule,
+            "catch-up" => Trigger::CatchUp,
+            "manual" => Trigger::Manual,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The state of one firing.
@@ -81,6 +123,7 @@ pub struct JobRun {
     pub finished: Option<DateTime<Utc>>,
     pub outcome: RunOutcome,
     pub detail: Option<String>,
+    pub trigger: Trigger,
 }
 
 /// Takes ownership of the firing of `job` due at `due` (stored to the second).
@@ -91,11 +134,13 @@ pub fn claim_firing(
     job: &str,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
+    trigger: Trigger,
 ) -> Result<bool, ScheduleError> {
     let inserted = conn.execute(
-        "INSERT INTO job_runs (job, due, started, outcome) VALUES (?1, ?2, ?3, 'running')
+        "INSERT INTO job_runs (job, due, started, outcome, started_by)
+         VALUES (?1, ?2, ?3, 'running', ?4)
          ON CONFLICT (job, due) DO NOTHING",
-        params![job, db_time(due), db_time(now)],
+        params![job, db_time(due), db_time(now), trigger.as_str()],
     )?;
     Ok(inserted == 1)
 }
@@ -147,8 +192,8 @@ pub fn record_skipped(
     detail: &str,
 ) -> Result<bool, ScheduleError> {
     let inserted = conn.execute(
-        "INSERT INTO job_runs (job, due, finished, outcome, detail)
-         VALUES (?1, ?2, ?3, 'skipped', ?4)
+        "INSERT INTO job_runs (job, due, finished, outcome, detail, started_by)
+         VALUES (?1, ?2, ?3, 'skipped', ?4, 'catch-up')
          ON CONFLICT (job, due) DO NOTHING",
         params![job, db_time(due), db_time(now), non_empty(detail)],
     )?;
@@ -165,7 +210,7 @@ pub fn recover_interrupted(
     let mut stmt = conn.prepare(
         "UPDATE job_runs SET outcome = 'interrupted', finished = ?1, detail = ?2
          WHERE outcome = 'running'
-         RETURNING job, due, started, finished, outcome, detail",
+         RETURNING job, due, started, finished, outcome, detail, started_by",
     )?;
     let rows = stmt
         .query_map(
@@ -185,11 +230,12 @@ pub fn recover_interrupted(
     Ok(runs)
 }
 
-/// Due time of the latest firing recorded for `job`, whatever its outcome.
+/// Due time of the latest scheduled firing recorded for `job`, whatever its outcome;
+/// manual runs (`run-job`) are not counted.
 pub fn last_due(conn: &Connection, job: &str) -> Result<Option<DateTime<Utc>>, ScheduleError> {
     let text: Option<String> = conn
         .query_row(
-            "SELECT MAX(due) FROM job_runs WHERE job = ?1",
+            "SELECT MAX(due) FROM job_runs WHERE job = ?1 AND started_by <> 'manual'",
             params![job],
             |row| row.get(0),
         )
@@ -198,11 +244,30 @@ pub fn last_due(conn: &Connection, job: &str) -> Result<Option<DateTime<Utc>>, S
     text.map(|t| parse_db_time(job, "due", &t)).transpose()
 }
 
+/// When the service first saw `job`: recorded as `now` on the first call, returned unchanged
+/// ever after. Catch-up counts no firing before it as missed.
+pub fn first_seen(
+    conn: &Connection,
+    job: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ScheduleError> {
+    conn.execute(
+        "INSERT INTO job_seen (job, first_seen) VALUES (?1, ?2) ON CONFLICT (job) DO NOTHING",
+        params![job, db_time(now)],
+    )?;
+    let text: String = conn.query_row(
+        "SELECT first_seen FROM job_seen WHERE job = ?1",
+        params![job],
+        |row| row.get(0),
+    )?;
+    parse_db_time(job, "first_seen", &text)
+}
+
 /// The `limit` latest firings of `job`, newest first.
 pub fn history(conn: &Connection, job: &str, limit: usize) -> Result<Vec<JobRun>, ScheduleError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare(
-        "SELECT job, due, started, finished, outcome, detail FROM job_runs
+        "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
          WHERE job = ?1 ORDER BY due DESC LIMIT ?2",
     )?;
     let rows = stmt
@@ -218,6 +283,7 @@ type RawRow = (
     Option<String>,
     String,
     Option<String>,
+    String,
 );
 
 fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -228,6 +294,7 @@ fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
     ))
 }
 
@@ -235,7 +302,7 @@ impl TryFrom<RawRow> for JobRun {
     type Error = ScheduleError;
 
     fn try_from(
-        (job, due, started, finished, outcome, detail): RawRow,
+        (job, due, started, finished, outcome, detail, trigger): RawRow,
     ) -> Result<Self, Self::Error> {
         let due = parse_db_time(&job, "due", &due)?;
         let started = started
@@ -250,6 +317,11 @@ impl TryFrom<RawRow> for JobRun {
                 column: "outcome",
                 value: outcome.clone(),
             })?;
+        let trigger = Trigger::from_db(&trigger).ok_or_else(|| ScheduleError::CorruptHistory {
+            job: job.clone(),
+            column: "started_by",
+            value: trigger.clone(),
+        })?;
         Ok(JobRun {
             job,
             due,
@@ -257,6 +329,7 @@ impl TryFrom<RawRow> for JobRun {
             finished,
             outcome,
             detail,
+            trigger,
         })
     }
 }
@@ -292,9 +365,7 @@ mod tests {
 
     fn db() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        for sql in migrations() {
-            conn.execute_batch(sql).unwrap();
-        }
+        conn.execute_batch(SCHEMA).unwrap();
         conn
     }
 
@@ -303,24 +374,58 @@ mod tests {
     }
 
     #[test]
-    fn migrations_can_run_twice() {
+    fn schema_can_run_twice() {
         let conn = db();
-        for sql in migrations() {
-            conn.execute_batch(sql).unwrap();
-        }
+        conn.execute_batch(SCHEMA).unwrap();
     }
 
     #[test]
     fn a_firing_is_claimed_once() {
         let conn = db();
         let due = utc(2026, 6, 25, 1, 0);
-        assert!(claim_firing(&conn, "bao-cao", due, utc(2026, 6, 25, 1, 0)).unwrap());
-        assert!(!claim_firing(&conn, "bao-cao", due, utc(2026, 6, 25, 1, 1)).unwrap());
+        assert!(
+            claim_firing(
+                &conn,
+                "bao-cao",
+                due,
+                utc(2026, 6, 25, 1, 0),
+                Trigger::Schedule
+            )
+            .unwrap()
+        );
+        assert!(
+            !claim_firing(
+                &conn,
+                "bao-cao",
+                due,
+                utc(2026, 6, 25, 1, 1),
+                Trigger::Schedule
+            )
+            .unwrap()
+        );
         // Same due time, other job: independent.
-        assert!(claim_firing(&conn, "thong-bao", due, utc(2026, 6, 25, 1, 0)).unwrap());
+        assert!(
+            claim_firing(
+                &conn,
+                "thong-bao",
+                due,
+                utc(2026, 6, 25, 1, 0),
+                Trigger::Schedule
+            )
+            .unwrap()
+        );
         // Sub-second noise in `due` is the same firing.
         let noisy = due + Duration::milliseconds(400);
-        assert!(!claim_firing(&conn, "bao-cao", noisy, utc(2026, 6, 25, 1, 2)).unwrap());
+        assert!(
+            !claim_firing(
+                &conn,
+                "bao-cao",
+                noisy,
+                utc(2026, 6, 25, 1, 2),
+                Trigger::Schedule
+            )
+            .unwrap()
+        );
 
         finish_firing(
             &conn,
@@ -331,7 +436,16 @@ mod tests {
             "",
         )
         .unwrap();
-        assert!(!claim_firing(&conn, "bao-cao", due, utc(2026, 6, 25, 2, 0)).unwrap());
+        assert!(
+            !claim_firing(
+                &conn,
+                "bao-cao",
+                due,
+                utc(2026, 6, 25, 2, 0),
+                Trigger::Schedule
+            )
+            .unwrap()
+        );
         let runs = history(&conn, "bao-cao", 10).unwrap();
         assert_eq!(
             runs,
@@ -342,6 +456,7 @@ mod tests {
                 finished: Some(utc(2026, 6, 25, 1, 3)),
                 outcome: RunOutcome::Ok,
                 detail: None,
+                trigger: Trigger::Schedule,
             }]
         );
     }
@@ -355,7 +470,7 @@ mod tests {
             finish_firing(&conn, "x", due, now, RunOutcome::Ok, ""),
             Err(ScheduleError::NotRunning { .. })
         ));
-        claim_firing(&conn, "x", due, now).unwrap();
+        claim_firing(&conn, "x", due, now, Trigger::Schedule).unwrap();
         assert!(finish_firing(&conn, "x", due, now, RunOutcome::Running, "").is_err());
         finish_firing(
             &conn,
@@ -383,7 +498,7 @@ mod tests {
         let due = schedule.next_after(clock.now()).unwrap();
         assert_eq!(due, utc(2026, 6, 25, 1, 0));
         clock.set(due);
-        assert!(claim_firing(&conn, "bao-cao", due, clock.now()).unwrap());
+        assert!(claim_firing(&conn, "bao-cao", due, clock.now(), Trigger::Schedule).unwrap());
 
         // Restart ten minutes later.
         clock.advance(Duration::minutes(10));
@@ -412,7 +527,7 @@ mod tests {
             utc(2026, 1, 1, 0, 0),
         );
         assert_eq!(plan, CatchUpPlan::NothingMissed);
-        assert!(!claim_firing(&conn, "bao-cao", due, clock.now()).unwrap());
+        assert!(!claim_firing(&conn, "bao-cao", due, clock.now(), Trigger::Schedule).unwrap());
         assert_eq!(
             history(&conn, "bao-cao", 5).unwrap()[0].outcome,
             RunOutcome::Interrupted
@@ -437,9 +552,9 @@ mod tests {
         let mut runs = 0;
         while let Some(due) = schedule.next_after(clock.now()).filter(|t| *t < end) {
             clock.set(due);
-            assert!(claim_firing(&conn, "tuan", due, clock.now()).unwrap());
+            assert!(claim_firing(&conn, "tuan", due, clock.now(), Trigger::Schedule).unwrap());
             // A duplicate wake-up for the same firing is refused.
-            assert!(!claim_firing(&conn, "tuan", due, clock.now()).unwrap());
+            assert!(!claim_firing(&conn, "tuan", due, clock.now(), Trigger::Schedule).unwrap());
             clock.advance(Duration::seconds(30));
             finish_firing(&conn, "tuan", due, clock.now(), RunOutcome::Ok, "").unwrap();
             runs += 1;
@@ -464,7 +579,9 @@ mod tests {
             record_skipped(&conn, "tuan", due, utc(2026, 6, 3, 2, 0), "Bỏ qua 13 lần").unwrap()
         );
         assert!(!record_skipped(&conn, "tuan", due, utc(2026, 6, 3, 2, 0), "").unwrap());
-        assert!(!claim_firing(&conn, "tuan", due, utc(2026, 6, 3, 2, 0)).unwrap());
+        assert!(
+            !claim_firing(&conn, "tuan", due, utc(2026, 6, 3, 2, 0), Trigger::Schedule).unwrap()
+        );
         assert_eq!(last_due(&conn, "tuan").unwrap(), Some(due));
         let run = &history(&conn, "tuan", 1).unwrap()[0];
         assert_eq!(run.outcome, RunOutcome::Skipped);
@@ -482,5 +599,35 @@ mod tests {
         .unwrap();
         let err = history(&conn, "hong", 5).unwrap_err().to_string();
         assert!(err.contains("hong") && err.contains("hôm qua"), "{err}");
+    }
+
+    #[test]
+    fn manual_runs_do_not_count_as_the_last_due_time() {
+        let conn = db();
+        let scheduled = utc(2026, 6, 25, 1, 0);
+        assert!(claim_firing(&conn, "tb", scheduled, scheduled, Trigger::Schedule).unwrap());
+        finish_firing(&conn, "tb", scheduled, scheduled, RunOutcome::Ok, "").unwrap();
+        let manual = utc(2026, 7, 2, 3, 4);
+        assert!(claim_firing(&conn, "tb", manual, manual, Trigger::Manual).unwrap());
+        finish_firing(&conn, "tb", manual, manual, RunOutcome::Ok, "").unwrap();
+        assert_eq!(last_due(&conn, "tb").unwrap(), Some(scheduled));
+        // The history still shows the manual run first, marked as such.
+        let runs = history(&conn, "tb", 5).unwrap();
+        assert_eq!(runs[0].due, manual);
+        assert_eq!(runs[0].trigger, Trigger::Manual);
+        assert_eq!(runs[1].trigger, Trigger::Schedule);
+        // A job with only manual runs has no last due time.
+        assert!(claim_firing(&conn, "khac", manual, manual, Trigger::Manual).unwrap());
+        assert_eq!(last_due(&conn, "khac").unwrap(), None);
+    }
+
+    #[test]
+    fn first_seen_is_recorded_once() {
+        let conn = db();
+        let t1 = utc(2026, 1, 5, 2, 0);
+        assert_eq!(first_seen(&conn, "a", t1).unwrap(), t1);
+        assert_eq!(first_seen(&conn, "a", utc(2026, 3, 1, 0, 0)).unwrap(), t1);
+        let t2 = utc(2026, 3, 1, 0, 0);
+        assert_eq!(first_seen(&conn, "b", t2).unwrap(), t2);
     }
 }

@@ -1,0 +1,270 @@
+//! What a firing of a scheduled job does for real: find and validate the period file, check it
+//! is the period the firing covers, then render the job's documents or send them; and the
+//! email that tells the IT admin when a firing failed.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, info, warn};
+
+use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
+use crate::clock::VIETNAM;
+use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
+use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
+use crate::input::config::{Action, Config, Job};
+use crate::model::{DocumentKind, Period};
+use crate::render::pdf::{PdfEngine, PdfError};
+use crate::render::templates::Templates;
+use crate::render::{self, PdfRenderer, Renderer};
+
+/// The real work of a firing, with the Typst engine built once for the life of the service.
+pub struct JobExecutor {
+    pdf: PdfRenderer,
+    threads: usize,
+}
+
+impl JobExecutor {
+    /// Loads the templates (the config's `templates_dir` overrides first): a broken template
+    /// stops the service at start rather than failing every firing.
+    pub fn new(config: &Config) -> Result<JobExecutor, PdfError> {
+        let templates = config
+            .templates_dir
+            .clone()
+            .map(Templates::with_overrides)
+            .unwrap_or_default();
+        Ok(JobExecutor {
+            pdf: PdfRenderer::new(PdfEngine::new(&templates)?),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+
+    fn render(&self, ctx: &ExecContext<'_>, job: &Job, period: &Period) -> ExecReport {
+        let documents: Vec<_> = render::plan(period, None, &|_, _| None)
+            .into_iter()
+            .filter(|d| wanted(job, d.kind))
+            .collect();
+        let renderers: [&dyn Renderer; 1] = [&self.pdf];
+        let files = match render::render_all(&documents, &renderers, self.threads) {
+            Ok(files) => files,
+            Err(e) => return ExecReport::failed(format!("Không tạo được văn bản: {e}")),
+        };
+        let dir = ctx.config.output_dir.join(period.key());
+        match render::write_all(&dir, &files) {
+            Ok(written) => {
+                for path in &written {
+                    debug!(job = %job.name, file = %path.display(), "Đã ghi tệp");
+                }
+                ExecReport::ok(format!(
+                    "Đã tạo {} tệp trong {}",
+                    written.len(),
+                    dir.display()
+                ))
+            }
+            Err(e) => ExecReport::failed(format!("Không ghi được văn bản: {e}")),
+        }
+    }
+}
+
+impl JobExecutor {
+    /// Issues numbers, files and emails the job's documents through the ledger, exactly as
+    /// `vanban send` does; logs one line per message.
+    fn send(
+        &self,
+        ctx: &ExecContext<'_>,
+        job: &Job,
+        firing: &Firing,
+        period_file: &Path,
+        stop: &AtomicBool,
+    ) -> ExecReport {
+        let renderers: [&dyn Renderer; 1] = [&self.pdf];
+        // Retry rounds wait here; a shutdown cuts the wait short.
+        let sleep = |delay: Duration| {
+            let step = Duration::from_millis(100);
+            let mut left = delay;
+            while !left.is_zero() && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(left.min(step));
+                left = left.saturating_sub(step);
+            }
+        };
+        let env = SendEnv {
+            config: ctx.config,
+            store: ctx.store,
+            lock: ctx.lock,
+            clock: ctx.clock,
+            renderers: &renderers,
+            sleep: &sleep,
+        };
+        let options = SendOptions {
+            dry_run: false,
+            resend: None,
+            only: job.documents.clone(),
+        };
+        let report = match send_period(&env, period_file, &options, stop) {
+            Ok(report) => report,
+            Err(DeliverError::Period(problems)) => {
+                return ExecReport::failed(format!(
+                    "Tệp kỳ báo cáo {} không dùng được:\n{problems}",
+                    period_file.display()
+                ));
+            }
+            Err(e) => return ExecReport::failed(format!("Không gửi được: {e}")),
+        };
+        let period = firing.period_key();
+        for delivery in &report.deliveries {
+            if delivery.outcome.is_done() {
+                info!(job = %job.name, period = %period, "{delivery}");
+            } else {
+                warn!(job = %job.name, period = %period, "{delivery}");
+            }
+        }
+        for note in &report.notes {
+            warn!(job = %job.name, period = %period, "{note}");
+        }
+        let sent = report.count(|o| matches!(o, Outcome::Sent { .. }));
+        let before = report.count(|o| matches!(o, Outcome::AlreadySent { .. }));
+        let left = report.deliveries.len() - sent - before;
+        let mut detail = format!(
+            "Kỳ {}: {} thư; gửi lần này {sent}, đã gửi trước đó {before}, chưa gửi được {left}",
+            report.period,
+            report.deliveries.len()
+        );
+        let numbers: Vec<&str> = report.documents.iter().map(|d| d.number.as_str()).collect();
+        if !numbers.is_empty() {
+            let _ = write!(detail, "; văn bản số {}", numbers.join(", "));
+        }
+        for delivery in report.deliveries.iter().filter(|d| !d.outcome.is_done()) {
+            let _ = write!(detail, "\n{delivery}");
+        }
+        for note in &report.notes {
+            let _ = write!(detail, "\n{note}");
+        }
+        if report.stopped && stop.load(Ordering::SeqCst) {
+            let _ = write!(
+                detail,
+                "\nDừng theo tín hiệu; thư chưa gửi sẽ được gửi khi chạy lại: vanban run-job {} \
+                 --config {} (thư đã gửi không bị gửi lại)",
+                job.name,
+                ctx.config.path.display()
+            );
+            ExecReport::interrupted(detail)
+        } else if report.all_delivered() {
+            ExecReport::ok(detail)
+        } else {
+            ExecReport::failed(detail)
+        }
+    }
+}
+
+/// Whether the job asks for documents of `kind` (no `documents` list: every kind).
+fn wanted(job: &Job, kind: DocumentKind) -> bool {
+    job.documents.is_empty() || job.documents.contains(&kind)
+}
+
+impl Execute for JobExecutor {
+    fn execute(
+        &self,
+        ctx: &ExecContext<'_>,
+        job: &Job,
+        firing: &Firing,
+        period_file: &Path,
+        stop: &AtomicBool,
+    ) -> ExecReport {
+        // The default issue date is today in Vietnam, as for `vanban send`.
+        let today = ctx.clock.today_in(VIETNAM);
+        let period =
+            match crate::input::load_period(period_file, ctx.config.directory.as_deref(), today) {
+                Ok(period) => period,
+                Err(problems) => {
+                    return ExecReport::failed(format!(
+                        "Tệp kỳ báo cáo {} không dùng được:\n{problems}",
+                        period_file.display(),
+                    ));
+                }
+            };
+        // A fixed path, or a file copied from last period and not updated, would otherwise
+        // issue an old period's documents as if they were this one's.
+        if period.key() != firing.period_key() {
+            return ExecReport::failed(format!(
+                "Tệp {} là kỳ {} nhưng lần chạy đến hạn {} cần kỳ {} (covers = \"{}\"); hãy kiểm \
+                 tra [period] trong tệp và mẫu đường dẫn period của tác vụ trong vanban.toml",
+                period_file.display(),
+                period.key(),
+                firing.local.format("%d/%m/%Y %H:%M"),
+                firing.period_key(),
+                covers_name(job),
+            ));
+        }
+        match job.action {
+            Action::Render => self.render(ctx, job, &period),
+            Action::Send => self.send(ctx, job, firing, period_file, stop),
+        }
+    }
+}
+
+fn covers_name(job: &Job) -> &'static str {
+    match job.covers {
+        super::Covers::CurrentHalf => "current-half",
+        super::Covers::PreviousHalf => "previous-half",
+    }
+}
+
+/// Emails `admin_email` through the configured SMTP server, one attempt per alert (the failure
+/// is already in the run history and the log; a retry loop here would hold up other jobs).
+pub struct MailAlert {
+    target: Result<AlertTarget, String>,
+}
+
+struct AlertTarget {
+    mailer: SmtpMailer,
+    from: (String, String),
+    to: String,
+}
+
+impl MailAlert {
+    /// Never fails: without `admin_email` no alert is asked for; a missing `[smtp]` or a
+    /// transport that cannot be built is reported when an alert is due.
+    pub fn new(config: &Config) -> MailAlert {
+        let target = match (&config.admin_email, &config.smtp) {
+            (None, _) => Err("chưa đặt admin_email trong vanban.toml".to_owned()),
+            (Some(_), None) => Err("vanban.toml không có mục [smtp] để gửi thư".to_owned()),
+            (Some(to), Some(smtp)) => SmtpMailer::new(&smtp.settings)
+                .map(|mailer| AlertTarget {
+                    mailer,
+                    from: (config.sender.name.clone(), config.sender.address.clone()),
+                    to: to.clone(),
+                })
+                .map_err(|e| e.to_string()),
+        };
+        MailAlert { target }
+    }
+}
+
+impl Alert for MailAlert {
+    fn alert(&self, subject: &str, body: &str, now: DateTime<Utc>) -> Result<(), String> {
+        let target = self.target.as_ref().map_err(Clone::clone)?;
+        let domain = target
+            .from
+            .1
+            .rsplit_once('@')
+            .map_or("", |(_, domain)| domain);
+        let stamp = now.to_rfc3339();
+        let message = OutgoingMessage {
+            from: target.from.clone(),
+            to: vec![(String::new(), target.to.clone())],
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+            attachments: Vec::new(),
+            message_id: message_id_for(&["admin-alert", subject, &stamp], domain, "1"),
+            date: now.into(),
+        };
+        let message = build_message(&message).map_err(|e| e.to_string())?;
+        target
+            .mailer
+            .send(&message)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}

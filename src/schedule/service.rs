@@ -1,0 +1,1278 @@
+//! The scheduled service behind `vanban run` and `vanban run-job`: takes the single-instance
+//! lock, recovers firings a crash left running, catches up on firings missed while it was down,
+//! then waits for each job's next firing and runs it exactly once, recording every firing in
+//! the run history.
+//!
+//! Time and waiting are injected ([`Clock`], [`Waiter`]), and so are the work a firing does
+//! ([`Execute`]) and the admin alert ([`Alert`]): tests drive a fake clock through whole
+//! half-years in milliseconds, while `vanban run` plugs in the system clock, a waiter woken
+//! by SIGTERM/SIGINT, the real renderer/sender and SMTP.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use chrono::{DateTime, Timelike, Utc};
+use chrono_tz::Tz;
+use tracing::{debug, error, info, warn};
+
+use super::{
+    CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, covered_period, finish_firing,
+    first_seen, last_due, period_path, plan_catch_up, record_skipped, recover_interrupted,
+};
+use crate::clock::Clock;
+use crate::deliver::lock::{InstanceLock, LockError};
+use crate::deliver::store::{Store, StoreError};
+use crate::input::config::{Config, Job};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(
+        "Tệp cấu hình {config} không có tác vụ nào ([[jobs]]): dịch vụ không có việc gì để chạy"
+    )]
+    NoJobs { config: String },
+    #[error("Tệp cấu hình {config} không có tác vụ \"{name}\"; các tác vụ có: {known}")]
+    UnknownJob {
+        config: String,
+        name: String,
+        known: String,
+    },
+    #[error(
+        "Tác vụ \"{job}\" đã có một lần chạy ghi lúc {due} (UTC) trong lịch sử; chờ một giây rồi \
+         chạy lại"
+    )]
+    AlreadyRecorded { job: String, due: String },
+    #[error("Không cài được bộ xử lý tín hiệu SIGTERM/SIGINT: {0}")]
+    Signals(std::io::Error),
+    #[error("Không nạp được mẫu văn bản: {0}")]
+    Templates(String),
+    #[error(
+        "{0} Nếu đó là dịch vụ `vanban run`, hãy dừng dịch vụ (systemctl stop vanban), chạy \
+         run-job, rồi khởi động lại (systemctl start vanban)."
+    )]
+    ServiceRunning(LockError),
+}
+
+/// One firing of one job, with what it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firing {
+    pub job: String,
+    pub due: DateTime<Utc>,
+    /// `due` in the job's time zone: the covered period is read from this local date.
+    pub local: DateTime<Tz>,
+    pub year: i32,
+    pub half: u8,
+    pub trigger: Trigger,
+}
+
+impl Firing {
+    pub fn new(job: &Job, due: DateTime<Utc>, trigger: Trigger) -> Firing {
+        let local = due.with_timezone(&job.schedule.timezone());
+        let (year, half) = covered_period(job.covers, local.date_naive());
+        Firing {
+            job: job.name.clone(),
+            due,
+            local,
+            year,
+            half,
+            trigger,
+        }
+    }
+
+    /// The period's key, as in `Period::key` and the output folder: "2026-h1".
+    pub fn period_key(&self) -> String {
+        format!("{}-h{}", self.year, self.half)
+    }
+
+    /// The due time for logs: local, with its offset, to the second.
+    pub fn local_text(&self) -> String {
+        self.local.format("%Y-%m-%d %H:%M:%S%:z").to_string()
+    }
+}
+
+/// What a firing's work reports back: `Ok`, `Failed`, or `Interrupted` (stopped by a signal
+/// before it finished); `detail` goes into the run history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecReport {
+    outcome: RunOutcome,
+    pub detail: String,
+}
+
+impl ExecReport {
+    pub fn ok(detail: impl Into<String>) -> Self {
+        Self {
+            outcome: RunOutcome::Ok,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn failed(detail: impl Into<String>) -> Self {
+        Self {
+            outcome: RunOutcome::Failed,
+            detail: detail.into(),
+        }
+    }
+
+    /// Stopped by SIGTERM/SIGINT part-way: what was done is recorded (the ledger says which
+    /// messages went out); the rest is left for `vanban run-job`.
+    pub fn interrupted(detail: impl Into<String>) -> Self {
+        Self {
+            outcome: RunOutcome::Interrupted,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn outcome(&self) -> RunOutcome {
+        self.outcome
+    }
+}
+
+/// What a firing may use: the configuration, the state database and the lock on it (sending
+/// needs both), and the clock.
+pub struct ExecContext<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub lock: &'a InstanceLock,
+    pub clock: &'a dyn Clock,
+}
+
+/// The work of a firing: render or send the period found at `period_file`. Never panics on
+/// bad input; every problem becomes a `failed` report with the messages.
+pub trait Execute {
+    fn execute(
+        &self,
+        ctx: &ExecContext<'_>,
+        job: &Job,
+        firing: &Firing,
+        period_file: &Path,
+        stop: &AtomicBool,
+    ) -> ExecReport;
+}
+
+/// Tells the IT admin (`admin_email`) that a firing failed. An `Err` is the reason the alert
+/// itself could not be sent; it is logged, and the service goes on.
+pub trait Alert {
+    fn alert(&self, subject: &str, body: &str, now: DateTime<Utc>) -> Result<(), String>;
+}
+
+/// A stop request (SIGTERM/SIGINT) that a waiting thread notices at once, and that the work in
+/// progress checks between messages through [`StopSignal::flag`].
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    flag: AtomicBool,
+    mutex: Mutex<()>,
+    wake: Condvar,
+}
+
+impl StopSignal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn request(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        // Taking the mutex orders this after a waiter's check of the flag, so it cannot miss it.
+        let _guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.notify_all();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The flag that `send_period` checks between messages.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.flag
+    }
+
+    /// Sleeps for at most `limit`, returning early when a stop is requested.
+    pub fn wait_timeout(&self, limit: std::time::Duration) {
+        let guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_requested() {
+            return;
+        }
+        let _ = self.wake.wait_timeout(guard, limit);
+    }
+}
+
+/// Requests a stop on the first SIGTERM or SIGINT; a second one ends the process at once (the
+/// run history then shows the firing as interrupted at the next start). Runs a thread.
+pub fn stop_on_signals(stop: Arc<StopSignal>) -> Result<(), ServiceError> {
+    use signal_hook::consts::signal::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(ServiceError::Signals)?;
+    std::thread::Builder::new()
+        .name("vanban-signals".into())
+        .spawn(move || {
+            for (count, signal) in signals.forever().enumerate() {
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
+                if count == 0 {
+                    info!(
+                        signal = name,
+                        "Nhận tín hiệu dừng: gửi nốt thư đang gửi, ghi kết quả rồi thoát"
+                    );
+                    stop.request();
+                } else {
+                    warn!(signal = name, "Nhận tín hiệu dừng lần thứ hai: thoát ngay");
+                    std::process::exit(130);
+                }
+            }
+        })
+        .map_err(ServiceError::Signals)?;
+    Ok(())
+}
+
+/// Waits until a point in time. Returns when `clock.now() >= deadline` or a stop is requested.
+pub trait Waiter {
+    fn wait_until(&self, clock: &dyn Clock, deadline: DateTime<Utc>, stop: &StopSignal);
+}
+
+/// Waits in naps of at most [`SystemWaiter::MAX_NAP`], re-reading the clock after each, so a
+/// wall-clock step (NTP, a resumed virtual machine) delays a firing by at most one nap.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemWaiter;
+
+impl SystemWaiter {
+    pub const MAX_NAP: std::time::Duration = std::time::Duration::from_secs(10);
+}
+
+impl Waiter for SystemWaiter {
+    fn wait_until(&self, clock: &dyn Clock, deadline: DateTime<Utc>, stop: &StopSignal) {
+        while !stop.is_requested() {
+            let Ok(left) = (deadline - clock.now()).to_std() else {
+                return;
+            };
+            if left.is_zero() {
+                return;
+            }
+            stop.wait_timeout(left.min(Self::MAX_NAP));
+        }
+    }
+}
+
+/// How one firing ended, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiringResult {
+    pub firing: Firing,
+    pub outcome: RunOutcome,
+    pub detail: String,
+}
+
+/// The running service: holds the instance lock and the state database for its lifetime.
+pub struct Service<'a> {
+    config: &'a Config,
+    clock: &'a dyn Clock,
+    executor: &'a dyn Execute,
+    alert: &'a dyn Alert,
+    store: Store,
+    lock: InstanceLock,
+}
+
+impl<'a> Service<'a> {
+    /// Takes the instance lock (refusing if another vanban process holds it), opens the state
+    /// database, and marks firings a dead process left running as interrupted (never re-run).
+    pub fn start(
+        config: &'a Config,
+        clock: &'a dyn Clock,
+        executor: &'a dyn Execute,
+        alert: &'a dyn Alert,
+    ) -> Result<Service<'a>, ServiceError> {
+        let lock = InstanceLock::acquire(&config.state, clock.now())?;
+        let store = Store::open(&config.state)?;
+        for run in recover_interrupted(store.conn(), clock.now())? {
+            warn!(
+                job = %run.job,
+                due = %run.due.to_rfc3339(),
+                outcome = %RunOutcome::Interrupted,
+                "Lần chạy này đang dở khi tiến trình trước dừng đột ngột; không chạy lại để \
+                 tránh gửi trùng (xem `vanban status`)"
+            );
+        }
+        Ok(Service {
+            config,
+            clock,
+            executor,
+            alert,
+            store,
+            lock,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs until `stop` is requested: catch-up first, then each firing when due.
+    pub fn run(&self, waiter: &dyn Waiter, stop: &StopSignal) -> Result<(), ServiceError> {
+        let jobs = &self.config.jobs;
+        if jobs.is_empty() {
+            return Err(ServiceError::NoJobs {
+                config: self.config.path.display().to_string(),
+            });
+        }
+        let start = self.clock.now();
+        info!(
+            jobs = jobs.len(),
+            state = %self.store.name(),
+            "vanban run: bắt đầu"
+        );
+        self.catch_up(start, stop)?;
+
+        // Per job, the firing already handled: firings up to `start` belong to catch-up.
+        let mut cursors = vec![start; jobs.len()];
+        while !stop.is_requested() {
+            let next = jobs
+                .iter()
+                .zip(&cursors)
+                .enumerate()
+                .filter_map(|(i, (job, after))| job.schedule.next_after(*after).map(|t| (t, i)))
+                .min();
+            let Some((due, i)) = next else {
+                info!("Không tác vụ nào còn lần chạy nào trong lịch; dịch vụ dừng");
+                break;
+            };
+            let job = &jobs[i];
+            debug!(job = %job.name, due = %Firing::new(job, due, Trigger::Schedule).local_text(),
+                   "Chờ lần chạy tiếp theo");
+            waiter.wait_until(self.clock, due, stop);
+            if stop.is_requested() {
+                break;
+            }
+            let now = self.clock.now();
+            if now < due {
+                // Woken early (the wall clock was set back): wait again.
+                continue;
+            }
+            // If the service was busy past several firings of this job (a long send, a clock
+            // jump), only the latest runs: the earlier ones are folded into it.
+            let latest = job.schedule.latest_in(cursors[i], now).unwrap_or(due);
+            let folded = job.schedule.count_in(cursors[i], latest).saturating_sub(1);
+            cursors[i] = latest;
+            if folded > 0 {
+                warn!(
+                    job = %job.name,
+                    folded,
+                    "Dịch vụ bận quá các lần đến hạn trước; chỉ chạy lần gần nhất"
+                );
+            }
+            self.fire(job, latest, Trigger::Schedule, None, stop)?;
+        }
+        info!("vanban run: đã dừng");
+        Ok(())
+    }
+
+    /// Firings missed while the service was down, by each job's `catch_up` policy: at most one
+    /// run per job (the latest missed firing), or one `skipped` row standing for them all.
+    fn catch_up(&self, now: DateTime<Utc>, stop: &StopSignal) -> Result<(), ServiceError> {
+        for job in &self.config.jobs {
+            if stop.is_requested() {
+                break;
+            }
+            let conn = self.store.conn();
+            let first = first_seen(conn, &job.name, now)?;
+            let last = last_due(conn, &job.name)?;
+            let plan = plan_catch_up(&job.schedule, last, now, job.catch_up, first);
+            let text = plan.describe(job.schedule.timezone());
+            match plan {
+                CatchUpPlan::NothingMissed => {}
+                CatchUpPlan::RunLatest { due, skipped, .. } => {
+                    info!(job = %job.name, skipped, "{text}");
+                    self.fire(job, due, Trigger::CatchUp, Some(text), stop)?;
+                }
+                CatchUpPlan::SkipAll {
+                    latest_due,
+                    skipped,
+                    ..
+                } => {
+                    let firing = Firing::new(job, latest_due, Trigger::CatchUp);
+                    warn!(
+                        job = %job.name,
+                        due = %firing.local_text(),
+                        period = %firing.period_key(),
+                        outcome = %RunOutcome::Skipped,
+                        skipped,
+                        "{text}"
+                    );
+                    record_skipped(conn, &job.name, latest_due, self.clock.now(), &text)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `vanban run-job NAME`: runs the job now, as the scheduler would, recorded with trigger
+    /// `manual` and due = now (to the second). A manual run does not count as the job's last
+    /// scheduled firing, so a firing missed while the service was down is still caught up at
+    /// its next start; sending twice is harmless because the ledger never resends a message.
+    pub fn run_job(&self, name: &str, stop: &StopSignal) -> Result<FiringResult, ServiceError> {
+        let job = self
+            .config
+            .job(name)
+            .ok_or_else(|| ServiceError::UnknownJob {
+                config: self.config.path.display().to_string(),
+                name: name.to_owned(),
+                known: self
+                    .config
+                    .jobs
+                    .iter()
+                    .map(|j| j.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let now = self.clock.now();
+        let due = now.with_nanosecond(0).unwrap_or(now);
+        self.fire(job, due, Trigger::Manual, None, stop)?
+            .ok_or_else(|| ServiceError::AlreadyRecorded {
+                job: name.to_owned(),
+                due: due.to_rfc3339(),
+            })
+    }
+
+    /// Claims the firing, runs it, records the outcome; `None` if it was already claimed.
+    /// Only a database error is an `Err`: a job's own failure is recorded and alerted, and
+    /// the service goes on.
+    fn fire(
+        &self,
+        job: &Job,
+        due: DateTime<Utc>,
+        trigger: Trigger,
+        note: Option<String>,
+        stop: &StopSignal,
+    ) -> Result<Option<FiringResult>, ServiceError> {
+        let firing = Firing::new(job, due, trigger);
+        let conn = self.store.conn();
+        if !claim_firing(conn, &job.name, due, self.clock.now(), trigger)? {
+            info!(
+                job = %job.name,
+                due = %firing.local_text(),
+                "Lần chạy này đã có trong lịch sử; không chạy lại"
+            );
+            return Ok(None);
+        }
+        debug!(job = %job.name, due = %firing.local_text(), trigger = %trigger, "Bắt đầu chạy");
+        let report = match period_path(&job.period, firing.year, firing.half) {
+            Err(e) => ExecReport::failed(e.to_string()),
+            Ok(path) => {
+                let ctx = ExecContext {
+                    config: self.config,
+                    store: &self.store,
+                    lock: &self.lock,
+                    clock: self.clock,
+                };
+                self.executor
+                    .execute(&ctx, job, &firing, Path::new(&path), stop.flag())
+            }
+        };
+        let outcome = report.outcome();
+        let detail = match note {
+            Some(note) if report.detail.is_empty() => note,
+            Some(note) => format!("{note}\n{}", report.detail),
+            None => report.detail,
+        };
+        finish_firing(conn, &job.name, due, self.clock.now(), outcome, &detail)?;
+        let one_line = detail.lines().collect::<Vec<_>>().join(" | ");
+        match outcome {
+            RunOutcome::Ok => info!(
+                job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                trigger = %trigger, outcome = %outcome, "{one_line}"
+            ),
+            RunOutcome::Interrupted => warn!(
+                job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                trigger = %trigger, outcome = %outcome, "{one_line}"
+            ),
+            _ => error!(
+                job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                trigger = %trigger, outcome = %outcome, "{one_line}"
+            ),
+        }
+        if outcome == RunOutcome::Failed {
+            self.tell_admin(job, &firing, &detail);
+        }
+        Ok(Some(FiringResult {
+            firing,
+            outcome,
+            detail,
+        }))
+    }
+
+    fn tell_admin(&self, job: &Job, firing: &Firing, detail: &str) {
+        let Some(admin) = &self.config.admin_email else {
+            return;
+        };
+        let when = firing.local.format("%d/%m/%Y %H:%M");
+        let subject = format!(
+            "[vanban] Tác vụ \"{}\" thất bại (kỳ {}, đến hạn {when})",
+            job.name,
+            firing.period_key()
+        );
+        let body = format!(
+            "Tác vụ \"{job}\" của dịch vụ vanban, đến hạn {when} ({tz}), cho kỳ {key}, đã thất \
+             bại:\n\n{detail}\n\nDịch vụ vẫn tiếp tục chạy các tác vụ khác. Sau khi sửa, có thể \
+             chạy lại ngay bằng lệnh:\n\n    vanban run-job {job} --config {config}\n",
+            job = job.name,
+            tz = job.schedule.timezone().name(),
+            key = firing.period_key(),
+            config = self.config.path.display(),
+        );
+        match self.alert.alert(&subject, &body, self.clock.now()) {
+            Ok(()) => info!(job = %job.name, to = %admin, "Đã báo lỗi cho quản trị viên"),
+            Err(reason) => error!(
+                job = %job.name,
+                to = %admin,
+                "Không gửi được thư báo lỗi cho quản trị viên: {reason}"
+            ),
+        }
+    }
+}
+
+/// Logs to stderr in a plain one-line format that journald stores as is: no colours unless
+/// stderr is a terminal, and no timestamp under systemd (journald adds its own). The level is
+/// `info` unless `RUST_LOG` says otherwise (e.g. `RUST_LOG=debug`).
+pub fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    // Set by systemd when stderr goes to the journal.
+    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `vanban run`: the service with the system clock, the real work and SMTP alerts, stopped by
+/// SIGTERM/SIGINT. Returns `Ok` after a requested stop.
+pub fn serve(config: &Config) -> Result<(), ServiceError> {
+    let clock = crate::clock::SystemClock;
+    let stop = Arc::new(StopSignal::new());
+    stop_on_signals(Arc::clone(&stop))?;
+    let executor = super::execute::JobExecutor::new(config)
+        .map_err(|e| ServiceError::Templates(e.to_string()))?;
+    let alert = super::execute::MailAlert::new(config);
+    let service = Service::start(config, &clock, &executor, &alert)?;
+    service.run(&SystemWaiter, &stop)
+}
+
+/// `vanban run-job NAME`: one manual firing of `name`, now; SIGTERM/SIGINT stop it between
+/// messages like the service.
+pub fn run_job_now(config: &Config, name: &str) -> Result<FiringResult, ServiceError> {
+    let clock = crate::clock::SystemClock;
+    let stop = Arc::new(StopSignal::new());
+    stop_on_signals(Arc::clone(&stop))?;
+    let executor = super::execute::JobExecutor::new(config)
+        .map_err(|e| ServiceError::Templates(e.to_string()))?;
+    let alert = super::execute::MailAlert::new(config);
+    let service = Service::start(config, &clock, &executor, &alert).map_err(|e| match e {
+        ServiceError::Lock(held @ LockError::Held { .. }) => ServiceError::ServiceRunning(held),
+        other => other,
+    })?;
+    service.run_job(name, &stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{FixedClock, VIETNAM};
+    use crate::schedule::{JobRun, history};
+    use chrono::{Duration, TimeZone};
+    use std::cell::Cell;
+    use std::path::PathBuf;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    fn vn(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        VIETNAM
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// A `[[jobs]]` entry; `extra` adds lines such as `timezone = "UTC"`.
+    fn job(name: &str, cron: &str, covers: &str, extra: &str) -> String {
+        format!(
+            "[[jobs]]\nname = \"{name}\"\ncron = \"{cron}\"\naction = \"render\"\n\
+             covers = \"{covers}\"\nperiod = \"ky-{{year}}-h{{half}}.toml\"\n{extra}\n"
+        )
+    }
+
+    fn config(dir: &Path, jobs: &[String]) -> Config {
+        let text = format!(
+            "state = \"state.sqlite\"\noutput_dir = \"out\"\nadmin_email = \"it@example.vn\"\n\
+             [sender]\nname = \"Văn phòng\"\naddress = \"vanphong@example.vn\"\n{}",
+            jobs.concat()
+        );
+        let path = dir.join("vanban.toml");
+        std::fs::write(&path, &text).unwrap();
+        Config::parse(&path, &text, &|_| None).unwrap()
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Call {
+        job: String,
+        due: DateTime<Utc>,
+        period: String,
+        trigger: Trigger,
+        file: PathBuf,
+    }
+
+    /// Records each firing, moves the fake clock by `takes` (the work's duration), and
+    /// answers with `answer`.
+    struct Scripted<'c> {
+        clock: &'c FixedClock,
+        takes: Duration,
+        calls: Mutex<Vec<Call>>,
+        answer: Box<dyn Fn(&Firing) -> ExecReport + 'c>,
+    }
+
+    impl<'c> Scripted<'c> {
+        fn ok(clock: &'c FixedClock) -> Self {
+            Self::answering(clock, |_| ExecReport::ok("xong"))
+        }
+
+        fn answering(clock: &'c FixedClock, answer: impl Fn(&Firing) -> ExecReport + 'c) -> Self {
+            Scripted {
+                clock,
+                takes: Duration::seconds(90),
+                calls: Mutex::new(Vec::new()),
+                answer: Box::new(answer),
+            }
+        }
+
+        fn calls(&self) -> Vec<Call> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl Execute for Scripted<'_> {
+        fn execute(
+            &self,
+            _ctx: &ExecContext<'_>,
+            job: &Job,
+            firing: &Firing,
+            period_file: &Path,
+            _stop: &AtomicBool,
+        ) -> ExecReport {
+            assert_eq!(job.name, firing.job);
+            self.calls.lock().unwrap().push(Call {
+                job: firing.job.clone(),
+                due: firing.due,
+                period: firing.period_key(),
+                trigger: firing.trigger,
+                file: period_file.to_path_buf(),
+            });
+            self.clock.advance(self.takes);
+            (self.answer)(firing)
+        }
+    }
+
+    #[derive(Default)]
+    struct Alerts(Mutex<Vec<(String, String)>>);
+
+    impl Alert for Alerts {
+        fn alert(&self, subject: &str, body: &str, _now: DateTime<Utc>) -> Result<(), String> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((subject.to_owned(), body.to_owned()));
+            Ok(())
+        }
+    }
+
+    /// Jumps the fake clock to each deadline; past `end` it requests the stop instead.
+    struct Jump<'c> {
+        clock: &'c FixedClock,
+        end: DateTime<Utc>,
+        waits: Cell<usize>,
+    }
+
+    impl<'c> Jump<'c> {
+        fn until(clock: &'c FixedClock, end: DateTime<Utc>) -> Self {
+            Jump {
+                clock,
+                end,
+                waits: Cell::new(0),
+            }
+        }
+    }
+
+    impl Waiter for Jump<'_> {
+        fn wait_until(&self, clock: &dyn Clock, deadline: DateTime<Utc>, stop: &StopSignal) {
+            self.waits.set(self.waits.get() + 1);
+            if deadline > self.end {
+                self.clock.set(self.end);
+                stop.request();
+            } else if clock.now() < deadline {
+                self.clock.set(deadline);
+            }
+        }
+    }
+
+    /// Starts a service, retrying briefly: a subprocess forked by another test may hold a
+    /// copy of the previous instance's lock for a moment.
+    fn start<'a>(
+        config: &'a Config,
+        clock: &'a FixedClock,
+        executor: &'a dyn Execute,
+        alert: &'a dyn Alert,
+    ) -> Service<'a> {
+        for _ in 0..50 {
+            match Service::start(config, clock, executor, alert) {
+                Err(ServiceError::Lock(LockError::Held { .. })) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("the instance lock stayed held");
+    }
+
+    /// Runs a service from the clock's time until `end`.
+    fn run_until(
+        config: &Config,
+        clock: &FixedClock,
+        executor: &dyn Execute,
+        alert: &dyn Alert,
+        end: DateTime<Utc>,
+    ) {
+        let service = start(config, clock, executor, alert);
+        service
+            .run(&Jump::until(clock, end), &StopSignal::new())
+            .unwrap();
+    }
+
+    fn runs(config: &Config, job: &str) -> Vec<JobRun> {
+        let store = Store::open(&config.state).unwrap();
+        let mut runs = history(store.conn(), job, 100).unwrap();
+        runs.reverse();
+        runs
+    }
+
+    #[test]
+    fn two_years_of_half_yearly_and_month_end_jobs_in_hcm_and_utc() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[
+                job("bao-cao", "0 8 15 6,12 *", "current-half", ""),
+                job("thong-bao", "0 8 25 6,12 *", "current-half", ""),
+                job("cuoi-thang", "0 7 31 * *", "current-half", ""),
+                // 18:00 UTC on 30 June is 01:00 on 1 July in Vietnam: still the first half
+                // for a job kept in UTC.
+                job("utc", "0 18 30 6 *", "current-half", "timezone = \"UTC\""),
+                // 06:00 on 1 January in Vietnam is 23:00 UTC the day before.
+                job("nam-moi", "0 6 1 1 *", "previous-half", ""),
+            ],
+        );
+        let start_at = utc(2025, 12, 31, 0, 0);
+        let clock = FixedClock::new(start_at);
+        let executor = Scripted::ok(&clock);
+        let alerts = Alerts::default();
+        let end = utc(2028, 1, 1, 0, 0);
+        let waiter = Jump::until(&clock, end);
+        let service = start(&config, &clock, &executor, &alerts);
+        service.run(&waiter, &StopSignal::new()).unwrap();
+
+        let calls = executor.calls();
+        let of = |name: &str| -> Vec<(DateTime<Utc>, String)> {
+            calls
+                .iter()
+                .filter(|c| c.job == name)
+                .map(|c| (c.due, c.period.clone()))
+                .collect()
+        };
+        let p = |s: &str| s.to_owned();
+        assert_eq!(
+            of("bao-cao"),
+            [
+                (vn(2026, 6, 15, 8, 0), p("2026-h1")),
+                (vn(2026, 12, 15, 8, 0), p("2026-h2")),
+                (vn(2027, 6, 15, 8, 0), p("2027-h1")),
+                (vn(2027, 12, 15, 8, 0), p("2027-h2")),
+            ]
+        );
+        assert_eq!(of("bao-cao")[0].0, utc(2026, 6, 15, 1, 0));
+        assert_eq!(
+            of("thong-bao"),
+            [
+                (vn(2026, 6, 25, 8, 0), p("2026-h1")),
+                (vn(2026, 12, 25, 8, 0), p("2026-h2")),
+                (vn(2027, 6, 25, 8, 0), p("2027-h1")),
+                (vn(2027, 12, 25, 8, 0), p("2027-h2")),
+            ]
+        );
+        // 07:00 on the 31st in Vietnam is 00:00 UTC; 31 December 2025 00:00 UTC is the
+        // start itself, not after it. Only months with 31 days fire.
+        let mut month_ends = Vec::new();
+        for year in [2026, 2027] {
+            for month in [1, 3, 5, 7, 8, 10, 12] {
+                let half = if month <= 6 { 1 } else { 2 };
+                month_ends.push((utc(year, month, 31, 0, 0), format!("{year}-h{half}")));
+            }
+        }
+        assert_eq!(of("cuoi-thang"), month_ends);
+        assert_eq!(
+            of("utc"),
+            [
+                (utc(2026, 6, 30, 18, 0), p("2026-h1")),
+                (utc(2027, 6, 30, 18, 0), p("2027-h1")),
+            ]
+        );
+        // The same instant read in Vietnam is already the second half.
+        assert_eq!(
+            covered_period(
+                crate::schedule::Covers::CurrentHalf,
+                utc(2026, 6, 30, 18, 0).with_timezone(&VIETNAM).date_naive()
+            ),
+            (2026, 2)
+        );
+        assert_eq!(
+            of("nam-moi"),
+            [
+                (utc(2025, 12, 31, 23, 0), p("2025-h2")),
+                (utc(2026, 12, 31, 23, 0), p("2026-h2")),
+                (utc(2027, 12, 31, 23, 0), p("2027-h2")),
+            ]
+        );
+
+        // In time order, each firing once, all on schedule, with the period file filled in.
+        assert_eq!(calls.len(), 4 + 4 + 14 + 2 + 3);
+        assert!(calls.windows(2).all(|w| w[0].due <= w[1].due));
+        assert!(calls.iter().all(|c| c.trigger == Trigger::Schedule));
+        assert_eq!(
+            calls[0].file,
+            dir.path().join("ky-2025-h2.toml"),
+            "{:?}",
+            calls[0]
+        );
+        // One wait per firing plus the one that reached the end.
+        assert_eq!(waiter.waits.get(), calls.len() + 1);
+        drop(service);
+
+        let history = runs(&config, "bao-cao");
+        assert_eq!(history.len(), 4);
+        for run in &history {
+            assert_eq!(run.outcome, RunOutcome::Ok);
+            assert_eq!(run.detail.as_deref(), Some("xong"));
+            assert_eq!(run.started, Some(run.due));
+            assert_eq!(run.finished, Some(run.due + Duration::seconds(90)));
+        }
+        assert!(alerts.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn firings_on_the_same_minute_run_in_config_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[
+                job("b", "0 8 25 6 *", "current-half", ""),
+                job("a", "0 8 25 6 *", "current-half", ""),
+            ],
+        );
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let executor = Scripted::ok(&clock);
+        let alerts = Alerts::default();
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 7, 1, 0, 0));
+        let calls = executor.calls();
+        let names: Vec<&str> = calls.iter().map(|c| c.job.as_str()).collect();
+        assert_eq!(names, ["b", "a"]);
+        assert_eq!(calls[1].due, vn(2026, 6, 25, 8, 0));
+    }
+
+    #[test]
+    fn a_busy_service_folds_overdue_firings_into_the_latest() {
+        // An every-minute job whose work takes 5 minutes: it runs every 5 minutes, never
+        // replaying the minutes it was busy through.
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[job("moi-phut", "* * * * *", "current-half", "")],
+        );
+        let clock = FixedClock::new(utc(2026, 3, 1, 0, 0));
+        let mut executor = Scripted::ok(&clock);
+        executor.takes = Duration::minutes(5);
+        let alerts = Alerts::default();
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 3, 1, 0, 30));
+        let dues: Vec<DateTime<Utc>> = executor.calls().iter().map(|c| c.due).collect();
+        // The firing at 00:26 ends at 00:31, past the test's end, with 00:27 overdue: the
+        // latest due minute, 00:31, runs.
+        let expected: Vec<DateTime<Utc>> = [1, 6, 11, 16, 21, 26, 31]
+            .into_iter()
+            .map(|m| utc(2026, 3, 1, 0, m))
+            .collect();
+        assert_eq!(dues, expected);
+    }
+
+    #[test]
+    fn catch_up_after_downtime_runs_once_or_skips() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[
+                job(
+                    "bao-cao",
+                    "0 8 15 6,12 *",
+                    "current-half",
+                    "catch_up = \"once\"",
+                ),
+                job(
+                    "thong-bao",
+                    "0 8 25 6,12 *",
+                    "current-half",
+                    "catch_up = \"skip\"",
+                ),
+            ],
+        );
+        let clock = FixedClock::new(utc(2026, 1, 1, 0, 0));
+        let alerts = Alerts::default();
+
+        // Runs January to April, then the machine is off until 28 December.
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 5, 1, 0, 0));
+        assert!(executor.calls().is_empty());
+
+        clock.set(vn(2026, 12, 28, 10, 0));
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2027, 1, 1, 0, 0));
+        // Policy once: only the latest missed firing (15 December) runs, at start.
+        assert_eq!(
+            executor.calls(),
+            [Call {
+                job: "bao-cao".into(),
+                due: vn(2026, 12, 15, 8, 0),
+                period: "2026-h2".into(),
+                trigger: Trigger::CatchUp,
+                file: dir.path().join("ky-2026-h2.toml"),
+            }]
+        );
+        let bao_cao = runs(&config, "bao-cao");
+        assert_eq!(bao_cao.len(), 1);
+        assert_eq!(bao_cao[0].outcome, RunOutcome::Ok);
+        assert_eq!(bao_cao[0].trigger, Trigger::CatchUp);
+        assert_eq!(bao_cao[0].started, Some(vn(2026, 12, 28, 10, 0)));
+        let detail = bao_cao[0].detail.as_deref().unwrap();
+        assert!(detail.contains("15/12/2026 08:00"), "{detail}");
+        assert!(detail.contains("bỏ qua 1"), "{detail}");
+        assert!(detail.ends_with("xong"), "{detail}");
+
+        // Policy skip: nothing runs; one skipped row stands for June and December.
+        let thong_bao = runs(&config, "thong-bao");
+        assert_eq!(thong_bao.len(), 1);
+        assert_eq!(thong_bao[0].due, vn(2026, 12, 25, 8, 0));
+        assert_eq!(thong_bao[0].outcome, RunOutcome::Skipped);
+        let detail = thong_bao[0].detail.as_deref().unwrap();
+        assert!(detail.contains("Bỏ qua 2"), "{detail}");
+        assert!(detail.contains("25/06/2026 08:00"), "{detail}");
+
+        // A restart right after catches up nothing more.
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2027, 1, 2, 0, 0));
+        assert!(executor.calls().is_empty());
+        assert_eq!(runs(&config, "bao-cao").len(), 1);
+        assert_eq!(runs(&config, "thong-bao").len(), 1);
+    }
+
+    #[test]
+    fn a_fresh_database_does_not_catch_up_firings_before_the_first_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
+        );
+        let clock = FixedClock::new(vn(2026, 6, 20, 9, 0));
+        let executor = Scripted::ok(&clock);
+        let alerts = Alerts::default();
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 12, 1, 0, 0));
+        assert!(executor.calls().is_empty());
+        assert!(runs(&config, "bao-cao").is_empty());
+    }
+
+    #[test]
+    fn a_crash_between_claim_and_finish_is_never_rerun_and_shows_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
+        );
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let alerts = Alerts::default();
+
+        // The process dies in the middle of the 15 June firing.
+        let crashing = Scripted::answering(&clock, |_| panic!("simulated crash mid-firing"));
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_until(&config, &clock, &crashing, &alerts, utc(2026, 7, 1, 0, 0));
+        }));
+        assert!(crashed.is_err());
+        assert_eq!(crashing.calls().len(), 1);
+        let left = runs(&config, "bao-cao");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].outcome, RunOutcome::Running);
+
+        // Restarted an hour later; runs to the end of the year.
+        clock.set(vn(2026, 6, 15, 9, 30));
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2027, 1, 1, 0, 0));
+        let dues: Vec<DateTime<Utc>> = executor.calls().iter().map(|c| c.due).collect();
+        assert_eq!(dues, [vn(2026, 12, 15, 8, 0)]);
+        let history = runs(&config, "bao-cao");
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].due, vn(2026, 6, 15, 8, 0));
+        assert_eq!(history[0].outcome, RunOutcome::Interrupted);
+        assert_eq!(history[0].finished, Some(vn(2026, 6, 15, 9, 30)));
+        assert!(
+            history[0]
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("Không chạy lại")
+        );
+        assert_eq!(history[1].outcome, RunOutcome::Ok);
+        // Nothing alerts for a crash: the log and `vanban jobs` show it.
+        assert!(alerts.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_stop_during_a_firing_records_it_and_ends_the_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[
+                job("gui", "0 8 25 6 *", "current-half", ""),
+                job("sau", "0 9 25 6 *", "current-half", ""),
+            ],
+        );
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let alerts = Alerts::default();
+        let stop = StopSignal::new();
+        let executor = Scripted::answering(&clock, |_| {
+            // SIGTERM arrives while messages are going out; send_period stops between them.
+            stop.request();
+            ExecReport::interrupted("Đã gửi 3/7 thư; dừng theo tín hiệu")
+        });
+        {
+            let service = start(&config, &clock, &executor, &alerts);
+            let waiter = Jump::until(&clock, utc(2026, 7, 1, 0, 0));
+            service.run(&waiter, &stop).unwrap();
+        }
+        assert_eq!(executor.calls().len(), 1, "the 09:00 job must not start");
+        let gui = runs(&config, "gui");
+        assert_eq!(gui[0].outcome, RunOutcome::Interrupted);
+        assert_eq!(
+            gui[0].detail.as_deref(),
+            Some("Đã gửi 3/7 thư; dừng theo tín hiệu")
+        );
+        assert!(runs(&config, "sau").is_empty());
+    }
+
+    #[test]
+    fn a_second_instance_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
+        );
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let executor = Scripted::ok(&clock);
+        let alerts = Alerts::default();
+        let first = start(&config, &clock, &executor, &alerts);
+        let Err(second) = Service::start(&config, &clock, &executor, &alerts) else {
+            panic!("a second instance started");
+        };
+        let message = second.to_string();
+        assert!(matches!(second, ServiceError::Lock(LockError::Held { .. })));
+        assert!(message.contains("Một tiến trình vanban khác"), "{message}");
+        assert!(message.contains("state.sqlite.lock"), "{message}");
+        drop(first);
+        // Released with the first instance.
+        drop(start(&config, &clock, &executor, &alerts));
+    }
+
+    #[test]
+    fn run_job_is_recorded_as_manual_and_does_not_hide_a_missed_firing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
+        );
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let alerts = Alerts::default();
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 6, 10, 0, 0));
+
+        // Down over 15 June. On the 20th an admin runs the job by hand.
+        clock.set(vn(2026, 6, 20, 14, 30) + Duration::milliseconds(700));
+        {
+            let service = start(&config, &clock, &executor, &alerts);
+            let result = service.run_job("bao-cao", &StopSignal::new()).unwrap();
+            assert_eq!(result.outcome, RunOutcome::Ok);
+            assert_eq!(result.firing.due, vn(2026, 6, 20, 14, 30));
+            assert_eq!(result.firing.trigger, Trigger::Manual);
+            assert_eq!(result.firing.period_key(), "2026-h1");
+            let Err(unknown) = service.run_job("bao-cao-typo", &StopSignal::new()) else {
+                panic!("unknown job ran");
+            };
+            let message = unknown.to_string();
+            assert!(
+                message.contains("bao-cao-typo") && message.contains("có: bao-cao"),
+                "{message}"
+            );
+        }
+        // The next start still catches up the 15 June firing.
+        clock.set(vn(2026, 6, 21, 8, 0));
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 7, 1, 0, 0));
+        let calls: Vec<(DateTime<Utc>, Trigger)> = executor
+            .calls()
+            .iter()
+            .map(|c| (c.due, c.trigger))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (vn(2026, 6, 20, 14, 30), Trigger::Manual),
+                (vn(2026, 6, 15, 8, 0), Trigger::CatchUp),
+            ]
+        );
+    }
+
+    /// The sample period and directory, copied into `dir`.
+    fn copy_sample(dir: &Path) {
+        let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
+            std::fs::copy(samples.join(name), dir.join(name)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_failing_job_is_recorded_and_alerted_and_the_others_still_run() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_sample(dir.path());
+        let sample = std::fs::read_to_string(dir.path().join("dam-ha-2024-h1.toml")).unwrap();
+        let broken = sample.replace("disbursed = 32479", "disbursed = 99999");
+        assert_ne!(broken, sample);
+        std::fs::write(dir.path().join("hong-2024-h1.toml"), broken).unwrap();
+        let render_job = |name: &str, cron: &str, period: &str| {
+            format!(
+                "[[jobs]]\nname = \"{name}\"\ncron = \"{cron}\"\naction = \"render\"\n\
+                 documents = [\"review-report\"]\ncovers = \"current-half\"\nperiod = \"{period}\"\n"
+            )
+        };
+        let config = config(
+            dir.path(),
+            &[
+                render_job("thieu-tep", "0 8 25 6 *", "khong-co-{year}-h{half}.toml"),
+                render_job("tep-hong", "0 8 25 6 *", "hong-{year}-h{half}.toml"),
+                render_job("dung", "0 8 25 6 *", "dam-ha-{year}-h{half}.toml"),
+                // A fixed path: in December the file is still the first half's.
+                render_job("sai-ky", "0 8 25 12 *", "dam-ha-2024-h1.toml"),
+            ],
+        );
+        let clock = FixedClock::new(utc(2024, 6, 24, 0, 0));
+        let executor = super::super::execute::JobExecutor::new(&config).unwrap();
+        let alerts = Alerts::default();
+        run_until(&config, &clock, &executor, &alerts, utc(2025, 1, 1, 0, 0));
+
+        let missing = &runs(&config, "thieu-tep")[0];
+        assert_eq!(missing.outcome, RunOutcome::Failed);
+        let detail = missing.detail.as_deref().unwrap();
+        assert!(detail.contains("khong-co-2024-h1.toml"), "{detail}");
+        assert!(detail.contains("không đọc được tệp"), "{detail}");
+
+        let invalid = &runs(&config, "tep-hong")[0];
+        assert_eq!(invalid.outcome, RunOutcome::Failed);
+        let detail = invalid.detail.as_deref().unwrap();
+        assert!(detail.contains("hong-2024-h1.toml:"), "{detail}");
+        assert!(
+            detail.contains("vốn giải ngân (99999) lớn hơn vốn được giao (61864)"),
+            "{detail}"
+        );
+
+        let good = &runs(&config, "dung")[0];
+        assert_eq!(good.outcome, RunOutcome::Ok, "{:?}", good.detail);
+        let pdf = dir.path().join("out/2024-h1/01-bao-cao-so-ket.pdf");
+        assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+        // Only the document the job names.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("out/2024-h1"))
+                .unwrap()
+                .count(),
+            1
+        );
+
+        let wrong = &runs(&config, "sai-ky")[0];
+        assert_eq!(wrong.outcome, RunOutcome::Failed);
+        let detail = wrong.detail.as_deref().unwrap();
+        assert!(
+            detail.contains("là kỳ 2024-h1") && detail.contains("cần kỳ 2024-h2"),
+            "{detail}"
+        );
+
+        let alerts = alerts.0.lock().unwrap();
+        let subjects: Vec<&str> = alerts.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(subjects.len(), 3, "{subjects:?}");
+        assert!(subjects[0].contains("\"thieu-tep\"") && subjects[0].contains("2024-h1"));
+        assert!(subjects[1].contains("\"tep-hong\""));
+        assert!(subjects[2].contains("\"sai-ky\"") && subjects[2].contains("25/12/2024"));
+        let body = &alerts[1].1;
+        assert!(body.contains("vốn giải ngân (99999)"), "{body}");
+        assert!(body.contains("vanban run-job tep-hong --config"), "{body}");
+    }
+
+    #[test]
+    fn no_jobs_is_an_error_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), &[]);
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let executor = Scripted::ok(&clock);
+        let alerts = Alerts::default();
+        let service = start(&config, &clock, &executor, &alerts);
+        let err = service
+            .run(
+                &Jump::until(&clock, utc(2026, 7, 1, 0, 0)),
+                &StopSignal::new(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("không có tác vụ nào"), "{err}");
+    }
+
+    #[test]
+    fn the_system_waiter_wakes_at_the_deadline_or_at_once_on_stop() {
+        let clock = crate::clock::SystemClock;
+        let stop = StopSignal::new();
+        let deadline = clock.now() + Duration::milliseconds(80);
+        SystemWaiter.wait_until(&clock, deadline, &stop);
+        assert!(clock.now() >= deadline);
+
+        let stop = Arc::new(StopSignal::new());
+        let remote = Arc::clone(&stop);
+        let started = std::time::Instant::now();
+        let signaller = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            remote.request();
+        });
+        SystemWaiter.wait_until(&clock, clock.now() + Duration::hours(6), &stop);
+        signaller.join().unwrap();
+        assert!(stop.is_requested());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Once requested, a wait returns immediately.
+        let again = std::time::Instant::now();
+        SystemWaiter.wait_until(&clock, clock.now() + Duration::hours(6), &stop);
+        assert!(again.elapsed() < std::time::Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,434 @@
+//! The real `vanban run` process: a job due within seconds sends the sample period's messages
+//! to the local aiosmtpd sink over STARTTLS with a password, a failing job is recorded and the
+//! admin told, a second instance is refused, and SIGTERM ends the service with exit code 0 —
+//! every message delivered exactly once, the firing recorded `ok`, no secret in the log.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike, Utc};
+use vanban::clock::{Clock, SystemClock};
+use vanban::deliver::store::Store;
+use vanban::schedule::{Covers, covered_period, first_seen};
+
+const PASSWORD: &str = "mật-khẩu-thử-9f3c";
+const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
+
+fn python_has_aiosmtpd() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
+    }
+    ok
+}
+
+/// The aiosmtpd sink; it exits when this test's end of its stdin closes.
+struct Sink {
+    child: Child,
+    _stdin: ChildStdin,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sink {
+    fn start(args: &[&str]) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(format!("{SUPPORT}/smtp_sink.py"))
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--exit-on-stdin-eof")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("sink did not start: {line:?}"));
+        Sink {
+            child,
+            _stdin: stdin,
+            port,
+            dir,
+        }
+    }
+
+    fn received(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn envelope(eml: &Path) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(eml.with_extension("json")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kills the service if the test fails before stopping it.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn parse_eml(files: &[PathBuf]) -> Vec<serde_json::Value> {
+    let output = Command::new("python3")
+        .arg(format!("{SUPPORT}/parse_eml.py"))
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "parse_eml.py failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Polls `check` every 200 ms until it returns Some, for at most `limit`.
+fn wait_for<T>(limit: Duration, what: &str, log: &Path, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}; service log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// (outcome, started_by, due) of a job's firings, once the run history exists.
+fn firings(db: &Path, job: &str) -> Vec<(String, String, String, Option<String>)> {
+    let Ok(conn) = rusqlite::Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = conn.prepare(
+        "SELECT outcome, started_by, due, detail FROM job_runs WHERE job = ?1 ORDER BY due",
+    ) else {
+        return Vec::new();
+    };
+    stmt.query_map([job], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .and_then(|rows| rows.collect())
+        .unwrap_or_default()
+}
+
+/// The sample period moved to `year` and `half`, so a job firing today covers it.
+fn sample_period_for(year: i32, half: u8) -> String {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/dam-ha-2024-h1.toml"
+    ))
+    .unwrap();
+    let moved = text
+        .replace("year = 2024", &format!("year = {year}"))
+        .replace("half = 1 ", &format!("half = {half} "))
+        .replace("2024-", &format!("{year}-"));
+    assert!(moved.contains(&format!("year = {year}")) && moved.contains(&format!("half = {half}")));
+    moved
+}
+
+#[test]
+fn vanban_run_sends_a_due_job_exactly_once_and_stops_on_sigterm() {
+    if !python_has_aiosmtpd() {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let status = Command::new("sh")
+        .arg(format!("{SUPPORT}/certs.sh"))
+        .arg(certs.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "certs.sh failed");
+    let cert = certs.path().join("server.pem");
+    let key = certs.path().join("server.key");
+    let sink = Sink::start(&[
+        "--starttls",
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        "--auth",
+        &format!("vanphong:{PASSWORD}"),
+    ]);
+
+    // A job due a few seconds from now, in UTC, with the seconds field of the crate's form.
+    let now = SystemClock.now();
+    let due: DateTime<Utc> = (now + chrono::Duration::seconds(6))
+        .with_nanosecond(0)
+        .unwrap();
+    let cron = due.format("%S %M %H %d %m *").to_string();
+    let (year, half) = covered_period(Covers::CurrentHalf, due.date_naive());
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/directory.toml"),
+        dir.path().join("directory.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(format!("ky-{year}-h{half}.toml")),
+        sample_period_for(year, half),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let config = dir.path().join("vanban.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"directory = "directory.toml"
+output_dir = "out"
+state = "state/vanban.sqlite"
+admin_email = "it@example.vn"
+
+[sender]
+name = "Văn phòng HĐND và UBND huyện Đầm Hà"
+address = "vanphong.damha@example.vn"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "starttls"
+username = "vanphong"
+password_env = "VANBAN_SMTP_PASSWORD"
+ca_file = "{ca}"
+timeout_seconds = 10
+max_attempts = 2
+retry_delay_seconds = 1
+
+[[jobs]]
+name = "gui-ngay"
+cron = "{cron}"
+timezone = "UTC"
+action = "send"
+covers = "current-half"
+period = "ky-{{year}}-h{{half}}.toml"
+
+[[jobs]]
+name = "thieu-tep"
+cron = "{cron}"
+timezone = "UTC"
+action = "render"
+covers = "current-half"
+period = "khong-co-{{year}}-h{{half}}.toml"
+
+[[jobs]]
+name = "so-ket"
+cron = "0 8 15 6,12 *"
+action = "send"
+covers = "current-half"
+period = "ky-{{year}}-h{{half}}.toml"
+"#,
+            port = sink.port,
+            ca = certs.path().join("ca.pem").display(),
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("state/vanban.sqlite");
+    // Should a loaded machine start the service only after `due`, catch-up still runs the
+    // firing: the jobs were "first seen" a minute ago.
+    {
+        let store = Store::open(&db).unwrap();
+        for job in ["gui-ngay", "thieu-tep"] {
+            first_seen(store.conn(), job, now - chrono::Duration::minutes(1)).unwrap();
+        }
+    }
+
+    let log = dir.path().join("service.log");
+    let spawn = |log: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("VANBAN_SMTP_PASSWORD", PASSWORD)
+            .env_remove("RUST_LOG")
+            .env_remove("JOURNAL_STREAM")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut service = Service(spawn(&log));
+    wait_for(
+        Duration::from_secs(60),
+        "the service to start",
+        &log,
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap()
+                .contains("vanban run: bắt đầu")
+                .then_some(())
+        },
+    );
+
+    // A second instance on the same database is refused at once, with the reason.
+    let second_log = dir.path().join("second.log");
+    let second = spawn(&second_log).wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let refusal = std::fs::read_to_string(&second_log).unwrap();
+    assert!(
+        refusal.contains("Một tiến trình vanban khác") && refusal.contains("vanban.sqlite.lock"),
+        "{refusal}"
+    );
+
+    let sent = wait_for(
+        Duration::from_secs(180),
+        "the firing to finish",
+        &log,
+        || {
+            let runs = firings(&db, "gui-ngay");
+            let failed = firings(&db, "thieu-tep");
+            (runs.iter().any(|r| r.0 != "running") && failed.iter().any(|r| r.0 != "running"))
+                .then_some(runs)
+        },
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (outcome, started_by, recorded_due, detail) = &sent[0];
+    assert_eq!(outcome, "ok", "{detail:?}");
+    assert_eq!(recorded_due, &due.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    eprintln!("gui-ngay ran by {started_by}: {detail:?}");
+    let failed = firings(&db, "thieu-tep");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, "failed");
+    let reason = failed[0].3.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("khong-co-{year}-h{half}.toml")),
+        "{reason}"
+    );
+
+    // Then the admin's email arrives (after the failed firing is recorded).
+    let received = wait_for(Duration::from_secs(30), "the admin alert", &log, || {
+        let files = sink.received();
+        files
+            .iter()
+            .any(|f| Sink::envelope(f)["rcpt_tos"] == serde_json::json!(["it@example.vn"]))
+            .then_some(files)
+    });
+
+    send_sigterm(service.0.id());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = service.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "vanban run did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+
+    // Exactly once: as many messages to units as the ledger has sent, each Message-ID once,
+    // every message authenticated over TLS, and no message after the stop.
+    assert_eq!(sink.received(), received);
+    let (unit_messages, admin): (Vec<PathBuf>, Vec<PathBuf>) = received
+        .iter()
+        .cloned()
+        .partition(|f| Sink::envelope(f)["rcpt_tos"] != serde_json::json!(["it@example.vn"]));
+    assert_eq!(admin.len(), 1);
+    for file in &received {
+        let envelope = Sink::envelope(file);
+        assert_eq!(envelope["tls"], true);
+        assert_eq!(envelope["auth"], true);
+    }
+    let store = Store::open(&db).unwrap();
+    let (deliveries, sent_rows): (i64, i64) = store
+        .conn()
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE state = 'sent') FROM deliveries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(deliveries > 0);
+    assert_eq!(sent_rows, deliveries, "every delivery is sent");
+    assert_eq!(unit_messages.len() as i64, deliveries);
+    let parsed = parse_eml(&unit_messages);
+    let mut ids: Vec<&str> = parsed
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), unit_messages.len(), "a Message-ID arrived twice");
+    let alert = &parse_eml(&admin)[0];
+    let subject = alert["subject"].as_str().unwrap();
+    assert!(subject.contains("\"thieu-tep\""), "{subject}");
+    assert!(
+        alert["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("khong-co-{year}-h{half}.toml")),
+        "{alert}"
+    );
+
+    // The log: one line per firing and per message, the stop, and never the password.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(PASSWORD), "the password leaked into the log");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a non-terminal log"
+    );
+    let firing_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("job=gui-ngay") && l.contains("outcome=ok"))
+        .collect();
+    assert_eq!(firing_lines.len(), 1, "{text}");
+    assert!(
+        firing_lines[0].contains(&format!("period={year}-h{half}")),
+        "{text}"
+    );
+    let delivery_lines = text
+        .lines()
+        .filter(|l| l.contains("job=gui-ngay") && l.contains("INFO đã gửi "))
+        .count();
+    assert_eq!(delivery_lines as i64, deliveries, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("job=thieu-tep") && l.contains("outcome=failed")),
+        "{text}"
+    );
+    assert!(
+        text.contains("SIGTERM") && text.contains("vanban run: đã dừng"),
+        "{text}"
+    );
+}
+
+/// Sends SIGTERM with the system's `kill`, as systemd's stop would.
+fn send_sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

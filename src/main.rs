@@ -173,7 +173,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             templates,
             config,
         } => {
-            let config = config.map(|c| Config::load(&c)).transpose()?;
+            let config = config
+                .map(|c| Config::load_without_secrets(&c))
+                .transpose()?;
             let config = config.as_ref();
             let out = out
                 .or_else(|| config.map(|c| c.output_dir.clone()))
@@ -213,7 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Jobs { config } => {
-            let config = Config::load(&config)?;
+            let config = Config::load_without_secrets(&config)?;
             // Listing must not create the database of a service that never ran.
             let store = match config.state.exists() {
                 true => Some(Store::open(&config.state)?),
@@ -250,7 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             only,
         } => send_command(&clock, &period, &config, dry_run, resend, only),
         Command::Status { period, config } => {
-            let config = Config::load(&config)?;
+            let config = Config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
             let store = if config.state.exists() {
                 Store::open(&config.state)?
@@ -288,7 +290,11 @@ fn send_command(
     resend: Option<String>,
     only: Vec<KindArg>,
 ) -> Result<ExitCode> {
-    let config = Config::load(config)?;
+    // A dry run never connects, so it needs no password.
+    let config = match dry_run {
+        true => Config::load_without_secrets(config)?,
+        false => Config::load(config)?,
+    };
     let lock = InstanceLock::acquire(&config.state, clock.now())?;
     let store = Store::open(&config.state)?;
     let templates = config

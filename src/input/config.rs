@@ -12,6 +12,9 @@ use crate::deliver::register::NumberingScheme;
 use crate::model::DocumentKind;
 use crate::schedule::{CatchUp, Covers, CronSchedule, parse_timezone};
 
+/// Looks up an environment variable (injected so tests need not touch the real environment).
+type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("không đọc được tệp cấu hình {path}: {error}")]
@@ -154,11 +157,36 @@ impl Config {
         Self::parse(path, &text, &|name| std::env::var(name).ok())
     }
 
+    /// Reads and checks `path` without reading the SMTP password: for commands that never
+    /// connect to the server (`jobs`, `status`, `render`, `send --dry-run`), so an admin can
+    /// run them without the secret in their environment.
+    pub fn load_without_secrets(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::load_without_secrets_from(path, &text)
+    }
+
+    /// `load_without_secrets` on text already read.
+    pub fn load_without_secrets_from(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Self::parse_inner(path, text, None)
+    }
+
     /// Parses config text; `env` looks up environment variables (injected for tests).
     pub fn parse(
         path: &Path,
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Self::parse_inner(path, text, Some(env))
+    }
+
+    /// `env` None: leave the password unread (see `load_without_secrets`).
+    fn parse_inner(
+        path: &Path,
+        text: &str,
+        env: Option<EnvLookup<'_>>,
     ) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let position = e.span().map(|span| {
@@ -188,12 +216,14 @@ impl Config {
 
         let smtp = raw.smtp.map(|s| {
             let password = match (&s.password_env, &s.password_file) {
+                // Commands that never connect leave the secret where it is.
+                (Some(_), None) | (None, Some(_)) if env.is_none() => None,
                 (Some(_), Some(_)) => {
                     problems
                         .push("smtp: chỉ dùng một trong password_env hoặc password_file".into());
                     None
                 }
-                (Some(var), None) => match env(var) {
+                (Some(var), None) => match env.and_then(|env| env(var)) {
                     Some(p) => Some(Secret::new(p)),
                     None => {
                         problems.push(format!(
@@ -354,6 +384,12 @@ period = "data/{year}-h{half}.toml"
         );
         assert_eq!(config.jobs[0].documents, vec![DocumentKind::ReviewReport]);
         assert_eq!(config.jobs[0].catch_up, CatchUp::Once);
+    }
+
+    #[test]
+    fn commands_that_never_connect_do_not_need_the_secret() {
+        let config = Config::load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert!(config.smtp.unwrap().settings.password.is_none());
     }
 
     #[test]

@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vanban::clock::{Clock, SystemClock, VIETNAM};
 use vanban::input;
 use vanban::model::DocumentKind;
-use vanban::render::{self, PdfRenderer, Renderer, pdf::PdfEngine, templates::Templates};
+use vanban::render::{
+    self, DocxRenderer, PdfRenderer, Renderer, pdf::PdfEngine, templates::Templates,
+};
 
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
@@ -38,13 +40,17 @@ enum Command {
         /// Only one kind of document.
         #[arg(long, value_enum)]
         only: Option<KindArg>,
-        #[arg(long, value_enum, default_value = "pdf")]
+        /// pdf, docx or both (a DOCX beside every PDF).
+        #[arg(long, value_enum, default_value = "both")]
         format: FormatArg,
         #[arg(long)]
         directory: Option<PathBuf>,
         /// A folder whose files override the built-in templates by name (typst/, docx/, email/).
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// Also write each document's context as JSON to DIR (for benchmarks and template authors).
+        #[arg(long, hide = true)]
+        dump_context: Option<PathBuf>,
     },
     /// Templates: copy the built-in ones out for an office to edit.
     Templates {
@@ -55,7 +61,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TemplatesCommand {
-    /// Write the built-in templates to DIR (typst/, email/ ...).
+    /// Write the built-in templates to DIR (typst/, docx/, email/ ...).
     Export { dir: PathBuf },
 }
 
@@ -79,6 +85,8 @@ impl From<KindArg> for DocumentKind {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FormatArg {
     Pdf,
+    Docx,
+    Both,
 }
 
 fn main() -> ExitCode {
@@ -118,9 +126,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             period,
             out,
             only,
-            format: _,
+            format,
             directory,
             templates,
+            dump_context,
         } => {
             let today = clock.today_in(VIETNAM);
             let period_data = match input::load_period(&period, directory.as_deref(), today) {
@@ -131,10 +140,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-            let engine = PdfEngine::new(&templates).context("không nạp được mẫu Typst")?;
-            let pdf = PdfRenderer::new(engine);
-            let renderers: Vec<&dyn Renderer> = vec![&pdf];
+            let pdf = match format {
+                FormatArg::Pdf | FormatArg::Both => Some(PdfRenderer::new(
+                    PdfEngine::new(&templates).context("không nạp được mẫu Typst")?,
+                )),
+                FormatArg::Docx => None,
+            };
+            let docx = match format {
+                FormatArg::Docx | FormatArg::Both => {
+                    Some(DocxRenderer::new(&templates).context("không nạp được mẫu DOCX")?)
+                }
+                FormatArg::Pdf => None,
+            };
+            let mut renderers: Vec<&dyn Renderer> = Vec::new();
+            renderers.extend(pdf.as_ref().map(|r| r as &dyn Renderer));
+            renderers.extend(docx.as_ref().map(|r| r as &dyn Renderer));
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
+            if let Some(dir) = &dump_context {
+                dump_contexts(dir, &documents)?;
+            }
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let files = render::render_all(&documents, &renderers, threads)?;
             let dir = out.join(period_data.key());
@@ -155,11 +179,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn export_templates(dir: &Path) -> Result<()> {
-    for (name, text) in render::templates::TYPST {
-        let path = dir.join("typst").join(name);
-        render::templates::write_atomically(&path, text.as_bytes())
+    let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
+    let files = render::templates::TYPST
+        .iter()
+        .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes()))
+        .chain(
+            docx.iter()
+                .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
+        );
+    for (path, bytes) in files {
+        render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes each planned document's context as `<file stem>.json`.
+fn dump_contexts(dir: &Path, documents: &[render::PlannedDocument]) -> Result<()> {
+    for document in documents {
+        let path = dir.join(format!("{}.json", document.file_stem));
+        let json = serde_json::to_vec_pretty(&document.context)?;
+        render::templates::write_atomically(&path, &json)
+            .with_context(|| format!("không ghi được {}", path.display()))?;
     }
     Ok(())
 }

@@ -165,4 +165,72 @@ mod tests {
             assert_eq!(seen.len(), 6, "{name}: only {seen:?}");
         }
     }
+
+    /// Every document of the sample period, filled from its context.
+    fn sample_documents() -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+        let period =
+            crate::input::load_period(&root.join("samples/dam-ha-2024-h1.toml"), None, today)
+                .unwrap();
+        let renderer = DocxRenderer::new(&Templates::builtin()).unwrap();
+        crate::render::plan(&period, None, &|_, _| None)
+            .iter()
+            .map(|d| (d.file_stem.clone(), renderer.render(d).unwrap()))
+            .collect()
+    }
+
+    fn part(docx: &[u8], name: &str) -> String {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut xml).unwrap();
+        xml
+    }
+
+    #[test]
+    fn filled_documents_stay_in_schema_order_and_leave_no_tag() {
+        let documents = sample_documents();
+        assert_eq!(documents.len(), 12);
+        for (name, bytes) in &documents {
+            let xml = part(bytes, "word/document.xml");
+            assert_eq!(
+                schema::violations(&xml).unwrap(),
+                Vec::<String>::new(),
+                "{name}"
+            );
+            for leftover in ["{{", "{%", "%}", "}}"] {
+                assert!(
+                    !xml.contains(leftover),
+                    "{name}: {leftover} left in the output"
+                );
+            }
+            assert!(xml.contains("./."), "{name}: the body must end with ./.");
+            assert!(
+                xml.contains("<w:titlePg />"),
+                "{name}: page 1 has no number"
+            );
+        }
+        let report = &documents[0].1;
+        let xml = part(report, "word/document.xml");
+        // One row per program with a budget, from the {%tr for %} loop, and the computed total.
+        assert!(
+            xml.contains("Phát triển kinh tế - xã hội vùng đồng bào dân tộc thiểu số và miền núi")
+        );
+        assert!(xml.contains("148.311"), "total of the budget table");
+        assert!(xml.contains("52,5%"));
+        assert!(xml.contains("NHIỆM VỤ, GIẢI PHÁP TRỌNG TÂM 6 THÁNG CUỐI NĂM 2024"));
+        // Ruled tables repeat their header row on each page; layout tables do not.
+        assert_eq!(
+            xml.matches("<w:tblHeader/>").count(),
+            4,
+            "budget + 3 indicator tables"
+        );
+        let header = part(report, "word/header1.xml");
+        assert!(
+            header.contains("<w:instrText>PAGE</w:instrText>"),
+            "{header}"
+        );
+        let styles = part(report, "word/styles.xml");
+        assert!(styles.contains(r#"<w:lang w:val="vi-VN""#), "{styles}");
+    }
 }

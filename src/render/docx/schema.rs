@@ -469,6 +469,30 @@ pub(crate) const SEQUENCES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Attributes docx-rs writes that the schema does not have there (`w:type` on a grid column), or
+/// that stop being true once a template is filled: a paragraph repeated by a loop would repeat its
+/// `w14:paraId`, which Word expects to be unique. Both are dropped.
+const DROPPED_ATTRIBUTES: &[(&str, &str)] = &[("w:gridCol", "w:type"), ("w:p", "w14:paraId")];
+
+/// `tag` without the attribute `attr` (and the space before it).
+fn without_attribute(tag: &str, attr: &str) -> Option<String> {
+    let at = tag.find(&format!(" {attr}=\""))?;
+    let value = at + attr.len() + 3;
+    let end = value + tag[value..].find('"')? + 1;
+    Some(format!("{}{}", &tag[..at], &tag[end..]))
+}
+
+/// A start tag with the [`DROPPED_ATTRIBUTES`] of its element removed.
+fn clean_tag(name: &str, tag: &str) -> String {
+    let mut tag = tag.to_string();
+    for (_, attr) in DROPPED_ATTRIBUTES.iter().filter(|(e, _)| *e == name) {
+        while let Some(shorter) = without_attribute(&tag, attr) {
+            tag = shorter;
+        }
+    }
+    tag
+}
+
 /// The language every run is tagged with, through the default run properties: Word's spelling
 /// and hyphenation then treat the text as Vietnamese.
 const LANG: &str = r#"<w:lang w:val="vi-VN" w:eastAsia="vi-VN" w:bidi="ar-SA"/>"#;
@@ -625,7 +649,7 @@ fn emit(xml: &str, parent: &str, item: &Item, out: &mut String) {
 }
 
 fn emit_node(xml: &str, parent: &str, node: &Node, out: &mut String) {
-    let tag = &xml[node.start.clone()];
+    let tag = &clean_tag(&node.name, &xml[node.start.clone()]);
     if node.empty {
         if node.children.is_empty() {
             out.push_str(tag);
@@ -735,7 +759,13 @@ pub(crate) fn normalize(xml: &str) -> Result<String, String> {
 /// or a child the sequence does not allow at all.
 #[cfg(test)]
 pub(crate) fn violations(xml: &str) -> Result<Vec<String>, String> {
-    fn walk(parent: &str, node: &Node, found: &mut Vec<String>) {
+    fn walk(xml: &str, parent: &str, node: &Node, found: &mut Vec<String>) {
+        let tag = &xml[node.start.clone()];
+        for (_, attr) in DROPPED_ATTRIBUTES.iter().filter(|(e, _)| *e == node.name) {
+            if without_attribute(tag, attr).is_some() {
+                found.push(format!("{}: attribute {attr}", node.name));
+            }
+        }
         if let Some(seq) = sequence(&node.name) {
             let mut last: Option<(usize, &str)> = None;
             for child in &node.children {
@@ -757,13 +787,13 @@ pub(crate) fn violations(xml: &str) -> Result<Vec<String>, String> {
         }
         for child in &node.children {
             if let Item::Node(c) = child {
-                walk(&node.name, c, found);
+                walk(xml, &node.name, c, found);
             }
         }
     }
     let tree = parse(xml)?;
     let mut found = Vec::new();
-    walk("", &tree.root, &mut found);
+    walk(xml, "", &tree.root, &mut found);
     Ok(found)
 }
 
@@ -931,6 +961,21 @@ mod tests {
                 r#"<w:body {W}><w:tbl><w:tblPr><w:tblBorders><w:top w:val="single"/></w:tblBorders></w:tblPr><w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr></w:tr><w:tr/></w:tbl><w:tbl><w:tblPr><w:tblBorders><w:top w:val="none"/></w:tblBorders></w:tblPr><w:tr/></w:tbl><w:tbl><w:tblPr><w:tblBorders><w:top w:val="single"/></w:tblBorders></w:tblPr><w:tr><w:trPr><w:tblHeader/></w:trPr></w:tr></w:tbl></w:body>"#
             )
         );
+    }
+
+    #[test]
+    fn attributes_outside_the_schema_or_repeated_by_loops_are_dropped() {
+        let xml = format!(
+            r#"<w:document {W} xmlns:w14="x"><w:body><w:p w14:paraId="0000000e" w:rsidR="1"><w:r><w:t>a</w:t></w:r></w:p><w:tbl><w:tblPr/><w:tblGrid><w:gridCol w:w="842" w:type="dxa" /></w:tblGrid></w:tbl></w:body></w:document>"#
+        );
+        assert_eq!(
+            violations(&xml).unwrap(),
+            vec!["w:p: attribute w14:paraId", "w:gridCol: attribute w:type"]
+        );
+        let fixed = normalize(&xml).unwrap();
+        assert!(fixed.contains(r#"<w:p w:rsidR="1">"#), "{fixed}");
+        assert!(fixed.contains(r#"<w:gridCol w:w="842" />"#), "{fixed}");
+        assert_eq!(violations(&fixed).unwrap(), Vec::<String>::new());
     }
 
     #[test]

@@ -16,7 +16,9 @@ use vanban::deliver::store::Store;
 use vanban::input;
 use vanban::input::config::Config;
 use vanban::model::DocumentKind;
-use vanban::render::{self, PdfRenderer, Renderer, pdf::PdfEngine, templates::Templates};
+use vanban::render::{
+    self, DocxRenderer, PdfRenderer, Renderer, pdf::PdfEngine, templates::Templates,
+};
 use vanban::schedule::RunOutcome;
 
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
@@ -47,7 +49,8 @@ enum Command {
         /// Only one kind of document.
         #[arg(long, value_enum)]
         only: Option<KindArg>,
-        #[arg(long, value_enum, default_value = "pdf")]
+        /// pdf, docx or both (a DOCX beside every PDF).
+        #[arg(long, value_enum, default_value = "both")]
         format: FormatArg,
         #[arg(long)]
         directory: Option<PathBuf>,
@@ -57,6 +60,9 @@ enum Command {
         /// vanban.toml: its directory, output_dir and templates_dir apply unless given here.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also write each document's data (the fields templates can use) as JSON to DIR.
+        #[arg(long, value_name = "DIR")]
+        dump_context: Option<PathBuf>,
     },
     /// Issue the numbers, render the final documents and email them, each message exactly once.
     Send {
@@ -105,7 +111,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TemplatesCommand {
-    /// Write the built-in templates to DIR (typst/, email/ ...).
+    /// Write the built-in templates to DIR (typst/, docx/, email/ ...).
     Export { dir: PathBuf },
 }
 
@@ -129,6 +135,8 @@ impl From<KindArg> for DocumentKind {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FormatArg {
     Pdf,
+    Docx,
+    Both,
 }
 
 fn main() -> ExitCode {
@@ -168,10 +176,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             period,
             out,
             only,
-            format: _,
+            format,
             directory,
             templates,
             config,
+            dump_context,
         } => {
             let config = config
                 .map(|c| Config::load_without_secrets(&c))
@@ -191,10 +200,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-            let engine = PdfEngine::new(&templates).context("không nạp được mẫu Typst")?;
-            let pdf = PdfRenderer::new(engine);
-            let renderers: Vec<&dyn Renderer> = vec![&pdf];
+            let pdf = match format {
+                FormatArg::Pdf | FormatArg::Both => Some(PdfRenderer::new(
+                    PdfEngine::new(&templates).context("không nạp được mẫu Typst")?,
+                )),
+                FormatArg::Docx => None,
+            };
+            let docx = match format {
+                FormatArg::Docx | FormatArg::Both => {
+                    Some(DocxRenderer::new(&templates).context("không nạp được mẫu DOCX")?)
+                }
+                FormatArg::Pdf => None,
+            };
+            let mut renderers: Vec<&dyn Renderer> = Vec::new();
+            renderers.extend(pdf.as_ref().map(|r| r as &dyn Renderer));
+            renderers.extend(docx.as_ref().map(|r| r as &dyn Renderer));
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
+            if let Some(dir) = &dump_context {
+                dump_contexts(dir, &documents)?;
+            }
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let dir = out.join(period_data.key());
             let staging = render::Staging::new(&dir)?;
@@ -357,11 +381,27 @@ fn export_templates(dir: &Path) -> Result<()> {
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
     }
-    for (name, text) in render::templates::TYPST {
-        let path = dir.join("typst").join(name);
-        render::templates::write_atomically(&path, text.as_bytes())
+    let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
+    let files = render::templates::TYPST
+        .iter()
+        .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes()))
+        .chain(
+            docx.iter()
+                .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
+        );
+    for (path, bytes) in files {
+        render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
     }
+    Ok(())
+}
+
+/// Writes each planned document's context as `<file stem>.json`.
+/// Writes each document's context (what its templates see) as `<file stem>.json` to `dir`.
+fn dump_contexts(dir: &Path, documents: &[render::PlannedDocument]) -> Result<()> {
+    let staging = render::Staging::new(dir)?;
+    render::render_each(documents, &[&render::JsonRenderer], 1, &|file| staging.write(&file))?;
+    staging.commit()?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub use context::DocumentContext;
+pub use docx::DocxRenderer;
 use pdf::{PdfEngine, PdfError};
 use templates::write_atomically;
 

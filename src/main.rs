@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,9 +16,7 @@ use vanban::deliver::store::Store;
 use vanban::input;
 use vanban::input::config::Config;
 use vanban::model::DocumentKind;
-use vanban::render::{
-    self, DocxRenderer, PdfRenderer, Renderer, pdf::PdfEngine, templates::Templates,
-};
+use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
 
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
@@ -139,6 +137,16 @@ enum FormatArg {
     Both,
 }
 
+impl From<FormatArg> for Formats {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Pdf => Formats::Pdf,
+            FormatArg::Docx => Formats::Docx,
+            FormatArg::Both => Formats::Both,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -200,32 +208,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-            let pdf = match format {
-                FormatArg::Pdf | FormatArg::Both => Some(PdfRenderer::new(
-                    PdfEngine::new(&templates).context("không nạp được mẫu Typst")?,
-                )),
-                FormatArg::Docx => None,
-            };
-            let docx = match format {
-                FormatArg::Docx | FormatArg::Both => {
-                    Some(DocxRenderer::new(&templates).context("không nạp được mẫu DOCX")?)
-                }
-                FormatArg::Pdf => None,
-            };
-            let mut renderers: Vec<&dyn Renderer> = Vec::new();
-            renderers.extend(pdf.as_ref().map(|r| r as &dyn Renderer));
-            renderers.extend(docx.as_ref().map(|r| r as &dyn Renderer));
+            let backends = Backends::new(&templates, format.into())?;
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             if let Some(dir) = &dump_context {
                 dump_contexts(dir, &documents)?;
             }
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let dir = out.join(period_data.key());
-            let staging = render::Staging::new(&dir)?;
-            render::render_each(&documents, &renderers, threads, &|file| {
-                staging.write(&file)
-            })?;
-            let written = staging.commit()?;
+            let written = render::render_to_dir(
+                &documents,
+                &backends.renderers(),
+                &dir,
+                render::default_threads(),
+            )?;
             for path in &written {
                 println!("{}", path.display());
             }
@@ -326,9 +320,8 @@ fn send_command(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let engine = PdfEngine::new(&templates).context("không nạp được mẫu Typst")?;
-    let pdf = PdfRenderer::new(engine);
-    let renderers: Vec<&dyn Renderer> = vec![&pdf];
+    let backends = Backends::new(&templates, Formats::Both)?;
+    let renderers = backends.renderers();
     // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
     // exits at once (the ledger then shows that message as unknown, never as lost).
     let stop = Arc::new(AtomicBool::new(false));
@@ -336,14 +329,7 @@ fn send_command(
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
-    let sleep = |delay: Duration| {
-        let step = Duration::from_millis(100);
-        let mut left = delay;
-        while !left.is_zero() && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(left.min(step));
-            left = left.saturating_sub(step);
-        }
-    };
+    let sleep = |delay: Duration| send::sleep_unless_stopped(&stop, delay);
     let env = SendEnv {
         config: &config,
         store: &store,
@@ -401,7 +387,9 @@ fn export_templates(dir: &Path) -> Result<()> {
 /// Writes each document's context (what its templates see) as `<file stem>.json` to `dir`.
 fn dump_contexts(dir: &Path, documents: &[render::PlannedDocument]) -> Result<()> {
     let staging = render::Staging::new(dir)?;
-    render::render_each(documents, &[&render::JsonRenderer], 1, &|file| staging.write(&file))?;
+    render::render_each(documents, &[&render::JsonRenderer], 1, &|file| {
+        staging.write(&file)
+    })?;
     staging.commit()?;
     Ok(())
 }

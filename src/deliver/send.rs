@@ -1289,6 +1289,17 @@ impl Run<'_, '_> {
     }
 }
 
+/// Waits `delay` (between retry rounds) unless `stop` is set first; checked every 100 ms so a
+/// SIGTERM never waits out a long backoff.
+pub fn sleep_unless_stopped(stop: &AtomicBool, delay: Duration) {
+    let step = Duration::from_millis(100);
+    let mut left = delay;
+    while !left.is_zero() && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(left.min(step));
+        left = left.saturating_sub(step);
+    }
+}
+
 /// Sends (or, with `dry_run`, writes to the outbox) the period's messages: one per unit with
 /// tasks carrying its assignment letter and the conclusion notice, and the review report to each
 /// member of the directory's `report_to` group. Each message is recorded in the ledger before

@@ -144,6 +144,70 @@ impl Renderer for PdfRenderer {
     }
 }
 
+/// Which files each document becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Formats {
+    Pdf,
+    Docx,
+    /// A DOCX beside every PDF (the default: offices edit before they sign).
+    #[default]
+    Both,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("không nạp được mẫu Typst: {0}")]
+    Pdf(#[from] PdfError),
+    #[error("không nạp được mẫu DOCX: {0}")]
+    Docx(#[from] docx::DocxError),
+}
+
+/// The output backends, built once (fonts loaded, templates parsed) and shared by every
+/// document the process renders: the CLI, `send` and the scheduled service use the same set.
+pub struct Backends {
+    pdf: Option<PdfRenderer>,
+    docx: Option<DocxRenderer>,
+}
+
+impl Backends {
+    pub fn new(templates: &templates::Templates, formats: Formats) -> Result<Self, BackendError> {
+        let pdf = match formats {
+            Formats::Pdf | Formats::Both => Some(PdfRenderer::new(PdfEngine::new(templates)?)),
+            Formats::Docx => None,
+        };
+        let docx = match formats {
+            Formats::Docx | Formats::Both => Some(DocxRenderer::new(templates)?),
+            Formats::Pdf => None,
+        };
+        Ok(Self { pdf, docx })
+    }
+
+    /// The renderers, PDF first.
+    pub fn renderers(&self) -> Vec<&dyn Renderer> {
+        let mut renderers: Vec<&dyn Renderer> = Vec::new();
+        renderers.extend(self.pdf.as_ref().map(|r| r as &dyn Renderer));
+        renderers.extend(self.docx.as_ref().map(|r| r as &dyn Renderer));
+        renderers
+    }
+}
+
+/// Renders `documents` into `dir` through a staging folder: all files or none.
+pub fn render_to_dir(
+    documents: &[PlannedDocument],
+    renderers: &[&dyn Renderer],
+    dir: &Path,
+    threads: usize,
+) -> Result<Vec<PathBuf>, RenderError> {
+    let staging = Staging::new(dir)?;
+    render_each(documents, renderers, threads, &|file| staging.write(&file))?;
+    staging.commit()
+}
+
+/// Worker threads for a batch: every core (Typst renders are independent).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The context itself, as pretty JSON: what the templates see, for template authors and for
 /// feeding the same data to other tools (bench/compare.sh).
 pub struct JsonRenderer;

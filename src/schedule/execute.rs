@@ -13,31 +13,32 @@ use tracing::{debug, info, warn};
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
 use crate::clock::VIETNAM;
 use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
-use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
+use crate::deliver::send::{
+    DeliverError, Outcome, SendEnv, SendOptions, send_period, sleep_unless_stopped,
+};
 use crate::input::config::{Action, Config, Job};
 use crate::model::{DocumentKind, Period};
-use crate::render::pdf::{PdfEngine, PdfError};
 use crate::render::templates::Templates;
-use crate::render::{self, PdfRenderer, Renderer};
+use crate::render::{self, BackendError, Backends, Formats};
 
-/// The real work of a firing, with the Typst engine built once for the life of the service.
+/// The real work of a firing, with the engines built once for the life of the service.
 pub struct JobExecutor {
-    pdf: PdfRenderer,
+    backends: Backends,
     threads: usize,
 }
 
 impl JobExecutor {
     /// Loads the templates (the config's `templates_dir` overrides first): a broken template
     /// stops the service at start rather than failing every firing.
-    pub fn new(config: &Config) -> Result<JobExecutor, PdfError> {
+    pub fn new(config: &Config) -> Result<JobExecutor, BackendError> {
         let templates = config
             .templates_dir
             .clone()
             .map(Templates::with_overrides)
             .unwrap_or_default();
         Ok(JobExecutor {
-            pdf: PdfRenderer::new(PdfEngine::new(&templates)?),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backends: Backends::new(&templates, Formats::Both)?,
+            threads: render::default_threads(),
         })
     }
 
@@ -46,13 +47,8 @@ impl JobExecutor {
             .into_iter()
             .filter(|d| wanted(job, d.kind))
             .collect();
-        let renderers: [&dyn Renderer; 1] = [&self.pdf];
-        let files = match render::render_all(&documents, &renderers, self.threads) {
-            Ok(files) => files,
-            Err(e) => return ExecReport::failed(format!("Không tạo được văn bản: {e}")),
-        };
         let dir = ctx.config.output_dir.join(period.key());
-        match render::write_all(&dir, &files) {
+        match render::render_to_dir(&documents, &self.backends.renderers(), &dir, self.threads) {
             Ok(written) => {
                 for path in &written {
                     debug!(job = %job.name, file = %path.display(), "Đã ghi tệp");
@@ -63,7 +59,7 @@ impl JobExecutor {
                     dir.display()
                 ))
             }
-            Err(e) => ExecReport::failed(format!("Không ghi được văn bản: {e}")),
+            Err(e) => ExecReport::failed(format!("Không tạo được văn bản: {e}")),
         }
     }
 }
@@ -79,16 +75,9 @@ impl JobExecutor {
         period_file: &Path,
         stop: &AtomicBool,
     ) -> ExecReport {
-        let renderers: [&dyn Renderer; 1] = [&self.pdf];
+        let renderers = self.backends.renderers();
         // Retry rounds wait here; a shutdown cuts the wait short.
-        let sleep = |delay: Duration| {
-            let step = Duration::from_millis(100);
-            let mut left = delay;
-            while !left.is_zero() && !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(left.min(step));
-                left = left.saturating_sub(step);
-            }
-        };
+        let sleep = |delay: Duration| sleep_unless_stopped(stop, delay);
         let env = SendEnv {
             config: ctx.config,
             store: ctx.store,

@@ -1207,12 +1207,17 @@ mod tests {
         assert_eq!(good.outcome, RunOutcome::Ok, "{:?}", good.detail);
         let pdf = dir.path().join("out/2024-h1/01-bao-cao-so-ket.pdf");
         assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
-        // Only the document the job names.
+        assert!(
+            dir.path()
+                .join("out/2024-h1/01-bao-cao-so-ket.docx")
+                .exists()
+        );
+        // Only the document the job names, as PDF and DOCX.
         assert_eq!(
             std::fs::read_dir(dir.path().join("out/2024-h1"))
                 .unwrap()
                 .count(),
-            1
+            2
         );
 
         let wrong = &runs(&config, "sai-ky")[0];

@@ -374,11 +374,13 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
             let letter_name = format!("{n}-UBND-NLN Công văn giao nhiệm vụ.pdf");
             assert!(
                 body.contains(&format!(
-                    "Tệp đính kèm:\n- {letter_name}\n- 02-TB-UBND Thông báo kết luận.pdf\n"
+                    "Tệp đính kèm:\n- {letter_name}\n- {}\n- 02-TB-UBND Thông báo kết luận.pdf\n",
+                    letter_name.replace(".pdf", ".docx")
                 )),
                 "{body}"
             );
-            assert_eq!(attachments.len(), 2);
+            // The letter as PDF and as DOCX (for the unit to edit its report), then the notice.
+            assert_eq!(attachments.len(), 3);
             assert_eq!(attachments[0]["filename"], letter_name.as_str());
             assert_eq!(
                 attachments[0]["name"],
@@ -388,12 +390,22 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
             let letter_pdf = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf"));
             assert_eq!(attachments[0]["sha256"], sha256_hex(&letter_pdf));
             assert_eq!(attachments[0]["size"], letter_pdf.len());
+            let letter_docx = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.docx"));
             assert_eq!(
                 attachments[1]["filename"],
+                letter_name.replace(".pdf", ".docx").as_str()
+            );
+            assert_eq!(
+                attachments[1]["content_type"],
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            );
+            assert_eq!(attachments[1]["sha256"], sha256_hex(&letter_docx));
+            assert_eq!(
+                attachments[2]["filename"],
                 "02-TB-UBND Thông báo kết luận.pdf"
             );
-            assert_eq!(attachments[1]["name"], "02-TB-UBND Thong bao ket luan.pdf");
-            assert_eq!(attachments[1]["sha256"], sha256_hex(&notice_pdf));
+            assert_eq!(attachments[2]["name"], "02-TB-UBND Thong bao ket luan.pdf");
+            assert_eq!(attachments[2]["sha256"], sha256_hex(&notice_pdf));
         } else {
             assert!(reports_to.insert(unit.clone()), "two reports to {unit}");
             assert_eq!(
@@ -787,7 +799,12 @@ fn dry_run_writes_parseable_messages_and_sends_nothing() {
                     .contains("(dự thảo)"),
                 "{attachment}"
             );
-            assert!(attachment["size"].as_u64().unwrap() > 10_000);
+            // PDFs embed their fonts; a DOCX is a small zip.
+            let floor = match attachment["filename"].as_str().unwrap().ends_with(".docx") {
+                true => 3_000,
+                false => 10_000,
+            };
+            assert!(attachment["size"].as_u64().unwrap() > floor, "{attachment}");
         }
     }
     assert!(sink.received().is_empty());

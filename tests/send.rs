@@ -3,15 +3,16 @@
 //! `email` package and its attachments compared byte for byte with the documents filed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
+#[path = "support/sink.rs"]
+mod sink;
+use sink::{Certs, Sink, have_aiosmtpd, parse_eml, sha256_hex};
+
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
 const SENDER: &str = "Văn phòng HĐND và UBND huyện Đầm Hà";
 
@@ -30,89 +31,11 @@ const LETTER_UNITS: [&str; 10] = [
 ];
 const REPORT_UNITS: [&str; 4] = ["vp", "pnn", "ptnmt", "bqlda"];
 
-fn have_aiosmtpd() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
-    }
-    ok
-}
-
 fn have_pdftotext() -> bool {
     Command::new("pdftotext")
         .arg("-v")
         .output()
         .is_ok_and(|o| o.status.success() || !o.stderr.is_empty())
-}
-
-/// The test SMTP server; killed when dropped (and it exits on its own when stdin closes).
-struct Sink {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(args: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(format!("{SUPPORT}/smtp_sink.py"))
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--exit-on-stdin-eof")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // aiosmtpd logs every refused handshake with a traceback: kept, out of the way.
-            .stderr(std::fs::File::create(dir.path().join("sink.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| {
-                let log = std::fs::read_to_string(dir.path().join("sink.log")).unwrap_or_default();
-                panic!("sink did not start: {line:?}\n{log}")
-            });
-        Sink {
-            child,
-            _stdin: stdin,
-            port,
-            dir,
-        }
-    }
-
-    fn received(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        files.sort();
-        files
-    }
-
-    fn envelope(&self, eml: &Path) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(eml.with_extension("json")).unwrap()).unwrap()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A working folder with the sample period, its directory and a vanban.toml.
@@ -205,30 +128,6 @@ fn unit_names(office: &Office) -> BTreeMap<String, String> {
                 u["name"].as_str().unwrap().to_owned(),
             )
         })
-        .collect()
-}
-
-fn parse_eml(files: &[PathBuf]) -> Vec<Value> {
-    if files.is_empty() {
-        return Vec::new();
-    }
-    let output = Command::new("python3")
-        .arg(format!("{SUPPORT}/parse_eml.py"))
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "parse_eml.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
         .collect()
 }
 
@@ -497,22 +396,8 @@ fn starttls_and_auth_against_a_private_ca() {
     if !have_aiosmtpd() {
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let made = Command::new("sh")
-        .arg(format!("{SUPPORT}/certs.sh"))
-        .arg(certs.path())
-        .status()
-        .unwrap();
-    assert!(made.success(), "certs.sh failed");
-    let cert = certs.path().join("server.pem");
-    let key = certs.path().join("server.key");
-    let sink = Sink::start(&[
-        "--starttls",
-        cert.to_str().unwrap(),
-        key.to_str().unwrap(),
-        "--auth",
-        "vanphong:mật khẩu bí mật",
-    ]);
+    let certs = Certs::make();
+    let sink = Sink::starttls_with_auth(&certs, "vanphong:mật khẩu bí mật");
     let smtp = |ca: &str| {
         format!(
             "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\nusername = \"vanphong\"\n\
@@ -536,7 +421,7 @@ fn starttls_and_auth_against_a_private_ca() {
     );
     assert!(sink.received().is_empty());
 
-    let ca = format!("ca_file = \"{}\"", certs.path().join("ca.pem").display());
+    let ca = format!("ca_file = \"{}\"", certs.ca().display());
     std::fs::write(office.path("vanban.toml"), {
         let text = std::fs::read_to_string(office.path("vanban.toml")).unwrap();
         text.replace("\ntimeout_seconds", &format!("\n{ca}\ntimeout_seconds"))

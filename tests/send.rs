@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -109,9 +108,38 @@ impl Office {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Starts `send --only review-report` (stdout and stderr to `output()`) and returns once
+    /// the sink holds back its reply to the stalled message (`--stall-data`): the client is
+    /// then between "sending" and "sent".
+    fn send_reports_until_stalled(&self, sink: &Sink, output: fn() -> Stdio) -> Child {
+        let mut child = self
+            .command("send", &["--only", "review-report"])
+            .stdout(output())
+            .stderr(output())
+            .spawn()
+            .unwrap();
+        sink.wait_for_stall(|| {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("send ended before the stall: {status}");
+            }
+        });
+        child
+    }
+
     fn filed(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path("out/2024-h1").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
+}
+
+/// A sink started with `sink_args` and an office sending to it in plain SMTP; None (the test
+/// is skipped) without aiosmtpd.
+fn sink_and_office(sink_args: &[&str]) -> Option<(Sink, Office)> {
+    if !have_aiosmtpd() {
+        return None;
+    }
+    let sink = Sink::start(sink_args);
+    let office = Office::plain(sink.port);
+    Some((sink, office))
 }
 
 /// Unit id → name, from the office's directory.toml.
@@ -163,6 +191,14 @@ fn unit_of(envelope: &Value) -> String {
     .to_owned()
 }
 
+/// The unit of each received message, in arrival order.
+fn units_received(sink: &Sink) -> Vec<String> {
+    sink.received()
+        .iter()
+        .map(|f| unit_of(&sink.envelope(f)))
+        .collect()
+}
+
 /// Received messages as (unit, is the letter message, parsed), in arrival order.
 fn received(sink: &Sink) -> Vec<(String, bool, Value)> {
     let files = sink.received();
@@ -194,11 +230,9 @@ fn pdf_text(path: &Path) -> String {
 
 #[test]
 fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
         return;
-    }
-    let sink = Sink::start(&[]);
-    let office = Office::plain(sink.port);
+    };
     let (ok, out) = office.send(&[]);
     assert!(ok, "{out}");
     assert!(
@@ -443,11 +477,9 @@ fn starttls_and_auth_against_a_private_ca() {
 
 #[test]
 fn a_451_is_retried_and_the_message_delivered_once() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&["--fail-first", "3", "--fail-code", "451"]) else {
         return;
-    }
-    let sink = Sink::start(&["--fail-first", "3", "--fail-code", "451"]);
-    let office = Office::plain(sink.port);
+    };
     let (ok, out) = office.send(&["--only", "review-report"]);
     assert!(ok, "{out}");
     // The first three reports met a 451 and went through on the second round.
@@ -455,7 +487,7 @@ fn a_451_is_retried_and_the_message_delivered_once() {
     assert!(out.contains("đã gửi 4"), "{out}");
     let files = sink.received();
     assert_eq!(files.len(), 4, "each delivered exactly once");
-    let units: BTreeSet<String> = files.iter().map(|f| unit_of(&sink.envelope(f))).collect();
+    let units: BTreeSet<String> = units_received(&sink).into_iter().collect();
     assert_eq!(units.len(), 4);
     let status = office.status();
     assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
@@ -463,16 +495,14 @@ fn a_451_is_retried_and_the_message_delivered_once() {
 
 #[test]
 fn a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered() {
-    if !have_aiosmtpd() {
-        return;
-    }
-    let sink = Sink::start(&[
+    let Some((sink, office)) = sink_and_office(&[
         "--reject",
         "quangan.damha@example.vn",
         "--reject-code",
         "550",
-    ]);
-    let office = Office::plain(sink.port);
+    ]) else {
+        return;
+    };
     let (ok, out) = office.send(&[]);
     assert!(!ok, "exit 1 when a message failed: {out}");
     assert!(out.contains("đã gửi 13, đã gửi trước đó 0, lỗi 1"), "{out}");
@@ -535,30 +565,12 @@ fn nothing_is_lost_when_the_server_is_down_at_first() {
 
 #[test]
 fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
-    if !have_aiosmtpd() {
-        return;
-    }
     // The second message is stored by the server, whose reply is then held back.
-    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "30"]);
-    let office = Office::plain(sink.port);
-    let mut child = office
-        .command("send", &["--only", "review-report"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stalled = sink.dir.path().join("stalled");
-    let started = Instant::now();
-    while !stalled.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the sink never stalled"
-        );
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("send ended before the stall: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some((sink, office)) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "30"])
+    else {
+        return;
+    };
+    let mut child = office.send_reports_until_stalled(&sink, Stdio::null);
     child.kill().unwrap(); // SIGKILL: no chance to record anything
     child.wait().unwrap();
 
@@ -590,11 +602,7 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
     );
     // Each member got the report once: pnn's copy is the one the server stored before its
     // reply was lost.
-    let mut units: Vec<String> = sink
-        .received()
-        .iter()
-        .map(|f| unit_of(&sink.envelope(f)))
-        .collect();
+    let mut units = units_received(&sink);
     units.sort();
     assert_eq!(units, ["bqlda", "pnn", "ptnmt", "vp"]);
     let status = office.status();
@@ -606,26 +614,11 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
 
 #[test]
 fn sigterm_finishes_the_message_in_flight_records_it_and_stops() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "1"])
+    else {
         return;
-    }
-    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "1"]);
-    let office = Office::plain(sink.port);
-    let child = office
-        .command("send", &["--only", "review-report"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stalled = sink.dir.path().join("stalled");
-    let started = Instant::now();
-    while !stalled.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the sink never stalled"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    let child = office.send_reports_until_stalled(&sink, Stdio::piped);
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -654,11 +647,9 @@ fn sigterm_finishes_the_message_in_flight_records_it_and_stops() {
 
 #[test]
 fn dry_run_writes_parseable_messages_and_sends_nothing() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
         return;
-    }
-    let sink = Sink::start(&[]);
-    let office = Office::plain(sink.port);
+    };
     let (ok, out) = office.send(&["--dry-run"]);
     assert!(ok, "{out}");
     assert!(out.contains("ghi 14 tệp .eml"), "{out}");
@@ -701,11 +692,9 @@ fn dry_run_writes_parseable_messages_and_sends_nothing() {
 
 #[test]
 fn a_bad_address_sends_nothing_and_names_the_unit() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
         return;
-    }
-    let sink = Sink::start(&[]);
-    let office = Office::plain(sink.port);
+    };
     let directory = std::fs::read_to_string(office.path("directory.toml")).unwrap();
     std::fs::write(
         office.path("directory.toml"),

@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -36,7 +37,7 @@ pub struct Sink {
     child: Child,
     _stdin: ChildStdin,
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Sink {
@@ -108,6 +109,21 @@ impl Sink {
     /// The envelope stored beside a received message: mail_from, rcpt_tos, tls, auth.
     pub fn envelope(&self, eml: &Path) -> Value {
         serde_json::from_str(&std::fs::read_to_string(eml.with_extension("json")).unwrap()).unwrap()
+    }
+
+    /// Waits until the sink holds back its reply (`--stall-data`), for at most a minute;
+    /// `check` runs between looks, e.g. to fail early when the client ended first.
+    pub fn wait_for_stall(&self, mut check: impl FnMut()) {
+        let stalled = self.dir.path().join("stalled");
+        let started = Instant::now();
+        while !stalled.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the sink never stalled"
+            );
+            check();
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -1004,6 +1004,33 @@ mod tests {
         log: RefCell<Vec<usize>>,
     }
 
+    impl Scripted {
+        /// Message i is answered from `script[i]` in turn, then with "250 OK".
+        fn new(script: Vec<Vec<Result<String, SendError>>>) -> Self {
+            Scripted {
+                script: RefCell::new(script.into_iter().map(VecDeque::from).collect()),
+                log: RefCell::default(),
+            }
+        }
+
+        /// `send_all` over one indexed message per line of the script.
+        fn send_all(
+            &self,
+            max_attempts: u32,
+            sleep: &dyn Fn(Duration),
+            hooks: &mut dyn SendHooks,
+        ) -> SendSummary {
+            let count = self.script.borrow().len();
+            send_all(
+                self,
+                &indexed_messages(count),
+                &policy(max_attempts),
+                sleep,
+                hooks,
+            )
+        }
+    }
+
     impl Transport for Scripted {
         fn send(&self, message: &Message) -> Result<String, SendError> {
             let to = message.envelope().to()[0].user().to_owned();
@@ -1092,24 +1119,15 @@ mod tests {
 
     #[test]
     fn send_all_retries_only_transient_failures_in_rounds() {
-        let transport = Scripted {
-            script: RefCell::new(vec![
-                VecDeque::from([transient(), transient()]),
-                VecDeque::from([permanent()]),
-                VecDeque::new(),
-                VecDeque::from([transient(), transient(), transient(), transient()]),
-            ]),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(vec![
+            vec![transient(), transient()],
+            vec![permanent()],
+            vec![],
+            vec![transient(), transient(), transient(), transient()],
+        ]);
         let slept = RefCell::new(Vec::new());
         let mut hooks = Recorder::default();
-        let summary = send_all(
-            &transport,
-            &indexed_messages(4),
-            &policy(3),
-            &|d| slept.borrow_mut().push(d.as_secs()),
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|d| slept.borrow_mut().push(d.as_secs()), &mut hooks);
         assert_eq!(*transport.log.borrow(), [0, 1, 2, 3, 0, 3, 0, 3]);
         assert_eq!(*slept.borrow(), [1, 2]);
         assert!(!summary.stopped);
@@ -1143,25 +1161,12 @@ mod tests {
 
     #[test]
     fn a_skipped_message_is_not_sent_nor_retried_and_the_others_go_on() {
-        let transport = Scripted {
-            script: RefCell::new(vec![
-                VecDeque::from([transient()]),
-                VecDeque::from([transient()]),
-                VecDeque::new(),
-            ]),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(vec![vec![transient()], vec![transient()], vec![]]);
         let mut hooks = Recorder {
             skip_before: Some(1),
             ..Recorder::default()
         };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(3),
-            &|_| {},
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(!summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 2, 0]);
         assert_eq!(summary.outcomes[1], MessageOutcome::default());
@@ -1182,64 +1187,35 @@ mod tests {
 
     #[test]
     fn send_all_stops_when_a_hook_says_so() {
-        let script = || {
-            RefCell::new(vec![
-                VecDeque::from([transient()]),
-                VecDeque::new(),
-                VecDeque::new(),
-            ])
-        };
+        let script = || vec![vec![transient()], vec![], vec![]];
         // Stop after message 1: it is recorded, message 2 is never tried.
-        let transport = Scripted {
-            script: script(),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(script());
         let mut hooks = Recorder {
             stop_after: Some((1, 1)),
             ..Recorder::default()
         };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(3),
-            &|_| {},
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 1]);
         assert_eq!(summary.outcomes[2], MessageOutcome::default());
         assert_eq!(summary.outcomes[1].result, Some(Ok("250 OK".to_owned())));
 
         // Refusing before an attempt sends nothing more (e.g. the ledger could not be written).
-        let transport = Scripted {
-            script: script(),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(script());
         let mut hooks = Recorder {
             stop_before: Some((0, 2)),
             ..Recorder::default()
         };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(3),
-            &|_| {},
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 1, 2]);
         assert_eq!(summary.outcomes[0].attempts, 1);
         assert_eq!(hooks.events.last().unwrap(), "before 0#2");
 
         // max_attempts 0 still tries once and never sleeps.
-        let transport = Scripted {
-            script: script(),
-            log: RefCell::default(),
-        };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(0),
+        let transport = Scripted::new(script());
+        let summary = transport.send_all(
+            0,
             &|_| panic!("no sleep expected"),
             &mut Recorder::default(),
         );

@@ -159,6 +159,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The last attempt's error, after `attempts` attempts.
+    fn failed(error: &SendError, attempts: u32) -> Outcome {
+        Outcome::Failed {
+            reason: error.reason().to_owned(),
+            permanent: !error.is_transient(),
+            attempts,
+        }
+    }
+
     /// Whether the message has reached (or, in a dry run, would reach) its recipient.
     pub fn is_done(&self) -> bool {
         matches!(
@@ -1185,13 +1194,7 @@ impl Run<'_, '_> {
                         path: PathBuf::from(path),
                     }
                 }
-                Some(Err(e)) => {
-                    outcomes[index] = Outcome::Failed {
-                        reason: e.reason().to_owned(),
-                        permanent: !e.is_transient(),
-                        attempts: outcome.attempts,
-                    }
-                }
+                Some(Err(e)) => outcomes[index] = Outcome::failed(&e, outcome.attempts),
                 None => {}
             }
         }
@@ -1252,13 +1255,7 @@ impl Run<'_, '_> {
                         resend: self.again(index),
                     }
                 }
-                Some(Err(e)) => {
-                    outcomes[index] = Outcome::Failed {
-                        reason: e.reason().to_owned(),
-                        permanent: !e.is_transient(),
-                        attempts: outcome.attempts,
-                    }
-                }
+                Some(Err(e)) => outcomes[index] = Outcome::failed(&e, outcome.attempts),
                 None => {}
             }
         }

@@ -3,15 +3,15 @@
 //! `email` package and its attachments compared byte for byte with the documents filed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
+#[path = "support/sink.rs"]
+mod sink;
+use sink::{Certs, Sink, have_aiosmtpd, parse_eml, sha256_hex};
+
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
 const SENDER: &str = "Văn phòng HĐND và UBND huyện Đầm Hà";
 
@@ -30,89 +30,11 @@ const LETTER_UNITS: [&str; 10] = [
 ];
 const REPORT_UNITS: [&str; 4] = ["vp", "pnn", "ptnmt", "bqlda"];
 
-fn have_aiosmtpd() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
-    }
-    ok
-}
-
 fn have_pdftotext() -> bool {
     Command::new("pdftotext")
         .arg("-v")
         .output()
         .is_ok_and(|o| o.status.success() || !o.stderr.is_empty())
-}
-
-/// The test SMTP server; killed when dropped (and it exits on its own when stdin closes).
-struct Sink {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(args: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(format!("{SUPPORT}/smtp_sink.py"))
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--exit-on-stdin-eof")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // aiosmtpd logs every refused handshake with a traceback: kept, out of the way.
-            .stderr(std::fs::File::create(dir.path().join("sink.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| {
-                let log = std::fs::read_to_string(dir.path().join("sink.log")).unwrap_or_default();
-                panic!("sink did not start: {line:?}\n{log}")
-            });
-        Sink {
-            child,
-            _stdin: stdin,
-            port,
-            dir,
-        }
-    }
-
-    fn received(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        files.sort();
-        files
-    }
-
-    fn envelope(&self, eml: &Path) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(eml.with_extension("json")).unwrap()).unwrap()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A working folder with the sample period, its directory and a vanban.toml.
@@ -186,9 +108,38 @@ impl Office {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Starts `send --only review-report` (stdout and stderr to `output()`) and returns once
+    /// the sink holds back its reply to the stalled message (`--stall-data`): the client is
+    /// then between "sending" and "sent".
+    fn send_reports_until_stalled(&self, sink: &Sink, output: fn() -> Stdio) -> Child {
+        let mut child = self
+            .command("send", &["--only", "review-report"])
+            .stdout(output())
+            .stderr(output())
+            .spawn()
+            .unwrap();
+        sink.wait_for_stall(|| {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("send ended before the stall: {status}");
+            }
+        });
+        child
+    }
+
     fn filed(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path("out/2024-h1").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
+}
+
+/// A sink started with `sink_args` and an office sending to it in plain SMTP; None (the test
+/// is skipped) without aiosmtpd.
+fn sink_and_office(sink_args: &[&str]) -> Option<(Sink, Office)> {
+    if !have_aiosmtpd() {
+        return None;
+    }
+    let sink = Sink::start(sink_args);
+    let office = Office::plain(sink.port);
+    Some((sink, office))
 }
 
 /// Unit id → name, from the office's directory.toml.
@@ -205,30 +156,6 @@ fn unit_names(office: &Office) -> BTreeMap<String, String> {
                 u["name"].as_str().unwrap().to_owned(),
             )
         })
-        .collect()
-}
-
-fn parse_eml(files: &[PathBuf]) -> Vec<Value> {
-    if files.is_empty() {
-        return Vec::new();
-    }
-    let output = Command::new("python3")
-        .arg(format!("{SUPPORT}/parse_eml.py"))
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "parse_eml.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
         .collect()
 }
 
@@ -264,6 +191,14 @@ fn unit_of(envelope: &Value) -> String {
     .to_owned()
 }
 
+/// The unit of each received message, in arrival order.
+fn units_received(sink: &Sink) -> Vec<String> {
+    sink.received()
+        .iter()
+        .map(|f| unit_of(&sink.envelope(f)))
+        .collect()
+}
+
 /// Received messages as (unit, is the letter message, parsed), in arrival order.
 fn received(sink: &Sink) -> Vec<(String, bool, Value)> {
     let files = sink.received();
@@ -295,11 +230,9 @@ fn pdf_text(path: &Path) -> String {
 
 #[test]
 fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
         return;
-    }
-    let sink = Sink::start(&[]);
-    let office = Office::plain(sink.port);
+    };
     let (ok, out) = office.send(&[]);
     assert!(ok, "{out}");
     assert!(
@@ -497,22 +430,8 @@ fn starttls_and_auth_against_a_private_ca() {
     if !have_aiosmtpd() {
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let made = Command::new("sh")
-        .arg(format!("{SUPPORT}/certs.sh"))
-        .arg(certs.path())
-        .status()
-        .unwrap();
-    assert!(made.success(), "certs.sh failed");
-    let cert = certs.path().join("server.pem");
-    let key = certs.path().join("server.key");
-    let sink = Sink::start(&[
-        "--starttls",
-        cert.to_str().unwrap(),
-        key.to_str().unwrap(),
-        "--auth",
-        "vanphong:mật khẩu bí mật",
-    ]);
+    let certs = Certs::make();
+    let sink = Sink::starttls_with_auth(&certs, "vanphong:mật khẩu bí mật");
     let smtp = |ca: &str| {
         format!(
             "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\nusername = \"vanphong\"\n\
@@ -536,7 +455,7 @@ fn starttls_and_auth_against_a_private_ca() {
     );
     assert!(sink.received().is_empty());
 
-    let ca = format!("ca_file = \"{}\"", certs.path().join("ca.pem").display());
+    let ca = format!("ca_file = \"{}\"", certs.ca().display());
     std::fs::write(office.path("vanban.toml"), {
         let text = std::fs::read_to_string(office.path("vanban.toml")).unwrap();
         text.replace("\ntimeout_seconds", &format!("\n{ca}\ntimeout_seconds"))
@@ -558,11 +477,9 @@ fn starttls_and_auth_against_a_private_ca() {
 
 #[test]
 fn a_451_is_retried_and_the_message_delivered_once() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&["--fail-first", "3", "--fail-code", "451"]) else {
         return;
-    }
-    let sink = Sink::start(&["--fail-first", "3", "--fail-code", "451"]);
-    let office = Office::plain(sink.port);
+    };
     let (ok, out) = office.send(&["--only", "review-report"]);
     assert!(ok, "{out}");
     // The first three reports met a 451 and went through on the second round.
@@ -570,7 +487,7 @@ fn a_451_is_retried_and_the_message_delivered_once() {
     assert!(out.contains("đã gửi 4"), "{out}");
     let files = sink.received();
     assert_eq!(files.len(), 4, "each delivered exactly once");
-    let units: BTreeSet<String> = files.iter().map(|f| unit_of(&sink.envelope(f))).collect();
+    let units: BTreeSet<String> = units_received(&sink).into_iter().collect();
     assert_eq!(units.len(), 4);
     let status = office.status();
     assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
@@ -578,16 +495,14 @@ fn a_451_is_retried_and_the_message_delivered_once() {
 
 #[test]
 fn a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered() {
-    if !have_aiosmtpd() {
-        return;
-    }
-    let sink = Sink::start(&[
+    let Some((sink, office)) = sink_and_office(&[
         "--reject",
         "quangan.damha@example.vn",
         "--reject-code",
         "550",
-    ]);
-    let office = Office::plain(sink.port);
+    ]) else {
+        return;
+    };
     let (ok, out) = office.send(&[]);
     assert!(!ok, "exit 1 when a message failed: {out}");
     assert!(out.contains("đã gửi 13, đã gửi trước đó 0, lỗi 1"), "{out}");
@@ -650,30 +565,12 @@ fn nothing_is_lost_when_the_server_is_down_at_first() {
 
 #[test]
 fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
-    if !have_aiosmtpd() {
-        return;
-    }
     // The second message is stored by the server, whose reply is then held back.
-    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "30"]);
-    let office = Office::plain(sink.port);
-    let mut child = office
-        .command("send", &["--only", "review-report"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stalled = sink.dir.path().join("stalled");
-    let started = Instant::now();
-    while !stalled.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the sink never stalled"
-        );
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("send ended before the stall: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some((sink, office)) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "30"])
+    else {
+        return;
+    };
+    let mut child = office.send_reports_until_stalled(&sink, Stdio::null);
     child.kill().unwrap(); // SIGKILL: no chance to record anything
     child.wait().unwrap();
 
@@ -705,11 +602,7 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
     );
     // Each member got the report once: pnn's copy is the one the server stored before its
     // reply was lost.
-    let mut units: Vec<String> = sink
-        .received()
-        .iter()
-        .map(|f| unit_of(&sink.envelope(f)))
-        .collect();
+    let mut units = units_received(&sink);
     units.sort();
     assert_eq!(units, ["bqlda", "pnn", "ptnmt", "vp"]);
     let status = office.status();
@@ -721,26 +614,11 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
 
 #[test]
 fn sigterm_finishes_the_message_in_flight_records_it_and_stops() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "1"])
+    else {
         return;
-    }
-    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "1"]);
-    let office = Office::plain(sink.port);
-    let child = office
-        .command("send", &["--only", "review-report"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stalled = sink.dir.path().join("stalled");
-    let started = Instant::now();
-    while !stalled.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the sink never stalled"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    let child = office.send_reports_until_stalled(&sink, Stdio::piped);
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -769,11 +647,9 @@ fn sigterm_finishes_the_message_in_flight_records_it_and_stops() {
 
 #[test]
 fn dry_run_writes_parseable_messages_and_sends_nothing() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
         return;
-    }
-    let sink = Sink::start(&[]);
-    let office = Office::plain(sink.port);
+    };
     let (ok, out) = office.send(&["--dry-run"]);
     assert!(ok, "{out}");
     assert!(out.contains("ghi 14 tệp .eml"), "{out}");
@@ -816,11 +692,9 @@ fn dry_run_writes_parseable_messages_and_sends_nothing() {
 
 #[test]
 fn a_bad_address_sends_nothing_and_names_the_unit() {
-    if !have_aiosmtpd() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
         return;
-    }
-    let sink = Sink::start(&[]);
-    let office = Office::plain(sink.port);
+    };
     let directory = std::fs::read_to_string(office.path("directory.toml")).unwrap();
     std::fs::write(
         office.path("directory.toml"),

@@ -3,9 +3,8 @@
 //! admin told, a second instance is refused, and SIGTERM ends the service with exit code 0 —
 //! every message delivered exactly once, the firing recorded `ok`, no secret in the log.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
@@ -14,80 +13,10 @@ use vanban::deliver::store::Store;
 use vanban::schedule::{Covers, covered_period, first_seen};
 
 const PASSWORD: &str = "mật-khẩu-thử-9f3c";
-const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
 
-fn python_has_aiosmtpd() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
-    }
-    ok
-}
-
-/// The aiosmtpd sink; it exits when this test's end of its stdin closes.
-struct Sink {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(args: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(format!("{SUPPORT}/smtp_sink.py"))
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--exit-on-stdin-eof")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("sink did not start: {line:?}"));
-        Sink {
-            child,
-            _stdin: stdin,
-            port,
-            dir,
-        }
-    }
-
-    fn received(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        files.sort();
-        files
-    }
-
-    fn envelope(eml: &Path) -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(eml.with_extension("json")).unwrap()).unwrap()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/sink.rs"]
+mod sink;
+use sink::{Certs, Sink, have_aiosmtpd, parse_eml};
 
 /// Kills the service if the test fails before stopping it.
 struct Service(Child);
@@ -99,16 +28,6 @@ impl Drop for Service {
             let _ = self.0.wait();
         }
     }
-}
-
-fn parse_eml(files: &[PathBuf]) -> Vec<serde_json::Value> {
-    let output = Command::new("python3")
-        .arg(format!("{SUPPORT}/parse_eml.py"))
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "parse_eml.py failed");
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// Polls `check` every 200 ms until it returns Some, for at most `limit`.
@@ -162,25 +81,11 @@ fn sample_period_for(year: i32, half: u8) -> String {
 
 #[test]
 fn vanban_run_sends_a_due_job_exactly_once_and_stops_on_sigterm() {
-    if !python_has_aiosmtpd() {
+    if !have_aiosmtpd() {
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let status = Command::new("sh")
-        .arg(format!("{SUPPORT}/certs.sh"))
-        .arg(certs.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "certs.sh failed");
-    let cert = certs.path().join("server.pem");
-    let key = certs.path().join("server.key");
-    let sink = Sink::start(&[
-        "--starttls",
-        cert.to_str().unwrap(),
-        key.to_str().unwrap(),
-        "--auth",
-        &format!("vanphong:{PASSWORD}"),
-    ]);
+    let certs = Certs::make();
+    let sink = Sink::starttls_with_auth(&certs, &format!("vanphong:{PASSWORD}"));
 
     // A job due a few seconds from now, in UTC, with the seconds field of the crate's form.
     let now = SystemClock.now();
@@ -250,7 +155,7 @@ covers = "current-half"
 period = "ky-{{year}}-h{{half}}.toml"
 "#,
             port = sink.port,
-            ca = certs.path().join("ca.pem").display(),
+            ca = certs.ca().display(),
         ),
     )
     .unwrap();
@@ -330,7 +235,7 @@ period = "ky-{{year}}-h{{half}}.toml"
         let files = sink.received();
         files
             .iter()
-            .any(|f| Sink::envelope(f)["rcpt_tos"] == serde_json::json!(["it@example.vn"]))
+            .any(|f| sink.envelope(f)["rcpt_tos"] == serde_json::json!(["it@example.vn"]))
             .then_some(files)
     });
 
@@ -354,10 +259,10 @@ period = "ky-{{year}}-h{{half}}.toml"
     let (unit_messages, admin): (Vec<PathBuf>, Vec<PathBuf>) = received
         .iter()
         .cloned()
-        .partition(|f| Sink::envelope(f)["rcpt_tos"] != serde_json::json!(["it@example.vn"]));
+        .partition(|f| sink.envelope(f)["rcpt_tos"] != serde_json::json!(["it@example.vn"]));
     assert_eq!(admin.len(), 1);
     for file in &received {
-        let envelope = Sink::envelope(file);
+        let envelope = sink.envelope(file);
         assert_eq!(envelope["tls"], true);
         assert_eq!(envelope["auth"], true);
     }

@@ -666,17 +666,21 @@ pub fn send_all<T: Transport + ?Sized>(
     SendSummary { outcomes, stopped }
 }
 
+/// The SMTP sink harness the integration tests use too. Declared here, not in `tests`: a path
+/// in an inline module would be read relative to `mail/tests/`, which does not exist.
+#[cfg(test)]
+#[path = "../../tests/support/sink.rs"]
+mod test_sink;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::collections::VecDeque;
-    use std::io::{BufRead, BufReader};
-    use std::path::Path;
-    use std::process::{Child, ChildStdin, Command, Stdio};
     use std::time::Instant;
 
-    const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
+    use super::test_sink::{Certs, Sink, have_aiosmtpd, parse_eml, sha256_hex};
+
     const SUBJECT: &str = "Công văn giao nhiệm vụ triển khai kết luận của Chủ tịch UBND huyện Đầm Hà (6 tháng đầu năm 2024)";
     const BODY: &str = "Kính gửi: Phòng Tài chính - Kế hoạch\n\nThực hiện Thông báo kết luận số 125/TB-UBND, \
         Ủy ban nhân dân huyện gửi kèm công văn giao nhiệm vụ.\n.dòng bắt đầu bằng dấu chấm\nFrom dòng bắt đầu bằng From\n\n\
@@ -704,13 +708,6 @@ mod tests {
         }
         out.truncate(len);
         out
-    }
-
-    fn sha256_hex(bytes: &[u8]) -> String {
-        Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
     }
 
     fn sample(to: &[(&str, &str)], key: &str, pdf_len: usize) -> OutgoingMessage {
@@ -1007,6 +1004,33 @@ mod tests {
         log: RefCell<Vec<usize>>,
     }
 
+    impl Scripted {
+        /// Message i is answered from `script[i]` in turn, then with "250 OK".
+        fn new(script: Vec<Vec<Result<String, SendError>>>) -> Self {
+            Scripted {
+                script: RefCell::new(script.into_iter().map(VecDeque::from).collect()),
+                log: RefCell::default(),
+            }
+        }
+
+        /// `send_all` over one indexed message per line of the script.
+        fn send_all(
+            &self,
+            max_attempts: u32,
+            sleep: &dyn Fn(Duration),
+            hooks: &mut dyn SendHooks,
+        ) -> SendSummary {
+            let count = self.script.borrow().len();
+            send_all(
+                self,
+                &indexed_messages(count),
+                &policy(max_attempts),
+                sleep,
+                hooks,
+            )
+        }
+    }
+
     impl Transport for Scripted {
         fn send(&self, message: &Message) -> Result<String, SendError> {
             let to = message.envelope().to()[0].user().to_owned();
@@ -1095,24 +1119,15 @@ mod tests {
 
     #[test]
     fn send_all_retries_only_transient_failures_in_rounds() {
-        let transport = Scripted {
-            script: RefCell::new(vec![
-                VecDeque::from([transient(), transient()]),
-                VecDeque::from([permanent()]),
-                VecDeque::new(),
-                VecDeque::from([transient(), transient(), transient(), transient()]),
-            ]),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(vec![
+            vec![transient(), transient()],
+            vec![permanent()],
+            vec![],
+            vec![transient(), transient(), transient(), transient()],
+        ]);
         let slept = RefCell::new(Vec::new());
         let mut hooks = Recorder::default();
-        let summary = send_all(
-            &transport,
-            &indexed_messages(4),
-            &policy(3),
-            &|d| slept.borrow_mut().push(d.as_secs()),
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|d| slept.borrow_mut().push(d.as_secs()), &mut hooks);
         assert_eq!(*transport.log.borrow(), [0, 1, 2, 3, 0, 3, 0, 3]);
         assert_eq!(*slept.borrow(), [1, 2]);
         assert!(!summary.stopped);
@@ -1146,25 +1161,12 @@ mod tests {
 
     #[test]
     fn a_skipped_message_is_not_sent_nor_retried_and_the_others_go_on() {
-        let transport = Scripted {
-            script: RefCell::new(vec![
-                VecDeque::from([transient()]),
-                VecDeque::from([transient()]),
-                VecDeque::new(),
-            ]),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(vec![vec![transient()], vec![transient()], vec![]]);
         let mut hooks = Recorder {
             skip_before: Some(1),
             ..Recorder::default()
         };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(3),
-            &|_| {},
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(!summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 2, 0]);
         assert_eq!(summary.outcomes[1], MessageOutcome::default());
@@ -1185,64 +1187,35 @@ mod tests {
 
     #[test]
     fn send_all_stops_when_a_hook_says_so() {
-        let script = || {
-            RefCell::new(vec![
-                VecDeque::from([transient()]),
-                VecDeque::new(),
-                VecDeque::new(),
-            ])
-        };
+        let script = || vec![vec![transient()], vec![], vec![]];
         // Stop after message 1: it is recorded, message 2 is never tried.
-        let transport = Scripted {
-            script: script(),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(script());
         let mut hooks = Recorder {
             stop_after: Some((1, 1)),
             ..Recorder::default()
         };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(3),
-            &|_| {},
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 1]);
         assert_eq!(summary.outcomes[2], MessageOutcome::default());
         assert_eq!(summary.outcomes[1].result, Some(Ok("250 OK".to_owned())));
 
         // Refusing before an attempt sends nothing more (e.g. the ledger could not be written).
-        let transport = Scripted {
-            script: script(),
-            log: RefCell::default(),
-        };
+        let transport = Scripted::new(script());
         let mut hooks = Recorder {
             stop_before: Some((0, 2)),
             ..Recorder::default()
         };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(3),
-            &|_| {},
-            &mut hooks,
-        );
+        let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 1, 2]);
         assert_eq!(summary.outcomes[0].attempts, 1);
         assert_eq!(hooks.events.last().unwrap(), "before 0#2");
 
         // max_attempts 0 still tries once and never sleeps.
-        let transport = Scripted {
-            script: script(),
-            log: RefCell::default(),
-        };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(3),
-            &policy(0),
+        let transport = Scripted::new(script());
+        let summary = transport.send_all(
+            0,
             &|_| panic!("no sleep expected"),
             &mut Recorder::default(),
         );
@@ -1252,115 +1225,21 @@ mod tests {
 
     // ---- against the real aiosmtpd sink ----
 
-    fn python_has_aiosmtpd() -> bool {
-        let ok = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("SKIPPED: python3 with aiosmtpd is not available (pip install aiosmtpd)");
-        }
-        ok
-    }
-
-    struct Sink {
-        child: Child,
-        _stdin: ChildStdin,
-        port: u16,
-        dir: tempfile::TempDir,
-    }
-
-    impl Sink {
-        fn start(args: &[&str]) -> Self {
-            let dir = tempfile::tempdir().unwrap();
-            let mut child = Command::new("python3")
-                .arg(format!("{SUPPORT}/smtp_sink.py"))
-                .arg("--dir")
-                .arg(dir.path())
-                .arg("--exit-on-stdin-eof")
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let stdin = child.stdin.take().unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            let port = line
-                .strip_prefix("READY ")
-                .and_then(|p| p.trim().parse().ok())
-                .unwrap_or_else(|| panic!("sink did not start: {line:?}"));
-            Self {
-                child,
-                _stdin: stdin,
-                port,
-                dir,
-            }
-        }
-
-        fn received(&self) -> Vec<PathBuf> {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-                .collect();
-            files.sort();
-            files
-        }
-
-        fn envelope(&self, eml: &Path) -> serde_json::Value {
-            let text = std::fs::read_to_string(eml.with_extension("json")).unwrap();
-            serde_json::from_str(&text).unwrap()
-        }
-
-        fn settings(&self, security: Security) -> SmtpSettings {
-            SmtpSettings {
-                host: "127.0.0.1".to_owned(),
-                port: self.port,
-                security,
-                username: None,
-                password: None,
-                ca_file: None,
-                timeout: Duration::from_secs(10),
-            }
+    /// Settings for a server on 127.0.0.1, without credentials.
+    fn local_settings(port: u16, security: Security, timeout: Duration) -> SmtpSettings {
+        SmtpSettings {
+            host: "127.0.0.1".to_owned(),
+            port,
+            security,
+            username: None,
+            password: None,
+            ca_file: None,
+            timeout,
         }
     }
 
-    impl Drop for Sink {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn certs() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("sh")
-            .arg(format!("{SUPPORT}/certs.sh"))
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "certs.sh failed");
-        dir
-    }
-
-    /// Parses .eml files with Python's `email` package (policy.default).
-    pub(crate) fn parse_eml(files: &[PathBuf]) -> Vec<serde_json::Value> {
-        let output = Command::new("python3")
-            .arg(format!("{SUPPORT}/parse_eml.py"))
-            .args(files)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "parse_eml.py: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+    fn sink_settings(sink: &Sink, security: Security) -> SmtpSettings {
+        local_settings(sink.port, security, Duration::from_secs(10))
     }
 
     /// Subject, sender, body, attachment names and bytes exact after a round trip.
@@ -1384,11 +1263,11 @@ mod tests {
 
     #[test]
     fn delivers_vietnamese_message_byte_exact() {
-        if !python_has_aiosmtpd() {
+        if !have_aiosmtpd() {
             return;
         }
         let sink = Sink::start(&[]);
-        let mailer = SmtpMailer::new(&sink.settings(Security::None)).unwrap();
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         let original = sample(
             &[
                 ("Phòng Tài chính - Kế hoạch", "taichinh@damha.example"),
@@ -1428,25 +1307,17 @@ mod tests {
 
     #[test]
     fn starttls_and_auth_plain_with_a_private_ca() {
-        if !python_has_aiosmtpd() {
+        if !have_aiosmtpd() {
             return;
         }
-        let certs = certs();
-        let cert = certs.path().join("server.pem");
-        let key = certs.path().join("server.key");
+        let certs = Certs::make();
         let password = "mật-khẩu:🔑 thử";
         let auth = format!("vanphong:{password}");
-        let sink = Sink::start(&[
-            "--starttls",
-            cert.to_str().unwrap(),
-            key.to_str().unwrap(),
-            "--auth",
-            &auth,
-        ]);
-        let mut settings = sink.settings(Security::StartTls);
+        let sink = Sink::starttls_with_auth(&certs, &auth);
+        let mut settings = sink_settings(&sink, Security::StartTls);
         settings.username = Some("vanphong".to_owned());
         settings.password = Some(Secret::new(password.to_owned()));
-        settings.ca_file = Some(certs.path().join("ca.pem"));
+        settings.ca_file = Some(certs.ca());
         let mailer = SmtpMailer::new(&settings).unwrap();
         let original = unit_message("tckh");
         let message = build_message(&original).unwrap();
@@ -1484,7 +1355,7 @@ mod tests {
         assert!(error.reason().contains("UnknownIssuer"), "{error}");
 
         // A plain client against a server that requires STARTTLS: refused, permanent.
-        let error = SmtpMailer::new(&sink.settings(Security::None))
+        let error = SmtpMailer::new(&sink_settings(&sink, Security::None))
             .unwrap()
             .send(&message)
             .unwrap_err();
@@ -1495,15 +1366,13 @@ mod tests {
 
     #[test]
     fn implicit_tls() {
-        if !python_has_aiosmtpd() {
+        if !have_aiosmtpd() {
             return;
         }
-        let certs = certs();
-        let cert = certs.path().join("server.pem");
-        let key = certs.path().join("server.key");
-        let sink = Sink::start(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
-        let mut settings = sink.settings(Security::Tls);
-        settings.ca_file = Some(certs.path().join("ca.pem"));
+        let certs = Certs::make();
+        let sink = Sink::implicit_tls(&certs);
+        let mut settings = sink_settings(&sink, Security::Tls);
+        settings.ca_file = Some(certs.ca());
         let message = build_message(&unit_message("tckh")).unwrap();
         SmtpMailer::new(&settings).unwrap().send(&message).unwrap();
         let files = sink.received();
@@ -1536,11 +1405,11 @@ mod tests {
 
     #[test]
     fn temporary_failures_are_retried_and_delivered_once() {
-        if !python_has_aiosmtpd() {
+        if !have_aiosmtpd() {
             return;
         }
         let sink = Sink::start(&["--fail-first", "2", "--fail-code", "451"]);
-        let mailer = SmtpMailer::new(&sink.settings(Security::None)).unwrap();
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         let message = build_message(&unit_message("tckh")).unwrap();
         let slept = RefCell::new(Vec::new());
         let mut hooks = Counting::default();
@@ -1569,11 +1438,11 @@ mod tests {
 
     #[test]
     fn a_refused_recipient_is_permanent_and_others_are_delivered() {
-        if !python_has_aiosmtpd() {
+        if !have_aiosmtpd() {
             return;
         }
         let sink = Sink::start(&["--reject", "khongco@damha.example", "--reject-code", "550"]);
-        let mailer = SmtpMailer::new(&sink.settings(Security::None)).unwrap();
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         let units = [
             ("Phòng Tài chính - Kế hoạch", "taichinh@damha.example"),
             ("Xã Không Có", "khongco@damha.example"),
@@ -1627,15 +1496,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let settings = SmtpSettings {
-            host: "127.0.0.1".to_owned(),
-            port,
-            security: Security::None,
-            username: None,
-            password: None,
-            ca_file: None,
-            timeout: Duration::from_secs(5),
-        };
+        let settings = local_settings(port, Security::None, Duration::from_secs(5));
         let error = SmtpMailer::new(&settings)
             .unwrap()
             .send(&build_message(&unit_message("tckh")).unwrap())
@@ -1658,15 +1519,7 @@ mod tests {
             let _ = wait.recv_timeout(Duration::from_secs(5));
             drop(socket);
         });
-        let settings = SmtpSettings {
-            host: "127.0.0.1".to_owned(),
-            port,
-            security: Security::None,
-            username: None,
-            password: None,
-            ca_file: None,
-            timeout: Duration::from_millis(300),
-        };
+        let settings = local_settings(port, Security::None, Duration::from_millis(300));
         let started = Instant::now();
         let error = SmtpMailer::new(&settings)
             .unwrap()
@@ -1684,12 +1537,10 @@ mod tests {
     #[test]
     #[ignore = "benchmark"]
     fn bench_pooled_vs_new_connection() {
-        if !python_has_aiosmtpd() {
+        if !have_aiosmtpd() {
             return;
         }
-        let certs = certs();
-        let cert = certs.path().join("server.pem");
-        let key = certs.path().join("server.key");
+        let certs = Certs::make();
         let messages: Vec<Message> = (0..100)
             .map(|i| {
                 build_message(&sample(
@@ -1703,25 +1554,22 @@ mod tests {
         let size = messages[0].formatted().len();
         for tls in [false, true] {
             let sink = if tls {
-                Sink::start(&[
-                    "--starttls",
-                    cert.to_str().unwrap(),
-                    key.to_str().unwrap(),
-                    "--auth",
-                    "u:p",
-                ])
+                Sink::starttls_with_auth(&certs, "u:p")
             } else {
                 Sink::start(&[])
             };
-            let mut settings = sink.settings(if tls {
-                Security::StartTls
-            } else {
-                Security::None
-            });
+            let mut settings = sink_settings(
+                &sink,
+                if tls {
+                    Security::StartTls
+                } else {
+                    Security::None
+                },
+            );
             if tls {
                 settings.username = Some("u".to_owned());
                 settings.password = Some(Secret::new("p".to_owned()));
-                settings.ca_file = Some(certs.path().join("ca.pem"));
+                settings.ca_file = Some(certs.ca());
             }
             for pooled in [true, false] {
                 let pool = if pooled {

@@ -8,4 +8,5 @@ pub mod mail;
 pub mod outbox;
 pub mod register;
 pub mod send;
+pub mod status;
 pub mod store;

@@ -525,6 +525,12 @@ mod tests {
         }
     }
 
+    /// Reserves `key`'s number in Đầm Hà's 2024 register.
+    fn reserve(reg: &Register<'_>, symbol: &str, scheme: NumberingScheme, key: &str) -> u32 {
+        reg.reserve(DAM_HA, 2024, symbol, scheme, key, now())
+            .unwrap()
+    }
+
     fn june25() -> NaiveDate {
         NaiveDate::from_ymd_opt(2024, 6, 25).unwrap()
     }
@@ -559,18 +565,9 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "a", now()).unwrap(),
-            1
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "BC-UBND", s, "b", now()).unwrap(),
-            2
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "c", now()).unwrap(),
-            3
-        );
+        assert_eq!(reserve(&reg, "TB-UBND", s, "a"), 1);
+        assert_eq!(reserve(&reg, "BC-UBND", s, "b"), 2);
+        assert_eq!(reserve(&reg, "TB-UBND", s, "c"), 3);
         assert_eq!(
             reg.reserve(DAM_HA, 2025, "TB-UBND", s, "a", now()).unwrap(),
             1
@@ -580,10 +577,7 @@ mod tests {
                 .unwrap(),
             1
         );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "d", now()).unwrap(),
-            4
-        );
+        assert_eq!(reserve(&reg, "TB-UBND", s, "d"), 4);
     }
 
     #[test]
@@ -591,32 +585,12 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let p = NumberingScheme::PerType;
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", p, "tb1", now())
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "BC-UBND", p, "bc1", now())
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", p, "tb2", now())
-                .unwrap(),
-            2
-        );
+        assert_eq!(reserve(&reg, "TB-UBND", p, "tb1"), 1);
+        assert_eq!(reserve(&reg, "BC-UBND", p, "bc1"), 1);
+        assert_eq!(reserve(&reg, "TB-UBND", p, "tb2"), 2);
         // Công văn of different drafting units share one series.
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "UBND-NLN", p, "cv1", now())
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "UBND-VX", p, "cv2", now())
-                .unwrap(),
-            2
-        );
+        assert_eq!(reserve(&reg, "UBND-NLN", p, "cv1"), 1);
+        assert_eq!(reserve(&reg, "UBND-VX", p, "cv2"), 2);
     }
 
     #[test]
@@ -625,23 +599,11 @@ mod tests {
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
         let p = NumberingScheme::PerType;
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "a", now()).unwrap(),
-            1
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "b", now()).unwrap(),
-            2
-        );
+        assert_eq!(reserve(&reg, "TB-UBND", s, "a"), 1);
+        assert_eq!(reserve(&reg, "TB-UBND", s, "b"), 2);
         // The TB series is new, but 01/TB-UBND and 02/TB-UBND exist already.
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", p, "c", now()).unwrap(),
-            3
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "BC-UBND", p, "d", now()).unwrap(),
-            1
-        );
+        assert_eq!(reserve(&reg, "TB-UBND", p, "c"), 3);
+        assert_eq!(reserve(&reg, "BC-UBND", p, "d"), 1);
     }
 
     #[test]
@@ -651,16 +613,8 @@ mod tests {
         {
             let store = Store::open(&path).unwrap();
             let reg = Register::new(&store);
-            assert_eq!(
-                reg.reserve(DAM_HA, 2024, "TB-UBND", s, "kl", now())
-                    .unwrap(),
-                1
-            );
-            assert_eq!(
-                reg.reserve(DAM_HA, 2024, "TB-UBND", s, "kl", now())
-                    .unwrap(),
-                1
-            );
+            assert_eq!(reserve(&reg, "TB-UBND", s, "kl"), 1);
+            assert_eq!(reserve(&reg, "TB-UBND", s, "kl"), 1);
             // Crash: dropped without issuing.
         }
         let store = Store::open(&path).unwrap();
@@ -670,16 +624,8 @@ mod tests {
         assert_eq!(unissued[0].number_and_symbol(), "01/TB-UBND");
         assert_eq!(unissued[0].document_key, "kl");
         // The same document gets its number back; another document gets the next one.
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "kl", now())
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            reg.reserve(DAM_HA, 2024, "TB-UBND", s, "other", now())
-                .unwrap(),
-            2
-        );
+        assert_eq!(reserve(&reg, "TB-UBND", s, "kl"), 1);
+        assert_eq!(reserve(&reg, "TB-UBND", s, "other"), 2);
     }
 
     #[test]
@@ -687,8 +633,7 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
-        reg.reserve(DAM_HA, 2024, "UBND-NLN", s, "cv-bqlda", now())
-            .unwrap();
+        reserve(&reg, "UBND-NLN", s, "cv-bqlda");
         let err = reg
             .reserve(DAM_HA, 2024, "UBND-VX", s, "cv-bqlda", now())
             .unwrap_err();
@@ -709,16 +654,7 @@ mod tests {
         let (_dir, path) = db();
         let store = Store::open(&path).unwrap();
         let reg = Register::new(&store);
-        let n = reg
-            .reserve(
-                DAM_HA,
-                2024,
-                "TB-UBND",
-                NumberingScheme::Single,
-                "kl",
-                now(),
-            )
-            .unwrap();
+        let n = reserve(&reg, "TB-UBND", NumberingScheme::Single, "kl");
         let later = now() + chrono::Duration::minutes(3);
         assert_eq!(
             reg.mark_issued(DAM_HA, 2024, n, &notice(june25()), later)
@@ -751,16 +687,7 @@ mod tests {
     fn reissuing_reports_unchanged_or_replaced() {
         let store = Store::open_in_memory().unwrap();
         let reg = Register::new(&store);
-        let n = reg
-            .reserve(
-                DAM_HA,
-                2024,
-                "TB-UBND",
-                NumberingScheme::Single,
-                "kl",
-                now(),
-            )
-            .unwrap();
+        let n = reserve(&reg, "TB-UBND", NumberingScheme::Single, "kl");
         reg.mark_issued(DAM_HA, 2024, n, &notice(june25()), now())
             .unwrap();
         assert_eq!(
@@ -791,16 +718,7 @@ mod tests {
     fn issuing_checks_reservation_year_and_hashes() {
         let store = Store::open_in_memory().unwrap();
         let reg = Register::new(&store);
-        let n = reg
-            .reserve(
-                DAM_HA,
-                2024,
-                "TB-UBND",
-                NumberingScheme::Single,
-                "kl",
-                now(),
-            )
-            .unwrap();
+        let n = reserve(&reg, "TB-UBND", NumberingScheme::Single, "kl");
         let err = reg
             .mark_issued(DAM_HA, 2024, n + 1, &notice(june25()), now())
             .unwrap_err();
@@ -833,8 +751,7 @@ mod tests {
     fn the_schema_forbids_a_duplicate_or_withdrawn_number() {
         let store = Store::open_in_memory().unwrap();
         let reg = Register::new(&store);
-        reg.reserve(DAM_HA, 2024, "TB-UBND", NumberingScheme::Single, "a", now())
-            .unwrap();
+        reserve(&reg, "TB-UBND", NumberingScheme::Single, "a");
         let conn = store.conn();
         let dup = conn.execute(
             "INSERT INTO register (issuer, year, series, number, symbol, document_key, reserved_at)

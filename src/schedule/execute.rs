@@ -16,6 +16,7 @@ use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message
 use crate::deliver::send::{
     DeliverError, Outcome, SendEnv, SendOptions, send_period, sleep_unless_stopped,
 };
+use crate::input::Problems;
 use crate::input::config::{Action, Config, Job};
 use crate::model::{DocumentKind, Period};
 use crate::render::templates::Templates;
@@ -93,12 +94,7 @@ impl JobExecutor {
         };
         let report = match send_period(&env, period_file, &options, stop) {
             Ok(report) => report,
-            Err(DeliverError::Period(problems)) => {
-                return ExecReport::failed(format!(
-                    "Tệp kỳ báo cáo {} không dùng được:\n{problems}",
-                    period_file.display()
-                ));
-            }
+            Err(DeliverError::Period(problems)) => return unusable_period(period_file, &problems),
             Err(e) => return ExecReport::failed(format!("Không gửi được: {e}")),
         };
         let period = firing.period_key();
@@ -147,6 +143,14 @@ impl JobExecutor {
     }
 }
 
+/// The failed report for a period file that cannot be read or does not validate.
+fn unusable_period(period_file: &Path, problems: &Problems) -> ExecReport {
+    ExecReport::failed(format!(
+        "Tệp kỳ báo cáo {} không dùng được:\n{problems}",
+        period_file.display()
+    ))
+}
+
 /// Whether the job asks for documents of `kind` (no `documents` list: every kind).
 fn wanted(job: &Job, kind: DocumentKind) -> bool {
     job.documents.is_empty() || job.documents.contains(&kind)
@@ -166,12 +170,7 @@ impl Execute for JobExecutor {
         let period =
             match crate::input::load_period(period_file, ctx.config.directory.as_deref(), today) {
                 Ok(period) => period,
-                Err(problems) => {
-                    return ExecReport::failed(format!(
-                        "Tệp kỳ báo cáo {} không dùng được:\n{problems}",
-                        period_file.display(),
-                    ));
-                }
+                Err(problems) => return unusable_period(period_file, &problems),
             };
         // A fixed path, or a file copied from last period and not updated, would otherwise
         // issue an old period's documents as if they were this one's.

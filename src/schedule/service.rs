@@ -623,6 +623,11 @@ mod tests {
         Config::parse(&path, &text, &|_| None).unwrap()
     }
 
+    /// The one job most tests need: "bao-cao" at 08:00 on 15 June and 15 December, Vietnam time.
+    fn half_yearly_report(dir: &Path) -> Config {
+        config(dir, &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")])
+    }
+
     #[derive(Debug, Clone, PartialEq, Eq)]
     struct Call {
         job: String,
@@ -992,10 +997,7 @@ mod tests {
     #[test]
     fn a_fresh_database_does_not_catch_up_firings_before_the_first_start() {
         let dir = tempfile::tempdir().unwrap();
-        let config = config(
-            dir.path(),
-            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
-        );
+        let config = half_yearly_report(dir.path());
         let clock = FixedClock::new(vn(2026, 6, 20, 9, 0));
         let executor = Scripted::ok(&clock);
         let alerts = Alerts::default();
@@ -1007,10 +1009,7 @@ mod tests {
     #[test]
     fn a_crash_between_claim_and_finish_is_never_rerun_and_shows_interrupted() {
         let dir = tempfile::tempdir().unwrap();
-        let config = config(
-            dir.path(),
-            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
-        );
+        let config = half_yearly_report(dir.path());
         let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
         let alerts = Alerts::default();
 
@@ -1084,10 +1083,7 @@ mod tests {
     #[test]
     fn a_second_instance_is_refused_with_a_clear_message() {
         let dir = tempfile::tempdir().unwrap();
-        let config = config(
-            dir.path(),
-            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
-        );
+        let config = half_yearly_report(dir.path());
         let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
         let executor = Scripted::ok(&clock);
         let alerts = Alerts::default();
@@ -1107,10 +1103,7 @@ mod tests {
     #[test]
     fn run_job_is_recorded_as_manual_and_does_not_hide_a_missed_firing() {
         let dir = tempfile::tempdir().unwrap();
-        let config = config(
-            dir.path(),
-            &[job("bao-cao", "0 8 15 6,12 *", "current-half", "")],
-        );
+        let config = half_yearly_report(dir.path());
         let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
         let alerts = Alerts::default();
         let executor = Scripted::ok(&clock);

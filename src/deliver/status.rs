@@ -1,0 +1,275 @@
+//! `vanban status`: what the ledger and the register say of a period's messages and document
+//! numbers, read without writing anything, and the report the office reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::email::MessageKind;
+use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
+use super::register::{Register, RegisterEntry};
+use super::send::{DeliverError, ledger_records, local_time, plan_deliveries};
+use super::store::Store;
+use crate::input::{self, config::Config};
+use crate::model::DocumentKind;
+use crate::render;
+use crate::vi;
+
+/// One message's line in `status`.
+#[derive(Debug, Clone)]
+pub struct StatusLine {
+    pub key: DeliveryKey,
+    /// None for a ledger row the current period no longer plans (e.g. a unit since removed).
+    pub message: Option<MessageKind>,
+    pub unit_name: Option<String>,
+    /// None: never tried (pending).
+    pub record: Option<DeliveryRecord>,
+}
+
+/// What `vanban status` shows.
+#[derive(Debug, Clone)]
+pub struct PeriodStatus {
+    pub period: String,
+    pub label: String,
+    pub lines: Vec<StatusLine>,
+    /// Numbers issued for this period's documents.
+    pub issued: Vec<RegisterEntry>,
+    /// Numbers reserved for this period's documents but never issued.
+    pub reserved: Vec<RegisterEntry>,
+    /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
+    /// left by a dead process and are shown as unknown.
+    pub sender_alive: bool,
+}
+
+/// Reads the ledger and the register for a period, without writing anything. `sender_alive`:
+/// whether a sending process holds the lock (see [`InstanceLock::is_held`](super::lock::InstanceLock::is_held)).
+pub fn period_status(
+    config: &Config,
+    store: &Store,
+    period_path: &Path,
+    today: NaiveDate,
+    sender_alive: bool,
+) -> Result<PeriodStatus, DeliverError> {
+    let period = input::load_period(period_path, config.directory.as_deref(), today)
+        .map_err(DeliverError::Period)?;
+    let mut records = ledger_records(store, &period)?;
+    let mut lines: Vec<StatusLine> = plan_deliveries(&period, &[])
+        .into_iter()
+        .map(|d| StatusLine {
+            record: records.remove(&d.key),
+            key: d.key,
+            message: Some(d.message),
+            unit_name: Some(d.unit.name),
+        })
+        .collect();
+    let mut rest: Vec<DeliveryRecord> = records.into_values().collect();
+    rest.sort_by(|a, b| a.key.cmp(&b.key));
+    for record in rest {
+        lines.push(StatusLine {
+            key: record.key.clone(),
+            message: MessageKind::from_slug(&record.key.document),
+            unit_name: period
+                .directory
+                .unit(&record.key.recipient)
+                .map(|u| u.name.clone()),
+            record: Some(record),
+        });
+    }
+
+    let register = Register::new(store);
+    let prefix = format!("{}/", period.key());
+    let issuers: BTreeSet<String> = DocumentKind::ALL
+        .iter()
+        .map(|k| period.issuer_of(*k).name.clone())
+        .collect();
+    // Numbers run per issue year: that of the documents' date, which for a year-end review may
+    // be January of the next year.
+    let years: BTreeSet<i32> = [period.documents.date.year(), period.year, period.year + 1]
+        .into_iter()
+        .collect();
+    let mut issued = Vec::new();
+    let mut reserved = Vec::new();
+    for issuer in &issuers {
+        for &y in &years {
+            issued.extend(
+                register
+                    .issued(issuer, y)?
+                    .into_iter()
+                    .filter(|e| e.document_key.starts_with(&prefix)),
+            );
+            reserved.extend(
+                register
+                    .reserved_unissued(issuer, y)?
+                    .into_iter()
+                    .filter(|e| e.document_key.starts_with(&prefix)),
+            );
+        }
+    }
+    let label = render::context::build(&period, DocumentKind::ConclusionNotice, None, None)
+        .period
+        .label;
+    Ok(PeriodStatus {
+        period: period.key(),
+        label,
+        lines,
+        issued,
+        reserved,
+        sender_alive,
+    })
+}
+
+impl StatusLine {
+    /// The state as shown: a "sending" row with no live sender is unknown.
+    pub fn shown_state(&self, sender_alive: bool) -> DeliveryState {
+        match self.record.as_ref().map(|r| r.state) {
+            None => DeliveryState::Pending,
+            Some(DeliveryState::Sending) if !sender_alive => DeliveryState::Unknown,
+            Some(state) => state,
+        }
+    }
+
+    fn detail(&self, sender_alive: bool) -> String {
+        let Some(record) = &self.record else {
+            return String::new();
+        };
+        let Some(latest) = record.latest() else {
+            return String::new();
+        };
+        let sends: Vec<_> = record.sends().collect();
+        let mut text = match &latest.outcome {
+            AttemptOutcome::Sent { at, .. } => {
+                format!("lúc {}, Message-ID {}", local_time(*at), latest.message_id)
+            }
+            AttemptOutcome::Failed {
+                at,
+                reason,
+                permanent,
+            } => format!(
+                "{} lúc {} (lần thử thứ {}): {reason}",
+                if *permanent {
+                    "lỗi vĩnh viễn"
+                } else {
+                    "lỗi tạm thời"
+                },
+                local_time(*at),
+                latest.number
+            ),
+            AttemptOutcome::Unknown { .. } => format!(
+                "bắt đầu gửi lúc {}, Message-ID {}: tìm Message-ID này trong nhật ký máy chủ \
+                 thư; nếu đơn vị chưa nhận, dùng send --resend {}",
+                local_time(latest.started_at),
+                latest.message_id,
+                self.key.recipient
+            ),
+            AttemptOutcome::Sending if sender_alive => format!(
+                "từ {}, Message-ID {}",
+                local_time(latest.started_at),
+                latest.message_id
+            ),
+            AttemptOutcome::Sending => format!(
+                "tiến trình gửi đã dừng giữa chừng lúc gửi (bắt đầu {}), Message-ID {}: tìm \
+                 Message-ID này trong nhật ký máy chủ thư; lần send sau không gửi lại thư này",
+                local_time(latest.started_at),
+                latest.message_id
+            ),
+        };
+        let resends = record.attempts.iter().filter(|a| a.resend).count();
+        if sends.len() > 1 || resends > 0 {
+            text.push_str(&format!(
+                "; đã gửi {} lần ({} lần gửi lại theo yêu cầu)",
+                sends.len(),
+                resends
+            ));
+        }
+        if !matches!(latest.outcome, AttemptOutcome::Sent { .. })
+            && let Some(sent) = sends.last()
+            && let AttemptOutcome::Sent { at, .. } = &sent.outcome
+        {
+            text.push_str(&format!(
+                "; lần gửi được gần nhất lúc {}, Message-ID {}",
+                local_time(*at),
+                sent.message_id
+            ));
+        }
+        text
+    }
+}
+
+impl fmt::Display for PeriodStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Kỳ {} ({})", self.period, self.label)?;
+        writeln!(f, "Thư ({}):", self.lines.len())?;
+        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for line in &self.lines {
+            let state = line.shown_state(self.sender_alive);
+            *counts.entry(state.label_vi()).or_default() += 1;
+            let what = line
+                .message
+                .map(MessageKind::label_vi)
+                .unwrap_or(line.key.document.as_str());
+            let detail = line.detail(self.sender_alive);
+            write!(
+                f,
+                "  {:<17} {} ({}): {what}",
+                state.label_vi(),
+                line.key.recipient,
+                line.unit_name
+                    .as_deref()
+                    .unwrap_or("không còn trong danh bạ"),
+            )?;
+            if detail.is_empty() {
+                writeln!(f)?;
+            } else {
+                writeln!(f, " — {detail}")?;
+            }
+        }
+        if self.issued.is_empty() {
+            writeln!(f, "Số văn bản đã cấp: chưa có.")?;
+        } else {
+            writeln!(f, "Số văn bản đã cấp:")?;
+            for entry in &self.issued {
+                let Some(issued) = &entry.issued else {
+                    continue;
+                };
+                writeln!(
+                    f,
+                    "  {:<14} ngày {} — {} — nơi nhận: {} — tệp: {}",
+                    entry.number_and_symbol(),
+                    vi::short_date(issued.document.date),
+                    entry.document_key,
+                    issued.document.recipients.join(", "),
+                    issued
+                        .document
+                        .files
+                        .iter()
+                        .map(|file| format!("{} (sha256 {}…)", file.name, &file.sha256[..12]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
+        }
+        if !self.reserved.is_empty() {
+            writeln!(
+                f,
+                "Số đã giữ nhưng chưa cấp (một lần gửi trước dừng trước khi ban hành; lần gửi sau \
+                 dùng lại đúng số này cho đúng văn bản này):"
+            )?;
+            for entry in &self.reserved {
+                writeln!(
+                    f,
+                    "  {:<14} {} — giữ lúc {}",
+                    entry.number_and_symbol(),
+                    entry.document_key,
+                    local_time(entry.reserved_at)
+                )?;
+            }
+        }
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect();
+        write!(f, "Tổng: {}.", summary.join(", "))
+    }
+}

@@ -611,3 +611,23 @@ fn a_template_asking_for_a_font_that_is_not_shipped_is_refused() {
     );
     assert!(message.contains("conclusion-notice.typ:"), "{message}");
 }
+
+#[test]
+fn without_an_issue_date_the_documents_are_dated_today_in_vietnam() {
+    #[allow(clippy::disallowed_methods)] // the test's own reading of the real clock
+    fn today_in_vietnam() -> String {
+        let today = chrono::Utc::now()
+            .with_timezone(&vanban::clock::VIETNAM)
+            .date_naive();
+        vanban::vi::date_line("Đầm Hà", today)
+    }
+    let before = today_in_vietnam();
+    let (_dir, period, directory) = edited_sample(|p| p.replace("date = 2024-06-25\n", ""), |d| d);
+    let (_out, dir) = render(&period, &directory);
+    let after = today_in_vietnam();
+    let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
+    assert!(
+        notice.contains(&before) || notice.contains(&after),
+        "{notice}\nexpected {before}"
+    );
+}

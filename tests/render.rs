@@ -631,3 +631,65 @@ fn without_an_issue_date_the_documents_are_dated_today_in_vietnam() {
         "{notice}\nexpected {before}"
     );
 }
+
+#[test]
+fn a_year_end_review_meeting_in_january_is_a_tong_ket_of_the_year() {
+    let (_dir, period, directory) = edited_sample(
+        |p| {
+            p.replace("half = 1 ", "half = 2 ")
+                .replace("date = 2024-06-21", "date = 2025-01-10")
+                .replace("date = 2024-06-25", "date = 2025-01-15")
+                .replace("due = 2024-09-30", "due = 2025-03-31")
+        },
+        |d| d,
+    );
+    let (_out, dir) = render(&period, &directory);
+    assert!(dir.ends_with("2024-h2"), "{}", dir.display());
+    let report = pdf_words(&dir.join("01-bao-cao-tong-ket.pdf"));
+    assert!(report.contains("Tổng kết năm 2024 thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm năm 2025"), "{report}");
+    assert!(
+        report.contains("IV. NHIỆM VỤ, GIẢI PHÁP TRỌNG TÂM NĂM 2025"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Đầm Hà, ngày 15 tháng 01 năm 2025"),
+        "{report}"
+    );
+    let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
+    assert!(notice.contains("Ngày 10/01/2025, Ban Chỉ đạo thực hiện các Chương trình mục tiêu quốc gia huyện tổ chức Hội nghị tổng kết năm 2024, triển khai nhiệm vụ năm 2025"), "{notice}");
+}
+
+#[test]
+fn the_office_can_issue_the_notice_under_its_own_symbol() {
+    let (_dir, period, directory) = edited_sample(
+        |p| {
+            p.replace(
+                "conclusion_notice = { signer = { authority = \"KT. Chủ tịch\", title = \"Phó Chủ tịch\", name = \"Tô Xuân Lợi\" }",
+                "conclusion_notice = { issuer = { name = \"Văn phòng HĐND và UBND\", abbr = \"VP\", parent = \"UBND huyện Đầm Hà\" }, signer = { authority = \"KT. Chánh Văn phòng\", title = \"Phó Chánh Văn phòng\", name = \"Nguyễn Thị Hoa\" }",
+            )
+        },
+        |d| d,
+    );
+    let (_out, dir) = render(&period, &directory);
+    let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
+    assert!(
+        notice.starts_with("UBND HUYỆN ĐẦM HÀ VĂN PHÒNG HĐND VÀ UBND"),
+        "{notice}"
+    );
+    assert!(notice.contains("/TB-VP"), "{notice}");
+    assert!(
+        notice.contains("KT. CHÁNH VĂN PHÒNG PHÓ CHÁNH VĂN PHÒNG"),
+        "{notice}"
+    );
+    assert!(
+        notice
+            .contains("Văn phòng HĐND và UBND thông báo để các cơ quan, đơn vị biết, thực hiện./."),
+        "{notice}"
+    );
+    // The letters cite the notice under the Office's symbol.
+    let letter = pdf_words(&dir.join("03-cong-van-bqlda.pdf"));
+    assert!(
+        letter.contains("/TB-VP ngày 25/6/2024 của Văn phòng HĐND và UBND"),
+        "{letter}"
+    );
+}

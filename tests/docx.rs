@@ -297,7 +297,7 @@ fn sample_docx_has_the_words_of_its_pdf_and_opens_in_python_docx_and_libreoffice
     // the header row of a table that runs onto a new page is repeated there (w:tblHeader).
     let repeated_headers = [
         "TT Chương trình Vốn giao (triệu đồng) Đã giải ngân (triệu đồng) Tỷ lệ giải ngân",
-        "TT Chỉ tiêu Đơn vị tính Thực hiện Kế hoạch Đạt (% KH)",
+        "TT Chỉ tiêu Đơn vị tính Thực hiện Kế hoạch Tỷ lệ so với KH",
     ]
     .map(words);
     let converted = tmp.path().join("lo");

@@ -610,7 +610,7 @@ fn review_report() -> Docx {
             "Đơn vị tính",
             "Thực hiện",
             "Kế hoạch",
-            "Đạt (% KH)",
+            "Tỷ lệ so với KH",
         ],
         ("i", "p.indicators"),
         &[

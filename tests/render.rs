@@ -693,3 +693,86 @@ fn the_office_can_issue_the_notice_under_its_own_symbol() {
         "{letter}"
     );
 }
+
+#[test]
+fn more_mistakes_are_refused_with_their_lines() {
+    let (_dir, period, directory) = edited_sample(
+        |p| {
+            p.replace("assignment_letter = { unit_abbr = \"NLN\"", "assignment_letter = { number = 15, report_due = 2024-05-01, unit_abbr = \"N LN/x\"")
+                .replace("to = [\"bqlda\"]", "to = [\"bqlda\", \"bqlda\"]")
+                .replace("to = [\"cac-xa\"]", "to = [\"cac-xa\"]\nwith = [\"quang-an\"]")
+                .replace("allocated = 86447 }", "allocated = 1e30 }")
+        },
+        |d| {
+            d.replace(
+                "members = [\"vp\", \"pnn\", \"ptnmt\", \"bqlda\"]",
+                "members = [\"vp\", \"pnn\", \"ptnmt\", \"bqlda\", \"vp\"]",
+            )
+        },
+    );
+    let result = vanban(&[
+        "check",
+        period.to_str().unwrap(),
+        "--directory",
+        directory.to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(1), "{}", text_of(&result));
+    let report = text_of(&result);
+    for expected in [
+        "documents.assignment_letter.number: mỗi công văn giao nhiệm vụ có số riêng",
+        "documents.assignment_letter.report_due: hạn báo cáo 01/05/2024 trước ngày họp 21/06/2024",
+        "documents.assignment_letter.unit_abbr: chữ viết tắt \"N LN/x\" chỉ được gồm chữ và số",
+        "tasks[5].to: mã \"bqlda\" được nêu hai lần trong nhiệm vụ này",
+        "tasks[1].with: đơn vị \"quang-an\" vừa chủ trì (to) vừa phối hợp (with) trong nhiệm vụ này",
+        "programs[0].budget.allocated: số tiền 1000000000000000000000000000000 triệu đồng quá lớn",
+        "groups[2].members: đơn vị \"vp\" được nêu hai lần trong nhóm",
+    ] {
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
+    }
+    assert!(report.contains("Có 7 lỗi"), "{report}");
+}
+
+#[test]
+fn a_period_without_budgets_has_no_funds_clause_and_words_match_fractional_amounts() {
+    let (_dir, period, directory) = edited_sample(
+        |p| {
+            p.replace("budget = { allocated = 86447 }", "")
+                .replace("budget = { allocated = 61864, disbursed = 32479 }", "")
+        },
+        |d| d,
+    );
+    let (_out, dir) = render(&period, &directory);
+    let report = pdf_words(&dir.join("01-bao-cao-so-ket.pdf"));
+    assert!(
+        !report.contains("Nguồn vốn") && !report.contains("Tổng cộng"),
+        "{report}"
+    );
+    assert!(
+        report.contains("II. KẾT QUẢ THỰC HIỆN 1. Chương trình Xây dựng nông thôn mới"),
+        "{report}"
+    );
+
+    let (_dir, period, directory) = edited_sample(
+        |p| p.replace("allocated = 86447 }", "allocated = 86447.6 }"),
+        |d| d,
+    );
+    let (_out, dir) = render(&period, &directory);
+    let report = pdf_words(&dir.join("01-bao-cao-so-ket.pdf"));
+    // 148.311,6 triệu đồng is spelled out in đồng, not rounded to whole millions.
+    assert!(report.contains("148.311,6 triệu đồng (Bằng chữ: Một trăm bốn mươi tám tỷ ba trăm mười một triệu sáu trăm nghìn đồng)"), "{report}");
+}
+
+#[test]
+fn the_notice_sends_no_copy_to_a_unit_its_group_already_covers() {
+    let (_out, dir) = render_sample();
+    let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
+    let copies = &notice[notice.find("Nơi nhận:").unwrap()..];
+    assert!(copies.contains("- UBND các xã;"), "{copies}");
+    assert!(!copies.contains("- UBND xã Quảng An;"), "{copies}");
+    assert!(!copies.contains("UBND các xã Đại Bình"), "{copies}");
+    assert!(copies.contains("- Ban QLDA ĐTXD huyện;"), "{copies}");
+    assert!(notice.contains("ý kiến phát biểu của đồng chí Trần Anh Cường, Phó Chủ tịch UBND huyện, đồng chí Tô Xuân Lợi, Phó Chủ tịch UBND huyện và các đại biểu dự họp, đồng chí Hoàng Vĩnh Khuyến kết luận như sau:"), "{notice}");
+}

@@ -88,6 +88,15 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
         }
         let name = t.string(r, "name");
         let members = t.strings(r, "members", true);
+        for (i, (member, span)) in members.iter().enumerate() {
+            if members[..i].iter().any(|(m, _)| m == member) {
+                r.report(
+                    span,
+                    &t.key_path("members"),
+                    format!("đơn vị \"{member}\" được nêu hai lần trong nhóm"),
+                );
+            }
+        }
         if t.get("members").is_some() && members.is_empty() {
             let span = t.get("members").map(|n| n.span.clone()).unwrap_or_default();
             r.report(

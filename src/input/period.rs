@@ -47,7 +47,7 @@ pub fn read_period(
     };
     let documents = top
         .required(r, "documents")
-        .and_then(|n| read_documents(r, n, issuer.as_ref(), directory, today));
+        .and_then(|n| read_documents(r, n, issuer.as_ref(), directory, today, meeting_date));
     let report = match top.get("report") {
         Some(n) => read_report(r, n),
         None => Some(ReportText::default()),
@@ -135,7 +135,7 @@ fn read_issuer(
     let name = t.string(r, "name");
     let abbr = t.string(r, "abbr");
     if let Some(a) = &abbr
-        && !a.chars().all(|c| c.is_alphanumeric() || c == '&')
+        && !is_symbol_part(a)
     {
         let span = t.get("abbr").map(|n| n.span.clone()).unwrap_or_default();
         r.report(
@@ -319,6 +319,7 @@ fn read_documents(
     issuer: Option<&Issuer>,
     directory: &Directory,
     today: NaiveDate,
+    meeting: Option<NaiveDate>,
 ) -> Option<Documents> {
     let t = r.table(
         node,
@@ -350,6 +351,25 @@ fn read_documents(
         .and_then(|n| r.table(n, "documents.assignment_letter", &letter_keys))
         .and_then(|s| {
             let unit_abbr = s.string(r, "unit_abbr");
+            if let Some(abbr) = &unit_abbr
+                && !is_symbol_part(abbr)
+            {
+                let span = s.get("unit_abbr").map(|n| n.span.clone()).unwrap_or_default();
+                r.report(
+                    &span,
+                    &s.key_path("unit_abbr"),
+                    format!("chữ viết tắt \"{abbr}\" chỉ được gồm chữ và số (ví dụ NLN, KT, VX)"),
+                );
+            }
+            // Each letter is its own document with its own number (Decree 30 art. 15): one
+            // number for all of them would repeat it.
+            if let Some(node) = s.get("number") {
+                r.report(
+                    &node.span,
+                    &s.key_path("number"),
+                    "mỗi công văn giao nhiệm vụ có số riêng; không ghi một số chung cho mọi đơn vị (số do sổ đăng ký cấp khi gửi)",
+                );
+            }
             let report_via = s.opt_string(r, "report_via");
             if let Some(via) = &report_via
                 && directory.unit(via).is_none()
@@ -365,6 +385,20 @@ fn read_documents(
                 );
             }
             let report_due = s.opt_date(r, "report_due");
+            if let (Some(due), Some(meeting)) = (report_due, meeting)
+                && due < meeting
+            {
+                let span = s.get("report_due").map(|n| n.span.clone()).unwrap_or_default();
+                r.report(
+                    &span,
+                    &s.key_path("report_due"),
+                    format!(
+                        "hạn báo cáo {} trước ngày họp {}",
+                        due.format("%d/%m/%Y"),
+                        meeting.format("%d/%m/%Y")
+                    ),
+                );
+            }
             let common = read_settings(r, &s, issuer, unit_abbr.as_deref().unwrap_or("VP"))?;
             Some(LetterSettings {
                 common,
@@ -423,12 +457,32 @@ fn read_conclusions(r: &mut Reader<'_>, node: &Node) -> Option<Conclusions> {
     })
 }
 
+/// A part of a document symbol ("UBND", "NLN", "HĐND"): letters and digits only, since "/" and
+/// "-" separate the parts.
+fn is_symbol_part(abbr: &str) -> bool {
+    abbr.chars().all(|c| c.is_alphanumeric() || c == '&')
+}
+
+/// Money above this (million VND, i.e. 10 million billion đồng) is a typing error.
+const MAX_MONEY: f64 = 1e10;
+
 /// A figure that must not be negative.
 fn non_negative(r: &mut Reader<'_>, t: &Table<'_>, key: &str, value: Option<f64>) -> Option<f64> {
     let v = value?;
     if v < 0.0 {
         let span = t.get(key).map(|n| n.span.clone()).unwrap_or_default();
         r.report(&span, &t.key_path(key), format!("không được là số âm ({v}); ghi số giảm bằng số dương và nói rõ \"giảm\" trong tên chỉ tiêu"));
+        return None;
+    }
+    Some(v)
+}
+
+/// Money within what any budget can hold (see MAX_MONEY).
+fn not_absurd(r: &mut Reader<'_>, t: &Table<'_>, key: &str, value: Option<f64>) -> Option<f64> {
+    let v = value?;
+    if v > MAX_MONEY {
+        let span = t.get(key).map(|n| n.span.clone()).unwrap_or_default();
+        r.report(&span, &t.key_path(key), format!("số tiền {v} triệu đồng quá lớn (tối đa 10.000.000.000 triệu đồng); kiểm tra lại đơn vị tính (triệu đồng)"));
         return None;
     }
     Some(v)
@@ -488,8 +542,10 @@ fn read_budget(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Budget> {
     let t = r.table(node, path, &["allocated", "disbursed"])?;
     let allocated = t.number(r, "allocated");
     let allocated = non_negative(r, &t, "allocated", allocated);
+    let allocated = not_absurd(r, &t, "allocated", allocated);
     let disbursed = t.opt_number(r, "disbursed");
     let disbursed = non_negative(r, &t, "disbursed", disbursed);
+    let disbursed = not_absurd(r, &t, "disbursed", disbursed);
     if let (Some(a), Some(d)) = (allocated, disbursed)
         && d > a
     {
@@ -618,6 +674,38 @@ fn read_tasks(
         };
         let to = ids("to", true);
         let with = ids("with", false);
+        // A unit named twice, or both leading and coordinating, makes the task's wording wrong
+        // ("Ban QLDA ... phối hợp với Ban QLDA").
+        let mut seen: Vec<&str> = Vec::new();
+        let mut leads: Vec<&str> = Vec::new();
+        for (key, ids) in [("to", &to), ("with", &with)] {
+            for id in ids.iter() {
+                let units: Vec<&str> = match directory.group(id) {
+                    Some(group) => group.members.iter().map(String::as_str).collect(),
+                    None => vec![id.as_str()],
+                };
+                let span = t.get(key).map(|n| n.span.clone()).unwrap_or_default();
+                if seen.contains(&id.as_str()) {
+                    r.report(
+                        &span,
+                        &t.key_path(key),
+                        format!("mã \"{id}\" được nêu hai lần trong nhiệm vụ này"),
+                    );
+                } else if key == "with"
+                    && let Some(unit) = units.iter().find(|u| leads.contains(u))
+                {
+                    r.report(
+                        &span,
+                        &t.key_path(key),
+                        format!("đơn vị \"{unit}\" vừa chủ trì (to) vừa phối hợp (with) trong nhiệm vụ này"),
+                    );
+                }
+                if key == "to" {
+                    leads.extend(units);
+                }
+                seen.push(id);
+            }
+        }
         let text = t.string(r, "text");
         let due = t.opt_date(r, "due");
         if let (Some(due), Some(meeting)) = (due, meeting)

@@ -90,6 +90,8 @@ pub struct MeetingText {
     pub attendees: Option<String>,
     pub reported_by: Option<String>,
     pub speakers: Vec<PersonText>,
+    /// "đồng chí A, Phó Chủ tịch UBND huyện, đồng chí B, ..." or none.
+    pub speakers_text: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,9 +170,10 @@ pub struct ReportSections {
 pub struct ReportContext {
     pub sections: ReportSections,
     pub leadership: Vec<String>,
-    pub funds: BudgetText,
+    /// All programs' money; none when no program reports a budget (the section is left out).
+    pub funds: Option<BudgetText>,
     pub budget_rows: Vec<BudgetRow>,
-    pub budget_total: BudgetRow,
+    pub budget_total: Option<BudgetRow>,
     pub programs: Vec<ProgramText>,
     pub achievements: Vec<String>,
     pub shortcomings: Vec<String>,
@@ -262,13 +265,22 @@ fn money(value: f64) -> Money {
     }
 }
 
+/// The printed amount (million VND, as `money` prints it) in words: in millions when whole,
+/// otherwise in đồng, so the words always say exactly the printed figure.
+fn amount_words(million: f64) -> String {
+    let style = vi::WordsStyle::default();
+    let printed = (million.max(0.0) * 100.0).round() / 100.0;
+    if printed.fract() == 0.0 {
+        vi::amount_in_words(printed as u64, "triệu đồng", &style)
+    } else {
+        vi::amount_in_words((printed * 1_000_000.0).round() as u64, "đồng", &style)
+    }
+}
+
 fn budget_text(allocated: f64, disbursed: Option<f64>) -> BudgetText {
-    let words_style = vi::WordsStyle::default();
-    // Amounts in words are whole million VND; fractions are too small to spell out.
-    let whole = allocated.round().max(0.0) as u64;
     BudgetText {
         allocated: money(allocated),
-        allocated_words: vi::amount_in_words(whole, "triệu đồng", &words_style),
+        allocated_words: amount_words(allocated),
         disbursed: disbursed.map(money),
         rate: disbursed.and_then(|d| vi::percent(d, allocated)),
     }
@@ -437,6 +449,14 @@ pub fn build(
                     title: p.title.clone(),
                 })
                 .collect(),
+            speakers_text: (!meeting.speakers.is_empty()).then(|| {
+                let speakers: Vec<String> = meeting
+                    .speakers
+                    .iter()
+                    .map(|p| format!("đồng chí {}, {}", p.name, p.title))
+                    .collect();
+                speakers.join(", ")
+            }),
         },
         basis: period.documents.basis.clone(),
         report: None,
@@ -468,8 +488,7 @@ pub fn build(
             context.notice = Some(notice_context(period));
             recipients.extend(settings.cc.iter().cloned());
             recipients.extend(
-                period
-                    .named_in_tasks()
+                notice_addressees(period)
                     .into_iter()
                     .map(|id| short_of(period, id)),
             );
@@ -498,6 +517,37 @@ pub fn build(
     context
 }
 
+/// The units and groups named in the conclusions, without those a listed group already
+/// covers: "UBND các xã" makes "UBND xã Quảng An" redundant in "Nơi nhận".
+fn notice_addressees(period: &Period) -> Vec<&str> {
+    let named = period.named_in_tasks();
+    let directory = &period.directory;
+    let members = |id: &str| -> Vec<&str> {
+        directory
+            .expand(id)
+            .into_iter()
+            .map(|u| u.id.as_str())
+            .collect()
+    };
+    named
+        .iter()
+        .enumerate()
+        .filter(|&(i, id)| {
+            let own = members(id);
+            !named.iter().enumerate().any(|(j, other)| {
+                if i == j || directory.group(other).is_none() {
+                    return false;
+                }
+                let covering = members(other);
+                let covered = own.iter().all(|m| covering.contains(m));
+                // Two groups with the same members: keep the first one named.
+                covered && (covering.len() > own.len() || directory.group(id).is_none() || j < i)
+            })
+        })
+        .map(|(_, id)| *id)
+        .collect()
+}
+
 fn short_of(period: &Period, id: &str) -> String {
     match period.directory.unit(id) {
         Some(unit) => unit.short.clone(),
@@ -507,7 +557,9 @@ fn short_of(period: &Period, id: &str) -> String {
 
 fn report_context(period: &Period) -> ReportContext {
     let totals = period.totals();
-    let mut no = 1;
+    let has_funds = period.programs.iter().any(|p| p.budget.is_some());
+    // Clause 1 of section II is the funds, when there are any; the programs follow.
+    let mut no = usize::from(has_funds);
     let mut budget_rows = Vec::new();
     let mut programs = Vec::new();
     for program in &period.programs {
@@ -540,8 +592,8 @@ fn report_context(period: &Period) -> ReportContext {
                 .collect(),
         });
     }
-    let funds = budget_text(totals.allocated, totals.disbursed);
-    let budget_total = BudgetRow {
+    let funds = has_funds.then(|| budget_text(totals.allocated, totals.disbursed));
+    let budget_total = funds.as_ref().map(|funds| BudgetRow {
         no: String::new(),
         name: "Tổng cộng".into(),
         allocated: funds.allocated.text.clone(),
@@ -550,7 +602,7 @@ fn report_context(period: &Period) -> ReportContext {
             .as_ref()
             .map_or(NO_FIGURE.into(), |d| d.text.clone()),
         rate: funds.rate.clone().unwrap_or_else(|| NO_FIGURE.into()),
-    };
+    });
     let report = &period.report;
     // Without written next tasks, the chairman's conclusions are the next half's tasks.
     let next_tasks: Vec<String> = if report.next_tasks.is_empty() {

@@ -546,9 +546,11 @@ fn review_report() -> Docx {
         body("{{ p }}"),
         block("{%p endfor %}"),
         heading("{{ report.sections.results }}. KẾT QUẢ THỰC HIỆN"),
+        // No program reports a budget: no funds clause, no table.
+        block("{%p if report.funds %}"),
         heading("1. Nguồn vốn thực hiện các Chương trình"),
         body(
-            "Tổng vốn ngân sách nhà nước giao thực hiện các Chương trình là {{ report.funds.allocated.text }} triệu đồng (Bằng chữ: {{ report.funds.allocated_words }}){% if report.funds.disbursed %}; đã giải ngân {{ report.funds.disbursed.text }} triệu đồng, đạt {{ report.funds.rate }} kế hoạch vốn được giao{% endif %}.",
+            "Tổng vốn ngân sách nhà nước giao thực hiện các Chương trình là {{ report.funds.allocated.text }} triệu đồng (Bằng chữ: {{ report.funds.allocated_words }}){% if report.funds.disbursed and report.funds.rate %}; đã giải ngân {{ report.funds.disbursed.text }} triệu đồng, đạt {{ report.funds.rate }} kế hoạch vốn được giao{% endif %}.",
         ),
     ]);
     b.push(BodyPart::T(Box::new(figures_table(
@@ -583,6 +585,7 @@ fn review_report() -> Docx {
         ]),
     ))));
     b.extend(ps([
+        block("{%p endif %}"),
         block("{%p for p in report.programs %}"),
         heading("{{ p.no }}. Chương trình {{ p.name }}"),
         block("{%p if p.budget %}"),
@@ -669,7 +672,7 @@ fn conclusion_notice() -> Docx {
                 "Ngày {{ meeting.date }}, {{ committee.name }} tổ chức {{ period.meeting_name }}{% if meeting.place %} tại {{ meeting.place }}{% endif %}. Đồng chí {{ meeting.chair_name }}, {{ meeting.chair_title }} chủ trì Hội nghị{% if meeting.attendees %}; tham dự có {{ meeting.attendees }}{% endif %}.",
             ),
             body(
-                "Sau khi nghe {% if meeting.reported_by %}{{ meeting.reported_by }}{% else %}cơ quan thường trực{% endif %} báo cáo kết quả thực hiện các Chương trình mục tiêu quốc gia {{ period.label }}, ý kiến phát biểu của các đại biểu dự họp{% for s in meeting.speakers %}, đồng chí {{ s.name }}, {{ s.title }}{% endfor %}, đồng chí {{ meeting.chair_name }} kết luận như sau:",
+                "Sau khi nghe {% if meeting.reported_by %}{{ meeting.reported_by }}{% else %}cơ quan thường trực{% endif %} báo cáo kết quả thực hiện các Chương trình mục tiêu quốc gia {{ period.label }}, ý kiến phát biểu của {% if meeting.speakers_text %}{{ meeting.speakers_text }} và {% endif %}các đại biểu dự họp, đồng chí {{ meeting.chair_name }} kết luận như sau:",
             ),
             block("{%p for s in notice.sections %}"),
             heading("{{ s.no }}. {{ s.title }}"),

@@ -142,7 +142,8 @@ pub enum Outcome {
         permanent: bool,
         attempts: u32,
     },
-    /// A process died while sending it: the server may or may not have it. Never resent
+    /// A process died while sending it, or the connection timed out or dropped after the
+    /// message may have been handed over: the server may or may not have it. Never resent
     /// without `--resend`.
     Unknown {
         since: DateTime<Utc>,
@@ -785,6 +786,8 @@ struct LedgerHooks<'a> {
     message_ids: Vec<String>,
     resend: Vec<bool>,
     ledger_attempt: Vec<Option<u32>>,
+    /// When the current attempt of each message began.
+    started: Vec<Option<DateTime<Utc>>>,
     /// Set when `begin` refused (sent or unknown meanwhile) or failed.
     decided: Vec<Option<Outcome>>,
     problems: Vec<String>,
@@ -798,14 +801,14 @@ impl SendHooks for LedgerHooks<'_> {
             return Flow::Stop;
         }
         let key = &self.keys[index];
-        match self.ledger.begin(
-            key,
-            &self.message_ids[index],
-            self.clock.now(),
-            self.resend[index],
-        ) {
+        let now = self.clock.now();
+        match self
+            .ledger
+            .begin(key, &self.message_ids[index], now, self.resend[index])
+        {
             Ok(Begin::Proceed { attempt }) => {
                 self.ledger_attempt[index] = Some(attempt);
+                self.started[index] = Some(now);
                 Flow::Continue
             }
             Ok(Begin::AlreadySent { at, message_id }) => {
@@ -845,6 +848,13 @@ impl SendHooks for LedgerHooks<'_> {
         let now = self.clock.now();
         let written = match outcome {
             Ok(reply) => self.ledger.mark_sent(key, attempt, now, reply),
+            Err(e) if e.is_unknown() => {
+                self.decided[index] = Some(Outcome::Unknown {
+                    since: self.started[index].unwrap_or(now),
+                    message_id: self.message_ids[index].clone(),
+                });
+                self.ledger.mark_unknown(key, attempt, now, e.reason())
+            }
             Err(e) => self
                 .ledger
                 .mark_failed(key, attempt, now, e.reason(), !e.is_transient()),
@@ -1236,6 +1246,7 @@ impl Run<'_, '_> {
                 .map(|&i| matches!(self.decisions[i], Decision::Send { resend: true, .. }))
                 .collect(),
             ledger_attempt: vec![None; self.to_send.len()],
+            started: vec![None; self.to_send.len()],
             decided: vec![None; self.to_send.len()],
             problems: Vec::new(),
             stopped_by_request: false,

@@ -500,13 +500,15 @@ fn prepare_documents(
             dates.insert(id.clone(), period.documents.date);
             continue;
         }
-        let year = period.documents.date.year();
         let key = id.register_key(period);
+        // Issued before, perhaps last year: keep that year's number (and, below, its date).
+        let previous = register.find_issued(issuer, &key)?;
+        let year = previous
+            .as_ref()
+            .map_or(period.documents.date.year(), |entry| entry.year);
         let number = register.reserve(issuer, year, &symbol, env.config.numbering, &key, now)?;
         numbers.insert(id.clone(), number);
-        let issued = register
-            .lookup(issuer, year, &key)?
-            .and_then(|entry| entry.issued);
+        let issued = previous.and_then(|entry| entry.issued);
         let Some(issued) = issued else {
             dates.insert(id.clone(), period.documents.date);
             continue;
@@ -1750,6 +1752,45 @@ mod tests {
         assert!(status.issued.is_empty() && status.reserved.is_empty());
         assert!(!f.config.output_dir.join("2024-h1").exists());
         assert!(slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_send_after_new_year_keeps_last_years_numbers_dates_and_files() {
+        let f = Fixture::new("");
+        // No issue date in the period file: the documents are dated the day they are issued.
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(f.period(), text.replace("date = 2024-06-25\n", "")).unwrap();
+        f.clock
+            .set(Utc.with_ymd_and_hms(2024, 12, 31, 3, 0, 0).unwrap());
+        let slept = RefCell::new(Vec::new());
+        let first = f.send(&SendOptions::default(), &slept).unwrap();
+        assert!(!first.all_delivered(), "the server is down: {first}");
+        let numbers = |r: &SendReport| -> Vec<String> {
+            r.documents.iter().map(|d| d.number.clone()).collect()
+        };
+        assert_eq!(numbers(&first)[..2], ["01/BC-UBND", "02/TB-UBND"]);
+        let filed = f.config.output_dir.join("2024-h1");
+        let notice_path = filed.join("02-TB-UBND Thong bao ket luan.pdf");
+        let notice = std::fs::read(&notice_path).unwrap();
+
+        // The missing messages go out on 2 January.
+        f.clock
+            .set(Utc.with_ymd_and_hms(2025, 1, 2, 3, 0, 0).unwrap());
+        let second = f.send(&SendOptions::default(), &slept).unwrap();
+        assert_eq!(numbers(&second), numbers(&first));
+        assert!(second.documents.iter().all(|d| d.reused), "{second}");
+        assert_eq!(std::fs::read(&notice_path).unwrap(), notice);
+        // Nothing issued or reserved in 2025 (status reads both years).
+        let status = f.status();
+        assert_eq!(status.issued.len(), 12);
+        assert!(status.reserved.is_empty());
+        assert!(
+            status.issued.iter().all(|e| e.year == 2024
+                && e.issued.as_ref().unwrap().document.date
+                    == NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()),
+            "{:?}",
+            status.issued
+        );
     }
 
     #[test]

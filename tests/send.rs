@@ -476,6 +476,32 @@ fn starttls_and_auth_against_a_private_ca() {
 }
 
 #[test]
+fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
+        return;
+    };
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok && out.contains("đã gửi 4"), "{out}");
+    // "Ủy" and "Uỷ": two accepted spellings of the same word.
+    let period = office.path("dam-ha-2024-h1.toml");
+    let text = std::fs::read_to_string(&period).unwrap();
+    let respelled = text.replace(
+        "name = \"Ủy ban nhân dân huyện Đầm Hà\"",
+        "name = \"Uỷ ban nhân dân huyện Đầm Hà\"",
+    );
+    assert_ne!(text, respelled);
+    std::fs::write(&period, respelled).unwrap();
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 4"), "{out}");
+    assert_eq!(sink.received().len(), 4);
+    let status = office.status();
+    assert!(status.contains("01/BC-UBND"), "{status}");
+    assert!(!status.contains("02/BC-UBND"), "{status}");
+    assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
+}
+
+#[test]
 fn a_451_is_retried_and_the_message_delivered_once() {
     let Some((sink, office)) = sink_and_office(&["--fail-first", "3", "--fail-code", "451"]) else {
         return;

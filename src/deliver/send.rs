@@ -33,7 +33,7 @@ use super::store::Store;
 use crate::clock::{Clock, VIETNAM};
 use crate::input::config::Config;
 use crate::input::{self, Problems};
-use crate::model::{DocumentKind, Half, Period, Unit};
+use crate::model::{DocumentKind, Half, Issuer, Period, Unit};
 use crate::render::context::IssuerText;
 use crate::render::templates::Templates;
 use crate::render::{self, PlannedDocument, RenderError, Renderer};
@@ -269,9 +269,18 @@ pub(super) struct Delivery {
     documents: Vec<DocId>,
 }
 
+/// The key an issuer has in the ledger and the register: its abbreviation and place,
+/// NFC-normalised and lower-cased ("ubnd/đầm hà"). Not its display name, whose spelling an
+/// office may change ("Ủy ban" / "Uỷ ban") after a send without making it another issuer.
+pub(super) fn issuer_key(issuer: &Issuer) -> String {
+    let part =
+        |s: &str| vi::nfc(&s.split_whitespace().collect::<Vec<_>>().join(" ")).to_lowercase();
+    format!("{}/{}", part(&issuer.abbr), part(&issuer.place))
+}
+
 /// The issuer whose ledger keys a message kind uses: that of its principal document.
 fn ledger_issuer(period: &Period, message: MessageKind) -> String {
-    period.issuer_of(message.documents()[0]).name.clone()
+    issuer_key(period.issuer_of(message.documents()[0]))
 }
 
 pub(super) fn plan_deliveries(period: &Period, only: &[DocumentKind]) -> Vec<Delivery> {
@@ -464,7 +473,10 @@ struct ReadyDocument {
     planned: PlannedDocument,
     number: Option<u32>,
     symbol: String,
+    /// The issuer's name, as the email shows it.
     issuer: String,
+    /// The issuer's register key, [`issuer_key`].
+    issuer_key: String,
     files: Vec<DocFile>,
     /// Issued before; its files were attached as filed.
     reused: bool,
@@ -494,7 +506,7 @@ fn prepare_documents(
     let mut filed: HashMap<DocId, Vec<DocFile>> = HashMap::new();
     let mut must_match: HashMap<DocId, Vec<IssuedFile>> = HashMap::new();
     for id in documents {
-        let issuer = &period.issuer_of(id.kind).name;
+        let issuer = &issuer_key(period.issuer_of(id.kind));
         let symbol = period.symbol(id.kind);
         if dry_run {
             dates.insert(id.clone(), period.documents.date);
@@ -631,6 +643,7 @@ fn prepare_documents(
     for (id, document) in planned {
         let symbol = period.symbol(id.kind);
         let issuer = period.issuer_of(id.kind).name.clone();
+        let issuer_key = issuer_key(period.issuer_of(id.kind));
         let number = if dry_run {
             period.settings(id.kind).number
         } else {
@@ -670,6 +683,7 @@ fn prepare_documents(
                 number,
                 symbol,
                 issuer,
+                issuer_key,
                 files,
                 reused,
                 to_issue: !dry_run && !reused,
@@ -987,6 +1001,7 @@ impl Run<'_, '_> {
                 let draft = ReadyDocument {
                     number: None,
                     issuer: period.issuer_of(planned.kind).name.clone(),
+                    issuer_key: issuer_key(period.issuer_of(planned.kind)),
                     files: vec![DocFile {
                         disk_name: mail::ascii_file_name(&file),
                         display_name: file,
@@ -1166,7 +1181,7 @@ impl Run<'_, '_> {
             };
             let year = document.planned.date.year();
             let outcome = register.mark_issued(
-                &document.issuer,
+                &document.issuer_key,
                 year,
                 number,
                 &issued,

@@ -563,10 +563,16 @@ fn prepare_documents(
         .iter()
         .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
         .map(|(_, n)| *n);
+    // Letters cite the notice with its own issue date, which may be earlier than theirs.
+    let notice_date = dates
+        .iter()
+        .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
+        .map(|(_, date)| *date);
     let distinct_dates: BTreeSet<NaiveDate> = dates.values().copied().collect();
     for date in distinct_dates {
         let mut dated = period.clone();
         dated.documents.date = date;
+        dated.documents.notice_date = notice_date.or(period.documents.notice_date);
         if notice_number.is_some() {
             dated.documents.conclusion_notice.number = notice_number;
         }
@@ -1805,6 +1811,76 @@ mod tests {
                     == NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()),
             "{:?}",
             status.issued
+        );
+    }
+
+    #[test]
+    fn a_letter_issued_after_the_notice_cites_the_notices_date() {
+        /// Files hold the whole context, so the letter's reference to the notice can be read.
+        struct Json;
+        impl Renderer for Json {
+            fn name(&self) -> &'static str {
+                "pdf"
+            }
+            fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+                Ok(serde_json::to_vec(&document.context).unwrap())
+            }
+        }
+        let f = Fixture::new("");
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(f.period(), text.replace("date = 2024-06-25\n", "")).unwrap();
+        let send = || {
+            let renderers: [&dyn Renderer; 1] = [&Json];
+            let env = SendEnv {
+                config: &f.config,
+                store: &f.store,
+                lock: &f.lock,
+                clock: &f.clock,
+                renderers: &renderers,
+                sleep: &|_| {},
+            };
+            send_period(
+                &env,
+                &f.period(),
+                &SendOptions::default(),
+                &AtomicBool::new(false),
+            )
+            .unwrap()
+        };
+        // 25/6: the notice and the letters are issued (the server is down: nothing delivered).
+        send();
+        // 28/6: a task for the Office is added; its letter is issued then, the notice reused.
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            format!("{text}\n[[tasks]]\nto = [\"vp\"]\ntext = \"Tổng hợp kết quả thực hiện\"\n"),
+        )
+        .unwrap();
+        f.clock
+            .set(Utc.with_ymd_and_hms(2024, 6, 28, 3, 0, 0).unwrap());
+        let report = send();
+        let notice = report
+            .documents
+            .iter()
+            .find(|d| d.kind == DocumentKind::ConclusionNotice)
+            .unwrap();
+        assert!(notice.reused, "{report}");
+        let letter = report
+            .documents
+            .iter()
+            .find(|d| d.unit.as_deref() == Some("vp"))
+            .unwrap();
+        assert!(!letter.reused);
+        let context: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&letter.paths[0]).unwrap()).unwrap();
+        let notice_ref = context["letter"]["notice_ref"].as_str().unwrap();
+        assert_eq!(notice_ref, "Thông báo số 02/TB-UBND ngày 25/6/2024");
+        assert!(
+            context["header"]["place_date"]
+                .to_string()
+                .contains("28 tháng 6 năm 2024"),
+            "{}",
+            context["header"]
         );
     }
 

@@ -135,6 +135,9 @@ pub struct LetterSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Documents {
     pub date: NaiveDate,
+    /// The conclusion notice's issue date, when it differs from `date`: `send` sets it from the
+    /// register so a letter issued later cites the notice as issued. `None`: `date`.
+    pub notice_date: Option<NaiveDate>,
     /// The document the review answers to: "Thực hiện Văn bản số ... của ...".
     pub basis: Option<String>,
     pub review_report: DocumentSettings,

@@ -476,6 +476,32 @@ fn starttls_and_auth_against_a_private_ca() {
 }
 
 #[test]
+fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
+    let Some((sink, office)) = sink_and_office(&[]) else {
+        return;
+    };
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok && out.contains("đã gửi 4"), "{out}");
+    // "Ủy" and "Uỷ": two accepted spellings of the same word.
+    let period = office.path("dam-ha-2024-h1.toml");
+    let text = std::fs::read_to_string(&period).unwrap();
+    let respelled = text.replace(
+        "name = \"Ủy ban nhân dân huyện Đầm Hà\"",
+        "name = \"Uỷ ban nhân dân huyện Đầm Hà\"",
+    );
+    assert_ne!(text, respelled);
+    std::fs::write(&period, respelled).unwrap();
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 4"), "{out}");
+    assert_eq!(sink.received().len(), 4);
+    let status = office.status();
+    assert!(status.contains("01/BC-UBND"), "{status}");
+    assert!(!status.contains("02/BC-UBND"), "{status}");
+    assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
+}
+
+#[test]
 fn a_451_is_retried_and_the_message_delivered_once() {
     let Some((sink, office)) = sink_and_office(&["--fail-first", "3", "--fail-code", "451"]) else {
         return;
@@ -610,6 +636,54 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
         status.contains("Tổng: chờ gửi 10, không rõ kết quả 1, đã gửi 3."),
         "{status}"
     );
+}
+
+#[test]
+fn a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent() {
+    // The second message is stored by the server, whose "250" then comes after the client's
+    // timeout: a retry would deliver it twice.
+    if !have_aiosmtpd() {
+        return;
+    }
+    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "4"]);
+    let office = Office::new(
+        "",
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_seconds = 1\n\
+             max_attempts = 3\nretry_delay_seconds = 0",
+            sink.port
+        ),
+    );
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(!ok, "an unknown outcome is not a success: {out}");
+    assert!(
+        out.contains("đã gửi 3, đã gửi trước đó 0, lỗi 0, không rõ kết quả 1"),
+        "{out}"
+    );
+    let line = lines_for(&out, "pnn", REPORT);
+    assert!(
+        line[0].starts_with("không rõ kết quả") && line[0].contains("--resend pnn"),
+        "{out}"
+    );
+    let mut units = units_received(&sink);
+    units.sort();
+    assert_eq!(
+        units,
+        ["bqlda", "pnn", "ptnmt", "vp"],
+        "pnn's copy stored once"
+    );
+    let status = office.status();
+    assert!(
+        status.contains("Tổng: chờ gửi 10, không rõ kết quả 1, đã gửi 3."),
+        "{status}"
+    );
+    // Not resent by a later run; only on purpose.
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(!ok && out.contains("không rõ kết quả 1"), "{out}");
+    assert_eq!(sink.received().len(), 4);
+    let (ok, out) = office.send(&["--only", "review-report", "--resend", "pnn"]);
+    assert!(ok, "{out}");
+    assert_eq!(sink.received().len(), 5);
 }
 
 #[test]

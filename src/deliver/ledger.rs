@@ -367,6 +367,19 @@ impl<'a> Ledger<'a> {
         self.finish(key, attempt, now, "failed", reason, Some(permanent))
     }
 
+    /// Records that the attempt's outcome is unknown: the connection timed out or dropped after
+    /// the message may have been handed over. The delivery becomes "unknown", as after
+    /// [`Ledger::recover`]: reported, never sent again without `--resend`.
+    pub fn mark_unknown(
+        &self,
+        key: &DeliveryKey,
+        attempt: u32,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        self.finish(key, attempt, now, "unknown", reason, None)
+    }
+
     fn finish(
         &self,
         key: &DeliveryKey,
@@ -784,6 +797,38 @@ mod tests {
         let rec = status_of(&store, &k);
         assert_eq!(rec.state, DeliveryState::Sent);
         assert!(rec.attempts[1].resend);
+    }
+
+    #[test]
+    fn a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it() {
+        let (_dir, path) = db();
+        let store = Store::open(&path).unwrap();
+        let ledger = Ledger::new(&store);
+        let k = key("tckh");
+        assert_eq!(
+            ledger.begin(&k, "<m1@vanban>", t(8, 0), false).unwrap(),
+            Begin::Proceed { attempt: 1 }
+        );
+        ledger
+            .mark_unknown(&k, 1, t(8, 1), "quá thời gian chờ")
+            .unwrap();
+        let rec = status_of(&store, &k);
+        assert_eq!(rec.state, DeliveryState::Unknown);
+        assert_eq!(
+            rec.latest().unwrap().outcome,
+            AttemptOutcome::Unknown { found_at: t(8, 1) }
+        );
+        assert_eq!(
+            ledger.begin(&k, "<m2@vanban>", t(9, 0), false).unwrap(),
+            Begin::Unknown {
+                since: t(8, 0),
+                message_id: "<m1@vanban>".into()
+            }
+        );
+        assert_eq!(
+            ledger.begin(&k, "<m2@vanban>", t(9, 5), true).unwrap(),
+            Begin::Proceed { attempt: 2 }
+        );
     }
 
     #[test]

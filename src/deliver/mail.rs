@@ -1,18 +1,18 @@
 //! Email messages and their transport: builds each recipient's message with lettre, sends it over
-//! SMTP (pooled, rustls) with failures classified as transient or permanent, and retries only the
-//! transient ones. The `.eml` outbox for dry runs is in `outbox.rs`.
+//! SMTP (connection reused, rustls) with failures classified as transient, permanent or unknown
+//! outcome, and retries only the transient ones. The `.eml` outbox for dry runs is in `outbox.rs`.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::SmtpTransport;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
@@ -137,12 +137,17 @@ pub enum MailError {
 /// quotes the server's reply; it never contains the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying later: 4xx replies, timeouts, refused or dropped connections.
+    /// Nothing can have been delivered and a retry may help: 4xx replies, and refused, dropped
+    /// or timed-out connections before the mail transaction began.
     #[error("lỗi tạm thời: {reason}")]
     Transient { reason: String },
     /// A retry will not help: 5xx replies, failed authentication, an untrusted certificate.
     #[error("lỗi vĩnh viễn: {reason}")]
     Permanent { reason: String },
+    /// The connection timed out or dropped during the mail transaction, without a reply: the
+    /// server may already have the message (a lost "250"). Never retried automatically.
+    #[error("không rõ kết quả: {reason}")]
+    Unknown { reason: String },
 }
 
 impl SendError {
@@ -150,9 +155,23 @@ impl SendError {
         matches!(self, Self::Transient { .. })
     }
 
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown { .. })
+    }
+
     pub fn reason(&self) -> &str {
         match self {
-            Self::Transient { reason } | Self::Permanent { reason } => reason,
+            Self::Transient { reason } | Self::Permanent { reason } | Self::Unknown { reason } => {
+                reason
+            }
+        }
+    }
+
+    fn reason_mut(&mut self) -> &mut String {
+        match self {
+            Self::Transient { reason } | Self::Permanent { reason } | Self::Unknown { reason } => {
+                reason
+            }
         }
     }
 }
@@ -318,10 +337,20 @@ pub fn build_message(msg: &OutgoingMessage) -> Result<Message, MailError> {
     })
 }
 
-/// The SMTP transport, built once per process: lettre's pooled `SmtpTransport` (connections are
-/// reused across messages) with its rustls parameters built once.
+/// The SMTP transport, built once per process. It drives lettre's `SmtpConnection` itself rather
+/// than `SmtpTransport`, so it knows whether a failure came before the mail transaction (nothing
+/// can have been delivered: retry) or during it (the server may have the message: unknown).
+/// One connection is kept open between messages and checked with NOOP before reuse.
 pub struct SmtpMailer {
-    transport: SmtpTransport,
+    host: String,
+    port: u16,
+    timeout: Duration,
+    /// TLS parameters, and whether TLS starts with the first byte (else STARTTLS, required).
+    tls: Option<(TlsParameters, bool)>,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    reuse: bool,
+    idle: Mutex<Option<SmtpConnection>>,
     server: String,
     password: Option<Secret>,
 }
@@ -334,6 +363,15 @@ impl fmt::Debug for SmtpMailer {
     }
 }
 
+impl Drop for SmtpMailer {
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(mut connection) = idle.take() {
+            let _ = connection.quit();
+        }
+    }
+}
+
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
@@ -343,60 +381,89 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Where an SMTP exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Connecting, greeting, EHLO, STARTTLS, AUTH: no mail command sent yet.
+    Connecting,
+    /// MAIL FROM to the reply after the message's end: the server may have accepted it.
+    Transaction,
+}
+
 impl SmtpMailer {
     pub fn new(settings: &SmtpSettings) -> Result<Self, MailError> {
-        Self::with_pool(settings, PoolConfig::new())
+        Self::with_reuse(settings, true)
     }
 
-    /// As [`SmtpMailer::new`] with a chosen pool; `PoolConfig::new().max_size(0)` opens a new
-    /// connection per message (the benchmark's baseline).
-    pub fn with_pool(settings: &SmtpSettings, pool: PoolConfig) -> Result<Self, MailError> {
+    /// As [`SmtpMailer::new`]; `reuse = false` opens a new connection per message (the
+    /// benchmark's baseline).
+    pub fn with_reuse(settings: &SmtpSettings, reuse: bool) -> Result<Self, MailError> {
         let server = format!("{}:{}", settings.host, settings.port);
-        let mut builder = SmtpTransport::builder_dangerous(settings.host.as_str())
-            .port(settings.port)
-            .timeout(Some(settings.timeout))
-            .pool_config(pool);
-        if settings.security != Security::None {
-            let parameters = tls_parameters(settings, &server)?;
-            builder = builder.tls(match settings.security {
-                Security::Tls => Tls::Wrapper(parameters),
-                _ => Tls::Required(parameters),
-            });
-        }
+        let tls = match settings.security {
+            Security::None => None,
+            Security::Tls => Some((tls_parameters(settings, &server)?, true)),
+            Security::StartTls => Some((tls_parameters(settings, &server)?, false)),
+        };
+        let mut credentials = None;
         if let Some(username) = &settings.username {
             let Some(password) = &settings.password else {
                 return Err(MailError::MissingPassword {
                     username: username.clone(),
                 });
             };
-            // lettre sends AUTH over a plain connection if the server offers it; a password
-            // in clear text is only acceptable when it never leaves the machine.
+            // A password in clear text is only acceptable when it never leaves the machine.
             if settings.security == Security::None && !is_loopback(&settings.host) {
                 return Err(MailError::CredentialsWithoutTls { server });
             }
-            builder = builder
-                .credentials(Credentials::new(
-                    username.clone(),
-                    password.expose().to_owned(),
-                ))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+            credentials = Some(Credentials::new(
+                username.clone(),
+                password.expose().to_owned(),
+            ));
         }
         Ok(Self {
-            transport: builder.build(),
+            host: settings.host.clone(),
+            port: settings.port,
+            timeout: settings.timeout,
+            tls,
+            credentials,
+            hello: ClientId::default(),
+            reuse,
+            idle: Mutex::new(None),
             server,
             password: settings.password.clone(),
         })
     }
 
+    /// A new connection, greeted, encrypted and logged in as configured.
+    fn connect(&self) -> Result<SmtpConnection, lettre::transport::smtp::Error> {
+        let wrapper = match &self.tls {
+            Some((parameters, true)) => Some(parameters),
+            _ => None,
+        };
+        let mut connection = SmtpConnection::connect(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )?;
+        if let Some((parameters, false)) = &self.tls {
+            connection.starttls(parameters, &self.hello)?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials)?;
+        }
+        Ok(connection)
+    }
+
     /// Turns a lettre error into [`SendError`], with the password masked should the server
     /// ever echo it.
-    fn classify(&self, error: &lettre::transport::smtp::Error) -> SendError {
-        let mut classified = classify_smtp_error(error, &self.server);
+    fn classify(&self, error: &lettre::transport::smtp::Error, phase: Phase) -> SendError {
+        let mut classified = classify_smtp_error(error, &self.server, phase);
         if let Some(password) = self.password.as_ref().map(Secret::expose)
             && !password.is_empty()
         {
-            let (SendError::Transient { reason } | SendError::Permanent { reason }) =
-                &mut classified;
+            let reason = classified.reason_mut();
             *reason = reason.replace(password, "***");
         }
         classified
@@ -443,15 +510,23 @@ fn io_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std:
 /// - A reply code decides when there is one: 4xx transient, 5xx permanent with the server's
 ///   text. This makes a refused login (535) permanent: retrying a wrong password only risks
 ///   locking the account, while a temporary auth failure (454) stays transient.
-/// - Timeouts, refused, reset or dropped connections, and DNS failures are transient: the server
-///   may be restarting or the network down, and a later attempt may well succeed.
+/// - Once the mail transaction has begun (MAIL FROM sent), a timeout, a dropped connection or a
+///   garbled reply leaves the outcome unknown: the server may have stored the message and the
+///   "250" been lost, so a retry could deliver it twice. When in doubt after connecting, unknown.
+/// - Before that (connecting, greeting, EHLO, STARTTLS, AUTH), timeouts, refused, reset or
+///   dropped connections, and DNS failures are transient: no message was handed over, and a
+///   later attempt may well succeed.
 /// - rustls reports every TLS protocol failure, notably an untrusted or mismatched certificate,
 ///   as an `InvalidData` I/O error: permanent, since only a configuration change (`ca_file`,
 ///   host name) can fix it and retrying just repeats the handshake.
 /// - lettre's client errors (no common AUTH mechanism, no STARTTLS offered, no 8BITMIME) and
 ///   errors without an I/O cause describe the server's capabilities or our configuration:
 ///   permanent. A garbled reply is transient (a glitch on the line).
-fn classify_smtp_error(error: &lettre::transport::smtp::Error, server: &str) -> SendError {
+fn classify_smtp_error(
+    error: &lettre::transport::smtp::Error,
+    server: &str,
+    phase: Phase,
+) -> SendError {
     if let Some(code) = error.status() {
         let text = std::error::Error::source(error)
             .map(|s| s.to_string())
@@ -464,6 +539,15 @@ fn classify_smtp_error(error: &lettre::transport::smtp::Error, server: &str) -> 
             SendError::Permanent {
                 reason: format!("máy chủ thư {server} từ chối ({code}): {text}"),
             }
+        };
+    }
+    // lettre's client errors (SMTPUTF8 or 8BITMIME not offered) are raised before MAIL FROM.
+    if phase == Phase::Transaction && !error.is_client() {
+        return SendError::Unknown {
+            reason: format!(
+                "mất kết nối hoặc quá thời gian chờ máy chủ thư {server} khi thư đang được gửi đi; \
+                 máy chủ có thể đã nhận thư nên vanban không tự gửi lại ({error})"
+            ),
         };
     }
     // A read timeout surfaces as WouldBlock on Unix (the socket's SO_RCVTIMEO), which lettre's
@@ -505,12 +589,38 @@ fn classify_smtp_error(error: &lettre::transport::smtp::Error, server: &str) -> 
 
 impl Transport for SmtpMailer {
     fn send(&self, message: &Message) -> Result<String, SendError> {
-        match lettre::Transport::send(&self.transport, message) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // A kept connection is checked with NOOP first, so a server that closed it meanwhile
+        // costs a new connection rather than a failure inside the transaction.
+        let reusable = idle
+            .take()
+            .filter(|_| self.reuse)
+            .and_then(|mut connection| {
+                if connection.test_connected() {
+                    Some(connection)
+                } else {
+                    connection.abort();
+                    None
+                }
+            });
+        let mut connection = match reusable {
+            Some(connection) => connection,
+            None => self
+                .connect()
+                .map_err(|e| self.classify(&e, Phase::Connecting))?,
+        };
+        match connection.send(message.envelope(), &message.formatted()) {
             Ok(response) => {
+                if self.reuse {
+                    *idle = Some(connection);
+                } else {
+                    let _ = connection.quit();
+                }
                 let text = response.message().collect::<Vec<_>>().join(" ");
                 Ok(format!("{} {text}", response.code()))
             }
-            Err(error) => Err(self.classify(&error)),
+            // lettre has already closed the connection on error.
+            Err(error) => Err(self.classify(&error, Phase::Transaction)),
         }
     }
 }
@@ -1532,6 +1642,58 @@ mod tests {
         holder.join().unwrap();
     }
 
+    #[test]
+    fn a_timeout_after_the_message_is_unknown_and_not_resent() {
+        if !have_aiosmtpd() {
+            return;
+        }
+        // The sink stores the message, then holds its "250" past the client's timeout: the
+        // server has the message, the client cannot know it.
+        let sink = Sink::start(&["--stall-data", "1", "--stall-seconds", "4"]);
+        let settings = local_settings(sink.port, Security::None, Duration::from_secs(1));
+        let mailer = SmtpMailer::new(&settings).unwrap();
+        let message = build_message(&unit_message("tckh")).unwrap();
+        let mut hooks = Counting::default();
+        let summary = send_all(
+            &mailer,
+            std::slice::from_ref(&message),
+            &policy(4),
+            &|_| {},
+            &mut hooks,
+        );
+        assert_eq!(hooks.attempts, [(0, 1)], "never retried");
+        let error = hooks.outcomes[0].as_ref().unwrap_err();
+        assert!(error.is_unknown(), "{error}");
+        assert!(!error.is_transient(), "{error}");
+        assert!(error.reason().contains("không tự gửi lại"), "{error}");
+        assert_eq!(summary.sent(), 0);
+        assert_eq!(sink.received().len(), 1, "stored once, not duplicated");
+        // The next message opens a new connection and goes through.
+        let next = build_message(&unit_message("nln")).unwrap();
+        assert!(mailer.send(&next).is_ok());
+        assert_eq!(sink.received().len(), 2);
+    }
+
+    #[test]
+    fn a_connection_closed_between_messages_is_replaced() {
+        if !have_aiosmtpd() {
+            return;
+        }
+        let sink = Sink::start(&[]);
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
+        mailer
+            .send(&build_message(&unit_message("tckh")).unwrap())
+            .unwrap();
+        // Break the kept connection behind the mailer's back.
+        if let Some(connection) = mailer.idle.lock().unwrap().as_mut() {
+            connection.abort();
+        }
+        mailer
+            .send(&build_message(&unit_message("nln")).unwrap())
+            .unwrap();
+        assert_eq!(sink.received().len(), 2);
+    }
+
     /// Issue 4 benchmark: 100 messages with ~200 KB attachments, pooled vs a new connection each.
     /// Prints, does not assert. Run: cargo test --release bench_pooled -- --ignored --nocapture
     #[test]
@@ -1572,12 +1734,7 @@ mod tests {
                 settings.ca_file = Some(certs.ca());
             }
             for pooled in [true, false] {
-                let pool = if pooled {
-                    PoolConfig::new()
-                } else {
-                    PoolConfig::new().max_size(0)
-                };
-                let mailer = SmtpMailer::with_pool(&settings, pool).unwrap();
+                let mailer = SmtpMailer::with_reuse(&settings, pooled).unwrap();
                 let mut times = Vec::new();
                 let start = Instant::now();
                 for message in &messages {

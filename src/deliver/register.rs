@@ -382,6 +382,28 @@ impl<'a> Register<'a> {
         Ok(entry)
     }
 
+    /// The issued entry of a document in whatever year it was issued (the newest, should there
+    /// be several): a resend after New Year must find last year's number, not take a new one.
+    pub fn find_issued(
+        &self,
+        issuer: &str,
+        document_key: &str,
+    ) -> Result<Option<RegisterEntry>, RegisterError> {
+        let entry = self.store.read(|tx| {
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM register
+                     WHERE issuer = ?1 AND document_key = ?2 AND issued_at IS NOT NULL
+                     ORDER BY year DESC LIMIT 1",
+                    params![issuer, document_key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            id.map(|id| load_entry(tx, id)).transpose()
+        })?;
+        Ok(entry)
+    }
+
     /// The issuer's issued documents of a year, by series and number.
     pub fn issued(&self, issuer: &str, year: i32) -> Result<Vec<RegisterEntry>, RegisterError> {
         self.entries(issuer, year, true)

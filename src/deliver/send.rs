@@ -33,7 +33,7 @@ use super::store::Store;
 use crate::clock::{Clock, VIETNAM};
 use crate::input::config::Config;
 use crate::input::{self, Problems};
-use crate::model::{DocumentKind, Half, Period, Unit};
+use crate::model::{DocumentKind, Half, Issuer, Period, Unit};
 use crate::render::context::IssuerText;
 use crate::render::templates::Templates;
 use crate::render::{self, PlannedDocument, RenderError, Renderer};
@@ -142,7 +142,8 @@ pub enum Outcome {
         permanent: bool,
         attempts: u32,
     },
-    /// A process died while sending it: the server may or may not have it. Never resent
+    /// A process died while sending it, or the connection timed out or dropped after the
+    /// message may have been handed over: the server may or may not have it. Never resent
     /// without `--resend`.
     Unknown {
         since: DateTime<Utc>,
@@ -268,9 +269,18 @@ pub(super) struct Delivery {
     documents: Vec<DocId>,
 }
 
+/// The key an issuer has in the ledger and the register: its abbreviation and place,
+/// NFC-normalised and lower-cased ("ubnd/đầm hà"). Not its display name, whose spelling an
+/// office may change ("Ủy ban" / "Uỷ ban") after a send without making it another issuer.
+pub(super) fn issuer_key(issuer: &Issuer) -> String {
+    let part =
+        |s: &str| vi::nfc(&s.split_whitespace().collect::<Vec<_>>().join(" ")).to_lowercase();
+    format!("{}/{}", part(&issuer.abbr), part(&issuer.place))
+}
+
 /// The issuer whose ledger keys a message kind uses: that of its principal document.
 fn ledger_issuer(period: &Period, message: MessageKind) -> String {
-    period.issuer_of(message.documents()[0]).name.clone()
+    issuer_key(period.issuer_of(message.documents()[0]))
 }
 
 pub(super) fn plan_deliveries(period: &Period, only: &[DocumentKind]) -> Vec<Delivery> {
@@ -463,7 +473,10 @@ struct ReadyDocument {
     planned: PlannedDocument,
     number: Option<u32>,
     symbol: String,
+    /// The issuer's name, as the email shows it.
     issuer: String,
+    /// The issuer's register key, [`issuer_key`].
+    issuer_key: String,
     files: Vec<DocFile>,
     /// Issued before; its files were attached as filed.
     reused: bool,
@@ -493,19 +506,21 @@ fn prepare_documents(
     let mut filed: HashMap<DocId, Vec<DocFile>> = HashMap::new();
     let mut must_match: HashMap<DocId, Vec<IssuedFile>> = HashMap::new();
     for id in documents {
-        let issuer = &period.issuer_of(id.kind).name;
+        let issuer = &issuer_key(period.issuer_of(id.kind));
         let symbol = period.symbol(id.kind);
         if dry_run {
             dates.insert(id.clone(), period.documents.date);
             continue;
         }
-        let year = period.documents.date.year();
         let key = id.register_key(period);
+        // Issued before, perhaps last year: keep that year's number (and, below, its date).
+        let previous = register.find_issued(issuer, &key)?;
+        let year = previous
+            .as_ref()
+            .map_or(period.documents.date.year(), |entry| entry.year);
         let number = register.reserve(issuer, year, &symbol, env.config.numbering, &key, now)?;
         numbers.insert(id.clone(), number);
-        let issued = register
-            .lookup(issuer, year, &key)?
-            .and_then(|entry| entry.issued);
+        let issued = previous.and_then(|entry| entry.issued);
         let Some(issued) = issued else {
             dates.insert(id.clone(), period.documents.date);
             continue;
@@ -548,10 +563,16 @@ fn prepare_documents(
         .iter()
         .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
         .map(|(_, n)| *n);
+    // Letters cite the notice with its own issue date, which may be earlier than theirs.
+    let notice_date = dates
+        .iter()
+        .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
+        .map(|(_, date)| *date);
     let distinct_dates: BTreeSet<NaiveDate> = dates.values().copied().collect();
     for date in distinct_dates {
         let mut dated = period.clone();
         dated.documents.date = date;
+        dated.documents.notice_date = notice_date.or(period.documents.notice_date);
         if notice_number.is_some() {
             dated.documents.conclusion_notice.number = notice_number;
         }
@@ -628,6 +649,7 @@ fn prepare_documents(
     for (id, document) in planned {
         let symbol = period.symbol(id.kind);
         let issuer = period.issuer_of(id.kind).name.clone();
+        let issuer_key = issuer_key(period.issuer_of(id.kind));
         let number = if dry_run {
             period.settings(id.kind).number
         } else {
@@ -667,6 +689,7 @@ fn prepare_documents(
                 number,
                 symbol,
                 issuer,
+                issuer_key,
                 files,
                 reused,
                 to_issue: !dry_run && !reused,
@@ -785,6 +808,8 @@ struct LedgerHooks<'a> {
     message_ids: Vec<String>,
     resend: Vec<bool>,
     ledger_attempt: Vec<Option<u32>>,
+    /// When the current attempt of each message began.
+    started: Vec<Option<DateTime<Utc>>>,
     /// Set when `begin` refused (sent or unknown meanwhile) or failed.
     decided: Vec<Option<Outcome>>,
     problems: Vec<String>,
@@ -798,14 +823,14 @@ impl SendHooks for LedgerHooks<'_> {
             return Flow::Stop;
         }
         let key = &self.keys[index];
-        match self.ledger.begin(
-            key,
-            &self.message_ids[index],
-            self.clock.now(),
-            self.resend[index],
-        ) {
+        let now = self.clock.now();
+        match self
+            .ledger
+            .begin(key, &self.message_ids[index], now, self.resend[index])
+        {
             Ok(Begin::Proceed { attempt }) => {
                 self.ledger_attempt[index] = Some(attempt);
+                self.started[index] = Some(now);
                 Flow::Continue
             }
             Ok(Begin::AlreadySent { at, message_id }) => {
@@ -845,6 +870,13 @@ impl SendHooks for LedgerHooks<'_> {
         let now = self.clock.now();
         let written = match outcome {
             Ok(reply) => self.ledger.mark_sent(key, attempt, now, reply),
+            Err(e) if e.is_unknown() => {
+                self.decided[index] = Some(Outcome::Unknown {
+                    since: self.started[index].unwrap_or(now),
+                    message_id: self.message_ids[index].clone(),
+                });
+                self.ledger.mark_unknown(key, attempt, now, e.reason())
+            }
             Err(e) => self
                 .ledger
                 .mark_failed(key, attempt, now, e.reason(), !e.is_transient()),
@@ -975,6 +1007,7 @@ impl Run<'_, '_> {
                 let draft = ReadyDocument {
                     number: None,
                     issuer: period.issuer_of(planned.kind).name.clone(),
+                    issuer_key: issuer_key(period.issuer_of(planned.kind)),
                     files: vec![DocFile {
                         disk_name: mail::ascii_file_name(&file),
                         display_name: file,
@@ -1154,7 +1187,7 @@ impl Run<'_, '_> {
             };
             let year = document.planned.date.year();
             let outcome = register.mark_issued(
-                &document.issuer,
+                &document.issuer_key,
                 year,
                 number,
                 &issued,
@@ -1236,6 +1269,7 @@ impl Run<'_, '_> {
                 .map(|&i| matches!(self.decisions[i], Decision::Send { resend: true, .. }))
                 .collect(),
             ledger_attempt: vec![None; self.to_send.len()],
+            started: vec![None; self.to_send.len()],
             decided: vec![None; self.to_send.len()],
             problems: Vec::new(),
             stopped_by_request: false,
@@ -1739,6 +1773,115 @@ mod tests {
         assert!(status.issued.is_empty() && status.reserved.is_empty());
         assert!(!f.config.output_dir.join("2024-h1").exists());
         assert!(slept.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_send_after_new_year_keeps_last_years_numbers_dates_and_files() {
+        let f = Fixture::new("");
+        // No issue date in the period file: the documents are dated the day they are issued.
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(f.period(), text.replace("date = 2024-06-25\n", "")).unwrap();
+        f.clock
+            .set(Utc.with_ymd_and_hms(2024, 12, 31, 3, 0, 0).unwrap());
+        let slept = RefCell::new(Vec::new());
+        let first = f.send(&SendOptions::default(), &slept).unwrap();
+        assert!(!first.all_delivered(), "the server is down: {first}");
+        let numbers = |r: &SendReport| -> Vec<String> {
+            r.documents.iter().map(|d| d.number.clone()).collect()
+        };
+        assert_eq!(numbers(&first)[..2], ["01/BC-UBND", "02/TB-UBND"]);
+        let filed = f.config.output_dir.join("2024-h1");
+        let notice_path = filed.join("02-TB-UBND Thong bao ket luan.pdf");
+        let notice = std::fs::read(&notice_path).unwrap();
+
+        // The missing messages go out on 2 January.
+        f.clock
+            .set(Utc.with_ymd_and_hms(2025, 1, 2, 3, 0, 0).unwrap());
+        let second = f.send(&SendOptions::default(), &slept).unwrap();
+        assert_eq!(numbers(&second), numbers(&first));
+        assert!(second.documents.iter().all(|d| d.reused), "{second}");
+        assert_eq!(std::fs::read(&notice_path).unwrap(), notice);
+        // Nothing issued or reserved in 2025 (status reads both years).
+        let status = f.status();
+        assert_eq!(status.issued.len(), 12);
+        assert!(status.reserved.is_empty());
+        assert!(
+            status.issued.iter().all(|e| e.year == 2024
+                && e.issued.as_ref().unwrap().document.date
+                    == NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()),
+            "{:?}",
+            status.issued
+        );
+    }
+
+    #[test]
+    fn a_letter_issued_after_the_notice_cites_the_notices_date() {
+        /// Files hold the whole context, so the letter's reference to the notice can be read.
+        struct Json;
+        impl Renderer for Json {
+            fn name(&self) -> &'static str {
+                "pdf"
+            }
+            fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+                Ok(serde_json::to_vec(&document.context).unwrap())
+            }
+        }
+        let f = Fixture::new("");
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(f.period(), text.replace("date = 2024-06-25\n", "")).unwrap();
+        let send = || {
+            let renderers: [&dyn Renderer; 1] = [&Json];
+            let env = SendEnv {
+                config: &f.config,
+                store: &f.store,
+                lock: &f.lock,
+                clock: &f.clock,
+                renderers: &renderers,
+                sleep: &|_| {},
+            };
+            send_period(
+                &env,
+                &f.period(),
+                &SendOptions::default(),
+                &AtomicBool::new(false),
+            )
+            .unwrap()
+        };
+        // 25/6: the notice and the letters are issued (the server is down: nothing delivered).
+        send();
+        // 28/6: a task for the Office is added; its letter is issued then, the notice reused.
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            format!("{text}\n[[tasks]]\nto = [\"vp\"]\ntext = \"Tổng hợp kết quả thực hiện\"\n"),
+        )
+        .unwrap();
+        f.clock
+            .set(Utc.with_ymd_and_hms(2024, 6, 28, 3, 0, 0).unwrap());
+        let report = send();
+        let notice = report
+            .documents
+            .iter()
+            .find(|d| d.kind == DocumentKind::ConclusionNotice)
+            .unwrap();
+        assert!(notice.reused, "{report}");
+        let letter = report
+            .documents
+            .iter()
+            .find(|d| d.unit.as_deref() == Some("vp"))
+            .unwrap();
+        assert!(!letter.reused);
+        let context: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&letter.paths[0]).unwrap()).unwrap();
+        let notice_ref = context["letter"]["notice_ref"].as_str().unwrap();
+        assert_eq!(notice_ref, "Thông báo số 02/TB-UBND ngày 25/6/2024");
+        assert!(
+            context["header"]["place_date"]
+                .to_string()
+                .contains("28 tháng 6 năm 2024"),
+            "{}",
+            context["header"]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use super::email::MessageKind;
 use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
 use super::register::{Register, RegisterEntry};
-use super::send::{DeliverError, ledger_records, local_time, plan_deliveries};
+use super::send::{DeliverError, issuer_key, ledger_records, local_time, plan_deliveries};
 use super::store::Store;
 use crate::input::{self, config::Config};
 use crate::model::DocumentKind;
@@ -82,7 +82,7 @@ pub fn period_status(
     let prefix = format!("{}/", period.key());
     let issuers: BTreeSet<String> = DocumentKind::ALL
         .iter()
-        .map(|k| period.issuer_of(*k).name.clone())
+        .map(|k| issuer_key(period.issuer_of(*k)))
         .collect();
     // Numbers run per issue year: that of the documents' date, which for a year-end review may
     // be January of the next year.

@@ -409,6 +409,7 @@ fn read_documents(
         });
     Some(Documents {
         date,
+        notice_date: None,
         basis,
         review_report: report?,
         conclusion_notice: notice?,

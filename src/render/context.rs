@@ -713,7 +713,12 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
     let notice_ref = format!(
         "Thông báo số {notice_number}/{} ngày {}",
         period.symbol(DocumentKind::ConclusionNotice),
-        vi::short_date(period.documents.date)
+        vi::short_date(
+            period
+                .documents
+                .notice_date
+                .unwrap_or(period.documents.date)
+        )
     );
     let tasks = period
         .tasks_of(&unit.id)

@@ -1431,7 +1431,7 @@ mod tests {
         let mailer = SmtpMailer::new(&settings).unwrap();
         let original = unit_message("tckh");
         let message = build_message(&original).unwrap();
-        // Twice: the second message reuses the pooled, already authenticated connection.
+        // Twice: the second message reuses the kept, already authenticated connection.
         mailer.send(&message).unwrap();
         mailer.send(&message).unwrap();
         let files = sink.received();
@@ -1694,7 +1694,8 @@ mod tests {
         assert_eq!(sink.received().len(), 2);
     }
 
-    /// Issue 4 benchmark: 100 messages with ~200 KB attachments, pooled vs a new connection each.
+    /// Issue 4 benchmark: 100 messages with ~200 KB attachments, one reused connection vs a new
+    /// connection each.
     /// Prints, does not assert. Run: cargo test --release bench_pooled -- --ignored --nocapture
     #[test]
     #[ignore = "benchmark"]

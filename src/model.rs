@@ -29,6 +29,9 @@ pub struct Person {
 /// for documents dated before 1 July 2025, a district: all of it is data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issuer {
+    /// Stable key of the issuer in the ledger and the register: `issuer.id` if given, else
+    /// "abbr/place" lower-cased ("ubnd/đầm hà"), so re-spelling the name changes nothing.
+    pub id: String,
     /// Full official name, e.g. "Ủy ban nhân dân huyện Đầm Hà".
     pub name: String,
     /// Used in symbols: "UBND" in 125/TB-UBND.

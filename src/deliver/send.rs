@@ -269,13 +269,11 @@ pub(super) struct Delivery {
     documents: Vec<DocId>,
 }
 
-/// The key an issuer has in the ledger and the register: its abbreviation and place,
-/// NFC-normalised and lower-cased ("ubnd/đầm hà"). Not its display name, whose spelling an
-/// office may change ("Ủy ban" / "Uỷ ban") after a send without making it another issuer.
+/// The key an issuer has in the ledger and the register: its `id` (see `model::Issuer::id`),
+/// never its display name, whose spelling an office may change ("Ủy ban" / "Uỷ ban") after a
+/// send without making it another issuer.
 pub(super) fn issuer_key(issuer: &Issuer) -> String {
-    let part =
-        |s: &str| vi::nfc(&s.split_whitespace().collect::<Vec<_>>().join(" ")).to_lowercase();
-    format!("{}/{}", part(&issuer.abbr), part(&issuer.place))
+    issuer.id.clone()
 }
 
 /// The issuer whose ledger keys a message kind uses: that of its principal document.

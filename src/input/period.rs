@@ -130,8 +130,21 @@ fn read_issuer(
     let t = r.table(
         node,
         path,
-        &["name", "abbr", "parent", "place", "short", "header"],
+        &["id", "name", "abbr", "parent", "place", "short", "header"],
     )?;
+    let id = t.opt_string(r, "id");
+    if let Some(id) = &id
+        && !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
+        r.report(
+            &span,
+            &t.key_path("id"),
+            format!("mã \"{id}\" chỉ được gồm chữ thường không dấu, số, '-' và '_'"),
+        );
+    }
     let name = t.string(r, "name");
     let abbr = t.string(r, "abbr");
     if let Some(a) = &abbr
@@ -159,7 +172,9 @@ fn read_issuer(
         .map(|(s, _)| s)
         .collect();
     let name = name?;
+    let (abbr, place) = (abbr?, place?);
     Some(Issuer {
+        id: id.unwrap_or_else(|| default_issuer_id(&abbr, &place)),
         short: short.unwrap_or_else(|| default_short_name(&name)),
         header: if header.is_empty() {
             vec![name.clone()]
@@ -167,10 +182,19 @@ fn read_issuer(
             header
         },
         name,
-        abbr: abbr?,
+        abbr,
         parent,
-        place: place?,
+        place,
     })
+}
+
+/// "ubnd/đầm hà": what identifies an issuer when the file gives no `id` (names get re-spelt,
+/// "Ủy"/"Uỷ"; the symbol and the seat do not).
+fn default_issuer_id(abbr: &str, place: &str) -> String {
+    let part = |s: &str| {
+        crate::vi::nfc(&s.split_whitespace().collect::<Vec<_>>().join(" ")).to_lowercase()
+    };
+    format!("{}/{}", part(abbr), part(place))
 }
 
 fn read_person(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Person> {
@@ -740,6 +764,15 @@ fn read_tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_issuer_is_identified_by_symbol_and_seat_unless_given_an_id() {
+        assert_eq!(default_issuer_id("UBND", "Đầm  Hà"), "ubnd/đầm hà");
+        assert_eq!(
+            default_issuer_id("UBND", "Đa\u{0300}m Hà"),
+            default_issuer_id("ubnd", "Đàm Hà")
+        );
+    }
 
     #[test]
     fn short_name_abbreviates_the_committee_only() {

@@ -929,8 +929,39 @@ struct Edit {
     what: EditWhat,
 }
 
+/// Word's per-paragraph ids (`w14:paraId`, `w14:textId`) must be unique in a document; a
+/// loop would copy them. They are optional and Word makes new ones, so they are dropped from
+/// templated parts.
+fn strip_paragraph_ids(xml: &str) -> std::borrow::Cow<'_, str> {
+    if !xml.contains(" w14:paraId=\"") && !xml.contains(" w14:textId=\"") {
+        return std::borrow::Cow::Borrowed(xml);
+    }
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    loop {
+        let next = ["w14:paraId=\"", "w14:textId=\""]
+            .iter()
+            .filter_map(|attr| rest.find(&format!(" {attr}")).map(|i| (i, attr.len() + 1)))
+            .min();
+        let Some((at, prefix)) = next else { break };
+        out.push_str(&rest[..at]);
+        let value = &rest[at + prefix..];
+        match value.find('"') {
+            Some(end) => rest = &value[end + 1..],
+            None => {
+                rest = &rest[at..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Turns one template part (document, header or footer XML) into Tera source.
 pub(crate) fn prepare(xml: &str) -> Result<Prepared, PrepareError> {
+    let xml = strip_paragraph_ids(xml);
+    let xml = xml.as_ref();
     let st = analyse(xml).map_err(PrepareError::BadXml)?;
     let para = paragraph_texts(&st);
     let found = find_tags(xml, &st, &para)?;
@@ -1301,5 +1332,15 @@ mod tests {
         assert!(check_and_repair("<a>&bogus;</a>".to_string()).is_err());
         assert!(check_and_repair("<a/><b/>".to_string()).is_err());
         assert!(check_and_repair("<a x=\"1\" x=\"2\"/>".to_string()).is_err());
+    }
+
+    #[test]
+    fn paragraph_ids_are_dropped_so_loops_cannot_repeat_them() {
+        let xml = r#"<w:p w14:paraId="1A2B3C4D" w14:textId="77777777" w:rsidR="00AB"><w:r><w:t>x</w:t></w:r></w:p>"#;
+        assert_eq!(
+            strip_paragraph_ids(xml),
+            r#"<w:p w:rsidR="00AB"><w:r><w:t>x</w:t></w:r></w:p>"#
+        );
+        assert_eq!(strip_paragraph_ids("<w:p/>"), "<w:p/>");
     }
 }

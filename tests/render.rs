@@ -369,11 +369,22 @@ fn edited_sample(
     (dir, period, directory)
 }
 
+/// Renders a sample edited by `edit_period` and `edit_directory`; returns the temp folders
+/// (kept alive by the caller) and the folder of the rendered period.
+fn render_edited(
+    edit_period: impl Fn(String) -> String,
+    edit_directory: impl Fn(String) -> String,
+) -> ((tempfile::TempDir, tempfile::TempDir), PathBuf) {
+    let (input, period, directory) = edited_sample(edit_period, edit_directory);
+    let (out, dir) = render(&period, &directory);
+    ((input, out), dir)
+}
+
 #[test]
 fn markup_characters_in_data_print_literally() {
     let hostile = r#"Phòng #Kế *hoạch* _Đầu_ $tư$ ] <b> & @ban \\ `x`"#;
     let task = r#"Rà soát #chỉ tiêu *quan trọng* _ngay_ $100$ ] <script> & @all = [x](y)"#;
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| {
             p.replace(
                 "text = \"Quy hoạch các vị trí hỗ trợ đất ở cho đồng bào dân tộc thiểu số\"",
@@ -387,7 +398,6 @@ fn markup_characters_in_data_print_literally() {
             )
         },
     );
-    let (_out, dir) = render(&period, &directory);
     let letter = pdf_words(&dir.join("03-cong-van-ptnmt.pdf"));
     let hostile_words = hostile.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
@@ -402,11 +412,10 @@ fn markup_characters_in_data_print_literally() {
 fn decomposed_input_is_printed_composed() {
     // "Đầm Hà" typed with combining marks, as some keyboards do.
     let decomposed = "Đa\u{0302}\u{0300}m Ha\u{0300}";
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| p.replace("place = \"Đầm Hà\"", &format!("place = \"{decomposed}\"")),
         |d| d,
     );
-    let (_out, dir) = render(&period, &directory);
     let report = pdf_words(&dir.join("01-bao-cao-so-ket.pdf"));
     assert!(
         report.contains("Đầm Hà, ngày 25 tháng 6 năm 2024"),
@@ -424,8 +433,7 @@ fn a_commune_issuer_renders_without_any_district_wording() {
             .replace("Huyện", "Xã")
             .replace("HĐND và UBND xã", "HĐND và UBND xã Đầm Hà")
     };
-    let (_dir, period, directory) = edited_sample(to_commune, to_commune);
-    let (_out, dir) = render(&period, &directory);
+    let (_files, dir) = render_edited(to_commune, to_commune);
     for pdf in pdfs_in(&dir) {
         let words = pdf_words(&pdf);
         assert!(
@@ -554,7 +562,7 @@ fn a_typst_error_names_the_template_and_line() {
 
 #[test]
 fn a_number_from_the_period_file_is_printed_with_its_leading_zero() {
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| {
             p.replace(
                 "conclusion_notice = { signer",
@@ -563,7 +571,6 @@ fn a_number_from_the_period_file_is_printed_with_its_leading_zero() {
         },
         |d| d,
     );
-    let (_out, dir) = render(&period, &directory);
     let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
     assert!(notice.contains("Số: 05/TB-UBND"), "{notice}");
     // The letters cite the notice by its number.
@@ -622,8 +629,7 @@ fn without_an_issue_date_the_documents_are_dated_today_in_vietnam() {
         vanban::vi::date_line("Đầm Hà", today)
     }
     let before = today_in_vietnam();
-    let (_dir, period, directory) = edited_sample(|p| p.replace("date = 2024-06-25\n", ""), |d| d);
-    let (_out, dir) = render(&period, &directory);
+    let (_files, dir) = render_edited(|p| p.replace("date = 2024-06-25\n", ""), |d| d);
     let after = today_in_vietnam();
     let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
     assert!(
@@ -634,7 +640,7 @@ fn without_an_issue_date_the_documents_are_dated_today_in_vietnam() {
 
 #[test]
 fn a_year_end_review_meeting_in_january_is_a_tong_ket_of_the_year() {
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| {
             p.replace("half = 1 ", "half = 2 ")
                 .replace("date = 2024-06-21", "date = 2025-01-10")
@@ -643,7 +649,6 @@ fn a_year_end_review_meeting_in_january_is_a_tong_ket_of_the_year() {
         },
         |d| d,
     );
-    let (_out, dir) = render(&period, &directory);
     assert!(dir.ends_with("2024-h2"), "{}", dir.display());
     let report = pdf_words(&dir.join("01-bao-cao-tong-ket.pdf"));
     assert!(report.contains("Tổng kết năm 2024 thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm năm 2025"), "{report}");
@@ -661,7 +666,7 @@ fn a_year_end_review_meeting_in_january_is_a_tong_ket_of_the_year() {
 
 #[test]
 fn the_office_can_issue_the_notice_under_its_own_symbol() {
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| {
             p.replace(
                 "conclusion_notice = { signer = { authority = \"KT. Chủ tịch\", title = \"Phó Chủ tịch\", name = \"Tô Xuân Lợi\" }",
@@ -670,7 +675,6 @@ fn the_office_can_issue_the_notice_under_its_own_symbol() {
         },
         |d| d,
     );
-    let (_out, dir) = render(&period, &directory);
     let notice = pdf_words(&dir.join("02-thong-bao-ket-luan.pdf"));
     assert!(
         notice.starts_with("UBND HUYỆN ĐẦM HÀ VĂN PHÒNG HĐND VÀ UBND"),
@@ -737,14 +741,13 @@ fn more_mistakes_are_refused_with_their_lines() {
 
 #[test]
 fn a_period_without_budgets_has_no_funds_clause_and_words_match_fractional_amounts() {
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| {
             p.replace("budget = { allocated = 86447 }", "")
                 .replace("budget = { allocated = 61864, disbursed = 32479 }", "")
         },
         |d| d,
     );
-    let (_out, dir) = render(&period, &directory);
     let report = pdf_words(&dir.join("01-bao-cao-so-ket.pdf"));
     assert!(
         !report.contains("Nguồn vốn") && !report.contains("Tổng cộng"),
@@ -755,11 +758,10 @@ fn a_period_without_budgets_has_no_funds_clause_and_words_match_fractional_amoun
         "{report}"
     );
 
-    let (_dir, period, directory) = edited_sample(
+    let (_files, dir) = render_edited(
         |p| p.replace("allocated = 86447 }", "allocated = 86447.6 }"),
         |d| d,
     );
-    let (_out, dir) = render(&period, &directory);
     let report = pdf_words(&dir.join("01-bao-cao-so-ket.pdf"));
     // 148.311,6 triệu đồng is spelled out in đồng, not rounded to whole millions.
     assert!(report.contains("148.311,6 triệu đồng (Bằng chữ: Một trăm bốn mươi tám tỷ ba trăm mười một triệu sáu trăm nghìn đồng)"), "{report}");

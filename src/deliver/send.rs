@@ -269,6 +269,16 @@ pub(super) struct Delivery {
     documents: Vec<DocId>,
 }
 
+impl Delivery {
+    /// The documents this message carries, from those prepared for the run.
+    fn carried<'a>(&self, prepared: &'a BTreeMap<DocId, ReadyDocument>) -> Vec<&'a ReadyDocument> {
+        self.documents
+            .iter()
+            .filter_map(|id| prepared.get(id))
+            .collect()
+    }
+}
+
 /// The key an issuer has in the ledger and the register: its `id` (see `model::Issuer::id`),
 /// never its display name, whose spelling an office may change ("Ủy ban" / "Uỷ ban") after a
 /// send without making it another issuer.
@@ -1022,11 +1032,7 @@ impl Run<'_, '_> {
             .collect();
         for &i in &self.to_send {
             let delivery = &self.deliveries[i];
-            let documents: Vec<&ReadyDocument> = delivery
-                .documents
-                .iter()
-                .filter_map(|id| drafts.get(id))
-                .collect();
+            let documents = delivery.carried(&drafts);
             let context = email_context(self.config(), period, delivery, &documents, false, true);
             if let Err(e) = emails.render(delivery.message, &context) {
                 problems.push(format!("thư gửi {}: {e}", unit_label(&delivery.unit)));
@@ -1047,11 +1053,7 @@ impl Run<'_, '_> {
         let mut problems = Vec::new();
         for &i in &self.to_send {
             let delivery = &self.deliveries[i];
-            let carried: Vec<&ReadyDocument> = delivery
-                .documents
-                .iter()
-                .filter_map(|id| documents.get(id))
-                .collect();
+            let carried = delivery.carried(documents);
             let attachments: Vec<Attachment> = carried
                 .iter()
                 .flat_map(|d| d.files.iter())
@@ -1135,11 +1137,8 @@ impl Run<'_, '_> {
         let mut problems = Vec::new();
         for &i in &self.to_send {
             let delivery = &self.deliveries[i];
-            let files = delivery
-                .documents
-                .iter()
-                .filter_map(|id| documents.get(id))
-                .flat_map(|d| d.files.iter());
+            let carried = delivery.carried(documents);
+            let files = carried.iter().flat_map(|d| d.files.iter());
             for file in files {
                 let path = dir.join(&file.disk_name);
                 match std::fs::read(&path) {

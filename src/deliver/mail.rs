@@ -776,11 +776,12 @@ pub fn send_all<T: Transport + ?Sized>(
     SendSummary { outcomes, stopped }
 }
 
-/// The SMTP sink harness the integration tests use too. Declared here, not in `tests`: a path
-/// in an inline module would be read relative to `mail/tests/`, which does not exist.
+/// The SMTP sink harness the integration tests use too (outbox's tests read its MIME parser).
+/// Declared here, not in `tests`: a path in an inline module would be read relative to
+/// `mail/tests/`, which does not exist.
 #[cfg(test)]
 #[path = "../../tests/support/sink.rs"]
-mod test_sink;
+pub(crate) mod test_sink;
 
 #[cfg(test)]
 mod tests {
@@ -789,7 +790,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::Instant;
 
-    use super::test_sink::{Certs, Sink, have_aiosmtpd, parse_eml, sha256_hex};
+    use super::test_sink::{Certs, Sink, parse_eml, sha256_hex};
 
     const SUBJECT: &str = "Công văn giao nhiệm vụ triển khai kết luận của Chủ tịch UBND huyện Đầm Hà (6 tháng đầu năm 2024)";
     const BODY: &str = "Kính gửi: Phòng Tài chính - Kế hoạch\n\nThực hiện Thông báo kết luận số 125/TB-UBND, \
@@ -1373,9 +1374,6 @@ mod tests {
 
     #[test]
     fn delivers_vietnamese_message_byte_exact() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let sink = Sink::start(&[]);
         let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         let original = sample(
@@ -1417,9 +1415,6 @@ mod tests {
 
     #[test]
     fn starttls_and_auth_plain_with_a_private_ca() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let certs = Certs::make();
         let password = "mật-khẩu:🔑 thử";
         let auth = format!("vanphong:{password}");
@@ -1476,9 +1471,6 @@ mod tests {
 
     #[test]
     fn implicit_tls() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let certs = Certs::make();
         let sink = Sink::implicit_tls(&certs);
         let mut settings = sink_settings(&sink, Security::Tls);
@@ -1515,9 +1507,6 @@ mod tests {
 
     #[test]
     fn temporary_failures_are_retried_and_delivered_once() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let sink = Sink::start(&["--fail-first", "2", "--fail-code", "451"]);
         let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         let message = build_message(&unit_message("tckh")).unwrap();
@@ -1548,9 +1537,6 @@ mod tests {
 
     #[test]
     fn a_refused_recipient_is_permanent_and_others_are_delivered() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let sink = Sink::start(&["--reject", "khongco@damha.example", "--reject-code", "550"]);
         let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         let units = [
@@ -1644,9 +1630,6 @@ mod tests {
 
     #[test]
     fn a_timeout_after_the_message_is_unknown_and_not_resent() {
-        if !have_aiosmtpd() {
-            return;
-        }
         // The sink stores the message, then holds its "250" past the client's timeout: the
         // server has the message, the client cannot know it.
         let sink = Sink::start(&["--stall-data", "1", "--stall-seconds", "4"]);
@@ -1676,9 +1659,6 @@ mod tests {
 
     #[test]
     fn a_connection_closed_between_messages_is_replaced() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let sink = Sink::start(&[]);
         let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
         mailer
@@ -1700,9 +1680,6 @@ mod tests {
     #[test]
     #[ignore = "benchmark"]
     fn bench_pooled_vs_new_connection() {
-        if !have_aiosmtpd() {
-            return;
-        }
         let certs = Certs::make();
         let messages: Vec<Message> = (0..100)
             .map(|i| {

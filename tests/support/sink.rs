@@ -367,10 +367,11 @@ impl Connection {
         Ok((n > 0).then_some(line))
     }
 
+    /// One write per reply: two small segments would meet Nagle's algorithm and the client's
+    /// delayed ACK (tens of milliseconds a reply).
     fn reply(&mut self, text: &str) -> std::io::Result<()> {
         let stream = self.stream();
-        stream.write_all(text.as_bytes())?;
-        stream.write_all(b"\r\n")?;
+        stream.write_all(format!("{text}\r\n").as_bytes())?;
         stream.flush()
     }
 
@@ -401,6 +402,7 @@ impl Connection {
 fn serve_connection(tcp: TcpStream, shared: &Shared) -> std::io::Result<()> {
     // A client that vanishes without closing must not keep this thread forever.
     tcp.set_read_timeout(Some(Duration::from_secs(120)))?;
+    tcp.set_nodelay(true)?;
     let mut connection = Connection {
         reader: Some(BufReader::new(Stream::Plain(tcp))),
     };

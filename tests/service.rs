@@ -1,7 +1,8 @@
 //! The real `vanban run` process: a job due within seconds sends the sample period's messages
-//! to the local aiosmtpd sink over STARTTLS with a password, a failing job is recorded and the
-//! admin told, a second instance is refused, and SIGTERM ends the service with exit code 0 —
-//! every message delivered exactly once, the firing recorded `ok`, no secret in the log.
+//! to the tests' SMTP server (tests/support/sink.rs) over STARTTLS with a password, a failing
+//! job is recorded and the admin told, a second instance is refused, and SIGTERM ends the
+//! service with exit code 0 — every message delivered exactly once, the firing recorded `ok`,
+//! no secret in the log.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

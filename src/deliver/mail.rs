@@ -1334,7 +1334,7 @@ mod tests {
         assert_eq!(summary.sent(), 2);
     }
 
-    // ---- against the real aiosmtpd sink ----
+    // ---- against the tests' SMTP server (tests/support/sink.rs) ----
 
     /// Settings for a server on 127.0.0.1, without credentials.
     fn local_settings(port: u16, security: Security, timeout: Duration) -> SmtpSettings {
@@ -1395,7 +1395,8 @@ mod tests {
         assert_eq!(files.len(), 1);
         let raw = std::fs::read(&files[0]).unwrap();
         let formatted = message.formatted();
-        // lettre sends `formatted()` then "\r\n.\r\n"; aiosmtpd keeps the CRLF before the dot.
+        // lettre sends `formatted()` then "\r\n.\r\n"; the server keeps the CRLF before the
+        // dot, as aiosmtpd does.
         let received = String::from_utf8(raw).unwrap();
         let sent = String::from_utf8(formatted).unwrap();
         assert_eq!(received, format!("{sent}\r\n"));

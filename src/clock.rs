@@ -7,6 +7,13 @@ use chrono_tz::Tz;
 /// configured otherwise. It has no daylight saving time.
 pub const VIETNAM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
+/// "25/06/2024 08:00:03": an instant as an office reads it, in Vietnam's time.
+pub fn local_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&VIETNAM)
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string()
+}
+
 /// A source of "now". The service and the CLI use [`SystemClock`]; tests use [`FixedClock`]
 /// and move it by hand, so schedules and dates are tested without sleeping.
 pub trait Clock: Send + Sync {

@@ -7,9 +7,14 @@
 //! [`clock`] the only reading of the system time.
 
 pub mod clock;
+pub mod config;
 pub mod deliver;
+pub mod files;
 pub mod input;
+pub mod issue;
 pub mod model;
 pub mod render;
 pub mod schedule;
+pub mod shutdown;
+pub mod state;
 pub mod vi;

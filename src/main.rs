@@ -3,21 +3,20 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use vanban::clock::{Clock, SystemClock, VIETNAM};
-use vanban::deliver::lock::InstanceLock;
 use vanban::deliver::send::{self, SendEnv, SendOptions};
-use vanban::deliver::store::Store;
 use vanban::input;
-use vanban::input::config::Config;
 use vanban::model::DocumentKind;
 use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
+use vanban::shutdown::{StopSignal, stop_on_signals};
+use vanban::state::InstanceLock;
+use vanban::state::Store;
 
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
@@ -191,7 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dump_context,
         } => {
             let config = config
-                .map(|c| Config::load_without_secrets(&c))
+                .map(|c| input::config::load_without_secrets(&c))
                 .transpose()?;
             let config = config.as_ref();
             let out = out
@@ -228,12 +227,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run { config } => {
             vanban::schedule::service::init_logging();
-            let config = Config::load(&config)?;
-            vanban::schedule::service::serve(&config)?;
+            let config = input::config::load(&config)?;
+            vanban::schedule::run::serve(&config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Jobs { config } => {
-            let config = Config::load_without_secrets(&config)?;
+            let config = input::config::load_without_secrets(&config)?;
             // Listing must not create the database of a service that never ran.
             let store = match config.state.exists() {
                 true => Some(Store::open(&config.state)?),
@@ -249,8 +248,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::RunJob { name, config } => {
             vanban::schedule::service::init_logging();
-            let config = Config::load(&config)?;
-            let result = vanban::schedule::service::run_job_now(&config, &name)?;
+            let config = input::config::load(&config)?;
+            let result = vanban::schedule::run::run_job_now(&config, &name)?;
             println!(
                 "Tác vụ \"{name}\" (kỳ {}): {}\n{}",
                 result.firing.period_key(),
@@ -270,7 +269,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             only,
         } => send_command(&clock, &period, &config, dry_run, resend, only),
         Command::Status { period, config } => {
-            let config = Config::load_without_secrets(&config)?;
+            let config = input::config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
             let store = if config.state.exists() {
                 Store::open(&config.state)?
@@ -279,7 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let alive = InstanceLock::is_held(&config.state)?;
             let today = clock.today_in(VIETNAM);
-            match send::period_status(&config, &store, &period, today, alive) {
+            match vanban::deliver::status::period_status(&config, &store, &period, today, alive) {
                 Ok(status) => {
                     println!("{status}");
                     Ok(ExitCode::SUCCESS)
@@ -310,8 +309,8 @@ fn send_command(
 ) -> Result<ExitCode> {
     // A dry run never connects, so it needs no password.
     let config = match dry_run {
-        true => Config::load_without_secrets(config)?,
-        false => Config::load(config)?,
+        true => input::config::load_without_secrets(config)?,
+        false => input::config::load(config)?,
     };
     let lock = InstanceLock::acquire(&config.state, clock.now())?;
     let store = Store::open(&config.state)?;
@@ -324,12 +323,9 @@ fn send_command(
     let renderers = backends.renderers();
     // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
     // exits at once (the ledger then shows that message as unknown, never as lost).
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
-    let sleep = |delay: Duration| send::sleep_unless_stopped(&stop, delay);
+    let stop = Arc::new(StopSignal::new());
+    stop_on_signals(Arc::clone(&stop))?;
+    let sleep = |delay: Duration| stop.wait_timeout(delay);
     let env = SendEnv {
         config: &config,
         store: &store,

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 /// Which review: the first half (six months to 30 June) or the whole year.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Half {
     First,
     Whole,
@@ -16,6 +16,48 @@ impl Half {
             Half::First => 1,
             Half::Whole => 2,
         }
+    }
+
+    /// 1 or 2, as period files and path patterns write it; anything else is no half.
+    pub fn from_number(number: u8) -> Option<Half> {
+        match number {
+            1 => Some(Half::First),
+            2 => Some(Half::Whole),
+            _ => None,
+        }
+    }
+}
+
+/// Which period: a year and its half. The one name of a period across the CLI, the ledger, the
+/// register and the scheduler; its text form ("2024-h1", [`PeriodId::key`]) is only for file
+/// names and database keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeriodId {
+    pub year: i32,
+    pub half: Half,
+}
+
+impl PeriodId {
+    pub fn new(year: i32, half: Half) -> PeriodId {
+        PeriodId { year, half }
+    }
+
+    /// "2024-h1" / "2024-h2": the period's key in file names, the ledger and the register.
+    pub fn key(self) -> String {
+        self.to_string()
+    }
+}
+
+impl std::fmt::Display for PeriodId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-h{}", self.year, self.half.number())
+    }
+}
+
+/// Compares with `(year, half number)`, as tables of expected periods write them.
+impl PartialEq<(i32, u8)> for PeriodId {
+    fn eq(&self, other: &(i32, u8)) -> bool {
+        self.year == other.0 && self.half.number() == other.1
     }
 }
 
@@ -326,9 +368,14 @@ impl Totals {
 }
 
 impl Period {
+    /// Which period this is.
+    pub fn id(&self) -> PeriodId {
+        PeriodId::new(self.year, self.half)
+    }
+
     /// "2024-h1" / "2024-h2": the period's key in file names, the ledger and the register.
     pub fn key(&self) -> String {
-        format!("{}-h{}", self.year, self.half.number())
+        self.id().key()
     }
 
     pub fn totals(&self) -> Totals {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
 use vanban::clock::{Clock, SystemClock};
-use vanban::deliver::store::Store;
-use vanban::schedule::{Covers, covered_period, first_seen};
+use vanban::config::{Covers, covered_period};
+use vanban::schedule::first_seen;
+use vanban::state::Store;
 
 const PASSWORD: &str = "mật-khẩu-thử-9f3c";
 
@@ -91,7 +92,8 @@ fn vanban_run_sends_a_due_job_exactly_once_and_stops_on_sigterm() {
         .with_nanosecond(0)
         .unwrap();
     let cron = due.format("%S %M %H %d %m *").to_string();
-    let (year, half) = covered_period(Covers::CurrentHalf, due.date_naive());
+    let period = covered_period(Covers::CurrentHalf, due.date_naive());
+    let (year, half) = (period.year, period.half.number());
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use tera::{Context, Tera};
 
+pub use crate::issue::filing::number_text;
 use crate::model::DocumentKind;
 use crate::render::context::{IssuerText, PeriodText};
 use crate::render::templates::{TemplateError, Templates};
@@ -145,14 +146,6 @@ pub fn title_of(kind: DocumentKind) -> &'static str {
         DocumentKind::ReviewReport => "Báo cáo",
         DocumentKind::ConclusionNotice => "Thông báo",
         DocumentKind::AssignmentLetter => "Công văn",
-    }
-}
-
-/// "02/TB-UBND", or "…/TB-UBND" while the number is not issued.
-pub fn number_text(number: Option<u32>, symbol: &str) -> String {
-    match number {
-        Some(n) => format!("{}/{symbol}", vi::document_number(n)),
-        None => format!("…/{symbol}"),
     }
 }
 

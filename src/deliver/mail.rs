@@ -13,64 +13,10 @@ use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePa
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
-/// How the connection to the SMTP server is protected (`security` in `vanban.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Security {
-    /// Plain SMTP; only sensible for a relay on the same machine or network.
-    None,
-    /// STARTTLS, required: the message is never sent if the upgrade fails (usually port 587).
-    StartTls,
-    /// Implicit TLS from the first byte (usually port 465).
-    Tls,
-}
-
-/// A password or other secret. It prints as `***` so it cannot leak into logs or error texts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// The `[smtp]` section of `vanban.toml`, with the password already read from its environment
-/// variable or file by the config layer.
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// An extra root certificate (PEM, one or more) for servers signed by a local or government
-    /// CA; trusted in addition to the system's roots.
-    pub ca_file: Option<PathBuf>,
-    /// Limit for connecting and for each SMTP command (lettre uses one value for both).
-    pub timeout: Duration,
-}
+use crate::config::{Secret, Security, SmtpSettings};
+use crate::issue::filing::ascii_file_name;
 
 /// A file attached to a message.
 #[derive(Debug, Clone)]
@@ -180,35 +126,6 @@ impl SendError {
 /// `Ok` carries the server's reply or the path of the written file, for the ledger.
 pub trait Transport {
     fn send(&self, message: &Message) -> Result<String, SendError>;
-}
-
-/// The ASCII fallback for an attachment name: Vietnamese letters lose their diacritics
-/// (đ→d, NFD then combining marks dropped), and characters that are unsafe in a quoted MIME
-/// parameter or a Windows file name are replaced.
-pub fn ascii_file_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.nfd() {
-        match c {
-            'đ' => out.push('d'),
-            'Đ' => out.push('D'),
-            c if is_combining_mark(c) => {}
-            c if c.is_whitespace() => {
-                if !out.is_empty() && !out.ends_with(' ') {
-                    out.push(' ');
-                }
-            }
-            '/' | '\\' | ':' | '|' => out.push('-'),
-            '"' | '<' | '>' | '?' | '*' => out.push('_'),
-            c if c.is_ascii_graphic() => out.push(c),
-            _ => out.push('_'),
-        }
-    }
-    let trimmed = out.trim_matches(|c: char| c == ' ' || c == '.');
-    if trimmed.is_empty() {
-        "tep-dinh-kem".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
 }
 
 /// A Message-ID derived from the delivery key: `<stem.tag@domain>`, where the stem is the first
@@ -789,6 +706,7 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::VecDeque;
     use std::time::Instant;
+    use unicode_normalization::UnicodeNormalization;
 
     use super::test_sink::{Certs, Sink, parse_eml, sha256_hex};
 

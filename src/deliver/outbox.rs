@@ -1,13 +1,12 @@
 //! The dry-run transport: each message becomes `<outbox>/<message-id-stem>.eml`, the exact bytes
 //! that would have gone over SMTP, written atomically.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use lettre::Message;
 
 use super::mail::{SendError, Transport, message_id_stem};
+use crate::files::write_atomically;
 
 /// A folder of `.eml` files, one per message, openable in any mail client.
 #[derive(Debug, Clone)]
@@ -38,30 +37,6 @@ impl Outbox {
     }
 }
 
-/// Temp file, fsync, rename: a reader (or a crash) never sees half a message.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written?;
-    // Makes the rename durable on Linux; other systems may not open a directory, which only
-    // weakens durability after a power cut, so the result is ignored.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 impl Transport for Outbox {
     /// Returns the path written. Disk errors are permanent: a retry seconds later will not make
     /// a read-only or full disk writable, and the dry run can simply be repeated.
@@ -78,6 +53,7 @@ impl Transport for Outbox {
 mod tests {
     use super::*;
     use crate::deliver::mail::{Attachment, OutgoingMessage, build_message, message_id_for};
+    use std::fs;
     use std::time::{Duration, SystemTime};
 
     fn message(key: &str, tag: &str) -> Message {

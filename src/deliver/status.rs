@@ -8,13 +8,17 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 
 use super::email::MessageKind;
+use super::error::DeliverError;
 use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
-use super::register::{Register, RegisterEntry};
-use super::send::{DeliverError, issuer_key, ledger_records, local_time, plan_deliveries};
-use super::store::Store;
-use crate::input::{self, config::Config};
+use super::plan::{ledger_records, plan_deliveries};
+use crate::clock::local_time;
+use crate::config::Config;
+use crate::input;
+use crate::issue::filing::issuer_key;
+use crate::issue::register::{Register, RegisterEntry};
 use crate::model::DocumentKind;
 use crate::render;
+use crate::state::Store;
 use crate::vi;
 
 /// One message's line in `status`.

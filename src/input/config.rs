@@ -1,16 +1,21 @@
-//! Reads `vanban.toml`, the service configuration an IT admin writes: where the directory,
-//! output and database are, the sender, the SMTP server, and the scheduled jobs. Every job's
-//! cron expression and time zone is checked at load, not at firing time.
+//! Reads `vanban.toml`, the service configuration an IT admin writes, into the plain data of
+//! `crate::config`: where the directory, output and database are, the sender, the SMTP server,
+//! and the scheduled jobs. It is read like the period file, through the same positioned tree:
+//! every problem at once, each with file:line:column and key path. Every job's cron expression
+//! and time zone is checked here, not at firing time.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use crate::deliver::mail::{Secret, Security, SmtpSettings};
-use crate::deliver::register::NumberingScheme;
-use crate::model::DocumentKind;
-use crate::schedule::{CatchUp, Covers, CronSchedule, parse_timezone};
+use super::Problems;
+use super::reader::{Reader, Table};
+use super::tree::{self, Node, Source};
+use crate::config::{
+    Action, CatchUp, Config, Covers, CronSchedule, Job, NumberingScheme, Secret, Security, Sender,
+    Smtp, SmtpSettings, parse_timezone, period_path,
+};
+use crate::model::{DocumentKind, Half, PeriodId};
 
 /// Looks up an environment variable (injected so tests need not touch the real environment).
 type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -22,328 +27,433 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("tệp cấu hình {path}: {message}")]
-    Syntax { path: PathBuf, message: String },
-    #[error("tệp cấu hình {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// Every problem found, each with file:line:column and key path.
+    #[error("tệp cấu hình có lỗi:\n{0}")]
+    Invalid(Problems),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    directory: Option<PathBuf>,
-    output_dir: Option<PathBuf>,
-    state: Option<PathBuf>,
-    templates_dir: Option<PathBuf>,
-    outbox: Option<PathBuf>,
-    admin_email: Option<String>,
-    #[serde(default)]
-    numbering: Numbering,
-    sender: RawSender,
-    smtp: Option<RawSmtp>,
-    #[serde(default)]
-    jobs: Vec<RawJob>,
+const TOP_KEYS: &[&str] = &[
+    "directory",
+    "output_dir",
+    "state",
+    "templates_dir",
+    "outbox",
+    "admin_email",
+    "numbering",
+    "sender",
+    "smtp",
+    "jobs",
+];
+const SENDER_KEYS: &[&str] = &["name", "address"];
+const SMTP_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "password_file",
+    "ca_file",
+    "timeout_seconds",
+    "max_attempts",
+    "retry_delay_seconds",
+];
+const JOB_KEYS: &[&str] = &[
+    "name",
+    "cron",
+    "timezone",
+    "action",
+    "documents",
+    "covers",
+    "period",
+    "catch_up",
+];
+
+/// Reads and checks `path`. The SMTP password is read here, from the environment variable
+/// or file the config names; it is never written in the config itself.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse(path, &text, &|name| std::env::var(name).ok())
 }
 
-#[derive(Debug, Default, Deserialize, Clone, Copy)]
-#[serde(rename_all = "kebab-case")]
-enum Numbering {
-    #[default]
-    Single,
-    PerType,
+/// Reads and checks `path` without reading the SMTP password: for commands that never
+/// connect to the server (`jobs`, `status`, `render`, `send --dry-run`), so an admin can
+/// run them without the secret in their environment.
+pub fn load_without_secrets(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    load_without_secrets_from(path, &text)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSender {
-    name: String,
-    address: String,
+/// `load_without_secrets` on text already read.
+pub fn load_without_secrets_from(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_inner(path, text, None)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSmtp {
-    host: String,
-    port: Option<u16>,
-    #[serde(default = "default_security")]
-    security: Security,
-    username: Option<String>,
-    password_env: Option<String>,
-    password_file: Option<PathBuf>,
-    ca_file: Option<PathBuf>,
-    timeout_seconds: Option<u64>,
-    max_attempts: Option<u32>,
-    retry_delay_seconds: Option<u64>,
+/// Parses config text; `env` looks up environment variables (injected for tests).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    parse_inner(path, text, Some(env))
 }
 
-fn default_security() -> Security {
-    Security::StartTls
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJob {
-    name: String,
-    cron: String,
-    timezone: Option<String>,
-    action: Action,
-    #[serde(default)]
-    documents: Vec<String>,
-    covers: Covers,
-    period: String,
-    #[serde(default)]
-    catch_up: Option<CatchUp>,
-}
-
-/// What a job does when it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Render,
-    Send,
-}
-
-#[derive(Debug, Clone)]
-pub struct Sender {
-    pub name: String,
-    pub address: String,
-}
-
-/// SMTP settings plus the retry policy for transient failures.
-#[derive(Debug, Clone)]
-pub struct Smtp {
-    pub settings: SmtpSettings,
-    pub max_attempts: u32,
-    pub retry_delay: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub name: String,
-    pub schedule: CronSchedule,
-    pub action: Action,
-    /// Empty: every kind.
-    pub documents: Vec<DocumentKind>,
-    pub covers: Covers,
-    /// Path pattern with {year} and {half}, relative paths resolved against the config's folder.
-    pub period: String,
-    pub catch_up: CatchUp,
-}
-
-/// The validated configuration; relative paths are resolved against the config file's folder.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub path: PathBuf,
-    pub directory: Option<PathBuf>,
-    pub output_dir: PathBuf,
-    pub state: PathBuf,
-    pub templates_dir: Option<PathBuf>,
-    pub outbox: PathBuf,
-    pub admin_email: Option<String>,
-    pub numbering: NumberingScheme,
-    pub sender: Sender,
-    pub smtp: Option<Smtp>,
-    pub jobs: Vec<Job>,
-}
-
-impl Config {
-    /// Reads and checks `path`. The SMTP password is read here, from the environment variable
-    /// or file the config names; it is never written in the config itself.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        Self::parse(path, &text, &|name| std::env::var(name).ok())
+/// `env` None: leave the password unread (see `load_without_secrets`).
+fn parse_inner(path: &Path, text: &str, env: Option<EnvLookup<'_>>) -> Result<Config, ConfigError> {
+    let source = Source::new(path.display().to_string(), text);
+    let node = tree::parse_toml(&source).map_err(|p| ConfigError::Invalid(Problems(vec![p])))?;
+    let mut reader = Reader::new(&source);
+    let config = read_config(&mut reader, &node, path, env);
+    match config {
+        Some(config) if reader.problems.is_empty() => Ok(config),
+        _ => Err(ConfigError::Invalid(reader.problems.sorted())),
     }
+}
 
-    /// Reads and checks `path` without reading the SMTP password: for commands that never
-    /// connect to the server (`jobs`, `status`, `render`, `send --dry-run`), so an admin can
-    /// run them without the secret in their environment.
-    pub fn load_without_secrets(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        Self::load_without_secrets_from(path, &text)
-    }
-
-    /// `load_without_secrets` on text already read.
-    pub fn load_without_secrets_from(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        Self::parse_inner(path, text, None)
-    }
-
-    /// Parses config text; `env` looks up environment variables (injected for tests).
-    pub fn parse(
-        path: &Path,
-        text: &str,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        Self::parse_inner(path, text, Some(env))
-    }
-
-    /// `env` None: leave the password unread (see `load_without_secrets`).
-    fn parse_inner(
-        path: &Path,
-        text: &str,
-        env: Option<EnvLookup<'_>>,
-    ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let position = e.span().map(|span| {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!("dòng {line}: ")
-            });
-            ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: format!("{}{}", position.unwrap_or_default(), e.message().trim()),
-            }
-        })?;
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let mut problems: Vec<String> = Vec::new();
-
-        if let Err(e) = raw.sender.address.parse::<lettre::Address>() {
-            problems.push(format!(
-                "sender.address \"{}\" không hợp lệ ({e})",
-                raw.sender.address
-            ));
+/// One of a fixed set of words; anything else is reported with the words allowed.
+fn choice<T: Copy>(
+    r: &mut Reader<'_>,
+    table: &Table<'_>,
+    key: &str,
+    required: bool,
+    options: &[(&str, T)],
+) -> Option<T> {
+    let node = if required {
+        table.required(r, key)?
+    } else {
+        table.get(key)?
+    };
+    let word = if required {
+        table.string(r, key)?
+    } else {
+        table.opt_string(r, key)?
+    };
+    match options.iter().find(|(name, _)| *name == word) {
+        Some((_, value)) => Some(*value),
+        None => {
+            let allowed: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+            r.report(
+                &node.span,
+                &table.key_path(key),
+                format!(
+                    "giá trị không hợp lệ \"{word}\" (dùng một trong: {})",
+                    allowed.join(", ")
+                ),
+            );
+            None
         }
-        if let Some(admin) = &raw.admin_email
-            && let Err(e) = admin.parse::<lettre::Address>()
+    }
+}
+
+/// A non-negative integer that fits `T`, reported at its position otherwise.
+fn opt_unsigned<T: TryFrom<i64>>(r: &mut Reader<'_>, table: &Table<'_>, key: &str) -> Option<T> {
+    let node = table.get(key)?;
+    let n = table.opt_integer(r, key)?;
+    match T::try_from(n) {
+        Ok(v) if n >= 0 => Some(v),
+        _ => {
+            r.report(
+                &node.span,
+                &table.key_path(key),
+                format!("số {n} nằm ngoài khoảng cho phép"),
+            );
+            None
+        }
+    }
+}
+
+fn span_of(table: &Table<'_>, key: &str) -> Range<usize> {
+    table
+        .get(key)
+        .map_or_else(|| table.span.clone(), |n| n.span.clone())
+}
+
+fn read_config(
+    r: &mut Reader<'_>,
+    node: &Node,
+    path: &Path,
+    env: Option<EnvLookup<'_>>,
+) -> Option<Config> {
+    let top = r.table(node, "", TOP_KEYS)?;
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let resolve = |p: String| {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { base.join(p) }
+    };
+
+    let sender = top.required(r, "sender").and_then(|n| {
+        let t = r.table(n, "sender", SENDER_KEYS)?;
+        let name = t.string(r, "name");
+        let address = t.string(r, "address");
+        if let Some(address) = &address
+            && let Err(e) = address.parse::<lettre::Address>()
         {
-            problems.push(format!("admin_email \"{admin}\" không hợp lệ ({e})"));
+            r.report(
+                &span_of(&t, "address"),
+                "sender.address",
+                format!("địa chỉ \"{address}\" không hợp lệ ({e})"),
+            );
         }
+        Some(Sender {
+            name: name?,
+            address: address?,
+        })
+    });
+    let admin_email = top.opt_string(r, "admin_email");
+    if let Some(admin) = &admin_email
+        && let Err(e) = admin.parse::<lettre::Address>()
+    {
+        r.report(
+            &span_of(&top, "admin_email"),
+            "admin_email",
+            format!("địa chỉ \"{admin}\" không hợp lệ ({e})"),
+        );
+    }
+    let numbering = choice(
+        r,
+        &top,
+        "numbering",
+        false,
+        &[
+            ("single", NumberingScheme::Single),
+            ("per-type", NumberingScheme::PerType),
+        ],
+    )
+    .unwrap_or_default();
+    let smtp = match top.get("smtp") {
+        Some(n) => read_smtp(r, n, env, &resolve),
+        None => None,
+    };
+    let jobs = read_jobs(r, &top, &base);
 
-        let smtp = raw.smtp.map(|s| {
-            let password = match (&s.password_env, &s.password_file) {
-                // Commands that never connect leave the secret where it is.
-                (Some(_), None) | (None, Some(_)) if env.is_none() => None,
-                (Some(_), Some(_)) => {
-                    problems
-                        .push("smtp: chỉ dùng một trong password_env hoặc password_file".into());
+    let output_dir = resolve(
+        top.opt_string(r, "output_dir")
+            .unwrap_or_else(|| "out".to_owned()),
+    );
+    let directory = top.opt_string(r, "directory").map(resolve);
+    let outbox = top
+        .opt_string(r, "outbox")
+        .map(resolve)
+        .unwrap_or_else(|| output_dir.join("outbox"));
+    let state = resolve(
+        top.opt_string(r, "state")
+            .unwrap_or_else(|| "vanban.sqlite".to_owned()),
+    );
+    let templates_dir = top.opt_string(r, "templates_dir").map(resolve);
+    Some(Config {
+        path: path.to_path_buf(),
+        directory,
+        outbox,
+        output_dir,
+        state,
+        templates_dir,
+        admin_email,
+        numbering,
+        sender: sender?,
+        smtp,
+        jobs,
+    })
+}
+
+fn read_smtp(
+    r: &mut Reader<'_>,
+    node: &Node,
+    env: Option<EnvLookup<'_>>,
+    resolve: &dyn Fn(String) -> PathBuf,
+) -> Option<Smtp> {
+    let t = r.table(node, "smtp", SMTP_KEYS)?;
+    let host = t.string(r, "host");
+    let port: Option<u16> = opt_unsigned(r, &t, "port");
+    let security = choice(
+        r,
+        &t,
+        "security",
+        false,
+        &[
+            ("none", Security::None),
+            ("starttls", Security::StartTls),
+            ("tls", Security::Tls),
+        ],
+    )
+    .unwrap_or(Security::StartTls);
+    let username = t.opt_string(r, "username");
+    let password_env = t.opt_string(r, "password_env");
+    let password_file = t.opt_string(r, "password_file");
+    let password = match (&password_env, &password_file) {
+        // Commands that never connect leave the secret where it is.
+        (Some(_), None) | (None, Some(_)) if env.is_none() => None,
+        (Some(_), Some(_)) => {
+            r.report(
+                &span_of(&t, "password_file"),
+                "smtp.password_file",
+                "chỉ dùng một trong password_env hoặc password_file",
+            );
+            None
+        }
+        (Some(var), None) => match env.and_then(|env| env(var)) {
+            Some(p) => Some(Secret::new(p)),
+            None => {
+                r.report(
+                    &span_of(&t, "password_env"),
+                    "smtp.password_env",
+                    format!("biến môi trường {var} chưa được đặt"),
+                );
+                None
+            }
+        },
+        (None, Some(file)) => match std::fs::read_to_string(resolve(file.clone())) {
+            Ok(p) => Some(Secret::new(p.trim_end_matches(['\r', '\n']).to_string())),
+            Err(e) => {
+                r.report(
+                    &span_of(&t, "password_file"),
+                    "smtp.password_file",
+                    format!("không đọc được tệp mật khẩu {file}: {e}"),
+                );
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let ca_file = t.opt_string(r, "ca_file").map(resolve);
+    let timeout_seconds: Option<u64> = opt_unsigned(r, &t, "timeout_seconds");
+    let max_attempts: Option<u32> = opt_unsigned(r, &t, "max_attempts");
+    let retry_delay_seconds: Option<u64> = opt_unsigned(r, &t, "retry_delay_seconds");
+    let port = port.unwrap_or(match security {
+        Security::None => 25,
+        Security::StartTls => 587,
+        Security::Tls => 465,
+    });
+    Some(Smtp {
+        settings: SmtpSettings {
+            host: host?,
+            port,
+            security,
+            username,
+            password,
+            ca_file,
+            timeout: Duration::from_secs(timeout_seconds.unwrap_or(30).max(1)),
+        },
+        max_attempts: max_attempts.unwrap_or(4).max(1),
+        retry_delay: Duration::from_secs(retry_delay_seconds.unwrap_or(30)),
+    })
+}
+
+fn read_jobs(r: &mut Reader<'_>, top: &Table<'_>, base: &Path) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::new();
+    for (path, node) in top.list(r, "jobs", false) {
+        let Some(t) = r.table(node, &path, JOB_KEYS) else {
+            continue;
+        };
+        let Some(name) = t.string(r, "name") else {
+            continue;
+        };
+        if jobs.iter().any(|j| j.name == name) {
+            r.report(
+                &span_of(&t, "name"),
+                &t.key_path("name"),
+                format!("tên tác vụ \"{name}\" bị trùng"),
+            );
+            continue;
+        }
+        // Each message names the job, so a long [[jobs]] list reads well in a log.
+        let job_problem = |r: &mut Reader<'_>, key: &str, e: &dyn std::fmt::Display| {
+            r.report(
+                &span_of(&t, key),
+                &t.key_path(key),
+                format!("tác vụ \"{name}\": {e}"),
+            );
+        };
+        let tz = match t.opt_string(r, "timezone").map(|z| parse_timezone(&z)) {
+            None => Some(crate::clock::VIETNAM),
+            Some(Ok(tz)) => Some(tz),
+            Some(Err(e)) => {
+                job_problem(r, "timezone", &e);
+                None
+            }
+        };
+        let schedule = match (t.string(r, "cron"), tz) {
+            (Some(cron), Some(tz)) => match CronSchedule::parse(&cron, tz) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    job_problem(r, "cron", &e);
                     None
                 }
-                (Some(var), None) => match env.and_then(|env| env(var)) {
-                    Some(p) => Some(Secret::new(p)),
-                    None => {
-                        problems.push(format!(
-                            "smtp.password_env: biến môi trường {var} chưa được đặt"
-                        ));
-                        None
-                    }
-                },
-                (None, Some(file)) => match std::fs::read_to_string(resolve(file.clone())) {
-                    Ok(p) => Some(Secret::new(p.trim_end_matches(['\r', '\n']).to_string())),
-                    Err(e) => {
-                        problems.push(format!("smtp.password_file {}: {e}", file.display()));
-                        None
-                    }
-                },
-                (None, None) => None,
-            };
-            let port = s.port.unwrap_or(match s.security {
-                Security::None => 25,
-                Security::StartTls => 587,
-                Security::Tls => 465,
-            });
-            Smtp {
-                settings: SmtpSettings {
-                    host: s.host,
-                    port,
-                    security: s.security,
-                    username: s.username,
-                    password,
-                    ca_file: s.ca_file.map(resolve),
-                    timeout: Duration::from_secs(s.timeout_seconds.unwrap_or(30).max(1)),
-                },
-                max_attempts: s.max_attempts.unwrap_or(4).max(1),
-                retry_delay: Duration::from_secs(s.retry_delay_seconds.unwrap_or(30)),
+            },
+            _ => None,
+        };
+        let action = choice(
+            r,
+            &t,
+            "action",
+            true,
+            &[("render", Action::Render), ("send", Action::Send)],
+        );
+        let mut documents = Vec::new();
+        for (slug, span) in t.strings(r, "documents", false) {
+            match DocumentKind::from_slug(&slug) {
+                Some(kind) => documents.push(kind),
+                None => r.report(
+                    &span,
+                    &t.key_path("documents"),
+                    format!(
+                        "tác vụ \"{name}\": loại văn bản \"{slug}\" không có (dùng review-report, conclusion-notice hoặc assignment-letter)"
+                    ),
+                ),
+            }
+        }
+        let covers = choice(
+            r,
+            &t,
+            "covers",
+            true,
+            &[
+                ("current-half", Covers::CurrentHalf),
+                ("previous-half", Covers::PreviousHalf),
+            ],
+        );
+        let period = t.string(r, "period").and_then(|pattern| {
+            match period_path(&pattern, PeriodId::new(2024, Half::First)) {
+                Ok(_) => Some(pattern),
+                Err(e) => {
+                    job_problem(r, "period", &e);
+                    None
+                }
             }
         });
-
-        let mut jobs = Vec::new();
-        for job in raw.jobs {
-            if jobs.iter().any(|j: &Job| j.name == job.name) {
-                problems.push(format!("jobs: tên tác vụ \"{}\" bị trùng", job.name));
-                continue;
-            }
-            let tz = match job.timezone.as_deref().map(parse_timezone).transpose() {
-                Ok(tz) => tz.unwrap_or(crate::clock::VIETNAM),
-                Err(e) => {
-                    problems.push(format!("tác vụ \"{}\": {e}", job.name));
-                    continue;
-                }
-            };
-            let schedule = match CronSchedule::parse(&job.cron, tz) {
-                Ok(s) => s,
-                Err(e) => {
-                    problems.push(format!("tác vụ \"{}\": {e}", job.name));
-                    continue;
-                }
-            };
-            let mut documents = Vec::new();
-            for slug in &job.documents {
-                match DocumentKind::from_slug(slug) {
-                    Some(kind) => documents.push(kind),
-                    None => problems.push(format!(
-                        "tác vụ \"{}\": loại văn bản \"{slug}\" không có (dùng review-report, conclusion-notice hoặc assignment-letter)",
-                        job.name
-                    )),
-                }
-            }
-            if let Err(e) = crate::schedule::period_path(&job.period, 2024, 1) {
-                problems.push(format!("tác vụ \"{}\": {e}", job.name));
-            }
-            let period = if Path::new(&job.period).is_absolute() {
-                job.period
-            } else {
-                base.join(&job.period).to_string_lossy().into_owned()
-            };
-            jobs.push(Job {
-                name: job.name,
-                schedule,
-                action: job.action,
-                documents,
-                covers: job.covers,
-                period,
-                catch_up: job.catch_up.unwrap_or(CatchUp::Once),
-            });
-        }
-
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: problems.join("; "),
-            });
-        }
-        let output_dir = resolve(raw.output_dir.unwrap_or_else(|| PathBuf::from("out")));
-        Ok(Config {
-            path: path.to_path_buf(),
-            directory: raw.directory.map(resolve),
-            outbox: raw
-                .outbox
-                .map(resolve)
-                .unwrap_or_else(|| output_dir.join("outbox")),
-            output_dir,
-            state: resolve(raw.state.unwrap_or_else(|| PathBuf::from("vanban.sqlite"))),
-            templates_dir: raw.templates_dir.map(resolve),
-            admin_email: raw.admin_email,
-            numbering: match raw.numbering {
-                Numbering::Single => NumberingScheme::Single,
-                Numbering::PerType => NumberingScheme::PerType,
-            },
-            sender: Sender {
-                name: raw.sender.name,
-                address: raw.sender.address,
-            },
-            smtp,
-            jobs,
-        })
+        let catch_up = choice(
+            r,
+            &t,
+            "catch_up",
+            false,
+            &[("once", CatchUp::Once), ("skip", CatchUp::Skip)],
+        )
+        .unwrap_or(CatchUp::Once);
+        let (Some(schedule), Some(action), Some(covers), Some(period)) =
+            (schedule, action, covers, period)
+        else {
+            continue;
+        };
+        let period = if Path::new(&period).is_absolute() {
+            period
+        } else {
+            base.join(&period).to_string_lossy().into_owned()
+        };
+        jobs.push(Job {
+            name,
+            schedule,
+            action,
+            documents,
+            covers,
+            period,
+            catch_up,
+        });
     }
-
-    pub fn job(&self, name: &str) -> Option<&Job> {
-        self.jobs.iter().find(|j| j.name == name)
-    }
+    jobs
 }
 
 #[cfg(test)]
@@ -373,7 +483,7 @@ period = "data/{year}-h{half}.toml"
     #[test]
     fn reads_paths_secrets_and_jobs() {
         let env = |name: &str| (name == "VANBAN_TEST_PASSWORD").then(|| "bí mật".to_string());
-        let config = Config::parse(Path::new("/etc/vanban/vanban.toml"), GOOD, &env).unwrap();
+        let config = parse(Path::new("/etc/vanban/vanban.toml"), GOOD, &env).unwrap();
         assert_eq!(config.state, Path::new("/etc/vanban/state/vanban.sqlite"));
         assert_eq!(config.outbox, Path::new("/etc/vanban/out/outbox"));
         let smtp = config.smtp.unwrap();
@@ -388,7 +498,7 @@ period = "data/{year}-h{half}.toml"
 
     #[test]
     fn commands_that_never_connect_do_not_need_the_secret() {
-        let config = Config::load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        let config = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
         assert!(config.smtp.unwrap().settings.password.is_none());
     }
 
@@ -397,14 +507,14 @@ period = "data/{year}-h{half}.toml"
         let text = GOOD
             .replace("0 8 15 6,12 *", "0 8 32 6 *")
             .replace("current-half", "previous-half");
-        let err = Config::parse(Path::new("v.toml"), &text, &|_| None)
+        let err = parse(Path::new("v.toml"), &text, &|_| None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("tác vụ \"bao-cao\""), "{err}");
         assert!(err.contains("0 8 32 6 *"), "{err}");
         assert!(err.contains("VANBAN_TEST_PASSWORD"), "{err}");
         let typo = GOOD.replace("[sender]", "[sender]\nadress = \"x\"");
-        let err = Config::parse(Path::new("v.toml"), &typo, &|_| None)
+        let err = parse(Path::new("v.toml"), &typo, &|_| None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("adress"), "{err}");

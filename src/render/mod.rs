@@ -344,7 +344,8 @@ impl Staging {
 
     pub fn write(&self, file: &RenderedFile) -> Result<(), RenderError> {
         let path = self.staging.join(&file.file_name);
-        std::fs::write(&path, &file.bytes).map_err(|error| RenderError::Write { path, error })?;
+        crate::files::write_atomically(&path, &file.bytes)
+            .map_err(|error| RenderError::Write { path, error })?;
         self.names
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -1,7 +1,7 @@
 //! Template files: built-in ones compiled into the binary, any of which an office can override
 //! by putting a file of the same name under its own templates directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Built-in Typst templates, by file name under `templates/typst/`.
 pub const TYPST: &[(&str, &str)] = &[
@@ -143,19 +143,5 @@ impl Templates {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a reader never sees half a file, and a failure leaves
-/// nothing behind.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
+/// Writes a file whole or not at all, with fsync (one helper for every file vanban writes).
+pub use crate::files::write_atomically;

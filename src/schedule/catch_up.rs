@@ -1,21 +1,9 @@
 //! What to do, at start, about firings that fell due while the service was down.
 //! Missed firings are never replayed one by one: at most the latest one runs.
 
+use crate::config::{CatchUp, CronSchedule};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
-
-use super::CronSchedule;
-
-/// A job's `catch_up` policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CatchUp {
-    /// Run the latest missed firing once, now.
-    Once,
-    /// Run nothing; record the miss as skipped and log a warning.
-    Skip,
-}
 
 /// The decision for one job. Every variant covers all missed firings: after carrying it
 /// out (run `due`, or `record_skipped(latest_due)`), the job's last due time is the

@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,15 +11,14 @@ use tracing::{debug, info, warn};
 
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
 use crate::clock::VIETNAM;
+use crate::config::{Action, Config, Job};
 use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
-use crate::deliver::send::{
-    DeliverError, Outcome, SendEnv, SendOptions, send_period, sleep_unless_stopped,
-};
+use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
 use crate::input::Problems;
-use crate::input::config::{Action, Config, Job};
 use crate::model::{DocumentKind, Period};
 use crate::render::templates::Templates;
 use crate::render::{self, BackendError, Backends, Formats};
+use crate::shutdown::StopSignal;
 
 /// The real work of a firing, with the engines built once for the life of the service.
 pub struct JobExecutor {
@@ -74,11 +72,11 @@ impl JobExecutor {
         job: &Job,
         firing: &Firing,
         period_file: &Path,
-        stop: &AtomicBool,
+        stop: &StopSignal,
     ) -> ExecReport {
         let renderers = self.backends.renderers();
         // Retry rounds wait here; a shutdown cuts the wait short.
-        let sleep = |delay: Duration| sleep_unless_stopped(stop, delay);
+        let sleep = |delay: Duration| stop.wait_timeout(delay);
         let env = SendEnv {
             config: ctx.config,
             store: ctx.store,
@@ -126,7 +124,7 @@ impl JobExecutor {
         for note in &report.notes {
             let _ = write!(detail, "\n{note}");
         }
-        if report.stopped && stop.load(Ordering::SeqCst) {
+        if report.stopped && stop.is_requested() {
             let _ = write!(
                 detail,
                 "\nDừng theo tín hiệu; thư chưa gửi sẽ được gửi khi chạy lại: vanban run-job {} \
@@ -163,7 +161,7 @@ impl Execute for JobExecutor {
         job: &Job,
         firing: &Firing,
         period_file: &Path,
-        stop: &AtomicBool,
+        stop: &StopSignal,
     ) -> ExecReport {
         // The default issue date is today in Vietnam, as for `vanban send`.
         let today = ctx.clock.today_in(VIETNAM);
@@ -174,7 +172,7 @@ impl Execute for JobExecutor {
             };
         // A fixed path, or a file copied from last period and not updated, would otherwise
         // issue an old period's documents as if they were this one's.
-        if period.key() != firing.period_key() {
+        if period.id() != firing.period {
             return ExecReport::failed(format!(
                 "Tệp {} là kỳ {} nhưng lần chạy đến hạn {} cần kỳ {} (covers = \"{}\"); hãy kiểm \
                  tra [period] trong tệp và mẫu đường dẫn period của tác vụ trong vanban.toml",
@@ -194,8 +192,8 @@ impl Execute for JobExecutor {
 
 fn covers_name(job: &Job) -> &'static str {
     match job.covers {
-        super::Covers::CurrentHalf => "current-half",
-        super::Covers::PreviousHalf => "previous-half",
+        crate::config::Covers::CurrentHalf => "current-half",
+        crate::config::Covers::PreviousHalf => "previous-half",
     }
 }
 

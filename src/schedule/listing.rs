@@ -7,8 +7,9 @@ use chrono::{DateTime, Datelike, Utc, Weekday};
 use chrono_tz::Tz;
 use rusqlite::Connection;
 
-use super::{Covers, JobRun, RunOutcome, ScheduleError, Trigger, covered_period, history};
-use crate::input::config::{Action, Config};
+use super::{JobRun, RunOutcome, ScheduleError, Trigger, history};
+use crate::config::{Action, Config};
+use crate::config::{CatchUp, Covers, covered_period};
 use crate::model::DocumentKind;
 
 /// How many upcoming firings to show per job.
@@ -52,8 +53,8 @@ pub fn describe_jobs(
         let _ = writeln!(out, "  kỳ (covers):        {covers}");
         let _ = writeln!(out, "  tệp kỳ (period):    {}", job.period);
         let catch_up = match job.catch_up {
-            super::CatchUp::Once => "once (chạy bù một lần)",
-            super::CatchUp::Skip => "skip (bỏ qua, ghi cảnh báo)",
+            CatchUp::Once => "once (chạy bù một lần)",
+            CatchUp::Skip => "skip (bỏ qua, ghi cảnh báo)",
         };
         let _ = writeln!(out, "  lỡ lịch (catch_up): {catch_up}");
         let upcoming = job.schedule.upcoming(now, UPCOMING);
@@ -62,13 +63,13 @@ pub fn describe_jobs(
         }
         for (n, due) in upcoming.iter().enumerate() {
             let local = due.with_timezone(&tz);
-            let (year, half) = covered_period(job.covers, local.date_naive());
+            let period = covered_period(job.covers, local.date_naive());
             let label = if n == 0 {
                 "  lần chạy tới:      "
             } else {
                 "                     "
             };
-            let _ = writeln!(out, "{label} {}  → kỳ {year}-h{half}", local_time(due, tz));
+            let _ = writeln!(out, "{label} {}  → kỳ {period}", local_time(due, tz));
         }
         let last = match history_db {
             Some(conn) => history(conn, &job.name, 1)?.into_iter().next(),
@@ -150,7 +151,8 @@ fn documents_text(documents: &[DocumentKind]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::{SCHEMA, claim_firing, finish_firing};
+    use crate::schedule::{claim_firing, finish_firing};
+    use crate::state::store::JOB_RUNS_SQL as SCHEMA;
     use chrono::TimeZone;
     use std::path::Path;
 
@@ -178,7 +180,8 @@ catch_up = "skip"
     #[test]
     fn lists_next_three_firings_in_local_time_and_the_last_run() {
         let config =
-            Config::parse(Path::new("/etc/vanban/vanban.toml"), CONFIG, &|_| None).unwrap();
+            crate::input::config::parse(Path::new("/etc/vanban/vanban.toml"), CONFIG, &|_| None)
+                .unwrap();
         let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
         let text = describe_jobs(&config, None, now).unwrap();
         for expected in [

@@ -6,19 +6,16 @@
 //! so the service loop can be driven by a [`crate::clock::FixedClock`] in tests.
 
 mod catch_up;
-mod cron_expr;
 pub mod execute;
 pub mod listing;
-mod period;
+pub mod run;
 mod runs;
 pub mod service;
 
-pub use catch_up::{CatchUp, CatchUpPlan, plan_catch_up};
-pub use cron_expr::{CronSchedule, parse_timezone};
-pub use period::{Covers, covered_period, period_path};
+pub use catch_up::{CatchUpPlan, plan_catch_up};
 pub use runs::{
-    JobRun, RunOutcome, SCHEMA, Trigger, claim_firing, finish_firing, first_seen, history,
-    last_due, record_skipped, recover_interrupted,
+    JobRun, RunOutcome, Trigger, claim_firing, finish_firing, first_seen, history, last_due,
+    record_skipped, recover_interrupted,
 };
 
 /// What can go wrong while reading a job's schedule or its run history. The messages are
@@ -26,30 +23,6 @@ pub use runs::{
 /// offending text.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("Biểu thức cron \"{expr}\" không hợp lệ: {reason}")]
-    InvalidCron { expr: String, reason: String },
-
-    #[error(
-        "Múi giờ \"{name}\" không có trong cơ sở dữ liệu múi giờ IANA; hãy viết dạng \
-         Châu_lục/Thành_phố, phân biệt chữ hoa chữ thường, ví dụ \"Asia/Ho_Chi_Minh\""
-    )]
-    UnknownTimezone { name: String },
-
-    #[error(
-        "Mẫu đường dẫn tệp kỳ báo cáo \"{pattern}\" có chỗ thay thế không hỗ trợ \
-         \"{{{placeholder}}}\"; chỉ dùng được {{year}} (năm) và {{half}} (kỳ 1 hoặc 2)"
-    )]
-    UnknownPlaceholder {
-        pattern: String,
-        placeholder: String,
-    },
-
-    #[error("Mẫu đường dẫn tệp kỳ báo cáo \"{pattern}\" có dấu {{ không được đóng bằng }}")]
-    UnclosedPlaceholder { pattern: String },
-
-    #[error("Kỳ báo cáo {half} không hợp lệ: chỉ có kỳ 1 (sáu tháng đầu năm) và kỳ 2 (cả năm)")]
-    InvalidHalf { half: u8 },
-
     #[error("Lỗi cơ sở dữ liệu lịch sử chạy tác vụ: {0}")]
     Database(#[from] rusqlite::Error),
 

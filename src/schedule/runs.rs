@@ -2,36 +2,16 @@
 //! keyed by (job, due time), so a firing is claimed at most once, ever — even across a
 //! crash and restart.
 //!
-//! Times are stored as RFC 3339 UTC text to the second (`2026-12-25T01:00:00Z`): fixed
-//! width, so text order is time order and `MAX(due)` is the latest firing.
+//! Times are stored as the state database stores every time (`crate::state::time_to_sql`,
+//! RFC 3339 UTC text of fixed width), so text order is time order and `MAX(due)` is the latest
+//! firing.
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ScheduleError;
-
-/// The run-history tables, one entry of the state database's migrations
-/// (`crate::deliver::store::MIGRATIONS`). `job_seen` remembers when the service first saw each
-/// job, so a fresh database does not count firings from before that as missed.
-pub const SCHEMA: &str = "\
-CREATE TABLE IF NOT EXISTS job_runs (
-    job        TEXT NOT NULL,
-    due        TEXT NOT NULL,
-    started    TEXT,
-    finished   TEXT,
-    outcome    TEXT NOT NULL
-               CHECK (outcome IN ('running', 'ok', 'failed', 'skipped', 'interrupted')),
-    detail     TEXT,
-    started_by TEXT NOT NULL DEFAULT 'schedule'
-               CHECK (started_by IN ('schedule', 'catch-up', 'manual')),
-    PRIMARY KEY (job, due)
-);
-CREATE TABLE IF NOT EXISTS job_seen (
-    job        TEXT PRIMARY KEY,
-    first_seen TEXT NOT NULL
-);";
 
 /// Who started a firing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -335,7 +315,7 @@ impl TryFrom<RawRow> for JobRun {
 }
 
 fn db_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    crate::state::time_to_sql(&t)
 }
 
 fn parse_db_time(
@@ -360,12 +340,14 @@ fn non_empty(detail: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::clock::{Clock, FixedClock, VIETNAM};
-    use crate::schedule::{CatchUp, CatchUpPlan, CronSchedule, plan_catch_up};
+    use crate::config::{CatchUp, CronSchedule};
+    use crate::schedule::{CatchUpPlan, plan_catch_up};
     use chrono::{Duration, TimeZone};
 
     fn db() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(crate::state::store::JOB_RUNS_SQL)
+            .unwrap();
         conn
     }
 
@@ -376,7 +358,8 @@ mod tests {
     #[test]
     fn schema_can_run_twice() {
         let conn = db();
-        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(crate::state::store::JOB_RUNS_SQL)
+            .unwrap();
     }
 
     #[test]

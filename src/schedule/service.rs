@@ -9,21 +9,20 @@
 //! by SIGTERM/SIGINT, the real renderer/sender and SMTP.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use tracing::{debug, error, info, warn};
 
 use super::{
-    CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, covered_period, finish_firing,
-    first_seen, last_due, period_path, plan_catch_up, record_skipped, recover_interrupted,
+    CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing, first_seen,
+    last_due, plan_catch_up, record_skipped, recover_interrupted,
 };
 use crate::clock::Clock;
-use crate::deliver::lock::{InstanceLock, LockError};
-use crate::deliver::store::{Store, StoreError};
-use crate::input::config::{Config, Job};
+use crate::config::{Config, Job, covered_period, period_path};
+use crate::model::PeriodId;
+use crate::shutdown::StopSignal;
+use crate::state::{InstanceLock, LockError, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -51,7 +50,7 @@ pub enum ServiceError {
     #[error("Không cài được bộ xử lý tín hiệu SIGTERM/SIGINT: {0}")]
     Signals(std::io::Error),
     #[error("Không nạp được mẫu văn bản: {0}")]
-    Templates(String),
+    Templates(#[from] crate::render::BackendError),
     #[error(
         "{0} Nếu đó là dịch vụ `vanban run`, hãy dừng dịch vụ (systemctl stop vanban), chạy \
          run-job, rồi khởi động lại (systemctl start vanban)."
@@ -66,28 +65,26 @@ pub struct Firing {
     pub due: DateTime<Utc>,
     /// `due` in the job's time zone: the covered period is read from this local date.
     pub local: DateTime<Tz>,
-    pub year: i32,
-    pub half: u8,
+    /// The period it covers.
+    pub period: PeriodId,
     pub trigger: Trigger,
 }
 
 impl Firing {
     pub fn new(job: &Job, due: DateTime<Utc>, trigger: Trigger) -> Firing {
         let local = due.with_timezone(&job.schedule.timezone());
-        let (year, half) = covered_period(job.covers, local.date_naive());
         Firing {
             job: job.name.clone(),
             due,
             local,
-            year,
-            half,
+            period: covered_period(job.covers, local.date_naive()),
             trigger,
         }
     }
 
     /// The period's key, as in `Period::key` and the output folder: "2026-h1".
     pub fn period_key(&self) -> String {
-        format!("{}-h{}", self.year, self.half)
+        self.period.key()
     }
 
     /// The due time for logs: local, with its offset, to the second.
@@ -151,7 +148,7 @@ pub trait Execute {
         job: &Job,
         firing: &Firing,
         period_file: &Path,
-        stop: &AtomicBool,
+        stop: &StopSignal,
     ) -> ExecReport;
 }
 
@@ -159,77 +156,6 @@ pub trait Execute {
 /// itself could not be sent; it is logged, and the service goes on.
 pub trait Alert {
     fn alert(&self, subject: &str, body: &str, now: DateTime<Utc>) -> Result<(), String>;
-}
-
-/// A stop request (SIGTERM/SIGINT) that a waiting thread notices at once, and that the work in
-/// progress checks between messages through [`StopSignal::flag`].
-#[derive(Debug, Default)]
-pub struct StopSignal {
-    flag: AtomicBool,
-    mutex: Mutex<()>,
-    wake: Condvar,
-}
-
-impl StopSignal {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn request(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        // Taking the mutex orders this after a waiter's check of the flag, so it cannot miss it.
-        let _guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
-        self.wake.notify_all();
-    }
-
-    pub fn is_requested(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// The flag that `send_period` checks between messages.
-    pub fn flag(&self) -> &AtomicBool {
-        &self.flag
-    }
-
-    /// Sleeps for at most `limit`, returning early when a stop is requested.
-    pub fn wait_timeout(&self, limit: std::time::Duration) {
-        let guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
-        if self.is_requested() {
-            return;
-        }
-        let _ = self.wake.wait_timeout(guard, limit);
-    }
-}
-
-/// Requests a stop on the first SIGTERM or SIGINT; a second one ends the process at once (the
-/// run history then shows the firing as interrupted at the next start). Runs a thread.
-pub fn stop_on_signals(stop: Arc<StopSignal>) -> Result<(), ServiceError> {
-    use signal_hook::consts::signal::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(ServiceError::Signals)?;
-    std::thread::Builder::new()
-        .name("vanban-signals".into())
-        .spawn(move || {
-            for (count, signal) in signals.forever().enumerate() {
-                let name = if signal == SIGTERM {
-                    "SIGTERM"
-                } else {
-                    "SIGINT"
-                };
-                if count == 0 {
-                    info!(
-                        signal = name,
-                        "Nhận tín hiệu dừng: gửi nốt thư đang gửi, ghi kết quả rồi thoát"
-                    );
-                    stop.request();
-                } else {
-                    warn!(signal = name, "Nhận tín hiệu dừng lần thứ hai: thoát ngay");
-                    std::process::exit(130);
-                }
-            }
-        })
-        .map_err(ServiceError::Signals)?;
-    Ok(())
 }
 
 /// Waits until a point in time. Returns when `clock.now() >= deadline` or a stop is requested.
@@ -460,7 +386,7 @@ impl<'a> Service<'a> {
             return Ok(None);
         }
         debug!(job = %job.name, due = %firing.local_text(), trigger = %trigger, "Bắt đầu chạy");
-        let report = match period_path(&job.period, firing.year, firing.half) {
+        let report = match period_path(&job.period, firing.period) {
             Err(e) => ExecReport::failed(e.to_string()),
             Ok(path) => {
                 let ctx = ExecContext {
@@ -470,7 +396,7 @@ impl<'a> Service<'a> {
                     clock: self.clock,
                 };
                 self.executor
-                    .execute(&ctx, job, &firing, Path::new(&path), stop.flag())
+                    .execute(&ctx, job, &firing, Path::new(&path), stop)
             }
         };
         let outcome = report.outcome();
@@ -555,35 +481,6 @@ pub fn init_logging() {
     };
 }
 
-/// `vanban run`: the service with the system clock, the real work and SMTP alerts, stopped by
-/// SIGTERM/SIGINT. Returns `Ok` after a requested stop.
-pub fn serve(config: &Config) -> Result<(), ServiceError> {
-    let clock = crate::clock::SystemClock;
-    let stop = Arc::new(StopSignal::new());
-    stop_on_signals(Arc::clone(&stop))?;
-    let executor = super::execute::JobExecutor::new(config)
-        .map_err(|e| ServiceError::Templates(e.to_string()))?;
-    let alert = super::execute::MailAlert::new(config);
-    let service = Service::start(config, &clock, &executor, &alert)?;
-    service.run(&SystemWaiter, &stop)
-}
-
-/// `vanban run-job NAME`: one manual firing of `name`, now; SIGTERM/SIGINT stop it between
-/// messages like the service.
-pub fn run_job_now(config: &Config, name: &str) -> Result<FiringResult, ServiceError> {
-    let clock = crate::clock::SystemClock;
-    let stop = Arc::new(StopSignal::new());
-    stop_on_signals(Arc::clone(&stop))?;
-    let executor = super::execute::JobExecutor::new(config)
-        .map_err(|e| ServiceError::Templates(e.to_string()))?;
-    let alert = super::execute::MailAlert::new(config);
-    let service = Service::start(config, &clock, &executor, &alert).map_err(|e| match e {
-        ServiceError::Lock(held @ LockError::Held { .. }) => ServiceError::ServiceRunning(held),
-        other => other,
-    })?;
-    service.run_job(name, &stop)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,6 +489,7 @@ mod tests {
     use chrono::{Duration, TimeZone};
     use std::cell::Cell;
     use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
@@ -620,7 +518,7 @@ mod tests {
         );
         let path = dir.join("vanban.toml");
         std::fs::write(&path, &text).unwrap();
-        Config::parse(&path, &text, &|_| None).unwrap()
+        crate::input::config::parse(&path, &text, &|_| None).unwrap()
     }
 
     /// The one job most tests need: "bao-cao" at 08:00 on 15 June and 15 December, Vietnam time.
@@ -672,7 +570,7 @@ mod tests {
             job: &Job,
             firing: &Firing,
             period_file: &Path,
-            _stop: &AtomicBool,
+            _stop: &StopSignal,
         ) -> ExecReport {
             assert_eq!(job.name, firing.job);
             self.calls.lock().unwrap().push(Call {
@@ -842,7 +740,7 @@ mod tests {
         // The same instant read in Vietnam is already the second half.
         assert_eq!(
             covered_period(
-                crate::schedule::Covers::CurrentHalf,
+                crate::config::Covers::CurrentHalf,
                 utc(2026, 6, 30, 18, 0).with_timezone(&VIETNAM).date_naive()
             ),
             (2026, 2)

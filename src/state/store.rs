@@ -1,5 +1,6 @@
-//! The state database (SQLite, one file, WAL): opening, pragmas and schema migrations shared by
-//! the delivery ledger, the register of issued documents and the scheduler's run history.
+//! The SQLite connection (one file, WAL): opening, pragmas, transactions, and the schema
+//! migrations (`migrations/*.sql`, applied in order) of the ledger, the register and the run
+//! history.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,18 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior};
 
-/// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded in
-/// SQLite's `user_version`.
+/// The ledger's tables: deliveries and their attempts.
+pub const LEDGER_SQL: &str = include_str!("migrations/001_ledger.sql");
+/// The register of issued documents, its recipients and filed files.
+pub const REGISTER_SQL: &str = include_str!("migrations/002_register.sql");
+/// The scheduler's run history (idempotent: `CREATE TABLE IF NOT EXISTS`).
+pub const JOB_RUNS_SQL: &str = include_str!("migrations/003_job_runs.sql");
+/// Older run-history times rewritten in the one time format of the database.
+pub const ONE_TIME_FORMAT_SQL: &str = include_str!("migrations/004_one_time_format.sql");
+
+/// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
+/// row of the `schema_version` table (and, for tools that only look there, in SQLite's
+/// `user_version`).
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
     /// Shown in errors, so a failed upgrade says which step broke.
@@ -24,15 +35,19 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "sổ gửi (deliveries, delivery_attempts)",
-        sql: super::ledger::SCHEMA,
+        sql: LEDGER_SQL,
     },
     Migration {
         name: "sổ đăng ký văn bản đi (register, register_recipients, register_files)",
-        sql: super::register::SCHEMA,
+        sql: REGISTER_SQL,
     },
     Migration {
         name: "lịch sử chạy tác vụ theo lịch (job_runs, job_seen)",
-        sql: crate::schedule::SCHEMA,
+        sql: JOB_RUNS_SQL,
+    },
+    Migration {
+        name: "một dạng thời gian trong cả cơ sở dữ liệu (job_runs, job_seen)",
+        sql: ONE_TIME_FORMAT_SQL,
     },
 ];
 
@@ -157,11 +172,9 @@ impl Store {
         }
     }
 
-    /// The schema version recorded in the file (`PRAGMA user_version`).
+    /// The schema version recorded in the file: the last migration applied.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(|e| self.sql_error(e))
+        recorded_version(&self.conn).map_err(|e| self.sql_error(e))
     }
 
     /// `wal` for a file database opened by [`Store::open`].
@@ -246,7 +259,8 @@ impl Store {
         // Read the version inside the write transaction: two processes starting together must not
         // both run the same step.
         self.immediate(|tx| {
-            let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            tx.execute_batch(SCHEMA_VERSION_SQL)?;
+            let found = recorded_version(tx)?;
             let applied = usize::try_from(found).unwrap_or(usize::MAX);
             if applied > MIGRATIONS.len() {
                 return Ok(Err(StoreError::TooNew {
@@ -254,6 +268,13 @@ impl Store {
                     found,
                     known: MIGRATIONS.len(),
                 }));
+            }
+            // Steps applied before the table existed get their rows now.
+            for (index, migration) in MIGRATIONS.iter().enumerate().take(applied) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO schema_version (version, name) VALUES (?1, ?2)",
+                    rusqlite::params![(index + 1) as i64, migration.name],
+                )?;
             }
             for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
                 if let Err(source) = tx.execute_batch(migration.sql) {
@@ -264,6 +285,10 @@ impl Store {
                         source,
                     }));
                 }
+                tx.execute(
+                    "INSERT INTO schema_version (version, name) VALUES (?1, ?2)",
+                    rusqlite::params![(index + 1) as i64, migration.name],
+                )?;
             }
             if applied < MIGRATIONS.len() {
                 tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
@@ -271,6 +296,34 @@ impl Store {
             Ok(Ok(()))
         })?
     }
+}
+
+/// The table of applied migrations, one row each. Databases made before it existed recorded only
+/// `user_version`; their steps are entered here the first time they are opened.
+const SCHEMA_VERSION_SQL: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL
+);";
+
+/// The last migration applied: the highest of the table and `user_version` (a database from
+/// before the table has only `user_version`; [`Store::migrate`] fills in its rows).
+fn recorded_version(conn: &Connection) -> rusqlite::Result<i64> {
+    let pragma: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let has_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_table {
+        return Ok(pragma);
+    }
+    let table: i64 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(table.max(pragma))
 }
 
 /// Times are stored as RFC 3339 text in UTC with a fixed width, so they sort as text.

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::ScheduleError;
+use super::SettingError;
+use crate::model::{Half, PeriodId};
 
 /// Which period a job's firing works on, relative to the firing's local date.
 /// Half 1 is the six months to 30 June; half 2 is the whole year (the year-end review).
@@ -18,24 +19,26 @@ pub enum Covers {
     PreviousHalf,
 }
 
-/// The `(year, half)` a firing on local date `firing_local_date` covers.
-pub fn covered_period(covers: Covers, firing_local_date: NaiveDate) -> (i32, u8) {
+/// The period a firing on local date `firing_local_date` covers.
+pub fn covered_period(covers: Covers, firing_local_date: NaiveDate) -> PeriodId {
     let year = firing_local_date.year();
-    let half = if firing_local_date.month() <= 6 { 1 } else { 2 };
+    let half = if firing_local_date.month() <= 6 {
+        Half::First
+    } else {
+        Half::Whole
+    };
     match (covers, half) {
-        (Covers::CurrentHalf, half) => (year, half),
-        (Covers::PreviousHalf, 1) => (year - 1, 2),
-        (Covers::PreviousHalf, _) => (year, 1),
+        (Covers::CurrentHalf, half) => PeriodId::new(year, half),
+        (Covers::PreviousHalf, Half::First) => PeriodId::new(year - 1, Half::Whole),
+        (Covers::PreviousHalf, Half::Whole) => PeriodId::new(year, Half::First),
     }
 }
 
 /// Fills a period file pattern such as `data/{year}-h{half}.toml`.
 /// Only `{year}` and `{half}` are known; anything else in braces is an error, so a typo
 /// like `{yaer}` is caught when the config is read instead of producing a wrong path.
-pub fn period_path(pattern: &str, year: i32, half: u8) -> Result<String, ScheduleError> {
-    if !(1..=2).contains(&half) {
-        return Err(ScheduleError::InvalidHalf { half });
-    }
+pub fn period_path(pattern: &str, period: PeriodId) -> Result<String, SettingError> {
+    let (year, half) = (period.year, period.half.number());
     let mut out = String::with_capacity(pattern.len() + 4);
     let mut rest = pattern;
     while let Some(open) = rest.find('{') {
@@ -43,7 +46,7 @@ pub fn period_path(pattern: &str, year: i32, half: u8) -> Result<String, Schedul
         let inside = &rest[open + 1..];
         let close = inside
             .find('}')
-            .ok_or_else(|| ScheduleError::UnclosedPlaceholder {
+            .ok_or_else(|| SettingError::UnclosedPlaceholder {
                 pattern: pattern.to_owned(),
             })?;
         // Writing to a String cannot fail.
@@ -51,7 +54,7 @@ pub fn period_path(pattern: &str, year: i32, half: u8) -> Result<String, Schedul
             "year" => write!(out, "{year}"),
             "half" => write!(out, "{half}"),
             other => {
-                return Err(ScheduleError::UnknownPlaceholder {
+                return Err(SettingError::UnknownPlaceholder {
                     pattern: pattern.to_owned(),
                     placeholder: other.to_owned(),
                 });
@@ -123,29 +126,35 @@ mod tests {
     #[test]
     fn path_pattern_fills_year_and_half() {
         assert_eq!(
-            period_path("data/{year}-h{half}.toml", 2026, 2).unwrap(),
+            period_path("data/{year}-h{half}.toml", PeriodId::new(2026, Half::Whole)).unwrap(),
             "data/2026-h2.toml"
         );
         assert_eq!(
-            period_path("ky/{half}/{year}/{year}.toml", 2025, 1).unwrap(),
+            period_path(
+                "ky/{half}/{year}/{year}.toml",
+                PeriodId::new(2025, Half::First)
+            )
+            .unwrap(),
             "ky/1/2025/2025.toml"
         );
-        assert_eq!(period_path("fixed.toml", 2025, 1).unwrap(), "fixed.toml");
+        assert_eq!(
+            period_path("fixed.toml", PeriodId::new(2025, Half::First)).unwrap(),
+            "fixed.toml"
+        );
     }
 
     #[test]
     fn path_pattern_rejects_unknown_or_unclosed_placeholders() {
-        let err = period_path("data/{yaer}-h{half}.toml", 2026, 1).unwrap_err();
+        let err =
+            period_path("data/{yaer}-h{half}.toml", PeriodId::new(2026, Half::First)).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("{yaer}"), "{msg}");
         assert!(msg.contains("data/{yaer}-h{half}.toml"), "{msg}");
         assert!(matches!(
-            period_path("data/{year", 2026, 1),
-            Err(ScheduleError::UnclosedPlaceholder { .. })
+            period_path("data/{year", PeriodId::new(2026, Half::First)),
+            Err(SettingError::UnclosedPlaceholder { .. })
         ));
-        assert!(matches!(
-            period_path("data/{year}.toml", 2026, 3),
-            Err(ScheduleError::InvalidHalf { half: 3 })
-        ));
+        // A third half cannot reach a pattern: there is no such `Half`.
+        assert_eq!(Half::from_number(3), None);
     }
 }

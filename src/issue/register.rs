@@ -5,61 +5,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::store::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
-
-/// Schema of the register (migration 2 in [`super::store::MIGRATIONS`]). The UNIQUE constraints
-/// make a duplicate number impossible even if the code computing the next one were wrong, and
-/// the triggers keep a given number from being withdrawn or renumbered.
-pub(super) const SCHEMA: &str = "
-CREATE TABLE register (
-    id           INTEGER PRIMARY KEY,
-    issuer       TEXT NOT NULL,
-    year         INTEGER NOT NULL,
-    series       TEXT NOT NULL,
-    number       INTEGER NOT NULL CHECK (number >= 1),
-    symbol       TEXT NOT NULL CHECK (symbol <> ''),
-    document_key TEXT NOT NULL,
-    reserved_at  TEXT NOT NULL,
-    issue_date   TEXT,
-    issued_at    TEXT,
-    CHECK ((issue_date IS NULL) = (issued_at IS NULL)),
-    UNIQUE (issuer, year, series, number),
-    UNIQUE (issuer, year, symbol, number),
-    UNIQUE (issuer, year, document_key)
-);
-CREATE TABLE register_recipients (
-    entry_id  INTEGER NOT NULL REFERENCES register (id),
-    position  INTEGER NOT NULL,
-    recipient TEXT NOT NULL,
-    PRIMARY KEY (entry_id, position)
-);
-CREATE TABLE register_files (
-    entry_id INTEGER NOT NULL REFERENCES register (id),
-    position INTEGER NOT NULL,
-    name     TEXT NOT NULL,
-    sha256   TEXT NOT NULL CHECK (length(sha256) = 64),
-    PRIMARY KEY (entry_id, position)
-);
-CREATE TRIGGER register_no_delete BEFORE DELETE ON register
-BEGIN
-    SELECT RAISE(ABORT, 'số văn bản đã cấp không được xóa khỏi sổ đăng ký');
-END;
-CREATE TRIGGER register_no_renumber
-BEFORE UPDATE OF issuer, year, series, number, symbol, document_key ON register
-BEGIN
-    SELECT RAISE(ABORT, 'số văn bản đã cấp không được sửa');
-END;
-";
-
-/// How an issuer numbers its documents; the head of the agency decides (Decree 30 art. 15).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NumberingScheme {
-    /// One series for all the issuer's documents in a year.
-    #[default]
-    Single,
-    /// One series per document type.
-    PerType,
-}
+use crate::config::NumberingScheme;
+use crate::state::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
 
 /// The series a document with `symbol` is numbered in. Under [`NumberingScheme::PerType`] it is
 /// the first group of the symbol: the type for typed documents ("TB" of "TB-UBND", "BC" of

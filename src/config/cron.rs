@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Offset, TimeZon
 use chrono_tz::Tz;
 use cron::{Schedule, TimeUnitSpec};
 
-use super::ScheduleError;
+use super::SettingError;
 
 /// A parsed cron expression together with the time zone its wall-clock times are read in.
 #[derive(Debug, Clone)]
@@ -42,8 +42,8 @@ impl CronSchedule {
     ///
     /// As in Vixie cron/cronie, a day field counts as unrestricted when it starts with `*`
     /// (so `*/2` in day-of-month with a weekday means "odd days that are that weekday").
-    pub fn parse(expr: &str, tz: Tz) -> Result<CronSchedule, ScheduleError> {
-        let invalid = |reason: String| ScheduleError::InvalidCron {
+    pub fn parse(expr: &str, tz: Tz) -> Result<CronSchedule, SettingError> {
+        let invalid = |reason: String| SettingError::InvalidCron {
             expr: expr.to_owned(),
             reason,
         };
@@ -276,8 +276,8 @@ impl fmt::Display for CronSchedule {
 }
 
 /// Reads an IANA time-zone name such as "Asia/Ho_Chi_Minh".
-pub fn parse_timezone(name: &str) -> Result<Tz, ScheduleError> {
-    Tz::from_str(name.trim()).map_err(|_| ScheduleError::UnknownTimezone {
+pub fn parse_timezone(name: &str) -> Result<Tz, SettingError> {
+    Tz::from_str(name.trim()).map_err(|_| SettingError::UnknownTimezone {
         name: name.to_owned(),
     })
 }

@@ -1,0 +1,124 @@
+//! `vanban.toml` as plain data: where the directory, output and database are, the sender, the
+//! SMTP server, the numbering scheme and the scheduled jobs. The bottom layer: it imports nothing
+//! of the pipeline, so input can read it and deliver and schedule can use it without reaching
+//! into each other. Reading and checking the file is `input::config`'s job.
+
+mod cron;
+mod period;
+mod smtp;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::DocumentKind;
+
+pub use cron::{CronSchedule, parse_timezone};
+pub use period::{Covers, covered_period, period_path};
+pub use smtp::{Secret, Security, SmtpSettings};
+
+/// A setting whose text does not say anything valid. The messages are read by the IT admin who
+/// wrote `vanban.toml`, so they are in Vietnamese and quote the offending text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("Biểu thức cron \"{expr}\" không hợp lệ: {reason}")]
+    InvalidCron { expr: String, reason: String },
+
+    #[error(
+        "Múi giờ \"{name}\" không có trong cơ sở dữ liệu múi giờ IANA; hãy viết dạng \
+         Châu_lục/Thành_phố, phân biệt chữ hoa chữ thường, ví dụ \"Asia/Ho_Chi_Minh\""
+    )]
+    UnknownTimezone { name: String },
+
+    #[error(
+        "Mẫu đường dẫn tệp kỳ báo cáo \"{pattern}\" có chỗ thay thế không hỗ trợ \
+         \"{{{placeholder}}}\"; chỉ dùng được {{year}} (năm) và {{half}} (kỳ 1 hoặc 2)"
+    )]
+    UnknownPlaceholder {
+        pattern: String,
+        placeholder: String,
+    },
+
+    #[error("Mẫu đường dẫn tệp kỳ báo cáo \"{pattern}\" có dấu {{ không được đóng bằng }}")]
+    UnclosedPlaceholder { pattern: String },
+}
+
+/// How the register numbers documents (`numbering` in `vanban.toml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NumberingScheme {
+    /// One series for all the issuer's documents in a year.
+    #[default]
+    Single,
+    /// One series per document type.
+    PerType,
+}
+
+/// A job's `catch_up` policy: what to do, at start, about firings missed while the service was
+/// down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    /// Run the latest missed firing once, now.
+    Once,
+    /// Run nothing; record the miss as skipped and log a warning.
+    Skip,
+}
+
+/// What a job does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Render,
+    Send,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub name: String,
+    pub address: String,
+}
+
+/// SMTP settings plus the retry policy for transient failures.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub settings: SmtpSettings,
+    pub max_attempts: u32,
+    pub retry_delay: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub schedule: CronSchedule,
+    pub action: Action,
+    /// Empty: every kind.
+    pub documents: Vec<DocumentKind>,
+    pub covers: Covers,
+    /// Path pattern with {year} and {half}, relative paths resolved against the config's folder.
+    pub period: String,
+    pub catch_up: CatchUp,
+}
+
+/// The validated configuration; relative paths are resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub directory: Option<PathBuf>,
+    pub output_dir: PathBuf,
+    pub state: PathBuf,
+    pub templates_dir: Option<PathBuf>,
+    pub outbox: PathBuf,
+    pub admin_email: Option<String>,
+    pub numbering: NumberingScheme,
+    pub sender: Sender,
+    pub smtp: Option<Smtp>,
+    pub jobs: Vec<Job>,
+}
+
+impl Config {
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+}

@@ -1,0 +1,204 @@
+//! Dispatch: hands each composed message to the transport (SMTP, or the `.eml` outbox of a dry
+//! run), retries transient failures in rounds, and records every attempt in the ledger before
+//! and after the exchange, so nothing is sent twice and no outcome is lost. The transport is
+//! injected; this file does not know which one it has.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::Message;
+
+use super::ledger::{Begin, Ledger};
+use super::mail::{self, Flow, RetryPolicy, SendError, SendHooks, Transport};
+use super::plan::Pending;
+use super::report::Outcome;
+use crate::clock::Clock;
+use crate::shutdown::StopSignal;
+
+/// Whether attempts are recorded: a real run writes the ledger; a dry run records nothing.
+pub enum Recording<'a> {
+    Ledger {
+        ledger: Ledger<'a>,
+        clock: &'a dyn Clock,
+    },
+    DryRun,
+}
+
+/// One message in flight: its plan record and what the ledger said of its current attempt.
+struct InFlight<'p> {
+    pending: &'p mut Pending,
+    /// The ledger's attempt number for the current attempt.
+    ledger_attempt: Option<u32>,
+    /// When the current attempt began.
+    started: Option<DateTime<Utc>>,
+    /// Set when the ledger decided the outcome instead of the transport (sent or unknown
+    /// meanwhile, or the ledger could not be written).
+    decided: bool,
+}
+
+/// The ledger's view of each attempt: "sending" before, "sent"/"failed"/"unknown" after.
+struct Hooks<'a, 'p> {
+    recording: &'a Recording<'a>,
+    stop: &'a StopSignal,
+    messages: Vec<InFlight<'p>>,
+    problems: Vec<String>,
+    stopped_by_request: bool,
+}
+
+impl SendHooks for Hooks<'_, '_> {
+    fn before_attempt(&mut self, index: usize, _attempt: u32) -> Flow {
+        if self.stop.is_requested() {
+            self.stopped_by_request = true;
+            return Flow::Stop;
+        }
+        let Recording::Ledger { ledger, clock } = self.recording else {
+            return Flow::Continue;
+        };
+        let item = &mut self.messages[index];
+        let key = &item.pending.delivery.key;
+        let now = clock.now();
+        let resend = item.pending.resend();
+        let decided = match ledger.begin(key, &item.pending.message_id, now, resend) {
+            Ok(Begin::Proceed { attempt }) => {
+                item.ledger_attempt = Some(attempt);
+                item.started = Some(now);
+                return Flow::Continue;
+            }
+            Ok(Begin::AlreadySent { at, message_id }) => Outcome::AlreadySent { at, message_id },
+            Ok(Begin::Unknown { since, message_id }) => Outcome::Unknown { since, message_id },
+            Ok(Begin::InProgress { since, message_id }) => {
+                Outcome::InProgress { since, message_id }
+            }
+            Err(e) => {
+                // Without the "sending" row a crash would lose track of the message: send nothing.
+                self.problems.push(format!("{key}: {e}"));
+                item.pending.outcome = Outcome::NotTried {
+                    reason: format!("không ghi được vào sổ gửi: {e}"),
+                };
+                item.decided = true;
+                return Flow::Stop;
+            }
+        };
+        item.pending.outcome = decided;
+        item.decided = true;
+        Flow::Skip
+    }
+
+    fn after_attempt(
+        &mut self,
+        index: usize,
+        _attempt: u32,
+        outcome: &Result<String, SendError>,
+        _will_retry: bool,
+    ) -> Flow {
+        if let Recording::Ledger { ledger, clock } = self.recording {
+            let item = &mut self.messages[index];
+            let key = &item.pending.delivery.key;
+            let Some(attempt) = item.ledger_attempt else {
+                return Flow::Stop;
+            };
+            let now = clock.now();
+            let written = match outcome {
+                Ok(reply) => ledger.mark_sent(key, attempt, now, reply),
+                Err(e) if e.is_unknown() => {
+                    item.pending.outcome = Outcome::Unknown {
+                        since: item.started.unwrap_or(now),
+                        message_id: item.pending.message_id.clone(),
+                    };
+                    item.decided = true;
+                    ledger.mark_unknown(key, attempt, now, e.reason())
+                }
+                Err(e) => ledger.mark_failed(key, attempt, now, e.reason(), !e.is_transient()),
+            };
+            if let Err(e) = written {
+                // The row stays "sending": the next run reports it as unknown, never resends it.
+                self.problems.push(format!(
+                    "{key}: không ghi được kết quả gửi vào sổ ({e}); lần chạy sau sẽ báo thư này là «không rõ kết quả»"
+                ));
+                return Flow::Stop;
+            }
+        }
+        if self.stop.is_requested() {
+            self.stopped_by_request = true;
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+}
+
+/// Sends `messages`, one per pending message to send (in plan order), through `transport`, and
+/// writes each one's outcome into its [`Pending`]. `sleep` waits between retry rounds. Returns
+/// whether the run stopped early (shutdown requested, or the ledger could not be written).
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch(
+    transport: &dyn Transport,
+    policy: &RetryPolicy,
+    recording: &Recording<'_>,
+    pending: &mut [Pending],
+    messages: &[Message],
+    stop: &StopSignal,
+    sleep: &dyn Fn(Duration),
+    notes: &mut Vec<String>,
+) -> bool {
+    let dry_run = matches!(recording, Recording::DryRun);
+    let in_flight: Vec<InFlight<'_>> = pending
+        .iter_mut()
+        .filter(|p| p.to_send())
+        .map(|pending| InFlight {
+            pending,
+            ledger_attempt: None,
+            started: None,
+            decided: false,
+        })
+        .collect();
+    assert_eq!(
+        in_flight.len(),
+        messages.len(),
+        "one composed message per message to send"
+    );
+    let mut hooks = Hooks {
+        recording,
+        stop,
+        messages: in_flight,
+        problems: Vec::new(),
+        stopped_by_request: false,
+    };
+    let wait = |delay: Duration| {
+        if !stop.is_requested() {
+            sleep(delay);
+        }
+    };
+    let summary = mail::send_all(transport, messages, policy, &wait, &mut hooks);
+    for (item, outcome) in hooks.messages.iter_mut().zip(summary.outcomes) {
+        if item.decided {
+            continue;
+        }
+        let again = item.pending.again();
+        match outcome.result {
+            Some(Ok(path)) if dry_run => {
+                item.pending.outcome = Outcome::Written {
+                    path: PathBuf::from(path),
+                }
+            }
+            Some(Ok(reply)) => {
+                item.pending.outcome = Outcome::Sent {
+                    reply,
+                    attempts: outcome.attempts,
+                    resend: again,
+                }
+            }
+            Some(Err(e)) => item.pending.outcome = Outcome::failed(&e, outcome.attempts),
+            None => {}
+        }
+    }
+    if hooks.stopped_by_request && !dry_run {
+        notes.push(
+            "đã dừng theo yêu cầu: thư đang gửi đã xong và được ghi sổ; các thư còn lại sẽ \
+             được gửi ở lần chạy sau"
+                .to_owned(),
+        );
+    }
+    notes.extend(hooks.problems);
+    summary.stopped
+}

@@ -1,0 +1,537 @@
+//! Issuing the period's documents: numbers reserved in the register (a document issued before
+//! keeps its number, date and files), the final documents rendered, then filed on disk with
+//! their hashes in the register. Between [`prepare`] and [`file`] lies the seam where approval
+//! and signing go: [`make_ready`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use super::register::{
+    IssueOutcome, IssuedDocument, IssuedFile, Register, RegisterError, document_key,
+};
+use crate::clock::Clock;
+use crate::config::NumberingScheme;
+use crate::model::{DocumentKind, Half, Issuer, Period};
+use crate::render::{self, PlannedDocument, RenderError, Renderer};
+use crate::state::Store;
+use crate::vi;
+
+/// What issuing works with.
+pub struct IssueEnv<'a> {
+    pub store: &'a Store,
+    pub clock: &'a dyn Clock,
+    pub numbering: NumberingScheme,
+    /// Every format to render; assignment letters are rendered in each of them, the notice and
+    /// the report as PDF only (all formats if there is no "pdf" renderer).
+    pub renderers: &'a [&'a dyn Renderer],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Register(Box<RegisterError>),
+    #[error(transparent)]
+    Render(Box<RenderError>),
+    #[error(transparent)]
+    IssuedChanged(IssuedChanged),
+    #[error(
+        "không gửi thư nào vì tệp văn bản trên đĩa không giống bản sẽ gửi:\n{}",
+        .0.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Files(Vec<FileProblem>),
+}
+
+impl From<RegisterError> for IssueError {
+    fn from(error: RegisterError) -> Self {
+        IssueError::Register(Box::new(error))
+    }
+}
+
+impl From<RenderError> for IssueError {
+    fn from(error: RenderError) -> Self {
+        IssueError::Render(Box::new(error))
+    }
+}
+
+/// An issued document, already delivered to some units, whose filed files are gone or altered
+/// and whose re-rendering differs: sending it would give two versions of one number.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "văn bản số {number} đã ban hành và đã gửi cho một số đơn vị, nhưng tệp của nó trong {dir} \
+     đã mất hoặc bị sửa, và bản dựng lại không giống bản đã gửi (dữ liệu kỳ báo cáo hoặc mẫu \
+     đã đổi). Không gửi thư nào, để các đơn vị không nhận hai bản khác nhau của cùng một số \
+     văn bản; hãy khôi phục {files} từ bản sao lưu."
+)]
+pub struct IssuedChanged {
+    pub number: String,
+    pub dir: PathBuf,
+    pub files: String,
+}
+
+/// A filed document's file that is not on disk as it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    #[error("tệp văn bản {} đã bị thay đổi trong lúc chuẩn bị gửi", .path.display())]
+    Changed { path: PathBuf },
+    #[error("không có tệp văn bản {} ({error})", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// A document of the period: its kind, and for an assignment letter its addressee.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId {
+    pub kind: DocumentKind,
+    /// The addressee of an assignment letter.
+    pub unit: Option<String>,
+}
+
+impl DocId {
+    pub fn register_key(&self, period: &Period) -> String {
+        document_key(&period.key(), self.kind.slug(), self.unit.as_deref())
+    }
+}
+
+/// The key an issuer has in the ledger and the register: its `id` (see `model::Issuer::id`),
+/// never its display name, whose spelling an office may change ("Ủy ban" / "Uỷ ban") after a
+/// send without making it another issuer.
+pub fn issuer_key(issuer: &Issuer) -> String {
+    issuer.id.clone()
+}
+
+/// The ASCII form of an attachment name, the file's name on disk and in the register and the
+/// fallback mail clients show: Vietnamese letters lose their diacritics
+/// (đ→d, NFD then combining marks dropped), and characters that are unsafe in a quoted MIME
+/// parameter or a Windows file name are replaced.
+pub fn ascii_file_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.nfd() {
+        match c {
+            'đ' => out.push('d'),
+            'Đ' => out.push('D'),
+            c if is_combining_mark(c) => {}
+            c if c.is_whitespace() => {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            '/' | '\\' | ':' | '|' => out.push('-'),
+            '"' | '<' | '>' | '?' | '*' => out.push('_'),
+            c if c.is_ascii_graphic() => out.push(c),
+            _ => out.push('_'),
+        }
+    }
+    let trimmed = out.trim_matches(|c: char| c == ' ' || c == '.');
+    if trimmed.is_empty() {
+        "tep-dinh-kem".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// "02/TB-UBND", or "…/TB-UBND" while the number is not issued.
+pub fn number_text(number: Option<u32>, symbol: &str) -> String {
+    match number {
+        Some(n) => format!("{}/{symbol}", vi::document_number(n)),
+        None => format!("…/{symbol}"),
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn content_type(extension: &str) -> &'static str {
+    match extension {
+        "pdf" => "application/pdf",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The Vietnamese attachment name: "02-TB-UBND Thông báo kết luận.pdf"; a draft has no number:
+/// "TB-UBND Thông báo kết luận (dự thảo).pdf". Mail clients that ignore RFC 2231 show the
+/// ASCII fold, "02-TB-UBND Thong bao ket luan.pdf", which is also the file's name on disk.
+pub fn attachment_name(
+    kind: DocumentKind,
+    half: Half,
+    number: Option<u32>,
+    symbol: &str,
+    extension: &str,
+) -> String {
+    let title = match (kind, half) {
+        (DocumentKind::ReviewReport, Half::First) => "Báo cáo sơ kết",
+        (DocumentKind::ReviewReport, Half::Whole) => "Báo cáo tổng kết",
+        (DocumentKind::ConclusionNotice, _) => "Thông báo kết luận",
+        (DocumentKind::AssignmentLetter, _) => "Công văn giao nhiệm vụ",
+    };
+    match number {
+        Some(n) => format!("{}-{symbol} {title}.{extension}", vi::document_number(n)),
+        None => format!("{symbol} {title} (dự thảo).{extension}"),
+    }
+}
+
+/// One file of a document, in memory.
+#[derive(Debug, Clone)]
+pub struct DocFile {
+    /// The Vietnamese name the recipient sees.
+    pub display_name: String,
+    /// The ASCII name on disk and in the register.
+    pub disk_name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// A document with its number (none in a dry run), rendered now or read back as filed: the
+/// output of [`prepare`]. Not yet approved or signed.
+#[derive(Debug, Clone)]
+pub struct NumberedDocument {
+    pub planned: PlannedDocument,
+    pub number: Option<u32>,
+    pub symbol: String,
+    /// The issuer's name, as the email shows it.
+    pub issuer: String,
+    /// The issuer's register key, [`issuer_key`].
+    pub issuer_key: String,
+    pub files: Vec<DocFile>,
+    /// Issued before; its files were attached as filed.
+    pub reused: bool,
+    /// Register outcome still to record (real runs, rendered now).
+    pub to_issue: bool,
+}
+
+/// A document as it is filed and attached: the output of [`make_ready`], the input of filing and
+/// of the messages. Approval and signing (PAdES) go between the two: they take the numbered
+/// documents and hand back ready ones, and nothing after this point changes.
+#[derive(Debug, Clone)]
+pub struct ReadyDocument {
+    pub planned: PlannedDocument,
+    pub number: Option<u32>,
+    pub symbol: String,
+    /// The issuer's name, as the email shows it.
+    pub issuer: String,
+    /// The issuer's register key, [`issuer_key`].
+    pub issuer_key: String,
+    pub files: Vec<DocFile>,
+    /// Issued before; its files were attached as filed.
+    pub reused: bool,
+    /// Register outcome still to record (real runs, rendered now).
+    pub to_issue: bool,
+}
+
+/// Numbers (or, in a dry run, drafts) `documents` and returns them rendered, or read back as
+/// filed when they were issued before. `delivered` says whether some copy of a message carrying
+/// a document may have reached its recipient: such a document can only be sent again exactly
+/// as it was issued.
+pub fn prepare(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    documents: &[DocId],
+    delivered: &dyn Fn(&DocId) -> bool,
+    dry_run: bool,
+    dir: &Path,
+    notes: &mut Vec<String>,
+) -> Result<BTreeMap<DocId, NumberedDocument>, IssueError> {
+    let register = Register::new(env.store);
+    let now = env.clock.now();
+    let mut numbers: HashMap<DocId, u32> = HashMap::new();
+    let mut dates: HashMap<DocId, NaiveDate> = HashMap::new();
+    // Files filed at an earlier issue, when they are still intact.
+    let mut filed: HashMap<DocId, Vec<DocFile>> = HashMap::new();
+    let mut must_match: HashMap<DocId, Vec<IssuedFile>> = HashMap::new();
+    for id in documents {
+        let issuer = &issuer_key(period.issuer_of(id.kind));
+        let symbol = period.symbol(id.kind);
+        if dry_run {
+            dates.insert(id.clone(), period.documents.date);
+            continue;
+        }
+        let key = id.register_key(period);
+        // Issued before, perhaps last year: keep that year's number (and, below, its date).
+        let previous = register.find_issued(issuer, &key)?;
+        let year = previous
+            .as_ref()
+            .map_or(period.documents.date.year(), |entry| entry.year);
+        let number = register.reserve(issuer, year, &symbol, env.numbering, &key, now)?;
+        numbers.insert(id.clone(), number);
+        let issued = previous.and_then(|entry| entry.issued);
+        let Some(issued) = issued else {
+            dates.insert(id.clone(), period.documents.date);
+            continue;
+        };
+        // An issued document keeps its date and its content: re-sent as filed.
+        dates.insert(id.clone(), issued.document.date);
+        let mut files = Vec::new();
+        for file in &issued.document.files {
+            let path = dir.join(&file.name);
+            match std::fs::read(&path) {
+                Ok(bytes) if sha256_hex(&bytes) == file.sha256 => {
+                    let extension = file.name.rsplit('.').next().unwrap_or_default();
+                    files.push(DocFile {
+                        display_name: attachment_name(
+                            id.kind,
+                            period.half,
+                            Some(number),
+                            &symbol,
+                            extension,
+                        ),
+                        disk_name: file.name.clone(),
+                        content_type: content_type(extension),
+                        bytes,
+                    });
+                }
+                _ => break,
+            }
+        }
+        if files.len() == issued.document.files.len() && !files.is_empty() {
+            filed.insert(id.clone(), files);
+        } else if delivered(id) {
+            must_match.insert(id.clone(), issued.document.files.clone());
+        }
+    }
+
+    // Contexts for every document (the emails quote them), with the issued numbers and dates;
+    // the letters cite the notice's number.
+    let mut planned: BTreeMap<DocId, PlannedDocument> = BTreeMap::new();
+    let notice_number = numbers
+        .iter()
+        .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
+        .map(|(_, n)| *n);
+    // Letters cite the notice with its own issue date, which may be earlier than theirs.
+    let notice_date = dates
+        .iter()
+        .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
+        .map(|(_, date)| *date);
+    let distinct_dates: BTreeSet<NaiveDate> = dates.values().copied().collect();
+    for date in distinct_dates {
+        let mut dated = period.clone();
+        dated.documents.date = date;
+        dated.documents.notice_date = notice_date.or(period.documents.notice_date);
+        if notice_number.is_some() {
+            dated.documents.conclusion_notice.number = notice_number;
+        }
+        let number_of = |kind: DocumentKind, unit: Option<&str>| {
+            numbers
+                .get(&DocId {
+                    kind,
+                    unit: unit.map(str::to_owned),
+                })
+                .copied()
+        };
+        for document in render::plan(&dated, None, &number_of) {
+            let id = DocId {
+                kind: document.kind,
+                unit: document.unit.clone(),
+            };
+            if dates.get(&id) == Some(&date) {
+                planned.insert(id, document);
+            }
+        }
+    }
+
+    // Render what is not filed: letters in every format, the rest as PDF.
+    let pdf_only: Vec<&dyn Renderer> = {
+        let pdf: Vec<&dyn Renderer> = env
+            .renderers
+            .iter()
+            .copied()
+            .filter(|r| r.name() == "pdf")
+            .collect();
+        if pdf.is_empty() {
+            env.renderers.to_vec()
+        } else {
+            pdf
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut rendered: HashMap<DocId, Vec<DocFile>> = HashMap::new();
+    for letters in [true, false] {
+        let batch: Vec<PlannedDocument> = planned
+            .iter()
+            .filter(|(id, _)| !filed.contains_key(*id))
+            .filter(|(id, _)| (id.kind == DocumentKind::AssignmentLetter) == letters)
+            .map(|(_, d)| d.clone())
+            .collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let renderers: &[&dyn Renderer] = if letters { env.renderers } else { &pdf_only };
+        for file in render::render_all(&batch, renderers, threads)? {
+            let id = DocId {
+                kind: file.kind,
+                unit: file.unit.clone(),
+            };
+            let extension = file.file_name.rsplit('.').next().unwrap_or_default();
+            let symbol = period.symbol(id.kind);
+            let display_name = attachment_name(
+                id.kind,
+                period.half,
+                numbers.get(&id).copied(),
+                &symbol,
+                extension,
+            );
+            rendered.entry(id).or_default().push(DocFile {
+                disk_name: ascii_file_name(&display_name),
+                display_name,
+                content_type: content_type(extension),
+                bytes: file.bytes,
+            });
+        }
+    }
+
+    let mut ready = BTreeMap::new();
+    for (id, document) in planned {
+        let symbol = period.symbol(id.kind);
+        let issuer = period.issuer_of(id.kind).name.clone();
+        let issuer_key = issuer_key(period.issuer_of(id.kind));
+        let number = if dry_run {
+            period.settings(id.kind).number
+        } else {
+            numbers.get(&id).copied()
+        };
+        let (files, reused) = match filed.remove(&id) {
+            Some(files) => (files, true),
+            None => (rendered.remove(&id).unwrap_or_default(), false),
+        };
+        if let Some(registered) = must_match.get(&id) {
+            let same = registered.len() == files.len()
+                && registered
+                    .iter()
+                    .zip(&files)
+                    .all(|(r, f)| r.name == f.disk_name && r.sha256 == sha256_hex(&f.bytes));
+            if !same {
+                return Err(IssueError::IssuedChanged(IssuedChanged {
+                    number: number_text(number, &symbol),
+                    dir: dir.to_path_buf(),
+                    files: registered
+                        .iter()
+                        .map(|f| format!("«{}»", f.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }));
+            }
+            notes.push(format!(
+                "văn bản số {} đã được dựng lại giống hệt bản đã ban hành và ghi lại vào {}",
+                number_text(number, &symbol),
+                dir.display()
+            ));
+        }
+        ready.insert(
+            id,
+            NumberedDocument {
+                planned: document,
+                number,
+                symbol,
+                issuer,
+                issuer_key,
+                files,
+                reused,
+                to_issue: !dry_run && !reused,
+            },
+        );
+    }
+    Ok(ready)
+}
+
+/// The seam between numbering and filing. Today a numbered document is filed and sent as
+/// rendered; approval (the approver's decision on the exact content) and signing (PAdES, the
+/// signer then the organisation) will turn each numbered document into a ready one here, so
+/// neither filing nor delivery changes when they come.
+pub fn make_ready(numbered: BTreeMap<DocId, NumberedDocument>) -> BTreeMap<DocId, ReadyDocument> {
+    numbered
+        .into_iter()
+        .map(|(id, d)| {
+            let ready = ReadyDocument {
+                planned: d.planned,
+                number: d.number,
+                symbol: d.symbol,
+                issuer: d.issuer,
+                issuer_key: d.issuer_key,
+                files: d.files,
+                reused: d.reused,
+                to_issue: d.to_issue,
+            };
+            (id, ready)
+        })
+        .collect()
+}
+
+/// Real runs: writes the newly issued documents to `dir` (atomically, with fsync), checks that
+/// every file is on disk as it will be sent, and records the issue in the register with each
+/// file's hash. `recipients` names the units a document goes to, for the register.
+pub fn file(
+    env: &IssueEnv<'_>,
+    documents: &BTreeMap<DocId, ReadyDocument>,
+    recipients: &dyn Fn(&DocId) -> Vec<String>,
+    dir: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(), IssueError> {
+    let fresh: Vec<render::RenderedFile> = documents
+        .values()
+        .filter(|d| d.to_issue)
+        .flat_map(|d| {
+            d.files.iter().map(|f| render::RenderedFile {
+                file_name: f.disk_name.clone(),
+                kind: d.planned.kind,
+                unit: d.planned.unit.clone(),
+                bytes: f.bytes.clone(),
+            })
+        })
+        .collect();
+    render::write_all(dir, &fresh).map_err(|e| IssueError::Render(Box::new(e)))?;
+    let mut problems = Vec::new();
+    for document in documents.values() {
+        for file in &document.files {
+            let path = dir.join(&file.disk_name);
+            match std::fs::read(&path) {
+                Ok(bytes) if bytes == file.bytes => {}
+                Ok(_) => problems.push(FileProblem::Changed { path }),
+                Err(error) => problems.push(FileProblem::Unreadable { path, error }),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(IssueError::Files(problems));
+    }
+    let register = Register::new(env.store);
+    for (id, document) in documents {
+        let (true, Some(number)) = (document.to_issue, document.number) else {
+            continue;
+        };
+        let issued = IssuedDocument {
+            symbol: document.symbol.clone(),
+            date: document.planned.date,
+            recipients: recipients(id),
+            files: document
+                .files
+                .iter()
+                .map(|f| IssuedFile {
+                    name: f.disk_name.clone(),
+                    sha256: sha256_hex(&f.bytes),
+                })
+                .collect(),
+        };
+        let year = document.planned.date.year();
+        let outcome =
+            register.mark_issued(&document.issuer_key, year, number, &issued, env.clock.now())?;
+        if let IssueOutcome::Replaced { previous } = outcome {
+            notes.push(format!(
+                "văn bản số {} được ban hành lại với nội dung mới (bản trước ghi sổ lúc {} \
+                 nhưng chưa gửi cho đơn vị nào)",
+                number_text(Some(number), &document.symbol),
+                crate::clock::local_time(previous.at)
+            ));
+        }
+    }
+    Ok(())
+}

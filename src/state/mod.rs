@@ -1,0 +1,12 @@
+//! The state database: the one module that opens it, owns its schema (the ledger's, the
+//! register's and the run history's migrations, `migrations/*.sql`) and holds the lock that keeps
+//! one vanban process per database. The queries stay with the module whose records they are
+//! (`deliver::ledger`, `issue::register`, `schedule`'s run history), all through [`Store`].
+
+pub mod lock;
+pub mod store;
+
+pub use lock::{InstanceLock, LockError};
+pub use store::{
+    DbName, MIGRATIONS, Migration, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql,
+};

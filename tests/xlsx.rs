@@ -190,12 +190,18 @@ impl Book {
                 for (c, value) in row.iter().enumerate() {
                     let (r, c) = (r as u32, c as u16);
                     match value {
-                        Data::String(s) => drop(ws.write_string(r, c, s).unwrap()),
-                        Data::Float(x) => drop(ws.write_number(r, c, *x).unwrap()),
-                        Data::Int(i) => drop(ws.write_number(r, c, *i as f64).unwrap()),
+                        Data::String(s) => {
+                            ws.write_string(r, c, s).unwrap();
+                        }
+                        Data::Float(x) => {
+                            ws.write_number(r, c, *x).unwrap();
+                        }
+                        Data::Int(i) => {
+                            ws.write_number(r, c, *i as f64).unwrap();
+                        }
                         Data::DateTime(d) => {
                             let d = ExcelDateTime::from_serial_datetime(d.as_f64()).unwrap();
-                            drop(ws.write_datetime_with_format(r, c, d, &date).unwrap())
+                            ws.write_datetime_with_format(r, c, d, &date).unwrap();
                         }
                         _ => {}
                     }
@@ -526,7 +532,7 @@ fn formulas_saved_by_libreoffice_are_read_by_their_values_and_bad_cells_named() 
         r#"
 import sys, openpyxl
 wb = openpyxl.load_workbook(sys.argv[1])
-wb["Chỉ tiêu"]["F6"] = 14
+wb["Chỉ tiêu"]["F6"] = 165
 wb.save(sys.argv[2])
 "#,
         &edited,

@@ -1108,6 +1108,11 @@ fn read_info(
         b.located.sheets[s]
             .rows
             .push((row.path.clone(), r, value_col));
+        // The part a row belongs to exists once its row does, so a blank required value is
+        // reported at its cell rather than as a whole missing part.
+        if let Some((top, _)) = row.path.split_once('.') {
+            entry(root, top, &region, Value::Table(Vec::new()));
+        }
         if !repeatable && seen.contains(&row.path) {
             let span = b.place(Place::Cell(s, r, label_col));
             b.report(&span, format!("dòng «{}» bị lặp", row.label));
@@ -1150,5 +1155,46 @@ fn read_info(
                 insert(root, &row.path, node, &region, repeatable);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_typed_as_text_read_the_vietnamese_way() {
+        for (text, value) in [
+            ("74,4", Some(74.4)),
+            ("61.864", Some(61864.0)),
+            ("1.234.567,5", Some(1234567.5)),
+            ("74.4", Some(74.4)),
+            (" 32 479 ", Some(32479.0)),
+            ("-3", Some(-3.0)),
+            ("mười hai", None),
+            ("1,2,3", None),
+            ("12.34.5", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_number(text), value, "{text}");
+        }
+    }
+
+    #[test]
+    fn dates_typed_as_text_and_serials() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day);
+        assert_eq!(parse_date("21/6/2024"), d(2024, 6, 21));
+        assert_eq!(parse_date("21-06-2024"), d(2024, 6, 21));
+        assert_eq!(parse_date("2024-06-21"), d(2024, 6, 21));
+        assert_eq!(parse_date("31/6/2024"), None);
+        assert_eq!(parse_date("21/6/24"), None);
+        assert_eq!(serial_date(45565.0, false), d(2024, 9, 30));
+    }
+
+    #[test]
+    fn columns_are_named_like_the_sheet() {
+        assert_eq!(column_name(0), "A");
+        assert_eq!(column_name(25), "Z");
+        assert_eq!(column_name(26), "AA");
     }
 }

@@ -141,6 +141,22 @@ fn put(
     Ok(())
 }
 
+/// Row height for wrapped text: Calc and Excel do not grow a row written by a program, so a
+/// long name would hide under the next row.
+fn fit(ws: &mut Worksheet, row: u32, texts: &[(f64, Option<String>)]) -> Result<(), XlsxError> {
+    let lines = texts
+        .iter()
+        .filter_map(|(width, text)| {
+            let chars = text.as_ref()?.chars().count() as f64;
+            Some((chars / (width * 1.1)).ceil().max(1.0))
+        })
+        .fold(1.0, f64::max);
+    if lines > 1.0 {
+        ws.set_row_height(row, 15.0 * lines)?;
+    }
+    Ok(())
+}
+
 fn header_row(ws: &mut Worksheet, f: &Formats, headers: &[&str]) -> Result<(), XlsxError> {
     for (c, h) in headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &f.header)?;
@@ -168,7 +184,7 @@ fn write_info(ws: &mut Worksheet, f: &Formats, period: Option<&Node>) -> Result<
     ws.set_name(form::INFO)?;
     header_row(ws, f, &form::INFO_HEADERS)?;
     ws.set_freeze_panes(1, 1)?;
-    for (c, w) in [(0, 46.0), (1, 60.0), (2, 36.0), (3, 48.0)] {
+    for (c, w) in [(0, 56.0), (1, 60.0), (2, 36.0), (3, 48.0)] {
         ws.set_column_width(c, w)?;
     }
     let mut r = 1;
@@ -202,6 +218,11 @@ fn write_info(ws: &mut Worksheet, f: &Formats, period: Option<&Node>) -> Result<
             if !row.hint.is_empty() {
                 ws.write_string_with_format(r, 3, row.hint, &f.hint)?;
             }
+            let shown = match row.kind {
+                Kind::Person | Kind::Persons => text(value.and_then(|v| get(v, "name"))),
+                _ => text(value),
+            };
+            fit(ws, r, &[(60.0, shown), (48.0, Some(row.hint.to_string()))])?;
             r += 1;
         }
     }
@@ -349,6 +370,7 @@ pub fn write(
             ws.write_number(r, 0, r as f64)?;
             put(ws, &f, r, 1, Kind::Text, get(p, "id"))?;
             put(ws, &f, r, 2, Kind::Text, get(p, "name"))?;
+            fit(ws, r, &[(60.0, text(get(p, "name")))])?;
             put(ws, &f, r, 3, Kind::Number, get(p, "budget.allocated"))?;
             put(ws, &f, r, 4, Kind::Number, get(p, "budget.disbursed"))?;
         }
@@ -440,6 +462,14 @@ pub fn write(
             ] {
                 put(ws, &f, r, c, kind, get(ind, k))?;
             }
+            fit(
+                ws,
+                r,
+                &[
+                    (60.0, text(get(ind, "name"))),
+                    (14.0, text(get(ind, "unit"))),
+                ],
+            )?;
         }
         let rows = if period.is_none() {
             example(
@@ -522,6 +552,7 @@ pub fn write(
             ws.write_string_with_format(r, 1, part, &f.text)?;
             put(ws, &f, r, 2, Kind::Text, *program)?;
             put(ws, &f, r, 3, Kind::Text, Some(*item))?;
+            fit(ws, r, &[(60.0, text(Some(*item)))])?;
         }
         if period.is_none() {
             example(
@@ -560,6 +591,7 @@ pub fn write(
             ws.write_number(r, 0, r as f64)?;
             ws.write_string_with_format(r, 1, *part, &f.text)?;
             put(ws, &f, r, 2, Kind::Text, Some(*item))?;
+            fit(ws, r, &[(60.0, text(Some(*item)))])?;
         }
         if period.is_none() {
             example(
@@ -595,6 +627,11 @@ pub fn write(
             put(ws, &f, r, 1, Kind::Codes, get(t, "to"))?;
             put(ws, &f, r, 2, Kind::Codes, get(t, "with"))?;
             put(ws, &f, r, 3, Kind::Text, get(t, "text"))?;
+            fit(
+                ws,
+                r,
+                &[(60.0, text(get(t, "text"))), (24.0, text(get(t, "with")))],
+            )?;
             put(ws, &f, r, 4, Kind::Date, get(t, "due"))?;
         }
         if period.is_none() {

@@ -93,7 +93,6 @@ fn pdfs(period: &Path) -> Vec<(String, Vec<u8>)> {
 enum Cell {
     Text(&'static str),
     Number(f64),
-    Date(u16, u8, u8),
     Empty,
 }
 
@@ -151,17 +150,6 @@ impl Book {
         row[c as usize] = match value {
             Cell::Text(s) => Data::String(s.into()),
             Cell::Number(x) => Data::Float(x),
-            Cell::Date(y, m, d) => {
-                let days = NaiveDate::from_ymd_opt(y.into(), m.into(), d.into())
-                    .unwrap()
-                    .signed_duration_since(NaiveDate::from_ymd_opt(1899, 12, 30).unwrap())
-                    .num_days();
-                Data::DateTime(calamine::ExcelDateTime::new(
-                    days as f64,
-                    calamine::ExcelDateTimeType::DateTime,
-                    false,
-                ))
-            }
             Cell::Empty => Data::Empty,
         };
         self

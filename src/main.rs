@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Check a period file and its directory; print every problem; exit 1 if any.
     Check {
-        /// The period file (TOML or JSON).
+        /// The period file (TOML, JSON or the Excel form .xlsx).
         period: PathBuf,
         /// The directory of units (default: directory.toml beside the period file).
         #[arg(long)]
@@ -99,6 +99,22 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Convert a period file between TOML and the Excel form (biểu mẫu); the period is checked
+    /// first, and only a valid one is converted.
+    Convert {
+        /// The period file (TOML, JSON or .xlsx).
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        to: ConvertTo,
+        /// Where to write (default: FILE with the new extension).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        directory: Option<PathBuf>,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Templates: copy the built-in ones out for an office to edit.
     Templates {
         #[command(subcommand)]
@@ -108,8 +124,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TemplatesCommand {
-    /// Write the built-in templates to DIR (typst/, docx/, email/ ...).
-    Export { dir: PathBuf },
+    /// Write the built-in templates to DIR (typst/, docx/, email/ ...) and the Excel form
+    /// bieu-mau-so-ket.xlsx.
+    Export {
+        dir: PathBuf,
+        /// Units for the form's drop-down lists (default: none listed).
+        #[arg(long)]
+        directory: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ConvertTo {
+    Toml,
+    Xlsx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -290,10 +318,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Convert {
+            file,
+            to,
+            out,
+            directory,
+            force,
+        } => convert_command(&clock, &file, to, out, directory.as_deref(), force),
         Command::Templates {
-            command: TemplatesCommand::Export { dir },
+            command: TemplatesCommand::Export { dir, directory },
         } => {
             export_templates(&dir)?;
+            let units = match directory {
+                Some(path) => match input::load_directory(&path) {
+                    Ok(d) => d,
+                    Err(problems) => {
+                        eprintln!("{problems}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                },
+                None => Default::default(),
+            };
+            let form = input::blank_form(&units, clock.today_in(VIETNAM))?;
+            let path = dir.join("bieu-mau-so-ket.xlsx");
+            render::templates::write_atomically(&path, &form)
+                .with_context(|| format!("không ghi được {}", path.display()))?;
+            println!("{}", path.display());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -349,6 +399,37 @@ fn send_command(
             })
         }
         Err(send::DeliverError::Period(problems)) => {
+            eprintln!("{problems}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn convert_command(
+    clock: &SystemClock,
+    file: &Path,
+    to: ConvertTo,
+    out: Option<PathBuf>,
+    directory: Option<&Path>,
+    force: bool,
+) -> Result<ExitCode> {
+    let (format, extension) = match to {
+        ConvertTo::Toml => (input::Format::Toml, "toml"),
+        ConvertTo::Xlsx => (input::Format::Xlsx, "xlsx"),
+    };
+    let out = out.unwrap_or_else(|| file.with_extension(extension));
+    if out.exists() && !force {
+        anyhow::bail!("{} đã có; dùng --force để ghi đè", out.display());
+    }
+    match input::convert_period(file, directory, clock.today_in(VIETNAM), format) {
+        Ok(bytes) => {
+            render::templates::write_atomically(&out, &bytes)
+                .with_context(|| format!("không ghi được {}", out.display()))?;
+            println!("{}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(input::ConvertError::Period(problems)) => {
             eprintln!("{problems}");
             Ok(ExitCode::FAILURE)
         }

@@ -3,6 +3,8 @@
 use std::fmt;
 
 /// One problem in one input file. `line` and `column` are 1-based; `column` counts characters.
+/// A workbook has no lines: its problems have `line` 0, `path` the sheet and cell ("Chỉ tiêu!F7")
+/// and `column` their order in the workbook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub file: String,
@@ -15,7 +17,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.line == 0 {
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }

@@ -1,12 +1,15 @@
-//! Input: the period file (TOML or JSON) and the directory, parsed, NFC-normalised and validated
-//! with every problem reported at once (file, line, key path, in Vietnamese).
+//! Input: the period file (TOML, JSON or the Excel form) and the directory, parsed,
+//! NFC-normalised and validated with every problem reported at once (file and line, or sheet
+//! and cell, in Vietnamese).
 
 pub mod config;
 pub mod diagnostics;
 pub mod directory;
 pub mod period;
 pub mod reader;
+pub mod to_toml;
 pub mod tree;
+pub mod xlsx;
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +55,24 @@ fn parse_file(path: &Path) -> Result<(Source, Node), Problem> {
     Ok((source, node))
 }
 
+fn is_xlsx(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+}
+
+/// Reads a period file into a tree: TOML or JSON, or the Excel form, whose positions are cells
+/// (`Located` maps them back).
+fn parse_period_file(path: &Path) -> Result<(Source, Node, Option<xlsx::Located>), Problem> {
+    if !is_xlsx(path) {
+        return parse_file(path).map(|(source, node)| (source, node, None));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| whole_file_problem(path, format!("không đọc được tệp: {e}")))?;
+    xlsx::read::read(&path.display().to_string(), bytes)
+        .map(|(source, node, located)| (source, node, Some(located)))
+        .map_err(|message| whole_file_problem(path, message))
+}
+
 pub fn load_directory(path: &Path) -> Result<Directory, Problems> {
     let (directory, problems) = read_directory_file(path);
     match directory {
@@ -87,7 +108,7 @@ pub fn load_period(
     let (directory, mut problems) = read_directory_file(&directory_path);
     let directory_parsed = directory.is_some();
     let directory = directory.unwrap_or_default();
-    let (source, node) = match parse_file(path) {
+    let (source, node, located) = match parse_period_file(path) {
         Ok(parsed) => parsed,
         Err(p) => {
             problems.push(p);
@@ -96,7 +117,10 @@ pub fn load_period(
     };
     let mut reader = Reader::new(&source);
     let period = period::read_period(&mut reader, &node, &directory, today);
-    let mut period_problems = reader.problems;
+    let mut period_problems = match &located {
+        Some(located) => located.locate(reader.problems),
+        None => reader.problems,
+    };
     if !directory_parsed {
         // Unknown-id errors against a directory that could not be read would only be noise.
         period_problems
@@ -108,4 +132,43 @@ pub fn load_period(
         Some(period) if problems.is_empty() => Ok(period),
         _ => Err(problems.sorted()),
     }
+}
+
+/// The formats a period file can be converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    Xlsx,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("{0}")]
+    Period(Problems),
+    #[error("không tạo được bảng tính: {0}")]
+    Xlsx(String),
+}
+
+/// Converts a period file (TOML, JSON or the Excel form) to `to`. Only a period that loads
+/// without problems is converted, so the result is as good as its source. `today` is the
+/// default issue date and the workbook's creation date.
+pub fn convert_period(
+    path: &Path,
+    directory_path: Option<&Path>,
+    today: NaiveDate,
+    to: Format,
+) -> Result<Vec<u8>, ConvertError> {
+    let period = load_period(path, directory_path, today).map_err(ConvertError::Period)?;
+    let (_, node, _) =
+        parse_period_file(path).map_err(|p| ConvertError::Period(Problems(vec![p])))?;
+    match to {
+        Format::Toml => Ok(to_toml::to_toml(&node).into_bytes()),
+        Format::Xlsx => xlsx::write::write(Some(&node), &period.directory, today)
+            .map_err(|e| ConvertError::Xlsx(e.to_string())),
+    }
+}
+
+/// The blank form for `templates export`, listing `directory`'s units for the drop-down lists.
+pub fn blank_form(directory: &Directory, today: NaiveDate) -> Result<Vec<u8>, ConvertError> {
+    xlsx::write::write(None, directory, today).map_err(|e| ConvertError::Xlsx(e.to_string()))
 }

@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module each: [`input`] (period file, directory, validation) →
 //! [`model`] (typed period, derived figures) → [`render`] (context, PDF, DOCX) →
-//! deliver (mail, ledger) → schedule. [`vi`] holds the Vietnamese formatting rules and
+//! deliver (mail, ledger) → schedule, and [`web`] on top: the staff page of `vanban serve`. [`vi`] holds the Vietnamese formatting rules and
 //! [`clock`] the only reading of the system time.
 
 pub mod clock;
@@ -13,3 +13,4 @@ pub mod model;
 pub mod render;
 pub mod schedule;
 pub mod vi;
+pub mod web;

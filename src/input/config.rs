@@ -43,6 +43,34 @@ struct RawConfig {
     smtp: Option<RawSmtp>,
     #[serde(default)]
     jobs: Vec<RawJob>,
+    #[serde(default)]
+    web: WebSettings,
+}
+
+/// `[web]`: the staff page of `vanban serve`. Plain values, so it is read as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Where the page listens; 127.0.0.1 by default, behind a TLS reverse proxy for a LAN.
+    pub listen: std::net::SocketAddr,
+    /// A session ends this many hours after login.
+    pub session_hours: u32,
+    /// The largest period file an upload may be, in KiB.
+    pub upload_limit_kb: u64,
+    /// Cookies marked `Secure` (sent over HTTPS only). Turn off only for plain http on
+    /// 127.0.0.1, never for a page other machines reach.
+    pub secure_cookies: bool,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            session_hours: 8,
+            upload_limit_kb: 2048,
+            secure_cookies: true,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Clone, Copy)]
@@ -144,6 +172,7 @@ pub struct Config {
     pub sender: Sender,
     pub smtp: Option<Smtp>,
     pub jobs: Vec<Job>,
+    pub web: WebSettings,
 }
 
 impl Config {
@@ -338,6 +367,7 @@ impl Config {
             },
             smtp,
             jobs,
+            web: raw.web,
         })
     }
 

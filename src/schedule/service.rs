@@ -275,7 +275,8 @@ pub struct Service<'a> {
     executor: &'a dyn Execute,
     alert: &'a dyn Alert,
     store: Store,
-    lock: InstanceLock,
+    // Shared: `vanban serve` sends from the web page under the same lock as the scheduler.
+    lock: Arc<InstanceLock>,
 }
 
 impl<'a> Service<'a> {
@@ -287,7 +288,18 @@ impl<'a> Service<'a> {
         executor: &'a dyn Execute,
         alert: &'a dyn Alert,
     ) -> Result<Service<'a>, ServiceError> {
-        let lock = InstanceLock::acquire(&config.state, clock.now())?;
+        let lock = Arc::new(InstanceLock::acquire(&config.state, clock.now())?);
+        Self::start_locked(config, clock, executor, alert, lock)
+    }
+
+    /// `start` with a lock the caller already holds (and shares with the web page).
+    pub fn start_locked(
+        config: &'a Config,
+        clock: &'a dyn Clock,
+        executor: &'a dyn Execute,
+        alert: &'a dyn Alert,
+        lock: Arc<InstanceLock>,
+    ) -> Result<Service<'a>, ServiceError> {
         let store = Store::open(&config.state)?;
         for run in recover_interrupted(store.conn(), clock.now())? {
             warn!(
@@ -566,6 +578,21 @@ pub fn serve(config: &Config) -> Result<(), ServiceError> {
     let alert = super::execute::MailAlert::new(config);
     let service = Service::start(config, &clock, &executor, &alert)?;
     service.run(&SystemWaiter, &stop)
+}
+
+/// The scheduler of `vanban serve`: like [`serve`], under a lock the web page shares and
+/// stopped by the caller's `stop` (which owns the signal handlers).
+pub fn serve_locked(
+    config: &Config,
+    lock: Arc<InstanceLock>,
+    stop: &StopSignal,
+) -> Result<(), ServiceError> {
+    let clock = crate::clock::SystemClock;
+    let executor = super::execute::JobExecutor::new(config)
+        .map_err(|e| ServiceError::Templates(e.to_string()))?;
+    let alert = super::execute::MailAlert::new(config);
+    let service = Service::start_locked(config, &clock, &executor, &alert, lock)?;
+    service.run(&SystemWaiter, stop)
 }
 
 /// `vanban run-job NAME`: one manual firing of `name`, now; SIGTERM/SIGINT stop it between

@@ -65,6 +65,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--requests", type=int, default=50)
+    ap.add_argument("--tool", choices=["ab", "python"],
+                    default="ab" if shutil.which("ab") else "python",
+                    help="ab (apache2-utils: a C client, so the client does not eat the cores "
+                         "it measures) or python threads")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vanban-bench-")
     port = free_port()
@@ -99,6 +103,21 @@ def main():
         stem = "02-thong-bao-ket-luan"
         paths = {"page": f"/periods/2024-h1/documents/{stem}",
                  "thumbnail": f"/periods/2024-h1/thumbs/{stem}/1.png"}
+
+        if args.tool == "ab":
+            cookie = next(c for c in setup.jar if c.name == "vanban_session")
+            for kind, path in paths.items():
+                out = subprocess.run(
+                    ["ab", "-q", "-c", str(args.users), "-n", str(args.users * args.requests),
+                     "-C", f"vanban_session={cookie.value}", base + path],
+                    check=True, capture_output=True, text=True).stdout
+                rps = re.search(r"Requests per second:\s+([\d.]+)", out).group(1)
+                failed = re.search(r"Failed requests:\s+(\d+)", out).group(1)
+                pct = dict(re.findall(r"^\s+(\d+)%\s+(\d+)", out, re.M))
+                print(f"{kind:10s} ab -c {args.users} -n {args.users * args.requests}: "
+                      f"{rps} requests/s, failed {failed}, p50={pct['50']} ms "
+                      f"p95={pct['95']} ms p99={pct['99']} ms max={pct['100']} ms")
+            return
 
         clients = []
         for _ in range(args.users):

@@ -450,7 +450,15 @@ pub fn preview(app: &App, key: &str, stem: &str) -> Result<(DocumentView, usize)
         return Err(WebError::NotFound);
     }
     let (_, _, period) = load(app, key)?;
-    let documents = render::plan(&period, None, &|_, _| None);
+    // Only the kind the stem names is planned: the preview answers without building the
+    // contexts of every letter of the period.
+    let kind = match stem.get(..3) {
+        Some("01-") => DocumentKind::ReviewReport,
+        Some("02-") => DocumentKind::ConclusionNotice,
+        Some("03-") => DocumentKind::AssignmentLetter,
+        _ => return Err(WebError::NotFound),
+    };
+    let documents = render::plan(&period, Some(kind), &|_, _| None);
     let document = documents
         .iter()
         .find(|d| d.file_stem == stem)

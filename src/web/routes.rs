@@ -846,7 +846,14 @@ async fn ledger(
                     r.period,
                     r.recipient,
                     r.document,
-                    r.state,
+                    match r.state.as_str() {
+                        "pending" => "chờ gửi",
+                        "sending" => "đang gửi",
+                        "sent" => "đã gửi",
+                        "failed" => "gửi lỗi",
+                        _ => "không rõ kết quả",
+                    }
+                    .to_string(),
                     r.attempt.map(|a| a.to_string()).unwrap_or_default()
                         + if r.resend { " (gửi lại)" } else { "" },
                     r.message_id.unwrap_or_default(),

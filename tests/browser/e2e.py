@@ -104,7 +104,8 @@ def run(driver, wait, args, password):
     driver.set_window_size(390, 844)
     shot(driver, args, "06-xem-truoc-dien-thoai.png")
     driver.set_window_size(1366, 768)
-    driver.back()
+    period_url = driver.current_url.split("/documents/")[0]
+    driver.get(period_url)
 
     # Send: the page asks first.
     wait.until(EC.presence_of_element_located((By.ID, "documents")))

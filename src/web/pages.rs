@@ -112,7 +112,7 @@ mod tests {
             .render(
                 "login.html",
                 None,
-                json!({"message": "<script>x</script>", "username": "a\"b"}),
+                json!({"message": "<script>x</script>", "username": "a\"b", "login_token": "t"}),
             )
             .unwrap()
             .0;

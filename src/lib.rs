@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module each: [`input`] (period file, directory, validation) →
 //! [`model`] (typed period, derived figures) → [`render`] (context, PDF, DOCX) →
-//! deliver (mail, ledger) → schedule. [`vi`] holds the Vietnamese formatting rules and
+//! deliver (mail, ledger) → schedule, and [`web`] on top: the staff page of `vanban serve`. [`vi`] holds the Vietnamese formatting rules and
 //! [`clock`] the only reading of the system time.
 
 pub mod clock;
@@ -18,3 +18,4 @@ pub mod schedule;
 pub mod shutdown;
 pub mod state;
 pub mod vi;
+pub mod web;

@@ -120,6 +120,109 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    #[command(flatten)]
+    Web(WebCommand),
+}
+
+// ---- the web page: `serve` and `users` (kept together so the page's CLI is one block) ----
+
+#[derive(Subcommand)]
+enum WebCommand {
+    /// The web page for staff and the scheduler, in one process, until SIGTERM/SIGINT.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Accounts for the web page.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add an account; the password is asked on the terminal (or read from standard input).
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Clerk,
+    Approver,
+    Admin,
+}
+
+fn web_command(command: WebCommand) -> Result<ExitCode> {
+    use vanban::web::{self, auth, store::WebStore};
+    match command {
+        WebCommand::Serve { config } => {
+            vanban::schedule::service::init_logging();
+            let config = Config::load(&config)?;
+            let stop = Arc::new(vanban::schedule::service::StopSignal::new());
+            vanban::schedule::service::stop_on_signals(Arc::clone(&stop))?;
+            let server = web::start(config, None, Arc::new(SystemClock), stop, true)?;
+            tracing::info!(address = %server.addr, "vanban serve: trang web đang chạy tại http://{}", server.addr);
+            server.wait();
+            Ok(ExitCode::SUCCESS)
+        }
+        WebCommand::Users {
+            command: UsersCommand::Add { name, role, config },
+        } => {
+            let config = Config::load_without_secrets(&config)?;
+            if !auth::valid_user_name(&name) {
+                anyhow::bail!(
+                    "tên đăng nhập \"{name}\" không hợp lệ: chỉ gồm chữ, số, '.', '-', '_' (tối đa 64 ký tự)"
+                );
+            }
+            let password = read_new_password()?;
+            let role = match role {
+                RoleArg::Clerk => auth::Role::Clerk,
+                RoleArg::Approver => auth::Role::Approver,
+                RoleArg::Admin => auth::Role::Admin,
+            };
+            let store = WebStore::open(&config.state)?;
+            let now = SystemClock.now();
+            store.add_user(&name, role, &auth::hash_password(&password)?, now)?;
+            store.audit(
+                "(dòng lệnh)",
+                "",
+                "thêm tài khoản",
+                &format!("{name} ({})", role.as_str()),
+                now,
+            )?;
+            println!("Đã thêm tài khoản {name} ({}).", role.label_vi());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The new password: asked twice without echo on a terminal, else the first line of stdin.
+fn read_new_password() -> Result<String> {
+    use std::io::IsTerminal;
+    use vanban::web::auth::MIN_PASSWORD_CHARS;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Mật khẩu: ")?;
+        let again = rpassword::prompt_password("Nhập lại mật khẩu: ")?;
+        if first != again {
+            anyhow::bail!("hai lần nhập mật khẩu không giống nhau");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        anyhow::bail!("mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự");
+    }
+    Ok(password)
 }
 
 #[derive(Subcommand)]
@@ -346,6 +449,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Web(command) => web_command(command),
     }
 }
 

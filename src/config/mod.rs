@@ -115,10 +115,36 @@ pub struct Config {
     pub sender: Sender,
     pub smtp: Option<Smtp>,
     pub jobs: Vec<Job>,
+    pub web: WebSettings,
 }
 
 impl Config {
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.name == name)
+    }
+}
+
+/// `[web]`: the staff page of `vanban serve`.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Where the page listens; 127.0.0.1 by default, behind a TLS reverse proxy for a LAN.
+    pub listen: std::net::SocketAddr,
+    /// A session ends this many hours after login.
+    pub session_hours: u32,
+    /// The largest period file an upload may be, in KiB.
+    pub upload_limit_kb: u64,
+    /// Cookies marked `Secure` (sent over HTTPS only). Turn off only for plain http on
+    /// 127.0.0.1, never for a page other machines reach.
+    pub secure_cookies: bool,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            session_hours: 8,
+            upload_limit_kb: 2048,
+            secure_cookies: true,
+        }
     }
 }

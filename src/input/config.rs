@@ -13,7 +13,7 @@ use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
     Action, CatchUp, Config, Covers, CronSchedule, Job, NumberingScheme, Secret, Security, Sender,
-    Smtp, SmtpSettings, parse_timezone, period_path,
+    Smtp, SmtpSettings, WebSettings, parse_timezone, period_path,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -43,7 +43,9 @@ const TOP_KEYS: &[&str] = &[
     "sender",
     "smtp",
     "jobs",
+    "web",
 ];
+const WEB_KEYS: &[&str] = &["listen", "session_hours", "upload_limit_kb", "secure_cookies"];
 const SENDER_KEYS: &[&str] = &["name", "address"];
 const SMTP_KEYS: &[&str] = &[
     "host",
@@ -230,6 +232,10 @@ fn read_config(
         None => None,
     };
     let jobs = read_jobs(r, &top, &base);
+    let web = match top.get("web") {
+        Some(n) => read_web(r, n),
+        None => WebSettings::default(),
+    };
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -257,7 +263,35 @@ fn read_config(
         sender: sender?,
         smtp,
         jobs,
+        web,
     })
+}
+
+fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
+    let defaults = WebSettings::default();
+    let Some(t) = r.table(node, "web", WEB_KEYS) else {
+        return defaults;
+    };
+    let listen = match t.opt_string(r, "listen") {
+        Some(text) => match text.parse::<std::net::SocketAddr>() {
+            Ok(addr) => addr,
+            Err(_) => {
+                r.report(
+                    &span_of(&t, "listen"),
+                    "web.listen",
+                    format!("địa chỉ lắng nghe \"{text}\" không hợp lệ; viết dạng IP:cổng, ví dụ \"127.0.0.1:8080\""),
+                );
+                defaults.listen
+            }
+        },
+        None => defaults.listen,
+    };
+    WebSettings {
+        listen,
+        session_hours: opt_unsigned(r, &t, "session_hours").unwrap_or(defaults.session_hours),
+        upload_limit_kb: opt_unsigned(r, &t, "upload_limit_kb").unwrap_or(defaults.upload_limit_kb),
+        secure_cookies: t.opt_bool(r, "secure_cookies").unwrap_or(defaults.secure_cookies),
+    }
 }
 
 fn read_smtp(

@@ -183,6 +183,41 @@ impl PdfEngine {
         pdf
     }
 
+    /// Each page as a PNG, `pixels_per_pt` pixels per point (the web page's thumbnails),
+    /// compiled from the same templates and data as [`render`](Self::render)'s PDF.
+    pub fn render_png_pages(
+        &self,
+        kind: DocumentKind,
+        data: &[u8],
+        today: NaiveDate,
+        pixels_per_pt: f64,
+    ) -> Result<Vec<Vec<u8>>, PdfError> {
+        let world = DocumentWorld {
+            engine: self,
+            main: file_id(&format!("/{}", template_name(kind)))?,
+            data: Bytes::new(data.to_vec()),
+            today,
+        };
+        let document = typst::compile::<PagedDocument>(&world)
+            .output
+            .map_err(|errors| PdfError::Compile(self.describe(&world, errors.iter())))?;
+        let options = typst_render::RenderOptions {
+            pixel_per_pt: typst::utils::Scalar::new(pixels_per_pt),
+            render_bleed: false,
+        };
+        let pages = document
+            .pages()
+            .iter()
+            .map(|page| {
+                typst_render::render(page, &options)
+                    .encode_png()
+                    .map_err(|e| PdfError::Export(e.to_string()))
+            })
+            .collect();
+        typst::comemo::evict(CACHE_MAX_AGE);
+        pages
+    }
+
     /// Diagnostics as "template:line:column: message", at most MAX_DIAGNOSTICS of them.
     fn describe<'a>(
         &self,

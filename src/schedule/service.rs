@@ -201,7 +201,8 @@ pub struct Service<'a> {
     executor: &'a dyn Execute,
     alert: &'a dyn Alert,
     store: Store,
-    lock: InstanceLock,
+    // Shared: `vanban serve` sends from the web page under the same lock as the scheduler.
+    lock: Arc<InstanceLock>,
 }
 
 impl<'a> Service<'a> {
@@ -213,7 +214,18 @@ impl<'a> Service<'a> {
         executor: &'a dyn Execute,
         alert: &'a dyn Alert,
     ) -> Result<Service<'a>, ServiceError> {
-        let lock = InstanceLock::acquire(&config.state, clock.now())?;
+        let lock = Arc::new(InstanceLock::acquire(&config.state, clock.now())?);
+        Self::start_locked(config, clock, executor, alert, lock)
+    }
+
+    /// `start` with a lock the caller already holds (and shares with the web page).
+    pub fn start_locked(
+        config: &'a Config,
+        clock: &'a dyn Clock,
+        executor: &'a dyn Execute,
+        alert: &'a dyn Alert,
+        lock: Arc<InstanceLock>,
+    ) -> Result<Service<'a>, ServiceError> {
         let store = Store::open(&config.state)?;
         for run in recover_interrupted(store.conn(), clock.now())? {
             warn!(

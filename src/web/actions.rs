@@ -1,0 +1,594 @@
+//! The work behind the page's forms and views, run on blocking threads: accept an upload and
+//! check it exactly as `vanban check` does, render drafts and their page thumbnails, read a
+//! period's documents and deliveries, and send through the same `send_period` as the CLI.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::auth::random_token;
+use super::sessions::SignedIn;
+use super::store::Upload;
+use super::{App, WebError};
+use crate::clock::VIETNAM;
+use crate::deliver::email::title_of;
+use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
+use crate::deliver::register::document_key;
+use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
+use crate::deliver::status::period_status;
+use crate::deliver::store::Store;
+use crate::input;
+use crate::model::{DocumentKind, Period};
+use crate::render::{self, PlannedDocument};
+
+/// Thumbnail resolution: an A4 page (595 pt wide) becomes 446 px, legible when enlarged on a
+/// phone and small enough (about 60 KB) to list every page.
+const THUMBNAIL_PIXELS_PER_PT: f64 = 0.75;
+
+/// The file types a period may be uploaded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UploadKind {
+    Toml,
+    Json,
+}
+
+impl UploadKind {
+    fn extension(self) -> &'static str {
+        match self {
+            UploadKind::Toml => "toml",
+            UploadKind::Json => "json",
+        }
+    }
+}
+
+/// Checks a client's file name: it is only ever shown, never used as a path, but a name that
+/// tries to leave its folder says the client is not a browser uploading a file, so it is
+/// refused outright.
+fn upload_kind(name: &str) -> Result<UploadKind, WebError> {
+    let bad = name.is_empty()
+        || name.chars().count() > 200
+        || name.contains(['/', '\\', '\0'])
+        || name.contains("..")
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(WebError::BadRequest(format!(
+            "Tên tệp \"{}\" không hợp lệ: tên tệp không được chứa thư mục, \"..\" hay ký tự điều khiển.",
+            name.chars().filter(|c| !c.is_control()).collect::<String>()
+        )));
+    }
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "toml" => Ok(UploadKind::Toml),
+        "json" => Ok(UploadKind::Json),
+        "xlsx" | "xls" => Err(WebError::BadRequest(
+            "Chưa nhận tệp Excel; hãy tải lên tệp .toml hoặc .json.".into(),
+        )),
+        _ => Err(WebError::BadRequest(format!(
+            "Tệp \"{name}\" không phải .toml hay .json; chỉ nhận hai loại tệp này."
+        ))),
+    }
+}
+
+/// A period key as the page uses it in URLs: "2024-h1".
+pub fn valid_period_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    bytes.len() == 7
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && &bytes[4..6] == b"-h"
+        && matches!(bytes[6], b'1' | b'2')
+}
+
+/// A document's file stem or file name as rendered ("03-cong-van-bqlda", "…​.pdf"): lower-case
+/// letters, digits, '-', and one extension; never a path.
+pub fn valid_file_part(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 120
+        && !text.starts_with(['.', '-'])
+        && !text.contains("..")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// Stores an uploaded period file under a name vanban makes, checks it, and records both.
+pub fn accept_upload(
+    app: &App,
+    who: &SignedIn,
+    original_name: &str,
+    bytes: &[u8],
+) -> Result<Upload, WebError> {
+    let kind = upload_kind(original_name)?;
+    let limit_kb = app.config.web.upload_limit_kb;
+    if bytes.len() as u64 > limit_kb * 1024 {
+        return Err(WebError::TooLarge { limit_kb });
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(WebError::BadRequest(format!(
+            "Tệp \"{original_name}\" không phải văn bản UTF-8."
+        )));
+    }
+    let dir = app.uploads_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    let stored_name = format!("{}.{}", &random_token()?[..32], kind.extension());
+    let path = dir.join(&stored_name);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| io_error(&path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_error(&path, e))?;
+
+    let today = app.clock.today_in(VIETNAM);
+    let (period, problems) = match input::load_period(&path, app.config.directory.as_deref(), today)
+    {
+        Ok(period) => (Some(period.key()), String::new()),
+        // The messages name the file as the clerk knows it, so they read exactly as
+        // `vanban check <their file>` prints them.
+        Err(problems) => (
+            None,
+            problems
+                .to_string()
+                .replace(&path.display().to_string(), original_name),
+        ),
+    };
+    let now = app.clock.now();
+    let id = app.store.add_upload(
+        &who.user.name,
+        original_name,
+        &stored_name,
+        period.as_deref(),
+        &problems,
+        now,
+    )?;
+    let outcome = match (&period, problems.is_empty()) {
+        (Some(p), true) => format!("hợp lệ, kỳ {p}"),
+        _ => format!("có lỗi ({} dòng)", problems.lines().count()),
+    };
+    app.store.audit(
+        &who.user.name,
+        &who.ip,
+        "tải lên",
+        &format!("{original_name} → {stored_name}: {outcome}"),
+        now,
+    )?;
+    Ok(Upload {
+        id,
+        at: super::store::time_text(now),
+        username: who.user.name.clone(),
+        original_name: original_name.to_string(),
+        stored_name,
+        period,
+        problems,
+    })
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> WebError {
+    WebError::Internal(format!("Không ghi hoặc đọc được {}: {e}", path.display()))
+}
+
+/// The current file of a period and the period read from it.
+pub fn load(app: &App, key: &str) -> Result<(Upload, PathBuf, Period), WebError> {
+    if !valid_period_key(key) {
+        return Err(WebError::NotFound);
+    }
+    let upload = app.store.current_upload(key)?.ok_or(WebError::NotFound)?;
+    let path = app.uploads_dir().join(&upload.stored_name);
+    let today = app.clock.today_in(VIETNAM);
+    // Valid when uploaded; the directory may have changed since.
+    let period =
+        input::load_period(&path, app.config.directory.as_deref(), today).map_err(|problems| {
+            WebError::BadRequest(format!(
+                "Tệp kỳ {key} không còn hợp lệ:\n{}",
+                problems
+                    .to_string()
+                    .replace(&path.display().to_string(), &upload.original_name)
+            ))
+        })?;
+    Ok((upload, path, period))
+}
+
+pub fn drafts_dir(app: &App, key: &str) -> PathBuf {
+    app.config.output_dir.join(key)
+}
+
+fn thumbnail_path(app: &App, key: &str, stem: &str, page: usize) -> PathBuf {
+    app.previews_dir()
+        .join(key)
+        .join(format!("{stem}-{page}.png"))
+}
+
+/// Renders every draft (PDF and DOCX, to the output folder as `vanban render` does) and each
+/// page's thumbnail. Returns a line for the page.
+pub fn render_drafts(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> {
+    let (_, _, period) = load(app, key)?;
+    let documents = render::plan(&period, None, &|_, _| None);
+    let dir = drafts_dir(app, key);
+    let written = render::render_to_dir(
+        &documents,
+        &app.backends.renderers(),
+        &dir,
+        render::default_threads(),
+    )
+    .map_err(|e| WebError::BadRequest(format!("Không tạo được bản nháp: {e}")))?;
+    let previews = app.previews_dir().join(key);
+    // Old thumbnails go first: a document that lost a page must not keep showing it.
+    if let Err(e) = std::fs::remove_dir_all(&previews)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(io_error(&previews, e));
+    }
+    std::fs::create_dir_all(&previews).map_err(|e| io_error(&previews, e))?;
+    for document in &documents {
+        let data = serde_json::to_vec(&document.context)
+            .map_err(|e| WebError::Internal(format!("{}: {e}", document.label())))?;
+        let pages = app
+            .previews
+            .render_png_pages(document.kind, &data, document.date, THUMBNAIL_PIXELS_PER_PT)
+            .map_err(|e| WebError::BadRequest(format!("{}: {e}", document.label())))?;
+        for (i, png) in pages.iter().enumerate() {
+            let path = thumbnail_path(app, key, &document.file_stem, i + 1);
+            std::fs::write(&path, png).map_err(|e| io_error(&path, e))?;
+        }
+    }
+    let line = format!(
+        "Đã tạo {} tệp bản nháp trong {}.",
+        written.len(),
+        dir.display()
+    );
+    app.store.audit(
+        &who.user.name,
+        &who.ip,
+        "tạo bản nháp",
+        &format!("kỳ {key}: {} tệp", written.len()),
+        app.clock.now(),
+    )?;
+    Ok(line)
+}
+
+/// One document's row on the period page.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentView {
+    pub stem: String,
+    pub title: String,
+    pub unit_name: Option<String>,
+    /// none | draft | issued | sent | failed | unknown
+    pub step: &'static str,
+    pub step_label: &'static str,
+    pub number: Option<String>,
+    pub rendered: bool,
+}
+
+/// One message's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub unit: String,
+    pub message: String,
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub message_id: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitChoice {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodView {
+    pub key: String,
+    pub label: String,
+    pub documents: Vec<DocumentView>,
+    pub deliveries: Vec<DeliveryView>,
+    pub units: Vec<UnitChoice>,
+    pub upload: Upload,
+}
+
+fn state_slug(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Sending => "sending",
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+        DeliveryState::Unknown => "unknown",
+    }
+}
+
+fn step_label(step: &str) -> &'static str {
+    match step {
+        "draft" => "bản nháp",
+        "issued" => "đã cấp số",
+        "sent" => "đã gửi",
+        "failed" => "gửi lỗi",
+        "unknown" => "không rõ kết quả gửi",
+        _ => "chưa tạo",
+    }
+}
+
+/// What the ledger and register say of each document and message of a period.
+pub fn period_view(app: &App, key: &str) -> Result<PeriodView, WebError> {
+    let (upload, path, period) = load(app, key)?;
+    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let today = app.clock.today_in(VIETNAM);
+    // This process holds the lock: a "sending" row is really in flight.
+    let status = period_status(&app.config, &store, &path, today, true).map_err(|e| match e {
+        DeliverError::Period(p) => WebError::BadRequest(p.to_string()),
+        other => WebError::Internal(other.to_string()),
+    })?;
+    let documents = render::plan(&period, None, &|_, _| None);
+    let drafts = drafts_dir(app, key);
+    let views = documents
+        .iter()
+        .map(|d| document_view(d, &period, &status, &drafts))
+        .collect();
+    let deliveries = status
+        .lines
+        .iter()
+        .map(|line| {
+            let latest = line.record.as_ref().and_then(|r| r.latest());
+            let state = line
+                .record
+                .as_ref()
+                .map_or(DeliveryState::Pending, |r| r.state);
+            let detail = match latest.map(|a| &a.outcome) {
+                Some(AttemptOutcome::Failed { reason, .. }) => reason.clone(),
+                _ => String::new(),
+            };
+            DeliveryView {
+                unit: line
+                    .unit_name
+                    .clone()
+                    .unwrap_or_else(|| line.key.recipient.clone()),
+                message: line
+                    .message
+                    .map_or_else(|| line.key.document.clone(), |m| m.label_vi().to_string()),
+                state: state_slug(state),
+                state_label: state.label_vi(),
+                message_id: latest.map(|a| a.message_id.clone()).unwrap_or_default(),
+                detail,
+            }
+        })
+        .collect();
+    let mut units: Vec<UnitChoice> = Vec::new();
+    for line in &status.lines {
+        if !units.iter().any(|u| u.id == line.key.recipient) {
+            units.push(UnitChoice {
+                id: line.key.recipient.clone(),
+                name: line
+                    .unit_name
+                    .clone()
+                    .unwrap_or_else(|| line.key.recipient.clone()),
+            });
+        }
+    }
+    Ok(PeriodView {
+        key: key.to_string(),
+        label: status.label.clone(),
+        documents: views,
+        deliveries,
+        units,
+        upload,
+    })
+}
+
+fn document_view(
+    document: &PlannedDocument,
+    period: &Period,
+    status: &crate::deliver::status::PeriodStatus,
+    drafts: &Path,
+) -> DocumentView {
+    let key = document_key(
+        &period.key(),
+        document.kind.slug(),
+        document.unit.as_deref(),
+    );
+    let number = status
+        .issued
+        .iter()
+        .find(|e| e.document_key == key)
+        .map(|e| e.number_and_symbol());
+    let carried: Vec<DeliveryState> = status
+        .lines
+        .iter()
+        .filter(|l| {
+            l.message
+                .is_some_and(|m| m.documents().contains(&document.kind))
+        })
+        .filter(|l| {
+            document.kind != DocumentKind::AssignmentLetter
+                || document.unit.as_deref() == Some(l.key.recipient.as_str())
+        })
+        .map(|l| {
+            l.record
+                .as_ref()
+                .map_or(DeliveryState::Pending, |r| r.state)
+        })
+        .collect();
+    let rendered = drafts.join(format!("{}.pdf", document.file_stem)).is_file();
+    let step = if carried.contains(&DeliveryState::Failed) {
+        "failed"
+    } else if carried
+        .iter()
+        .any(|s| matches!(s, DeliveryState::Unknown | DeliveryState::Sending))
+    {
+        "unknown"
+    } else if !carried.is_empty() && carried.iter().all(|s| *s == DeliveryState::Sent) {
+        "sent"
+    } else if number.is_some() {
+        "issued"
+    } else if rendered {
+        "draft"
+    } else {
+        "none"
+    };
+    DocumentView {
+        stem: document.file_stem.clone(),
+        title: title_of(document.kind).to_string(),
+        unit_name: document
+            .unit
+            .as_deref()
+            .and_then(|u| period.directory.unit(u))
+            .map(|u| u.name.clone()),
+        step,
+        step_label: step_label(step),
+        number,
+        rendered,
+    }
+}
+
+/// The preview page's data: the document's title and how many page thumbnails it has.
+pub fn preview(app: &App, key: &str, stem: &str) -> Result<(DocumentView, usize), WebError> {
+    if !valid_file_part(stem) {
+        return Err(WebError::NotFound);
+    }
+    let (_, _, period) = load(app, key)?;
+    // Only the kind the stem names is planned: the preview answers without building the
+    // contexts of every letter of the period.
+    let kind = match stem.get(..3) {
+        Some("01-") => DocumentKind::ReviewReport,
+        Some("02-") => DocumentKind::ConclusionNotice,
+        Some("03-") => DocumentKind::AssignmentLetter,
+        _ => return Err(WebError::NotFound),
+    };
+    let documents = render::plan(&period, Some(kind), &|_, _| None);
+    let document = documents
+        .iter()
+        .find(|d| d.file_stem == stem)
+        .ok_or(WebError::NotFound)?;
+    let drafts = drafts_dir(app, key);
+    let rendered = drafts.join(format!("{stem}.pdf")).is_file();
+    if !rendered {
+        return Err(WebError::BadRequest(
+            "Văn bản này chưa có bản nháp; hãy bấm \"Tạo bản nháp\" ở trang của kỳ.".into(),
+        ));
+    }
+    let pages = (1..)
+        .take_while(|n| thumbnail_path(app, key, stem, *n).is_file())
+        .count();
+    let view = DocumentView {
+        stem: stem.to_string(),
+        title: title_of(document.kind).to_string(),
+        unit_name: document
+            .unit
+            .as_deref()
+            .and_then(|u| period.directory.unit(u))
+            .map(|u| u.name.clone()),
+        step: "draft",
+        step_label: step_label("draft"),
+        number: None,
+        rendered,
+    };
+    Ok((view, pages))
+}
+
+/// A rendered draft's bytes (PDF or DOCX), by file name.
+pub fn draft_file(app: &App, key: &str, name: &str) -> Result<Vec<u8>, WebError> {
+    if !valid_period_key(key) || !valid_file_part(name) {
+        return Err(WebError::NotFound);
+    }
+    std::fs::read(drafts_dir(app, key).join(name)).map_err(|_| WebError::NotFound)
+}
+
+/// A page thumbnail's bytes.
+pub fn thumbnail(app: &App, key: &str, stem: &str, page: usize) -> Result<Vec<u8>, WebError> {
+    if !valid_period_key(key) || !valid_file_part(stem) {
+        return Err(WebError::NotFound);
+    }
+    std::fs::read(thumbnail_path(app, key, stem, page)).map_err(|_| WebError::NotFound)
+}
+
+/// Issues, renders and sends the period's messages (or one unit's again, with a reason), as
+/// `vanban send` does. Returns the report the CLI would print.
+pub fn send_period(
+    app: &App,
+    who: &SignedIn,
+    key: &str,
+    resend: Option<(String, String)>,
+) -> Result<String, WebError> {
+    let (_, path, _) = load(app, key)?;
+    if let Some((unit, reason)) = &resend
+        && (unit.trim().is_empty() || reason.trim().chars().count() < 5)
+    {
+        return Err(WebError::BadRequest(
+            "Gửi lại cần chọn đơn vị và ghi lý do (ít nhất 5 ký tự).".into(),
+        ));
+    }
+    let _one_at_a_time = app.sending.lock().unwrap_or_else(|e| e.into_inner());
+    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let renderers = app.backends.renderers();
+    let stop = app.stop.flag();
+    let sleep = |delay: std::time::Duration| send::sleep_unless_stopped(stop, delay);
+    let env = SendEnv {
+        config: &app.config,
+        store: &store,
+        lock: &app.lock,
+        clock: &*app.clock,
+        renderers: &renderers,
+        sleep: &sleep,
+    };
+    let options = SendOptions {
+        dry_run: false,
+        resend: resend.as_ref().map(|(unit, _)| unit.clone()),
+        only: Vec::new(),
+    };
+    let (text, summary) = match send::send_period(&env, &path, &options, stop) {
+        Ok(report) => {
+            let summary = match report.all_delivered() {
+                true => "đã gửi hết".to_string(),
+                false => "có thư chưa gửi được".to_string(),
+            };
+            (report.to_string(), summary)
+        }
+        Err(DeliverError::Period(problems)) => {
+            let text = problems
+                .to_string()
+                .replace(&path.display().to_string(), key);
+            (text, "dữ liệu có lỗi, không gửi".into())
+        }
+        Err(e) => (e.to_string(), "không gửi".into()),
+    };
+    let (action, detail) = match &resend {
+        Some((unit, reason)) => (
+            "gửi lại",
+            format!("kỳ {key}, đơn vị {unit}, lý do: {reason}: {summary}"),
+        ),
+        None => ("gửi", format!("kỳ {key}: {summary}")),
+    };
+    app.store
+        .audit(&who.user.name, &who.ip, action, &detail, app.clock.now())?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_that_leave_their_folder_are_refused() {
+        for bad in [
+            "../x.toml",
+            "a/b.toml",
+            "..\\x.toml",
+            "x\0.toml",
+            "",
+            "x\n.toml",
+        ] {
+            assert!(upload_kind(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(upload_kind("Kỳ 2024 H1.TOML").unwrap(), UploadKind::Toml);
+        assert!(upload_kind("bang.xlsx").is_err());
+        assert!(upload_kind("run.sh").is_err());
+        assert!(valid_period_key("2024-h1") && !valid_period_key("2024-h3"));
+        assert!(!valid_period_key("../etc"));
+        assert!(valid_file_part("03-cong-van-bqlda.pdf"));
+        assert!(!valid_file_part("../x.pdf") && !valid_file_part(".hidden"));
+    }
+}

@@ -1,0 +1,199 @@
+//! Who may do what: roles and their permissions, Argon2id password hashes, random tokens, and
+//! the rule that slows down guessing (login attempts per user name and per address).
+
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// Wrong passwords allowed in [`ATTEMPT_WINDOW`] for one user name or one address; the next
+/// login is refused without checking the password until the window has passed.
+pub const MAX_FAILURES: u32 = 5;
+pub const ATTEMPT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("không tạo được mã băm mật khẩu: {0}")]
+    Hash(String),
+    #[error("không lấy được số ngẫu nhiên từ hệ điều hành: {0}")]
+    Random(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Văn thư / chuyên viên: uploads, renders, sends.
+    Clerk,
+    /// Lãnh đạo: reads and previews.
+    Approver,
+    /// Quản trị: accounts, directory, jobs, register, ledger; and whatever a clerk may do.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Clerk, Role::Approver, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Clerk => "clerk",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Role::Clerk => "Văn thư / chuyên viên",
+            Role::Approver => "Lãnh đạo (duyệt)",
+            Role::Admin => "Quản trị",
+        }
+    }
+}
+
+/// What a request wants to do; checked on the server for every route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// See periods, documents, previews, downloads.
+    View,
+    /// Upload period files, render drafts, send, resend.
+    Prepare,
+    /// Accounts, directory, jobs, register, ledger.
+    Administer,
+}
+
+impl Permission {
+    pub fn allowed(self, role: Role) -> bool {
+        match self {
+            Permission::View => true,
+            Permission::Prepare => matches!(role, Role::Clerk | Role::Admin),
+            Permission::Administer => role == Role::Admin,
+        }
+    }
+}
+
+fn salt() -> Result<SaltString, AuthError> {
+    let bytes = random_bytes::<16>()?;
+    SaltString::encode_b64(&bytes).map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// An Argon2id hash (PHC string, with its own salt and parameters).
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt()?)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches `hash`. A malformed hash matches nothing.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of a password nobody has, to verify against when the user name is unknown, so an
+/// unknown name takes as long as a wrong password and names cannot be probed by timing.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        // A fixed salt is fine: this hash protects nothing.
+        let salt = SaltString::encode_b64(b"vanban-decoy-salt").expect("valid salt");
+        Argon2::default()
+            .hash_password(b"decoy", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// A 256-bit random token, as 64 hex digits (session ids, CSRF tokens, file names).
+pub fn random_token() -> Result<String, AuthError> {
+    Ok(hex(&random_bytes::<32>()?))
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Whether a login must be refused before its password is even checked: too many failures
+/// for the name or from the address within the window.
+pub fn throttled(failures_by_user: u32, failures_by_ip: u32) -> bool {
+    failures_by_user >= MAX_FAILURES || failures_by_ip >= MAX_FAILURES * 4
+}
+
+/// The start of the window of failures that count at `now`.
+pub fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - ATTEMPT_WINDOW
+}
+
+/// A user name: letters, digits, '.', '-', '_', 1..=64 characters.
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Passwords of at least 10 characters: office accounts send in the chairman's name.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_hashes_verify_and_differ_by_salt() {
+        let a = hash_password("mật khẩu dài đủ").unwrap();
+        let b = hash_password("mật khẩu dài đủ").unwrap();
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b);
+        assert!(verify_password("mật khẩu dài đủ", &a));
+        assert!(!verify_password("mat khau dai du", &a));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn roles_grant_only_their_actions() {
+        assert!(!Permission::Administer.allowed(Role::Clerk));
+        assert!(!Permission::Prepare.allowed(Role::Approver));
+        assert!(Permission::Prepare.allowed(Role::Clerk));
+        assert!(Permission::Administer.allowed(Role::Admin));
+        assert!(Permission::View.allowed(Role::Approver));
+    }
+
+    #[test]
+    fn the_sixth_wrong_password_is_throttled() {
+        assert!(!throttled(MAX_FAILURES - 1, 0));
+        assert!(throttled(MAX_FAILURES, 0));
+        assert!(!valid_user_name("../etc"));
+        assert!(valid_user_name("van-thu.lan"));
+        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd"));
+        assert_eq!(random_token().unwrap().len(), 64);
+    }
+}

@@ -1,0 +1,282 @@
+//! `vanban serve`: the office's web page (server-rendered HTML for clerks, approvers and admins)
+//! and the scheduler, in one process sharing one instance lock.
+//!
+//! Layout: [`routes`] maps URLs to handlers, [`pages`] renders the HTML templates, [`actions`]
+//! does the work behind a form (upload, check, render, send) on blocking threads, [`sessions`]
+//! and [`auth`] decide who is asking and what they may do, [`store`] keeps the page's tables.
+
+pub mod actions;
+pub mod auth;
+pub mod pages;
+pub mod routes;
+pub mod sessions;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::clock::Clock;
+use crate::deliver::lock::{InstanceLock, LockError};
+use crate::input::config::Config;
+use crate::render::pdf::{PdfEngine, PdfError};
+use crate::render::templates::Templates;
+use crate::render::{BackendError, Backends, Formats};
+use crate::shutdown::StopSignal;
+
+/// Everything a request handler may use; shared by all of them.
+pub struct App {
+    pub config: Config,
+    pub store: store::WebStore,
+    pub clock: Arc<dyn Clock>,
+    pub pages: pages::Pages,
+    pub backends: Backends,
+    /// A second engine for the PNG thumbnails (the PDF backend keeps its own private).
+    pub previews: PdfEngine,
+    pub lock: Arc<InstanceLock>,
+    pub stop: Arc<StopSignal>,
+    /// One send from the page at a time: a second click waits instead of racing the first.
+    pub sending: Mutex<()>,
+}
+
+impl App {
+    /// The folder holding the state database: uploads and previews live under `web/` in it.
+    pub fn state_dir(&self) -> PathBuf {
+        self.config
+            .state
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.state_dir().join("web").join("uploads")
+    }
+
+    pub fn previews_dir(&self) -> PathBuf {
+        self.state_dir().join("web").join("previews")
+    }
+}
+
+/// What a request can fail with; the Vietnamese text is what the user reads.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("Bạn không có quyền làm việc này.")]
+    Forbidden,
+    #[error(
+        "Biểu mẫu không hợp lệ hoặc đã hết hạn (thiếu mã chống giả mạo). Hãy tải lại trang và thử lại."
+    )]
+    Csrf,
+    #[error("Không tìm thấy trang hoặc tệp này.")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Tệp quá lớn: giới hạn là {limit_kb} KB.")]
+    TooLarge { limit_kb: u64 },
+    #[error(transparent)]
+    Store(#[from] store::WebStoreError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WebError {
+    fn status(&self) -> StatusCode {
+        match self {
+            WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Store(_) | WebError::Auth(_) | WebError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "trang web: lỗi khi xử lý yêu cầu");
+        }
+        // Plain and self-contained: an error page must not depend on the templates working.
+        let body = format!(
+            "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Lỗi</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
+             <body><main class=\"error\"><h1>Không thực hiện được</h1><p>{}</p>\
+             <p><a href=\"/\">Về trang chính</a></p></main></body></html>",
+            pages::escape(&self.to_string())
+        );
+        (status, Html(body)).into_response()
+    }
+}
+
+/// Runs `work` on tokio's blocking pool: database, rendering and SMTP never hold up the
+/// threads that answer other requests.
+pub async fn blocking<T, F>(work: F) -> Result<T, WebError>
+where
+    F: FnOnce() -> Result<T, WebError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| WebError::Internal(format!("Lỗi nội bộ: {e}")))?
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] store::WebStoreError),
+    #[error(transparent)]
+    Backends(#[from] BackendError),
+    #[error("không nạp được mẫu Typst cho ảnh xem trước: {0}")]
+    Previews(#[from] PdfError),
+    #[error("không nạp được mẫu trang web: {0}")]
+    Pages(String),
+    #[error("không mở được cổng {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("không khởi động được máy chủ web: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A running page (and scheduler): its address, and how to stop it.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Arc<StopSignal>,
+    web: std::thread::JoinHandle<()>,
+    scheduler: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Asks both to stop and waits for them.
+    pub fn stop(self) {
+        self.stop.request();
+        self.wait();
+    }
+
+    /// Waits until a stop was requested (a signal, or [`stop`](Self::stop)) and both ended.
+    pub fn wait(self) {
+        let _ = self.web.join();
+        if let Some(scheduler) = self.scheduler {
+            let _ = scheduler.join();
+        }
+    }
+}
+
+/// Takes the instance lock, opens the page's tables, binds `config.web.listen` (or `listen`),
+/// and serves until `stop` is requested. With `scheduler`, the jobs of the config run on their
+/// own thread under the same lock.
+pub fn start(
+    config: Config,
+    listen: Option<SocketAddr>,
+    clock: Arc<dyn Clock>,
+    stop: Arc<StopSignal>,
+    scheduler: bool,
+) -> Result<Server, ServeError> {
+    let lock = Arc::new(InstanceLock::acquire(&config.state, clock.now())?);
+    let store = store::WebStore::open(&config.state)?;
+    let templates = config
+        .templates_dir
+        .clone()
+        .map(Templates::with_overrides)
+        .unwrap_or_default();
+    let backends = Backends::new(&templates, Formats::Both)?;
+    let previews = PdfEngine::new(&templates)?;
+    let pages = pages::Pages::new().map_err(ServeError::Pages)?;
+    let addr = listen.unwrap_or(config.web.listen);
+    let std_listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = std_listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+
+    let scheduler = match scheduler && !config.jobs.is_empty() {
+        true => {
+            let config = config.clone();
+            let lock = Arc::clone(&lock);
+            let stop = Arc::clone(&stop);
+            Some(std::thread::spawn(move || {
+                if let Err(e) = crate::schedule::run::serve_locked(&config, lock, &stop) {
+                    tracing::error!(error = %e, "bộ lập lịch dừng vì lỗi");
+                }
+            }))
+        }
+        false => None,
+    };
+
+    let app = Arc::new(App {
+        config,
+        store,
+        clock,
+        pages,
+        backends,
+        previews,
+        lock,
+        stop: Arc::clone(&stop),
+        sending: Mutex::new(()),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let web_stop = Arc::clone(&stop);
+    let web = std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "trang web: không dùng được cổng đã mở");
+                    web_stop.request();
+                    return;
+                }
+            };
+            let router = routes::router(app);
+            let shutdown = async move {
+                while !web_stop.is_requested() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            let served = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "trang web dừng vì lỗi");
+            }
+        });
+    });
+    Ok(Server {
+        addr,
+        stop,
+        web,
+        scheduler,
+    })
+}
+
+/// A flag the sender polls between messages, set when the service is asked to stop.
+pub fn stop_flag(stop: &StopSignal) -> &AtomicBool {
+    stop.flag()
+}
+
+/// Whether a stop has been requested (for long loops in handlers).
+pub fn stopping(stop: &StopSignal) -> bool {
+    stop.flag().load(Ordering::SeqCst)
+}

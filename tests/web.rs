@@ -1,0 +1,710 @@
+//! The web page over real HTTP: the server started in the test on 127.0.0.1:0, spoken to with
+//! hand-written HTTP/1.1 requests, so nothing but Rust is needed. Security first (sessions,
+//! roles, CSRF, login throttling, uploads), then a clerk's way from upload to sent messages.
+
+#[path = "support/sink.rs"]
+mod sink;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use vanban::clock::FixedClock;
+use vanban::input::config::Config;
+use vanban::schedule::service::StopSignal;
+use vanban::web::{self, auth::Role, store::WebStore};
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+const PASSWORD: &str = "mật-khẩu-đủ-dài-1";
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, v)| v.split(';').next())
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete HTTP header");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&rest[..line_end])
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim(),
+                16,
+            )
+            .unwrap();
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+        }
+        body = out;
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One request on its own connection (`Connection: close`), the whole reply read back.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    parse_reply(&raw)
+}
+
+fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+const BOUNDARY: &str = "----vanbanTestBoundary7MA4YWxk";
+
+fn multipart(csrf: Option<&str>, file_name: &str, content: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    if let Some(csrf) = csrf {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+struct Running {
+    server: Option<web::Server>,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+    config: Config,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}
+
+impl Running {
+    fn start(smtp_port: Option<u16>) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = smtp_port.map_or(String::new(), |port| {
+            format!(
+                "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nmax_attempts = 1\nretry_delay_seconds = 0\n"
+            )
+        });
+        let text = format!(
+            "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
+             [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
+             {smtp}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+        );
+        let path = dir.path().join("vanban.toml");
+        std::fs::write(&path, &text).unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        let config = Config::load_without_secrets(&path).unwrap();
+        {
+            let store = WebStore::open(&config.state).unwrap();
+            let hash = vanban::web::auth::hash_password(PASSWORD).unwrap();
+            let t = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
+            for (name, role) in [
+                ("lan", Role::Clerk),
+                ("khuyen", Role::Approver),
+                ("it", Role::Admin),
+            ] {
+                store.add_user(name, role, &hash, t).unwrap();
+            }
+        }
+        let clock = Arc::new(FixedClock::new(
+            chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap(),
+        ));
+        let server = web::start(
+            config.clone(),
+            None,
+            clock,
+            Arc::new(StopSignal::new()),
+            false,
+        )
+        .unwrap();
+        Running {
+            addr: server.addr,
+            server: Some(server),
+            dir,
+            config,
+        }
+    }
+
+    fn login_reply(&self, user: &str, password: &str) -> Reply {
+        let page = request(self.addr, "GET", "/login", &[], b"");
+        let token = page.set_cookie("vanban_login").unwrap();
+        assert_eq!(hidden_value(&page.text(), "login_token"), token);
+        request(
+            self.addr,
+            "POST",
+            "/login",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", &format!("vanban_login={token}")),
+            ],
+            &form(&[
+                ("username", user),
+                ("password", password),
+                ("login_token", &token),
+            ]),
+        )
+    }
+
+    /// Logs in; returns the session cookie header and the session's CSRF token.
+    fn login(&self, user: &str) -> (String, String) {
+        let reply = self.login_reply(user, PASSWORD);
+        assert_eq!(reply.status, 303, "{}", reply.text());
+        let session = reply.set_cookie("vanban_session").unwrap();
+        let cookie = format!("vanban_session={session}");
+        let home = self.get("/", &cookie);
+        assert_eq!(home.status, 200, "{}", home.text());
+        (cookie.clone(), hidden_value(&home.text(), "csrf"))
+    }
+
+    fn get(&self, path: &str, cookie: &str) -> Reply {
+        request(self.addr, "GET", path, &[("Cookie", cookie)], b"")
+    }
+
+    fn post(&self, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Reply {
+        request(
+            self.addr,
+            "POST",
+            path,
+            &[
+                ("Cookie", cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &form(pairs),
+        )
+    }
+
+    fn upload(&self, cookie: &str, csrf: Option<&str>, name: &str, content: &[u8]) -> Reply {
+        request(
+            self.addr,
+            "POST",
+            "/upload",
+            &[
+                ("Cookie", cookie),
+                (
+                    "Content-Type",
+                    &format!("multipart/form-data; boundary={BOUNDARY}"),
+                ),
+            ],
+            &multipart(csrf, name, content),
+        )
+    }
+
+    fn uploads_dir(&self) -> PathBuf {
+        self.dir.path().join("state/web/uploads")
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sample() -> Vec<u8> {
+    std::fs::read(format!("{SAMPLES}/dam-ha-2024-h1.toml")).unwrap()
+}
+
+#[test]
+fn without_a_session_every_page_redirects_to_login_and_shows_nothing() {
+    let app = Running::start(None);
+    // A real period exists, so a leak would have something to show.
+    let (cookie, csrf) = app.login("lan");
+    assert_eq!(
+        app.upload(&cookie, Some(&csrf), "ky.toml", &sample())
+            .status,
+        303
+    );
+    let forged = format!("vanban_session={}", "ab".repeat(32));
+    for who in ["", forged.as_str()] {
+        for path in [
+            "/",
+            "/periods/2024-h1",
+            "/periods/2024-h1/documents/01-bao-cao-so-ket",
+            "/periods/2024-h1/files/01-bao-cao-so-ket.pdf",
+            "/admin/users",
+            "/admin/ledger",
+            "/uploads/1",
+        ] {
+            let reply = app.get(path, who);
+            assert_eq!(reply.status, 303, "{path}");
+            assert_eq!(reply.header("location"), Some("/login"), "{path}");
+            let text = reply.text();
+            assert!(
+                !text.contains("Đầm Hà") && !text.contains("2024-h1"),
+                "{path}: {text}"
+            );
+        }
+        let reply = app.upload(who, Some("x"), "ky.toml", &sample());
+        assert_eq!(reply.status, 303);
+        assert_eq!(reply.header("location"), Some("/login"));
+    }
+    // The cookie carries the flags a session cookie must.
+    let reply = app.login_reply("lan", PASSWORD);
+    let set = reply.header("set-cookie").unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(reply.header("content-security-policy").is_some());
+}
+
+#[test]
+fn a_clerk_cannot_reach_admin_pages_or_actions() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    for path in [
+        "/admin/users",
+        "/admin/units",
+        "/admin/jobs",
+        "/admin/register",
+        "/admin/ledger",
+    ] {
+        assert_eq!(app.get(path, &cookie).status, 403, "{path}");
+    }
+    let reply = app.post(
+        "/admin/users/add",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "ke-gian"),
+            ("role", "admin"),
+            ("password", "0123456789ab"),
+        ],
+    );
+    assert_eq!(reply.status, 403);
+    let store = WebStore::open(&app.config.state).unwrap();
+    assert!(store.user("ke-gian").unwrap().is_none());
+    // An approver cannot upload or send.
+    let (cookie, csrf) = app.login("khuyen");
+    assert_eq!(
+        app.upload(&cookie, Some(&csrf), "ky.toml", &sample())
+            .status,
+        403
+    );
+    assert!(files_in(&app.uploads_dir()).is_empty());
+    assert_eq!(
+        app.post("/periods/2024-h1/send", &cookie, &[("csrf", &csrf)])
+            .status,
+        403
+    );
+    // The admin can.
+    let (cookie, csrf) = app.login("it");
+    let reply = app.post(
+        "/admin/users/add",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "hoa"),
+            ("role", "clerk"),
+            ("password", "0123456789ab"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(store.user("hoa").unwrap().unwrap().role, Role::Clerk);
+    let users = app.get("/admin/users", &cookie).text();
+    assert!(
+        users.contains("thêm tài khoản") && users.contains("hoa (clerk)"),
+        "{users}"
+    );
+}
+
+#[test]
+fn a_post_without_its_csrf_token_is_refused() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    let reply = app.upload(&cookie, None, "ky.toml", &sample());
+    assert_eq!(reply.status, 403);
+    assert!(
+        reply.text().contains("mã chống giả mạo"),
+        "{}",
+        reply.text()
+    );
+    assert_eq!(
+        app.upload(&cookie, Some("sai"), "ky.toml", &sample())
+            .status,
+        403
+    );
+    assert!(files_in(&app.uploads_dir()).is_empty());
+    assert_eq!(app.post("/logout", &cookie, &[]).status, 403);
+    assert_eq!(
+        app.post("/periods/2024-h1/render", &cookie, &[("csrf", "x")])
+            .status,
+        403
+    );
+    // Still signed in: the forged logout did nothing.
+    assert_eq!(app.get("/", &cookie).status, 200);
+    // A login form without its token is refused too.
+    let reply = request(
+        app.addr,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("username", "lan"), ("password", PASSWORD)]),
+    );
+    assert_eq!(reply.status, 403);
+    // And the real logout ends the session.
+    assert_eq!(app.post("/logout", &cookie, &[("csrf", &csrf)]).status, 303);
+    assert_eq!(app.get("/", &cookie).status, 303);
+}
+
+#[test]
+fn six_wrong_passwords_are_refused_and_slowed_down() {
+    let app = Running::start(None);
+    for _ in 0..5 {
+        let reply = app.login_reply("lan", "sai-mat-khau");
+        assert_eq!(reply.status, 401);
+        assert!(reply.text().contains("không đúng"));
+    }
+    let started = std::time::Instant::now();
+    // The sixth is refused even with the right password, and answered only after a pause.
+    let reply = app.login_reply("lan", PASSWORD);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    assert!(reply.text().contains("quá 5 lần"), "{}", reply.text());
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(reply.set_cookie("vanban_session").is_none());
+    // Another user is not locked out by lan's guesser.
+    app.login("khuyen");
+    let store = WebStore::open(&app.config.state).unwrap();
+    let audit = store.audit_recent(50).unwrap();
+    assert_eq!(
+        audit.iter().filter(|a| a.action == "đăng nhập sai").count(),
+        5
+    );
+    assert!(audit.iter().any(|a| a.action == "đăng nhập bị chặn"));
+}
+
+#[test]
+fn a_50_mb_upload_and_a_path_traversal_name_are_refused_cleanly() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    // 50 MB declared: refused from the headers, before the body is read.
+    let mut stream = TcpStream::connect(app.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        50 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut reader = stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..800 {
+            if stream.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let mut raw = Vec::new();
+    let _ = reader.read_to_end(&mut raw);
+    writer.join().unwrap();
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 413);
+    assert!(reply.text().contains("Tệp quá lớn"), "{}", reply.text());
+    // Too large without a declared length (the body is longer than its parts say): the
+    // multipart reader stops at the limit.
+    let big = vec![b'#'; 600 * 1024];
+    let reply = app.upload(&cookie, Some(&csrf), "ky.toml", &big);
+    assert_eq!(reply.status, 413, "{}", reply.text());
+
+    for name in [
+        "../../etc/cron.d/x.toml",
+        "..\\..\\x.toml",
+        "/etc/passwd.toml",
+    ] {
+        let reply = app.upload(&cookie, Some(&csrf), name, &sample());
+        assert_eq!(reply.status, 400, "{name}");
+        assert!(reply.text().contains("không hợp lệ"), "{}", reply.text());
+    }
+    let reply = app.upload(&cookie, Some(&csrf), "bang.sh", b"rm -rf /");
+    assert_eq!(reply.status, 400);
+    assert!(files_in(&app.uploads_dir()).is_empty());
+    assert!(!app.dir.path().join("etc").exists());
+    // The server is still there.
+    assert_eq!(app.get("/", &cookie).status, 200);
+}
+
+#[test]
+fn a_broken_upload_shows_the_problems_as_check_prints_them_and_a_fixed_one_renders() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    let good = String::from_utf8(sample()).unwrap();
+    let broken = good.replacen("disbursed = ", "disbursed = -", 1);
+    let reply = app.upload(&cookie, Some(&csrf), "ky-2024.toml", broken.as_bytes());
+    assert_eq!(reply.status, 303);
+    let page = app.get(reply.header("location").unwrap(), &cookie).text();
+    // What `vanban check ky-2024.toml` prints for the same file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ky-2024.toml");
+    std::fs::write(&path, &broken).unwrap();
+    let directory = PathBuf::from(format!("{SAMPLES}/directory.toml"));
+    let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 24).unwrap();
+    let expected = vanban::input::load_period(&path, Some(&directory), today)
+        .unwrap_err()
+        .to_string()
+        .replace(&path.display().to_string(), "ky-2024.toml");
+    assert!(!expected.is_empty());
+    let escaped = vanban::web::pages::escape(&expected);
+    assert!(page.contains(&escaped), "{page}\n---\n{escaped}");
+    // No period yet.
+    assert_eq!(app.get("/periods/2024-h1", &cookie).status, 404);
+
+    let reply = app.upload(&cookie, Some(&csrf), "ky-2024.toml", good.as_bytes());
+    let page = app.get(reply.header("location").unwrap(), &cookie).text();
+    assert!(page.contains("Tệp hợp lệ: kỳ 2024-h1"), "{page}");
+    let reply = app.post("/periods/2024-h1/render", &cookie, &[("csrf", &csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().contains("Đã tạo"), "{}", reply.text());
+    let preview = app.get("/periods/2024-h1/documents/02-thong-bao-ket-luan", &cookie);
+    assert_eq!(preview.status, 200);
+    assert!(
+        preview
+            .text()
+            .contains("/thumbs/02-thong-bao-ket-luan/1.png")
+    );
+    let png = app.get(
+        "/periods/2024-h1/thumbs/02-thong-bao-ket-luan/1.png",
+        &cookie,
+    );
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    assert!(png.body.starts_with(b"\x89PNG"));
+    let pdf = app.get(
+        "/periods/2024-h1/files/02-thong-bao-ket-luan.pdf?download=1",
+        &cookie,
+    );
+    assert!(pdf.body.starts_with(b"%PDF"));
+    assert!(
+        pdf.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let docx = app.get("/periods/2024-h1/files/02-thong-bao-ket-luan.docx", &cookie);
+    assert!(docx.body.starts_with(b"PK"));
+    // Traversal through the download route finds nothing.
+    for path in [
+        "/periods/2024-h1/files/..%2F..%2Fvanban.toml",
+        "/periods/2024-h1/files/.pdf",
+        "/periods/..%2F/files/x.pdf",
+    ] {
+        assert_eq!(app.get(path, &cookie).status, 404, "{path}");
+    }
+}
+
+#[test]
+#[ignore = "needs python3-aiosmtpd: run .ci/run"]
+fn a_clerk_sends_from_the_page_and_the_ledger_shows_each_message() {
+    let sink = sink::Sink::start(&[]);
+    let app = Running::start(Some(sink.port));
+    let (cookie, csrf) = app.login("lan");
+    app.upload(&cookie, Some(&csrf), "ky.toml", &sample());
+    let reply = app.post("/periods/2024-h1/send", &cookie, &[("csrf", &csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = reply.text();
+    let sent = sink.received().len();
+    assert!(sent > 0);
+    assert!(page.contains("đã gửi"), "{page}");
+    let (admin, _) = app.login("it");
+    let ledger = app.get("/admin/ledger", &admin).text();
+    assert_eq!(
+        ledger.matches("@example.vn&gt;").count() + ledger.matches("@example.vn>").count(),
+        sent,
+        "{ledger}"
+    );
+    let one = app.get("/admin/ledger?unit=bqlda", &admin).text();
+    assert!(one.contains("bqlda") && !one.contains("quang-lam"), "{one}");
+    // Resend one unit with a reason: recorded in the audit log.
+    let reply = app.post(
+        "/periods/2024-h1/resend",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("unit", "bqlda"),
+            ("reason", "đơn vị báo chưa nhận được"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // Every message of that unit again (it gets the report as well as its letter), no other.
+    let of_unit = one.matches("@example.vn&gt;").count();
+    assert!(of_unit >= 1, "{one}");
+    assert_eq!(sink.received().len(), sent + of_unit);
+    let store = WebStore::open(&app.config.state).unwrap();
+    assert!(
+        store
+            .audit_recent(20)
+            .unwrap()
+            .iter()
+            .any(|a| a.action == "gửi lại" && a.detail.contains("đơn vị báo chưa nhận được"))
+    );
+}
+
+#[test]
+#[ignore = "needs chromium, chromium-driver, python3 selenium and aiosmtpd: run .ci/run"]
+fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
+    let sink = sink::Sink::start(&[]);
+    let app = Running::start(Some(sink.port));
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("dam-ha-2024-h1.toml");
+    let text = String::from_utf8(sample()).unwrap();
+    std::fs::write(&broken, text.replacen("disbursed = ", "disbursed = -", 1)).unwrap();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/web");
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/e2e.py"))
+        .arg("--base")
+        .arg(format!("http://{}", app.addr))
+        .arg("--shots")
+        .arg(&shots)
+        .arg("--broken")
+        .arg(&broken)
+        .args(["--clerk", "lan", "--admin", "it"])
+        .env("VANBAN_E2E_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("LEDGER "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no LEDGER line in {stdout}"));
+    let received = sink.received().len();
+    assert!(received > 0);
+    assert_eq!(
+        listed, received,
+        "the ledger page lists each message the server received"
+    );
+    for name in [
+        "01-dang-nhap.png",
+        "03-loi-tep.png",
+        "05-xem-truoc.png",
+        "07-da-gui.png",
+        "08-so-gui-thu.png",
+    ] {
+        let png = std::fs::read(shots.join(name)).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name}");
+    }
+}

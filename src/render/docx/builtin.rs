@@ -334,7 +334,10 @@ fn closing() -> Table {
                 mark(Paragraph::new().add_run(run("Nơi nhận:", label)), label)
                     .line_spacing(spacing(0, 0, 240, LineSpacingType::Auto)),
                 block("{%p for item in recipients %}"),
+                // A wrapped item hangs under its text, not under the dash ("- " is 0.58 em
+                // of 11 pt: 128 twips), as the PDF sets it.
                 mark(Paragraph::new().add_run(run("{{ item }}", item)), item)
+                    .indent(Some(132), Some(SpecialIndentType::Hanging(132)), None, None)
                     .line_spacing(spacing(0, 0, 240, LineSpacingType::Auto)),
                 block("{%p endfor %}"),
             ],

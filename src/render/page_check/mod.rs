@@ -188,6 +188,9 @@ impl fmt::Display for PageCheckError {
     }
 }
 
+/// How far a line is past one margin, if it is.
+type Breach<'a> = dyn Fn(&Line) -> Option<f64> + 'a;
+
 /// Text runs of one visual line (same baseline, no wide gap), joined.
 #[derive(Debug, Clone)]
 struct Line {
@@ -231,14 +234,23 @@ fn lines_of(page_no: usize, page: &Page) -> Vec<Line> {
     });
     let mut lines: Vec<Vec<&TextRun>> = Vec::new();
     for run in runs {
-        let em = run.size.unwrap_or(13.0);
+        // Word boxes (no size) are single words, spread by justification and by the blank
+        // number of a draft ("Số:      /TB-UBND"): allow a wider gap between them. Columns
+        // are further apart than either.
+        let em = run.size.unwrap_or(13.0 * 1.6);
         // Join a run to a line on the same baseline whose last run ends close to its start:
         // wide gaps separate the header's and the closing's two columns.
         let found = lines.iter_mut().rev().take(4).find(|l| {
             let last = l[l.len() - 1];
+            // Word boxes: a wide gap across the page's middle is the header's column gutter.
+            let gutter = run.size.is_none()
+                && last.x1 < page.width / 2.0
+                && run.x0 > page.width / 2.0 - 10.0 * MM
+                && run.x0 - last.x1 > 12.0;
             (last.baseline - run.baseline).abs() < 1.0
                 && run.x0 - last.x1 < 1.5 * em
                 && run.x0 > last.x0
+                && !gutter
         });
         match found {
             Some(line) => line.push(run),
@@ -424,31 +436,38 @@ impl Checker {
                 ),
             }
         }
-        // Nothing outside the text area.
-        for l in &body {
-            if l.x0 < MARGIN_LEFT.0 - TOLERANCE {
-                self.report(
-                    i,
-                    Rule::Margins,
-                    format!("{} lấn lề trái (cách mép {})", excerpt(&l.text), mm(l.x0)),
-                );
-            }
-            if l.x1 > page.width - MARGIN_RIGHT + TOLERANCE {
+        // Nothing outside the text area: one problem per side and page, with the first line
+        // and how many there are.
+        let sides: [(&str, &Breach); 3] = [
+            ("lấn lề trái", &|l: &Line| {
+                (l.x0 < MARGIN_LEFT.0 - TOLERANCE).then_some(l.x0)
+            }),
+            ("lấn lề phải", &|l: &Line| {
+                (l.x1 > page.width - MARGIN_RIGHT + TOLERANCE).then_some(page.width - l.x1)
+            }),
+            ("nằm trong lề dưới", &|l: &Line| {
+                (l.baseline > page.height - MARGIN_BOTTOM + TOLERANCE)
+                    .then_some(page.height - l.baseline)
+            }),
+        ];
+        for (what, breach) in sides {
+            let out: Vec<(&Line, f64)> = body
+                .iter()
+                .filter_map(|l| breach(l).map(|d| (*l, d)))
+                .collect();
+            if let Some((first, distance)) = out.first() {
+                let more = match out.len() {
+                    1 => String::new(),
+                    n => format!(" và {} dòng khác", n - 1),
+                };
                 self.report(
                     i,
                     Rule::Margins,
                     format!(
-                        "{} lấn lề phải (cách mép {})",
-                        excerpt(&l.text),
-                        mm(page.width - l.x1)
+                        "{} {what} (cách mép {}){more}",
+                        excerpt(&first.text),
+                        mm(*distance)
                     ),
-                );
-            }
-            if l.baseline > page.height - MARGIN_BOTTOM + TOLERANCE {
-                self.report(
-                    i,
-                    Rule::Margins,
-                    format!("{} nằm trong lề dưới", excerpt(&l.text)),
                 );
             }
         }
@@ -760,8 +779,7 @@ impl Checker {
         let ending = pages
             .iter()
             .flatten()
-            .filter(|l| l.text.contains("./."))
-            .last()
+            .rfind(|l| l.text.contains("./."))
             .cloned();
         let Some(label) = label else {
             self.report(last_page, Rule::Recipients, "thiếu \"Nơi nhận:\"");
@@ -778,14 +796,10 @@ impl Checker {
         let page = label.page;
         let lines = &pages[page];
         // The body's last line: the last line above the closing that is not a page number.
-        let body_last = pages[..=page]
-            .iter()
-            .flatten()
-            .filter(|l| {
-                l.baseline > MARGIN_TOP + TOLERANCE
-                    && (l.page < page || l.baseline < label.baseline - 1.0)
-            })
-            .last();
+        let body_last = pages[..=page].iter().flatten().rfind(|l| {
+            l.baseline > MARGIN_TOP + TOLERANCE
+                && (l.page < page || l.baseline < label.baseline - 1.0)
+        });
         match (&ending, body_last) {
             (None, _) => self.report(
                 page,

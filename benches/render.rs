@@ -83,6 +83,50 @@ fn main() {
         "all documents",
         median(all).as_secs_f64() * 1e3
     );
+    // The Decree-30 page check (on by default): the same rounds with it off, so its cost per
+    // document is the difference of the medians (goal: at most 10%).
+    let mut unchecked_engine = PdfEngine::new(&Templates::builtin()).expect("engine");
+    unchecked_engine.set_page_check(false);
+    let unchecked = PdfRenderer::new(unchecked_engine);
+    for d in &documents {
+        unchecked.render(d).expect("render");
+    }
+    let mut checked_samples: Vec<(DocumentKind, Duration, Duration)> = Vec::new();
+    for _ in 0..20 {
+        for d in &documents {
+            let t = Instant::now();
+            unchecked.render(d).expect("render");
+            let off = t.elapsed();
+            let t = Instant::now();
+            pdf.render(d).expect("render");
+            checked_samples.push((d.kind, off, t.elapsed()));
+        }
+    }
+    println!("page check: median render with it off / on, and its share:");
+    for kind in DocumentKind::ALL {
+        let off = median(
+            checked_samples
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .map(|(_, o, _)| *o)
+                .collect(),
+        );
+        let on = median(
+            checked_samples
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .map(|(_, _, o)| *o)
+                .collect(),
+        );
+        println!(
+            "{:<34} {:>8.2} ms {:>8.2} ms {:>+7.1}%",
+            kind.slug(),
+            off.as_secs_f64() * 1e3,
+            on.as_secs_f64() * 1e3,
+            (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0
+        );
+    }
+
     // What vanban adds to a bare Typst compile of the same template: building the contexts
     // and serialising each to the JSON its template reads.
     let t = Instant::now();

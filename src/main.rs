@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vanban::clock::{Clock, SystemClock, VIETNAM};
 use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
-use vanban::model::DocumentKind;
+use vanban::config::Config;
+use vanban::model::{DocumentKind, Unreached};
 use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
 use vanban::shutdown::{StopSignal, stop_on_signals};
@@ -35,6 +36,13 @@ enum Command {
         /// The directory of units (default: directory.toml beside the period file).
         #[arg(long)]
         directory: Option<PathBuf>,
+        /// Also lay out every document and check its pages against Decree 30 (nothing is
+        /// written).
+        #[arg(long)]
+        render: bool,
+        /// With --render: a folder whose files override the built-in templates by name.
+        #[arg(long)]
+        templates: Option<PathBuf>,
     },
     /// Render the period's documents to files.
     Render {
@@ -277,6 +285,24 @@ impl From<FormatArg> for Formats {
     }
 }
 
+/// Why a document would reach nobody, for the clerk.
+fn describe_unreached(unreached: &Unreached) -> String {
+    match unreached {
+        Unreached::ReviewReport => {
+            "báo cáo không được gửi cho ai: danh bạ cần khóa report_to = \"<mã nhóm>\" \
+             (hoặc một nhóm có mã \"report_to\") với ít nhất một đơn vị có địa chỉ thư"
+                .to_string()
+        }
+        Unreached::ConclusionNotice => {
+            "thông báo kết luận không được gửi cho ai: không có đơn vị nào được giao nhiệm vụ"
+                .to_string()
+        }
+        Unreached::AssignmentLetter(unit) => {
+            format!("công văn gửi đơn vị \"{unit}\" không đến được ai: đơn vị chưa có địa chỉ thư")
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -291,24 +317,56 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let clock = SystemClock;
     match cli.command {
-        Command::Check { period, directory } => {
+        Command::Check {
+            period,
+            directory,
+            render,
+            templates,
+        } => {
             let today = clock.today_in(VIETNAM);
-            match input::load_period(&period, directory.as_deref(), today) {
-                Ok(p) => {
-                    println!(
-                        "{}: hợp lệ — {} chương trình, {} nhiệm vụ, {} đơn vị nhận công văn.",
-                        period.display(),
-                        p.programs.len(),
-                        p.tasks.len(),
-                        p.units_with_tasks().len()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
+            let p = match input::load_period(&period, directory.as_deref(), today) {
+                Ok(p) => p,
                 Err(problems) => {
                     eprintln!("{problems}");
-                    Ok(ExitCode::FAILURE)
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let mut failed = false;
+            for unreached in p.unreached() {
+                failed = true;
+                eprintln!("{}: {}", period.display(), describe_unreached(&unreached));
+            }
+            if render {
+                let templates = templates.map(Templates::with_overrides).unwrap_or_default();
+                let backends = Backends::new(&templates, Formats::Pdf)?;
+                let documents = render::plan(&p, None, &|_, _| None);
+                for renderer in backends.renderers() {
+                    for document in &documents {
+                        if let Err(error) = renderer.render(document) {
+                            failed = true;
+                            eprintln!("{error}");
+                        }
+                    }
+                }
+                if !failed {
+                    println!(
+                        "{}: {} văn bản đúng thể thức Nghị định 30/2020/NĐ-CP.",
+                        period.display(),
+                        documents.len()
+                    );
                 }
             }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+            println!(
+                "{}: hợp lệ — {} chương trình, {} nhiệm vụ, {} đơn vị nhận công văn.",
+                period.display(),
+                p.programs.len(),
+                p.tasks.len(),
+                p.units_with_tasks().len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Render {
             period,

@@ -175,6 +175,8 @@ pub struct LetterSettings {
     /// The unit results are reported through: "(qua Phòng ...)".
     pub report_via: Option<String>,
     pub report_due: Option<NaiveDate>,
+    /// Per-unit reporting deadlines (unit id, date): they win over the tasks' and the period's.
+    pub report_due_units: Vec<(String, NaiveDate)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -260,6 +262,8 @@ pub struct Task {
     pub with: Vec<String>,
     pub text: String,
     pub due: Option<NaiveDate>,
+    /// By when the units report their results on this task (the letter prints the earliest).
+    pub report_due: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -461,6 +465,43 @@ impl Period {
                 issuer.abbr, self.documents.assignment_letter.unit_abbr
             ),
         }
+    }
+}
+
+/// A document that would reach nobody if the period were sent: `check` reports each one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreached {
+    /// No `report_to` group (top-level key or a group with that id), or one without addresses.
+    ReviewReport,
+    /// No unit has a task, so no letter carries the notice.
+    ConclusionNotice,
+    /// The unit (id) gets a letter but has no email address.
+    AssignmentLetter(String),
+}
+
+impl Period {
+    /// The documents that would reach nobody; empty when every document has a recipient.
+    pub fn unreached(&self) -> Vec<Unreached> {
+        let mut unreached = Vec::new();
+        if self
+            .directory
+            .report_recipients()
+            .iter()
+            .all(|u| u.emails.is_empty())
+        {
+            unreached.push(Unreached::ReviewReport);
+        }
+        let units = self.units_with_tasks();
+        if units.is_empty() {
+            unreached.push(Unreached::ConclusionNotice);
+        }
+        unreached.extend(
+            units
+                .iter()
+                .filter(|u| u.emails.is_empty())
+                .map(|u| Unreached::AssignmentLetter(u.id.clone())),
+        );
+        unreached
     }
 }
 

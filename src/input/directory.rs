@@ -145,9 +145,15 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
             );
         }
         directory.report_to = report_to;
+    } else if directory.group(REPORT_TO_GROUP).is_some() {
+        // DESIGN.md's other reading of "a group `report_to`": a group with that id.
+        directory.report_to = Some(REPORT_TO_GROUP.to_string());
     }
     directory
 }
+
+/// The id of the group that receives the review report when no top-level `report_to` names one.
+pub const REPORT_TO_GROUP: &str = "report_to";
 
 /// Ids appear in file names, message ids and ledger keys: keep them plain ASCII.
 fn is_valid_id(id: &str) -> bool {

@@ -369,7 +369,7 @@ fn read_documents(
         .and_then(|s| read_settings(r, &s, issuer, "TH"));
 
     let mut letter_keys = SETTINGS_KEYS.to_vec();
-    letter_keys.extend(["unit_abbr", "report_via", "report_due"]);
+    letter_keys.extend(["unit_abbr", "report_via", "report_due", "report_due_units"]);
     let letter = t
         .required(r, "assignment_letter")
         .and_then(|n| r.table(n, "documents.assignment_letter", &letter_keys))
@@ -423,12 +423,50 @@ fn read_documents(
                     ),
                 );
             }
+            // report_due_units = { pnn = 2024-07-10, ... }: a deadline per unit.
+            let mut report_due_units = Vec::new();
+            if let Some(node) = s.get("report_due_units") {
+                // Any unit id is a key here: the table's own keys are the known ones.
+                let ids: Vec<String> = match &node.value {
+                    super::tree::Value::Table(entries) => {
+                        entries.iter().map(|(k, _)| k.name.clone()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let known: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let units = r.table(node, &s.key_path("report_due_units"), &known);
+                for id in units.iter().flat_map(|_| ids.iter().cloned()) {
+                    let Some(units) = &units else { break };
+                    let path = units.key_path(&id);
+                    let span = units.get(&id).map(|n| n.span.clone()).unwrap_or_default();
+                    if directory.unit(&id).is_none() {
+                        r.report(&span, &path, unknown_id_message(&id, directory, false));
+                    }
+                    if let Some(due) = units.opt_date(r, &id) {
+                        if let Some(meeting) = meeting
+                            && due < meeting
+                        {
+                            r.report(
+                                &span,
+                                &path,
+                                format!(
+                                    "hạn báo cáo {} trước ngày họp {}",
+                                    due.format("%d/%m/%Y"),
+                                    meeting.format("%d/%m/%Y")
+                                ),
+                            );
+                        }
+                        report_due_units.push((id, due));
+                    }
+                }
+            }
             let common = read_settings(r, &s, issuer, unit_abbr.as_deref().unwrap_or("VP"))?;
             Some(LetterSettings {
                 common,
                 unit_abbr: unit_abbr?,
                 report_via,
                 report_due,
+                report_due_units,
             })
         });
     Some(Documents {
@@ -677,7 +715,7 @@ fn read_tasks(
 ) -> Vec<Task> {
     let mut tasks = Vec::new();
     for (path, node) in top.list(r, "tasks", true) {
-        let Some(t) = r.table(node, &path, &["to", "with", "text", "due"]) else {
+        let Some(t) = r.table(node, &path, &["to", "with", "text", "due", "report_due"]) else {
             continue;
         };
         let mut ids = |key: &str, required: bool| -> Vec<String> {
@@ -747,6 +785,24 @@ fn read_tasks(
                 ),
             );
         }
+        let report_due = t.opt_date(r, "report_due");
+        if let (Some(due), Some(meeting)) = (report_due, meeting)
+            && due < meeting
+        {
+            let span = t
+                .get("report_due")
+                .map(|n| n.span.clone())
+                .unwrap_or_default();
+            r.report(
+                &span,
+                &t.key_path("report_due"),
+                format!(
+                    "hạn báo cáo {} trước ngày họp {}",
+                    due.format("%d/%m/%Y"),
+                    meeting.format("%d/%m/%Y")
+                ),
+            );
+        }
         if let Some(text) = text
             && !to.is_empty()
         {
@@ -755,6 +811,7 @@ fn read_tasks(
                 with,
                 text,
                 due,
+                report_due,
             });
         }
     }

@@ -159,7 +159,8 @@ pub struct BudgetRow {
 /// following ones move up, as a clerk would number them.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportSections {
-    pub leadership: String,
+    /// None when the period has no leadership text: the section is left out, not left empty.
+    pub leadership: Option<String>,
     pub results: String,
     pub assessment: Option<String>,
     pub tasks: String,
@@ -172,6 +173,15 @@ pub struct ReportContext {
     pub leadership: Vec<String>,
     /// All programs' money; none when no program reports a budget (the section is left out).
     pub funds: Option<BudgetText>,
+    /// What the total covers: "các Chương trình" when every program has a budget, else the
+    /// programs by name ("Chương trình A và Chương trình B").
+    pub funds_subject: String,
+    /// The programs the total leaves out, as a sentence; none when it covers all of them.
+    pub funds_note: Option<String>,
+    /// The sub-clause headings of "ĐÁNH GIÁ CHUNG": numbered when both exist; none for a
+    /// lone one (a "1." without a "2." reads as a slip).
+    pub achievements_heading: Option<String>,
+    pub shortcomings_heading: Option<String>,
     pub budget_rows: Vec<BudgetRow>,
     pub budget_total: Option<BudgetRow>,
     pub programs: Vec<ProgramText>,
@@ -211,6 +221,8 @@ pub struct Assignment {
 pub struct NoticeContext {
     pub sections: Vec<NoticeSection>,
     pub assignments_no: String,
+    /// "2. Phân công nhiệm vụ"; none when it would be the notice's only numbered clause.
+    pub assignments_heading: Option<String>,
     pub assignments: Vec<Assignment>,
     /// "Ủy ban nhân dân huyện Đầm Hà" (whoever issues the notice).
     pub notifier: String,
@@ -258,6 +270,23 @@ fn clause(text: &str) -> String {
         .to_string()
 }
 
+/// The parent body's header line, with "Ủy ban nhân dân" shortened to "UBND" as Phụ lục I
+/// allows for the line above the issuing body, so it fits the column without breaking
+/// inside a phrase ("UBND TỈNH QUẢNG NINH").
+fn parent_line(parent: &str) -> String {
+    for long in [
+        "Ủy ban nhân dân",
+        "Uỷ ban nhân dân",
+        "ỦY BAN NHÂN DÂN",
+        "UỶ BAN NHÂN DÂN",
+    ] {
+        if let Some(rest) = parent.strip_prefix(long) {
+            return format!("UBND{rest}");
+        }
+    }
+    parent.to_string()
+}
+
 fn money(value: f64) -> Money {
     Money {
         text: vi::decimal(value, 2),
@@ -265,15 +294,19 @@ fn money(value: f64) -> Money {
     }
 }
 
-/// The printed amount (million VND, as `money` prints it) in words: in millions when whole,
-/// otherwise in đồng, so the words always say exactly the printed figure.
+/// The printed amount (million VND, as `money` prints it) in words: in millions when whole
+/// and below a million millions, otherwise in đồng (with tỷ), so the words always say exactly
+/// the printed figure and never read "… triệu … triệu đồng".
 fn amount_words(million: f64) -> String {
     let style = vi::WordsStyle::default();
     let printed = (million.max(0.0) * 100.0).round() / 100.0;
-    if printed.fract() == 0.0 {
+    if printed.fract() == 0.0 && printed < 1_000_000.0 {
         vi::amount_in_words(printed as u64, "triệu đồng", &style)
+    } else if printed.fract() == 0.0 {
+        // Whole millions: exact in integers (f64 holds them exactly up to 2⁵³).
+        vi::dong_in_words((printed as u64).saturating_mul(1_000_000), &style)
     } else {
-        vi::amount_in_words((printed * 1_000_000.0).round() as u64, "đồng", &style)
+        vi::dong_in_words((printed * 1_000_000.0).round() as u64, &style)
     }
 }
 
@@ -378,7 +411,7 @@ pub fn build(
         None => format!("Số:{}/{symbol}", vi::dates::BLANK_DAY),
     };
     let header = Header {
-        parent: issuer.parent.as_deref().map(vi::upper),
+        parent: issuer.parent.as_deref().map(|p| vi::upper(&parent_line(p))),
         issuer: issuer.header.iter().map(|l| vi::upper(l)).collect(),
         number: number_line,
         symbol: symbol.clone(),
@@ -613,16 +646,47 @@ fn report_context(period: &Period) -> ReportContext {
     let mut roman = ROMAN.iter().map(|s| s.to_string());
     let mut next = || roman.next().unwrap_or_default();
     let sections = ReportSections {
-        leadership: next(),
+        leadership: (!report.leadership.is_empty()).then(&mut next),
         results: next(),
         assessment: (!report.achievements.is_empty() || !report.shortcomings.is_empty())
             .then(&mut next),
         tasks: next(),
         proposals: (!report.proposals.is_empty()).then(&mut next),
     };
+    let unbudgeted: Vec<String> = period
+        .programs
+        .iter()
+        .filter(|p| p.budget.is_none())
+        .map(|p| format!("Chương trình {}", p.name))
+        .collect();
+    let budgeted: Vec<String> = period
+        .programs
+        .iter()
+        .filter(|p| p.budget.is_some())
+        .map(|p| format!("Chương trình {}", p.name))
+        .collect();
+    let (funds_subject, funds_note) = if unbudgeted.is_empty() || budgeted.is_empty() {
+        ("các Chương trình".to_string(), None)
+    } else {
+        fn refs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        (
+            join_names(&refs(&budgeted)),
+            Some(format!(
+                "{} chưa có số liệu vốn nên chưa tính vào tổng số trên",
+                join_names(&refs(&unbudgeted))
+            )),
+        )
+    };
+    let both = !report.achievements.is_empty() && !report.shortcomings.is_empty();
     ReportContext {
         sections,
         leadership: report.leadership.clone(),
+        funds_subject,
+        funds_note,
+        achievements_heading: both.then(|| "1. Kết quả đạt được".to_string()),
+        shortcomings_heading: both.then(|| "2. Tồn tại, hạn chế".to_string()),
         funds,
         budget_rows,
         budget_total,
@@ -695,6 +759,8 @@ fn notice_context(period: &Period) -> NoticeContext {
         })
         .collect();
     NoticeContext {
+        assignments_heading: (!sections.is_empty())
+            .then(|| format!("{assignments_no}. Phân công nhiệm vụ")),
         sections,
         assignments_no,
         assignments,
@@ -776,14 +842,30 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
         .collect();
     let letter = &period.documents.assignment_letter;
     let mut report_line = format!("Báo cáo kết quả thực hiện về {}", period.issuer.short);
+    // The reporting channel itself reports directly, not "through itself".
     if let Some(via) = letter
         .report_via
         .as_deref()
+        .filter(|id| *id != unit.id)
         .and_then(|id| period.directory.unit(id))
     {
         report_line.push_str(&format!(" (qua {})", via.name));
     }
-    if let Some(due) = letter.report_due {
+    // The unit's own deadline, else the earliest of its tasks', else the period's.
+    let due = letter
+        .report_due_units
+        .iter()
+        .find(|(id, _)| *id == unit.id)
+        .map(|(_, d)| *d)
+        .or_else(|| {
+            period
+                .tasks_of(&unit.id)
+                .iter()
+                .filter_map(|t| t.task.report_due)
+                .min()
+        })
+        .or(letter.report_due);
+    if let Some(due) = due {
         report_line.push_str(&format!(" trước ngày {}", vi::short_date(due)));
     }
     report_line.push_str(" để tổng hợp.");
@@ -811,6 +893,39 @@ mod tests {
     fn clauses_lose_their_final_punctuation() {
         assert_eq!(clause("Đẩy nhanh tiến độ.  "), "Đẩy nhanh tiến độ");
         assert_eq!(clause("a;"), "a");
+    }
+
+    #[test]
+    fn amounts_past_a_million_trieu_are_read_in_ty() {
+        // Issue 10 item 4, and the boundaries on each side of the switch to tỷ.
+        assert_eq!(
+            amount_words(2_345_678.0),
+            "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng"
+        );
+        assert_eq!(
+            amount_words(999_999.0),
+            "Chín trăm chín mươi chín nghìn chín trăm chín mươi chín triệu đồng"
+        );
+        assert_eq!(amount_words(1_000_000.0), "Một nghìn tỷ đồng");
+        assert_eq!(
+            amount_words(1_000_001.0),
+            "Một nghìn tỷ, không trăm linh một triệu đồng"
+        );
+        assert_eq!(amount_words(1e9), "Một triệu tỷ đồng");
+        assert_eq!(amount_words(1e12), "Một tỷ tỷ đồng");
+        assert_eq!(
+            amount_words(1_000_000.5),
+            "Một nghìn tỷ, năm trăm nghìn đồng"
+        );
+    }
+
+    #[test]
+    fn the_parent_line_is_shortened() {
+        assert_eq!(
+            parent_line("Ủy ban nhân dân tỉnh Quảng Ninh"),
+            "UBND tỉnh Quảng Ninh"
+        );
+        assert_eq!(parent_line("Bộ Nội vụ"), "Bộ Nội vụ");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum PdfError {
     Compile(String),
     #[error("lỗi xuất PDF:\n{0}")]
     Export(String),
+    /// The laid-out pages break a Decree-30 rule (render/page_check.rs).
+    #[error(transparent)]
+    Layout(#[from] super::page_check::PageCheckError),
 }
 
 /// Fonts loaded once; the book's index i is `fonts[i]`.
@@ -72,6 +75,7 @@ pub struct PdfEngine {
     origins: HashMap<FileId, String>,
     data_id: FileId,
     pdf_a: bool,
+    check_pages: bool,
 }
 
 fn file_id(path: &str) -> Result<FileId, PdfError> {
@@ -112,12 +116,19 @@ impl PdfEngine {
             origins,
             data_id: file_id(DATA_PATH)?,
             pdf_a: true,
+            check_pages: true,
         })
     }
 
     /// Whether to write PDF/A-2b (the default: archival copies of official documents).
     pub fn set_pdf_a(&mut self, on: bool) {
         self.pdf_a = on;
+    }
+
+    /// Whether to refuse a document whose pages break Decree 30 (the default; off only to
+    /// measure the check's cost or to look at a broken layout).
+    pub fn set_page_check(&mut self, on: bool) {
+        self.check_pages = on;
     }
 
     /// Renders one document from its JSON context. `today` answers the template's
@@ -151,6 +162,9 @@ impl PdfEngine {
             }
             Err(errors) => return Err(PdfError::Compile(self.describe(&world, errors.iter()))),
         };
+        if self.check_pages {
+            super::page_check::check(&super::page_check::frames::layout(&document))?;
+        }
         let standards = if self.pdf_a {
             PdfStandards::new(&[PdfStandard::A_2b])
                 .map_err(|e| PdfError::Export(e.message().to_string()))?

@@ -85,6 +85,25 @@ pub fn amount_in_words(n: u64, unit: &str, style: &WordsStyle) -> String {
     capitalize_first(&text)
 }
 
+/// An amount of money in đồng, as the "(Bằng chữ: …)" line writes it: like
+/// [`amount_in_words`] with "đồng", except that a count of tỷ that itself reaches a thousand
+/// is closed by a comma, so the reader knows where the tỷ end: 2 345 678 000 000 =
+/// "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng".
+pub fn dong_in_words(n: u64, style: &WordsStyle) -> String {
+    let billions = n / BILLION;
+    let below = n % BILLION;
+    if billions < 1000 || below == 0 {
+        return amount_in_words(n, "đồng", style);
+    }
+    let mut rest = Vec::new();
+    push_words(below, false, style, &mut rest);
+    capitalize_first(&format!(
+        "{} tỷ, {} đồng",
+        number_to_words(billions, style),
+        rest.join(" ")
+    ))
+}
+
 /// Appends the words of a non-zero `n`. `leading` is true when nothing precedes `n` in the
 /// number, so its first group is read without "không trăm".
 fn push_words(n: u64, leading: bool, style: &WordsStyle, out: &mut Vec<&'static str>) {
@@ -270,6 +289,38 @@ mod tests {
         };
         assert_eq!(number_to_words(105, &le_only), "một trăm lẻ năm");
         assert_eq!(number_to_words(64, &le_only), "sáu mươi tư");
+    }
+
+    #[test]
+    fn money_in_dong_marks_where_the_ty_end() {
+        let s = WordsStyle::default();
+        // Issue 10 item 4: 2.345.678 triệu đồng.
+        assert_eq!(
+            dong_in_words(2_345_678_000_000, &s),
+            "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng"
+        );
+        // Boundaries: below a thousand tỷ no comma is needed; round thousands of tỷ.
+        assert_eq!(
+            dong_in_words(999_999_000_000, &s),
+            "Chín trăm chín mươi chín tỷ chín trăm chín mươi chín triệu đồng"
+        );
+        assert_eq!(dong_in_words(1_000_000_000_000, &s), "Một nghìn tỷ đồng");
+        assert_eq!(
+            dong_in_words(1_000_005_000_000, &s),
+            "Một nghìn tỷ, không trăm linh năm triệu đồng"
+        );
+        assert_eq!(dong_in_words(10u64.pow(15), &s), "Một triệu tỷ đồng");
+        assert_eq!(
+            dong_in_words(10u64.pow(15) - 1, &s),
+            "Chín trăm chín mươi chín nghìn chín trăm chín mươi chín tỷ, chín trăm chín mươi \
+             chín triệu chín trăm chín mươi chín nghìn chín trăm chín mươi chín đồng"
+        );
+        // 10¹² triệu đồng, the largest budget the period file accepts.
+        assert_eq!(dong_in_words(10u64.pow(18), &s), "Một tỷ tỷ đồng");
+        assert_eq!(
+            dong_in_words(10u64.pow(18) + 1_000_000, &s),
+            "Một tỷ tỷ, không trăm linh một triệu đồng"
+        );
     }
 
     #[test]

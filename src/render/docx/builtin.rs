@@ -44,8 +44,8 @@ const CELL_MARGIN: u32 = 108;
 
 /// Sizes in half-points, as `w:sz` wants them.
 const BODY: usize = 28; // 14 pt
-const HEAD_SMALL: usize = 25; // 12.5 pt: issuing body, national motto
-const HEAD_LARGE: usize = 27; // 13.5 pt: slogan, place and date
+const HEAD_SMALL: usize = 24; // 12 pt: issuing body, national motto
+const HEAD_LARGE: usize = 26; // 13 pt: slogan, place and date
 const NUMBER: usize = 26; // 13 pt: "Số: ..." (fixed by the decree)
 const VV: usize = 24; // 12 pt: "V/v ..." of a công văn
 const TABLE: usize = 24; // 12 pt: tables of figures
@@ -69,8 +69,8 @@ const SIGN_RIGHT: u32 = TEXT_W - SIGN_LEFT;
 /// Rule under the issuing body: 1/3 to 1/2 of the name's length (Decree 30), which for the usual
 /// two-line names of 40-55 mm is about 18 mm. A fixed length, since Word cannot measure text.
 const ISSUER_RULE: u32 = mm(18);
-/// Rule under the slogan: as long as "Độc lập - Tự do - Hạnh phúc" at 13.5 pt bold.
-const SLOGAN_RULE: u32 = mm(58);
+/// Rule under the slogan: as long as "Độc lập - Tự do - Hạnh phúc" at 13 pt bold (56 mm).
+const SLOGAN_RULE: u32 = mm(56);
 /// Rule under the excerpt: a third of a full-width excerpt line, as the PDF draws it.
 const EXCERPT_RULE: u32 = mm(53);
 
@@ -172,7 +172,16 @@ fn body_styled(text: &str, s: Style) -> Paragraph {
 /// A bold clause heading such as "I. CÔNG TÁC LÃNH ĐẠO ..." or "1. Nguồn vốn": indented and
 /// justified like the body, as in the PDF.
 fn heading(text: &str) -> Paragraph {
-    body_styled(text, style(BODY).bold()).keep_next(true)
+    // Left-aligned, never justified: Word would stretch a short heading's spaces.
+    body_styled(text, style(BODY).bold())
+        .align(AlignmentType::Left)
+        .keep_next(true)
+}
+
+/// The body's last paragraph (ending "./."): kept whole and with the signature block that
+/// follows, so the signature never stands alone on a page (nd30.typ's `ending`).
+fn ending(text: &str) -> Paragraph {
+    body(text).keep_next(true).keep_lines(true)
 }
 
 /// A paragraph holding only a docxtpl block tag (`{%p for .. %}`): the filler replaces the whole
@@ -325,7 +334,10 @@ fn closing() -> Table {
                 mark(Paragraph::new().add_run(run("Nơi nhận:", label)), label)
                     .line_spacing(spacing(0, 0, 240, LineSpacingType::Auto)),
                 block("{%p for item in recipients %}"),
+                // A wrapped item hangs under its text, not under the dash ("- " is 0.58 em
+                // of 11 pt: 128 twips), as the PDF sets it.
                 mark(Paragraph::new().add_run(run("{{ item }}", item)), item)
+                    .indent(Some(132), Some(SpecialIndentType::Hanging(132)), None, None)
                     .line_spacing(spacing(0, 0, 240, LineSpacingType::Auto)),
                 block("{%p endfor %}"),
             ],
@@ -343,10 +355,12 @@ fn closing() -> Table {
             centred("{{ signer.name }}", signer),
         ],
     );
+    // Pulled left by the cell margin so "Nơi nhận" starts at the page margin (Phụ lục I).
     layout_table(
         &[SIGN_LEFT, SIGN_RIGHT],
         vec![TableRow::new(vec![left, right]).cant_split()],
     )
+    .indent(-(CELL_MARGIN as i32))
 }
 
 /// The page: A4, Decree-30 margins, Times New Roman 14 pt, and the page number centred in the
@@ -395,7 +409,8 @@ fn document(letter: bool, body: Vec<BodyPart>) -> Docx {
             BodyPart::T(t) => docx.add_table(*t).add_paragraph(gap(120)),
         };
     }
-    docx.add_paragraph(gap(160)).add_table(closing())
+    docx.add_paragraph(gap(160).keep_next(true))
+        .add_table(closing())
 }
 
 enum BodyPart {
@@ -541,16 +556,18 @@ fn review_report() -> Docx {
         body(
             "{% if basis %}{{ basis }}, {% endif %}{{ issuer.short }} báo cáo kết quả {{ period.review }} {{ period.label }} thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm {{ period.next_label }} như sau:",
         ),
+        block("{%p if report.sections.leadership %}"),
         heading("{{ report.sections.leadership }}. CÔNG TÁC LÃNH ĐẠO, CHỈ ĐẠO, ĐIỀU HÀNH"),
         block("{%p for p in report.leadership %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
+        block("{%p endif %}"),
         heading("{{ report.sections.results }}. KẾT QUẢ THỰC HIỆN"),
         // No program reports a budget: no funds clause, no table.
         block("{%p if report.funds %}"),
         heading("1. Nguồn vốn thực hiện các Chương trình"),
         body(
-            "Tổng vốn ngân sách nhà nước giao thực hiện các Chương trình là {{ report.funds.allocated.text }} triệu đồng (Bằng chữ: {{ report.funds.allocated_words }}){% if report.funds.disbursed and report.funds.rate %}; đã giải ngân {{ report.funds.disbursed.text }} triệu đồng, đạt {{ report.funds.rate }} kế hoạch vốn được giao{% endif %}.",
+            "Tổng vốn ngân sách nhà nước giao thực hiện {{ report.funds_subject }} là {{ report.funds.allocated.text }} triệu đồng (Bằng chữ: {{ report.funds.allocated_words }}){% if report.funds.disbursed and report.funds.rate %}; đã giải ngân {{ report.funds.disbursed.text }} triệu đồng, đạt {{ report.funds.rate }} kế hoạch vốn được giao{% endif %}.{% if report.funds_note %} {{ report.funds_note }}.{% endif %}",
         ),
     ]);
     b.push(BodyPart::T(Box::new(figures_table(
@@ -631,18 +648,18 @@ fn review_report() -> Docx {
         block("{%p endfor %}"),
         block("{%p if report.sections.assessment %}"),
         heading("{{ report.sections.assessment }}. ĐÁNH GIÁ CHUNG"),
-        block("{%p if report.achievements %}"),
-        heading("1. Kết quả đạt được"),
+        block("{%p if report.achievements_heading %}"),
+        heading("{{ report.achievements_heading }}"),
+        block("{%p endif %}"),
         block("{%p for p in report.achievements %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
+        block("{%p if report.shortcomings_heading %}"),
+        heading("{{ report.shortcomings_heading }}"),
         block("{%p endif %}"),
-        block("{%p if report.shortcomings %}"),
-        heading("{% if report.achievements %}2{% else %}1{% endif %}. Tồn tại, hạn chế"),
         block("{%p for p in report.shortcomings %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
-        block("{%p endif %}"),
         block("{%p endif %}"),
         heading(
             "{{ report.sections.tasks }}. NHIỆM VỤ, GIẢI PHÁP TRỌNG TÂM {{ period.next_label | upper }}",
@@ -656,7 +673,7 @@ fn review_report() -> Docx {
         body("{{ p }}"),
         block("{%p endfor %}"),
         block("{%p endif %}"),
-        body(
+        ending(
             "Trên đây là báo cáo {{ period.review }} {{ period.label }} thực hiện các Chương trình mục tiêu quốc gia của {{ issuer.short }}./.",
         ),
     ]));
@@ -680,14 +697,16 @@ fn conclusion_notice() -> Docx {
             body("{{ p }}"),
             block("{%p endfor %}"),
             block("{%p endfor %}"),
-            heading("{{ notice.assignments_no }}. Phân công nhiệm vụ"),
+            block("{%p if notice.assignments_heading %}"),
+            heading("{{ notice.assignments_heading }}"),
+            block("{%p endif %}"),
             block("{%p for a in notice.assignments %}"),
             heading("{{ a.no }}. {{ a.units }}:"),
             block("{%p for t in a.tasks %}"),
             body("{{ t.line }}"),
             block("{%p endfor %}"),
             block("{%p endfor %}"),
-            body("{{ notice.notifier }} thông báo để các cơ quan, đơn vị biết, thực hiện./."),
+            ending("{{ notice.notifier }} thông báo để các cơ quan, đơn vị biết, thực hiện./."),
         ]),
     )
 }
@@ -712,7 +731,7 @@ fn assignment_letter() -> Docx {
             body("{{ t.line }}"),
             block("{%p endfor %}"),
             body("{{ letter.report_line }}"),
-            body("Yêu cầu {{ letter.unit.name }} nghiêm túc triển khai thực hiện./."),
+            ending("Yêu cầu {{ letter.unit.name }} nghiêm túc triển khai thực hiện./."),
         ]),
     )
 }

@@ -1,0 +1,476 @@
+//! Every document of every fixture period (tests/fixtures/<case>/) and of the sample, laid out
+//! in-process and measured against Decree 30 by the page check; the defects of issue 10, each
+//! on the documents where a clerk found them. Needs nothing but Rust: no PDF reader, no office
+//! suite (the LibreOffice-converted DOCX is checked in tests/docx.rs under .ci/run).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use vanban::input;
+use vanban::model::{DocumentKind, Period, Unreached};
+use vanban::render::page_check::Rule;
+use vanban::render::pdf::{PdfEngine, PdfError};
+use vanban::render::templates::Templates;
+use vanban::render::{self, Backends, Formats, PlannedDocument, RenderError, Renderer};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 10).unwrap()
+}
+
+/// Every fixture folder: (name, period).
+fn fixtures() -> Vec<(String, Period)> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("period.toml").exists())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 3, "fixtures: {dirs:?}");
+    dirs.into_iter()
+        .map(|dir| {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let period = input::load_period(
+                &dir.join("period.toml"),
+                Some(&dir.join("directory.toml")),
+                today(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, period)
+        })
+        .collect()
+}
+
+fn fixture(name: &str) -> Period {
+    fixtures()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+fn sample() -> Period {
+    input::load_period(
+        &root().join("samples/dam-ha-2024-h1.toml"),
+        Some(&root().join("samples/directory.toml")),
+        today(),
+    )
+    .unwrap()
+}
+
+fn planned(period: &Period) -> Vec<PlannedDocument> {
+    render::plan(period, None, &|_, _| None)
+}
+
+/// Renders every document in both formats; the PDF renderer runs the page check.
+fn render_both(name: &str, period: &Period) -> Vec<render::RenderedFile> {
+    let backends = Backends::new(&Templates::builtin(), Formats::Both).unwrap();
+    let documents = planned(period);
+    render::render_all(&documents, &backends.renderers(), 2)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_document_of_every_fixture_and_of_the_sample_passes_the_page_check() {
+    let mut periods = fixtures();
+    periods.push(("sample".into(), sample()));
+    for (name, period) in &periods {
+        let documents = planned(period);
+        let files = render_both(name, period);
+        assert_eq!(files.len(), 2 * documents.len(), "{name}");
+        assert!(files.iter().all(|f| !f.bytes.is_empty()), "{name}");
+    }
+}
+
+#[test]
+fn the_fixtures_cover_what_issue_10_asks() {
+    let commune = fixture("commune-h2");
+    assert!(!commune.issuer.name.contains("huyện"));
+    assert_eq!(commune.half.number(), 2);
+    assert_eq!(commune.documents.date.format("%m").to_string(), "01");
+    assert!(commune.report.leadership.is_empty());
+    assert!(commune.programs.iter().any(|p| p.budget.is_none()));
+    assert!(commune.units_with_tasks().len() < commune.directory.units.len());
+    let province = fixture("province-large");
+    assert!(province.issuer.parent.is_none());
+    assert_eq!(province.directory.units.len(), 40);
+    assert_eq!(province.units_with_tasks().len(), 40);
+    assert!(province.totals().allocated >= 1e10);
+    assert!(province.directory.units.iter().all(|u| u.name.len() > 80));
+    let one = fixture("one-unit");
+    assert_eq!(one.directory.units.len(), 1);
+    assert!(
+        one.programs
+            .iter()
+            .all(|p| p.budget.is_none() && p.indicators.is_empty() && p.results.is_empty())
+    );
+}
+
+/// The rules (page, rule) the sample's first letter breaks when rendered with `nd30.typ`
+/// edited by `edit`, as an office might edit it; empty when it passes.
+fn broken_by_template_edit(edit: impl Fn(&str) -> String) -> Vec<(usize, Rule)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("typst")).unwrap();
+    let original = std::fs::read_to_string(root().join("templates/typst/nd30.typ")).unwrap();
+    let edited = edit(&original);
+    assert_ne!(edited, original, "the edit must change the template");
+    std::fs::write(dir.path().join("typst/nd30.typ"), edited).unwrap();
+    let engine = PdfEngine::new(&Templates::with_overrides(dir.path())).unwrap();
+    let renderer = render::PdfRenderer::new(engine);
+    let documents = planned(&sample());
+    let letter = documents
+        .iter()
+        .find(|d| d.kind == DocumentKind::AssignmentLetter)
+        .unwrap();
+    match renderer.render(letter) {
+        Err(RenderError::Pdf {
+            error: PdfError::Layout(e),
+            ..
+        }) => {
+            let message = e.to_string();
+            assert!(message.contains("Nghị định 30/2020/NĐ-CP"), "{message}");
+            e.problems.iter().map(|p| (p.page, p.rule)).collect()
+        }
+        Err(other) => panic!("expected a page-check error, got {other}"),
+        Ok(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn an_office_template_that_breaks_the_page_is_refused_naming_rule_and_page() {
+    let narrow = broken_by_template_edit(|t| t.replace("left: 30mm", "left: 22mm"));
+    assert!(narrow.contains(&(1, Rule::Margins)), "{narrow:?}");
+    let numbered = broken_by_template_edit(|t| t.replace("if n > 1 {", "if n > 0 {"));
+    assert!(numbered.contains(&(1, Rule::PageNumber)), "{numbered:?}");
+    let long_rule = broken_by_template_edit(|t| {
+        t.replace(
+            "rule-under(issuer-lines, 0.4)",
+            "rule-under(issuer-lines, 0.8)",
+        )
+    });
+    assert_eq!(long_rule, vec![(1, Rule::IssuerRule)]);
+    let crowded = broken_by_template_edit(|t| {
+        t.replace(
+            "set par(leading: 0.5em, spacing: 0.5em, hanging-indent: 0.6em)",
+            "set par(leading: 0.3em, spacing: 0.3em, hanging-indent: 0.6em)",
+        )
+    });
+    assert!(crowded.contains(&(1, Rule::LineSpacing)), "{crowded:?}");
+    let small =
+        broken_by_template_edit(|t| t.replace("#let body-size = 14pt", "#let body-size = 12pt"));
+    assert!(small.iter().any(|(_, r)| *r == Rule::TypeSize), "{small:?}");
+}
+
+#[test]
+fn the_signature_never_stands_alone_whatever_the_length_of_the_body() {
+    // Item 1: with the last paragraph an ordinary one (the old template), some length of
+    // body leaves only "Nơi nhận" and the signer on the next page, as in the letters to
+    // Quảng An and Quảng Lâm; the check refuses it. The built-in `ending` never does.
+    let pushed = |space: u32, old: bool| {
+        broken_by_template_edit(move |t| {
+            let t = t.replace(
+                "header(d)\n  if d.title",
+                &format!("header(d)\n  v({space}mm)\n  if d.title"),
+            );
+            if old {
+                t.replace(
+                    "#let ending(body) = block(sticky: true, breakable: false, par(body))",
+                    "#let ending(body) = par(body)",
+                )
+            } else {
+                t
+            }
+        })
+    };
+    let alone = |broken: &[(usize, Rule)]| broken.iter().any(|(_, r)| *r == Rule::SignatureAlone);
+    let spaces: Vec<u32> = (60..=150).step_by(5).collect();
+    assert!(
+        spaces.iter().any(|s| alone(&pushed(*s, true))),
+        "no body length put the signature alone with the old template"
+    );
+    for space in spaces {
+        let broken = pushed(space, false);
+        assert!(broken.is_empty(), "{space} mm: {broken:?}");
+    }
+}
+
+fn docx_xml(file: &render::RenderedFile) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&file.bytes)).unwrap();
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
+/// The text of each paragraph of a filled DOCX, with its properties' XML.
+fn docx_paragraphs(xml: &str) -> Vec<(String, String)> {
+    xml.split("<w:p>")
+        .chain(xml.split("<w:p "))
+        .skip(1)
+        .map(|p| {
+            let p = p.split("</w:p>").next().unwrap_or("");
+            let props = p.split("</w:pPr>").next().unwrap_or("").to_string();
+            let text: String = p
+                .split("<w:t")
+                .skip(1)
+                .filter_map(|t| t.split_once('>').map(|(_, rest)| rest))
+                .map(|t| t.split("</w:t>").next().unwrap_or(""))
+                .collect();
+            (text, props)
+        })
+        .collect()
+}
+
+#[test]
+fn the_docx_keeps_its_last_paragraph_with_the_signature_and_shows_whole_sizes() {
+    for file in render_both("sample", &sample())
+        .iter()
+        .filter(|f| f.file_name.ends_with(".docx"))
+    {
+        let xml = docx_xml(file);
+        let paragraphs = docx_paragraphs(&xml);
+        let (_, props) = paragraphs
+            .iter()
+            .find(|(text, _)| text.ends_with("./."))
+            .unwrap_or_else(|| panic!("{}: no ./.", file.file_name));
+        assert!(props.contains("<w:keepNext"), "{}: {props}", file.file_name);
+        assert!(
+            props.contains("<w:keepLines"),
+            "{}: {props}",
+            file.file_name
+        );
+        // Item 9: no half-point sizes Word would show as 12,5 or 13,5.
+        for odd in ["w:val=\"25\"", "w:val=\"27\""] {
+            assert!(
+                !xml.contains(&format!("<w:sz {odd}")),
+                "{}: {odd}",
+                file.file_name
+            );
+        }
+        // Headings are never justified.
+        for (text, props) in &paragraphs {
+            if text.starts_with("I. ") || text.starts_with("II. ") {
+                assert!(!props.contains("w:val=\"both\""), "{text}");
+            }
+        }
+    }
+}
+
+fn context(period: &Period, kind: DocumentKind, unit: Option<&str>) -> serde_json::Value {
+    let d = planned(period)
+        .into_iter()
+        .find(|d| d.kind == kind && d.unit.as_deref() == unit)
+        .unwrap();
+    serde_json::to_value(&d.context).unwrap()
+}
+
+fn docx_text(period: &Period, kind: DocumentKind, unit: Option<&str>) -> String {
+    let d = planned(period)
+        .into_iter()
+        .find(|d| d.kind == kind && d.unit.as_deref() == unit)
+        .unwrap();
+    let docx = render::DocxRenderer::new(&Templates::builtin()).unwrap();
+    let file = render::RenderedFile {
+        file_name: "x.docx".into(),
+        kind,
+        unit: None,
+        bytes: docx.render(&d).unwrap(),
+    };
+    docx_paragraphs(&docx_xml(&file))
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_group_with_the_id_report_to_receives_the_report() {
+    // Item 2: DESIGN.md's second reading; the commune directory has no top-level key.
+    let commune = fixture("commune-h2");
+    assert_eq!(commune.directory.report_to.as_deref(), Some("report_to"));
+    assert_eq!(commune.directory.report_recipients().len(), 3);
+    assert!(commune.unreached().is_empty());
+    let recipients = context(&commune, DocumentKind::ReviewReport, None)["recipients"].clone();
+    assert!(
+        recipients
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "- Thành viên Ban Chỉ đạo xã;"),
+        "{recipients}"
+    );
+    // Without either spelling, the report reaches nobody and `unreached` says so.
+    let mut lost = commune.clone();
+    lost.directory.report_to = None;
+    assert_eq!(lost.unreached(), vec![Unreached::ReviewReport]);
+}
+
+#[test]
+fn empty_sections_are_left_out_and_lone_clauses_are_not_numbered() {
+    // Item 3: no leadership text → section I is the results.
+    let commune = fixture("commune-h2");
+    let report = context(&commune, DocumentKind::ReviewReport, None);
+    assert_eq!(
+        report["report"]["sections"]["leadership"],
+        serde_json::Value::Null
+    );
+    assert_eq!(report["report"]["sections"]["results"], "I");
+    let text = docx_text(&commune, DocumentKind::ReviewReport, None);
+    assert!(!text.contains("LÃNH ĐẠO, CHỈ ĐẠO"), "{text}");
+    assert!(text.contains("I. KẾT QUẢ THỰC HIỆN"), "{text}");
+    // Both parts of the assessment: numbered 1 and 2.
+    assert!(text.contains("1. Kết quả đạt được") && text.contains("2. Tồn tại, hạn chế"));
+    // Only achievements (the sample): no lone "1.".
+    let sample_text = docx_text(&sample(), DocumentKind::ReviewReport, None);
+    assert!(
+        !sample_text.contains("1. Kết quả đạt được"),
+        "{sample_text}"
+    );
+    // A notice with no other clause: "Phân công nhiệm vụ" is not a lone "1.".
+    let one = fixture("one-unit");
+    let notice = docx_text(&one, DocumentKind::ConclusionNotice, None);
+    assert!(!notice.contains("1. Phân công nhiệm vụ"), "{notice}");
+    assert!(!notice.contains("Phân công nhiệm vụ\n"), "{notice}");
+}
+
+#[test]
+fn amounts_past_a_million_trieu_are_read_in_ty() {
+    // Item 4.
+    let province = fixture("province-large");
+    let report = context(&province, DocumentKind::ReviewReport, None);
+    let programs = report["report"]["programs"].as_array().unwrap();
+    assert_eq!(
+        programs[0]["budget"]["allocated_words"],
+        "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng"
+    );
+    assert_eq!(
+        programs[1]["budget"]["allocated_words"],
+        "Mười triệu tỷ đồng"
+    );
+    let text = docx_text(&province, DocumentKind::ReviewReport, None);
+    assert!(!text.contains("triệu triệu"), "{text}");
+    assert!(
+        !text.contains("nghìn sáu trăm bảy mươi tám triệu đồng"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_total_that_leaves_out_a_program_says_which_it_covers() {
+    // Item 5: the sample's "Giảm nghèo bền vững" has no budget.
+    let text = docx_text(&sample(), DocumentKind::ReviewReport, None);
+    assert!(
+        text.contains("Tổng vốn ngân sách nhà nước giao thực hiện Chương trình Xây dựng nông thôn mới và Chương trình Phát triển kinh tế - xã hội vùng đồng bào dân tộc thiểu số và miền núi là 148.311 triệu đồng"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Chương trình Giảm nghèo bền vững chưa có số liệu vốn nên chưa tính vào tổng số trên."
+        ),
+        "{text}"
+    );
+    // Every program budgeted: "các Chương trình".
+    let province = docx_text(&fixture("province-large"), DocumentKind::ReviewReport, None);
+    assert!(
+        province.contains("Tổng vốn ngân sách nhà nước giao thực hiện các Chương trình là"),
+        "{province}"
+    );
+}
+
+#[test]
+fn the_reporting_channel_reports_directly_and_deadlines_are_printed() {
+    // Item 6.
+    let sample = sample();
+    let pnn = context(&sample, DocumentKind::AssignmentLetter, Some("pnn"));
+    let line = pnn["letter"]["report_line"].as_str().unwrap();
+    assert!(!line.contains("qua Phòng Nông nghiệp"), "{line}");
+    let bqlda = context(&sample, DocumentKind::AssignmentLetter, Some("bqlda"));
+    assert!(
+        bqlda["letter"]["report_line"]
+            .as_str()
+            .unwrap()
+            .contains("(qua Phòng Nông nghiệp và Phát triển nông thôn)")
+    );
+    let commune = fixture("commune-h2");
+    let line = |unit: &str| {
+        context(&commune, DocumentKind::AssignmentLetter, Some(unit))["letter"]["report_line"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // pkt: the channel itself, its task's deadline; pvhxh: its own deadline wins.
+    assert_eq!(
+        line("pkt"),
+        "Báo cáo kết quả thực hiện về UBND xã Quảng Tân trước ngày 15/4/2026 để tổng hợp."
+    );
+    assert_eq!(
+        line("pvhxh"),
+        "Báo cáo kết quả thực hiện về UBND xã Quảng Tân (qua Phòng Kinh tế) trước ngày 31/5/2026 để tổng hợp."
+    );
+}
+
+/// Runs an outside program and returns its stdout; panics with its stderr if it fails.
+fn run(program: &str, args: &[&str]) -> Vec<u8> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (.ci/run installs it)"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[test]
+#[ignore = "needs LibreOffice and poppler-utils: run .ci/run"]
+fn every_docx_converted_by_libreoffice_passes_the_page_check_on_its_word_positions() {
+    use vanban::render::page_check::{self, word_boxes};
+    let mut periods = fixtures();
+    periods.push(("sample".into(), sample()));
+    let work = tempfile::tempdir().unwrap();
+    let profile = work.path().join("profile");
+    for (name, period) in &periods {
+        let dir = work.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let backends = Backends::new(&Templates::builtin(), Formats::Docx).unwrap();
+        let docx: Vec<PathBuf> = render::render_all(&planned(period), &backends.renderers(), 2)
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                let path = dir.join(&f.file_name);
+                std::fs::write(&path, &f.bytes).unwrap();
+                path
+            })
+            .collect();
+        let profile_arg = format!("-env:UserInstallation=file://{}", profile.display());
+        let mut args = vec![
+            profile_arg.as_str(),
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend(docx.iter().map(|p| p.to_str().unwrap()));
+        run("soffice", &args);
+        let mut failures = Vec::new();
+        for path in &docx {
+            let pdf = path.with_extension("pdf");
+            let xhtml = run("pdftotext", &["-bbox", pdf.to_str().unwrap(), "-"]);
+            let layout = word_boxes::layout(&String::from_utf8_lossy(&xhtml));
+            assert!(!layout.pages.is_empty(), "{}", pdf.display());
+            if let Err(e) = page_check::check(&layout) {
+                failures.push(format!("{name}/{}: {e}", path.display()));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

@@ -43,6 +43,56 @@ struct RawConfig {
     smtp: Option<RawSmtp>,
     #[serde(default)]
     jobs: Vec<RawJob>,
+    #[serde(default)]
+    limits: TemplateLimits,
+}
+
+/// `[limits]`: what one document of an office's template may cost before it is stopped with a
+/// clear error. The defaults leave a real document far inside them; an office with unusual
+/// templates raises them here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateLimits {
+    /// Total uncompressed size of a DOCX template, checked before inflating (zip bombs).
+    pub docx_max_uncompressed_mb: u64,
+    /// Entries in a DOCX template's zip.
+    pub docx_max_entries: usize,
+    /// Size of one filled part of a DOCX (loops in a template).
+    pub docx_max_filled_mb: u64,
+    /// Pages of one PDF.
+    pub typst_max_pages: usize,
+    /// Seconds to compile one PDF.
+    pub typst_max_seconds: u64,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        Self {
+            docx_max_uncompressed_mb: 100,
+            docx_max_entries: 1_000,
+            docx_max_filled_mb: 50,
+            typst_max_pages: 200,
+            typst_max_seconds: 30,
+        }
+    }
+}
+
+impl TemplateLimits {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("docx_max_uncompressed_mb", self.docx_max_uncompressed_mb),
+            ("docx_max_entries", self.docx_max_entries as u64),
+            ("docx_max_filled_mb", self.docx_max_filled_mb),
+            ("typst_max_pages", self.typst_max_pages as u64),
+            ("typst_max_seconds", self.typst_max_seconds),
+        ] {
+            if value == 0 {
+                problems.push(format!("limits.{key} phải lớn hơn 0"));
+            }
+        }
+        problems
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Clone, Copy)]
@@ -144,6 +194,7 @@ pub struct Config {
     pub sender: Sender,
     pub smtp: Option<Smtp>,
     pub jobs: Vec<Job>,
+    pub limits: TemplateLimits,
 }
 
 impl Config {
@@ -200,7 +251,21 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let mut problems: Vec<String> = Vec::new();
+        let mut problems: Vec<String> = raw.limits.problems();
+        // The sender's name goes into the From header: a line break there broke every message.
+        let sender_name = super::text::normalise_breaks(raw.sender.name.trim());
+        if let Some(bad) = sender_name
+            .chars()
+            .find(|c| c.is_control() || super::text::is_invisible_control(*c))
+        {
+            problems.push(format!(
+                "sender.name có ký tự điều khiển {} không được phép",
+                super::text::describe(bad)
+            ));
+        }
+        if sender_name.is_empty() {
+            problems.push("sender.name không được để trống".into());
+        }
 
         if let Err(e) = raw.sender.address.parse::<lettre::Address>() {
             problems.push(format!(
@@ -333,11 +398,12 @@ impl Config {
                 Numbering::PerType => NumberingScheme::PerType,
             },
             sender: Sender {
-                name: raw.sender.name,
+                name: sender_name,
                 address: raw.sender.address,
             },
             smtp,
             jobs,
+            limits: raw.limits,
         })
     }
 

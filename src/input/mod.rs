@@ -4,8 +4,10 @@
 pub mod config;
 pub mod diagnostics;
 pub mod directory;
+pub mod figures;
 pub mod period;
 pub mod reader;
+pub mod text;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

@@ -396,7 +396,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-            let backends = Backends::new(&templates, format.into())?;
+            let limits = config.map(|c| render_limits(&c.limits)).unwrap_or_default();
+            let backends = Backends::with_limits(&templates, format.into(), limits)?;
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             if let Some(dir) = &dump_context {
                 dump_contexts(dir, &documents)?;
@@ -531,7 +532,7 @@ fn send_command(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::new(&templates, Formats::Both)?;
+    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
     let renderers = backends.renderers();
     // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
     // exits at once (the ledger then shows that message as unknown, never as lost).
@@ -631,4 +632,15 @@ fn dump_contexts(dir: &Path, documents: &[render::PlannedDocument]) -> Result<()
     })?;
     staging.commit()?;
     Ok(())
+}
+
+/// The config's `[limits]` for the renderers.
+fn render_limits(limits: &vanban::config::TemplateLimits) -> render::Limits {
+    render::Limits::from_config_units(
+        limits.docx_max_uncompressed_mb,
+        limits.docx_max_entries,
+        limits.docx_max_filled_mb,
+        limits.typst_max_pages,
+        limits.typst_max_seconds,
+    )
 }

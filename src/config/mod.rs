@@ -116,6 +116,7 @@ pub struct Config {
     pub smtp: Option<Smtp>,
     pub jobs: Vec<Job>,
     pub web: WebSettings,
+    pub limits: TemplateLimits,
 }
 
 impl Config {
@@ -145,6 +146,35 @@ impl Default for WebSettings {
             session_hours: 8,
             upload_limit_kb: 2048,
             secure_cookies: true,
+        }
+    }
+}
+
+/// `[limits]`: what one document of an office's template may cost before it is stopped with a
+/// clear error. The defaults leave a real document far inside them; an office with unusual
+/// templates raises them here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateLimits {
+    /// Total uncompressed size of a DOCX template, checked before inflating (zip bombs).
+    pub docx_max_uncompressed_mb: u64,
+    /// Entries in a DOCX template's zip.
+    pub docx_max_entries: usize,
+    /// Size of one filled part of a DOCX (loops in a template).
+    pub docx_max_filled_mb: u64,
+    /// Pages of one PDF.
+    pub typst_max_pages: usize,
+    /// Seconds to compile one PDF.
+    pub typst_max_seconds: u64,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        Self {
+            docx_max_uncompressed_mb: 100,
+            docx_max_entries: 1_000,
+            docx_max_filled_mb: 50,
+            typst_max_pages: 200,
+            typst_max_seconds: 30,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
     Action, CatchUp, Config, Covers, CronSchedule, Job, NumberingScheme, Secret, Security, Sender,
-    Smtp, SmtpSettings, WebSettings, parse_timezone, period_path,
+    Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -44,6 +44,14 @@ const TOP_KEYS: &[&str] = &[
     "smtp",
     "jobs",
     "web",
+    "limits",
+];
+const LIMIT_KEYS: &[&str] = &[
+    "docx_max_uncompressed_mb",
+    "docx_max_entries",
+    "docx_max_filled_mb",
+    "typst_max_pages",
+    "typst_max_seconds",
 ];
 const WEB_KEYS: &[&str] = &["listen", "session_hours", "upload_limit_kb", "secure_cookies"];
 const SENDER_KEYS: &[&str] = &["name", "address"];
@@ -190,7 +198,26 @@ fn read_config(
 
     let sender = top.required(r, "sender").and_then(|n| {
         let t = r.table(n, "sender", SENDER_KEYS)?;
-        let name = t.string(r, "name");
+        // The sender's name goes into the From header: a line break there broke every message.
+        let name = t
+            .string(r, "name")
+            .map(|n| super::text::normalise_breaks(n.trim()));
+        if let Some(bad) = name.as_deref().and_then(|n| {
+            n.chars()
+                .find(|c| c.is_control() || super::text::is_invisible_control(*c))
+        }) {
+            r.report(
+                &span_of(&t, "name"),
+                "sender.name",
+                format!(
+                    "có ký tự điều khiển {} không được phép",
+                    super::text::describe(bad)
+                ),
+            );
+        }
+        if name.as_deref().is_some_and(str::is_empty) {
+            r.report(&span_of(&t, "name"), "sender.name", "không được để trống");
+        }
         let address = t.string(r, "address");
         if let Some(address) = &address
             && let Err(e) = address.parse::<lettre::Address>()
@@ -236,6 +263,10 @@ fn read_config(
         Some(n) => read_web(r, n),
         None => WebSettings::default(),
     };
+    let limits = match top.get("limits") {
+        Some(n) => read_limits(r, n),
+        None => TemplateLimits::default(),
+    };
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -264,7 +295,38 @@ fn read_config(
         smtp,
         jobs,
         web,
+        limits,
     })
+}
+
+fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
+    let defaults = TemplateLimits::default();
+    let Some(t) = r.table(node, "limits", LIMIT_KEYS) else {
+        return defaults;
+    };
+    // Zero would refuse every document: a limit is at least 1.
+    let mut positive = |r: &mut Reader<'_>, key: &str| -> Option<u64> {
+        let value: Option<u64> = opt_unsigned(r, &t, key);
+        if value == Some(0) {
+            r.report(
+                &span_of(&t, key),
+                &t.key_path(key),
+                format!("limits.{key} phải lớn hơn 0"),
+            );
+            return None;
+        }
+        value
+    };
+    TemplateLimits {
+        docx_max_uncompressed_mb: positive(r, "docx_max_uncompressed_mb")
+            .unwrap_or(defaults.docx_max_uncompressed_mb),
+        docx_max_entries: positive(r, "docx_max_entries")
+            .map_or(defaults.docx_max_entries, |v| v as usize),
+        docx_max_filled_mb: positive(r, "docx_max_filled_mb").unwrap_or(defaults.docx_max_filled_mb),
+        typst_max_pages: positive(r, "typst_max_pages")
+            .map_or(defaults.typst_max_pages, |v| v as usize),
+        typst_max_seconds: positive(r, "typst_max_seconds").unwrap_or(defaults.typst_max_seconds),
+    }
 }
 
 fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {

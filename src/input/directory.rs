@@ -84,6 +84,14 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
         let id = t.string(r, "id");
         if let Some(id) = &id {
             let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
+            // Group ids are written in the same places as unit ids (tasks' to/with, report_to).
+            if !is_valid_id(id) {
+                r.report(
+                    &span,
+                    &t.key_path("id"),
+                    format!("mã \"{id}\" chỉ được gồm chữ thường không dấu, số, '-' và '_'"),
+                );
+            }
             check_unique(r, id, span, &t.key_path("id"));
         }
         let name = t.string(r, "name");

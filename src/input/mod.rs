@@ -5,9 +5,11 @@
 pub mod config;
 pub mod diagnostics;
 pub mod directory;
+pub mod figures;
 pub mod period;
 pub mod reader;
 pub mod to_toml;
+pub mod text;
 pub mod tree;
 pub mod xlsx;
 

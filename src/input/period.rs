@@ -47,7 +47,7 @@ pub fn read_period(
     };
     let documents = top
         .required(r, "documents")
-        .and_then(|n| read_documents(r, n, issuer.as_ref(), directory, today, meeting_date));
+        .and_then(|n| read_documents(r, n, issuer.as_ref(), directory, today, meeting_date, year));
     let report = match top.get("report") {
         Some(n) => read_report(r, n),
         None => Some(ReportText::default()),
@@ -243,6 +243,20 @@ fn read_meeting(
     };
     let date = t.date(r, "date");
     if let (Some(date), Some(year)) = (date, year)
+        && date.year() > year + 1
+    {
+        let span = t.get("date").map(|n| n.span.clone()).unwrap_or_default();
+        r.report(
+            &span,
+            "meeting.date",
+            format!(
+                "ngày họp {} quá xa kỳ báo cáo năm {year} (cần trong năm {year} hoặc tháng đầu năm {})",
+                date.format("%d/%m/%Y"),
+                year + 1
+            ),
+        );
+    }
+    if let (Some(date), Some(year)) = (date, year)
         && date.year() < year
     {
         let span = t.get("date").map(|n| n.span.clone()).unwrap_or_default();
@@ -344,6 +358,7 @@ fn read_documents(
     directory: &Directory,
     today: NaiveDate,
     meeting: Option<NaiveDate>,
+    year: Option<i32>,
 ) -> Option<Documents> {
     let t = r.table(
         node,
@@ -356,7 +371,37 @@ fn read_documents(
             "assignment_letter",
         ],
     )?;
-    let date = t.opt_date(r, "date").unwrap_or(today);
+    let given = t.opt_date(r, "date");
+    if let Some(date) = given {
+        let span = t.get("date").map(|n| n.span.clone()).unwrap_or_default();
+        // A year-end review is issued in January of the next year at the latest.
+        if let Some(year) = year
+            && !(year..=year + 1).contains(&date.year())
+        {
+            r.report(
+                &span,
+                "documents.date",
+                format!(
+                    "ngày ban hành {} không thuộc kỳ báo cáo năm {year} (cần trong năm {year} hoặc {})",
+                    date.format("%d/%m/%Y"),
+                    year + 1
+                ),
+            );
+        } else if let Some(meeting) = meeting
+            && date < meeting
+        {
+            r.report(
+                &span,
+                "documents.date",
+                format!(
+                    "ngày ban hành {} trước ngày họp {}: thông báo kết luận và công văn ban hành sau cuộc họp",
+                    date.format("%d/%m/%Y"),
+                    meeting.format("%d/%m/%Y")
+                ),
+            );
+        }
+    }
+    let date = given.unwrap_or(today);
     let basis = t.opt_string(r, "basis");
 
     let report = t
@@ -603,10 +648,10 @@ fn read_programs(r: &mut Reader<'_>, top: &Table<'_>) -> Vec<Program> {
 
 fn read_budget(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Budget> {
     let t = r.table(node, path, &["allocated", "disbursed"])?;
-    let allocated = t.number(r, "allocated");
+    let allocated = t.money(r, "allocated");
     let allocated = non_negative(r, &t, "allocated", allocated);
     let allocated = not_absurd(r, &t, "allocated", allocated);
-    let disbursed = t.opt_number(r, "disbursed");
+    let disbursed = t.opt_money(r, "disbursed");
     let disbursed = non_negative(r, &t, "disbursed", disbursed);
     let disbursed = not_absurd(r, &t, "disbursed", disbursed);
     if let (Some(a), Some(d)) = (allocated, disbursed)

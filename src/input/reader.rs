@@ -3,22 +3,50 @@
 
 use std::ops::Range;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::diagnostics::{Problems, did_you_mean};
+use super::figures::{self, MAX_EXACT, MAX_FIGURE, MIN_FIGURE, ViNumber};
+use super::text;
 use super::tree::{Key, Node, Source, Value};
+
+/// Dates outside these years are typing slips (`9999-12-31`), not half-year paperwork.
+const DATE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 /// Shared state of one file's reading: its source and the problems found so far.
 pub struct Reader<'a> {
     pub source: &'a Source,
     pub problems: Problems,
+    /// JSON has no date type, so a date there is a "YYYY-MM-DD" string; in TOML a quoted date
+    /// is a slip that hides a typo from the parser, and is refused.
+    dates_as_strings: bool,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(source: &'a Source) -> Self {
         Self {
+            dates_as_strings: source.name.to_ascii_lowercase().ends_with(".json"),
             source,
             problems: Problems::default(),
+        }
+    }
+
+    /// The value as written in the file (`12.500`, `1e-300`), for messages that quote it.
+    fn literal(&self, node: &Node) -> String {
+        self.source
+            .text
+            .get(node.span.clone())
+            .map(|s| s.trim().replace('_', ""))
+            .unwrap_or_default()
+    }
+
+    /// Where `ch` is in the node's text, for a message on its own line (a multi-line string);
+    /// the node's start when it was written as an escape.
+    fn char_span(&self, node: &Node, ch: char) -> Range<usize> {
+        let raw = self.source.text.get(node.span.clone()).unwrap_or_default();
+        match raw.find(ch) {
+            Some(at) => node.span.start + at..node.span.start + at + ch.len_utf8(),
+            None => node.span.clone(),
         }
     }
 
@@ -130,6 +158,24 @@ impl<'n> Table<'n> {
         self.typed(r, key, false, read_integer)
     }
 
+    /// Money (million VND) and counts: a whole number, read exactly.
+    pub fn whole(&self, r: &mut Reader<'_>, key: &str) -> Option<i64> {
+        self.typed(r, key, true, read_whole)
+    }
+
+    pub fn opt_whole(&self, r: &mut Reader<'_>, key: &str) -> Option<i64> {
+        self.typed(r, key, false, read_whole)
+    }
+
+    /// Money in million VND: whole đồng (at most 6 decimals), never `12.500` read as 12,5.
+    pub fn money(&self, r: &mut Reader<'_>, key: &str) -> Option<f64> {
+        self.typed(r, key, true, read_money)
+    }
+
+    pub fn opt_money(&self, r: &mut Reader<'_>, key: &str) -> Option<f64> {
+        self.typed(r, key, false, read_money)
+    }
+
     pub fn number(&self, r: &mut Reader<'_>, key: &str) -> Option<f64> {
         self.typed(r, key, true, read_number)
     }
@@ -169,7 +215,9 @@ impl<'n> Table<'n> {
     ) -> Vec<(String, Range<usize>)> {
         self.typed(r, key, required, |r, node, path| {
             Some(match &node.value {
-                Value::String(s) => vec![(s.clone(), node.span.clone())],
+                Value::String(_) => read_string(r, node, path)
+                    .map(|s| vec![(s, node.span.clone())])
+                    .unwrap_or_default(),
                 Value::Array(items) => items
                     .iter()
                     .enumerate()
@@ -216,11 +264,22 @@ impl<'n> Table<'n> {
 
 fn read_string(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<String> {
     match &node.value {
-        Value::String(s) if s.trim().is_empty() => {
-            r.report(&node.span, path, "không được để trống");
-            None
+        Value::String(s) => {
+            let cleaned = text::clean(s.trim());
+            for bad in &cleaned.bad_chars {
+                let span = r.char_span(node, bad.ch);
+                r.report(&span, path, bad.message.clone());
+            }
+            if let Some(message) = cleaned.too_long {
+                r.report(&node.span, path, message);
+            }
+            let value = cleaned.text.trim();
+            if value.is_empty() {
+                r.report(&node.span, path, "không được để trống");
+                return None;
+            }
+            Some(value.to_string())
         }
-        Value::String(s) => Some(s.trim().to_string()),
         other => {
             r.report(
                 &node.span,
@@ -232,44 +291,262 @@ fn read_string(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<String> {
     }
 }
 
+/// A string that holds a number in Vietnamese form ("12.500", "74,4"); None (and a problem)
+/// otherwise. A string with no digit at all is a wrong type, said as such.
+fn read_vietnamese(r: &mut Reader<'_>, node: &Node, path: &str, s: &str) -> Option<ViNumber> {
+    if !s.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    match figures::parse_vietnamese(s) {
+        Ok(n) => Some(n),
+        Err(message) => {
+            r.report(&node.span, path, message);
+            None
+        }
+    }
+}
+
 fn read_integer(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<i64> {
-    match node.value {
-        Value::Integer(n) => Some(n),
-        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9e15 => Some(x as i64),
+    let type_error = |r: &mut Reader<'_>| {
+        r.report(
+            &node.span,
+            path,
+            format!("phải là số nguyên, không phải {}", node.value.kind()),
+        );
+    };
+    match &node.value {
+        Value::Integer(n) => Some(*n),
+        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9e15 => Some(*x as i64),
+        Value::String(s) => match read_vietnamese(r, node, path, s) {
+            Some(ViNumber::Whole(n)) => Some(n),
+            Some(ViNumber::Fraction(_)) => {
+                r.report(
+                    &node.span,
+                    path,
+                    format!("phải là số nguyên, không phải \"{s}\""),
+                );
+                None
+            }
+            None => {
+                if !s.chars().any(|c| c.is_ascii_digit()) {
+                    type_error(r);
+                }
+                None
+            }
+        },
         _ => {
+            type_error(r);
+            None
+        }
+    }
+}
+
+/// Money and counts: exact integers. A fraction is refused showing how it was read, and, for
+/// `12.500`, the reading a Vietnamese writer meant.
+fn read_whole(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<i64> {
+    let too_large = |r: &mut Reader<'_>, literal: &str| {
+        r.report(
+            &node.span,
+            path,
+            format!(
+                "số {literal} quá lớn (tối đa {})",
+                crate::vi::group_int(MAX_EXACT)
+            ),
+        );
+    };
+    match &node.value {
+        Value::Integer(n) if n.unsigned_abs() > MAX_EXACT as u64 => {
+            let literal = r.literal(node);
+            too_large(r, &literal);
+            None
+        }
+        Value::Integer(n) => Some(*n),
+        Value::Float(x) => {
+            let literal = r.literal(node);
+            let message = if let Some(grouped) = figures::looks_grouped(&literal) {
+                format!(
+                    "tiền và số đếm phải là số nguyên: {}",
+                    figures::two_readings(&literal, *x, grouped)
+                )
+            } else if !x.is_finite() {
+                "số không hợp lệ".to_string()
+            } else if x.fract() == 0.0 && x.abs() <= MAX_EXACT as f64 {
+                return Some(*x as i64);
+            } else if x.abs() > MAX_EXACT as f64 {
+                too_large(r, &literal);
+                return None;
+            } else {
+                format!(
+                    "tiền và số đếm phải là số nguyên, không phải {literal} (được đọc là {})",
+                    crate::vi::decimal(*x, 4)
+                )
+            };
+            r.report(&node.span, path, message);
+            None
+        }
+        Value::String(s) => match read_vietnamese(r, node, path, s) {
+            Some(ViNumber::Whole(n)) => Some(n),
+            Some(ViNumber::Fraction(_)) => {
+                r.report(
+                    &node.span,
+                    path,
+                    format!("tiền và số đếm phải là số nguyên, không phải \"{s}\""),
+                );
+                None
+            }
+            None => {
+                if !s.chars().any(|c| c.is_ascii_digit()) {
+                    r.report(&node.span, path, "phải là số, không phải chuỗi");
+                }
+                None
+            }
+        },
+        other => {
             r.report(
                 &node.span,
                 path,
-                format!("phải là số nguyên, không phải {}", node.value.kind()),
+                format!("phải là số nguyên, không phải {}", other.kind()),
             );
             None
         }
     }
 }
 
-fn read_number(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<f64> {
-    match node.value {
-        Value::Integer(n) => Some(n as f64),
-        Value::Float(x) if x.is_finite() => Some(x),
-        Value::Float(_) => {
-            r.report(&node.span, path, "số không hợp lệ");
-            None
+/// Money in million VND. A budget may have decimals (86.447,6 triệu đồng is a whole number of
+/// đồng), but not below one đồng, and `12.500` (Vietnamese grouping, which TOML reads as 12,5)
+/// is refused with both readings. Whole amounts are read as integers, exactly.
+fn read_money(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<f64> {
+    let literal = r.literal(node);
+    let (x, decimals) = match &node.value {
+        Value::Integer(_) => return read_whole(r, node, path).map(|n| n as f64),
+        Value::Float(x) => {
+            if let Some(grouped) = figures::looks_grouped(&literal) {
+                r.report(
+                    &node.span,
+                    path,
+                    format!(
+                        "{}; nếu đúng là {} triệu đồng, viết {}",
+                        figures::two_readings(&literal, *x, grouped),
+                        crate::vi::decimal(*x, 6),
+                        literal.trim_end_matches('0').trim_end_matches('.')
+                    ),
+                );
+                return None;
+            }
+            let decimals = match literal.split_once('.') {
+                Some((_, frac)) if !literal.contains(['e', 'E']) => frac.len(),
+                _ => 0,
+            };
+            (*x, decimals)
         }
-        _ => {
+        Value::String(s) => match read_vietnamese(r, node, path, s) {
+            Some(ViNumber::Whole(n)) => (n as f64, 0),
+            Some(ViNumber::Fraction(x)) => (x, s.split_once(',').map_or(0, |(_, f)| f.len())),
+            None => {
+                if !s.chars().any(|c| c.is_ascii_digit()) {
+                    r.report(&node.span, path, "phải là số, không phải chuỗi");
+                }
+                return None;
+            }
+        },
+        other => {
             r.report(
                 &node.span,
                 path,
-                format!("phải là số, không phải {}", node.value.kind()),
+                format!("phải là số, không phải {}", other.kind()),
             );
-            None
+            return None;
         }
+    };
+    // Amounts too large for a budget are the period reader's to refuse (it knows the unit).
+    if !x.is_finite() {
+        r.report(&node.span, path, "số không hợp lệ");
+        None
+    } else if decimals > 6 || (x != 0.0 && x.abs() < 1e-6) || (x * 1e6).fract().abs() > 1e-3 {
+        r.report(
+            &node.span,
+            path,
+            format!("số tiền {literal} triệu đồng có phần lẻ nhỏ hơn một đồng (tối đa 6 chữ số thập phân)"),
+        );
+        None
+    } else {
+        Some(x)
+    }
+}
+
+/// A figure that may have decimals (74,4 triệu đồng/người/năm), within what a document can print.
+fn read_number(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<f64> {
+    let x = match &node.value {
+        Value::Integer(n) if n.unsigned_abs() > MAX_FIGURE as u64 => f64::INFINITY,
+        Value::Integer(n) => return Some(*n as f64),
+        Value::Float(x) => {
+            let literal = r.literal(node);
+            // "12.500" written for twelve thousand five hundred; "12.5" would be written so.
+            if let Some(grouped) = figures::looks_grouped(&literal)
+                && literal.ends_with('0')
+            {
+                r.report(
+                    &node.span,
+                    path,
+                    format!(
+                        "{}; nếu đúng là số thập phân, viết {}",
+                        figures::two_readings(&literal, *x, grouped),
+                        literal.trim_end_matches('0')
+                    ),
+                );
+                return None;
+            }
+            *x
+        }
+        Value::String(s) => match read_vietnamese(r, node, path, s) {
+            Some(ViNumber::Whole(n)) => n as f64,
+            Some(ViNumber::Fraction(x)) => x,
+            None => {
+                if !s.chars().any(|c| c.is_ascii_digit()) {
+                    r.report(&node.span, path, "phải là số, không phải chuỗi");
+                }
+                return None;
+            }
+        },
+        other => {
+            r.report(
+                &node.span,
+                path,
+                format!("phải là số, không phải {}", other.kind()),
+            );
+            return None;
+        }
+    };
+    let literal = r.literal(node);
+    if x.is_nan() {
+        r.report(&node.span, path, "số không hợp lệ");
+        None
+    } else if x.abs() > MAX_FIGURE {
+        r.report(
+            &node.span,
+            path,
+            format!(
+                "số {literal} quá lớn (tối đa 1.000.000.000.000.000); kiểm tra lại đơn vị tính"
+            ),
+        );
+        None
+    } else if x != 0.0 && x.abs() < MIN_FIGURE {
+        r.report(
+            &node.span,
+            path,
+            format!("số {literal} quá nhỏ: văn bản in tối đa 4 chữ số thập phân nên sẽ in thành 0"),
+        );
+        None
+    } else {
+        Some(x)
     }
 }
 
 fn read_date(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<NaiveDate> {
     // TOML has native dates; JSON carries them as "YYYY-MM-DD" strings.
-    let text = match &node.value {
-        Value::Datetime(s) | Value::String(s) => s,
+    let (text, quoted) = match &node.value {
+        Value::Datetime(s) => (s, false),
+        Value::String(s) => (s, !r.dates_as_strings),
         other => {
             r.report(
                 &node.span,
@@ -280,7 +557,29 @@ fn read_date(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<NaiveDate> {
         }
     };
     match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => Some(date),
+        Ok(_) if quoted => {
+            let key = path.rsplit('.').next().unwrap_or(path);
+            r.report(
+                &node.span,
+                path,
+                format!("ngày trong tệp TOML viết không có ngoặc kép: {key} = {text}"),
+            );
+            None
+        }
+        Ok(date) if DATE_YEARS.contains(&date.year()) => Some(date),
+        Ok(date) => {
+            r.report(
+                &node.span,
+                path,
+                format!(
+                    "ngày {} không hợp lệ (năm phải từ {} đến {})",
+                    date.format("%d/%m/%Y"),
+                    DATE_YEARS.start(),
+                    DATE_YEARS.end()
+                ),
+            );
+            None
+        }
         Err(_) => {
             r.report(
                 &node.span,
@@ -341,6 +640,146 @@ mod tests {
         assert!(
             text.contains("p.toml:3:11: l[1]: phải là chuỗi, không phải số nguyên"),
             "{text}"
+        );
+    }
+
+    fn read_one<T>(
+        text: &str,
+        read: impl FnOnce(&Table<'_>, &mut Reader<'_>) -> T,
+    ) -> (T, Vec<String>) {
+        let src = Source::new("p.toml", text);
+        let root = parse_toml(&src).unwrap();
+        let mut r = Reader::new(&src);
+        let top = r.table(&root, "", &["x"]).unwrap();
+        let value = read(&top, &mut r);
+        let problems = r.problems.iter().map(ToString::to_string).collect();
+        (value, problems)
+    }
+
+    #[test]
+    fn a_line_break_in_a_name_becomes_a_space() {
+        let (name, problems) = read_one(
+            "x = \"\"\"Phòng Tài nguyên\r\nvà Môi trường\"\"\"\n",
+            |t, r| t.string(r, "x"),
+        );
+        assert_eq!(name.as_deref(), Some("Phòng Tài nguyên và Môi trường"));
+        assert_eq!(problems, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_bidi_override_is_located_on_its_own_line() {
+        let (_, problems) = read_one("x = \"\"\"Quảng\nTân \u{202e}xã\"\"\"\n", |t, r| {
+            t.string(r, "x")
+        });
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "p.toml:2:5: x: có ký tự điều khiển vô hình U+202E (RIGHT-TO-LEFT OVERRIDE)"
+            ),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn numbers_in_vietnamese_form_are_read() {
+        assert_eq!(
+            read_one("x = \"12.500\"", |t, r| t.whole(r, "x")).0,
+            Some(12500)
+        );
+        assert_eq!(
+            read_one("x = \"74,4\"", |t, r| t.number(r, "x")).0,
+            Some(74.4)
+        );
+        assert_eq!(read_one("x = 74.4", |t, r| t.number(r, "x")).0, Some(74.4));
+        assert_eq!(
+            read_one("x = 12500.0", |t, r| t.whole(r, "x")).0,
+            Some(12500)
+        );
+    }
+
+    #[test]
+    fn the_12_500_trap_is_refused_with_both_readings() {
+        let (value, problems) = read_one("x = 12.500", |t, r| t.whole(r, "x"));
+        assert_eq!(value, None);
+        assert_eq!(
+            problems,
+            [
+                "p.toml:1:5: x: tiền và số đếm phải là số nguyên: 12.500 được đọc là 12,5; nếu là mười hai nghìn năm trăm, viết 12500"
+            ]
+        );
+    }
+
+    #[test]
+    fn money_is_whole_dong_and_never_the_12_500_trap() {
+        assert_eq!(
+            read_one("x = 86447.6", |t, r| t.money(r, "x")).0,
+            Some(86447.6)
+        );
+        assert_eq!(
+            read_one("x = \"86.447,6\"", |t, r| t.money(r, "x")).0,
+            Some(86447.6)
+        );
+        let (value, problems) = read_one("x = 12.500", |t, r| t.money(r, "x"));
+        assert_eq!(value, None);
+        assert_eq!(
+            problems,
+            [
+                "p.toml:1:5: x: 12.500 được đọc là 12,5; nếu là mười hai nghìn năm trăm, viết 12500; nếu đúng là 12,5 triệu đồng, viết 12.5"
+            ]
+        );
+        // Amounts beyond any budget (1.7e308) are refused by the period reader, unit in hand.
+        for text in [
+            "x = 1e-300",
+            "x = 0.0000001",
+            "x = nan",
+            "x = 9223372036854775807",
+        ] {
+            let (value, problems) = read_one(text, |t, r| t.money(r, "x"));
+            assert_eq!(value, None, "{text}");
+            assert_eq!(problems.len(), 1, "{text}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn figures_a_document_cannot_print_exactly_are_refused() {
+        for (text, expected) in [
+            ("x = 9223372036854775807", "quá lớn"),
+            ("x = 1e-300", "phải là số nguyên"),
+            ("x = 1.7e308", "quá lớn"),
+        ] {
+            let (value, problems) = read_one(text, |t, r| t.whole(r, "x"));
+            assert_eq!(value, None, "{text}");
+            assert!(problems[0].contains(expected), "{text}: {problems:?}");
+        }
+        for (text, expected) in [
+            ("x = 1e-320", "quá nhỏ"),
+            ("x = 1.7e308", "quá lớn"),
+            ("x = 9223372036854775807", "quá lớn"),
+        ] {
+            let (value, problems) = read_one(text, |t, r| t.number(r, "x"));
+            assert_eq!(value, None, "{text}");
+            assert!(problems[0].contains(expected), "{text}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_quoted_date_in_toml_is_refused_but_not_in_json() {
+        let (date, problems) = read_one("x = \"2024-06-21\"", |t, r| t.date(r, "x"));
+        assert_eq!(date, None);
+        assert!(
+            problems[0].contains("không có ngoặc kép: x = 2024-06-21"),
+            "{problems:?}"
+        );
+        let src = Source::new("p.json", "{\"x\": \"2024-06-21\"}");
+        let root = super::super::tree::parse_json(&src).unwrap();
+        let mut r = Reader::new(&src);
+        let top = r.table(&root, "", &["x"]).unwrap();
+        assert_eq!(top.date(&mut r, "x"), NaiveDate::from_ymd_opt(2024, 6, 21));
+        let (date, problems) = read_one("x = 9999-12-31", |t, r| t.date(r, "x"));
+        assert_eq!(date, None);
+        assert!(
+            problems[0].contains("năm phải từ 2000 đến 2100"),
+            "{problems:?}"
         );
     }
 }

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 pub use context::DocumentContext;
 pub use docx::DocxRenderer;
-use pdf::{PdfEngine, PdfError};
+use pdf::{PdfEngine, PdfError, PdfLimits};
 use templates::write_atomically;
 
 use crate::model::{DocumentKind, Half, Period};
@@ -102,6 +102,10 @@ pub enum RenderError {
     },
     #[error("{document}: {message}")]
     Docx { document: String, message: String },
+    #[error(
+        "{document}: lỗi nội bộ khi tạo văn bản ({message}); cả đợt dừng lại, chưa ghi tệp nào"
+    )]
+    Panic { document: String, message: String },
     #[error("không ghi được {path}: {error}")]
     Write {
         path: PathBuf,
@@ -163,6 +167,37 @@ pub enum BackendError {
     Docx(#[from] docx::DocxError),
 }
 
+/// What one document's template may cost (the config's `[limits]`, or these defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub pdf: PdfLimits,
+    pub docx: docx::fill::DocxLimits,
+}
+
+impl Limits {
+    /// From the config's keys, in the units an admin writes them (MB, seconds).
+    pub fn from_config_units(
+        docx_max_uncompressed_mb: u64,
+        docx_max_entries: usize,
+        docx_max_filled_mb: u64,
+        typst_max_pages: usize,
+        typst_max_seconds: u64,
+    ) -> Self {
+        Self {
+            pdf: PdfLimits {
+                max_pages: typst_max_pages,
+                max_time: std::time::Duration::from_secs(typst_max_seconds),
+            },
+            docx: docx::fill::DocxLimits {
+                max_uncompressed: docx_max_uncompressed_mb.saturating_mul(1 << 20),
+                max_entries: docx_max_entries,
+                max_filled: usize::try_from(docx_max_filled_mb.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
+            },
+        }
+    }
+}
+
 /// The output backends, built once (fonts loaded, templates parsed) and shared by every
 /// document the process renders: the CLI, `send` and the scheduled service use the same set.
 pub struct Backends {
@@ -172,12 +207,27 @@ pub struct Backends {
 
 impl Backends {
     pub fn new(templates: &templates::Templates, formats: Formats) -> Result<Self, BackendError> {
+        Self::with_limits(templates, formats, Limits::default())
+    }
+
+    /// [`new`](Self::new) under an office's [`Limits`].
+    pub fn with_limits(
+        templates: &templates::Templates,
+        formats: Formats,
+        limits: Limits,
+    ) -> Result<Self, BackendError> {
         let pdf = match formats {
-            Formats::Pdf | Formats::Both => Some(PdfRenderer::new(PdfEngine::new(templates)?)),
+            Formats::Pdf | Formats::Both => {
+                let mut engine = PdfEngine::new(templates)?;
+                engine.set_limits(limits.pdf);
+                Some(PdfRenderer::new(engine))
+            }
             Formats::Docx => None,
         };
         let docx = match formats {
-            Formats::Docx | Formats::Both => Some(DocxRenderer::new(templates)?),
+            Formats::Docx | Formats::Both => {
+                Some(DocxRenderer::with_limits(templates, limits.docx)?)
+            }
             Formats::Pdf => None,
         };
         Ok(Self { pdf, docx })
@@ -259,8 +309,18 @@ pub fn render_each(
                     let Some((document, renderer)) = jobs.get(i) else {
                         break;
                     };
-                    let result = renderer
-                        .render(document)
+                    // A panic in one document's rendering (a crate's bug reached by odd input)
+                    // becomes that document's error: the batch stops cleanly, nothing written.
+                    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        renderer.render(document)
+                    }))
+                    .unwrap_or_else(|payload| {
+                        Err(RenderError::Panic {
+                            document: document.label(),
+                            message: pdf::panic_text(payload.as_ref()),
+                        })
+                    });
+                    let result = rendered
                         .map(|bytes| RenderedFile {
                             file_name: format!("{}.{}", document.file_stem, renderer.name()),
                             kind: document.kind,

@@ -2,6 +2,10 @@
 //! serves any number of documents, each reading its data from a virtual `/data.json`.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration as StdDuration;
 
 use chrono::{Datelike, NaiveDate};
 use typst::diag::{FileError, FileResult, Severity, SourceDiagnostic};
@@ -48,6 +52,44 @@ pub enum PdfError {
     /// The laid-out pages break a Decree-30 rule (render/page_check.rs).
     #[error(transparent)]
     Layout(#[from] super::page_check::PageCheckError),
+    #[error(
+        "mẫu Typst tạo ra {pages} trang, quá giới hạn {limit} trang một văn bản (typst_max_pages trong [limits] của vanban.toml)"
+    )]
+    TooManyPages { pages: usize, limit: usize },
+    #[error(
+        "mẫu Typst chạy quá {seconds} giây cho một văn bản nên đã bị dừng (typst_max_seconds trong [limits] của vanban.toml); kiểm tra vòng lặp trong mẫu"
+    )]
+    TooSlow { seconds: u64 },
+    #[error("bộ tạo PDF gặp lỗi nội bộ: {0}; chưa ghi tệp nào")]
+    Panic(String),
+}
+
+/// What one document may cost: Typst has no timeout of its own (typst-findings.md), and an
+/// office's template can loop or lay out pages without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PdfLimits {
+    pub max_pages: usize,
+    pub max_time: StdDuration,
+}
+
+impl Default for PdfLimits {
+    /// The longest real document (a year-end report) has about 20 pages and renders in well
+    /// under a second; these leave room for any office while stopping a runaway template.
+    fn default() -> Self {
+        Self {
+            max_pages: 200,
+            max_time: StdDuration::from_secs(30),
+        }
+    }
+}
+
+/// The text of a caught panic, for the error message.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "không rõ nguyên nhân".into())
 }
 
 /// Fonts loaded once; the book's index i is `fonts[i]`.
@@ -69,13 +111,20 @@ impl FontStore {
 
 /// Typst compiler state shared by every render: library, fonts, parsed templates.
 pub struct PdfEngine {
+    shared: Arc<Shared>,
+    pdf_a: bool,
+    check_pages: bool,
+    limits: PdfLimits,
+}
+
+/// What a document's compile thread needs; behind an `Arc` so a compile stopped at its deadline
+/// can be left to wind down on its own thread while the caller goes on.
+struct Shared {
     library: LazyHash<Library>,
     fonts: FontStore,
     sources: HashMap<FileId, Source>,
     origins: HashMap<FileId, String>,
     data_id: FileId,
-    pdf_a: bool,
-    check_pages: bool,
 }
 
 fn file_id(path: &str) -> Result<FileId, PdfError> {
@@ -110,14 +159,22 @@ impl PdfEngine {
             origins.insert(id, origin);
         }
         Ok(Self {
-            library: LazyHash::new(Library::builder().build()),
-            fonts: FontStore::embedded(),
-            sources,
-            origins,
-            data_id: file_id(DATA_PATH)?,
+            shared: Arc::new(Shared {
+                library: LazyHash::new(Library::builder().build()),
+                fonts: FontStore::embedded(),
+                sources,
+                origins,
+                data_id: file_id(DATA_PATH)?,
+            }),
             pdf_a: true,
             check_pages: true,
+            limits: PdfLimits::default(),
         })
+    }
+
+    /// Pages and time one document may take (the config's `[limits]`).
+    pub fn set_limits(&mut self, limits: PdfLimits) {
+        self.limits = limits;
     }
 
     /// Whether to write PDF/A-2b (the default: archival copies of official documents).
@@ -133,6 +190,13 @@ impl PdfEngine {
 
     /// Renders one document from its JSON context. `today` answers the template's
     /// `datetime.today()`: the injected issue date, never the machine's clock.
+    ///
+    /// The compile runs on its own thread under a deadline: Typst cannot be interrupted, so at
+    /// the deadline the caller gets [`PdfError::TooSlow`] at once and the world is cancelled:
+    /// the compile's next font, file or source access panics, which unwinds it out of layout
+    /// (a loop that never touches the world runs on until it ends, its result thrown away).
+    /// A panic inside Typst or krilla (e.g. krilla's "not a char boundary") is caught and
+    /// returned as [`PdfError::Panic`].
     pub fn render(
         &self,
         kind: DocumentKind,
@@ -140,12 +204,66 @@ impl PdfEngine {
         today: NaiveDate,
     ) -> Result<Vec<u8>, PdfError> {
         let world = DocumentWorld {
-            engine: self,
+            engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
             data: Bytes::new(data.to_vec()),
             today,
+            cancelled: Arc::new(AtomicBool::new(false)),
         };
-        let warned = typst::compile::<PagedDocument>(&world);
+        let cancelled = Arc::clone(&world.cancelled);
+        let (pdf_a, check_pages, max_pages) = (self.pdf_a, self.check_pages, self.limits.max_pages);
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("typst".into())
+            // Typst recurses deeply on nested content; the main thread's size, not a worker's 2 MiB.
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    compile_and_export(&world, pdf_a, check_pages, max_pages)
+                }))
+                .unwrap_or_else(|payload| {
+                    if world.cancelled.load(Ordering::Relaxed) {
+                        Err(PdfError::Panic("đã dừng".into()))
+                    } else {
+                        Err(PdfError::Panic(panic_text(payload.as_ref())))
+                    }
+                });
+                // Without eviction memory grows by about 1 MB per render (typst-findings.md).
+                // Keeping the entries of the previous render lets consecutive documents share
+                // what they have in common (the frame, the header of a batch of letters):
+                // letters render in about 3.4 ms instead of 5.2, and RSS stays flat
+                // (benches/render.rs).
+                typst::comemo::evict(CACHE_MAX_AGE);
+                // The receiver is gone when the deadline passed: nothing to report to.
+                let _ = sender.send(result);
+            })
+            .map_err(|e| PdfError::Panic(e.to_string()))?;
+        drop(spawned);
+        match receiver.recv_timeout(self.limits.max_time) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                cancelled.store(true, Ordering::Relaxed);
+                Err(PdfError::TooSlow {
+                    seconds: self.limits.max_time.as_secs(),
+                })
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(PdfError::Panic("luồng tạo PDF dừng bất thường".into()))
+            }
+        }
+    }
+}
+
+/// One document, compiled and written as PDF: the whole of Typst's work, run on the compile thread.
+fn compile_and_export(
+    world: &DocumentWorld,
+    pdf_a: bool,
+    check_pages: bool,
+    max_pages: usize,
+) -> Result<Vec<u8>, PdfError> {
+    {
+        let today = world.today;
+        let warned = typst::compile::<PagedDocument>(world);
         // A font the template asks for but the engine lacks must not silently fall back:
         // Decree 30 prescribes the typeface.
         let font_warnings: Vec<&SourceDiagnostic> = warned
@@ -157,15 +275,26 @@ impl PdfEngine {
             Ok(doc) if font_warnings.is_empty() => doc,
             Ok(_) => {
                 return Err(PdfError::Compile(
-                    self.describe(&world, font_warnings.into_iter()),
+                    world.engine.describe(world, font_warnings.into_iter()),
                 ));
             }
-            Err(errors) => return Err(PdfError::Compile(self.describe(&world, errors.iter()))),
+            Err(errors) => {
+                return Err(PdfError::Compile(
+                    world.engine.describe(world, errors.iter()),
+                ));
+            }
         };
-        if self.check_pages {
+        // Checked before export, which costs as much again per page.
+        if document.pages().len() > max_pages {
+            return Err(PdfError::TooManyPages {
+                pages: document.pages().len(),
+                limit: max_pages,
+            });
+        }
+        if check_pages {
             super::page_check::check(&super::page_check::frames::layout(&document))?;
         }
-        let standards = if self.pdf_a {
+        let standards = if pdf_a {
             PdfStandards::new(&[PdfStandard::A_2b])
                 .map_err(|e| PdfError::Export(e.message().to_string()))?
         } else {
@@ -187,16 +316,12 @@ impl PdfEngine {
             timestamp,
             ..PdfOptions::default()
         };
-        let pdf = typst_pdf::pdf(&document, &options)
-            .map_err(|errors| PdfError::Export(self.describe(&world, errors.iter())));
-        // Without eviction memory grows by about 1 MB per render (typst-findings.md). Keeping
-        // the entries of the previous render lets consecutive documents share what they have in
-        // common (the frame, the header of a batch of letters): letters render in about 3.4 ms
-        // instead of 5.2, and RSS stays flat (benches/render.rs).
-        typst::comemo::evict(CACHE_MAX_AGE);
-        pdf
+        typst_pdf::pdf(&document, &options)
+            .map_err(|errors| PdfError::Export(world.engine.describe(world, errors.iter())))
     }
+}
 
+impl PdfEngine {
     /// Each page as a PNG, `pixels_per_pt` pixels per point (the web page's thumbnails),
     /// compiled from the same templates and data as [`render`](Self::render)'s PDF.
     pub fn render_png_pages(
@@ -207,14 +332,15 @@ impl PdfEngine {
         pixels_per_pt: f64,
     ) -> Result<Vec<Vec<u8>>, PdfError> {
         let world = DocumentWorld {
-            engine: self,
+            engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
             data: Bytes::new(data.to_vec()),
             today,
+            cancelled: Arc::new(AtomicBool::new(false)),
         };
         let document = typst::compile::<PagedDocument>(&world)
             .output
-            .map_err(|errors| PdfError::Compile(self.describe(&world, errors.iter())))?;
+            .map_err(|errors| PdfError::Compile(world.engine.describe(&world, errors.iter())))?;
         let options = typst_render::RenderOptions {
             pixel_per_pt: typst::utils::Scalar::new(pixels_per_pt),
             render_bleed: false,
@@ -231,11 +357,13 @@ impl PdfEngine {
         typst::comemo::evict(CACHE_MAX_AGE);
         pages
     }
+}
 
+impl Shared {
     /// Diagnostics as "template:line:column: message", at most MAX_DIAGNOSTICS of them.
     fn describe<'a>(
         &self,
-        world: &DocumentWorld<'_>,
+        world: &DocumentWorld,
         diagnostics: impl Iterator<Item = &'a SourceDiagnostic>,
     ) -> String {
         let mut lines = Vec::new();
@@ -264,7 +392,7 @@ impl PdfEngine {
         lines.join("\n")
     }
 
-    fn locate(&self, world: &DocumentWorld<'_>, span: typst::syntax::DiagSpan) -> String {
+    fn locate(&self, world: &DocumentWorld, span: typst::syntax::DiagSpan) -> String {
         let Some(id) = span.id() else {
             return "(không rõ vị trí)".into();
         };
@@ -298,14 +426,25 @@ impl PdfEngine {
 }
 
 /// One document's view of the engine: its main template and its data.
-struct DocumentWorld<'a> {
-    engine: &'a PdfEngine,
+struct DocumentWorld {
+    engine: Arc<Shared>,
     main: FileId,
     data: Bytes,
     today: NaiveDate,
+    /// Set at the deadline: the next access to the world stops the compile.
+    cancelled: Arc<AtomicBool>,
 }
 
-impl World for DocumentWorld<'_> {
+impl DocumentWorld {
+    /// Unwinds a compile past its deadline out of Typst (caught by `catch_unwind` in `render`).
+    fn stop_if_cancelled(&self) {
+        if self.cancelled.load(Ordering::Relaxed) {
+            std::panic::resume_unwind(Box::new("đã quá thời gian"));
+        }
+    }
+}
+
+impl World for DocumentWorld {
     fn library(&self) -> &LazyHash<Library> {
         &self.engine.library
     }
@@ -319,6 +458,7 @@ impl World for DocumentWorld<'_> {
     }
 
     fn source(&self, id: FileId) -> FileResult<Source> {
+        self.stop_if_cancelled();
         self.engine
             .sources
             .get(&id)
@@ -327,6 +467,7 @@ impl World for DocumentWorld<'_> {
     }
 
     fn file(&self, id: FileId) -> FileResult<Bytes> {
+        self.stop_if_cancelled();
         if id == self.engine.data_id {
             return Ok(self.data.clone());
         }
@@ -339,6 +480,7 @@ impl World for DocumentWorld<'_> {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
+        self.stop_if_cancelled();
         // The index can be stale or out of range: never index directly.
         self.engine.fonts.fonts.get(index).cloned()
     }
@@ -375,5 +517,58 @@ mod tests {
             .unwrap_err();
         let message = error.to_string();
         assert!(message.contains("data.json:2:"), "{message}");
+    }
+
+    fn engine_with_notice(template: &str, limits: PdfLimits) -> (tempfile::TempDir, PdfEngine) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("typst")).unwrap();
+        let template = format!("#set text(font: \"Liberation Serif\")\n{template}");
+        std::fs::write(dir.path().join("typst/conclusion-notice.typ"), template).unwrap();
+        let mut engine = PdfEngine::new(&Templates::with_overrides(dir.path())).unwrap();
+        engine.set_limits(limits);
+        (dir, engine)
+    }
+
+    #[test]
+    fn a_template_that_lays_out_without_end_is_stopped_at_the_deadline() {
+        let limits = PdfLimits {
+            max_pages: 1_000_000,
+            max_time: StdDuration::from_secs(1),
+        };
+        let (_dir, engine) = engine_with_notice(
+            "#for i in range(10000000) [Trang #i #pagebreak()]\n",
+            limits,
+        );
+        let today = NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+        let error = engine
+            .render(DocumentKind::ConclusionNotice, b"{}", today)
+            .unwrap_err();
+        assert!(matches!(error, PdfError::TooSlow { seconds: 1 }), "{error}");
+        assert!(error.to_string().contains("typst_max_seconds"), "{error}");
+        // The engine is still usable: a small document renders after the stopped one.
+        let (_dir, small) = engine_with_notice("Xin chào\n", limits);
+        assert!(
+            small
+                .render(DocumentKind::ConclusionNotice, b"{}", today)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn pages_over_the_limit_are_an_error_before_export() {
+        let limits = PdfLimits {
+            max_pages: 20,
+            max_time: StdDuration::from_secs(60),
+        };
+        let (_dir, engine) =
+            engine_with_notice("#for i in range(30) [Trang #i #pagebreak()]\n", limits);
+        let today = NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+        let error = engine
+            .render(DocumentKind::ConclusionNotice, b"{}", today)
+            .unwrap_err();
+        assert!(
+            matches!(error, PdfError::TooManyPages { limit: 20, .. }),
+            "{error}"
+        );
     }
 }

@@ -36,7 +36,16 @@ impl JobExecutor {
             .map(Templates::with_overrides)
             .unwrap_or_default();
         Ok(JobExecutor {
-            backends: Backends::new(&templates, Formats::Both)?,
+            backends: Backends::with_limits(&templates, Formats::Both, {
+                let l = &config.limits;
+                render::Limits::from_config_units(
+                    l.docx_max_uncompressed_mb,
+                    l.docx_max_entries,
+                    l.docx_max_filled_mb,
+                    l.typst_max_pages,
+                    l.typst_max_seconds,
+                )
+            })?,
             threads: render::default_threads(),
         })
     }

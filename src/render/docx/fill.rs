@@ -26,6 +26,55 @@ const MISSING_MARK: &str = "\u{1}missing:";
 /// Deflate level for the filled parts: zlib's default, a good size/speed balance for ~100 KB of XML.
 const DEFLATE_LEVEL: i64 = 6;
 
+/// What an office's DOCX template may cost. Checked from the zip's directory before anything is
+/// inflated (a 1 MB template that expands to 1 GB used 5 GB of memory), and while filling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocxLimits {
+    /// Total uncompressed size of all entries (the built-in templates are about 30 KB).
+    pub max_uncompressed: u64,
+    /// Number of zip entries (a Word file has 10 to 40).
+    pub max_entries: usize,
+    /// Size of one filled part: a loop over loops in a template stops here.
+    pub max_filled: usize,
+}
+
+impl Default for DocxLimits {
+    fn default() -> Self {
+        Self {
+            max_uncompressed: 100 << 20,
+            max_entries: 1_000,
+            max_filled: 50 << 20,
+        }
+    }
+}
+
+/// A writer that refuses to grow past `limit` bytes, so a runaway loop stops with an error
+/// instead of exhausting memory.
+struct Bounded {
+    buf: Vec<u8>,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("quá giới hạn"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn megabytes(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
+}
+
 /// Everything that can go wrong while reading or filling a DOCX template. Messages are for the office
 /// staff who edit templates: they name the template, the tag and the paragraph it is in.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +166,23 @@ pub enum FillError {
         part: String,
         detail: String,
     },
+    #[error(
+        "{template}: mẫu DOCX có {found}, quá giới hạn {limit} ({key} trong [limits] của vanban.toml); tệp có thể là \"bom zip\" hoặc chứa tệp lạ"
+    )]
+    TooBig {
+        template: String,
+        found: String,
+        limit: String,
+        key: &'static str,
+    },
+    #[error(
+        "{location}: sau khi điền, phần {part} vượt {limit_mb} MB (docx_max_filled_mb trong [limits] của vanban.toml); kiểm tra các vòng lặp {{% for %}} lồng nhau trong mẫu"
+    )]
+    FilledTooBig {
+        location: String,
+        part: String,
+        limit_mb: u64,
+    },
     #[error("{template}: không ghi được tệp .docx kết quả: {source}")]
     Write {
         template: String,
@@ -146,6 +212,7 @@ pub struct DocxTemplate {
     name: String,
     tera: Tera,
     archive: ZipArchive<Cursor<Arc<[u8]>>>,
+    limits: DocxLimits,
     entries: Vec<Entry>,
     parts: Vec<Part>,
     variables: Vec<String>,
@@ -277,6 +344,41 @@ fn offset_of(source: &str, line: usize, col: usize) -> usize {
         .map_or(source.len(), |(i, _)| start + i)
 }
 
+/// Entry count and total uncompressed size, from the zip's central directory: nothing inflated.
+fn check_sizes(
+    name: &str,
+    archive: &mut ZipArchive<Cursor<Arc<[u8]>>>,
+    limits: &DocxLimits,
+) -> Result<(), FillError> {
+    if archive.len() > limits.max_entries {
+        return Err(FillError::TooBig {
+            template: name.to_string(),
+            found: format!("{} tệp bên trong", archive.len()),
+            limit: format!("{} tệp", limits.max_entries),
+            key: "docx_max_entries",
+        });
+    }
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|source| FillError::NotZip {
+                template: name.to_string(),
+                source,
+            })?;
+        total = total.saturating_add(entry.size());
+    }
+    if total > limits.max_uncompressed {
+        return Err(FillError::TooBig {
+            template: name.to_string(),
+            found: format!("{} MB khi giải nén", megabytes(total)),
+            limit: format!("{} MB", megabytes(limits.max_uncompressed)),
+            key: "docx_max_uncompressed_mb",
+        });
+    }
+    Ok(())
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
 }
@@ -292,12 +394,22 @@ impl DocxTemplate {
     /// Reads and compiles a .docx template. `name` is what errors call the template, e.g.
     /// "assignment-letter.docx".
     pub fn parse(name: &str, bytes: &[u8]) -> Result<DocxTemplate, FillError> {
+        Self::parse_with_limits(name, bytes, DocxLimits::default())
+    }
+
+    /// [`parse`](Self::parse) under an office's [`DocxLimits`].
+    pub fn parse_with_limits(
+        name: &str,
+        bytes: &[u8],
+        limits: DocxLimits,
+    ) -> Result<DocxTemplate, FillError> {
         let not_zip = |source| FillError::NotZip {
             template: name.to_string(),
             source,
         };
         let data: Arc<[u8]> = Arc::from(bytes);
         let mut archive = ZipArchive::new(Cursor::new(data)).map_err(not_zip)?;
+        check_sizes(name, &mut archive, &limits)?;
         let mut entries = Vec::with_capacity(archive.len());
         let mut parts: Vec<Part> = Vec::new();
         let mut size_hint = bytes.len();
@@ -314,8 +426,23 @@ impl DocxTemplate {
                 detail,
             };
             let mut text = String::new();
-            file.read_to_string(&mut text)
+            // The directory's sizes were checked, but an entry can lie about its size: read
+            // no more than the limit allows.
+            (&mut file)
+                .take(limits.max_uncompressed + 1)
+                .read_to_string(&mut text)
                 .map_err(|e| bad(format!("không phải văn bản UTF-8 ({e})")))?;
+            if text.len() as u64 > limits.max_uncompressed {
+                return Err(FillError::TooBig {
+                    template: name.to_string(),
+                    found: format!(
+                        "phần {entry} trên {} MB",
+                        megabytes(limits.max_uncompressed)
+                    ),
+                    limit: format!("{} MB", megabytes(limits.max_uncompressed)),
+                    key: "docx_max_uncompressed_mb",
+                });
+            }
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let prepared = xml::prepare(text).map_err(|e| prepare_error(name, &entry, e))?;
             size_hint += prepared.source.len() / 4;
@@ -340,6 +467,7 @@ impl DocxTemplate {
             name: name.to_string(),
             tera,
             archive,
+            limits,
             entries,
             parts,
             variables,
@@ -372,10 +500,21 @@ impl DocxTemplate {
         // Fill every part before writing anything, so an error leaves no half-made file behind.
         let mut filled = Vec::with_capacity(self.parts.len());
         for part in &self.parts {
-            let mut buf = Vec::with_capacity(part.source.len() + part.source.len() / 4);
-            self.tera
-                .render_to(&part.name, &ctx, &mut buf)
-                .map_err(|e| self.render_error(part, &e))?;
+            let mut out = Bounded {
+                buf: Vec::with_capacity(part.source.len() + part.source.len() / 4),
+                limit: self.limits.max_filled,
+                exceeded: false,
+            };
+            let rendered = self.tera.render_to(&part.name, &ctx, &mut out);
+            if out.exceeded {
+                return Err(FillError::FilledTooBig {
+                    location: location(&self.name, &part.name),
+                    part: part.name.clone(),
+                    limit_mb: megabytes(self.limits.max_filled as u64),
+                });
+            }
+            rendered.map_err(|e| self.render_error(part, &e))?;
+            let buf = out.buf;
             let malformed = |detail: String| FillError::Malformed {
                 location: location(&self.name, &part.name),
                 part: part.name.clone(),

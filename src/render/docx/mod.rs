@@ -7,7 +7,7 @@ pub mod fill;
 mod schema;
 mod xml;
 
-use fill::{DocxTemplate, FillError};
+use fill::{DocxLimits, DocxTemplate, FillError};
 
 use super::templates::{TemplateError, Templates};
 use super::{PlannedDocument, RenderError, Renderer};
@@ -51,6 +51,11 @@ impl DocxRenderer {
     /// Loads each kind's template: the override `docx/<kind>.docx` if the templates directory has
     /// one, else the built-in template. Every template is parsed (and checked) here, once.
     pub fn new(templates: &Templates) -> Result<Self, DocxError> {
+        Self::with_limits(templates, DocxLimits::default())
+    }
+
+    /// [`new`](Self::new) under an office's limits on what a template may cost.
+    pub fn with_limits(templates: &Templates, limits: DocxLimits) -> Result<Self, DocxError> {
         let mut parsed = Vec::with_capacity(DocumentKind::ALL.len());
         for kind in DocumentKind::ALL {
             let name = builtin::file_name(kind);
@@ -67,7 +72,11 @@ impl DocxRenderer {
                         })?
                 }
             };
-            parsed.push(DocxTemplate::parse(&file.origin, &file.bytes)?);
+            parsed.push(DocxTemplate::parse_with_limits(
+                &file.origin,
+                &file.bytes,
+                limits,
+            )?);
         }
         Ok(Self { templates: parsed })
     }

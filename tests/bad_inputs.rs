@@ -1,0 +1,108 @@
+//! The malformed-input corpus (issue 15 item 12): every folder under tests/fixtures/bad/ holds a
+//! hostile period file, directory, config or template and, in `expected.txt`, the exact message
+//! vanban must give for it. A case passes only if the input is refused with exactly that message:
+//! no panic, no hang, nothing rendered.
+//!
+//! The cases are written by tests/fixtures/bad/make_cases.py; `VANBAN_BLESS=1` rewrites the
+//! expected messages from what vanban says now (then read the diff before committing).
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use vanban::input::config::Config;
+use vanban::model::DocumentKind;
+use vanban::render::templates::Templates;
+use vanban::render::{self, Backends, Formats, Limits};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 6, 25).unwrap()
+}
+
+/// Small limits, so the bombs in the corpus stay small files and a runaway template stops soon.
+fn test_limits() -> Limits {
+    Limits::from_config_units(1, 50, 5, 20, 3)
+}
+
+/// What vanban says about one case's input, with the folder paths taken out.
+fn verdict(dir: &Path) -> String {
+    let sample_period = root().join("samples/dam-ha-2024-h1.toml");
+    let sample_directory = root().join("samples/directory.toml");
+    let config = dir.join("vanban.toml");
+    let message = if config.exists() {
+        match Config::load_without_secrets(&config) {
+            Ok(_) => "(cấu hình được chấp nhận)".to_string(),
+            Err(e) => e.to_string(),
+        }
+    } else {
+        let period = ["period.toml", "period.json"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.exists())
+            .unwrap_or(sample_period);
+        let directory = Some(dir.join("directory.toml"))
+            .filter(|p| p.exists())
+            .unwrap_or(sample_directory);
+        match vanban::input::load_period(&period, Some(&directory), today()) {
+            Err(problems) => problems.to_string(),
+            Ok(period) => render_with_templates(dir, &period),
+        }
+    };
+    message
+        .replace(&format!("{}/", dir.display()), "")
+        .replace(&format!("{}/", root().display()), "")
+}
+
+/// Renders the conclusion notice with the case's template overrides.
+fn render_with_templates(dir: &Path, period: &vanban::model::Period) -> String {
+    let templates = Templates::with_overrides(dir.join("templates"));
+    let backends = match Backends::with_limits(&templates, Formats::Both, test_limits()) {
+        Ok(b) => b,
+        Err(e) => return e.to_string(),
+    };
+    let documents = render::plan(period, Some(DocumentKind::ConclusionNotice), &|_, _| None);
+    match render::render_all(&documents, &backends.renderers(), 1) {
+        Ok(_) => "(đã tạo văn bản)".to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn every_malformed_input_gives_its_message() {
+    let corpus = root().join("tests/fixtures/bad");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 100, "only {} cases", cases.len());
+    let bless = std::env::var_os("VANBAN_BLESS").is_some();
+    let mut failures = Vec::new();
+    for dir in &cases {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let got = verdict(dir);
+        let expected_path = dir.join("expected.txt");
+        if bless {
+            std::fs::write(&expected_path, format!("{got}\n")).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{name}: no expected.txt"));
+        // Every case is a refusal: an accepted input in this corpus is a hole.
+        assert!(
+            !got.starts_with('('),
+            "{name}: accepted, but it must be refused: {got}"
+        );
+        if expected.trim_end_matches('\n') != got {
+            failures.push(format!(
+                "--- {name}\nexpected:\n{}\ngot:\n{got}\n",
+                expected.trim_end()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

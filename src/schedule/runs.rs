@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ScheduleError;
@@ -314,8 +314,10 @@ impl TryFrom<RawRow> for JobRun {
     }
 }
 
+/// Whole seconds: a firing is keyed by its due second, so sub-second noise in `due` (a clock
+/// read a little late) is the same firing.
 fn db_time(t: DateTime<Utc>) -> String {
-    crate::state::time_to_sql(&t)
+    crate::state::time_to_sql(&t.trunc_subsecs(0))
 }
 
 fn parse_db_time(

@@ -2,9 +2,9 @@
 //! keyed by (job, due time), so a firing is claimed at most once, ever — even across a
 //! crash and restart.
 //!
-//! Times are stored as the state database stores every time (`crate::state::time_to_sql`,
-//! RFC 3339 UTC text of fixed width), so text order is time order and `MAX(due)` is the latest
-//! firing.
+//! Times are stored as RFC 3339 UTC text to the second (`crate::state::seconds_to_sql`,
+//! `2026-12-25T01:00:00Z`): fixed width, so text order is time order and `MAX(due)` is the
+//! latest firing.
 
 use std::fmt;
 
@@ -314,8 +314,10 @@ impl TryFrom<RawRow> for JobRun {
     }
 }
 
+/// Whole seconds: a firing is keyed by its due second, so sub-second noise in `due` (a clock
+/// read a little late) is the same firing.
 fn db_time(t: DateTime<Utc>) -> String {
-    crate::state::time_to_sql(&t)
+    crate::state::seconds_to_sql(&t)
 }
 
 fn parse_db_time(

@@ -16,8 +16,6 @@ pub const LEDGER_SQL: &str = include_str!("migrations/001_ledger.sql");
 pub const REGISTER_SQL: &str = include_str!("migrations/002_register.sql");
 /// The scheduler's run history (idempotent: `CREATE TABLE IF NOT EXISTS`).
 pub const JOB_RUNS_SQL: &str = include_str!("migrations/003_job_runs.sql");
-/// Older run-history times rewritten in the one time format of the database.
-pub const ONE_TIME_FORMAT_SQL: &str = include_str!("migrations/004_one_time_format.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -44,10 +42,6 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "lịch sử chạy tác vụ theo lịch (job_runs, job_seen)",
         sql: JOB_RUNS_SQL,
-    },
-    Migration {
-        name: "một dạng thời gian trong cả cơ sở dữ liệu (job_runs, job_seen)",
-        sql: ONE_TIME_FORMAT_SQL,
     },
 ];
 
@@ -329,6 +323,12 @@ fn recorded_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Times are stored as RFC 3339 text in UTC with a fixed width, so they sort as text.
 pub fn time_to_sql(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The same text to the whole second ("2026-12-25T01:00:00Z"), for the run history, whose
+/// firings are keyed by their due second. Also fixed width, so it too sorts as text.
+pub fn seconds_to_sql(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Reads a time written by [`time_to_sql`]; anything else is reported as a conversion error of

@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vanban::clock::{Clock, SystemClock, VIETNAM};
 use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
-use vanban::config::Config;
 use vanban::model::{DocumentKind, Unreached};
 use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
@@ -172,9 +171,9 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
     match command {
         WebCommand::Serve { config } => {
             vanban::schedule::service::init_logging();
-            let config = Config::load(&config)?;
-            let stop = Arc::new(vanban::schedule::service::StopSignal::new());
-            vanban::schedule::service::stop_on_signals(Arc::clone(&stop))?;
+            let config = input::config::load(&config)?;
+            let stop = Arc::new(StopSignal::new());
+            stop_on_signals(Arc::clone(&stop))?;
             let server = web::start(config, None, Arc::new(SystemClock), stop, true)?;
             tracing::info!(address = %server.addr, "vanban serve: trang web đang chạy tại http://{}", server.addr);
             server.wait();
@@ -183,7 +182,7 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
         WebCommand::Users {
             command: UsersCommand::Add { name, role, config },
         } => {
-            let config = Config::load_without_secrets(&config)?;
+            let config = input::config::load_without_secrets(&config)?;
             if !auth::valid_user_name(&name) {
                 anyhow::bail!(
                     "tên đăng nhập \"{name}\" không hợp lệ: chỉ gồm chữ, số, '.', '-', '_' (tối đa 64 ký tự)"

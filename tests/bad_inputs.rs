@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use vanban::input::config::Config;
 use vanban::model::DocumentKind;
 use vanban::render::templates::Templates;
 use vanban::render::{self, Backends, Formats, Limits};
@@ -33,7 +32,7 @@ fn verdict(dir: &Path) -> String {
     let sample_directory = root().join("samples/directory.toml");
     let config = dir.join("vanban.toml");
     let message = if config.exists() {
-        match Config::load_without_secrets(&config) {
+        match vanban::input::config::load_without_secrets(&config) {
             Ok(_) => "(cấu hình được chấp nhận)".to_string(),
             Err(e) => e.to_string(),
         }

@@ -53,7 +53,12 @@ const LIMIT_KEYS: &[&str] = &[
     "typst_max_pages",
     "typst_max_seconds",
 ];
-const WEB_KEYS: &[&str] = &["listen", "session_hours", "upload_limit_kb", "secure_cookies"];
+const WEB_KEYS: &[&str] = &[
+    "listen",
+    "session_hours",
+    "upload_limit_kb",
+    "secure_cookies",
+];
 const SENDER_KEYS: &[&str] = &["name", "address"];
 const SMTP_KEYS: &[&str] = &[
     "host",
@@ -198,23 +203,11 @@ fn read_config(
 
     let sender = top.required(r, "sender").and_then(|n| {
         let t = r.table(n, "sender", SENDER_KEYS)?;
-        // The sender's name goes into the From header: a line break there broke every message.
+        // The sender's name goes into the From header: a line break there broke every message
+        // (control characters are refused by the reader, as in every text).
         let name = t
             .string(r, "name")
             .map(|n| super::text::normalise_breaks(n.trim()));
-        if let Some(bad) = name.as_deref().and_then(|n| {
-            n.chars()
-                .find(|c| c.is_control() || super::text::is_invisible_control(*c))
-        }) {
-            r.report(
-                &span_of(&t, "name"),
-                "sender.name",
-                format!(
-                    "có ký tự điều khiển {} không được phép",
-                    super::text::describe(bad)
-                ),
-            );
-        }
         if name.as_deref().is_some_and(str::is_empty) {
             r.report(&span_of(&t, "name"), "sender.name", "không được để trống");
         }
@@ -305,7 +298,7 @@ fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
         return defaults;
     };
     // Zero would refuse every document: a limit is at least 1.
-    let mut positive = |r: &mut Reader<'_>, key: &str| -> Option<u64> {
+    let positive = |r: &mut Reader<'_>, key: &str| -> Option<u64> {
         let value: Option<u64> = opt_unsigned(r, &t, key);
         if value == Some(0) {
             r.report(
@@ -322,7 +315,8 @@ fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
             .unwrap_or(defaults.docx_max_uncompressed_mb),
         docx_max_entries: positive(r, "docx_max_entries")
             .map_or(defaults.docx_max_entries, |v| v as usize),
-        docx_max_filled_mb: positive(r, "docx_max_filled_mb").unwrap_or(defaults.docx_max_filled_mb),
+        docx_max_filled_mb: positive(r, "docx_max_filled_mb")
+            .unwrap_or(defaults.docx_max_filled_mb),
         typst_max_pages: positive(r, "typst_max_pages")
             .map_or(defaults.typst_max_pages, |v| v as usize),
         typst_max_seconds: positive(r, "typst_max_seconds").unwrap_or(defaults.typst_max_seconds),
@@ -352,7 +346,9 @@ fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
         listen,
         session_hours: opt_unsigned(r, &t, "session_hours").unwrap_or(defaults.session_hours),
         upload_limit_kb: opt_unsigned(r, &t, "upload_limit_kb").unwrap_or(defaults.upload_limit_kb),
-        secure_cookies: t.opt_bool(r, "secure_cookies").unwrap_or(defaults.secure_cookies),
+        secure_cookies: t
+            .opt_bool(r, "secure_cookies")
+            .unwrap_or(defaults.secure_cookies),
     }
 }
 

@@ -8,8 +8,8 @@ pub mod directory;
 pub mod figures;
 pub mod period;
 pub mod reader;
-pub mod to_toml;
 pub mod text;
+pub mod to_toml;
 pub mod tree;
 pub mod xlsx;
 

@@ -165,6 +165,9 @@ fn read_issuer(
         Some(p) => t.opt_string(r, "place").or_else(|| Some(p.place.clone())),
         None => t.string(r, "place"),
     };
+    if let Some(place) = &place {
+        check_place(r, &t, place);
+    }
     let short = t.opt_string(r, "short");
     let header: Vec<String> = t
         .strings(r, "header", false)
@@ -186,6 +189,51 @@ fn read_issuer(
         parent,
         place,
     })
+}
+
+/// Where the built-in templates set the place and date line: the right cell of the header,
+/// 60% of the 161 mm left beside the 4 mm gutter (templates/typst/nd30.typ, `columns: (40%,
+/// 1fr)`), at 13 pt italic. A line wider than this wraps, and the page check refuses it.
+const DATE_LINE_WIDTH_PT: f64 = 0.6 * 161.0 / 25.4 * 72.0;
+const DATE_LINE_SIZE_PT: f64 = 13.0;
+
+/// The date line's place, as the page check (render::page_check) will want it: every syllable
+/// capitalised after the kind of unit ("Thành phố Hồ Chí Minh"), short enough for one line.
+fn check_place(r: &mut Reader<'_>, t: &Table<'_>, place: &str) {
+    let span = t
+        .get("place")
+        .map_or_else(|| t.span.clone(), |n| n.span.clone());
+    let name = ["Thành phố ", "Thị xã ", "Thị trấn "]
+        .iter()
+        .find_map(|prefix| place.strip_prefix(prefix))
+        .unwrap_or(place);
+    if name.split_whitespace().any(|w| {
+        !w.chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+    }) {
+        r.report(
+            &span,
+            &t.key_path("place"),
+            format!(
+                "địa danh \"{place}\" phải viết hoa chữ đầu mỗi âm tiết (ví dụ \"Đầm Hà\", \"Thành phố Hồ Chí Minh\")"
+            ),
+        );
+    }
+    // The widest date the line can carry: day 28, month 12.
+    let line = format!("{place}, ngày 28 tháng 12 năm 2024");
+    let width = super::text::italic_width_pt(&line, DATE_LINE_SIZE_PT);
+    if width > DATE_LINE_WIDTH_PT {
+        r.report(
+            &span,
+            &t.key_path("place"),
+            format!(
+                "địa danh \"{place}\" quá dài: dòng \"{place}, ngày … tháng … năm …\" không vừa một dòng dưới Quốc hiệu (rộng {:.0} mm, chỗ có {:.0} mm); ghi tên đơn vị hành chính nơi cơ quan đóng trụ sở, không ghi cấp hành chính (ví dụ \"Đầm Hà\")",
+                width / 72.0 * 25.4,
+                DATE_LINE_WIDTH_PT / 72.0 * 25.4
+            ),
+        );
+    }
 }
 
 /// "ubnd/đầm hà": what identifies an issuer when the file gives no `id` (names get re-spelt,

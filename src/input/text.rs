@@ -162,6 +162,24 @@ pub fn missing_from(ch: char) -> Option<&'static str> {
         .map(|(_, (name, _))| *name)
 }
 
+/// The width, in points, of `text` set in Liberation Serif Italic at `size` points: glyph
+/// advances without kerning (kerning only narrows a Latin line, so this errs on the safe side).
+/// `check` uses it for lines the decree keeps on one line, such as the place and date.
+pub fn italic_width_pt(text: &str, size: f64) -> f64 {
+    let Some(face) = faces().get(2) else {
+        return f64::INFINITY;
+    };
+    let per_unit = size / f64::from(face.units_per_em());
+    text.chars()
+        .map(|ch| {
+            face.glyph_index(ch)
+                .and_then(|g| face.glyph_hor_advance(g))
+                .map_or(f64::from(face.units_per_em()), f64::from)
+        })
+        .sum::<f64>()
+        * per_unit
+}
+
 /// Cleans one text field of a document and lists what cannot go into it.
 pub fn clean(text: &str) -> Cleaned {
     let text = normalise_breaks(text);

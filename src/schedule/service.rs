@@ -18,6 +18,8 @@ use super::{
     CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing, first_seen,
     last_due, plan_catch_up, record_skipped, recover_interrupted,
 };
+use std::sync::Arc;
+
 use crate::clock::Clock;
 use crate::config::{Config, Job, covered_period, period_path};
 use crate::model::PeriodId;

@@ -15,13 +15,13 @@ use super::{App, WebError};
 use crate::clock::VIETNAM;
 use crate::deliver::email::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
-use crate::deliver::register::document_key;
 use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
 use crate::deliver::status::period_status;
-use crate::deliver::store::Store;
 use crate::input;
+use crate::issue::register::document_key;
 use crate::model::{DocumentKind, Period};
 use crate::render::{self, PlannedDocument};
+use crate::state::Store;
 
 /// Thumbnail resolution: an A4 page (595 pt wide) becomes 446 px, legible when enlarged on a
 /// phone and small enough (about 60 KB) to list every page.
@@ -524,8 +524,8 @@ pub fn send_period(
     let _one_at_a_time = app.sending.lock().unwrap_or_else(|e| e.into_inner());
     let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let renderers = app.backends.renderers();
-    let stop = app.stop.flag();
-    let sleep = |delay: std::time::Duration| send::sleep_unless_stopped(stop, delay);
+    let stop: &crate::shutdown::StopSignal = &app.stop;
+    let sleep = |delay: std::time::Duration| stop.wait_timeout(delay);
     let env = SendEnv {
         config: &app.config,
         store: &store,

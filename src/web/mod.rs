@@ -14,7 +14,6 @@ pub mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,12 +21,12 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::clock::Clock;
-use crate::deliver::lock::{InstanceLock, LockError};
-use crate::input::config::Config;
+use crate::config::Config;
 use crate::render::pdf::{PdfEngine, PdfError};
 use crate::render::templates::Templates;
 use crate::render::{BackendError, Backends, Formats};
 use crate::shutdown::StopSignal;
+use crate::state::{InstanceLock, LockError};
 
 /// Everything a request handler may use; shared by all of them.
 pub struct App {
@@ -271,12 +270,7 @@ pub fn start(
     })
 }
 
-/// A flag the sender polls between messages, set when the service is asked to stop.
-pub fn stop_flag(stop: &StopSignal) -> &AtomicBool {
-    stop.flag()
-}
-
 /// Whether a stop has been requested (for long loops in handlers).
 pub fn stopping(stop: &StopSignal) -> bool {
-    stop.flag().load(Ordering::SeqCst)
+    stop.is_requested()
 }

@@ -306,8 +306,8 @@ async fn home(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebEr
                     },
                 );
                 let action = match job.action {
-                    crate::input::config::Action::Render => "tạo văn bản",
-                    crate::input::config::Action::Send => "gửi",
+                    crate::config::Action::Render => "tạo văn bản",
+                    crate::config::Action::Send => "gửi",
                 };
                 json!({"job": job.name, "action": action, "next": next})
             })
@@ -745,7 +745,7 @@ async fn units(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebE
 async fn jobs(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebError> {
     who.require(Permission::Administer)?;
     blocking(move || {
-        let store = crate::deliver::store::Store::open(&app.config.state)
+        let store = crate::state::Store::open(&app.config.state)
             .map_err(|e| WebError::Internal(e.to_string()))?;
         let now = app.clock.now();
         let text = crate::schedule::listing::describe_jobs(&app.config, Some(store.conn()), now)

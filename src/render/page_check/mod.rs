@@ -1125,13 +1125,20 @@ pub fn number_form(text: &str) -> Result<(), String> {
 }
 
 /// "Đầm Hà, ngày 05 tháng 02 năm 2024", or a draft's blank day: days 1–9 and months 1–2
-/// with a leading zero, every syllable of the place capitalised, a comma after it.
+/// with a leading zero, every syllable of the place capitalised (after "Thành phố", "Thị xã" or
+/// "Thị trấn"), a comma after it.
 pub fn date_form(text: &str) -> Result<(), String> {
     let Some((place, rest)) = text.split_once(", ngày") else {
         return Err("phải có dạng \"<Địa danh>, ngày … tháng … năm …\"".into());
     };
-    if place.trim().is_empty()
-        || place.split_whitespace().any(|w| {
+    // The decree's own example is "Thành phố Hồ Chí Minh": the unit's kind before a name keeps
+    // its second syllable lower case; every syllable of the name itself is capitalised.
+    let name = ["Thành phố ", "Thị xã ", "Thị trấn "]
+        .iter()
+        .find_map(|prefix| place.strip_prefix(prefix))
+        .unwrap_or(place);
+    if name.trim().is_empty()
+        || name.split_whitespace().any(|w| {
             !w.chars()
                 .next()
                 .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())

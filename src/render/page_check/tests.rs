@@ -272,6 +272,12 @@ fn number_and_date_forms() {
     assert!(date_form("Đầm Hà, ngày 05 tháng 2 năm 2024").is_err());
     assert!(date_form("Đầm Hà, ngày 05 tháng 06 năm 2024").is_err());
     assert!(date_form("đầm hà, ngày 05 tháng 6 năm 2024").is_err());
+    // The decree's own example: the kind of unit keeps its second syllable lower case.
+    assert_eq!(
+        date_form("Thành phố Hồ Chí Minh, ngày 29 tháng 6 năm 2019"),
+        Ok(())
+    );
+    assert!(date_form("Thành phố hồ Chí Minh, ngày 29 tháng 6 năm 2019").is_err());
     assert!(date_form("Đầm Hà ngày 05 tháng 6 năm 2024").is_err());
     let layout = edit(letter(), |l| {
         find(l, "Số: 05/UBND-VP").text = "Số: 5/UBND-VP".into()

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod deliver;
 pub mod input;
+pub mod issue;
 pub mod model;
 pub mod render;
 pub mod schedule;

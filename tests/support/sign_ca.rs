@@ -28,7 +28,7 @@ pub struct TestCa {
     /// Valid for one day from its issue: expired at [`TestCa::a_week_later`].
     pub expired: Leaf,
     pub no_signing_usage: Leaf,
-    /// The organisation's certificate bundled with another P-256 key (the expired one's).
+    /// The organisation's RSA certificate bundled with another RSA key (the person's).
     pub mismatched_p12: Vec<u8>,
 }
 
@@ -72,13 +72,15 @@ impl TestCa {
         let intermediate_der = read("intermediate.der");
         let organisation = leaf("organisation", "Ủy ban nhân dân huyện Đầm Hà");
         let expired = leaf("expired", "Tô Xuân Lợi");
+        let person = leaf("person", "Hoàng Vĩnh Khuyến");
+        let organisation_rsa = leaf("organisation-rsa", "Ủy ban nhân dân huyện Đầm Hà (RSA)");
         let mismatched_p12 = p12(
-            &expired.key_pkcs8,
-            &[&organisation.cert_der, &intermediate_der, &root_der],
+            &person.key_pkcs8,
+            &[&organisation_rsa.cert_der, &intermediate_der, &root_der],
         );
         TestCa {
-            person: leaf("person", "Hoàng Vĩnh Khuyến"),
-            organisation_rsa: leaf("organisation-rsa", "Ủy ban nhân dân huyện Đầm Hà (RSA)"),
+            person,
+            organisation_rsa,
             no_signing_usage: leaf("nosign", "Trần Anh Cường"),
             organisation,
             expired,

@@ -1,0 +1,106 @@
+//! Digital signatures on issued documents (Decree 30/2020 Art. 5, 13–17): PAdES baseline B-B (or B-T
+//! with a time-stamp) added to the final PDF as incremental updates, first by the signer, then by
+//! the organisation. Keys come from PKCS#12 files or PKCS#11 tokens; certificates are checked first.
+//!
+//! Plain inputs only (key sources, a TSA URL, an injected time): the configuration and the issue
+//! workflow call in here, nothing in here reads them.
+
+pub mod certificate;
+pub mod cms;
+pub mod keys;
+pub mod pades;
+pub mod tsa;
+
+use chrono::{DateTime, Utc};
+
+pub use certificate::{CertificateError, KeyAlgorithm};
+pub use keys::{KeyError, SecretSource, SignerKeySource, SigningKey};
+pub use pades::{PdfError, SignatureInfo};
+pub use tsa::{TsaClient, TsaError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+    #[error(transparent)]
+    Cms(#[from] cms::CmsError),
+}
+
+/// One signature to add: whose key, and what the signature dictionary says.
+pub struct Signing<'a> {
+    pub key: &'a SigningKey,
+    pub field_name: String,
+    pub reason: Option<String>,
+}
+
+/// Room for the CMS in /Contents: the certificates it carries, the signature and attributes, and a
+/// time-stamp token (which brings the TSA's own certificates) when one is asked for.
+fn contents_capacity(key: &SigningKey, tsa: Option<&TsaClient>) -> usize {
+    let certs: usize = std::iter::once(key.certificate())
+        .chain(key.chain())
+        .map(|c| {
+            der::Encode::encoded_len(c)
+                .map(|l| u32::from(l) as usize)
+                .unwrap_or(4096)
+        })
+        .sum();
+    certs + 2048 + if tsa.is_some() { 16384 } else { 0 }
+}
+
+/// Adds one PAdES signature to `pdf` as an incremental update. The certificate is checked at `now`
+/// before anything is signed; `now` is also the signing time in /M.
+pub fn sign_pdf(
+    pdf: &[u8],
+    signing: &Signing<'_>,
+    tsa: Option<&TsaClient>,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, SignError> {
+    certificate::check(signing.key.certificate(), now)?;
+    let info = SignatureInfo {
+        field_name: signing.field_name.clone(),
+        name: certificate::subject_name(signing.key.certificate()),
+        reason: signing.reason.clone(),
+        time: now,
+    };
+    let prepared = pades::prepare(pdf, &info, contents_capacity(signing.key, tsa))?;
+    let cms = cms::signed_data(&prepared.digest(), signing.key, tsa)?;
+    Ok(prepared.finish(&cms)?)
+}
+
+/// The two signatures Decree 30 requires, in order: the competent person, then the organisation.
+/// Both certificates are checked before the first signature, so a bad organisation certificate
+/// never leaves a half-signed document behind.
+pub fn sign_as_signer_and_organisation(
+    pdf: &[u8],
+    signer: &SigningKey,
+    organisation: &SigningKey,
+    tsa: Option<&TsaClient>,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, SignError> {
+    certificate::check(signer.certificate(), now)?;
+    certificate::check(organisation.certificate(), now)?;
+    let signed = sign_pdf(
+        pdf,
+        &Signing {
+            key: signer,
+            field_name: "ChuKyNguoiKy".into(),
+            reason: Some("Ký ban hành văn bản".into()),
+        },
+        tsa,
+        now,
+    )?;
+    sign_pdf(
+        &signed,
+        &Signing {
+            key: organisation,
+            field_name: "ChuKyCoQuan".into(),
+            reason: Some("Chữ ký số của cơ quan, tổ chức ban hành".into()),
+        },
+        tsa,
+        now,
+    )
+}

@@ -1,0 +1,482 @@
+//! PAdES signature as an incremental update: the signature dictionary with /ByteRange and a
+//! /Contents placeholder, an invisible widget (/F 4, empty appearance, kept PDF/A-2b), the AcroForm
+//! with /SigFlags 3, and a cross-reference section of the same kind as the file's own (table or
+//! stream). The bytes before the update are never touched, so earlier signatures stay intact.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("Không đọc được tệp PDF để ký: {0}.")]
+    Unreadable(String),
+    #[error("Tệp PDF để ký thiếu {0}.")]
+    Missing(&'static str),
+    #[error("Tệp PDF đã mã hóa (có mật khẩu): không ký được.")]
+    Encrypted,
+    #[error("Chữ ký (CMS) dài {needed} byte, vượt chỗ dành sẵn {reserved} byte trong PDF.")]
+    ContentsTooSmall { needed: usize, reserved: usize },
+}
+
+/// What the signature dictionary says about one signature.
+#[derive(Debug, Clone)]
+pub struct SignatureInfo {
+    /// The field name (/T), unique in the document, ASCII.
+    pub field_name: String,
+    /// Who signs, for /Name (readers show the certificate's name anyway).
+    pub name: String,
+    /// Why, for /Reason, e.g. "Ký ban hành" or "Văn thư đóng dấu (chữ ký số của cơ quan)".
+    pub reason: Option<String>,
+    /// Signing time for /M (PAdES: the time is here, never in the CMS).
+    pub time: DateTime<Utc>,
+}
+
+/// A PDF with the signature placeholder appended; [`Prepared::digest`] is what the CMS signs and
+/// [`Prepared::finish`] writes the CMS into the placeholder.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    bytes: Vec<u8>,
+    /// Offset of the first hex digit of /Contents and the number of hex digits reserved.
+    contents_at: usize,
+    contents_len: usize,
+}
+
+impl Prepared {
+    /// SHA-256 of the bytes the /ByteRange covers (everything but the /Contents hex string).
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(&self.bytes[..self.contents_at - 1]);
+        hasher.update(&self.bytes[self.contents_at + self.contents_len + 1..]);
+        hasher.finalize().into()
+    }
+
+    pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, PdfError> {
+        if cms.len() * 2 > self.contents_len {
+            return Err(PdfError::ContentsTooSmall {
+                needed: cms.len(),
+                reserved: self.contents_len / 2,
+            });
+        }
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for (i, b) in cms.iter().enumerate() {
+            self.bytes[self.contents_at + 2 * i] = HEX[usize::from(b >> 4)];
+            self.bytes[self.contents_at + 2 * i + 1] = HEX[usize::from(b & 15)];
+        }
+        Ok(self.bytes)
+    }
+}
+
+/// Placeholder for the four /ByteRange numbers, patched in place once offsets are known.
+const BYTE_RANGE_PLACEHOLDER: &str = "[0 0000000000 0000000000 0000000000]";
+
+/// Appends the signature field, its widget on page 1 and the signature dictionary to `pdf`,
+/// reserving `contents_capacity` bytes for the CMS.
+pub fn prepare(
+    pdf: &[u8],
+    info: &SignatureInfo,
+    contents_capacity: usize,
+) -> Result<Prepared, PdfError> {
+    let doc = Document::load_mem(pdf).map_err(|e| PdfError::Unreadable(e.to_string()))?;
+    if doc.trailer.get(b"Encrypt").is_ok() {
+        return Err(PdfError::Encrypted);
+    }
+    let root_id = doc
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?;
+    let catalog = doc
+        .get_object(root_id)
+        .and_then(Object::as_dict)
+        .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?
+        .clone();
+    let page_id = *doc
+        .get_pages()
+        .get(&1)
+        .ok_or(PdfError::Missing("trang đầu"))?;
+    let mut page = doc
+        .get_object(page_id)
+        .and_then(Object::as_dict)
+        .map_err(|_| PdfError::Missing("trang đầu"))?
+        .clone();
+
+    let size = doc.reference_table.size.max(doc.max_id + 1);
+    let mut next_id = size;
+    let mut fresh = || {
+        let id = (next_id, 0u16);
+        next_id += 1;
+        id
+    };
+    let sig_id = fresh();
+    let appearance_id = fresh();
+    let widget_id = fresh();
+
+    // Objects written in this update, by id: fresh ones and rewritten ones (same id, newer body).
+    let mut written: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
+
+    // The AcroForm: rewrite it where it lives (indirect) or give the catalog a new indirect one.
+    let (acroform_id, mut acroform, catalog_changes) = match catalog.get(b"AcroForm") {
+        Ok(Object::Reference(id)) => (
+            *id,
+            doc.get_object(*id)
+                .and_then(Object::as_dict)
+                .map_err(|_| PdfError::Missing("biểu mẫu (/AcroForm)"))?
+                .clone(),
+            false,
+        ),
+        Ok(Object::Dictionary(d)) => (fresh(), d.clone(), true),
+        _ => (fresh(), Dictionary::new(), true),
+    };
+    let mut fields = match acroform.get(b"Fields") {
+        Ok(Object::Array(a)) => a.clone(),
+        Ok(Object::Reference(id)) => doc
+            .get_object(*id)
+            .and_then(Object::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    fields.push(Object::Reference(widget_id));
+    acroform.set("Fields", Object::Array(fields));
+    acroform.set("SigFlags", Object::Integer(3));
+    written.insert(acroform_id, serialize(&Object::Dictionary(acroform)));
+    if catalog_changes {
+        let mut catalog = catalog;
+        catalog.set("AcroForm", Object::Reference(acroform_id));
+        written.insert(root_id, serialize(&Object::Dictionary(catalog)));
+    }
+
+    // The widget goes into page 1's /Annots, wherever that array lives.
+    match page.get(b"Annots") {
+        Ok(Object::Reference(annots_id)) => {
+            let annots_id = *annots_id;
+            let mut annots = doc
+                .get_object(annots_id)
+                .and_then(Object::as_array)
+                .cloned()
+                .unwrap_or_default();
+            annots.push(Object::Reference(widget_id));
+            written.insert(annots_id, serialize(&Object::Array(annots)));
+        }
+        Ok(Object::Array(a)) => {
+            let mut annots = a.clone();
+            annots.push(Object::Reference(widget_id));
+            page.set("Annots", Object::Array(annots));
+            written.insert(page_id, serialize(&Object::Dictionary(page)));
+        }
+        _ => {
+            page.set("Annots", Object::Array(vec![Object::Reference(widget_id)]));
+            written.insert(page_id, serialize(&Object::Dictionary(page)));
+        }
+    }
+
+    // PDF/A-2 wants an appearance for every widget, even an invisible one.
+    written.insert(
+        appearance_id,
+        b"<</Type/XObject/Subtype/Form/BBox[0 0 0 0]/Resources<<>>/Length 0>>\nstream\n\nendstream"
+            .to_vec(),
+    );
+    let mut widget = Dictionary::new();
+    widget.set("Type", Object::Name(b"Annot".to_vec()));
+    widget.set("Subtype", Object::Name(b"Widget".to_vec()));
+    widget.set("FT", Object::Name(b"Sig".to_vec()));
+    widget.set("T", text_string(&info.field_name));
+    widget.set("V", Object::Reference(sig_id));
+    widget.set("F", Object::Integer(4));
+    widget.set(
+        "Rect",
+        Object::Array(vec![
+            Object::Integer(0),
+            Object::Integer(0),
+            Object::Integer(0),
+            Object::Integer(0),
+        ]),
+    );
+    widget.set("P", Object::Reference(page_id));
+    let mut ap = Dictionary::new();
+    ap.set("N", Object::Reference(appearance_id));
+    widget.set("AP", Object::Dictionary(ap));
+    written.insert(widget_id, serialize(&Object::Dictionary(widget)));
+
+    let mut sig = Dictionary::new();
+    sig.set("Type", Object::Name(b"Sig".to_vec()));
+    sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
+    sig.set("SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
+    sig.set(
+        "M",
+        Object::String(pdf_date(info.time).into_bytes(), StringFormat::Literal),
+    );
+    sig.set("Name", text_string(&info.name));
+    if let Some(reason) = &info.reason {
+        sig.set("Reason", text_string(reason));
+    }
+    let mut sig_body = serialize(&Object::Dictionary(sig));
+    // /ByteRange and /Contents go last, written by hand so their offsets are known.
+    sig_body.truncate(sig_body.len() - 2);
+    let byte_range_in_sig = sig_body.len() + "/ByteRange".len();
+    sig_body.extend_from_slice(b"/ByteRange");
+    sig_body.extend_from_slice(BYTE_RANGE_PLACEHOLDER.as_bytes());
+    sig_body.extend_from_slice(b"/Contents<");
+    let contents_in_sig = sig_body.len();
+    sig_body.resize(sig_body.len() + contents_capacity * 2, b'0');
+    sig_body.extend_from_slice(b">>>");
+    written.insert(sig_id, sig_body);
+
+    // Append the update.
+    let mut out = pdf.to_vec();
+    if out.last() != Some(&b'\n') {
+        out.push(b'\n');
+    }
+    let mut offsets: BTreeMap<ObjectId, usize> = BTreeMap::new();
+    let mut sig_object_body_at = 0;
+    for (id, body) in &written {
+        offsets.insert(*id, out.len());
+        let _ = writeln!(out, "{} {} obj", id.0, id.1);
+        if *id == sig_id {
+            sig_object_body_at = out.len();
+        }
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let trailer_common = {
+        let mut t = Dictionary::new();
+        t.set("Root", Object::Reference(root_id));
+        for key in [&b"Info"[..], b"ID"] {
+            if let Ok(v) = doc.trailer.get(key) {
+                t.set(key.to_vec(), v.clone());
+            }
+        }
+        t.set("Prev", Object::Integer(doc.xref_start as i64));
+        t
+    };
+    match doc.reference_table.cross_reference_type {
+        lopdf::xref::XrefType::CrossReferenceTable => {
+            let xref_at = out.len();
+            out.extend_from_slice(b"xref\n");
+            for run in runs(&offsets) {
+                let _ = writeln!(out, "{} {}", run[0].0.0, run.len());
+                for (id, offset) in run {
+                    let _ = write!(out, "{:010} {:05} n\r\n", offset, id.1);
+                }
+            }
+            let mut trailer = trailer_common;
+            trailer.set("Size", Object::Integer(i64::from(next_id)));
+            out.extend_from_slice(b"trailer\n");
+            out.extend_from_slice(&serialize(&Object::Dictionary(trailer)));
+            let _ = write!(out, "\nstartxref\n{xref_at}\n%%EOF\n");
+        }
+        lopdf::xref::XrefType::CrossReferenceStream => {
+            // The update's own cross-reference stream is one more object.
+            let xref_id = (next_id, 0u16);
+            let xref_at = out.len();
+            offsets.insert(xref_id, xref_at);
+            let mut index = Vec::new();
+            let mut data = Vec::new();
+            for run in runs(&offsets) {
+                index.push(Object::Integer(i64::from(run[0].0.0)));
+                index.push(Object::Integer(run.len() as i64));
+                for (id, offset) in run {
+                    data.push(1u8);
+                    data.extend_from_slice(&(offset as u32).to_be_bytes());
+                    data.extend_from_slice(&id.1.to_be_bytes());
+                }
+            }
+            let mut dict = trailer_common;
+            dict.set("Type", Object::Name(b"XRef".to_vec()));
+            dict.set("Size", Object::Integer(i64::from(next_id) + 1));
+            dict.set(
+                "W",
+                Object::Array(vec![
+                    Object::Integer(1),
+                    Object::Integer(4),
+                    Object::Integer(2),
+                ]),
+            );
+            dict.set("Index", Object::Array(index));
+            dict.set("Length", Object::Integer(data.len() as i64));
+            let _ = writeln!(out, "{} 0 obj", xref_id.0);
+            out.extend_from_slice(&serialize(&Object::Dictionary(dict)));
+            out.extend_from_slice(b"\nstream\n");
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\nendstream\nendobj\n");
+            let _ = write!(out, "startxref\n{xref_at}\n%%EOF\n");
+        }
+    }
+
+    // Patch /ByteRange: [0 a b c] where a is the offset of '<', b just after '>'.
+    let contents_at = sig_object_body_at + contents_in_sig;
+    let contents_len = contents_capacity * 2;
+    let first_len = contents_at - 1;
+    let second_at = contents_at + contents_len + 1;
+    let second_len = out.len() - second_at;
+    let numbers = format!("[0 {first_len} {second_at} {second_len}]");
+    let padded = format!("{numbers:<width$}", width = BYTE_RANGE_PLACEHOLDER.len());
+    let at = sig_object_body_at + byte_range_in_sig;
+    out[at..at + padded.len()].copy_from_slice(padded.as_bytes());
+    Ok(Prepared {
+        bytes: out,
+        contents_at,
+        contents_len,
+    })
+}
+
+/// Contiguous runs of object numbers, each a cross-reference subsection.
+fn runs(offsets: &BTreeMap<ObjectId, usize>) -> Vec<Vec<(ObjectId, usize)>> {
+    let mut runs: Vec<Vec<(ObjectId, usize)>> = Vec::new();
+    for (id, offset) in offsets {
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|(last, _)| last.0 + 1 == id.0) => {
+                run.push((*id, *offset))
+            }
+            _ => runs.push(vec![(*id, *offset)]),
+        }
+    }
+    runs
+}
+
+fn serialize(object: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = lopdf::Writer::write_object(&mut out, object);
+    out
+}
+
+/// A PDF text string: plain bytes for ASCII, UTF-16BE with a byte-order mark otherwise.
+fn text_string(text: &str) -> Object {
+    if text.is_ascii() {
+        Object::String(text.as_bytes().to_vec(), StringFormat::Literal)
+    } else {
+        let mut bytes = vec![0xFE, 0xFF];
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_be_bytes());
+        }
+        Object::String(bytes, StringFormat::Hexadecimal)
+    }
+}
+
+/// PDF date in Vietnam time: D:YYYYMMDDHHmmSS+07'00'.
+fn pdf_date(time: DateTime<Utc>) -> String {
+    let local = time.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    format!("D:{}+07'00'", local.format("%Y%m%d%H%M%S"))
+}
+
+/// One signature a PDF carries, as a verifier reads it.
+#[derive(Debug, Clone)]
+pub struct FoundSignature {
+    pub field_name: String,
+    pub byte_range: [usize; 4],
+    /// The CMS bytes of /Contents (with the placeholder's trailing zeros).
+    pub contents: Vec<u8>,
+}
+
+/// The signatures a PDF carries, in the order of the AcroForm's fields.
+pub fn signatures(pdf: &[u8]) -> Result<Vec<FoundSignature>, PdfError> {
+    let doc = Document::load_mem(pdf).map_err(|e| PdfError::Unreadable(e.to_string()))?;
+    let root = doc
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .and_then(|id| doc.get_object(id))
+        .and_then(Object::as_dict)
+        .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?;
+    let acroform = match root.get(b"AcroForm") {
+        Ok(Object::Reference(id)) => doc.get_object(*id).and_then(Object::as_dict).ok(),
+        Ok(Object::Dictionary(d)) => Some(d),
+        _ => None,
+    };
+    let Some(fields) = acroform
+        .and_then(|a| a.get(b"Fields").ok())
+        .and_then(|f| f.as_array().ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for field in fields {
+        let Some(field) = field
+            .as_reference()
+            .ok()
+            .and_then(|id| doc.get_object(id).ok())
+            .and_then(|o| o.as_dict().ok())
+        else {
+            continue;
+        };
+        let Some(sig) = field
+            .get(b"V")
+            .ok()
+            .and_then(|v| v.as_reference().ok())
+            .and_then(|id| doc.get_object(id).ok())
+            .and_then(|o| o.as_dict().ok())
+        else {
+            continue;
+        };
+        let name = field
+            .get(b"T")
+            .ok()
+            .and_then(|t| t.as_str().ok())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let range: Vec<usize> = sig
+            .get(b"ByteRange")
+            .and_then(Object::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_i64().ok())
+                    .map(|n| n as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let contents = sig
+            .get(b"Contents")
+            .and_then(Object::as_str)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        if let [a, b, c, d] = range[..] {
+            out.push(FoundSignature {
+                field_name: name,
+                byte_range: [a, b, c, d],
+                contents,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_split_at_gaps() {
+        let offsets: BTreeMap<ObjectId, usize> = [((3, 0), 10), ((4, 0), 20), ((9, 0), 30)]
+            .into_iter()
+            .collect();
+        let r = runs(&offsets);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0], vec![((3, 0), 10), ((4, 0), 20)]);
+        assert_eq!(r[1], vec![((9, 0), 30)]);
+    }
+
+    #[test]
+    fn dates_are_vietnam_time() {
+        let t = DateTime::parse_from_rfc3339("2024-06-25T02:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(pdf_date(t), "D:20240625093000+07'00'");
+    }
+
+    #[test]
+    fn vietnamese_names_are_utf16_text_strings() {
+        let Object::String(bytes, _) = text_string("Hoàng") else {
+            panic!()
+        };
+        assert_eq!(&bytes[..4], &[0xFE, 0xFF, 0x00, b'H']);
+        let Object::String(bytes, _) = text_string("Sig1") else {
+            panic!()
+        };
+        assert_eq!(bytes, b"Sig1");
+    }
+}

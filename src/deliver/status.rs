@@ -162,10 +162,10 @@ impl StatusLine {
             ),
             AttemptOutcome::Unknown { .. } => format!(
                 "bắt đầu gửi lúc {}, Message-ID {}: tìm Message-ID này trong nhật ký máy chủ \
-                 thư; nếu đơn vị chưa nhận, dùng send --resend {}",
+                 thư; nếu đơn vị chưa nhận, dùng {}",
                 local_time(latest.started_at),
                 latest.message_id,
-                self.key.recipient
+                resend_hint(&self.key)
             ),
             AttemptOutcome::Sending if sender_alive => format!(
                 "từ {}, Message-ID {}",
@@ -275,5 +275,40 @@ impl fmt::Display for PeriodStatus {
             .map(|(label, n)| format!("{label} {n}"))
             .collect();
         write!(f, "Tổng: {}.", summary.join(", "))
+    }
+}
+
+/// The command that sends again exactly the message of `key`, and nothing else: without
+/// `--only`, `--resend UNIT` would also resend that unit's other, delivered messages.
+fn resend_hint(key: &DeliveryKey) -> String {
+    match MessageKind::from_slug(&key.document).and_then(|k| k.documents().first().copied()) {
+        Some(document) => format!("send --resend {} --only {}", key.recipient, document.slug()),
+        None => format!("send --resend {}", key.recipient),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(document: &str) -> DeliveryKey {
+        DeliveryKey {
+            issuer: "ubnd/đầm hà".into(),
+            period: "2024-h1".into(),
+            document: document.into(),
+            recipient: "u03".into(),
+        }
+    }
+
+    #[test]
+    fn the_hint_for_an_unknown_message_names_exactly_that_message() {
+        assert_eq!(
+            resend_hint(&key("letter-and-notice")),
+            "send --resend u03 --only assignment-letter"
+        );
+        assert_eq!(
+            resend_hint(&key("review-report")),
+            "send --resend u03 --only review-report"
+        );
     }
 }

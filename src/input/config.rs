@@ -274,6 +274,9 @@ fn read_config(
         top.opt_string(r, "state")
             .unwrap_or_else(|| "vanban.sqlite".to_owned()),
     );
+    if let Some(problem) = state_path_problem(&state) {
+        r.report(&span_of(&top, "state"), "state", problem);
+    }
     let templates_dir = top.opt_string(r, "templates_dir").map(resolve);
     Some(Config {
         path: path.to_path_buf(),
@@ -320,6 +323,25 @@ fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
         typst_max_pages: positive(r, "typst_max_pages")
             .map_or(defaults.typst_max_pages, |v| v as usize),
         typst_max_seconds: positive(r, "typst_max_seconds").unwrap_or(defaults.typst_max_seconds),
+    }
+}
+
+/// SQLite writes beside its database (`-journal`, `-wal`) and vanban takes a lock file there:
+/// `state = "/dev/null"` once made it create `/dev/null-journal`. The state must be a regular
+/// file (or not exist yet), not a link.
+fn state_path_problem(state: &Path) -> Option<String> {
+    match std::fs::symlink_metadata(state) {
+        Ok(meta) if meta.file_type().is_symlink() => Some(format!(
+            "{} là liên kết tượng trưng; hãy ghi đường dẫn thật của tệp cơ sở dữ liệu",
+            state.display()
+        )),
+        Ok(meta) if !meta.is_file() => Some(format!(
+            "{} không phải tệp thường (thư mục hoặc thiết bị); hãy ghi đường dẫn một tệp cơ sở dữ liệu, ví dụ \"vanban.sqlite\"",
+            state.display()
+        )),
+        Ok(_) => None,
+        // Not there yet: the database is created on first use, its folder checked then.
+        Err(_) => None,
     }
 }
 
@@ -610,5 +632,21 @@ period = "data/{year}-h{half}.toml"
             .unwrap_err()
             .to_string();
         assert!(err.contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn a_state_that_is_not_a_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(state_path_problem(Path::new("/dev/null")).is_some());
+        assert!(state_path_problem(dir.path()).is_some());
+        assert!(state_path_problem(&dir.path().join("vanban.sqlite")).is_none());
+        std::fs::write(dir.path().join("real.sqlite"), b"").unwrap();
+        assert!(state_path_problem(&dir.path().join("real.sqlite")).is_none());
+        std::os::unix::fs::symlink(
+            dir.path().join("real.sqlite"),
+            dir.path().join("link.sqlite"),
+        )
+        .unwrap();
+        assert!(state_path_problem(&dir.path().join("link.sqlite")).is_some());
     }
 }

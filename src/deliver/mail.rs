@@ -269,7 +269,10 @@ pub struct SmtpMailer {
     reuse: bool,
     idle: Mutex<Option<SmtpConnection>>,
     server: String,
-    password: Option<Secret>,
+    /// What must never reach a stored or printed reason: the password, and the base64 strings
+    /// AUTH PLAIN and AUTH LOGIN send (a server that echoes them in an error would otherwise
+    /// put the credentials in the ledger and on the terminal).
+    masked: Vec<Secret>,
 }
 
 impl fmt::Debug for SmtpMailer {
@@ -347,7 +350,7 @@ impl SmtpMailer {
             reuse,
             idle: Mutex::new(None),
             server,
-            password: settings.password.clone(),
+            masked: secrets_to_mask(settings.username.as_deref(), settings.password.as_ref()),
         })
     }
 
@@ -377,14 +380,48 @@ impl SmtpMailer {
     /// ever echo it.
     fn classify(&self, error: &lettre::transport::smtp::Error, phase: Phase) -> SendError {
         let mut classified = classify_smtp_error(error, &self.server, phase);
-        if let Some(password) = self.password.as_ref().map(Secret::expose)
-            && !password.is_empty()
-        {
-            let reason = classified.reason_mut();
-            *reason = reason.replace(password, "***");
+        let reason = classified.reason_mut();
+        for secret in &self.masked {
+            *reason = reason.replace(secret.expose(), "***");
         }
         classified
     }
+}
+
+/// The password and the AUTH exchanges' base64 forms of it (PLAIN: "\0user\0password";
+/// LOGIN: the password alone), longest first so a longer match is masked whole.
+fn secrets_to_mask(username: Option<&str>, password: Option<&Secret>) -> Vec<Secret> {
+    let Some(password) = password.map(Secret::expose).filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
+    let mut masked = vec![base64(password.as_bytes()), password.to_owned()];
+    if let Some(username) = username {
+        masked.push(base64(format!("\0{username}\0{password}").as_bytes()));
+    }
+    masked.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    masked.into_iter().map(Secret::new).collect()
+}
+
+/// Standard base64 with padding, as SMTP AUTH encodes (RFC 4954).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn tls_parameters(settings: &SmtpSettings, server: &str) -> Result<TlsParameters, MailError> {
@@ -703,6 +740,35 @@ pub(crate) mod test_sink;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_is_rfc_4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn an_echoed_auth_exchange_is_masked_in_the_reason() {
+        let secret = Secret::new("mật-khẩu".to_owned());
+        let masked = secrets_to_mask(Some("vanphong"), Some(&secret));
+        let plain = base64("\0vanphong\0mật-khẩu".as_bytes());
+        let login = base64("mật-khẩu".as_bytes());
+        let mut reason = format!("535 5.7.8 {plain} rejected; 535 {login}; mật-khẩu");
+        for secret in &masked {
+            reason = reason.replace(secret.expose(), "***");
+        }
+        assert_eq!(reason, "535 5.7.8 *** rejected; 535 ***; ***");
+        assert!(secrets_to_mask(Some("vanphong"), None).is_empty());
+    }
     use std::cell::RefCell;
     use std::collections::VecDeque;
     use std::time::Instant;

@@ -15,18 +15,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     fs::create_dir_all(dir)?;
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written?;
+    // An unpredictable name, created with O_EXCL: a link planted beside the file cannot
+    // redirect the write (a predictable ".name.pid.tmp" once let one overwrite its target).
+    let mut temp = tempfile::Builder::new()
+        .prefix(".vanban-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    // rename(2) replaces a link at `path` itself, never the file it points to. On failure the
+    // temporary file is removed when dropped.
+    temp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
 }
 
@@ -85,5 +84,28 @@ mod tests {
             })
             .count();
         assert_eq!(temps, 0);
+    }
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_is_replaced_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("01-bao-cao.pdf");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        // The old predictable temporary name, planted too.
+        let planted = dir
+            .path()
+            .join(format!(".01-bao-cao.pdf.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(
+            !fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 }

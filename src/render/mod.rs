@@ -389,12 +389,20 @@ impl Staging {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(|error| RenderError::Write {
-            path: staging.clone(),
+        std::fs::create_dir_all(parent).map_err(|error| RenderError::Write {
+            path: parent.to_path_buf(),
             error,
         })?;
+        // A fresh folder with an unpredictable name, created exclusively: a link planted under
+        // a predictable name could otherwise send the batch into another folder.
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{name}.partial-"))
+            .tempdir_in(parent)
+            .map_err(|error| RenderError::Write {
+                path: parent.join(format!(".{name}.partial-…")),
+                error,
+            })?
+            .keep();
         Ok(Self {
             target: target.to_path_buf(),
             staging,

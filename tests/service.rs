@@ -219,7 +219,10 @@ period = "ky-{{year}}-h{{half}}.toml"
     assert_eq!(sent.len(), 1, "{sent:?}");
     let (outcome, started_by, recorded_due, detail) = &sent[0];
     assert_eq!(outcome, "ok", "{detail:?}");
-    assert_eq!(recorded_due, &due.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    assert_eq!(
+        recorded_due,
+        &due.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    );
     eprintln!("gui-ngay ran by {started_by}: {detail:?}");
     let failed = firings(&db, "thieu-tep");
     assert_eq!(failed.len(), 1);

@@ -2,13 +2,13 @@
 //! keyed by (job, due time), so a firing is claimed at most once, ever — even across a
 //! crash and restart.
 //!
-//! Times are stored as RFC 3339 UTC text to the second (`crate::state::seconds_to_sql`,
-//! `2026-12-25T01:00:00Z`): fixed width, so text order is time order and `MAX(due)` is the
-//! latest firing.
+//! Times are stored in the database's one time format (`crate::state::time_to_sql`,
+//! `2026-12-25T01:00:00.000000Z`): fixed width, so text order is time order and `MAX(due)` is
+//! the latest firing. A firing's due time is cut to the whole second before it is stored.
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ScheduleError;
@@ -120,7 +120,7 @@ pub fn claim_firing(
         "INSERT INTO job_runs (job, due, started, outcome, started_by)
          VALUES (?1, ?2, ?3, 'running', ?4)
          ON CONFLICT (job, due) DO NOTHING",
-        params![job, db_time(due), db_time(now), trigger.as_str()],
+        params![job, due_key(due), db_time(now), trigger.as_str()],
     )?;
     Ok(inserted == 1)
 }
@@ -138,7 +138,7 @@ pub fn finish_firing(
 ) -> Result<(), ScheduleError> {
     let not_running = || ScheduleError::NotRunning {
         job: job.to_owned(),
-        due: db_time(due),
+        due: due_key(due),
         outcome: outcome.as_str(),
     };
     if outcome == RunOutcome::Running {
@@ -149,7 +149,7 @@ pub fn finish_firing(
          WHERE job = ?1 AND due = ?2 AND outcome = 'running'",
         params![
             job,
-            db_time(due),
+            due_key(due),
             db_time(now),
             outcome.as_str(),
             non_empty(detail)
@@ -175,7 +175,7 @@ pub fn record_skipped(
         "INSERT INTO job_runs (job, due, finished, outcome, detail, started_by)
          VALUES (?1, ?2, ?3, 'skipped', ?4, 'catch-up')
          ON CONFLICT (job, due) DO NOTHING",
-        params![job, db_time(due), db_time(now), non_empty(detail)],
+        params![job, due_key(due), db_time(now), non_empty(detail)],
     )?;
     Ok(inserted == 1)
 }
@@ -316,8 +316,12 @@ impl TryFrom<RawRow> for JobRun {
 
 /// Whole seconds: a firing is keyed by its due second, so sub-second noise in `due` (a clock
 /// read a little late) is the same firing.
+fn due_key(due: DateTime<Utc>) -> String {
+    db_time(due.trunc_subsecs(0))
+}
+
 fn db_time(t: DateTime<Utc>) -> String {
-    crate::state::seconds_to_sql(&t)
+    crate::state::time_to_sql(&t)
 }
 
 fn parse_db_time(
@@ -325,13 +329,11 @@ fn parse_db_time(
     column: &'static str,
     text: &str,
 ) -> Result<DateTime<Utc>, ScheduleError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ScheduleError::CorruptHistory {
-            job: job.to_owned(),
-            column,
-            value: text.to_owned(),
-        })
+    crate::state::time_from_sql(text).map_err(|_| ScheduleError::CorruptHistory {
+        job: job.to_owned(),
+        column,
+        value: text.to_owned(),
+    })
 }
 
 fn non_empty(detail: &str) -> Option<&str> {
@@ -604,6 +606,79 @@ mod tests {
         // A job with only manual runs has no last due time.
         assert!(claim_firing(&conn, "khac", manual, manual, Trigger::Manual).unwrap());
         assert_eq!(last_due(&conn, "khac").unwrap(), None);
+    }
+
+    /// A database written before the one time format (run history to the whole second) opens,
+    /// its rows are rewritten to the one format, and the schedule carries on from them.
+    #[test]
+    fn a_database_in_the_old_time_format_is_rewritten_on_open() {
+        use crate::state::store::{JOB_RUNS_SQL, LEDGER_SQL, REGISTER_SQL};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vanban.sqlite");
+        {
+            // Schema version 3, as the previous release left it, with rows in its spelling.
+            let old = Connection::open(&path).unwrap();
+            for sql in [LEDGER_SQL, REGISTER_SQL, JOB_RUNS_SQL] {
+                old.execute_batch(sql).unwrap();
+            }
+            old.pragma_update(None, "user_version", 3).unwrap();
+            old.execute_batch(
+                "INSERT INTO job_runs (job, due, started, finished, outcome, started_by) VALUES
+                   ('bao-cao', '2026-06-25T01:00:00Z', '2026-06-25T01:00:02Z',
+                    '2026-06-25T01:03:00Z', 'ok', 'schedule'),
+                   ('bao-cao', '2026-12-25T01:00:00Z', '2026-12-25T01:00:01Z', NULL,
+                    'running', 'schedule');
+                 INSERT INTO job_seen (job, first_seen) VALUES ('bao-cao', '2026-01-05T02:00:00Z');",
+            )
+            .unwrap();
+        }
+        let store = crate::state::Store::open(&path).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            crate::state::MIGRATIONS.len() as i64
+        );
+        let conn = store.conn();
+        let texts: Vec<(String, Option<String>, Option<String>)> = conn
+            .prepare("SELECT due, started, finished FROM job_runs ORDER BY due")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            texts,
+            vec![
+                (
+                    "2026-06-25T01:00:00.000000Z".to_owned(),
+                    Some("2026-06-25T01:00:02.000000Z".to_owned()),
+                    Some("2026-06-25T01:03:00.000000Z".to_owned())
+                ),
+                (
+                    "2026-12-25T01:00:00.000000Z".to_owned(),
+                    Some("2026-12-25T01:00:01.000000Z".to_owned()),
+                    None
+                ),
+            ]
+        );
+        let seen: String = conn
+            .query_row("SELECT first_seen FROM job_seen", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, "2026-01-05T02:00:00.000000Z");
+
+        // The old rows read back as the same times, and still key their firings.
+        let december = utc(2026, 12, 25, 1, 0);
+        assert_eq!(last_due(conn, "bao-cao").unwrap(), Some(december));
+        assert_eq!(
+            first_seen(conn, "bao-cao", utc(2026, 12, 30, 0, 0)).unwrap(),
+            utc(2026, 1, 5, 2, 0)
+        );
+        let interrupted = recover_interrupted(conn, utc(2026, 12, 25, 2, 0)).unwrap();
+        assert_eq!(interrupted.len(), 1);
+        assert_eq!(interrupted[0].due, december);
+        assert!(!claim_firing(conn, "bao-cao", december, december, Trigger::Schedule).unwrap());
+        let runs = history(conn, "bao-cao", 5).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1].finished, Some(utc(2026, 6, 25, 1, 3)));
     }
 
     #[test]

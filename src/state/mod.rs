@@ -8,6 +8,6 @@ pub mod store;
 
 pub use lock::{InstanceLock, LockError};
 pub use store::{
-    DbName, MIGRATIONS, Migration, Store, StoreError, opt_time_from_row, seconds_to_sql,
-    time_from_row, time_to_sql,
+    BadTime, DbName, MIGRATIONS, Migration, Store, StoreError, opt_time_from_row, time_from_row,
+    time_from_sql, time_to_sql,
 };

@@ -16,6 +16,8 @@ pub const LEDGER_SQL: &str = include_str!("migrations/001_ledger.sql");
 pub const REGISTER_SQL: &str = include_str!("migrations/002_register.sql");
 /// The scheduler's run history (idempotent: `CREATE TABLE IF NOT EXISTS`).
 pub const JOB_RUNS_SQL: &str = include_str!("migrations/003_job_runs.sql");
+/// The run history's times rewritten from whole seconds to [`time_to_sql`]'s one format.
+pub const JOB_RUNS_TIMES_SQL: &str = include_str!("migrations/004_job_runs_times.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -42,6 +44,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "lịch sử chạy tác vụ theo lịch (job_runs, job_seen)",
         sql: JOB_RUNS_SQL,
+    },
+    Migration {
+        name: "thời điểm trong lịch sử chạy tác vụ viết theo một dạng (job_runs, job_seen)",
+        sql: JOB_RUNS_TIMES_SQL,
     },
 ];
 
@@ -320,19 +326,39 @@ fn recorded_version(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(table.max(pragma))
 }
 
-/// Times are stored as RFC 3339 text in UTC with a fixed width, so they sort as text.
+/// A stored time that is not in the one format [`time_to_sql`] writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("thời điểm «{text}» không đúng dạng YYYY-MM-DDTHH:MM:SS.ffffffZ (giờ UTC)")]
+pub struct BadTime {
+    pub text: String,
+}
+
+/// Every time in the database (ledger, register, run history) is this one text: RFC 3339 in UTC
+/// to the microsecond, "2024-06-25T01:02:03.000000Z". Fixed width, so text order is time order
+/// (`MAX(due)`, `ORDER BY`), and one spelling, so equal times are equal keys.
 pub fn time_to_sql(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// The same text to the whole second ("2026-12-25T01:00:00Z"), for the run history, whose
-/// firings are keyed by their due second. Also fixed width, so it too sorts as text.
-pub fn seconds_to_sql(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+/// Reads a time written by [`time_to_sql`]. Only that exact spelling is accepted (an offset, a
+/// missing fraction or a nanosecond would sort wrongly against the rest), so a hand-edited or
+/// foreign value is reported rather than silently misordered.
+pub fn time_from_sql(text: &str) -> Result<DateTime<Utc>, BadTime> {
+    let bad = || BadTime {
+        text: text.to_owned(),
+    };
+    let t = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
+    if time_to_sql(&t) == text {
+        Ok(t)
+    } else {
+        Err(bad())
+    }
 }
 
-/// Reads a time written by [`time_to_sql`]; anything else is reported as a conversion error of
-/// that column.
+/// Reads a time column written by [`time_to_sql`]; anything else is reported as a conversion
+/// error of that column.
 pub fn time_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(idx)?;
     parse_time(idx, &text)
@@ -345,8 +371,7 @@ pub fn opt_time_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<D
 }
 
 fn parse_time(idx: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
+    time_from_sql(text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
@@ -459,5 +484,23 @@ mod tests {
         assert!(time_to_sql(&a) < time_to_sql(&b));
         assert_eq!(parse_time(0, &time_to_sql(&b)).unwrap(), b);
         assert!(parse_time(0, "hôm qua").is_err());
+    }
+
+    #[test]
+    fn only_the_one_spelling_is_read() {
+        let a = Utc.with_ymd_and_hms(2026, 12, 25, 1, 0, 0).unwrap();
+        assert_eq!(time_from_sql("2026-12-25T01:00:00.000000Z"), Ok(a));
+        // Same instant, other spellings: each would sort or compare wrongly against the rest.
+        for other in [
+            "2026-12-25T01:00:00Z",
+            "2026-12-25T01:00:00.000Z",
+            "2026-12-25T08:00:00.000000+07:00",
+            "2026-12-25T01:00:00.000000+00:00",
+            "2026-12-25t01:00:00.000000z",
+        ] {
+            let err = time_from_sql(other).unwrap_err();
+            assert_eq!(err.text, other);
+            assert!(err.to_string().contains(other), "{err}");
+        }
     }
 }

@@ -721,3 +721,180 @@ fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
         assert!(png.starts_with(b"\x89PNG"), "{name}");
     }
 }
+
+fn sample_workbook() -> Vec<u8> {
+    std::fs::read(format!("{SAMPLES}/dam-ha-2024-h1.xlsx")).unwrap()
+}
+
+/// The same zip with one entry's bytes changed by `edit`, written again by the zip crate.
+fn rezip(bytes: &[u8], entry: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut edited = false;
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let name = file.name().to_string();
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).unwrap();
+        if name == entry {
+            let before = String::from_utf8(content).unwrap();
+            let after = edit(before.clone());
+            assert_ne!(before, after, "{entry} unchanged");
+            content = after.into_bytes();
+            edited = true;
+        }
+        writer
+            .start_file(name.as_str(), SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(&content).unwrap();
+    }
+    assert!(edited, "no {entry}");
+    writer.finish().unwrap().into_inner()
+}
+
+/// One deflated entry of `size` zeros, its local and central headers then made to declare
+/// `declared` bytes: what a zip bomb's author controls.
+fn zeros_zip(size: usize, declared: u32) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("xl/worksheets/sheet1.xml", SimpleFileOptions::default())
+        .unwrap();
+    let chunk = vec![0u8; 1024 * 1024];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        writer.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    let mut bytes = writer.finish().unwrap().into_inner();
+    for (signature, offset) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+        let at = bytes.windows(4).position(|w| w == signature).unwrap() + offset;
+        bytes[at..at + 4].copy_from_slice(&declared.to_le_bytes());
+    }
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).unwrap();
+    assert_eq!(archive.decompressed_size(), Some(u128::from(declared)));
+    bytes
+}
+
+#[test]
+fn the_excel_form_uploads_renders_and_previews_like_the_toml() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    let mut pdfs = Vec::new();
+    for (name, content) in [
+        ("dam-ha-2024-h1.xlsx", sample_workbook()),
+        ("dam-ha-2024-h1.toml", sample()),
+    ] {
+        let reply = app.upload(&cookie, Some(&csrf), name, &content);
+        assert_eq!(reply.status, 303, "{name}: {}", reply.text());
+        let page = app.get(reply.header("location").unwrap(), &cookie).text();
+        assert!(page.contains("Tệp hợp lệ: kỳ 2024-h1"), "{name}: {page}");
+        let reply = app.post("/periods/2024-h1/render", &cookie, &[("csrf", &csrf)]);
+        assert_eq!(reply.status, 200, "{name}: {}", reply.text());
+        assert!(reply.text().contains("Đã tạo"), "{name}: {}", reply.text());
+        let period = app.get("/periods/2024-h1", &cookie).text();
+        assert!(period.contains(name), "{name}: {period}");
+        let preview = app.get("/periods/2024-h1/documents/02-thong-bao-ket-luan", &cookie);
+        assert_eq!(preview.status, 200, "{name}");
+        assert!(
+            preview
+                .text()
+                .contains("/thumbs/02-thong-bao-ket-luan/1.png"),
+            "{name}"
+        );
+        let png = app.get(
+            "/periods/2024-h1/thumbs/02-thong-bao-ket-luan/1.png",
+            &cookie,
+        );
+        assert!(png.body.starts_with(b"\x89PNG"), "{name}");
+        let pdf = app.get("/periods/2024-h1/files/02-thong-bao-ket-luan.pdf", &cookie);
+        assert!(pdf.body.starts_with(b"%PDF"), "{name}");
+        pdfs.push(pdf.body);
+    }
+    assert!(
+        pdfs[0] == pdfs[1],
+        "the workbook and the TOML render the same PDF"
+    );
+    // Stored under names vanban made, inside the state folder only.
+    let stored = files_in(&app.uploads_dir());
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.iter().any(|n| n.ends_with(".xlsx") && n.len() == 37));
+    assert!(!stored.iter().any(|n| n.contains("dam-ha")));
+}
+
+#[test]
+fn a_workbook_with_a_bad_cell_shows_sheet_and_cell_as_check_prints_them() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    // "Chỉ tiêu" is the third sheet; F4 holds 74.4 in the sample.
+    let bad = rezip(&sample_workbook(), "xl/worksheets/sheet3.xml", |xml| {
+        xml.replace(
+            "<c r=\"F4\"><v>74.4</v></c>",
+            "<c r=\"F4\" t=\"inlineStr\"><is><t>mười hai</t></is></c>",
+        )
+    });
+    let reply = app.upload(&cookie, Some(&csrf), "bieu-mau.xlsx", &bad);
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let page = app.get(reply.header("location").unwrap(), &cookie).text();
+    // What `vanban check bieu-mau.xlsx` prints for the same file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bieu-mau.xlsx");
+    std::fs::write(&path, &bad).unwrap();
+    let directory = PathBuf::from(format!("{SAMPLES}/directory.toml"));
+    let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 24).unwrap();
+    let expected = vanban::input::load_period(&path, Some(&directory), today)
+        .unwrap_err()
+        .to_string()
+        .replace(&path.display().to_string(), "bieu-mau.xlsx");
+    assert!(
+        expected.contains("bieu-mau.xlsx: Chỉ tiêu!F4: giá trị phải là số, không phải «mười hai»"),
+        "{expected}"
+    );
+    let escaped = vanban::web::pages::escape(&expected);
+    assert!(page.contains(&escaped), "{page}\n---\n{escaped}");
+    assert!(!page.contains(&dir.path().display().to_string()));
+    assert_eq!(app.get("/periods/2024-h1", &cookie).status, 404);
+}
+
+#[test]
+fn a_zip_bomb_or_a_non_zip_named_xlsx_is_refused_before_it_is_read_or_stored() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    // Declares 2 GB uncompressed (the central directory is read, nothing inflated).
+    let declared = zeros_zip(1024, 2_000_000_000);
+    // Holds 300 MB of zeros in about 300 KB while its headers claim 10 bytes: stopped after
+    // the limit's worth is inflated.
+    let lying = zeros_zip(300 * 1024 * 1024, 10);
+    assert!(lying.len() < 512 * 1024, "{}", lying.len());
+    for (name, bytes) in [("bom.xlsx", &declared), ("bom-noi-doi.xlsx", &lying)] {
+        let reply = app.upload(&cookie, Some(&csrf), name, bytes);
+        assert_eq!(reply.status, 400, "{name}: {}", reply.text());
+        let text = reply.text();
+        assert!(
+            text.contains(&format!(
+                "Tệp &quot;{name}&quot; khi giải nén lớn hơn 100 MB"
+            )) && text.contains("bom zip")
+                && text.contains("docx_max_uncompressed_mb"),
+            "{name}: {text}"
+        );
+    }
+    let reply = app.upload(&cookie, Some(&csrf), "so-lieu.xlsx", &sample());
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(
+        reply
+            .text()
+            .contains("Tệp &quot;so-lieu.xlsx&quot; không phải bảng tính Excel .xlsx"),
+        "{}",
+        reply.text()
+    );
+    let reply = app.upload(&cookie, Some(&csrf), "cu.xls", &sample_workbook());
+    assert_eq!(reply.status, 400);
+    assert!(reply.text().contains(".xls"), "{}", reply.text());
+    // Nothing stored, nothing recorded, and the server still answers.
+    assert!(files_in(&app.uploads_dir()).is_empty());
+    let store = WebStore::open(&app.config.state).unwrap();
+    assert!(store.recent_uploads(10).unwrap().is_empty());
+    assert_eq!(app.get("/", &cookie).status, 200);
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::auth::random_token;
 use super::sessions::SignedIn;
 use super::store::Upload;
-use super::{App, WebError};
+use super::{App, WebError, workbook};
 use crate::clock::VIETNAM;
 use crate::deliver::email::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
@@ -32,6 +32,8 @@ const THUMBNAIL_PIXELS_PER_PT: f64 = 0.75;
 enum UploadKind {
     Toml,
     Json,
+    /// The office's Excel form, read by the same `input::load_period` as `vanban check`.
+    Xlsx,
 }
 
 impl UploadKind {
@@ -39,6 +41,7 @@ impl UploadKind {
         match self {
             UploadKind::Toml => "toml",
             UploadKind::Json => "json",
+            UploadKind::Xlsx => "xlsx",
         }
     }
 }
@@ -65,11 +68,13 @@ fn upload_kind(name: &str) -> Result<UploadKind, WebError> {
     match extension.as_str() {
         "toml" => Ok(UploadKind::Toml),
         "json" => Ok(UploadKind::Json),
-        "xlsx" | "xls" => Err(WebError::BadRequest(
-            "Chưa nhận tệp Excel; hãy tải lên tệp .toml hoặc .json.".into(),
-        )),
+        "xlsx" => Ok(UploadKind::Xlsx),
+        // The Excel 97–2003 format is not the form vanban exports.
+        "xls" => Err(WebError::BadRequest(format!(
+            "Tệp \"{name}\" là bảng tính Excel cũ (.xls); hãy lưu lại dưới dạng .xlsx (Excel 2007 trở lên) rồi tải lên."
+        ))),
         _ => Err(WebError::BadRequest(format!(
-            "Tệp \"{name}\" không phải .toml hay .json; chỉ nhận hai loại tệp này."
+            "Tệp \"{name}\" không phải .toml, .json hay .xlsx; chỉ nhận ba loại tệp này."
         ))),
     }
 }
@@ -107,10 +112,16 @@ pub fn accept_upload(
     if bytes.len() as u64 > limit_kb * 1024 {
         return Err(WebError::TooLarge { limit_kb });
     }
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(WebError::BadRequest(format!(
-            "Tệp \"{original_name}\" không phải văn bản UTF-8."
-        )));
+    match kind {
+        // Measured before it is stored or calamine inflates a byte of it.
+        UploadKind::Xlsx => workbook::check(original_name, bytes, &app.config.limits)?,
+        UploadKind::Toml | UploadKind::Json => {
+            if std::str::from_utf8(bytes).is_err() {
+                return Err(WebError::BadRequest(format!(
+                    "Tệp \"{original_name}\" không phải văn bản UTF-8."
+                )));
+            }
+        }
     }
     let dir = app.uploads_dir();
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
@@ -584,7 +595,8 @@ mod tests {
             assert!(upload_kind(bad).is_err(), "{bad:?}");
         }
         assert_eq!(upload_kind("Kỳ 2024 H1.TOML").unwrap(), UploadKind::Toml);
-        assert!(upload_kind("bang.xlsx").is_err());
+        assert_eq!(upload_kind("Biểu mẫu.XLSX").unwrap(), UploadKind::Xlsx);
+        assert!(upload_kind("bang.xls").is_err());
         assert!(upload_kind("run.sh").is_err());
         assert!(valid_period_key("2024-h1") && !valid_period_key("2024-h3"));
         assert!(!valid_period_key("../etc"));

@@ -3,7 +3,8 @@
 //!
 //! Layout: [`routes`] maps URLs to handlers, [`pages`] renders the HTML templates, [`actions`]
 //! does the work behind a form (upload, check, render, send) on blocking threads, [`sessions`]
-//! and [`auth`] decide who is asking and what they may do, [`store`] keeps the page's tables.
+//! and [`auth`] decide who is asking and what they may do, [`store`] keeps the page's tables,
+//! [`workbook`] measures an uploaded Excel workbook before anything reads it.
 
 pub mod actions;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod pages;
 pub mod routes;
 pub mod sessions;
 pub mod store;
+pub mod workbook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -81,6 +83,9 @@ pub enum WebError {
     Store(#[from] store::WebStoreError),
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    /// An uploaded workbook refused before it is read: a zip bomb, or not a zip at all.
+    #[error(transparent)]
+    Workbook(#[from] workbook::WorkbookError),
     #[error("{0}")]
     Internal(String),
 }
@@ -90,7 +95,7 @@ impl WebError {
         match self {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
-            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::BadRequest(_) | WebError::Workbook(_) => StatusCode::BAD_REQUEST,
             WebError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Store(_) | WebError::Auth(_) | WebError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

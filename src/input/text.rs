@@ -162,11 +162,25 @@ pub fn missing_from(ch: char) -> Option<&'static str> {
         .map(|(_, (name, _))| *name)
 }
 
+/// The widest unbroken word a line of body text can hold: the 165 mm text width less the 1 cm
+/// first-line indent, at 14 pt bold (the widest face the templates use). Narrower places
+/// (table cells, "Nơi nhận") are still guarded by the page check at render.
+const MAX_WORD_PT: f64 = 155.0 / 25.4 * 72.0;
+
+/// The width, in points, of `text` in Liberation Serif Bold at `size` points (no kerning).
+pub fn bold_width_pt(text: &str, size: f64) -> f64 {
+    face_width_pt(1, text, size)
+}
+
 /// The width, in points, of `text` set in Liberation Serif Italic at `size` points: glyph
 /// advances without kerning (kerning only narrows a Latin line, so this errs on the safe side).
 /// `check` uses it for lines the decree keeps on one line, such as the place and date.
 pub fn italic_width_pt(text: &str, size: f64) -> f64 {
-    let Some(face) = faces().get(2) else {
+    face_width_pt(2, text, size)
+}
+
+fn face_width_pt(index: usize, text: &str, size: f64) -> f64 {
+    let Some(face) = faces().get(index) else {
         return f64::INFINITY;
     };
     let per_unit = size / f64::from(face.units_per_em());
@@ -214,11 +228,13 @@ pub fn clean(text: &str) -> Cleaned {
         ))
     } else {
         text.split_whitespace()
-            .find(|word| word.chars().count() > MAX_WORD_CHARS)
+            .find(|word| {
+                word.chars().count() > MAX_WORD_CHARS || bold_width_pt(word, 14.0) > MAX_WORD_PT
+            })
             .map(|word| {
                 let start: String = word.chars().take(20).collect();
                 format!(
-                    "có một từ dài {} ký tự không có dấu cách (\"{start}…\"), quá {MAX_WORD_CHARS} ký tự thì không xuống dòng được trên trang A4",
+                    "có một từ dài {} ký tự không có dấu cách (\"{start}…\"), quá một dòng của trang A4 thì không xuống dòng được; hãy thêm dấu cách",
                     word.chars().count()
                 )
             })

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::auth::random_token;
 use super::sessions::SignedIn;
 use super::store::Upload;
-use super::{App, WebError, workbook};
+use super::{App, WebError};
 use crate::clock::VIETNAM;
 use crate::deliver::email::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
@@ -114,7 +114,9 @@ pub fn accept_upload(
     }
     match kind {
         // Measured before it is stored or calamine inflates a byte of it.
-        UploadKind::Xlsx => workbook::check(original_name, bytes, &app.config.limits)?,
+        UploadKind::Xlsx => {
+            crate::input::xlsx::guard::check(original_name, bytes, &app.config.limits)?
+        }
         UploadKind::Toml | UploadKind::Json => {
             if std::str::from_utf8(bytes).is_err() {
                 return Err(WebError::BadRequest(format!(

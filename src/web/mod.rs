@@ -4,7 +4,7 @@
 //! Layout: [`routes`] maps URLs to handlers, [`pages`] renders the HTML templates, [`actions`]
 //! does the work behind a form (upload, check, render, send) on blocking threads, [`sessions`]
 //! and [`auth`] decide who is asking and what they may do, [`store`] keeps the page's tables,
-//! [`workbook`] measures an uploaded Excel workbook before anything reads it.
+//! `input::xlsx::guard` measures an uploaded Excel workbook before anything reads it.
 
 pub mod actions;
 pub mod auth;
@@ -12,7 +12,6 @@ pub mod pages;
 pub mod routes;
 pub mod sessions;
 pub mod store;
-pub mod workbook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,7 +84,7 @@ pub enum WebError {
     Auth(#[from] auth::AuthError),
     /// An uploaded workbook refused before it is read: a zip bomb, or not a zip at all.
     #[error(transparent)]
-    Workbook(#[from] workbook::WorkbookError),
+    Workbook(#[from] crate::input::xlsx::guard::WorkbookError),
     #[error("{0}")]
     Internal(String),
 }

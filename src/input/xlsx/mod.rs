@@ -2,6 +2,7 @@
 //! reader validates both, with problems located by sheet and cell; written blank or filled.
 
 pub mod form;
+pub mod guard;
 pub mod read;
 pub mod write;
 

@@ -549,6 +549,10 @@ fn insert(root: &mut Vec<(Key, Node)>, path: &str, node: Node, region: &Range<us
 
 /// Reads the workbook's bytes. Err only if the file is not a workbook at all.
 pub fn read(name: &str, bytes: Vec<u8>) -> Result<(Source, Node, Located), String> {
+    // Bounded before calamine inflates anything (the web page checks with the config's
+    // `[limits]` before storing; the command line with their defaults).
+    super::guard::check(name, &bytes, &crate::config::TemplateLimits::default())
+        .map_err(|e| e.to_string())?;
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e| format!("không đọc được bảng tính Excel (.xlsx): {e}"))?;
     let mut b = Builder {

@@ -1,6 +1,6 @@
-//! An uploaded Excel workbook (.xlsx, a zip) measured before calamine reads it or it is stored:
-//! a zip bomb or a file that is not a zip at all is refused with a Vietnamese message naming
-//! the file the clerk chose.
+//! An Excel workbook (.xlsx, a zip) measured before calamine reads it, from the command line or
+//! an upload (before it is stored): a zip bomb or a file that is not a zip at all is refused
+//! with a Vietnamese message naming the file.
 //!
 //! The limits are the config's `[limits]` `docx_max_entries` and `docx_max_uncompressed_mb`:
 //! the same risk (an Office file that inflates without bound), so one pair of knobs an office
@@ -162,5 +162,23 @@ mod tests {
             check("l.xlsx", &bytes, &small_limits()),
             Err(WorkbookError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn the_command_line_reader_refuses_a_bomb_before_calamine() {
+        // 101 MB of zeros, over the default docx_max_uncompressed_mb of 100.
+        let zeros = vec![0u8; 101 * 1024 * 1024];
+        let bomb = zip_of(&[("xl/worksheets/sheet1.xml", &zeros)]);
+        let error = crate::input::xlsx::read::read("bom.xlsx", bomb)
+            .err()
+            .expect("a bomb must be refused");
+        assert!(
+            error.contains("bom.xlsx") && error.contains("bom zip"),
+            "{error}"
+        );
+        let error = crate::input::xlsx::read::read("ghi-chu.xlsx", b"not a zip".to_vec())
+            .err()
+            .expect("not a zip");
+        assert!(error.contains("ghi-chu.xlsx"), "{error}");
     }
 }

@@ -84,12 +84,15 @@ async fn security_headers(mut response: Response) -> Response {
 /// "dd/mm/yyyy HH:MM" in Vietnam time, from a stored RFC 3339 time.
 fn local_text(stored: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(stored)
-        .map(|t| {
-            t.with_timezone(&VIETNAM)
-                .format("%d/%m/%Y %H:%M")
-                .to_string()
-        })
+        .map(|t| local_minutes(t.with_timezone(&chrono::Utc)))
         .unwrap_or_else(|_| stored.to_string())
+}
+
+/// A time as the pages show it: Vietnam time, to the minute.
+fn local_minutes(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&VIETNAM)
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -757,10 +760,7 @@ async fn jobs(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebEr
             for run in history {
                 rows.push(vec![
                     run.job.clone(),
-                    run.due
-                        .with_timezone(&VIETNAM)
-                        .format("%d/%m/%Y %H:%M")
-                        .to_string(),
+                    local_minutes(run.due),
                     run.trigger.as_str().to_string(),
                     run.outcome.to_string(),
                     run.detail.unwrap_or_default(),

@@ -1,10 +1,11 @@
 //! `vanban.toml` as plain data: where the directory, output and database are, the sender, the
-//! SMTP server, the numbering scheme and the scheduled jobs. The bottom layer: it imports nothing
-//! of the pipeline, so input can read it and deliver and schedule can use it without reaching
-//! into each other. Reading and checking the file is `input::config`'s job.
+//! SMTP server, the numbering scheme, the signing keys and the scheduled jobs. The bottom layer:
+//! it imports nothing of the pipeline, so input can read it and deliver and schedule can use it
+//! without reaching into each other. Reading and checking the file is `input::config`'s job.
 
 mod cron;
 mod period;
+mod signing;
 mod smtp;
 
 use std::path::PathBuf;
@@ -16,6 +17,9 @@ use crate::model::DocumentKind;
 
 pub use cron::{CronSchedule, parse_timezone};
 pub use period::{Covers, covered_period, period_path};
+pub use signing::{
+    KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings, same_person,
+};
 pub use smtp::{Secret, Security, SmtpSettings};
 
 /// A setting whose text does not say anything valid. The messages are read by the IT admin who
@@ -117,6 +121,8 @@ pub struct Config {
     pub jobs: Vec<Job>,
     pub web: WebSettings,
     pub limits: TemplateLimits,
+    /// `[signing]`; None: documents leave unsigned.
+    pub signing: Option<SigningSettings>,
 }
 
 impl Config {

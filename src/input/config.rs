@@ -12,8 +12,9 @@ use super::Problems;
 use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
-    Action, CatchUp, Config, Covers, CronSchedule, Job, NumberingScheme, Secret, Security, Sender,
-    Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
+    Action, CatchUp, Config, Covers, CronSchedule, Job, KeyLocation, NumberingScheme,
+    OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey, SigningSettings, Smtp,
+    SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path, same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -45,6 +46,22 @@ const TOP_KEYS: &[&str] = &[
     "jobs",
     "web",
     "limits",
+    "signing",
+];
+const SIGNING_KEYS: &[&str] = &["organisation", "signers", "tsa_url"];
+/// Where a key is, for the organisation and for each signer. `password` and `pin` are known
+/// only to be refused with their own message: a secret is never written in the file.
+const KEY_KEYS: &[&str] = &[
+    "pkcs12",
+    "password_env",
+    "password_file",
+    "pkcs11_module",
+    "token",
+    "key_label",
+    "pin_env",
+    "pin_file",
+    "password",
+    "pin",
 ];
 const LIMIT_KEYS: &[&str] = &[
     "docx_max_uncompressed_mb",
@@ -260,6 +277,9 @@ fn read_config(
         Some(n) => read_limits(r, n),
         None => TemplateLimits::default(),
     };
+    let signing = top
+        .get("signing")
+        .and_then(|n| read_signing(r, n, &resolve));
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -292,7 +312,180 @@ fn read_config(
         jobs,
         web,
         limits,
+        signing,
     })
+}
+
+/// `[signing]`: the organisation's key and seal, each signer's key and signature image, and an
+/// optional time-stamping authority. Secrets are named (an environment variable or a file), never
+/// written here; they are read when the keys are opened.
+fn read_signing(
+    r: &mut Reader<'_>,
+    node: &Node,
+    resolve: &dyn Fn(String) -> PathBuf,
+) -> Option<SigningSettings> {
+    let t = r.table(node, "signing", SIGNING_KEYS)?;
+    let organisation = t.required(r, "organisation").and_then(|n| {
+        let mut known = KEY_KEYS.to_vec();
+        known.push("seal_image");
+        let o = r.table(n, "signing.organisation", &known)?;
+        let key = read_key(r, &o, resolve);
+        let seal_image = o.string(r, "seal_image").map(resolve);
+        Some(OrganisationKey {
+            key: key?,
+            seal_image: seal_image?,
+        })
+    });
+    let mut signers: Vec<SignerKey> = Vec::new();
+    for (path, node) in t.list(r, "signers", false) {
+        let mut known = KEY_KEYS.to_vec();
+        known.extend(["name", "signature_image"]);
+        let Some(s) = r.table(node, &path, &known) else {
+            continue;
+        };
+        let name = s.string(r, "name");
+        let key = read_key(r, &s, resolve);
+        let signature_image = s.string(r, "signature_image").map(resolve);
+        let (Some(name), Some(key), Some(signature_image)) = (name, key, signature_image) else {
+            continue;
+        };
+        let signer = SignerKey {
+            name,
+            key,
+            signature_image,
+        };
+        if signers.iter().any(|s| same_person(&s.name, &signer.name)) {
+            r.report(
+                &span_of(&s, "name"),
+                &s.key_path("name"),
+                format!("người ký \"{}\" đã được khai báo ở trên", signer.name),
+            );
+            continue;
+        }
+        signers.push(signer);
+    }
+    let tsa_url = t.opt_string(r, "tsa_url");
+    if let Some(url) = &tsa_url
+        && !url.starts_with("http://")
+        && !url.starts_with("https://")
+    {
+        r.report(
+            &span_of(&t, "tsa_url"),
+            "signing.tsa_url",
+            format!("địa chỉ máy chủ cấp dấu thời gian \"{url}\" phải bắt đầu bằng http:// hoặc https://"),
+        );
+    }
+    Some(SigningSettings {
+        organisation: organisation?,
+        signers,
+        tsa_url,
+    })
+}
+
+/// One key's location: `pkcs12` with `password_env`/`password_file`, or `pkcs11_module`, `token`,
+/// `key_label` with `pin_env`/`pin_file`.
+fn read_key(
+    r: &mut Reader<'_>,
+    t: &Table<'_>,
+    resolve: &dyn Fn(String) -> PathBuf,
+) -> Option<KeyLocation> {
+    for inline in ["password", "pin"] {
+        if t.get(inline).is_some() {
+            r.report(
+                &span_of(t, inline),
+                &t.key_path(inline),
+                format!(
+                    "không ghi mật khẩu hay mã PIN trực tiếp trong tệp cấu hình (nhiều người đọc \
+                     được tệp này); dùng {inline}_env (tên biến môi trường) hoặc {inline}_file \
+                     (tệp chỉ tài khoản chạy vanban đọc được)"
+                ),
+            );
+        }
+    }
+    let secret = |r: &mut Reader<'_>, word: &str| -> Option<SecretRef> {
+        let env_key = format!("{word}_env");
+        let file_key = format!("{word}_file");
+        match (t.opt_string(r, &env_key), t.opt_string(r, &file_key)) {
+            (Some(var), None) => Some(SecretRef::Env(var)),
+            (None, Some(file)) => Some(SecretRef::File(resolve(file))),
+            (Some(_), Some(_)) => {
+                r.report(
+                    &span_of(t, &file_key),
+                    &t.key_path(&file_key),
+                    format!("chỉ dùng một trong {env_key} hoặc {file_key}"),
+                );
+                None
+            }
+            (None, None) => {
+                r.report(
+                    &t.span,
+                    &t.path,
+                    format!(
+                        "thiếu {env_key} hoặc {file_key}: nơi vanban đọc mật khẩu/mã PIN của khóa"
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let pkcs12 = t.opt_string(r, "pkcs12");
+    let module = t.opt_string(r, "pkcs11_module");
+    match (pkcs12, module) {
+        (Some(path), None) => {
+            for key in ["token", "key_label", "pin_env", "pin_file"] {
+                if t.get(key).is_some() {
+                    r.report(
+                        &span_of(t, key),
+                        &t.key_path(key),
+                        format!("{key} chỉ dùng với pkcs11_module, không dùng với pkcs12"),
+                    );
+                }
+            }
+            let password = secret(r, "password")?;
+            Some(KeyLocation::Pkcs12 {
+                path: resolve(path),
+                password,
+            })
+        }
+        (None, Some(module)) => {
+            for key in ["password_env", "password_file"] {
+                if t.get(key).is_some() {
+                    r.report(
+                        &span_of(t, key),
+                        &t.key_path(key),
+                        format!(
+                            "thiết bị ký số dùng mã PIN: viết pin_env hoặc pin_file thay cho {key}"
+                        ),
+                    );
+                }
+            }
+            let token = t.string(r, "token");
+            let key_label = t.string(r, "key_label");
+            let pin = secret(r, "pin");
+            Some(KeyLocation::Pkcs11 {
+                module: resolve(module),
+                token: token?,
+                key_label: key_label?,
+                pin: pin?,
+            })
+        }
+        (Some(_), Some(_)) => {
+            r.report(
+                &span_of(t, "pkcs11_module"),
+                &t.key_path("pkcs11_module"),
+                "chỉ dùng một trong pkcs12 (tệp khóa) hoặc pkcs11_module (thiết bị ký số)",
+            );
+            None
+        }
+        (None, None) => {
+            r.report(
+                &t.span,
+                &t.path,
+                "thiếu nơi giữ khóa ký số: pkcs12 = \"tệp .p12\" hoặc pkcs11_module = \"thư viện PKCS#11 của thiết bị ký số\"",
+            );
+            None
+        }
+    }
 }
 
 fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
@@ -648,5 +841,97 @@ period = "data/{year}-h{half}.toml"
         )
         .unwrap();
         assert!(state_path_problem(&dir.path().join("link.sqlite")).is_some());
+    }
+    const SIGNING: &str = r#"
+[signing]
+organisation = { pkcs12 = "certs/ubnd.p12", password_env = "VANBAN_ORG_PIN", seal_image = "certs/seal.png" }
+tsa_url = "http://127.0.0.1:3180/tsa"
+[[signing.signers]]
+name = "Hoàng Vĩnh Khuyến"
+pkcs12 = "certs/khuyen.p12"
+password_file = "/etc/vanban/khuyen.pin"
+signature_image = "certs/khuyen.png"
+[[signing.signers]]
+name = "Tô Xuân Lợi"
+pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+token = "UBND"
+key_label = "loi"
+pin_env = "VANBAN_LOI_PIN"
+signature_image = "certs/loi.png"
+"#;
+
+    #[test]
+    fn the_signing_section_names_keys_images_and_where_secrets_are() {
+        let text = format!("{GOOD}{SIGNING}");
+        let config = load_without_secrets_from(Path::new("/etc/vanban/v.toml"), &text).unwrap();
+        let signing = config.signing.unwrap();
+        assert_eq!(
+            signing.organisation.key,
+            KeyLocation::Pkcs12 {
+                path: "/etc/vanban/certs/ubnd.p12".into(),
+                password: SecretRef::Env("VANBAN_ORG_PIN".into()),
+            }
+        );
+        assert_eq!(
+            signing.organisation.seal_image,
+            Path::new("/etc/vanban/certs/seal.png")
+        );
+        assert_eq!(
+            signing.tsa_url.as_deref(),
+            Some("http://127.0.0.1:3180/tsa")
+        );
+        assert_eq!(signing.signers.len(), 2);
+        assert_eq!(
+            signing.signers[0].key,
+            KeyLocation::Pkcs12 {
+                path: "/etc/vanban/certs/khuyen.p12".into(),
+                password: SecretRef::File("/etc/vanban/khuyen.pin".into()),
+            }
+        );
+        assert_eq!(
+            signing.signer("Tô Xuân Lợi").unwrap().key,
+            KeyLocation::Pkcs11 {
+                module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+                token: "UBND".into(),
+                key_label: "loi".into(),
+                pin: SecretRef::Env("VANBAN_LOI_PIN".into()),
+            }
+        );
+        // Absent: no signing.
+        let plain = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert!(plain.signing.is_none());
+    }
+
+    #[test]
+    fn an_inline_password_and_an_incomplete_signer_are_refused_with_their_place() {
+        let text = format!("{GOOD}{SIGNING}")
+            .replace("password_env = \"VANBAN_ORG_PIN\"", "password = \"123456\"")
+            .replace("signature_image = \"certs/loi.png\"\n", "");
+        let err = load_without_secrets_from(Path::new("v.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("signing.organisation.password"), "{err}");
+        assert!(err.contains("không ghi mật khẩu"), "{err}");
+        // The secret itself is never repeated.
+        assert!(!err.contains("123456"), "{err}");
+        assert!(err.contains("signing.signers[1]"), "{err}");
+        assert!(err.contains("signature_image"), "{err}");
+        // file:line:column of the inline password.
+        let line = GOOD.lines().count() + 3;
+        assert!(err.contains(&format!("v.toml:{line}:")), "{err}");
+
+        let twice = format!("{GOOD}{SIGNING}").replace("Tô Xuân Lợi", "Hoàng  Vĩnh Khuyến");
+        let err = load_without_secrets_from(Path::new("v.toml"), &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("đã được khai báo"), "{err}");
+        let both = format!("{GOOD}{SIGNING}").replace(
+            "key_label = \"loi\"",
+            "key_label = \"loi\"\npkcs12 = \"x.p12\"",
+        );
+        let err = load_without_secrets_from(Path::new("v.toml"), &both)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chỉ dùng một trong pkcs12"), "{err}");
     }
 }

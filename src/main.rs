@@ -42,6 +42,10 @@ enum Command {
         /// With --render: a folder whose files override the built-in templates by name.
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// The service configuration: with a [signing] section, every signer of the period's
+        /// documents must have a key and a signature image there.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Render the period's documents to files.
     Render {
@@ -321,6 +325,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             directory,
             render,
             templates,
+            config,
         } => {
             let today = clock.today_in(VIETNAM);
             let p = match input::load_period(&period, directory.as_deref(), today) {
@@ -334,6 +339,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for unreached in p.unreached() {
                 failed = true;
                 eprintln!("{}: {}", period.display(), describe_unreached(&unreached));
+            }
+            if let Some(config_path) = &config {
+                let settings = input::config::load_without_secrets(config_path)?;
+                if let Some(signing) = &settings.signing {
+                    let mut signers: Vec<String> = Vec::new();
+                    for kind in vanban::model::DocumentKind::ALL {
+                        let name = &p.settings(kind).signer.name;
+                        if !signers.contains(name) {
+                            signers.push(name.clone());
+                        }
+                    }
+                    for problem in vanban::issue::signatures::setting_problems(signing, &signers) {
+                        failed = true;
+                        eprintln!("{}: [signing]: {problem}", config_path.display());
+                    }
+                }
             }
             if render {
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();

@@ -171,6 +171,7 @@ pub fn check(
                 planned,
                 reused: false,
                 to_issue: false,
+                signatures: Vec::new(),
             };
             (id, draft)
         })

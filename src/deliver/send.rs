@@ -19,7 +19,8 @@ pub use super::report::{DeliveryReport, DocumentReport, Outcome, SendReport};
 use crate::clock::{Clock, VIETNAM};
 use crate::config::Config;
 use crate::input;
-use crate::issue::filing::{self as issue, IssueEnv, number_text};
+use crate::issue::filing::{self as issue, IssueEnv, IssueError, number_text};
+use crate::issue::signatures;
 use crate::model::DocumentKind;
 use crate::render::Renderer;
 use crate::shutdown::StopSignal;
@@ -123,13 +124,37 @@ pub fn send_period(
         };
         // Issue: numbers from the register, the final documents rendered (or read back).
         let dir = config.output_dir.join(&period_key);
+        let needed = plan.needed_documents();
+        // Signing keys opened and their certificates checked before any number is reserved:
+        // a missing or expired key stops the run with nothing used up.
+        let keys = match (&config.signing, dry_run) {
+            (_, true) => None,
+            (None, false) => {
+                notes.push(
+                    "văn bản gửi đi không có chữ ký số: tệp cấu hình chưa có mục [signing] \
+                     (khóa ký số của người ký và của cơ quan ban hành, xem README)"
+                        .to_owned(),
+                );
+                None
+            }
+            (Some(settings), false) => {
+                let signers = issue::signers_to_sign(env.store, &plan.period, &needed)?;
+                if signers.is_empty() {
+                    None
+                } else {
+                    let keys = signatures::open_keys(settings, &signers, env.clock.now())
+                        .map_err(IssueError::from)?;
+                    Some(keys)
+                }
+            }
+        };
         let issue_env = IssueEnv {
             store: env.store,
             clock: env.clock,
             numbering: config.numbering,
             renderers: env.renderers,
+            signing: keys.as_ref(),
         };
-        let needed = plan.needed_documents();
         let numbered = issue::prepare(
             &issue_env,
             &plan.period,
@@ -139,8 +164,8 @@ pub fn send_period(
             &dir,
             &mut notes,
         )?;
-        // Approval and signing go here: numbered documents in, ready documents out.
-        let documents = issue::make_ready(numbered);
+        // Signing (and approval) go here: numbered documents in, ready documents out.
+        let documents = issue::make_ready(numbered, &plan.period, keys.as_ref(), env.clock.now())?;
         // Compose every message before filing or sending anything.
         let messages =
             compose::build_messages(config, env.clock, &plan, dry_run, &emails, &documents)?;

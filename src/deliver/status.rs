@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::input;
 use crate::issue::filing::issuer_key;
 use crate::issue::register::{Register, RegisterEntry};
+use crate::issue::signatures::{self, Role, SignatureRecord};
 use crate::model::DocumentKind;
 use crate::render;
 use crate::state::Store;
@@ -42,6 +43,9 @@ pub struct PeriodStatus {
     pub issued: Vec<RegisterEntry>,
     /// Numbers reserved for this period's documents but never issued.
     pub reserved: Vec<RegisterEntry>,
+    /// The signatures of each issued document's filed PDFs, by (issuer, document key); only
+    /// those that end in the file as filed (a re-issue's earlier signatures are history).
+    pub signed: BTreeMap<(String, String), Vec<SignatureRecord>>,
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
@@ -111,6 +115,34 @@ pub fn period_status(
             );
         }
     }
+    let mut signed = BTreeMap::new();
+    for entry in &issued {
+        let Some(done) = &entry.issued else {
+            continue;
+        };
+        let records = signatures::recorded(store, &entry.issuer, &entry.document_key)
+            .map_err(crate::issue::register::RegisterError::Store)?;
+        // The filed file's own signatures: the chain of records ending in its hash.
+        let mut kept: Vec<SignatureRecord> = Vec::new();
+        for file in &done.document.files {
+            let Some(last) = records
+                .iter()
+                .rev()
+                .find(|r| r.file_name == file.name && r.sha256 == file.sha256)
+            else {
+                continue;
+            };
+            kept.extend(
+                records
+                    .iter()
+                    .filter(|r| r.file_name == file.name && r.signed_at == last.signed_at)
+                    .cloned(),
+            );
+        }
+        if !kept.is_empty() {
+            signed.insert((entry.issuer.clone(), entry.document_key.clone()), kept);
+        }
+    }
     let label = render::context::build(&period, DocumentKind::ConclusionNotice, None, None)
         .period
         .label;
@@ -120,6 +152,7 @@ pub fn period_status(
         lines,
         issued,
         reserved,
+        signed,
         sender_alive,
     })
 }
@@ -252,6 +285,30 @@ impl fmt::Display for PeriodStatus {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )?;
+                let key = (entry.issuer.clone(), entry.document_key.clone());
+                match self.signed.get(&key) {
+                    Some(records) => {
+                        let mut seen: Vec<String> = Vec::new();
+                        for r in records {
+                            let role = match r.role {
+                                Role::Signer => "người ký",
+                                Role::Organisation => "cơ quan",
+                            };
+                            let who = format!("{} ({role})", r.subject);
+                            if !seen.contains(&who) {
+                                seen.push(who);
+                            }
+                        }
+                        writeln!(
+                            f,
+                            "  {:<14} đã ký số lúc {}: {}",
+                            "",
+                            local_time(records[0].signed_at),
+                            seen.join(", rồi ")
+                        )?;
+                    }
+                    None => writeln!(f, "  {:<14} chưa ký số", "")?,
+                }
             }
         }
         if !self.reserved.is_empty() {

@@ -14,6 +14,7 @@ use unicode_normalization::char::is_combining_mark;
 use super::register::{
     IssueOutcome, IssuedDocument, IssuedFile, Register, RegisterError, document_key,
 };
+use super::signatures::{self, FileRef, Keys, SignatureRecord, SigningError};
 use crate::clock::Clock;
 use crate::config::NumberingScheme;
 use crate::model::{DocumentKind, Half, Issuer, Period};
@@ -29,6 +30,8 @@ pub struct IssueEnv<'a> {
     /// Every format to render; assignment letters are rendered in each of them, the notice and
     /// the report as PDF only (all formats if there is no "pdf" renderer).
     pub renderers: &'a [&'a dyn Renderer],
+    /// Signing on: the keys, opened and checked, and the images the issued pages show.
+    pub signing: Option<&'a Keys>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,8 @@ pub enum IssueError {
     Render(Box<RenderError>),
     #[error(transparent)]
     IssuedChanged(IssuedChanged),
+    #[error(transparent)]
+    Signing(Box<SigningError>),
     #[error(
         "không gửi thư nào vì tệp văn bản trên đĩa không giống bản sẽ gửi:\n{}",
         .0.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n")
@@ -49,6 +54,12 @@ pub enum IssueError {
 impl From<RegisterError> for IssueError {
     fn from(error: RegisterError) -> Self {
         IssueError::Register(Box::new(error))
+    }
+}
+
+impl From<SigningError> for IssueError {
+    fn from(error: SigningError) -> Self {
+        IssueError::Signing(Box::new(error))
     }
 }
 
@@ -227,6 +238,34 @@ pub struct ReadyDocument {
     pub reused: bool,
     /// Register outcome still to record (real runs, rendered now).
     pub to_issue: bool,
+    /// The signatures added to its PDFs now, recorded when it is filed; empty for a document
+    /// filed before (signed then) or sent unsigned.
+    pub signatures: Vec<SignatureRecord>,
+}
+
+/// The people who must sign the `documents` not issued yet (an issued document is re-sent as
+/// filed, signed or not): the names in their signature blocks, for [`signatures::open_keys`]
+/// before any number is reserved.
+pub fn signers_to_sign(
+    store: &Store,
+    period: &Period,
+    documents: &[DocId],
+) -> Result<Vec<String>, IssueError> {
+    let register = Register::new(store);
+    let mut names: Vec<String> = Vec::new();
+    for id in documents {
+        let issuer = issuer_key(period.issuer_of(id.kind));
+        if let Some(entry) = register.find_issued(&issuer, &id.register_key(period))?
+            && entry.issued.is_some()
+        {
+            continue;
+        }
+        let name = &period.settings(id.kind).signer.name;
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Ok(names)
 }
 
 /// Numbers (or, in a dry run, drafts) `documents` and returns them rendered, or read back as
@@ -339,6 +378,15 @@ pub fn prepare(
         }
     }
 
+    // Signing on: the pages about to be issued show the signature and the seal.
+    if let (Some(keys), false) = (env.signing, dry_run) {
+        for (id, document) in planned.iter_mut() {
+            if !filed.contains_key(id) {
+                keys.add_images(document);
+            }
+        }
+    }
+
     // Render what is not filed: letters in every format, the rest as PDF.
     let pdf_only: Vec<&dyn Renderer> = {
         let pdf: Vec<&dyn Renderer> = env
@@ -443,27 +491,62 @@ pub fn prepare(
     Ok(ready)
 }
 
-/// The seam between numbering and filing. Today a numbered document is filed and sent as
-/// rendered; approval (the approver's decision on the exact content) and signing (PAdES, the
-/// signer then the organisation) will turn each numbered document into a ready one here, so
-/// neither filing nor delivery changes when they come.
-pub fn make_ready(numbered: BTreeMap<DocId, NumberedDocument>) -> BTreeMap<DocId, ReadyDocument> {
-    numbered
-        .into_iter()
-        .map(|(id, d)| {
-            let ready = ReadyDocument {
+/// The seam between numbering and filing: with `keys`, each newly issued document's PDFs are
+/// signed by the person in its signature block, then by the organisation (DOCX copies stay
+/// unsigned). A document filed before is attached as filed, never signed a second time; drafts
+/// (no number) are never signed. Approval will gate here too, so neither filing nor delivery
+/// changes when it comes.
+pub fn make_ready(
+    numbered: BTreeMap<DocId, NumberedDocument>,
+    period: &Period,
+    keys: Option<&Keys>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BTreeMap<DocId, ReadyDocument>, IssueError> {
+    let mut ready = BTreeMap::new();
+    for (id, d) in numbered {
+        let mut files = d.files;
+        let mut records = Vec::new();
+        if let (Some(keys), true, Some(number)) = (keys, d.to_issue, d.number) {
+            let issuer = d.issuer_key.clone();
+            let key = id.register_key(period);
+            let label = number_text(Some(number), &d.symbol);
+            let signer = &period.settings(id.kind).signer.name;
+            for file in files
+                .iter_mut()
+                .filter(|f| f.content_type == "application/pdf")
+            {
+                let (bytes, signed) = signatures::sign_document(
+                    keys,
+                    signer,
+                    &file.bytes,
+                    &FileRef {
+                        issuer: &issuer,
+                        document_key: &key,
+                        file_name: &file.disk_name,
+                        label: &label,
+                    },
+                    now,
+                )?;
+                file.bytes = bytes;
+                records.extend(signed);
+            }
+        }
+        ready.insert(
+            id,
+            ReadyDocument {
                 planned: d.planned,
                 number: d.number,
                 symbol: d.symbol,
                 issuer: d.issuer,
                 issuer_key: d.issuer_key,
-                files: d.files,
+                files,
                 reused: d.reused,
                 to_issue: d.to_issue,
-            };
-            (id, ready)
-        })
-        .collect()
+                signatures: records,
+            },
+        );
+    }
+    Ok(ready)
 }
 
 /// Real runs: writes the newly issued documents to `dir` (atomically, with fsync), checks that
@@ -508,6 +591,9 @@ pub fn file(
         let (true, Some(number)) = (document.to_issue, document.number) else {
             continue;
         };
+        // The signing step, recorded once the signed files are on disk.
+        signatures::record(env.store, &document.signatures)
+            .map_err(|e| IssueError::Register(Box::new(RegisterError::Store(e))))?;
         let issued = IssuedDocument {
             symbol: document.symbol.clone(),
             date: document.planned.date,

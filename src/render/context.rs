@@ -99,6 +99,13 @@ pub struct SignerText {
     pub authority: Option<String>,
     pub title: String,
     pub name: String,
+    /// Virtual path of the signer's signature image (PNG), drawn between the title and the name
+    /// when the document is issued with signing on; absent on drafts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_image: Option<String>,
+    /// Virtual path of the organisation's seal image, drawn over the left third of the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -499,6 +506,8 @@ pub fn build(
             authority: settings.signer.authority.as_deref().map(vi::upper),
             title: vi::upper(&settings.signer.title),
             name: settings.signer.name.clone(),
+            signature_image: None,
+            seal_image: None,
         },
         recipients: Vec::new(),
     };

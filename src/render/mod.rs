@@ -30,6 +30,28 @@ pub struct PlannedDocument {
     pub context: DocumentContext,
     /// The issue date: the PDF's `datetime.today()`.
     pub date: NaiveDate,
+    /// Images the PDF template draws besides its data (the signer's signature and the
+    /// organisation's seal of a document issued with signing on), served at their virtual paths;
+    /// the context names the paths. Drafts have none.
+    pub images: Vec<TemplateImage>,
+}
+
+/// A file the PDF template reads at a virtual path, e.g. "/chu-ky.png".
+#[derive(Clone)]
+pub struct TemplateImage {
+    pub path: String,
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
+impl std::fmt::Debug for TemplateImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TemplateImage({}, {} bytes)",
+            self.path,
+            self.bytes.len()
+        )
+    }
 }
 
 impl PlannedDocument {
@@ -64,6 +86,7 @@ pub fn plan(
             file_stem: format!("01-{review}"),
             context: context::build(period, kind, None, number(kind, None)),
             date,
+            images: Vec::new(),
         });
     }
     if wanted(DocumentKind::ConclusionNotice) {
@@ -74,6 +97,7 @@ pub fn plan(
             file_stem: "02-thong-bao-ket-luan".into(),
             context: context::build(period, kind, None, number(kind, None)),
             date,
+            images: Vec::new(),
         });
     }
     if wanted(DocumentKind::AssignmentLetter) {
@@ -85,6 +109,7 @@ pub fn plan(
                 file_stem: format!("03-cong-van-{}", unit.id),
                 context: context::build(period, kind, Some(unit), number(kind, Some(&unit.id))),
                 date,
+                images: Vec::new(),
             });
         }
     }
@@ -140,8 +165,13 @@ impl Renderer for PdfRenderer {
             document: document.label(),
             error,
         })?;
+        let images: Vec<(&str, &[u8])> = document
+            .images
+            .iter()
+            .map(|i| (i.path.as_str(), &i.bytes[..]))
+            .collect();
         self.engine
-            .render(document.kind, &data, document.date)
+            .render_with_files(document.kind, &data, document.date, &images)
             .map_err(|error| RenderError::Pdf {
                 document: document.label(),
                 error,

@@ -203,10 +203,27 @@ impl PdfEngine {
         data: &[u8],
         today: NaiveDate,
     ) -> Result<Vec<u8>, PdfError> {
+        self.render_with_files(kind, data, today, &[])
+    }
+
+    /// [`render`](Self::render) with files the template may read besides its data (virtual
+    /// path, bytes): the signature and seal images of an issued document.
+    pub fn render_with_files(
+        &self,
+        kind: DocumentKind,
+        data: &[u8],
+        today: NaiveDate,
+        files: &[(&str, &[u8])],
+    ) -> Result<Vec<u8>, PdfError> {
+        let files = files
+            .iter()
+            .map(|(path, bytes)| Ok((file_id(path)?, Bytes::new(bytes.to_vec()))))
+            .collect::<Result<Vec<_>, PdfError>>()?;
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
             data: Bytes::new(data.to_vec()),
+            files,
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
@@ -335,6 +352,7 @@ impl PdfEngine {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
             data: Bytes::new(data.to_vec()),
+            files: Vec::new(),
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
@@ -430,6 +448,8 @@ struct DocumentWorld {
     engine: Arc<Shared>,
     main: FileId,
     data: Bytes,
+    /// The document's own files besides its data (signature and seal images).
+    files: Vec<(FileId, Bytes)>,
     today: NaiveDate,
     /// Set at the deadline: the next access to the world stops the compile.
     cancelled: Arc<AtomicBool>,
@@ -470,6 +490,9 @@ impl World for DocumentWorld {
         self.stop_if_cancelled();
         if id == self.engine.data_id {
             return Ok(self.data.clone());
+        }
+        if let Some((_, bytes)) = self.files.iter().find(|(f, _)| *f == id) {
+            return Ok(bytes.clone());
         }
         // Templates may also be read as bytes (e.g. `read("nd30.typ")`).
         self.engine

@@ -1,0 +1,440 @@
+//! Signing what vanban issues with the keys `[signing]` names: every key opened and its certificate
+//! checked before any number is reserved, each newly issued PDF signed by the person in its
+//! signature block and then by the organisation, and each signature recorded as its own step.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::sign::{
+    self, CertificateError, KeyError, SecretSource, SignError, SignerKeySource, Signing,
+    SigningKey, TsaClient, certificate,
+};
+use crate::config::{KeyLocation, SecretRef, SigningSettings, same_person};
+use crate::render::{PlannedDocument, TemplateImage};
+use crate::state::{Store, StoreError, time_from_row, time_to_sql};
+
+/// Whose key: the person who signs, or the issuing organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Signer,
+    Organisation,
+}
+
+impl Role {
+    fn slug(self) -> &'static str {
+        match self {
+            Role::Signer => "signer",
+            Role::Organisation => "organisation",
+        }
+    }
+
+    fn from_slug(slug: &str) -> Option<Role> {
+        match slug {
+            "signer" => Some(Role::Signer),
+            "organisation" => Some(Role::Organisation),
+            _ => None,
+        }
+    }
+}
+
+/// Whose key, as the messages name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOwner {
+    Signer(String),
+    Organisation,
+}
+
+impl std::fmt::Display for KeyOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyOwner::Signer(name) => write!(f, "người ký «{name}»"),
+            KeyOwner::Organisation => f.write_str("cơ quan ban hành ([signing].organisation)"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error(
+        "văn bản do «{name}» ký nhưng mục [signing] của tệp cấu hình không có người ký này: thêm \
+         [[signing.signers]] với name = \"{name}\", khóa ký số (pkcs12 hoặc pkcs11_module) và \
+         signature_image. Chưa cấp số, chưa gửi thư nào."
+    )]
+    NoSignerKey { name: String },
+    #[error("khóa ký số của {owner}: {error} Chưa cấp số, chưa gửi thư nào.")]
+    Key { owner: KeyOwner, error: KeyError },
+    #[error("chứng thư số của {owner}: {error} Chưa cấp số, chưa gửi thư nào.")]
+    Certificate {
+        owner: KeyOwner,
+        error: CertificateError,
+    },
+    #[error(
+        "{what} {}: {reason}. Cần ảnh PNG nền trong suốt; chưa cấp số, chưa gửi thư nào.",
+        .path.display()
+    )]
+    Image {
+        what: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("ký số văn bản {document} không thành công: {error}")]
+    Sign { document: String, error: SignError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A signer's opened key and signature image.
+struct OpenedSigner {
+    name: String,
+    key: SigningKey,
+    image: Arc<[u8]>,
+}
+
+/// The keys of one run, opened and checked, with the images the page shows.
+pub struct Keys {
+    signers: Vec<OpenedSigner>,
+    organisation: SigningKey,
+    seal: Arc<[u8]>,
+    tsa: Option<TsaClient>,
+}
+
+/// Where the template finds the images (virtual paths beside the templates).
+const SIGNATURE_PATH: &str = "/chu-ky.png";
+const SEAL_PATH: &str = "/con-dau.png";
+
+fn read_png(what: String, path: &Path) -> Result<Arc<[u8]>, SigningError> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.starts_with(b"\x89PNG\r\n\x1a\n") => Ok(bytes.into()),
+        Ok(_) => Err(SigningError::Image {
+            what,
+            path: path.to_path_buf(),
+            reason: "không phải ảnh PNG".into(),
+        }),
+        Err(e) => Err(SigningError::Image {
+            what,
+            path: path.to_path_buf(),
+            reason: format!("không đọc được ({e})"),
+        }),
+    }
+}
+
+impl Keys {
+    /// Gives a document about to be issued the signer's signature image and the organisation's
+    /// seal: its context names them, its PDF template reads them.
+    pub fn add_images(&self, document: &mut PlannedDocument) {
+        let name = document.context.signer.name.clone();
+        let Some(signer) = self.signers.iter().find(|s| same_person(&s.name, &name)) else {
+            return;
+        };
+        document.context.signer.signature_image = Some(SIGNATURE_PATH.to_owned());
+        document.context.signer.seal_image = Some(SEAL_PATH.to_owned());
+        document.images = vec![
+            TemplateImage {
+                path: SIGNATURE_PATH.to_owned(),
+                bytes: Arc::clone(&signer.image),
+            },
+            TemplateImage {
+                path: SEAL_PATH.to_owned(),
+                bytes: Arc::clone(&self.seal),
+            },
+        ];
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("signers", &self.signers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The library's key source for a configured location (the config layer knows nothing of keys).
+pub fn key_source(location: &KeyLocation) -> SignerKeySource {
+    let secret = |s: &SecretRef| match s {
+        SecretRef::Env(name) => SecretSource::Env(name.clone()),
+        SecretRef::File(path) => SecretSource::File(path.clone()),
+    };
+    match location {
+        KeyLocation::Pkcs12 { path, password } => SignerKeySource::Pkcs12 {
+            path: path.clone(),
+            password: secret(password),
+        },
+        KeyLocation::Pkcs11 {
+            module,
+            token,
+            key_label,
+            pin,
+        } => SignerKeySource::Pkcs11 {
+            module: module.clone(),
+            token: token.clone(),
+            key_label: key_label.clone(),
+            pin: secret(pin),
+        },
+    }
+}
+
+fn open_checked(
+    location: &KeyLocation,
+    owner: KeyOwner,
+    now: DateTime<Utc>,
+) -> Result<SigningKey, SigningError> {
+    let key = SigningKey::open(&key_source(location)).map_err(|error| match error {
+        KeyError::Certificate(error) => SigningError::Certificate {
+            owner: owner.clone(),
+            error,
+        },
+        error => SigningError::Key {
+            owner: owner.clone(),
+            error,
+        },
+    })?;
+    certificate::check(key.certificate(), now)
+        .map_err(|error| SigningError::Certificate { owner, error })?;
+    Ok(key)
+}
+
+/// Opens the organisation's key and the key of every person in `signers` (the names in the
+/// signature blocks of the documents about to be issued), and checks each certificate at `now`.
+/// Called before any number is reserved: a missing, expired or wrong key stops the run with
+/// nothing used up.
+pub fn open_keys(
+    settings: &SigningSettings,
+    signers: &[String],
+    now: DateTime<Utc>,
+) -> Result<Keys, SigningError> {
+    let mut opened: Vec<OpenedSigner> = Vec::new();
+    for name in signers {
+        if opened.iter().any(|s| same_person(&s.name, name)) {
+            continue;
+        }
+        let entry = settings
+            .signer(name)
+            .ok_or_else(|| SigningError::NoSignerKey { name: name.clone() })?;
+        let image = read_png(
+            format!("ảnh chữ ký của «{}»", entry.name),
+            &entry.signature_image,
+        )?;
+        let key = open_checked(&entry.key, KeyOwner::Signer(entry.name.clone()), now)?;
+        opened.push(OpenedSigner {
+            name: entry.name.clone(),
+            key,
+            image,
+        });
+    }
+    let seal = read_png(
+        "ảnh con dấu của cơ quan ban hành".into(),
+        &settings.organisation.seal_image,
+    )?;
+    let organisation = open_checked(&settings.organisation.key, KeyOwner::Organisation, now)?;
+    Ok(Keys {
+        signers: opened,
+        organisation,
+        seal,
+        tsa: settings.tsa_url.clone().map(TsaClient::new),
+    })
+}
+
+/// Problems `check` reports for a `[signing]` section without opening any key (that needs the
+/// secrets): a signer of the period's documents with no entry, a key file or image that is not
+/// there or an image that is not a PNG.
+pub fn setting_problems(settings: &SigningSettings, signers: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut file = |what: String, path: &Path, png: bool| match std::fs::read(path) {
+        Ok(bytes) if png && !bytes.starts_with(b"\x89PNG\r\n\x1a\n") => problems.push(format!(
+            "{what} {} không phải ảnh PNG (cần ảnh PNG nền trong suốt)",
+            path.display()
+        )),
+        Ok(_) => {}
+        Err(e) => problems.push(format!("{what} {}: không đọc được ({e})", path.display())),
+    };
+    let key_file = |location: &KeyLocation| -> Option<PathBuf> {
+        match location {
+            KeyLocation::Pkcs12 { path, .. } => Some(path.clone()),
+            KeyLocation::Pkcs11 { module, .. } => Some(module.clone()),
+        }
+    };
+    if let Some(path) = key_file(&settings.organisation.key) {
+        file("khóa ký số của cơ quan ban hành".into(), &path, false);
+    }
+    file(
+        "ảnh con dấu của cơ quan ban hành".into(),
+        &settings.organisation.seal_image,
+        true,
+    );
+    let mut missing = Vec::new();
+    for name in signers {
+        match settings.signer(name) {
+            Some(entry) => {
+                if let Some(path) = key_file(&entry.key) {
+                    file(format!("khóa ký số của «{}»", entry.name), &path, false);
+                }
+                file(
+                    format!("ảnh chữ ký của «{}»", entry.name),
+                    &entry.signature_image,
+                    true,
+                );
+            }
+            None if !missing.iter().any(|m: &String| same_person(m, name)) => {
+                missing.push(name.clone());
+            }
+            None => {}
+        }
+    }
+    for name in missing {
+        problems.push(format!(
+            "văn bản do «{name}» ký nhưng mục [signing] không có người ký này ([[signing.signers]] \
+             với name = \"{name}\", khóa ký số và signature_image)"
+        ));
+    }
+    problems
+}
+
+/// One signature added to one file of an issued document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRecord {
+    pub issuer: String,
+    pub document_key: String,
+    pub file_name: String,
+    /// 1 for the signer, 2 for the organisation: the order of the incremental updates.
+    pub position: u32,
+    pub role: Role,
+    /// The certificate's subject (its common name).
+    pub subject: String,
+    pub signed_at: DateTime<Utc>,
+    /// SHA-256 of the PDF right after this signature.
+    pub sha256: String,
+}
+
+/// Where a PDF goes in the register, for its signature records.
+pub struct FileRef<'a> {
+    pub issuer: &'a str,
+    pub document_key: &'a str,
+    pub file_name: &'a str,
+    /// The document's number and symbol, for messages.
+    pub label: &'a str,
+}
+
+/// Signs `pdf` as Decree 30 requires: the person named `signer` (the signature block's name), then
+/// the organisation. Both certificates are checked again at `now` before the first signature.
+pub fn sign_document(
+    keys: &Keys,
+    signer: &str,
+    pdf: &[u8],
+    file: &FileRef<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, Vec<SignatureRecord>), SigningError> {
+    let person = keys
+        .signers
+        .iter()
+        .find(|s| same_person(&s.name, signer))
+        .map(|s| &s.key)
+        .ok_or_else(|| SigningError::NoSignerKey {
+            name: signer.to_owned(),
+        })?;
+    let failed = |error: SignError| SigningError::Sign {
+        document: file.label.to_owned(),
+        error,
+    };
+    certificate::check(person.certificate(), now).map_err(|e| failed(e.into()))?;
+    certificate::check(keys.organisation.certificate(), now).map_err(|e| failed(e.into()))?;
+    let steps = [
+        (Role::Signer, person, "ChuKyNguoiKy", "Ký ban hành văn bản"),
+        (
+            Role::Organisation,
+            &keys.organisation,
+            "ChuKyCoQuan",
+            "Chữ ký số của cơ quan, tổ chức ban hành",
+        ),
+    ];
+    let mut bytes = pdf.to_vec();
+    let mut records = Vec::new();
+    for (position, (role, key, field, reason)) in (1u32..).zip(steps) {
+        bytes = sign::sign_pdf(
+            &bytes,
+            &Signing {
+                key,
+                field_name: field.into(),
+                reason: Some(reason.into()),
+            },
+            keys.tsa.as_ref(),
+            now,
+        )
+        .map_err(failed)?;
+        records.push(SignatureRecord {
+            issuer: file.issuer.to_owned(),
+            document_key: file.document_key.to_owned(),
+            file_name: file.file_name.to_owned(),
+            position,
+            role,
+            subject: certificate::subject_name(key.certificate()),
+            signed_at: now,
+            sha256: super::filing::sha256_hex(&bytes),
+        });
+    }
+    Ok((bytes, records))
+}
+
+/// Records the signatures of a document's files (one transaction). Recording the same signature
+/// twice is a no-op.
+pub fn record(store: &Store, records: &[SignatureRecord]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    store
+        .immediate(|tx| {
+            for r in records {
+                tx.execute(
+                    "INSERT OR IGNORE INTO signatures
+                       (issuer, document_key, file_name, position, role, subject, signed_at, sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        r.issuer,
+                        r.document_key,
+                        r.file_name,
+                        r.position,
+                        r.role.slug(),
+                        r.subject,
+                        time_to_sql(&r.signed_at),
+                        r.sha256
+                    ],
+                )?;
+            }
+            Ok(Ok::<(), std::convert::Infallible>(()))
+        })
+        .map(|r| match r {
+            Ok(()) => (),
+            Err(never) => match never {},
+        })
+}
+
+/// The signatures recorded for a document, oldest first.
+pub fn recorded(
+    store: &Store,
+    issuer: &str,
+    document_key: &str,
+) -> Result<Vec<SignatureRecord>, StoreError> {
+    store.read(|tx| {
+        let mut stmt = tx.prepare(
+            "SELECT file_name, position, role, subject, signed_at, sha256 FROM signatures
+             WHERE issuer = ?1 AND document_key = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![issuer, document_key], |row| {
+            let role: String = row.get(2)?;
+            Ok(SignatureRecord {
+                issuer: issuer.to_owned(),
+                document_key: document_key.to_owned(),
+                file_name: row.get(0)?,
+                position: row.get(1)?,
+                role: Role::from_slug(&role).unwrap_or(Role::Organisation),
+                subject: row.get(3)?,
+                signed_at: time_from_row(row, 4)?,
+                sha256: row.get(5)?,
+            })
+        })?;
+        rows.collect()
+    })
+}

@@ -161,7 +161,12 @@ impl Office {
     }
 
     fn run(&self, subcommand: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_vanban"))
+        self.command(subcommand, args).output().unwrap()
+    }
+
+    fn command(&self, subcommand: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vanban"));
+        command
             .arg(subcommand)
             .arg(self.path("dam-ha-2024-h1.toml"))
             .arg("--config")
@@ -169,9 +174,8 @@ impl Office {
             .args(args)
             .current_dir(self.dir.path())
             .env("VANBAN_TEST_ORG_PIN", sign_ca::PASSWORD)
-            .env("SOFTHSM2_CONF", self.path("softhsm2.conf"))
-            .output()
-            .unwrap()
+            .env("SOFTHSM2_CONF", self.path("softhsm2.conf"));
+        command
     }
 
     fn send(&self) -> (bool, String) {
@@ -431,6 +435,67 @@ fn a_run_that_stops_after_filing_resends_the_same_signed_bytes_never_signing_aga
     }
     for (name, pdf) in filed.iter().filter(|(n, _)| n.ends_with(".pdf")) {
         assert_eq!(verified_signatures(name, pdf).len(), 2, "{name}");
+    }
+}
+
+#[test]
+fn a_send_killed_after_filing_resends_the_same_signed_bytes_never_signing_again() {
+    // The server stores the second message and holds back its reply; the process is killed
+    // there: every document numbered, signed and filed, one message of unknown outcome, twelve
+    // not tried.
+    let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "30"]);
+    let office = Office::new(sink.port, &[], &[]);
+    let mut child = office
+        .command("send", &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    sink.wait_for_stall(|| {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("send ended before the stall: {status}");
+        }
+    });
+    child.kill().unwrap(); // SIGKILL: nothing more recorded
+    child.wait().unwrap();
+    let filed = office.filed();
+    let rows = office.signature_rows();
+    assert_eq!(rows, 24);
+    let registered = office.register_rows();
+    drop(sink);
+
+    let sink = Sink::start(&[]);
+    let config = std::fs::read_to_string(office.path("vanban.toml")).unwrap();
+    let old_port = config
+        .lines()
+        .find_map(|l| l.strip_prefix("port = "))
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        office.path("vanban.toml"),
+        config.replace(
+            &format!("port = {old_port}"),
+            &format!("port = {}", sink.port),
+        ),
+    )
+    .unwrap();
+    let (_, out) = office.send();
+    // The message whose reply was lost is never resent by itself; the other twelve go now.
+    assert!(out.contains("đã gửi 12"), "{out}");
+    assert!(out.contains("không rõ kết quả 1"), "{out}");
+    assert_eq!(sink.received().len(), 12);
+    // Nothing re-rendered, re-signed or renumbered: the same signed bytes.
+    assert_eq!(office.filed(), filed);
+    assert_eq!(office.signature_rows(), rows);
+    assert_eq!(office.register_rows(), registered);
+    let filed_hashes: BTreeSet<String> = filed.iter().map(|(_, b)| sha256_hex(b)).collect();
+    for message in parse_eml(&sink.received()) {
+        for attachment in message["attachments"].as_array().unwrap() {
+            assert!(
+                filed_hashes.contains(attachment["sha256"].as_str().unwrap()),
+                "{attachment}"
+            );
+        }
     }
 }
 

@@ -438,3 +438,107 @@ pub fn recorded(
         rows.collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{OrganisationKey, SignerKey};
+    use chrono::TimeZone;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\nrest";
+
+    fn settings(dir: &Path) -> SigningSettings {
+        let key = |name: &str| KeyLocation::Pkcs12 {
+            path: dir.join(name),
+            password: SecretRef::Env("VANBAN_KHONG_CO".into()),
+        };
+        SigningSettings {
+            organisation: OrganisationKey {
+                key: key("ubnd.p12"),
+                seal_image: dir.join("con-dau.png"),
+            },
+            signers: vec![SignerKey {
+                name: "Hoàng Vĩnh Khuyến".into(),
+                key: key("khuyen.p12"),
+                signature_image: dir.join("khuyen.jpg"),
+            }],
+            tsa_url: None,
+        }
+    }
+
+    #[test]
+    fn check_names_a_signer_without_an_entry_and_an_image_that_is_not_a_png() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ubnd.p12"), b"p12").unwrap();
+        std::fs::write(dir.path().join("khuyen.p12"), b"p12").unwrap();
+        std::fs::write(dir.path().join("con-dau.png"), PNG).unwrap();
+        std::fs::write(dir.path().join("khuyen.jpg"), b"\xff\xd8\xff").unwrap();
+        let names = vec!["Hoàng Vĩnh Khuyến".to_owned(), "Tô Xuân Lợi".to_owned()];
+        let problems = setting_problems(&settings(dir.path()), &names);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("ảnh chữ ký của «Hoàng Vĩnh Khuyến»"));
+        assert!(problems[0].contains("không phải ảnh PNG"));
+        assert!(problems[1].contains("«Tô Xuân Lợi»"));
+        std::fs::remove_file(dir.path().join("ubnd.p12")).unwrap();
+        let problems = setting_problems(&settings(dir.path()), &names[..1]);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("khóa ký số của cơ quan ban hành")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_signer_or_secret_stops_before_anything_is_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("khuyen.jpg"), PNG).unwrap();
+        std::fs::write(dir.path().join("con-dau.png"), PNG).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
+        let error = open_keys(&settings(dir.path()), &["Tô Xuân Lợi".into()], now).unwrap_err();
+        assert!(
+            matches!(&error, SigningError::NoSignerKey { name } if name == "Tô Xuân Lợi"),
+            "{error}"
+        );
+        // The password's variable is not set: named, with whose key it is.
+        let error =
+            open_keys(&settings(dir.path()), &["Hoàng Vĩnh Khuyến".into()], now).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("người ký «Hoàng Vĩnh Khuyến»"), "{text}");
+        assert!(text.contains("VANBAN_KHONG_CO"), "{text}");
+        assert!(text.contains("Chưa cấp số"), "{text}");
+    }
+
+    #[test]
+    fn signatures_are_recorded_once_and_read_back_in_order() {
+        let store = Store::open_in_memory().unwrap();
+        let at = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        let record = |position, role, subject: &str, sha: char| SignatureRecord {
+            issuer: "ubnd".into(),
+            document_key: "2024-h1/conclusion-notice".into(),
+            file_name: "02-TB-UBND Thong bao ket luan.pdf".into(),
+            position,
+            role,
+            subject: subject.into(),
+            signed_at: at,
+            sha256: sha.to_string().repeat(64),
+        };
+        let records = vec![
+            record(1, Role::Signer, "Tô Xuân Lợi", 'a'),
+            record(2, Role::Organisation, "Ủy ban nhân dân huyện Đầm Hà", 'b'),
+        ];
+        record_all(&store, &records);
+        record_all(&store, &records);
+        let read = recorded(&store, "ubnd", "2024-h1/conclusion-notice").unwrap();
+        assert_eq!(read, records);
+        assert!(
+            recorded(&store, "ubnd", "2024-h1/review-report")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    fn record_all(store: &Store, records: &[SignatureRecord]) {
+        record(store, records).unwrap();
+    }
+}

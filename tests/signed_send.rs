@@ -329,6 +329,16 @@ fn every_sent_pdf_is_signed_by_its_signer_then_the_organisation_and_reads_the_sa
             "{name}"
         );
         assert!(signed_words.contains(expected_signer(name)), "{name}");
+        // Still PDF/A-2b: the incremental updates keep the first revision's identification.
+        for mark in [
+            "<pdfaid:part>2</pdfaid:part>",
+            "<pdfaid:conformance>B</pdfaid:conformance>",
+        ] {
+            assert!(
+                pdf.windows(mark.len()).any(|w| w == mark.as_bytes()),
+                "{name}: {mark}"
+            );
+        }
         // The page carries the signature and seal images (the draft has no image at all).
         assert!(
             pdf.windows(b"/Image".len()).any(|w| w == b"/Image"),
@@ -619,12 +629,36 @@ fn the_organisation_key_on_a_softhsm2_token_signs_every_sent_pdf() {
 }
 
 #[test]
-#[ignore = "needs pyHanko/poppler: run .ci/run"]
+#[ignore = "needs pyHanko/poppler/python3 (the shared layout checker): run .ci/run"]
 fn every_pdf_sent_validates_with_pyhanko_and_pdfsig_and_one_changed_byte_is_caught() {
     let sink = Sink::start(&[]);
     let office = Office::new(sink.port, &[], &[]);
     let (ok, out) = office.send();
     assert!(ok, "{out}");
+    // The signed pages still pass the shared Decree-30 layout checker (margins, page numbers,
+    // motto, "./."); VANBAN_LAYOUT_CHECK names it where the checkout is not beside shared/.
+    let checker = std::env::var_os("VANBAN_LAYOUT_CHECK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/nd30-layout-check.py")
+        });
+    let pdfs: Vec<PathBuf> = office
+        .filed()
+        .iter()
+        .filter(|(n, _)| n.ends_with(".pdf"))
+        .map(|(n, _)| office.path("out/2024-h1").join(n))
+        .collect();
+    let layout = Command::new("python3")
+        .arg(&checker)
+        .args(&pdfs)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 {}: {e}", checker.display()));
+    let layout_text = String::from_utf8_lossy(&layout.stdout).into_owned()
+        + &String::from_utf8_lossy(&layout.stderr);
+    assert!(
+        layout.status.success() && layout_text.contains("12 PDFs, 0 Decree-30 layout problems"),
+        "{layout_text}"
+    );
     let root = office.path("keys/root.pem");
     let trust = [
         "sign",

@@ -14,7 +14,8 @@ use super::plan::{ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
 use crate::input;
-use crate::issue::filing::issuer_key;
+use crate::issue::approval::{self, Decision, DecisionRecord};
+use crate::issue::filing::{DocId, issuer_key};
 use crate::issue::register::{Register, RegisterEntry};
 use crate::model::DocumentKind;
 use crate::render;
@@ -45,6 +46,68 @@ pub struct PeriodStatus {
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
+    /// Each of the period's documents and the step it has reached.
+    pub documents: Vec<DocumentStatus>,
+}
+
+/// Where one document stands: draft → waiting for approval → approved | returned → issued →
+/// sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// No decision recorded yet.
+    Draft {
+        approval_required: bool,
+    },
+    Waiting,
+    Returned {
+        by: String,
+        reason: String,
+    },
+    Approved {
+        by: String,
+    },
+    /// Numbered and filed; `sent` of `messages` messages carrying it have gone.
+    Issued {
+        number: String,
+        sent: usize,
+        messages: usize,
+    },
+}
+
+impl Step {
+    pub fn label_vi(&self) -> String {
+        match self {
+            Step::Draft {
+                approval_required: true,
+            } => "nháp (chưa trình duyệt)".to_owned(),
+            Step::Draft {
+                approval_required: false,
+            } => "nháp (không cần duyệt trong vanban)".to_owned(),
+            Step::Waiting => "chờ duyệt".to_owned(),
+            Step::Returned { by, reason } => format!("bị trả lại: {reason} ({by})"),
+            Step::Approved { by } => format!("đã duyệt ({by}); chưa ban hành"),
+            Step::Issued {
+                number,
+                sent,
+                messages,
+            } if sent == messages && *messages > 0 => {
+                format!("đã gửi — số {number}, {sent}/{messages} thư")
+            }
+            Step::Issued {
+                number,
+                sent,
+                messages,
+            } => format!("đã ban hành số {number}; đã gửi {sent}/{messages} thư"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentStatus {
+    pub id: DocId,
+    pub step: Step,
+    /// The newest approval decision, if any.
+    pub decision: Option<DecisionRecord>,
 }
 
 /// Reads the ledger and the register for a period, without writing anything. `sender_alive`:
@@ -114,6 +177,59 @@ pub fn period_status(
     let label = render::context::build(&period, DocumentKind::ConclusionNotice, None, None)
         .period
         .label;
+    let ids: Vec<DocId> = render::plan(&period, None, &|_, _| None)
+        .into_iter()
+        .map(|d| DocId {
+            kind: d.kind,
+            unit: d.unit,
+        })
+        .collect();
+    let mut decisions = approval::latest_decisions(store, &period, &ids)
+        .map_err(|e| DeliverError::Approval(Box::new(e)))?;
+    let deliveries = plan_deliveries(&period, &[]);
+    let documents = ids
+        .into_iter()
+        .map(|id| {
+            let key = id.register_key(&period);
+            let decision = decisions.remove(&id);
+            let step = if let Some(entry) = issued.iter().find(|e| e.document_key == key) {
+                let carrying: Vec<&DeliveryKey> = deliveries
+                    .iter()
+                    .filter(|d| d.documents.contains(&id))
+                    .map(|d| &d.key)
+                    .collect();
+                let sent = lines
+                    .iter()
+                    .filter(|l| carrying.contains(&&l.key))
+                    .filter(|l| {
+                        l.record
+                            .as_ref()
+                            .is_some_and(|r| r.sends().next().is_some())
+                    })
+                    .count();
+                Step::Issued {
+                    number: entry.number_and_symbol(),
+                    sent,
+                    messages: carrying.len(),
+                }
+            } else {
+                match &decision {
+                    None => Step::Draft {
+                        approval_required: config.approval.required,
+                    },
+                    Some(d) => match d.decision {
+                        Decision::Submitted => Step::Waiting,
+                        Decision::Approved => Step::Approved { by: d.by.clone() },
+                        Decision::Returned => Step::Returned {
+                            by: d.by.clone(),
+                            reason: d.note.clone().unwrap_or_default(),
+                        },
+                    },
+                }
+            };
+            DocumentStatus { id, step, decision }
+        })
+        .collect();
     Ok(PeriodStatus {
         period: period.key(),
         label,
@@ -121,6 +237,7 @@ pub fn period_status(
         issued,
         reserved,
         sender_alive,
+        documents,
     })
 }
 
@@ -204,6 +321,27 @@ impl StatusLine {
 impl fmt::Display for PeriodStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Kỳ {} ({})", self.period, self.label)?;
+        writeln!(f, "Văn bản ({}):", self.documents.len())?;
+        for document in &self.documents {
+            write!(
+                f,
+                "  {}: {}",
+                approval::document_label(&document.id),
+                document.step.label_vi()
+            )?;
+            if let Some(decision) = &document.decision
+                && !matches!(document.step, Step::Draft { .. })
+            {
+                write!(
+                    f,
+                    " — {} lúc {}, nội dung sha256 {}…",
+                    decision.decision.label_vi(),
+                    local_time(decision.at),
+                    &decision.content_sha256[..12]
+                )?;
+            }
+            writeln!(f)?;
+        }
         writeln!(f, "Thư ({}):", self.lines.len())?;
         let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         for line in &self.lines {

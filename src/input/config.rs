@@ -12,8 +12,8 @@ use super::Problems;
 use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
-    Action, CatchUp, Config, Covers, CronSchedule, Job, NumberingScheme, Secret, Security, Sender,
-    Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
+    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, Job, NumberingScheme, Secret,
+    Security, Sender, Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -45,7 +45,9 @@ const TOP_KEYS: &[&str] = &[
     "jobs",
     "web",
     "limits",
+    "approval",
 ];
+const APPROVAL_KEYS: &[&str] = &["required", "approvers", "approval_wait"];
 const LIMIT_KEYS: &[&str] = &[
     "docx_max_uncompressed_mb",
     "docx_max_entries",
@@ -260,6 +262,10 @@ fn read_config(
         Some(n) => read_limits(r, n),
         None => TemplateLimits::default(),
     };
+    let approval = match top.get("approval") {
+        Some(n) => read_approval(r, n),
+        None => ApprovalSettings::default(),
+    };
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -292,7 +298,58 @@ fn read_config(
         jobs,
         web,
         limits,
+        approval,
     })
+}
+
+fn read_approval(r: &mut Reader<'_>, node: &Node) -> ApprovalSettings {
+    let defaults = ApprovalSettings::default();
+    let Some(t) = r.table(node, "approval", APPROVAL_KEYS) else {
+        return defaults;
+    };
+    let approval_wait = match t.opt_string(r, "approval_wait") {
+        Some(text) => match parse_wait(&text) {
+            Some(wait) => wait,
+            None => {
+                r.report(
+                    &span_of(&t, "approval_wait"),
+                    "approval.approval_wait",
+                    format!(
+                        "thời gian chờ duyệt \"{text}\" không hợp lệ; viết một số nguyên dương và \
+                         đơn vị: \"3d\" (ngày), \"12h\" (giờ) hoặc \"30m\" (phút)"
+                    ),
+                );
+                defaults.approval_wait
+            }
+        },
+        None => defaults.approval_wait,
+    };
+    ApprovalSettings {
+        required: t.opt_bool(r, "required").unwrap_or(defaults.required),
+        approvers: t
+            .strings(r, "approvers", false)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
+        approval_wait,
+    }
+}
+
+/// "3d", "12h", "30m": a whole positive number of days, hours or minutes.
+fn parse_wait(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let seconds = match unit {
+        'd' => 24 * 3600,
+        'h' => 3600,
+        'm' => 60,
+        _ => return None,
+    };
+    let number: u64 = text[..text.len() - 1].parse().ok()?;
+    if number == 0 {
+        return None;
+    }
+    number.checked_mul(seconds).map(Duration::from_secs)
 }
 
 fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {

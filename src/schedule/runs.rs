@@ -63,6 +63,9 @@ pub enum RunOutcome {
     /// Found still `Running` at service start: the process died mid-run. Never re-run,
     /// since messages may already have gone out; the ledger says which.
     Interrupted,
+    /// A send whose documents are not approved yet: the service looks again every minute and
+    /// finishes it (ok or failed) once they are.
+    Waiting,
 }
 
 impl RunOutcome {
@@ -73,6 +76,7 @@ impl RunOutcome {
             RunOutcome::Failed => "failed",
             RunOutcome::Skipped => "skipped",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Waiting => "waiting",
         }
     }
 
@@ -83,6 +87,7 @@ impl RunOutcome {
             "failed" => RunOutcome::Failed,
             "skipped" => RunOutcome::Skipped,
             "interrupted" => RunOutcome::Interrupted,
+            "waiting" => RunOutcome::Waiting,
             _ => return None,
         })
     }
@@ -208,6 +213,49 @@ pub fn recover_interrupted(
         .collect::<Result<Vec<_>, _>>()?;
     runs.sort_by(|a, b| (&a.job, a.due).cmp(&(&b.job, b.due)));
     Ok(runs)
+}
+
+/// Every firing waiting for approval, oldest first.
+pub fn waiting_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> {
+    let mut stmt = conn.prepare(
+        "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
+         WHERE outcome = 'waiting' ORDER BY due, job",
+    )?;
+    let rows = stmt
+        .query_map([], raw_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(JobRun::try_from).collect()
+}
+
+/// Takes a waiting firing back to run it again: `waiting` → `running`, in one statement, so
+/// it runs once however many look. False if it is no longer waiting.
+pub fn reclaim_waiting(
+    conn: &Connection,
+    job: &str,
+    due: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET outcome = 'running'
+         WHERE job = ?1 AND due = ?2 AND outcome = 'waiting'",
+        params![job, due_key(due)],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Marks that the admin was told this firing waits too long. True only the first time, so
+/// the alert goes once.
+pub fn mark_wait_alerted(
+    conn: &Connection,
+    job: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET waiting_alerted = ?3
+         WHERE job = ?1 AND due = ?2 AND waiting_alerted IS NULL",
+        params![job, due_key(due), db_time(now)],
+    )?;
+    Ok(updated == 1)
 }
 
 /// Due time of the latest scheduled firing recorded for `job`, whatever its outcome;

@@ -216,7 +216,7 @@ impl Running {
         let text = format!(
             "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
              [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
-             {smtp}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+             {smtp}[approval]\nrequired = false\n[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
         );
         let path = dir.path().join("vanban.toml");
         std::fs::write(&path, &text).unwrap();

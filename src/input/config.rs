@@ -692,6 +692,38 @@ period = "data/{year}-h{half}.toml"
     }
 
     #[test]
+    fn approval_is_required_by_default_and_its_wait_is_read() {
+        let config = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert!(config.approval.required);
+        assert!(config.approval.approvers.is_empty());
+        assert_eq!(
+            config.approval.approval_wait,
+            Duration::from_secs(3 * 86_400)
+        );
+        let text = format!(
+            "{GOOD}\n[approval]\nrequired = false\napprovers = [\"lanh-dao\"]\napproval_wait = \"12h\"\n"
+        );
+        let config = load_without_secrets_from(Path::new("v.toml"), &text).unwrap();
+        assert!(!config.approval.required);
+        assert_eq!(config.approval.approvers, ["lanh-dao"]);
+        assert_eq!(
+            config.approval.approval_wait,
+            Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(parse_wait("30m"), Some(Duration::from_secs(1800)));
+        for bad in ["3w", "0d", "d", "-1h", "1.5h"] {
+            assert_eq!(parse_wait(bad), None, "{bad}");
+        }
+        let text = format!("{GOOD}\n[approval]\napproval_wait = \"3 ngày\"\n");
+        let err = load_without_secrets_from(Path::new("v.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("approval.approval_wait"), "{err}");
+        assert!(err.contains("\"3 ngày\""), "{err}");
+        assert!(err.contains("v.toml:"), "{err}");
+    }
+
+    #[test]
     fn a_state_that_is_not_a_regular_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(state_path_problem(Path::new("/dev/null")).is_some());

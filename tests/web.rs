@@ -335,6 +335,99 @@ fn sample() -> Vec<u8> {
     std::fs::read(format!("{SAMPLES}/dam-ha-2024-h1.toml")).unwrap()
 }
 
+/// The approver's decision from the page: role and CSRF checked on the server, the reason shown
+/// to the clerk, an audit row, and the same record `vanban approve` makes (approving the same
+/// content from the command line afterwards records nothing new).
+#[test]
+fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decision() {
+    let app = Running::start(None);
+    let (clerk, clerk_csrf) = app.login("lan");
+    let reply = app.upload(&clerk, Some(&clerk_csrf), "ky.toml", &sample());
+    assert!(reply.status < 400, "{}", reply.text());
+    // A clerk cannot approve; the approver needs the session's token.
+    let refused = app.post("/periods/2024-h1/approve", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let (boss, csrf) = app.login("khuyen");
+    assert_eq!(app.post("/periods/2024-h1/approve", &boss, &[]).status, 403);
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert!(page.contains("/periods/2024-h1/approve"), "{page}");
+    assert!(
+        !app.get("/periods/2024-h1", &clerk)
+            .text()
+            .contains("/periods/2024-h1/approve")
+    );
+
+    let reply = app.post(
+        "/periods/2024-h1/return",
+        &boss,
+        &[
+            ("csrf", &csrf),
+            ("only", "conclusion-notice"),
+            ("note", "Bổ sung thời hạn cho nhiệm vụ 2"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert!(page.contains("bị trả lại"), "{page}");
+    assert!(
+        page.contains("Bổ sung thời hạn cho nhiệm vụ 2 (khuyen)"),
+        "{page}"
+    );
+
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("note", "Đồng ý")],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.text().matches(": đã ghi (nội dung sha256").count(),
+        12
+    );
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert!(
+        page.contains("đã duyệt") && !page.contains("bị trả lại"),
+        "{page}"
+    );
+
+    // The command line renders the same drafts: nothing new to record.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .arg("approve")
+        .arg(format!("{SAMPLES}/dam-ha-2024-h1.toml"))
+        .arg("--config")
+        .arg(&app.config.path)
+        .args(["--by", "Hoàng Vĩnh Khuyến"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.matches("đã ghi trước đó với đúng nội dung này (khuyen,")
+            .count(),
+        12,
+        "{text}"
+    );
+
+    let store = WebStore::open(&app.config.state).unwrap();
+    let audit = store.audit_recent(20).unwrap();
+    assert!(
+        audit.iter().any(|a| a.username == "khuyen"
+            && a.action == "trả lại dự thảo"
+            && a.detail.contains("Bổ sung thời hạn")),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.username == "khuyen" && a.action == "duyệt dự thảo"),
+        "{audit:?}"
+    );
+}
+
 #[test]
 fn without_a_session_every_page_redirects_to_login_and_shows_nothing() {
     let app = Running::start(None);

@@ -625,6 +625,37 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_firing_is_taken_back_once_and_alerted_once() {
+        // The full schema: `waiting` and `waiting_alerted` come with migration 5.
+        let store = crate::state::Store::open_in_memory().unwrap();
+        let conn = store.conn();
+        let due = utc(2026, 6, 25, 1, 0);
+        assert!(claim_firing(conn, "gui", due, due, Trigger::Schedule).unwrap());
+        // Not waiting yet: nothing to take back.
+        assert!(!reclaim_waiting(conn, "gui", due).unwrap());
+        finish_firing(conn, "gui", due, due, RunOutcome::Waiting, "chờ duyệt").unwrap();
+        let waiting = waiting_firings(conn).unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].outcome, RunOutcome::Waiting);
+        assert!(reclaim_waiting(conn, "gui", due).unwrap());
+        assert!(!reclaim_waiting(conn, "gui", due).unwrap(), "taken once");
+        assert!(waiting_firings(conn).unwrap().is_empty());
+        let later = due + chrono::Duration::minutes(1);
+        finish_firing(conn, "gui", due, later, RunOutcome::Waiting, "chờ duyệt").unwrap();
+        assert!(mark_wait_alerted(conn, "gui", due, later).unwrap());
+        assert!(
+            !mark_wait_alerted(conn, "gui", due, later).unwrap(),
+            "alerted once"
+        );
+        assert!(reclaim_waiting(conn, "gui", due).unwrap());
+        finish_firing(conn, "gui", due, later, RunOutcome::Ok, "đã gửi").unwrap();
+        assert!(waiting_firings(conn).unwrap().is_empty());
+        assert_eq!(history(conn, "gui", 5).unwrap()[0].outcome, RunOutcome::Ok);
+        // The firing itself is never claimed again.
+        assert!(!claim_firing(conn, "gui", due, later, Trigger::Schedule).unwrap());
+    }
+
+    #[test]
     fn corrupt_rows_are_reported_with_the_job() {
         let conn = db();
         conn.execute(

@@ -347,7 +347,24 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
     // A clerk cannot approve; the approver needs the session's token.
     let refused = app.post("/periods/2024-h1/approve", &clerk, &[("csrf", &clerk_csrf)]);
     assert_eq!(refused.status, 403, "{}", refused.text());
+    // The clerk submits the drafts: each waits for approval; submitting again adds nothing.
+    let reply = app.post("/periods/2024-h1/submit", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(
+        reply.text().contains("Đã trình duyệt 12 văn bản"),
+        "{}",
+        reply.text()
+    );
+    let again = app.post("/periods/2024-h1/submit", &clerk, &[("csrf", &clerk_csrf)]);
+    assert!(again.text().contains("không trình lại"), "{}", again.text());
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert_eq!(page.matches("step-waiting").count(), 12, "{page}");
     let (boss, csrf) = app.login("khuyen");
+    assert_eq!(
+        app.post("/periods/2024-h1/submit", &boss, &[("csrf", &csrf)])
+            .status,
+        403
+    );
     assert_eq!(app.post("/periods/2024-h1/approve", &boss, &[]).status, 403);
     let page = app.get("/periods/2024-h1", &boss).text();
     assert!(page.contains("/periods/2024-h1/approve"), "{page}");

@@ -13,12 +13,10 @@ use super::RunOutcome;
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
 use crate::clock::VIETNAM;
 use crate::config::{Action, Config, Job};
-use crate::deliver::mail::{
-    Attachment, OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for,
-};
+use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
 use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
+use crate::deliver::submit;
 use crate::input::Problems;
-use crate::issue::approval::{self, Approvals, Decision, Draft};
 use crate::issue::filing::IssueEnv;
 use crate::model::{DocumentKind, Period};
 use crate::render::templates::Templates;
@@ -83,13 +81,10 @@ impl JobExecutor {
         }
     }
 
-    /// With `[approval] required`: records the job's drafts as submitted (those whose content
-    /// has no decision yet) and emails them to the approvers. A draft already submitted,
-    /// approved or returned with this exact content is left alone, so a render job that fires
-    /// again does not undo an approval or mail the approvers twice. Returns the line for the
-    /// run history, and whether it failed.
+    /// With `[approval] required`: submits the job's drafts for approval and mails them to the
+    /// approvers (`deliver::submit`). Returns the line for the run history, and whether it
+    /// failed.
     fn submit(&self, ctx: &ExecContext<'_>, job: &Job, period: &Period) -> (String, bool) {
-        let approvals = Approvals::new(ctx.store);
         let renderers = self.backends.renderers();
         let env = IssueEnv {
             store: ctx.store,
@@ -97,145 +92,12 @@ impl JobExecutor {
             numbering: ctx.config.numbering,
             renderers: &renderers,
         };
-        let drafts = match approval::select(period, &job.documents, None)
-            .and_then(|ids| approval::drafts(&env, period, &ids))
-        {
-            Ok(drafts) => drafts,
-            Err(e) => return (format!("Không trình duyệt được: {e}"), true),
-        };
         let by = format!("vanban (tác vụ {})", job.name);
-        let now = ctx.clock.now();
-        let mut submitted = Vec::new();
-        for draft in drafts {
-            let known = match approvals.latest(&draft.issuer, &draft.document_key) {
-                Ok(latest) => latest.is_some_and(|l| l.content_sha256 == draft.content_sha256),
-                Err(e) => return (format!("Không trình duyệt được: {e}"), true),
-            };
-            if known {
-                continue;
-            }
-            if let Err(e) = approvals.record(&draft, Decision::Submitted, &by, None, now) {
-                return (format!("Không trình duyệt được: {e}"), true);
-            }
-            submitted.push(draft);
-        }
-        if submitted.is_empty() {
-            return (
-                "Dự thảo không đổi so với lần trình trước; không trình lại".to_owned(),
-                false,
-            );
-        }
-        let names: Vec<String> = submitted
-            .iter()
-            .map(|d| approval::document_label(&d.id))
-            .collect();
-        let line = format!(
-            "Đã trình duyệt {} văn bản: {}",
-            submitted.len(),
-            names.join(", ")
-        );
-        if ctx.config.approval.approvers.is_empty() {
-            return (
-                format!(
-                    "{line}; chưa đặt [approval] approvers trong vanban.toml nên không báo ai \
-                     (người duyệt xem bằng vanban status)"
-                ),
-                false,
-            );
-        }
-        match tell_approvers(ctx.config, period, &submitted, now) {
-            Ok(to) => (format!("{line}; đã gửi thư cho người duyệt: {to}"), false),
-            Err(e) => (
-                format!("{line}; không gửi được thư cho người duyệt: {e}"),
-                true,
-            ),
+        match submit::submit_drafts(ctx.config, &env, period, &job.documents, &by) {
+            Ok(submission) => (submission.to_string(), submission.failed()),
+            Err(e) => (format!("Không trình duyệt được: {e}"), true),
         }
     }
-}
-
-/// Emails the approvers (`[approval] approvers`: directory groups or units) the drafts waiting
-/// for them, attached, with how to approve them and the web page's address. Returns the
-/// addresses written to.
-fn tell_approvers(
-    config: &Config,
-    period: &Period,
-    drafts: &[Draft],
-    now: DateTime<Utc>,
-) -> Result<String, String> {
-    let mut to: Vec<(String, String)> = Vec::new();
-    for id in &config.approval.approvers {
-        for unit in period.directory.expand(id) {
-            for email in &unit.emails {
-                if !to.iter().any(|(_, e)| e == email) {
-                    to.push((unit.name.clone(), email.clone()));
-                }
-            }
-        }
-    }
-    if to.is_empty() {
-        return Err(
-            "[approval] approvers không chỉ đến đơn vị nào có địa chỉ thư trong danh bạ".to_owned(),
-        );
-    }
-    let smtp = config
-        .smtp
-        .as_ref()
-        .ok_or_else(|| "vanban.toml không có mục [smtp] để gửi thư".to_owned())?;
-    let mailer = SmtpMailer::new(&smtp.settings).map_err(|e| e.to_string())?;
-    let mut list = String::new();
-    for draft in drafts {
-        let _ = writeln!(
-            list,
-            "- {} (sha256 {})",
-            approval::document_label(&draft.id),
-            draft.content_sha256
-        );
-    }
-    let body = format!(
-        "Kính gửi lãnh đạo,\n\nVăn thư trình duyệt dự thảo văn bản kỳ {key} (đính kèm):\n\n{list}\n\
-         Xem và duyệt trên trang web: http://{listen}/\n\nHoặc bằng dòng lệnh:\n\n    vanban approve \
-         <tệp kỳ báo cáo> --config {config} --by \"<họ tên>\" [--only LOẠI] [--unit MÃ]\n    \
-         vanban return <tệp kỳ báo cáo> --config {config} --by \"<họ tên>\" --reason \"<lý do>\"\n\n\
-         Văn bản chỉ được cấp số và gửi sau khi được duyệt, đúng nội dung đã duyệt.\n",
-        key = period.key(),
-        listen = config.web.listen,
-        config = config.path.display(),
-    );
-    let attachments = drafts
-        .iter()
-        .flat_map(|d| &d.files)
-        .map(|f| Attachment {
-            file_name: f.display_name.clone(),
-            content_type: f.content_type.to_owned(),
-            bytes: f.bytes.clone(),
-        })
-        .collect();
-    let domain = config
-        .sender
-        .address
-        .rsplit_once('@')
-        .map_or("", |(_, domain)| domain);
-    let hashes: Vec<&str> = drafts.iter().map(|d| d.content_sha256.as_str()).collect();
-    let mut key = vec!["approval", "submitted"];
-    let period_key = period.key();
-    key.push(&period_key);
-    key.extend(hashes);
-    let message = OutgoingMessage {
-        from: (config.sender.name.clone(), config.sender.address.clone()),
-        to: to.clone(),
-        subject: format!("[vanban] Trình duyệt dự thảo văn bản kỳ {}", period.key()),
-        body,
-        attachments,
-        message_id: message_id_for(&key, domain, "1"),
-        date: now.into(),
-    };
-    let message = build_message(&message).map_err(|e| e.to_string())?;
-    mailer.send(&message).map_err(|e| e.to_string())?;
-    Ok(to
-        .iter()
-        .map(|(_, e)| e.as_str())
-        .collect::<Vec<_>>()
-        .join(", "))
 }
 
 impl ExecReport {

@@ -17,6 +17,7 @@ use crate::deliver::email::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
 use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
 use crate::deliver::status::{Step, period_status};
+use crate::deliver::submit;
 use crate::input;
 use crate::issue::approval::{self, ApprovalError, Decision};
 use crate::issue::filing::IssueEnv;
@@ -603,6 +604,34 @@ pub fn send_period(
     };
     app.store
         .audit(&who.user.name, &who.ip, action, &detail, app.clock.now())?;
+    Ok(text)
+}
+
+/// Submits the period's drafts for approval in the clerk's name and mails them to the
+/// approvers (`deliver::submit`, as the scheduled render job does); an audit row.
+pub fn submit(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> {
+    let (_, _, period) = load(app, key)?;
+    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let renderers = app.backends.renderers();
+    let env = IssueEnv {
+        store: &store,
+        clock: &*app.clock,
+        numbering: app.config.numbering,
+        renderers: &renderers,
+    };
+    let submission = submit::submit_drafts(&app.config, &env, &period, &[], &who.user.name)
+        .map_err(|e| match e {
+            ApprovalError::Store(e) => WebError::Internal(e.to_string()),
+            other => WebError::BadRequest(other.to_string()),
+        })?;
+    let text = submission.to_string();
+    app.store.audit(
+        &who.user.name,
+        &who.ip,
+        "trình duyệt",
+        &format!("kỳ {key}: {text}"),
+        app.clock.now(),
+    )?;
     Ok(text)
 }
 

@@ -44,6 +44,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/periods/{key}/render", post(render_drafts))
         .route("/periods/{key}/send", post(send))
         .route("/periods/{key}/resend", post(resend))
+        .route("/periods/{key}/submit", post(submit_drafts))
         .route("/periods/{key}/approve", post(approve))
         .route("/periods/{key}/return", post(return_drafts))
         .route("/periods/{key}/documents/{stem}", get(preview))
@@ -475,6 +476,22 @@ async fn resend(
     who.require(Permission::Prepare)?;
     blocking(move || {
         let message = actions::send_period(&app, &who, &key, Some((form.unit, form.reason)))?;
+        period_html(&app, &who, &key, &message)
+    })
+    .await
+}
+
+/// The clerk submits the drafts for approval: recorded, and mailed to the approvers.
+async fn submit_drafts(
+    State(app): AppState,
+    who: SignedIn,
+    Path(key): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Html<String>, WebError> {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::Prepare)?;
+    blocking(move || {
+        let message = actions::submit(&app, &who, &key)?;
         period_html(&app, &who, &key, &message)
     })
     .await

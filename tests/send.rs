@@ -313,6 +313,56 @@ fn only_approved_documents_leave_and_each_once() {
     );
 }
 
+/// What is approved is exactly what the approver previewed: the files `vanban render` writes
+/// (and the web page shows) have the SHA-256s the approval records, byte for byte, and
+/// rendering again gives the same bytes.
+#[test]
+fn the_approved_hashes_are_those_of_the_rendered_drafts() {
+    let sink = Sink::start(&[]);
+    let office = Office::approving(sink.port);
+    let render = |out: &str| {
+        let result = Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("render")
+            .arg(office.path("dam-ha-2024-h1.toml"))
+            .arg("--config")
+            .arg(office.path("vanban.toml"))
+            .arg("--out")
+            .arg(office.path(out))
+            .output()
+            .unwrap();
+        assert!(result.status.success(), "{result:?}");
+        let mut hashes: BTreeMap<String, String> = BTreeMap::new();
+        for entry in std::fs::read_dir(office.path(out).join("2024-h1")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            hashes.insert(name, sha256_hex(&std::fs::read(&path).unwrap()));
+        }
+        hashes
+    };
+    let first = render("nhap-1");
+    assert_eq!(render("nhap-2"), first, "rendering is deterministic");
+    let out = office.run("approve", &["--by", "Hoàng Vĩnh Khuyến"]);
+    assert!(out.status.success(), "{out:?}");
+    let store = vanban::state::Store::open(&office.path("vanban.sqlite")).unwrap();
+    let approved: BTreeSet<String> = store
+        .conn()
+        .prepare("SELECT sha256 FROM approval_files")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Every file sent is approved as rendered: the report and notice as PDF, each letter as
+    // PDF and DOCX (render also writes a DOCX of the report and the notice, which are not sent).
+    assert_eq!(approved.len(), 2 + 10 * 2);
+    let rendered: BTreeSet<String> = first.values().cloned().collect();
+    assert!(approved.is_subset(&rendered), "{approved:?}\n{first:#?}");
+    for (name, hash) in &first {
+        let sent = name.ends_with(".pdf") || name.contains("cong-van");
+        assert_eq!(approved.contains(hash), sent, "{name}");
+    }
+}
+
 #[test]
 fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
     let (sink, office) = sink_and_office(&[]);

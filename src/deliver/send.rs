@@ -944,6 +944,19 @@ mod tests {
             "{status}"
         );
         assert!(f.status().issued.is_empty());
+        // The clerk corrects the notice: the new version waits for the approver.
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        let shown = report.to_string();
+        assert!(shown.contains("Thông báo kết luận: chờ duyệt"), "{shown}");
+        assert!(!shown.contains("bị trả lại"), "{shown}");
     }
 
     #[test]

@@ -249,7 +249,8 @@ pub enum Recorded {
 pub enum Gate {
     /// Approved, with the content it has now.
     Approved,
-    /// No decision yet, or submitted and waiting.
+    /// No decision yet, submitted and waiting, or returned and changed since (the new version
+    /// waits).
     Waiting,
     Returned {
         by: String,
@@ -418,6 +419,8 @@ impl<'a> Approvals<'a> {
         };
         Ok(match latest.decision {
             Decision::Submitted => Gate::Waiting,
+            // The clerk changed a returned draft: the new version waits for the approver.
+            Decision::Returned if latest.content_sha256 != draft.content_sha256 => Gate::Waiting,
             Decision::Returned => Gate::Returned {
                 by: latest.by,
                 at: latest.at,

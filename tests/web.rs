@@ -206,7 +206,13 @@ impl Drop for Running {
 }
 
 impl Running {
+    /// Approval not required: these tests are about the page (approval has its own).
     fn start(smtp_port: Option<u16>) -> Running {
+        Running::start_with(smtp_port, "[approval]\nrequired = false\n")
+    }
+
+    /// `approval` is the `[approval]` section, empty for the default (required).
+    fn start_with(smtp_port: Option<u16>, approval: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let smtp = smtp_port.map_or(String::new(), |port| {
             format!(
@@ -216,7 +222,7 @@ impl Running {
         let text = format!(
             "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
              [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
-             {smtp}[approval]\nrequired = false\n[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+             {smtp}{approval}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
         );
         let path = dir.path().join("vanban.toml");
         std::fs::write(&path, &text).unwrap();
@@ -784,7 +790,8 @@ fn a_clerk_sends_from_the_page_and_the_ledger_shows_each_message() {
 #[ignore = "needs chromium, chromium-driver, python3 selenium and aiosmtpd: run .ci/run"]
 fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
     let sink = sink::Sink::start(&[]);
-    let app = Running::start(Some(sink.port));
+    // Approval required, as an office runs it: the approver approves in the browser too.
+    let app = Running::start_with(Some(sink.port), "");
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("dam-ha-2024-h1.toml");
     let text = String::from_utf8(sample()).unwrap();
@@ -799,7 +806,7 @@ fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
         .arg(&shots)
         .arg("--broken")
         .arg(&broken)
-        .args(["--clerk", "lan", "--admin", "it"])
+        .args(["--clerk", "lan", "--approver", "khuyen", "--admin", "it"])
         .env("VANBAN_E2E_PASSWORD", PASSWORD)
         .output()
         .unwrap();
@@ -824,6 +831,8 @@ fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
         "01-dang-nhap.png",
         "03-loi-tep.png",
         "05-xem-truoc.png",
+        "07a-cho-duyet.png",
+        "07b-lanh-dao-duyet.png",
         "07-da-gui.png",
         "08-so-gui-thu.png",
     ] {

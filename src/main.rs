@@ -545,7 +545,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let alive = InstanceLock::is_held(&config.state)?;
             let today = clock.today_in(VIETNAM);
             match vanban::deliver::status::period_status(&config, &store, &period, today, alive) {
-                Ok(status) => {
+                Ok(mut status) => {
+                    // An approval the period file or a template has since outdated is shown
+                    // as such: the drafts of approved documents are rendered and compared.
+                    if config.approval.required {
+                        let templates = config
+                            .templates_dir
+                            .clone()
+                            .map(Templates::with_overrides)
+                            .unwrap_or_default();
+                        let backends = Backends::with_limits(
+                            &templates,
+                            Formats::Both,
+                            render_limits(&config.limits),
+                        )?;
+                        let renderers = backends.renderers();
+                        let env = IssueEnv {
+                            store: &store,
+                            clock: &clock,
+                            numbering: config.numbering,
+                            renderers: &renderers,
+                        };
+                        vanban::deliver::status::check_approved(
+                            &mut status,
+                            &env,
+                            &config,
+                            &period,
+                            today,
+                        )?;
+                    }
                     println!("{status}");
                     Ok(ExitCode::SUCCESS)
                 }

@@ -910,6 +910,34 @@ mod tests {
                 .iter()
                 .all(|d| d.kind != DocumentKind::ConclusionNotice)
         );
+        // `status` shows it too, once it renders the approved drafts to compare.
+        let mut status = f.status();
+        let shown = status.to_string();
+        assert!(shown.contains("Thông báo kết luận: đã duyệt"), "{shown}");
+        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+        let env = IssueEnv {
+            store: &f.store,
+            clock: &f.clock,
+            numbering: f.config.numbering,
+            renderers: &renderers,
+        };
+        crate::deliver::status::check_approved(
+            &mut status,
+            &env,
+            &f.config,
+            &f.period(),
+            f.clock.today_in(VIETNAM),
+        )
+        .unwrap();
+        let shown = status.to_string();
+        assert!(
+            shown.contains(
+                "Thông báo kết luận: nội dung đã thay đổi sau khi duyệt (Hoàng Vĩnh Khuyến duyệt \
+                 bản trước): cần duyệt lại"
+            ),
+            "{shown}"
+        );
         // Approved again as it is now: everything goes.
         f.decide(&[], None, approval::Decision::Approved, None);
         let report = f

@@ -14,8 +14,8 @@ use super::plan::{ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
 use crate::input;
-use crate::issue::approval::{self, Decision, DecisionRecord};
-use crate::issue::filing::{DocId, issuer_key};
+use crate::issue::approval::{self, Decision, DecisionRecord, Gate};
+use crate::issue::filing::{DocId, IssueEnv, issuer_key};
 use crate::issue::register::{Register, RegisterEntry};
 use crate::model::DocumentKind;
 use crate::render;
@@ -66,6 +66,11 @@ pub enum Step {
     Approved {
         by: String,
     },
+    /// Approved, but the draft renders differently now (period file or template changed):
+    /// found only by [`check_approved`], which renders.
+    Changed {
+        by: String,
+    },
     /// Numbered and filed; `sent` of `messages` messages carrying it have gone.
     Issued {
         number: String,
@@ -86,6 +91,9 @@ impl Step {
             Step::Waiting => "chờ duyệt".to_owned(),
             Step::Returned { by, reason } => format!("bị trả lại: {reason} ({by})"),
             Step::Approved { by } => format!("đã duyệt ({by}); chưa ban hành"),
+            Step::Changed { by } => {
+                format!("nội dung đã thay đổi sau khi duyệt ({by} duyệt bản trước): cần duyệt lại")
+            }
             Step::Issued {
                 number,
                 sent,
@@ -239,6 +247,39 @@ pub fn period_status(
         sender_alive,
         documents,
     })
+}
+
+/// Renders the drafts of the documents shown as approved and marks those whose content is no
+/// longer what was approved (the period file or a template changed since): `send` would hold
+/// them. Only `vanban status` pays for this rendering; the web page shows the recorded step.
+pub fn check_approved(
+    status: &mut PeriodStatus,
+    env: &IssueEnv<'_>,
+    config: &Config,
+    period_path: &Path,
+    today: NaiveDate,
+) -> Result<(), DeliverError> {
+    let ids: Vec<DocId> = status
+        .documents
+        .iter()
+        .filter(|d| matches!(d.step, Step::Approved { .. }))
+        .map(|d| d.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let period = input::load_period(period_path, config.directory.as_deref(), today)
+        .map_err(DeliverError::Period)?;
+    let gates =
+        approval::gates(env, &period, &ids).map_err(|e| DeliverError::Approval(Box::new(e)))?;
+    for document in &mut status.documents {
+        if let (Some(Gate::Changed { by, .. }), Step::Approved { .. }) =
+            (gates.get(&document.id), &document.step)
+        {
+            document.step = Step::Changed { by: by.clone() };
+        }
+    }
+    Ok(())
 }
 
 impl StatusLine {

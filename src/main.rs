@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vanban::clock::{Clock, SystemClock, VIETNAM};
 use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
+use vanban::issue::approval::{self, Decision};
+use vanban::issue::filing::IssueEnv;
 use vanban::model::{DocumentKind, Unreached};
 use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
@@ -86,6 +88,47 @@ enum Command {
         /// Only the messages carrying this kind of document (repeatable).
         #[arg(long, value_enum)]
         only: Vec<KindArg>,
+    },
+    /// Duyệt dự thảo: ghi ý kiến duyệt (người duyệt, thời điểm, ghi chú và SHA-256 của đúng
+    /// nội dung dự thảo hiện tại) cho các văn bản của kỳ; chỉ văn bản đã duyệt mới được gửi.
+    Approve {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
+        period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Chỉ duyệt loại văn bản này (có thể ghi nhiều lần).
+        #[arg(long, value_enum)]
+        only: Vec<KindArg>,
+        /// Chỉ duyệt công văn gửi đơn vị này (mã đơn vị trong danh bạ).
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
+        unit: Option<String>,
+        /// Họ tên người duyệt.
+        #[arg(long, value_name = "HỌ_TÊN")]
+        by: String,
+        /// Ghi chú kèm ý kiến duyệt.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Trả lại dự thảo cho văn thư kèm lý do; văn bản bị trả lại không được gửi.
+    Return {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
+        period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Chỉ trả lại loại văn bản này (có thể ghi nhiều lần).
+        #[arg(long, value_enum)]
+        only: Vec<KindArg>,
+        /// Chỉ trả lại công văn gửi đơn vị này (mã đơn vị trong danh bạ).
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
+        unit: Option<String>,
+        /// Họ tên người trả lại.
+        #[arg(long, value_name = "HỌ_TÊN")]
+        by: String,
+        /// Lý do trả lại (bắt buộc): văn thư sửa theo lý do này.
+        #[arg(long)]
+        reason: String,
     },
     /// Per recipient: sent (when, Message-ID), failed (why), pending or unknown; issued numbers.
     Status {
@@ -478,6 +521,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             resend,
             only,
         } => send_command(&clock, &period, &config, dry_run, resend, only),
+        Command::Approve {
+            period,
+            config,
+            only,
+            unit,
+            by,
+            note,
+        } => decide_command(
+            &clock,
+            &period,
+            &config,
+            &only,
+            unit.as_deref(),
+            Decision::Approved,
+            &by,
+            note.as_deref(),
+        ),
+        Command::Return {
+            period,
+            config,
+            only,
+            unit,
+            by,
+            reason,
+        } => decide_command(
+            &clock,
+            &period,
+            &config,
+            &only,
+            unit.as_deref(),
+            Decision::Returned,
+            &by,
+            Some(&reason),
+        ),
         Command::Status { period, config } => {
             let config = input::config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
@@ -489,7 +566,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let alive = InstanceLock::is_held(&config.state)?;
             let today = clock.today_in(VIETNAM);
             match vanban::deliver::status::period_status(&config, &store, &period, today, alive) {
-                Ok(status) => {
+                Ok(mut status) => {
+                    // An approval the period file or a template has since outdated is shown
+                    // as such: the drafts of approved documents are rendered and compared.
+                    if config.approval.required {
+                        let templates = config
+                            .templates_dir
+                            .clone()
+                            .map(Templates::with_overrides)
+                            .unwrap_or_default();
+                        let backends = Backends::with_limits(
+                            &templates,
+                            Formats::Both,
+                            render_limits(&config.limits),
+                        )?;
+                        let renderers = backends.renderers();
+                        let env = IssueEnv {
+                            store: &store,
+                            clock: &clock,
+                            numbering: config.numbering,
+                            renderers: &renderers,
+                            signing: None,
+                        };
+                        vanban::deliver::status::check_approved(
+                            &mut status,
+                            &env,
+                            &config,
+                            &period,
+                            today,
+                        )?;
+                    }
                     println!("{status}");
                     Ok(ExitCode::SUCCESS)
                 }
@@ -587,6 +693,64 @@ fn send_command(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `vanban approve` / `vanban return`: renders the chosen drafts as `send` would and records
+/// the decision on each, with the SHA-256 of exactly that content.
+#[allow(clippy::too_many_arguments)]
+fn decide_command(
+    clock: &SystemClock,
+    period: &Path,
+    config: &Path,
+    only: &[KindArg],
+    unit: Option<&str>,
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+) -> Result<ExitCode> {
+    let config = input::config::load_without_secrets(config)?;
+    let store = Store::open(&config.state)?;
+    let today = clock.today_in(VIETNAM);
+    let period_data = match input::load_period(period, config.directory.as_deref(), today) {
+        Ok(p) => p,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let templates = config
+        .templates_dir
+        .clone()
+        .map(Templates::with_overrides)
+        .unwrap_or_default();
+    // The same renderers as `send`, so the drafts hashed here are the ones send compares.
+    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
+    let renderers = backends.renderers();
+    let env = IssueEnv {
+        store: &store,
+        clock,
+        numbering: config.numbering,
+        renderers: &renderers,
+        signing: None,
+    };
+    let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
+    let ids = approval::select(&period_data, &kinds, unit)?;
+    let reports = approval::decide(&env, &period_data, &ids, decision, by, note)?;
+    let verb = match decision {
+        Decision::Returned => "Trả lại",
+        _ => "Duyệt",
+    };
+    println!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim());
+    for report in &reports {
+        println!("  {report}");
+    }
+    if !config.approval.required {
+        println!(
+            "Lưu ý: {} đặt [approval] required = false nên send không đòi ý kiến duyệt này.",
+            config.path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn convert_command(

@@ -40,8 +40,25 @@ struct Office {
 }
 
 impl Office {
-    /// `smtp` is the body of the [smtp] section; `top` goes before [sender].
+    /// `smtp` is the body of the [smtp] section; `top` goes before [sender]. Approval is not
+    /// required: these tests are about sending (see [`Office::approving`]).
     fn new(top: &str, smtp: &str) -> Office {
+        Office::build(top, smtp, "[approval]\nrequired = false\n")
+    }
+
+    /// Plain SMTP to `port`, approval required (the default).
+    fn approving(port: u16) -> Office {
+        Office::build(
+            "",
+            &format!(
+                "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_seconds = 10\n\
+                 max_attempts = 3\nretry_delay_seconds = 0"
+            ),
+            "",
+        )
+    }
+
+    fn build(top: &str, smtp: &str, tail: &str) -> Office {
         let dir = tempfile::tempdir().unwrap();
         for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
             std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
@@ -49,7 +66,7 @@ impl Office {
         let config = format!(
             "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n{top}\n\
              [sender]\nname = \"{SENDER}\"\naddress = \"vanphong.damha@example.vn\"\n\
-             [smtp]\n{smtp}\n"
+             [smtp]\n{smtp}\n{tail}"
         );
         std::fs::write(dir.path().join("vanban.toml"), config).unwrap();
         Office { dir }
@@ -205,6 +222,145 @@ fn received(sink: &Sink) -> Vec<(String, bool, Value)> {
             (unit, letter, parsed)
         })
         .collect()
+}
+
+/// Approval before anything leaves: the real binary, the real PDF/DOCX renderers, a real SMTP
+/// server. Nothing goes (and no number is used) until the approver approves; the drafts render
+/// the same bytes every time, so approving twice records once; a returned draft shows its reason.
+#[test]
+fn only_approved_documents_leave_and_each_once() {
+    let sink = Sink::start(&[]);
+    let office = Office::approving(sink.port);
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "nothing sent is not success: {out}");
+    assert!(
+        out.contains("14 thư chưa gửi vì văn bản chưa được duyệt"),
+        "{out}"
+    );
+    assert!(sink.received().is_empty());
+    assert!(!office.path("out/2024-h1").exists(), "no document issued");
+    let status = office.status();
+    assert!(status.contains("Số văn bản đã cấp: chưa có."), "{status}");
+    assert!(
+        status.contains("Thông báo kết luận: nháp (chưa trình duyệt)"),
+        "{status}"
+    );
+
+    // The notice goes back to the clerk: status shows why; the report is approved.
+    let returned = office.run(
+        "return",
+        &[
+            "--only",
+            "conclusion-notice",
+            "--by",
+            "Hoàng Vĩnh Khuyến",
+            "--reason",
+            "Bổ sung thời hạn cho nhiệm vụ 2",
+        ],
+    );
+    assert!(returned.status.success(), "{returned:?}");
+    let approve = |args: &[&str]| {
+        let mut all = vec!["--by", "Hoàng Vĩnh Khuyến"];
+        all.extend_from_slice(args);
+        let out = office.run("approve", &all);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = approve(&["--only", "review-report", "--note", "Đồng ý"]);
+    assert!(text.contains("Báo cáo sơ kết/tổng kết: đã ghi"), "{text}");
+    let status = office.status();
+    assert!(
+        status.contains("Thông báo kết luận: bị trả lại: Bổ sung thời hạn cho nhiệm vụ 2"),
+        "{status}"
+    );
+    assert!(
+        status.contains("Báo cáo sơ kết/tổng kết: đã duyệt"),
+        "{status}"
+    );
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("bị trả lại: Bổ sung thời hạn cho nhiệm vụ 2"),
+        "{out}"
+    );
+    assert_eq!(sink.received().len(), 4, "only the report went: {out}");
+    assert!(office.status().contains("01/BC-UBND"));
+
+    // Everything approved; approved again: the drafts are byte-identical, nothing new recorded.
+    let first = approve(&[]);
+    assert!(first.contains("Thông báo kết luận: đã ghi"), "{first}");
+    let second = approve(&[]);
+    assert_eq!(
+        second
+            .matches("đã ghi trước đó với đúng nội dung này")
+            .count(),
+        11,
+        "the report is issued: refused, the 11 others unchanged\n{second}"
+    );
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 10, đã gửi trước đó 4"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+    // Sent once: a further send sends nothing.
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+    let status = office.status();
+    assert!(
+        status.contains("Thông báo kết luận: đã gửi — số 02/TB-UBND, 10/10 thư"),
+        "{status}"
+    );
+}
+
+/// What is approved is exactly what the approver previewed: the files `vanban render` writes
+/// (and the web page shows) have the SHA-256s the approval records, byte for byte, and
+/// rendering again gives the same bytes.
+#[test]
+fn the_approved_hashes_are_those_of_the_rendered_drafts() {
+    let sink = Sink::start(&[]);
+    let office = Office::approving(sink.port);
+    let render = |out: &str| {
+        let result = Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("render")
+            .arg(office.path("dam-ha-2024-h1.toml"))
+            .arg("--config")
+            .arg(office.path("vanban.toml"))
+            .arg("--out")
+            .arg(office.path(out))
+            .output()
+            .unwrap();
+        assert!(result.status.success(), "{result:?}");
+        let mut hashes: BTreeMap<String, String> = BTreeMap::new();
+        for entry in std::fs::read_dir(office.path(out).join("2024-h1")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            hashes.insert(name, sha256_hex(&std::fs::read(&path).unwrap()));
+        }
+        hashes
+    };
+    let first = render("nhap-1");
+    assert_eq!(render("nhap-2"), first, "rendering is deterministic");
+    let out = office.run("approve", &["--by", "Hoàng Vĩnh Khuyến"]);
+    assert!(out.status.success(), "{out:?}");
+    let store = vanban::state::Store::open(&office.path("vanban.sqlite")).unwrap();
+    let approved: BTreeSet<String> = store
+        .conn()
+        .prepare("SELECT sha256 FROM approval_files")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Every file sent is approved as rendered: the report and notice as PDF, each letter as
+    // PDF and DOCX (render also writes a DOCX of the report and the notice, which are not sent).
+    assert_eq!(approved.len(), 2 + 10 * 2);
+    let rendered: BTreeSet<String> = first.values().cloned().collect();
+    assert!(approved.is_subset(&rendered), "{approved:?}\n{first:#?}");
+    for (name, hash) in &first {
+        let sent = name.ends_with(".pdf") || name.contains("cong-van");
+        assert_eq!(approved.contains(hash), sent, "{name}");
+    }
 }
 
 #[test]

@@ -153,7 +153,9 @@ impl Office {
              max_attempts = 1\nretry_delay_seconds = 0\n{signing}"
         );
         std::fs::write(dir.path().join("vanban.toml"), config).unwrap();
-        Office { dir }
+        let office = Office { dir };
+        office.approve();
+        office
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -176,6 +178,19 @@ impl Office {
             .env("VANBAN_TEST_ORG_PIN", sign_ca::PASSWORD)
             .env("SOFTHSM2_CONF", self.path("softhsm2.conf"));
         command
+    }
+
+    /// The leader approves the drafts as they are now: signing comes after approval, as in an
+    /// office (draft → approved → issued → signed → sent). Every office here approves its drafts
+    /// once, as it is made.
+    fn approve(&self) {
+        let out = self.run("approve", &["--by", "Hoàng Vĩnh Khuyến"]);
+        assert!(
+            out.status.success(),
+            "approve: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn send(&self) -> (bool, String) {

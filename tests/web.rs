@@ -206,7 +206,13 @@ impl Drop for Running {
 }
 
 impl Running {
+    /// Approval not required: these tests are about the page (approval has its own).
     fn start(smtp_port: Option<u16>) -> Running {
+        Running::start_with(smtp_port, "[approval]\nrequired = false\n")
+    }
+
+    /// `approval` is the `[approval]` section, empty for the default (required).
+    fn start_with(smtp_port: Option<u16>, approval: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let smtp = smtp_port.map_or(String::new(), |port| {
             format!(
@@ -216,7 +222,7 @@ impl Running {
         let text = format!(
             "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
              [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
-             {smtp}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+             {smtp}{approval}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
         );
         let path = dir.path().join("vanban.toml");
         std::fs::write(&path, &text).unwrap();
@@ -333,6 +339,116 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 fn sample() -> Vec<u8> {
     std::fs::read(format!("{SAMPLES}/dam-ha-2024-h1.toml")).unwrap()
+}
+
+/// The approver's decision from the page: role and CSRF checked on the server, the reason shown
+/// to the clerk, an audit row, and the same record `vanban approve` makes (approving the same
+/// content from the command line afterwards records nothing new).
+#[test]
+fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decision() {
+    let app = Running::start(None);
+    let (clerk, clerk_csrf) = app.login("lan");
+    let reply = app.upload(&clerk, Some(&clerk_csrf), "ky.toml", &sample());
+    assert!(reply.status < 400, "{}", reply.text());
+    // A clerk cannot approve; the approver needs the session's token.
+    let refused = app.post("/periods/2024-h1/approve", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    // The clerk submits the drafts: each waits for approval; submitting again adds nothing.
+    let reply = app.post("/periods/2024-h1/submit", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(
+        reply.text().contains("Đã trình duyệt 12 văn bản"),
+        "{}",
+        reply.text()
+    );
+    let again = app.post("/periods/2024-h1/submit", &clerk, &[("csrf", &clerk_csrf)]);
+    assert!(again.text().contains("không trình lại"), "{}", again.text());
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert_eq!(page.matches("step-waiting").count(), 12, "{page}");
+    let (boss, csrf) = app.login("khuyen");
+    assert_eq!(
+        app.post("/periods/2024-h1/submit", &boss, &[("csrf", &csrf)])
+            .status,
+        403
+    );
+    assert_eq!(app.post("/periods/2024-h1/approve", &boss, &[]).status, 403);
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert!(page.contains("/periods/2024-h1/approve"), "{page}");
+    assert!(
+        !app.get("/periods/2024-h1", &clerk)
+            .text()
+            .contains("/periods/2024-h1/approve")
+    );
+
+    let reply = app.post(
+        "/periods/2024-h1/return",
+        &boss,
+        &[
+            ("csrf", &csrf),
+            ("only", "conclusion-notice"),
+            ("note", "Bổ sung thời hạn cho nhiệm vụ 2"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert!(page.contains("bị trả lại"), "{page}");
+    assert!(
+        page.contains("Bổ sung thời hạn cho nhiệm vụ 2 (khuyen)"),
+        "{page}"
+    );
+
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("note", "Đồng ý")],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.text().matches(": đã ghi (nội dung sha256").count(),
+        12
+    );
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert!(
+        page.contains("đã duyệt") && !page.contains("bị trả lại"),
+        "{page}"
+    );
+
+    // The command line renders the same drafts: nothing new to record.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .arg("approve")
+        .arg(format!("{SAMPLES}/dam-ha-2024-h1.toml"))
+        .arg("--config")
+        .arg(&app.config.path)
+        .args(["--by", "Hoàng Vĩnh Khuyến"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.matches("đã ghi trước đó với đúng nội dung này (khuyen,")
+            .count(),
+        12,
+        "{text}"
+    );
+
+    let store = WebStore::open(&app.config.state).unwrap();
+    let audit = store.audit_recent(20).unwrap();
+    assert!(
+        audit.iter().any(|a| a.username == "khuyen"
+            && a.action == "trả lại dự thảo"
+            && a.detail.contains("Bổ sung thời hạn")),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.username == "khuyen" && a.action == "duyệt dự thảo"),
+        "{audit:?}"
+    );
 }
 
 #[test]
@@ -674,7 +790,8 @@ fn a_clerk_sends_from_the_page_and_the_ledger_shows_each_message() {
 #[ignore = "needs chromium, chromium-driver, python3 selenium and aiosmtpd: run .ci/run"]
 fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
     let sink = sink::Sink::start(&[]);
-    let app = Running::start(Some(sink.port));
+    // Approval required, as an office runs it: the approver approves in the browser too.
+    let app = Running::start_with(Some(sink.port), "");
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("dam-ha-2024-h1.toml");
     let text = String::from_utf8(sample()).unwrap();
@@ -689,7 +806,7 @@ fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
         .arg(&shots)
         .arg("--broken")
         .arg(&broken)
-        .args(["--clerk", "lan", "--admin", "it"])
+        .args(["--clerk", "lan", "--approver", "khuyen", "--admin", "it"])
         .env("VANBAN_E2E_PASSWORD", PASSWORD)
         .output()
         .unwrap();
@@ -714,6 +831,8 @@ fn a_clerk_takes_the_sample_from_upload_to_sent_in_a_real_browser() {
         "01-dang-nhap.png",
         "03-loi-tep.png",
         "05-xem-truoc.png",
+        "07a-cho-duyet.png",
+        "07b-lanh-dao-duyet.png",
         "07-da-gui.png",
         "08-so-gui-thu.png",
     ] {

@@ -121,6 +121,7 @@ pub struct Config {
     pub jobs: Vec<Job>,
     pub web: WebSettings,
     pub limits: TemplateLimits,
+    pub approval: ApprovalSettings,
     /// `[signing]`; None: documents leave unsigned.
     pub signing: Option<SigningSettings>,
 }
@@ -152,6 +153,28 @@ impl Default for WebSettings {
             session_hours: 8,
             upload_limit_kb: 2048,
             secure_cookies: true,
+        }
+    }
+}
+
+/// `[approval]`: whether a document must be approved in vanban before it is issued and sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalSettings {
+    /// On by default: a document leaves only approved, with the content that was approved. An
+    /// office that approves outside vanban turns it off (today's behaviour: send as rendered).
+    pub required: bool,
+    /// Directory groups (or unit ids) told by email, drafts attached, when drafts wait.
+    pub approvers: Vec<String>,
+    /// How long a send job may wait for approval before the admin is told (once).
+    pub approval_wait: Duration,
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        Self {
+            required: true,
+            approvers: Vec::new(),
+            approval_wait: Duration::from_secs(3 * 24 * 3600),
         }
     }
 }

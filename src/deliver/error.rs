@@ -8,6 +8,7 @@ use super::email::EmailError;
 use super::ledger::LedgerError;
 use super::mail::MailError;
 use crate::input::Problems;
+use crate::issue::approval::ApprovalError;
 use crate::issue::filing::{IssueError, IssuedChanged};
 use crate::issue::register::RegisterError;
 use crate::model::Unit;
@@ -35,6 +36,8 @@ pub enum DeliverError {
     Email(Box<EmailError>),
     #[error(transparent)]
     IssuedChanged(IssuedChanged),
+    #[error(transparent)]
+    Approval(Box<ApprovalError>),
 }
 
 // Boxed: the register's and ledger's errors are large, and this one travels up every call.
@@ -48,7 +51,12 @@ macro_rules! boxed_from {
     )*};
 }
 
-boxed_from!(Mail(MailError), Ledger(LedgerError), Email(EmailError));
+boxed_from!(
+    Mail(MailError),
+    Ledger(LedgerError),
+    Email(EmailError),
+    Approval(ApprovalError)
+);
 
 impl From<IssueError> for DeliverError {
     fn from(error: IssueError) -> Self {

@@ -12,3 +12,4 @@ pub mod plan;
 pub mod report;
 pub mod send;
 pub mod status;
+pub mod submit;

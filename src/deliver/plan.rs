@@ -12,6 +12,7 @@ use super::ledger::{
 };
 use super::report::{DeliveryReport, Outcome};
 use crate::config::Config;
+use crate::issue::approval::{Gate, document_label};
 use crate::issue::filing::{DocId, ReadyDocument, issuer_key};
 use crate::model::{DocumentKind, Period, Unit};
 use crate::state::Store;
@@ -319,6 +320,32 @@ impl Plan {
         }
         needed.sort_by_key(|id| id.kind);
         needed
+    }
+
+    /// Holds back every message to send that carries a document not approved with its current
+    /// content (`gates` has no entry for a document issued before: it goes as filed). Returns
+    /// how many were held.
+    pub fn hold_unapproved(&mut self, gates: &BTreeMap<DocId, Gate>) -> usize {
+        let mut held = 0;
+        for pending in self.pending.iter_mut().filter(|p| p.to_send()) {
+            let blocked: Vec<(String, Gate)> = pending
+                .delivery
+                .documents
+                .iter()
+                .filter_map(|id| match gates.get(id) {
+                    Some(Gate::Approved) | None => None,
+                    Some(gate) => Some((document_label(id), gate.clone())),
+                })
+                .collect();
+            if blocked.is_empty() {
+                continue;
+            }
+            let outcome = Outcome::NotApproved { documents: blocked };
+            pending.decision = Decision::Done(outcome.clone());
+            pending.outcome = outcome;
+            held += 1;
+        }
+        held
     }
 
     /// Whether some copy of a message carrying `id` may have reached its recipient.

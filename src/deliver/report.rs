@@ -10,6 +10,7 @@ use super::email::MessageKind;
 use super::ledger::DeliveryKey;
 use super::mail::SendError;
 use crate::clock::local_time;
+use crate::issue::approval::Gate;
 use crate::model::DocumentKind;
 
 /// What happened to one message.
@@ -49,6 +50,9 @@ pub enum Outcome {
     },
     /// Not tried: the run was stopped first, or could not record the attempt.
     NotTried { reason: String },
+    /// Not sent, no number used: a document it carries is not approved with the content it has
+    /// now (`[approval] required`). Each such document's name and where it stands.
+    NotApproved { documents: Vec<(String, Gate)> },
 }
 
 impl Outcome {
@@ -79,6 +83,16 @@ impl Outcome {
             Outcome::Unknown { .. } => "không rõ kết quả",
             Outcome::InProgress { .. } => "đang gửi",
             Outcome::NotTried { .. } => "chưa gửi",
+            Outcome::NotApproved { documents } => {
+                let gates = || documents.iter().map(|(_, gate)| gate);
+                if gates().any(|g| matches!(g, Gate::Returned { .. })) {
+                    "bị trả lại"
+                } else if gates().any(|g| matches!(g, Gate::Changed { .. })) {
+                    "đổi sau khi duyệt"
+                } else {
+                    "chờ duyệt"
+                }
+            }
         }
     }
 }
@@ -190,6 +204,13 @@ impl fmt::Display for DeliveryReport {
             ),
             Outcome::NotTried { reason } if reason.is_empty() => Ok(()),
             Outcome::NotTried { reason } => write!(f, " — {reason}"),
+            Outcome::NotApproved { documents } => {
+                let what: Vec<String> = documents
+                    .iter()
+                    .map(|(label, gate)| format!("{label}: {gate}"))
+                    .collect();
+                write!(f, " — chưa gửi, chưa cấp số: {}", what.join("; "))
+            }
         }
     }
 }
@@ -250,6 +271,14 @@ impl fmt::Display for SendReport {
                 count(|o| matches!(o, Outcome::Failed { .. })),
                 count(|o| matches!(o, Outcome::Unknown { .. } | Outcome::InProgress { .. })),
                 count(|o| matches!(o, Outcome::NotTried { .. })),
+            )?;
+        }
+        let held = self.count(|o| matches!(o, Outcome::NotApproved { .. }));
+        if held > 0 {
+            write!(
+                f,
+                " {held} thư chưa gửi vì văn bản chưa được duyệt đúng nội dung hiện tại \
+                 (vanban approve)."
             )?;
         }
         if self.stopped {

@@ -19,6 +19,7 @@ pub use super::report::{DeliveryReport, DocumentReport, Outcome, SendReport};
 use crate::clock::{Clock, VIETNAM};
 use crate::config::Config;
 use crate::input;
+use crate::issue::approval;
 use crate::issue::filing::{self as issue, IssueEnv, IssueError, number_text};
 use crate::issue::signatures;
 use crate::model::DocumentKind;
@@ -116,6 +117,21 @@ pub fn send_period(
         stopped: false,
         outbox: dry_run.then(|| config.outbox.join(&period_key)),
     };
+
+    // Approval, before any number is reserved: a message goes only if every document it
+    // carries is approved with the content it has now; the others wait, numberless.
+    if !dry_run && config.approval.required && plan.to_send().next().is_some() {
+        let issue_env = IssueEnv {
+            store: env.store,
+            clock: env.clock,
+            numbering: config.numbering,
+            renderers: env.renderers,
+            signing: None,
+        };
+        let gates = approval::gates(&issue_env, &plan.period, &plan.needed_documents())
+            .map_err(|e| DeliverError::Approval(Box::new(e)))?;
+        plan.hold_unapproved(&gates);
+    }
 
     if plan.to_send().next().is_some() {
         let emails = compose::check(config, &plan, dry_run, &mut problems);
@@ -282,8 +298,18 @@ mod tests {
     }
 
     impl Fixture {
-        /// The sample period and directory; SMTP at a port where nothing listens.
+        /// The sample period and directory; SMTP at a port where nothing listens; approval
+        /// not required (these tests are about sending).
         fn new(extra: &str) -> Fixture {
+            Fixture::build(extra, "[approval]\nrequired = false\n")
+        }
+
+        /// Like [`Fixture::new`], with approval required (the default).
+        fn approving(extra: &str) -> Fixture {
+            Fixture::build(extra, "")
+        }
+
+        fn build(extra: &str, tail: &str) -> Fixture {
             let dir = tempfile::tempdir().unwrap();
             for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
                 std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
@@ -296,7 +322,8 @@ mod tests {
             let text = format!(
                 "directory = \"directory.toml\"\n{extra}\n[sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\n\
                  address = \"vanphong@damha.example\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\n\
-                 security = \"none\"\ntimeout_seconds = 2\nmax_attempts = 2\nretry_delay_seconds = 7\n"
+                 security = \"none\"\ntimeout_seconds = 2\nmax_attempts = 2\nretry_delay_seconds = 7\n\
+                 {tail}"
             );
             let config_path = dir.path().join("vanban.toml");
             let config = crate::input::config::parse(&config_path, &text, &|_| None).unwrap();
@@ -333,6 +360,28 @@ mod tests {
                 sleep: &sleep,
             };
             send_period(&env, &self.period(), options, &StopSignal::new())
+        }
+
+        /// Records `decision` on the chosen documents as `vanban approve`/`return` does.
+        fn decide(
+            &self,
+            only: &[DocumentKind],
+            unit: Option<&str>,
+            decision: approval::Decision,
+            note: Option<&str>,
+        ) -> Vec<approval::DecisionReport> {
+            let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+            let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+            let env = IssueEnv {
+                store: &self.store,
+                clock: &self.clock,
+                numbering: self.config.numbering,
+                renderers: &renderers,
+                signing: None,
+            };
+            let period = load(self);
+            let ids = approval::select(&period, only, unit).unwrap();
+            approval::decide(&env, &period, &ids, decision, "Hoàng Vĩnh Khuyến", note).unwrap()
         }
 
         fn status(&self) -> PeriodStatus {
@@ -756,6 +805,305 @@ mod tests {
                 .all(|d| d.message == MessageKind::ReviewReport)
         );
         assert_eq!(report.documents.len(), 1);
+    }
+
+    fn held(report: &SendReport) -> usize {
+        report.count(|o| matches!(o, Outcome::NotApproved { .. }))
+    }
+
+    #[test]
+    fn unapproved_documents_are_not_sent_and_use_no_number() {
+        let f = Fixture::approving("");
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert_eq!(held(&report), 14, "{report}");
+        assert!(report.documents.is_empty());
+        let text = report.to_string();
+        assert!(text.contains("chờ duyệt"), "{text}");
+        assert!(text.contains("Thông báo kết luận: chờ duyệt"), "{text}");
+        let status = f.status();
+        assert!(status.issued.is_empty() && status.reserved.is_empty());
+        assert!(status.lines.iter().all(|l| l.record.is_none()));
+        assert!(!f.config.output_dir.join("2024-h1").exists());
+        let shown = status.to_string();
+        assert!(
+            shown.contains("Thông báo kết luận: nháp (chưa trình duyệt)"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn approved_documents_go_and_the_others_wait() {
+        let f = Fixture::approving("");
+        let decided = f.decide(
+            &[DocumentKind::ReviewReport],
+            None,
+            approval::Decision::Approved,
+            Some("Đồng ý ban hành"),
+        );
+        assert_eq!(decided.len(), 1);
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        // The four report messages were tried (the server is down), the ten letters wait.
+        assert_eq!(held(&report), 10, "{report}");
+        assert_eq!(
+            report.count(|o| matches!(o, Outcome::Failed { .. })),
+            4,
+            "{report}"
+        );
+        let numbers: Vec<&str> = report.documents.iter().map(|d| d.number.as_str()).collect();
+        assert_eq!(numbers, ["01/BC-UBND"]);
+        let status = f.status();
+        assert_eq!(status.issued.len(), 1);
+        assert!(status.reserved.is_empty());
+        let shown = status.to_string();
+        assert!(
+            shown.contains("Công văn giao nhiệm vụ gửi bqlda: nháp"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("đã ban hành số 01/BC-UBND; đã gửi 0/4 thư"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_unit_letter_approved_alone_still_waits_for_the_notice() {
+        let f = Fixture::approving("");
+        f.decide(&[], Some("bqlda"), approval::Decision::Approved, None);
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert_eq!(held(&report), 14, "{report}");
+        let bqlda = report
+            .deliveries
+            .iter()
+            .find(|d| d.key.recipient == "bqlda" && d.message == MessageKind::LetterAndNotice)
+            .unwrap();
+        let Outcome::NotApproved { documents } = &bqlda.outcome else {
+            panic!("{bqlda}")
+        };
+        assert_eq!(documents.len(), 1, "{bqlda}");
+        assert_eq!(documents[0].0, "Thông báo kết luận");
+        // Then the notice: bqlda's message goes, the other units' letters still wait.
+        f.decide(
+            &[DocumentKind::ConclusionNotice],
+            None,
+            approval::Decision::Approved,
+            None,
+        );
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert_eq!(held(&report), 13, "{report}");
+        let numbers: Vec<&str> = report.documents.iter().map(|d| d.number.as_str()).collect();
+        assert_eq!(numbers, ["01/TB-UBND", "02/UBND-NLN"]);
+    }
+
+    #[test]
+    fn a_period_file_changed_after_approval_is_refused_until_approved_again() {
+        let f = Fixture::approving("");
+        f.decide(&[], None, approval::Decision::Approved, None);
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        let shown = report.to_string();
+        // The report does not quote the changed task: it still goes; the notice and the
+        // letters that quote it do not.
+        assert!(
+            shown.contains("nội dung đã thay đổi sau khi duyệt"),
+            "{shown}"
+        );
+        assert!(held(&report) > 0, "{shown}");
+        assert!(
+            report
+                .deliveries
+                .iter()
+                .filter(|d| d.message == MessageKind::LetterAndNotice)
+                .all(|d| matches!(d.outcome, Outcome::NotApproved { .. })),
+            "{shown}"
+        );
+        assert!(
+            report
+                .documents
+                .iter()
+                .all(|d| d.kind != DocumentKind::ConclusionNotice)
+        );
+        // `status` shows it too, once it renders the approved drafts to compare.
+        let mut status = f.status();
+        let shown = status.to_string();
+        assert!(shown.contains("Thông báo kết luận: đã duyệt"), "{shown}");
+        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+        let env = IssueEnv {
+            store: &f.store,
+            clock: &f.clock,
+            numbering: f.config.numbering,
+            renderers: &renderers,
+            signing: None,
+        };
+        crate::deliver::status::check_approved(
+            &mut status,
+            &env,
+            &f.config,
+            &f.period(),
+            f.clock.today_in(VIETNAM),
+        )
+        .unwrap();
+        let shown = status.to_string();
+        assert!(
+            shown.contains(
+                "Thông báo kết luận: nội dung đã thay đổi sau khi duyệt (Hoàng Vĩnh Khuyến duyệt \
+                 bản trước): cần duyệt lại"
+            ),
+            "{shown}"
+        );
+        // Approved again as it is now: everything goes.
+        f.decide(&[], None, approval::Decision::Approved, None);
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert_eq!(held(&report), 0, "{report}");
+    }
+
+    #[test]
+    fn returned_drafts_are_not_sent_and_status_shows_the_reason() {
+        let f = Fixture::approving("");
+        f.decide(
+            &[DocumentKind::ConclusionNotice],
+            None,
+            approval::Decision::Returned,
+            Some("Sửa thời hạn nhiệm vụ 3"),
+        );
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert_eq!(held(&report), 14, "{report}");
+        let shown = report.to_string();
+        assert!(
+            shown.contains("bị trả lại: Sửa thời hạn nhiệm vụ 3"),
+            "{shown}"
+        );
+        let status = f.status().to_string();
+        assert!(
+            status.contains(
+                "Thông báo kết luận: bị trả lại: Sửa thời hạn nhiệm vụ 3 (Hoàng Vĩnh Khuyến)"
+            ),
+            "{status}"
+        );
+        assert!(f.status().issued.is_empty());
+        // The clerk corrects the notice: the new version waits for the approver.
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        let shown = report.to_string();
+        assert!(shown.contains("Thông báo kết luận: chờ duyệt"), "{shown}");
+        assert!(!shown.contains("bị trả lại"), "{shown}");
+    }
+
+    #[test]
+    fn approving_the_same_content_twice_records_it_once() {
+        let f = Fixture::approving("");
+        let first = f.decide(&[], None, approval::Decision::Approved, None);
+        assert_eq!(first.len(), 12);
+        assert!(
+            first
+                .iter()
+                .all(|d| d.recorded == approval::Recorded::Recorded)
+        );
+        let second = f.decide(&[], None, approval::Decision::Approved, None);
+        assert!(
+            second
+                .iter()
+                .all(|d| matches!(d.recorded, approval::Recorded::AlreadyDone { .. })),
+        );
+        assert!(
+            second[0].to_string().contains("đã ghi trước đó"),
+            "{}",
+            second[0]
+        );
+        assert_eq!(
+            first.iter().map(|d| &d.content_sha256).collect::<Vec<_>>(),
+            second.iter().map(|d| &d.content_sha256).collect::<Vec<_>>()
+        );
+        let rows: i64 = f
+            .store
+            .conn()
+            .query_row("SELECT count(*) FROM approval_decisions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 12);
+        // A return with no reason is refused before anything is recorded.
+        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+        let env = IssueEnv {
+            store: &f.store,
+            clock: &f.clock,
+            numbering: f.config.numbering,
+            renderers: &renderers,
+            signing: None,
+        };
+        let period = load(&f);
+        let ids = approval::select(&period, &[], None).unwrap();
+        let error = approval::decide(
+            &env,
+            &period,
+            &ids,
+            approval::Decision::Returned,
+            "An",
+            Some(" "),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("lý do"), "{error}");
+    }
+
+    #[test]
+    fn an_issued_document_cannot_be_approved_again() {
+        let f = Fixture::approving("");
+        f.decide(&[], None, approval::Decision::Approved, None);
+        f.send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+        let env = IssueEnv {
+            store: &f.store,
+            clock: &f.clock,
+            numbering: f.config.numbering,
+            renderers: &renderers,
+            signing: None,
+        };
+        let period = load(&f);
+        let ids = approval::select(&period, &[DocumentKind::ReviewReport], None).unwrap();
+        let error = approval::decide(
+            &env,
+            &period,
+            &ids,
+            approval::Decision::Returned,
+            "An",
+            Some("muộn"),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("đã ban hành"), "{error}");
+        // The next send re-sends the issued documents as filed, approval not asked again.
+        f.clock.advance(chrono::Duration::days(1));
+        let again = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert_eq!(held(&again), 0, "{again}");
+        assert!(again.documents.iter().all(|d| d.reused));
     }
 
     #[test]

@@ -14,7 +14,8 @@ use super::plan::{ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
 use crate::input;
-use crate::issue::filing::issuer_key;
+use crate::issue::approval::{self, Decision, DecisionRecord, Gate};
+use crate::issue::filing::{DocId, IssueEnv, issuer_key};
 use crate::issue::register::{Register, RegisterEntry};
 use crate::issue::signatures::{self, Role, SignatureRecord};
 use crate::model::DocumentKind;
@@ -49,6 +50,76 @@ pub struct PeriodStatus {
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
+    /// Each of the period's documents and the step it has reached.
+    pub documents: Vec<DocumentStatus>,
+}
+
+/// Where one document stands: draft → waiting for approval → approved | returned → issued →
+/// sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// No decision recorded yet.
+    Draft {
+        approval_required: bool,
+    },
+    Waiting,
+    Returned {
+        by: String,
+        reason: String,
+    },
+    Approved {
+        by: String,
+    },
+    /// Approved, but the draft renders differently now (period file or template changed):
+    /// found only by [`check_approved`], which renders.
+    Changed {
+        by: String,
+    },
+    /// Numbered and filed; `sent` of `messages` messages carrying it have gone.
+    Issued {
+        number: String,
+        sent: usize,
+        messages: usize,
+    },
+}
+
+impl Step {
+    pub fn label_vi(&self) -> String {
+        match self {
+            Step::Draft {
+                approval_required: true,
+            } => "nháp (chưa trình duyệt)".to_owned(),
+            Step::Draft {
+                approval_required: false,
+            } => "nháp (không cần duyệt trong vanban)".to_owned(),
+            Step::Waiting => "chờ duyệt".to_owned(),
+            Step::Returned { by, reason } => format!("bị trả lại: {reason} ({by})"),
+            Step::Approved { by } => format!("đã duyệt ({by}); chưa ban hành"),
+            Step::Changed { by } => {
+                format!("nội dung đã thay đổi sau khi duyệt ({by} duyệt bản trước): cần duyệt lại")
+            }
+            Step::Issued {
+                number,
+                sent,
+                messages,
+            } if sent == messages && *messages > 0 => {
+                format!("đã gửi — số {number}, {sent}/{messages} thư")
+            }
+            Step::Issued {
+                number,
+                sent,
+                messages,
+            } => format!("đã ban hành số {number}; đã gửi {sent}/{messages} thư"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentStatus {
+    pub id: DocId,
+    pub step: Step,
+    /// The newest approval decision, if any.
+    pub decision: Option<DecisionRecord>,
 }
 
 /// Reads the ledger and the register for a period, without writing anything. `sender_alive`:
@@ -146,6 +217,59 @@ pub fn period_status(
     let label = render::context::build(&period, DocumentKind::ConclusionNotice, None, None)
         .period
         .label;
+    let ids: Vec<DocId> = render::plan(&period, None, &|_, _| None)
+        .into_iter()
+        .map(|d| DocId {
+            kind: d.kind,
+            unit: d.unit,
+        })
+        .collect();
+    let mut decisions = approval::latest_decisions(store, &period, &ids)
+        .map_err(|e| DeliverError::Approval(Box::new(e)))?;
+    let deliveries = plan_deliveries(&period, &[]);
+    let documents = ids
+        .into_iter()
+        .map(|id| {
+            let key = id.register_key(&period);
+            let decision = decisions.remove(&id);
+            let step = if let Some(entry) = issued.iter().find(|e| e.document_key == key) {
+                let carrying: Vec<&DeliveryKey> = deliveries
+                    .iter()
+                    .filter(|d| d.documents.contains(&id))
+                    .map(|d| &d.key)
+                    .collect();
+                let sent = lines
+                    .iter()
+                    .filter(|l| carrying.contains(&&l.key))
+                    .filter(|l| {
+                        l.record
+                            .as_ref()
+                            .is_some_and(|r| r.sends().next().is_some())
+                    })
+                    .count();
+                Step::Issued {
+                    number: entry.number_and_symbol(),
+                    sent,
+                    messages: carrying.len(),
+                }
+            } else {
+                match &decision {
+                    None => Step::Draft {
+                        approval_required: config.approval.required,
+                    },
+                    Some(d) => match d.decision {
+                        Decision::Submitted => Step::Waiting,
+                        Decision::Approved => Step::Approved { by: d.by.clone() },
+                        Decision::Returned => Step::Returned {
+                            by: d.by.clone(),
+                            reason: d.note.clone().unwrap_or_default(),
+                        },
+                    },
+                }
+            };
+            DocumentStatus { id, step, decision }
+        })
+        .collect();
     Ok(PeriodStatus {
         period: period.key(),
         label,
@@ -154,7 +278,41 @@ pub fn period_status(
         reserved,
         signed,
         sender_alive,
+        documents,
     })
+}
+
+/// Renders the drafts of the documents shown as approved and marks those whose content is no
+/// longer what was approved (the period file or a template changed since): `send` would hold
+/// them. Only `vanban status` pays for this rendering; the web page shows the recorded step.
+pub fn check_approved(
+    status: &mut PeriodStatus,
+    env: &IssueEnv<'_>,
+    config: &Config,
+    period_path: &Path,
+    today: NaiveDate,
+) -> Result<(), DeliverError> {
+    let ids: Vec<DocId> = status
+        .documents
+        .iter()
+        .filter(|d| matches!(d.step, Step::Approved { .. }))
+        .map(|d| d.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let period = input::load_period(period_path, config.directory.as_deref(), today)
+        .map_err(DeliverError::Period)?;
+    let gates =
+        approval::gates(env, &period, &ids).map_err(|e| DeliverError::Approval(Box::new(e)))?;
+    for document in &mut status.documents {
+        if let (Some(Gate::Changed { by, .. }), Step::Approved { .. }) =
+            (gates.get(&document.id), &document.step)
+        {
+            document.step = Step::Changed { by: by.clone() };
+        }
+    }
+    Ok(())
 }
 
 impl StatusLine {
@@ -237,6 +395,27 @@ impl StatusLine {
 impl fmt::Display for PeriodStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Kỳ {} ({})", self.period, self.label)?;
+        writeln!(f, "Văn bản ({}):", self.documents.len())?;
+        for document in &self.documents {
+            write!(
+                f,
+                "  {}: {}",
+                approval::document_label(&document.id),
+                document.step.label_vi()
+            )?;
+            if let Some(decision) = &document.decision
+                && !matches!(document.step, Step::Draft { .. })
+            {
+                write!(
+                    f,
+                    " — {} lúc {}, nội dung sha256 {}…",
+                    decision.decision.label_vi(),
+                    local_time(decision.at),
+                    &decision.content_sha256[..12]
+                )?;
+            }
+            writeln!(f)?;
+        }
         writeln!(f, "Thư ({}):", self.lines.len())?;
         let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         for line in &self.lines {

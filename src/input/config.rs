@@ -12,9 +12,10 @@ use super::Problems;
 use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
-    Action, CatchUp, Config, Covers, CronSchedule, Job, KeyLocation, NumberingScheme,
-    OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey, SigningSettings, Smtp,
-    SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path, same_person,
+    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, Job, KeyLocation,
+    NumberingScheme, OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey,
+    SigningSettings, Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
+    same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -47,6 +48,7 @@ const TOP_KEYS: &[&str] = &[
     "web",
     "limits",
     "signing",
+    "approval",
 ];
 const SIGNING_KEYS: &[&str] = &["organisation", "signers", "tsa_url"];
 /// Where a key is, for the organisation and for each signer. `password` and `pin` are known
@@ -63,6 +65,7 @@ const KEY_KEYS: &[&str] = &[
     "password",
     "pin",
 ];
+const APPROVAL_KEYS: &[&str] = &["required", "approvers", "approval_wait"];
 const LIMIT_KEYS: &[&str] = &[
     "docx_max_uncompressed_mb",
     "docx_max_entries",
@@ -280,6 +283,10 @@ fn read_config(
     let signing = top
         .get("signing")
         .and_then(|n| read_signing(r, n, &resolve));
+    let approval = match top.get("approval") {
+        Some(n) => read_approval(r, n),
+        None => ApprovalSettings::default(),
+    };
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -312,6 +319,7 @@ fn read_config(
         jobs,
         web,
         limits,
+        approval,
         signing,
     })
 }
@@ -486,6 +494,56 @@ fn read_key(
             None
         }
     }
+}
+
+fn read_approval(r: &mut Reader<'_>, node: &Node) -> ApprovalSettings {
+    let defaults = ApprovalSettings::default();
+    let Some(t) = r.table(node, "approval", APPROVAL_KEYS) else {
+        return defaults;
+    };
+    let approval_wait = match t.opt_string(r, "approval_wait") {
+        Some(text) => match parse_wait(&text) {
+            Some(wait) => wait,
+            None => {
+                r.report(
+                    &span_of(&t, "approval_wait"),
+                    "approval.approval_wait",
+                    format!(
+                        "thời gian chờ duyệt \"{text}\" không hợp lệ; viết một số nguyên dương và \
+                         đơn vị: \"3d\" (ngày), \"12h\" (giờ) hoặc \"30m\" (phút)"
+                    ),
+                );
+                defaults.approval_wait
+            }
+        },
+        None => defaults.approval_wait,
+    };
+    ApprovalSettings {
+        required: t.opt_bool(r, "required").unwrap_or(defaults.required),
+        approvers: t
+            .strings(r, "approvers", false)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
+        approval_wait,
+    }
+}
+
+/// "3d", "12h", "30m": a whole positive number of days, hours or minutes.
+fn parse_wait(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let seconds = match unit {
+        'd' => 24 * 3600,
+        'h' => 3600,
+        'm' => 60,
+        _ => return None,
+    };
+    let number: u64 = text[..text.len() - 1].parse().ok()?;
+    if number == 0 {
+        return None;
+    }
+    number.checked_mul(seconds).map(Duration::from_secs)
 }
 
 fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
@@ -825,6 +883,38 @@ period = "data/{year}-h{half}.toml"
             .unwrap_err()
             .to_string();
         assert!(err.contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn approval_is_required_by_default_and_its_wait_is_read() {
+        let config = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert!(config.approval.required);
+        assert!(config.approval.approvers.is_empty());
+        assert_eq!(
+            config.approval.approval_wait,
+            Duration::from_secs(3 * 86_400)
+        );
+        let text = format!(
+            "{GOOD}\n[approval]\nrequired = false\napprovers = [\"lanh-dao\"]\napproval_wait = \"12h\"\n"
+        );
+        let config = load_without_secrets_from(Path::new("v.toml"), &text).unwrap();
+        assert!(!config.approval.required);
+        assert_eq!(config.approval.approvers, ["lanh-dao"]);
+        assert_eq!(
+            config.approval.approval_wait,
+            Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(parse_wait("30m"), Some(Duration::from_secs(1800)));
+        for bad in ["3w", "0d", "d", "-1h", "1.5h"] {
+            assert_eq!(parse_wait(bad), None, "{bad}");
+        }
+        let text = format!("{GOOD}\n[approval]\napproval_wait = \"3 ngày\"\n");
+        let err = load_without_secrets_from(Path::new("v.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("approval.approval_wait"), "{err}");
+        assert!(err.contains("\"3 ngày\""), "{err}");
+        assert!(err.contains("v.toml:"), "{err}");
     }
 
     #[test]

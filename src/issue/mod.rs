@@ -1,7 +1,8 @@
 //! Issuing documents: numbers from the register (continuing the office's own) and the final
-//! documents filed with their hash. Signing comes between numbering and delivery: the PAdES
-//! library in sign/, the configured keys and the signing step in signatures.rs; approval will too.
+//! documents filed with their hash. Approval (of the drafts' exact content) comes before any
+//! number; signing (PAdES, sign/) between numbering and delivery.
 
+pub mod approval;
 pub mod filing;
 pub mod register;
 pub mod sign;

@@ -9,12 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
+use super::RunOutcome;
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
 use crate::clock::VIETNAM;
 use crate::config::{Action, Config, Job};
 use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
 use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
+use crate::deliver::submit;
 use crate::input::Problems;
+use crate::issue::filing::IssueEnv;
 use crate::model::{DocumentKind, Period};
 use crate::render::templates::Templates;
 use crate::render::{self, BackendError, Backends, Formats};
@@ -56,18 +59,61 @@ impl JobExecutor {
             .filter(|d| wanted(job, d.kind))
             .collect();
         let dir = ctx.config.output_dir.join(period.key());
-        match render::render_to_dir(&documents, &self.backends.renderers(), &dir, self.threads) {
-            Ok(written) => {
-                for path in &written {
-                    debug!(job = %job.name, file = %path.display(), "Đã ghi tệp");
+        let report =
+            match render::render_to_dir(&documents, &self.backends.renderers(), &dir, self.threads)
+            {
+                Ok(written) => {
+                    for path in &written {
+                        debug!(job = %job.name, file = %path.display(), "Đã ghi tệp");
+                    }
+                    ExecReport::ok(format!(
+                        "Đã tạo {} tệp trong {}",
+                        written.len(),
+                        dir.display()
+                    ))
                 }
-                ExecReport::ok(format!(
-                    "Đã tạo {} tệp trong {}",
-                    written.len(),
-                    dir.display()
-                ))
-            }
-            Err(e) => ExecReport::failed(format!("Không tạo được văn bản: {e}")),
+                Err(e) => ExecReport::failed(format!("Không tạo được văn bản: {e}")),
+            };
+        if ctx.config.approval.required {
+            report.and_submit(|| self.submit(ctx, job, period))
+        } else {
+            report
+        }
+    }
+
+    /// With `[approval] required`: submits the job's drafts for approval and mails them to the
+    /// approvers (`deliver::submit`). Returns the line for the run history, and whether it
+    /// failed.
+    fn submit(&self, ctx: &ExecContext<'_>, job: &Job, period: &Period) -> (String, bool) {
+        let renderers = self.backends.renderers();
+        let env = IssueEnv {
+            store: ctx.store,
+            clock: ctx.clock,
+            numbering: ctx.config.numbering,
+            renderers: &renderers,
+            signing: None,
+        };
+        let by = format!("vanban (tác vụ {})", job.name);
+        match submit::submit_drafts(ctx.config, &env, period, &job.documents, &by) {
+            Ok(submission) => (submission.to_string(), submission.failed()),
+            Err(e) => (format!("Không trình duyệt được: {e}"), true),
+        }
+    }
+}
+
+impl ExecReport {
+    /// Adds the submission's line to a render report (when approval is required and the render
+    /// went well); a failed submission fails the firing.
+    fn and_submit(self, submit: impl FnOnce() -> (String, bool)) -> ExecReport {
+        if self.outcome() != RunOutcome::Ok {
+            return self;
+        }
+        let (line, failed) = submit();
+        let detail = format!("{}\n{line}", self.detail);
+        if failed {
+            ExecReport::failed(detail)
+        } else {
+            ExecReport::ok(detail)
         }
     }
 }
@@ -133,6 +179,7 @@ impl JobExecutor {
         for note in &report.notes {
             let _ = write!(detail, "\n{note}");
         }
+        let held = report.count(|o| matches!(o, Outcome::NotApproved { .. }));
         if report.stopped && stop.is_requested() {
             let _ = write!(
                 detail,
@@ -142,6 +189,18 @@ impl JobExecutor {
                 ctx.config.path.display()
             );
             ExecReport::interrupted(detail)
+        } else if held > 0
+            && report
+                .deliveries
+                .iter()
+                .all(|d| d.outcome.is_done() || matches!(d.outcome, Outcome::NotApproved { .. }))
+        {
+            let _ = write!(
+                detail,
+                "\nChờ duyệt: {held} thư chưa gửi; dịch vụ xem lại mỗi phút và gửi ngay khi văn \
+                 bản được duyệt"
+            );
+            ExecReport::waiting(detail)
         } else if report.all_delivered() {
             ExecReport::ok(detail)
         } else {

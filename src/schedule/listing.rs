@@ -109,6 +109,7 @@ fn describe_run(run: &JobRun, tz: Tz) -> String {
         RunOutcome::Failed => "thất bại",
         RunOutcome::Skipped => "bỏ qua",
         RunOutcome::Interrupted => "bị gián đoạn",
+        RunOutcome::Waiting => "chờ duyệt",
     };
     let trigger = match run.trigger {
         Trigger::Schedule => "theo lịch",

@@ -15,7 +15,7 @@ pub mod service;
 pub use catch_up::{CatchUpPlan, plan_catch_up};
 pub use runs::{
     JobRun, RunOutcome, Trigger, claim_firing, finish_firing, first_seen, history, last_due,
-    record_skipped, recover_interrupted,
+    mark_wait_alerted, reclaim_waiting, record_skipped, recover_interrupted, waiting_firings,
 };
 
 /// What can go wrong while reading a job's schedule or its run history. The messages are

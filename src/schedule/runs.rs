@@ -63,6 +63,9 @@ pub enum RunOutcome {
     /// Found still `Running` at service start: the process died mid-run. Never re-run,
     /// since messages may already have gone out; the ledger says which.
     Interrupted,
+    /// A send whose documents are not approved yet: the service looks again every minute and
+    /// finishes it (ok or failed) once they are.
+    Waiting,
 }
 
 impl RunOutcome {
@@ -73,6 +76,7 @@ impl RunOutcome {
             RunOutcome::Failed => "failed",
             RunOutcome::Skipped => "skipped",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Waiting => "waiting",
         }
     }
 
@@ -83,6 +87,7 @@ impl RunOutcome {
             "failed" => RunOutcome::Failed,
             "skipped" => RunOutcome::Skipped,
             "interrupted" => RunOutcome::Interrupted,
+            "waiting" => RunOutcome::Waiting,
             _ => return None,
         })
     }
@@ -208,6 +213,49 @@ pub fn recover_interrupted(
         .collect::<Result<Vec<_>, _>>()?;
     runs.sort_by(|a, b| (&a.job, a.due).cmp(&(&b.job, b.due)));
     Ok(runs)
+}
+
+/// Every firing waiting for approval, oldest first.
+pub fn waiting_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> {
+    let mut stmt = conn.prepare(
+        "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
+         WHERE outcome = 'waiting' ORDER BY due, job",
+    )?;
+    let rows = stmt
+        .query_map([], raw_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(JobRun::try_from).collect()
+}
+
+/// Takes a waiting firing back to run it again: `waiting` → `running`, in one statement, so
+/// it runs once however many look. False if it is no longer waiting.
+pub fn reclaim_waiting(
+    conn: &Connection,
+    job: &str,
+    due: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET outcome = 'running'
+         WHERE job = ?1 AND due = ?2 AND outcome = 'waiting'",
+        params![job, due_key(due)],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Marks that the admin was told this firing waits too long. True only the first time, so
+/// the alert goes once.
+pub fn mark_wait_alerted(
+    conn: &Connection,
+    job: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET waiting_alerted = ?3
+         WHERE job = ?1 AND due = ?2 AND waiting_alerted IS NULL",
+        params![job, due_key(due), db_time(now)],
+    )?;
+    Ok(updated == 1)
 }
 
 /// Due time of the latest scheduled firing recorded for `job`, whatever its outcome;
@@ -574,6 +622,37 @@ mod tests {
         assert_eq!(run.outcome, RunOutcome::Skipped);
         assert_eq!(run.started, None);
         assert_eq!(last_due(&conn, "khac").unwrap(), None);
+    }
+
+    #[test]
+    fn a_waiting_firing_is_taken_back_once_and_alerted_once() {
+        // The full schema: `waiting` and `waiting_alerted` come with migration 5.
+        let store = crate::state::Store::open_in_memory().unwrap();
+        let conn = store.conn();
+        let due = utc(2026, 6, 25, 1, 0);
+        assert!(claim_firing(conn, "gui", due, due, Trigger::Schedule).unwrap());
+        // Not waiting yet: nothing to take back.
+        assert!(!reclaim_waiting(conn, "gui", due).unwrap());
+        finish_firing(conn, "gui", due, due, RunOutcome::Waiting, "chờ duyệt").unwrap();
+        let waiting = waiting_firings(conn).unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].outcome, RunOutcome::Waiting);
+        assert!(reclaim_waiting(conn, "gui", due).unwrap());
+        assert!(!reclaim_waiting(conn, "gui", due).unwrap(), "taken once");
+        assert!(waiting_firings(conn).unwrap().is_empty());
+        let later = due + chrono::Duration::minutes(1);
+        finish_firing(conn, "gui", due, later, RunOutcome::Waiting, "chờ duyệt").unwrap();
+        assert!(mark_wait_alerted(conn, "gui", due, later).unwrap());
+        assert!(
+            !mark_wait_alerted(conn, "gui", due, later).unwrap(),
+            "alerted once"
+        );
+        assert!(reclaim_waiting(conn, "gui", due).unwrap());
+        finish_firing(conn, "gui", due, later, RunOutcome::Ok, "đã gửi").unwrap();
+        assert!(waiting_firings(conn).unwrap().is_empty());
+        assert_eq!(history(conn, "gui", 5).unwrap()[0].outcome, RunOutcome::Ok);
+        // The firing itself is never claimed again.
+        assert!(!claim_firing(conn, "gui", due, later, Trigger::Schedule).unwrap());
     }
 
     #[test]

@@ -16,7 +16,8 @@ use tracing::{debug, error, info, warn};
 
 use super::{
     CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing, first_seen,
-    last_due, plan_catch_up, record_skipped, recover_interrupted,
+    last_due, mark_wait_alerted, plan_catch_up, reclaim_waiting, record_skipped,
+    recover_interrupted, waiting_firings,
 };
 use std::sync::Arc;
 
@@ -127,6 +128,15 @@ impl ExecReport {
         }
     }
 
+    /// Documents not approved yet: the service runs the firing again every
+    /// [`APPROVAL_POLL`] until they are.
+    pub fn waiting(detail: impl Into<String>) -> Self {
+        Self {
+            outcome: RunOutcome::Waiting,
+            detail: detail.into(),
+        }
+    }
+
     pub fn outcome(&self) -> RunOutcome {
         self.outcome
     }
@@ -187,6 +197,9 @@ impl Waiter for SystemWaiter {
         }
     }
 }
+
+/// How often the service looks again at a send waiting for approval.
+pub const APPROVAL_POLL: chrono::Duration = chrono::Duration::minutes(1);
 
 /// How one firing ended, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,13 +297,23 @@ impl<'a> Service<'a> {
             let job = &jobs[i];
             debug!(job = %job.name, due = %Firing::new(job, due, Trigger::Schedule).local_text(),
                    "Chờ lần chạy tiếp theo");
-            waiter.wait_until(self.clock, due, stop);
+            // A send waiting for approval is looked at again every minute in between.
+            let waiting = !waiting_firings(self.store.conn())?.is_empty();
+            let wake = if waiting {
+                due.min(self.clock.now() + APPROVAL_POLL)
+            } else {
+                due
+            };
+            waiter.wait_until(self.clock, wake, stop);
             if stop.is_requested() {
                 break;
             }
             let now = self.clock.now();
+            if waiting && now >= wake {
+                self.recheck_waiting(stop)?;
+            }
             if now < due {
-                // Woken early (the wall clock was set back): wait again.
+                // Woken early (to look at waiting sends, or the wall clock was set back).
                 continue;
             }
             // If the service was busy past several firings of this job (a long send, a clock
@@ -309,6 +332,103 @@ impl<'a> Service<'a> {
         }
         info!("vanban run: đã dừng");
         Ok(())
+    }
+
+    /// Runs again each firing waiting for approval (a send job whose documents were not all
+    /// approved): the ledger sends each message once, so what went before is not sent again,
+    /// and the firing is finished as soon as nothing waits. Tells the admin once when one has
+    /// waited longer than `approval_wait`.
+    pub fn recheck_waiting(&self, stop: &StopSignal) -> Result<(), ServiceError> {
+        let conn = self.store.conn();
+        for run in waiting_firings(conn)? {
+            if stop.is_requested() {
+                break;
+            }
+            let Some(job) = self.config.job(&run.job) else {
+                continue;
+            };
+            if !reclaim_waiting(conn, &run.job, run.due)? {
+                continue;
+            }
+            let firing = Firing::new(job, run.due, run.trigger);
+            info!(job = %job.name, due = %firing.local_text(), "Xem lại tác vụ đang chờ duyệt");
+            let report = self.execute(job, &firing, stop);
+            let outcome = report.outcome();
+            finish_firing(
+                conn,
+                &job.name,
+                run.due,
+                self.clock.now(),
+                outcome,
+                &report.detail,
+            )?;
+            match outcome {
+                RunOutcome::Waiting => {
+                    let since = run.started.unwrap_or(run.due);
+                    let wait = chrono::Duration::from_std(self.config.approval.approval_wait)
+                        .unwrap_or(chrono::Duration::MAX);
+                    if self.clock.now() - since >= wait
+                        && mark_wait_alerted(conn, &job.name, run.due, self.clock.now())?
+                    {
+                        self.tell_admin_waiting(job, &firing, since, &report.detail);
+                    }
+                }
+                RunOutcome::Failed => self.tell_admin(job, &firing, &report.detail),
+                _ => info!(
+                    job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                    outcome = %outcome, "Đã duyệt: tác vụ chạy xong"
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    fn tell_admin_waiting(&self, job: &Job, firing: &Firing, since: DateTime<Utc>, detail: &str) {
+        let Some(admin) = &self.config.admin_email else {
+            return;
+        };
+        let subject = format!(
+            "[vanban] Tác vụ \"{}\" (kỳ {}) vẫn chờ duyệt",
+            job.name,
+            firing.period_key()
+        );
+        let body = format!(
+            "Tác vụ gửi \"{job}\" cho kỳ {key} chờ lãnh đạo duyệt văn bản từ {since} và đến nay vẫn \
+             chưa gửi được:\n\n{detail}\n\nNgười duyệt dùng lệnh:\n\n    vanban approve <tệp kỳ báo \
+             cáo> --config {config} --by \"<họ tên>\"\n\nDịch vụ xem lại mỗi phút và gửi ngay khi văn \
+             bản được duyệt; thư này chỉ gửi một lần.\n",
+            job = job.name,
+            key = firing.period_key(),
+            since = crate::clock::local_time(since),
+            config = self.config.path.display(),
+        );
+        match self.alert.alert(&subject, &body, self.clock.now()) {
+            Ok(()) => {
+                info!(job = %job.name, to = %admin, "Đã báo quản trị viên: tác vụ chờ duyệt quá lâu")
+            }
+            Err(reason) => error!(
+                job = %job.name,
+                to = %admin,
+                "Không gửi được thư báo cho quản trị viên: {reason}"
+            ),
+        }
+    }
+
+    /// The work of a claimed firing.
+    fn execute(&self, job: &Job, firing: &Firing, stop: &StopSignal) -> ExecReport {
+        match period_path(&job.period, firing.period) {
+            Err(e) => ExecReport::failed(e.to_string()),
+            Ok(path) => {
+                let ctx = ExecContext {
+                    config: self.config,
+                    store: &self.store,
+                    lock: &self.lock,
+                    clock: self.clock,
+                };
+                self.executor
+                    .execute(&ctx, job, firing, Path::new(&path), stop)
+            }
+        }
     }
 
     /// Firings missed while the service was down, by each job's `catch_up` policy: at most one
@@ -400,19 +520,7 @@ impl<'a> Service<'a> {
             return Ok(None);
         }
         debug!(job = %job.name, due = %firing.local_text(), trigger = %trigger, "Bắt đầu chạy");
-        let report = match period_path(&job.period, firing.period) {
-            Err(e) => ExecReport::failed(e.to_string()),
-            Ok(path) => {
-                let ctx = ExecContext {
-                    config: self.config,
-                    store: &self.store,
-                    lock: &self.lock,
-                    clock: self.clock,
-                };
-                self.executor
-                    .execute(&ctx, job, &firing, Path::new(&path), stop)
-            }
-        };
+        let report = self.execute(job, &firing, stop);
         let outcome = report.outcome();
         let detail = match note {
             Some(note) if report.detail.is_empty() => note,
@@ -426,7 +534,7 @@ impl<'a> Service<'a> {
                 job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
                 trigger = %trigger, outcome = %outcome, "{one_line}"
             ),
-            RunOutcome::Interrupted => warn!(
+            RunOutcome::Interrupted | RunOutcome::Waiting => warn!(
                 job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
                 trigger = %trigger, outcome = %outcome, "{one_line}"
             ),
@@ -1142,6 +1250,63 @@ mod tests {
         let body = &alerts[1].1;
         assert!(body.contains("vốn giải ngân (99999)"), "{body}");
         assert!(body.contains("vanban run-job tep-hong --config"), "{body}");
+    }
+
+    #[test]
+    fn a_send_waiting_for_approval_is_looked_at_every_minute_and_finished_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "state = \"state.sqlite\"\noutput_dir = \"out\"\nadmin_email = \"it@example.vn\"\n\
+             [sender]\nname = \"Văn phòng\"\naddress = \"vanphong@example.vn\"\n\
+             [approval]\napproval_wait = \"2h\"\n\
+             [[jobs]]\nname = \"gui\"\ncron = \"0 8 25 6 *\"\naction = \"send\"\n\
+             covers = \"current-half\"\nperiod = \"ky-{year}-h{half}.toml\"\n";
+        let path = dir.path().join("vanban.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = crate::input::config::parse(&path, text, &|_| None).unwrap();
+        let clock = FixedClock::new(utc(2024, 6, 24, 0, 0));
+        // The approver approves at 11:30:20 the next morning, three and a half hours late.
+        let approved_at = vn(2024, 6, 25, 11, 30) + Duration::seconds(20);
+        let mut executor = Scripted::answering(&clock, |_| {
+            if clock.now() < approved_at {
+                ExecReport::waiting("Chờ duyệt: 14 thư chưa gửi")
+            } else {
+                ExecReport::ok("Kỳ 2024-h1: 14 thư; gửi lần này 14")
+            }
+        });
+        executor.takes = Duration::zero();
+        let alerts = Alerts::default();
+        run_until(&config, &clock, &executor, &alerts, utc(2024, 7, 1, 0, 0));
+
+        let calls = executor.calls();
+        let due = vn(2024, 6, 25, 8, 0);
+        assert!(calls.iter().all(|c| c.due == due && c.job == "gui"));
+        // 08:00, then every minute to 11:31, the first look after the approval; never again.
+        assert_eq!(calls.len(), 1 + 3 * 60 + 31, "{}", calls.len());
+        let runs = runs(&config, "gui");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].outcome, RunOutcome::Ok);
+        assert_eq!(runs[0].finished, Some(vn(2024, 6, 25, 11, 31)));
+        assert!(runs[0].finished.unwrap() - approved_at < Duration::minutes(1));
+        // The admin is told once, when it had waited two hours.
+        let alerts = alerts.0.lock().unwrap();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(alerts[0].0.contains("vẫn chờ duyệt"), "{}", alerts[0].0);
+        assert!(alerts[0].1.contains("vanban approve"), "{}", alerts[0].1);
+    }
+
+    #[test]
+    fn a_waiting_firing_is_shown_waiting_in_the_history_while_it_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = half_yearly_report(dir.path());
+        let clock = FixedClock::new(utc(2026, 6, 14, 0, 0));
+        let executor = Scripted::answering(&clock, |_| ExecReport::waiting("chờ duyệt"));
+        let alerts = Alerts::default();
+        run_until(&config, &clock, &executor, &alerts, vn(2026, 6, 15, 8, 30));
+        let history = runs(&config, "bao-cao");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].outcome, RunOutcome::Waiting);
+        // Not yet `approval_wait` (3 days by default): no alert.
+        assert!(alerts.0.lock().unwrap().is_empty());
     }
 
     #[test]

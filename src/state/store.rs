@@ -18,7 +18,9 @@ pub const REGISTER_SQL: &str = include_str!("migrations/002_register.sql");
 pub const JOB_RUNS_SQL: &str = include_str!("migrations/003_job_runs.sql");
 /// The run history's times rewritten from whole seconds to [`time_to_sql`]'s one format.
 pub const JOB_RUNS_TIMES_SQL: &str = include_str!("migrations/004_job_runs_times.sql");
-/// The signing step of issued documents (migration 005 is the approval's, on its own branch).
+/// Approval of drafts (decisions and the files they cover), and the run history's `waiting`.
+pub const APPROVAL_SQL: &str = include_str!("migrations/005_approval.sql");
+/// The signing step of issued documents.
 pub const SIGNATURES_SQL: &str = include_str!("migrations/006_signatures.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
@@ -50,6 +52,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "thời điểm trong lịch sử chạy tác vụ viết theo một dạng (job_runs, job_seen)",
         sql: JOB_RUNS_TIMES_SQL,
+    },
+    Migration {
+        name: "duyệt dự thảo (approval_decisions, approval_files) và tác vụ chờ duyệt (job_runs)",
+        sql: APPROVAL_SQL,
     },
     Migration {
         name: "chữ ký số trên văn bản ban hành (signatures)",

@@ -16,8 +16,11 @@ use crate::clock::VIETNAM;
 use crate::deliver::email::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
 use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
-use crate::deliver::status::period_status;
+use crate::deliver::status::{Step, period_status};
+use crate::deliver::submit;
 use crate::input;
+use crate::issue::approval::{self, ApprovalError, Decision};
+use crate::issue::filing::IssueEnv;
 use crate::issue::register::document_key;
 use crate::model::{DocumentKind, Period};
 use crate::render::{self, PlannedDocument};
@@ -271,11 +274,13 @@ pub struct DocumentView {
     pub stem: String,
     pub title: String,
     pub unit_name: Option<String>,
-    /// none | draft | issued | sent | failed | unknown
+    /// none | draft | waiting | approved | returned | issued | sent | failed | unknown
     pub step: &'static str,
     pub step_label: &'static str,
     pub number: Option<String>,
     pub rendered: bool,
+    /// Returned by the approver: the reason and who.
+    pub returned: Option<String>,
 }
 
 /// One message's row.
@@ -318,6 +323,9 @@ fn state_slug(state: DeliveryState) -> &'static str {
 fn step_label(step: &str) -> &'static str {
     match step {
         "draft" => "bản nháp",
+        "waiting" => "chờ duyệt",
+        "approved" => "đã duyệt",
+        "returned" => "bị trả lại",
         "issued" => "đã cấp số",
         "sent" => "đã gửi",
         "failed" => "gửi lỗi",
@@ -437,11 +445,28 @@ fn document_view(
         "sent"
     } else if number.is_some() {
         "issued"
-    } else if rendered {
-        "draft"
     } else {
-        "none"
+        match status
+            .documents
+            .iter()
+            .find(|d| d.id.kind == document.kind && d.id.unit == document.unit)
+            .map(|d| &d.step)
+        {
+            Some(Step::Waiting) => "waiting",
+            Some(Step::Approved { .. }) => "approved",
+            Some(Step::Returned { .. }) => "returned",
+            _ if rendered => "draft",
+            _ => "none",
+        }
     };
+    let returned = status
+        .documents
+        .iter()
+        .find(|d| d.id.kind == document.kind && d.id.unit == document.unit)
+        .and_then(|d| match &d.step {
+            Step::Returned { by, reason } => Some(format!("{reason} ({by})")),
+            _ => None,
+        });
     DocumentView {
         stem: document.file_stem.clone(),
         title: title_of(document.kind).to_string(),
@@ -454,6 +479,7 @@ fn document_view(
         step_label: step_label(step),
         number,
         rendered,
+        returned,
     }
 }
 
@@ -498,6 +524,7 @@ pub fn preview(app: &App, key: &str, stem: &str) -> Result<(DocumentView, usize)
         step_label: step_label("draft"),
         number: None,
         rendered,
+        returned: None,
     };
     Ok((view, pages))
 }
@@ -578,6 +605,92 @@ pub fn send_period(
     app.store
         .audit(&who.user.name, &who.ip, action, &detail, app.clock.now())?;
     Ok(text)
+}
+
+/// Submits the period's drafts for approval in the clerk's name and mails them to the
+/// approvers (`deliver::submit`, as the scheduled render job does); an audit row.
+pub fn submit(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> {
+    let (_, _, period) = load(app, key)?;
+    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let renderers = app.backends.renderers();
+    let env = IssueEnv {
+        store: &store,
+        clock: &*app.clock,
+        numbering: app.config.numbering,
+        renderers: &renderers,
+        signing: None,
+    };
+    let submission = submit::submit_drafts(&app.config, &env, &period, &[], &who.user.name)
+        .map_err(|e| match e {
+            ApprovalError::Store(e) => WebError::Internal(e.to_string()),
+            other => WebError::BadRequest(other.to_string()),
+        })?;
+    let text = submission.to_string();
+    app.store.audit(
+        &who.user.name,
+        &who.ip,
+        "trình duyệt",
+        &format!("kỳ {key}: {text}"),
+        app.clock.now(),
+    )?;
+    Ok(text)
+}
+
+/// The approver's decision on the period's drafts (all, one kind, or one unit's letter), as
+/// `vanban approve`/`vanban return` records it, in the signed-in approver's name; the audit log
+/// gets a row.
+pub fn decide(
+    app: &App,
+    who: &SignedIn,
+    key: &str,
+    decision: Decision,
+    only: &str,
+    unit: &str,
+    note: &str,
+) -> Result<String, WebError> {
+    let (_, _, period) = load(app, key)?;
+    let only: Vec<DocumentKind> = match only.trim() {
+        "" => Vec::new(),
+        slug => vec![
+            DocumentKind::from_slug(slug)
+                .ok_or_else(|| WebError::BadRequest(format!("Loại văn bản «{slug}» không có.")))?,
+        ],
+    };
+    let unit = Some(unit.trim()).filter(|u| !u.is_empty());
+    let note = Some(note.trim()).filter(|n| !n.is_empty());
+    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let renderers = app.backends.renderers();
+    let env = IssueEnv {
+        store: &store,
+        clock: &*app.clock,
+        numbering: app.config.numbering,
+        renderers: &renderers,
+        signing: None,
+    };
+    let refused = |e: ApprovalError| match e {
+        ApprovalError::Store(e) => WebError::Internal(e.to_string()),
+        other => WebError::BadRequest(other.to_string()),
+    };
+    let ids = approval::select(&period, &only, unit).map_err(refused)?;
+    let reports =
+        approval::decide(&env, &period, &ids, decision, &who.user.name, note).map_err(refused)?;
+    let lines: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    let action = match decision {
+        Decision::Returned => "trả lại dự thảo",
+        _ => "duyệt dự thảo",
+    };
+    let detail = format!(
+        "kỳ {key}: {}{}",
+        reports
+            .iter()
+            .map(|r| approval::document_label(&r.id))
+            .collect::<Vec<_>>()
+            .join(", "),
+        note.map(|n| format!("; {n}")).unwrap_or_default()
+    );
+    app.store
+        .audit(&who.user.name, &who.ip, action, &detail, app.clock.now())?;
+    Ok(lines.join("\n"))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub enum AuthError {
 pub enum Role {
     /// Văn thư / chuyên viên: uploads, renders, sends.
     Clerk,
-    /// Lãnh đạo: reads and previews.
+    /// Lãnh đạo: reads, previews, approves or returns drafts.
     Approver,
     /// Quản trị: accounts, directory, jobs, register, ledger; and whatever a clerk may do.
     Admin,
@@ -63,6 +63,8 @@ pub enum Permission {
     Prepare,
     /// Accounts, directory, jobs, register, ledger.
     Administer,
+    /// Approve or return drafts: the approver's decision, in their own name.
+    Approve,
 }
 
 impl Permission {
@@ -71,6 +73,9 @@ impl Permission {
             Permission::View => true,
             Permission::Prepare => matches!(role, Role::Clerk | Role::Admin),
             Permission::Administer => role == Role::Admin,
+            // Only the approver: an admin or a clerk approving would put the leader's decision
+            // in someone else's hands.
+            Permission::Approve => role == Role::Approver,
         }
     }
 }

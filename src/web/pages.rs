@@ -82,6 +82,7 @@ fn me(who: &SignedIn) -> Value {
         "role_label": who.role().label_vi(),
         "can_prepare": Permission::Prepare.allowed(who.role()),
         "can_admin": Permission::Administer.allowed(who.role()),
+        "can_approve": Permission::Approve.allowed(who.role()),
     })
 }
 

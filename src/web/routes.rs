@@ -24,6 +24,7 @@ use super::auth::{self, MIN_PASSWORD_CHARS, Permission, Role};
 use super::sessions::{self, SignedIn};
 use super::{App, WebError, blocking};
 use crate::clock::VIETNAM;
+use crate::issue::approval::Decision;
 
 type AppState = State<Arc<App>>;
 
@@ -43,6 +44,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/periods/{key}/render", post(render_drafts))
         .route("/periods/{key}/send", post(send))
         .route("/periods/{key}/resend", post(resend))
+        .route("/periods/{key}/submit", post(submit_drafts))
+        .route("/periods/{key}/approve", post(approve))
+        .route("/periods/{key}/return", post(return_drafts))
         .route("/periods/{key}/documents/{stem}", get(preview))
         .route("/periods/{key}/files/{name}", get(file))
         .route("/periods/{key}/thumbs/{stem}/{page}", get(thumbnail))
@@ -472,6 +476,74 @@ async fn resend(
     who.require(Permission::Prepare)?;
     blocking(move || {
         let message = actions::send_period(&app, &who, &key, Some((form.unit, form.reason)))?;
+        period_html(&app, &who, &key, &message)
+    })
+    .await
+}
+
+/// The clerk submits the drafts for approval: recorded, and mailed to the approvers.
+async fn submit_drafts(
+    State(app): AppState,
+    who: SignedIn,
+    Path(key): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Html<String>, WebError> {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::Prepare)?;
+    blocking(move || {
+        let message = actions::submit(&app, &who, &key)?;
+        period_html(&app, &who, &key, &message)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    /// A kind's slug, or empty for every document.
+    #[serde(default)]
+    only: String,
+    /// A unit id: that unit's letter only; empty for all.
+    #[serde(default)]
+    unit: String,
+    /// The note of an approval, the reason of a return.
+    #[serde(default)]
+    note: String,
+}
+
+async fn approve(
+    State(app): AppState,
+    who: SignedIn,
+    Path(key): Path<String>,
+    Form(form): Form<DecideForm>,
+) -> Result<Html<String>, WebError> {
+    decide(app, who, key, form, Decision::Approved).await
+}
+
+async fn return_drafts(
+    State(app): AppState,
+    who: SignedIn,
+    Path(key): Path<String>,
+    Form(form): Form<DecideForm>,
+) -> Result<Html<String>, WebError> {
+    decide(app, who, key, form, Decision::Returned).await
+}
+
+/// The approver's decision, the same one `vanban approve`/`return` records.
+async fn decide(
+    app: Arc<App>,
+    who: SignedIn,
+    key: String,
+    form: DecideForm,
+    decision: Decision,
+) -> Result<Html<String>, WebError> {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::Approve)?;
+    blocking(move || {
+        let message = actions::decide(
+            &app, &who, &key, decision, &form.only, &form.unit, &form.note,
+        )?;
         period_html(&app, &who, &key, &message)
     })
     .await

@@ -2,11 +2,13 @@
 """End to end in a real browser: Debian's chromium driven by chromedriver through selenium.
 
 A clerk logs in, uploads a broken period file, fixes it from the line the page shows, renders
-the drafts, previews one, sends; an admin opens the delivery ledger. A screenshot of each page
+the drafts, previews one, submits them for approval; sending now sends nothing (they wait); an
+approver logs in and approves them; the clerk sends; an admin opens the delivery ledger. A screenshot of each page
 goes to --shots. Prints "LEDGER <n>": the Message-IDs the ledger page lists, for the Rust test
 to compare with the messages the SMTP server received.
 
-Usage: e2e.py --base http://127.0.0.1:PORT --shots DIR --broken FILE --clerk NAME --admin NAME
+Usage: e2e.py --base http://127.0.0.1:PORT --shots DIR --broken FILE --clerk NAME
+              --approver NAME --admin NAME
 (the password comes from the VANBAN_E2E_PASSWORD environment variable).
 """
 import argparse
@@ -28,6 +30,7 @@ def main():
     ap.add_argument("--shots", required=True)
     ap.add_argument("--broken", required=True)
     ap.add_argument("--clerk", required=True)
+    ap.add_argument("--approver", required=True)
     ap.add_argument("--admin", required=True)
     args = ap.parse_args()
     password = os.environ["VANBAN_E2E_PASSWORD"]
@@ -61,8 +64,12 @@ def login(driver, wait, args, user, password):
 
 
 def upload(driver, wait, path):
+    # The page before the upload may itself show #problems (a second upload after a broken
+    # one): wait for it to be replaced, not for an element it already has.
+    before = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "#upload-form input[type=file]").send_keys(path)
     driver.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
+    wait.until(EC.staleness_of(before))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#problems, p.ok")))
 
 
@@ -107,7 +114,37 @@ def run(driver, wait, args, password):
     period_url = driver.current_url.split("/documents/")[0]
     driver.get(period_url)
 
+    # Submit for approval; a send before the approval sends nothing and uses no number.
+    wait.until(EC.presence_of_element_located((By.ID, "documents")))
+    driver.find_element(By.XPATH, "//button[contains(., 'Trình duyệt')]").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "div.result")))
+    assert "Đã trình duyệt" in driver.find_element(By.CSS_SELECTOR, "div.result").text
+    steps = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#documents .step")]
+    assert steps and all(s == "chờ duyệt" for s in steps), steps
+    driver.find_element(By.XPATH, "//button[contains(., 'Cấp số và gửi')]").click()
+    WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "div.result")))
+    assert "chờ duyệt" in driver.find_element(By.CSS_SELECTOR, "div.result").text
+    shot(driver, args, "07a-cho-duyet.png")
+    driver.find_element(By.XPATH, "//button[contains(., 'Đăng xuất')]").click()
+    wait.until(EC.presence_of_element_located((By.NAME, "username")))
+
+    # The approver reads the same page and approves every draft (the page asks first).
+    login(driver, wait, args, args.approver, password)
+    driver.get(period_url)
+    wait.until(EC.presence_of_element_located((By.ID, "documents")))
+    driver.find_element(By.XPATH, "//button[normalize-space(.)='Duyệt']").click()
+    WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "div.result")))
+    steps = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#documents .step")]
+    assert steps and all(s == "đã duyệt" for s in steps), steps
+    shot(driver, args, "07b-lanh-dao-duyet.png")
+    driver.find_element(By.XPATH, "//button[contains(., 'Đăng xuất')]").click()
+    wait.until(EC.presence_of_element_located((By.NAME, "username")))
+
     # Send: the page asks first.
+    login(driver, wait, args, args.clerk, password)
+    driver.get(period_url)
     wait.until(EC.presence_of_element_located((By.ID, "documents")))
     driver.find_element(By.XPATH, "//button[contains(., 'Cấp số và gửi')]").click()
     WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()

@@ -1,0 +1,565 @@
+//! Approval of drafts before anything is numbered or sent: what a draft's content is (the
+//! SHA-256 of its files exactly as a dry run renders them — rendering is deterministic), the
+//! decisions recorded on it (submitted, approved, returned: who, when, note, content), and the
+//! gate `send` asks: is this document approved, with the content it has now?
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::filing::{self, DocFile, DocId, IssueEnv, IssueError, issuer_key, sha256_hex};
+use super::register::{Register, RegisterError};
+use crate::clock::local_time;
+use crate::model::{DocumentKind, Period};
+use crate::render;
+use crate::state::{Store, StoreError, time_from_row, time_to_sql};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Register(Box<RegisterError>),
+    #[error("không dựng được dự thảo để đối chiếu: {0}")]
+    Render(Box<IssueError>),
+    #[error(
+        "đơn vị «{unit}» không có công văn giao nhiệm vụ trong kỳ {period} (đơn vị không có nhiệm \
+         vụ, hoặc mã đơn vị sai)"
+    )]
+    NoLetter { unit: String, period: String },
+    #[error("kỳ {period} không có văn bản nào được chọn để duyệt")]
+    NothingSelected { period: String },
+    #[error("cần ghi tên người {what} (--by)")]
+    NoName { what: &'static str },
+    #[error("trả lại dự thảo cần ghi lý do (--reason) để văn thư biết sửa gì")]
+    NoReason,
+    #[error("{0}: văn bản này đã ban hành (đã có số), không duyệt hay trả lại được nữa")]
+    AlreadyIssued(String),
+}
+
+impl From<RegisterError> for ApprovalError {
+    fn from(error: RegisterError) -> Self {
+        ApprovalError::Register(Box::new(error))
+    }
+}
+
+impl From<IssueError> for ApprovalError {
+    fn from(error: IssueError) -> Self {
+        ApprovalError::Render(Box::new(error))
+    }
+}
+
+/// What a decision says of a draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Sent to the approvers (by the render job); waits for them.
+    Submitted,
+    Approved,
+    /// Sent back to the clerk, with a reason.
+    Returned,
+}
+
+impl Decision {
+    fn as_str(self) -> &'static str {
+        match self {
+            Decision::Submitted => "submitted",
+            Decision::Approved => "approved",
+            Decision::Returned => "returned",
+        }
+    }
+
+    fn from_db(text: &str) -> Option<Decision> {
+        Some(match text {
+            "submitted" => Decision::Submitted,
+            "approved" => Decision::Approved,
+            "returned" => Decision::Returned,
+            _ => return None,
+        })
+    }
+
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Decision::Submitted => "chờ duyệt",
+            Decision::Approved => "đã duyệt",
+            Decision::Returned => "bị trả lại",
+        }
+    }
+}
+
+/// A document's Vietnamese name in messages: "Thông báo kết luận", "Công văn giao nhiệm vụ gửi
+/// bqlda".
+pub fn document_label(id: &DocId) -> String {
+    let kind = match id.kind {
+        DocumentKind::ReviewReport => "Báo cáo sơ kết/tổng kết",
+        DocumentKind::ConclusionNotice => "Thông báo kết luận",
+        DocumentKind::AssignmentLetter => "Công văn giao nhiệm vụ",
+    };
+    match &id.unit {
+        Some(unit) => format!("{kind} gửi {unit}"),
+        None => kind.to_owned(),
+    }
+}
+
+/// A draft as the approver sees it: its files, rendered as a dry run renders them, and the
+/// hash of their list.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub id: DocId,
+    pub issuer: String,
+    pub document_key: String,
+    pub files: Vec<DocFile>,
+    /// SHA-256 of "name sha256\n" for each file, in order: one value naming the whole draft.
+    pub content_sha256: String,
+}
+
+impl Draft {
+    fn file_hashes(&self) -> Vec<(String, String)> {
+        self.files
+            .iter()
+            .map(|f| (f.disk_name.clone(), sha256_hex(&f.bytes)))
+            .collect()
+    }
+}
+
+/// The hash that names a list of files.
+pub fn content_hash(files: &[(String, String)]) -> String {
+    let text: String = files
+        .iter()
+        .map(|(name, sha)| format!("{name} {sha}\n"))
+        .collect();
+    sha256_hex(text.as_bytes())
+}
+
+/// The period's documents chosen by `--only` and `--unit`: every document (report, notice, a
+/// letter per unit with tasks) without them; `unit` keeps only that unit's letter (and the
+/// kinds `only` names besides letters).
+pub fn select(
+    period: &Period,
+    only: &[DocumentKind],
+    unit: Option<&str>,
+) -> Result<Vec<DocId>, ApprovalError> {
+    let all: Vec<DocId> = render::plan(period, None, &|_, _| None)
+        .into_iter()
+        .map(|d| DocId {
+            kind: d.kind,
+            unit: d.unit,
+        })
+        .collect();
+    if let Some(unit) = unit
+        && !all.iter().any(|d| d.unit.as_deref() == Some(unit))
+    {
+        return Err(ApprovalError::NoLetter {
+            unit: unit.to_owned(),
+            period: period.key(),
+        });
+    }
+    let chosen: Vec<DocId> = all
+        .into_iter()
+        .filter(|d| match unit {
+            Some(unit) => {
+                d.unit.as_deref() == Some(unit)
+                    || (d.kind != DocumentKind::AssignmentLetter && only.contains(&d.kind))
+            }
+            None => only.is_empty() || only.contains(&d.kind),
+        })
+        .filter(|d| only.is_empty() || only.contains(&d.kind))
+        .collect();
+    if chosen.is_empty() {
+        return Err(ApprovalError::NothingSelected {
+            period: period.key(),
+        });
+    }
+    Ok(chosen)
+}
+
+/// Renders the drafts of `ids` exactly as a dry run of `send` does (no number, nothing
+/// reserved, nothing written). The notice is always rendered with the letters, since they
+/// cite its date: a letter's draft is the same whether or not the notice was asked for too.
+pub fn drafts(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+) -> Result<Vec<Draft>, ApprovalError> {
+    let mut render_ids: Vec<DocId> = ids.to_vec();
+    let notice = DocId {
+        kind: DocumentKind::ConclusionNotice,
+        unit: None,
+    };
+    if ids.iter().any(|d| d.kind == DocumentKind::AssignmentLetter) && !ids.contains(&notice) {
+        render_ids.push(notice);
+    }
+    render_ids.sort_by_key(|id| id.kind);
+    let mut notes = Vec::new();
+    let mut rendered = filing::prepare(
+        env,
+        period,
+        &render_ids,
+        &|_| false,
+        true,
+        Path::new(""),
+        &mut notes,
+    )?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| rendered.remove(id).map(|d| (id, d)))
+        .map(|(id, d)| {
+            let mut draft = Draft {
+                id: id.clone(),
+                issuer: issuer_key(period.issuer_of(id.kind)),
+                document_key: id.register_key(period),
+                files: d.files,
+                content_sha256: String::new(),
+            };
+            draft.content_sha256 = content_hash(&draft.file_hashes());
+            draft
+        })
+        .collect())
+}
+
+/// One recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub decision: Decision,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+    pub content_sha256: String,
+    /// Each file's name and SHA-256, as decided on.
+    pub files: Vec<(String, String)>,
+}
+
+/// What recording a decision did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Recorded,
+    /// The same decision on the same content was already the latest: nothing new is written.
+    AlreadyDone {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    /// Issued already (it has its number): left as it is.
+    Issued,
+}
+
+/// Where a document stands for `send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Approved, with the content it has now.
+    Approved,
+    /// No decision yet, submitted and waiting, or returned and changed since (the new version
+    /// waits).
+    Waiting,
+    Returned {
+        by: String,
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    /// Approved, but the draft rendered now differs from what was approved (the period file
+    /// or a template changed since).
+    Changed { by: String, at: DateTime<Utc> },
+}
+
+impl Gate {
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            Gate::Approved => "đã duyệt",
+            Gate::Waiting => "chờ duyệt",
+            Gate::Returned { .. } => "bị trả lại",
+            Gate::Changed { .. } => "nội dung đã thay đổi sau khi duyệt",
+        }
+    }
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gate::Approved | Gate::Waiting => f.write_str(self.label_vi()),
+            Gate::Returned { by, at, reason } => {
+                write!(f, "bị trả lại: {reason} ({by}, lúc {})", local_time(*at))
+            }
+            Gate::Changed { by, at } => write!(
+                f,
+                "nội dung đã thay đổi sau khi duyệt ({by} duyệt lúc {}; tệp kỳ báo cáo hoặc mẫu \
+                 đã đổi): cần duyệt lại",
+                local_time(*at)
+            ),
+        }
+    }
+}
+
+/// The decisions of the state database.
+pub struct Approvals<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Approvals<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// The newest decision on a document, if any.
+    pub fn latest(
+        &self,
+        issuer: &str,
+        document_key: &str,
+    ) -> Result<Option<DecisionRecord>, ApprovalError> {
+        let record = self.store.read(|tx| {
+            let row = tx
+                .query_row(
+                    "SELECT id, decision, by_name, at, note, content_sha256
+                     FROM approval_decisions WHERE issuer = ?1 AND document_key = ?2
+                     ORDER BY id DESC LIMIT 1",
+                    params![issuer, document_key],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            time_from_row(r, 3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, String>(5)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((id, decision, by, at, note, content_sha256)) = row else {
+                return Ok(None);
+            };
+            let mut stmt = tx.prepare(
+                "SELECT name, sha256 FROM approval_files WHERE decision_id = ?1 ORDER BY position",
+            )?;
+            let files = stmt
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<(String, String)>, _>>()?;
+            // The CHECK constraint allows only the three words.
+            let decision = Decision::from_db(&decision).unwrap_or(Decision::Submitted);
+            Ok(Some(DecisionRecord {
+                decision,
+                by,
+                at,
+                note,
+                content_sha256,
+                files,
+            }))
+        })?;
+        Ok(record)
+    }
+
+    /// Records `decision` on `draft`. The same decision on the same content again (a second
+    /// `approve`, a render job that fires twice) writes nothing and says so.
+    pub fn record(
+        &self,
+        draft: &Draft,
+        decision: Decision,
+        by: &str,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, ApprovalError> {
+        let by = by.trim();
+        if by.is_empty() {
+            return Err(ApprovalError::NoName {
+                what: match decision {
+                    Decision::Returned => "trả lại",
+                    _ => "duyệt",
+                },
+            });
+        }
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if decision == Decision::Returned && note.is_none() {
+            return Err(ApprovalError::NoReason);
+        }
+        if let Some(latest) = self.latest(&draft.issuer, &draft.document_key)?
+            && latest.decision == decision
+            && latest.content_sha256 == draft.content_sha256
+            && (decision != Decision::Returned || latest.note.as_deref() == note)
+        {
+            return Ok(Recorded::AlreadyDone {
+                by: latest.by,
+                at: latest.at,
+            });
+        }
+        let files = draft.file_hashes();
+        self.store
+            .immediate(|tx| {
+                tx.execute(
+                    "INSERT INTO approval_decisions
+                 (issuer, document_key, decision, by_name, at, note, content_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        draft.issuer,
+                        draft.document_key,
+                        decision.as_str(),
+                        by,
+                        time_to_sql(&now),
+                        note,
+                        draft.content_sha256
+                    ],
+                )?;
+                let id = tx.last_insert_rowid();
+                for (position, (name, sha)) in files.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO approval_files (decision_id, position, name, sha256)
+                     VALUES (?1, ?2, ?3, ?4)",
+                        params![id, position as i64, name, sha],
+                    )?;
+                }
+                Ok(Ok::<(), std::convert::Infallible>(()))
+            })?
+            .unwrap_or_else(|never| match never {});
+        Ok(Recorded::Recorded)
+    }
+
+    /// Where `draft` stands: approved with this content, waiting, returned, or changed.
+    pub fn gate(&self, draft: &Draft) -> Result<Gate, ApprovalError> {
+        let Some(latest) = self.latest(&draft.issuer, &draft.document_key)? else {
+            return Ok(Gate::Waiting);
+        };
+        Ok(match latest.decision {
+            Decision::Submitted => Gate::Waiting,
+            // The clerk changed a returned draft: the new version waits for the approver.
+            Decision::Returned if latest.content_sha256 != draft.content_sha256 => Gate::Waiting,
+            Decision::Returned => Gate::Returned {
+                by: latest.by,
+                at: latest.at,
+                reason: latest.note.unwrap_or_default(),
+            },
+            Decision::Approved if latest.content_sha256 == draft.content_sha256 => Gate::Approved,
+            Decision::Approved => Gate::Changed {
+                by: latest.by,
+                at: latest.at,
+            },
+        })
+    }
+}
+
+/// One document's decision as `approve`/`return` report it.
+#[derive(Debug, Clone)]
+pub struct DecisionReport {
+    pub id: DocId,
+    pub content_sha256: String,
+    pub recorded: Recorded,
+}
+
+impl fmt::Display for DecisionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = document_label(&self.id);
+        let short = self.content_sha256.get(..16).unwrap_or_default();
+        match &self.recorded {
+            Recorded::Recorded => write!(f, "{label}: đã ghi (nội dung sha256 {short}…)"),
+            Recorded::AlreadyDone { by, at } => write!(
+                f,
+                "{label}: đã ghi trước đó với đúng nội dung này ({by}, lúc {}); không ghi thêm",
+                local_time(*at)
+            ),
+            Recorded::Issued => write!(f, "{label}: đã ban hành (đã có số), bỏ qua"),
+        }
+    }
+}
+
+/// `vanban approve` / `vanban return`: renders the chosen drafts and records `decision` on
+/// each, as they are now. Issued documents are refused: an approval after the number would
+/// approve nothing.
+pub fn decide(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Vec<DecisionReport>, ApprovalError> {
+    if by.trim().is_empty() {
+        return Err(ApprovalError::NoName {
+            what: match decision {
+                Decision::Returned => "trả lại",
+                _ => "duyệt",
+            },
+        });
+    }
+    if decision == Decision::Returned && note.is_none_or(|n| n.trim().is_empty()) {
+        return Err(ApprovalError::NoReason);
+    }
+    // An issued document is past approval: it is skipped (refused when it is all there is).
+    let register = Register::new(env.store);
+    let mut issued = Vec::new();
+    let mut open = Vec::new();
+    for id in ids {
+        let issuer = issuer_key(period.issuer_of(id.kind));
+        match register.find_issued(&issuer, &id.register_key(period))? {
+            Some(_) => issued.push(id.clone()),
+            None => open.push(id.clone()),
+        }
+    }
+    if open.is_empty()
+        && let Some(first) = issued.first()
+    {
+        return Err(ApprovalError::AlreadyIssued(document_label(first)));
+    }
+    let drafts = drafts(env, period, &open)?;
+    let approvals = Approvals::new(env.store);
+    let now = env.clock.now();
+    let mut reports: Vec<DecisionReport> = issued
+        .into_iter()
+        .map(|id| DecisionReport {
+            id,
+            content_sha256: String::new(),
+            recorded: Recorded::Issued,
+        })
+        .collect();
+    for draft in &drafts {
+        reports.push(DecisionReport {
+            id: draft.id.clone(),
+            content_sha256: draft.content_sha256.clone(),
+            recorded: approvals.record(draft, decision, by, note, now)?,
+        });
+    }
+    reports.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(reports)
+}
+
+/// For `send`: the gate of each document in `ids` that is not issued yet (an issued document
+/// was let through when it was issued and is re-sent as filed). Renders the drafts.
+pub fn gates(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+) -> Result<BTreeMap<DocId, Gate>, ApprovalError> {
+    let register = Register::new(env.store);
+    let mut unissued = Vec::new();
+    for id in ids {
+        let issuer = issuer_key(period.issuer_of(id.kind));
+        if register
+            .find_issued(&issuer, &id.register_key(period))?
+            .is_none()
+        {
+            unissued.push(id.clone());
+        }
+    }
+    if unissued.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let approvals = Approvals::new(env.store);
+    drafts(env, period, &unissued)?
+        .iter()
+        .map(|draft| Ok((draft.id.clone(), approvals.gate(draft)?)))
+        .collect()
+}
+
+/// For `status`: the newest decision on each of the period's documents, without rendering.
+pub fn latest_decisions(
+    store: &Store,
+    period: &Period,
+    ids: &[DocId],
+) -> Result<BTreeMap<DocId, DecisionRecord>, ApprovalError> {
+    let approvals = Approvals::new(store);
+    let mut out = BTreeMap::new();
+    for id in ids {
+        let issuer = issuer_key(period.issuer_of(id.kind));
+        if let Some(record) = approvals.latest(&issuer, &id.register_key(period))? {
+            out.insert(id.clone(), record);
+        }
+    }
+    Ok(out)
+}

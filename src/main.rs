@@ -127,8 +127,161 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// Sổ đăng ký văn bản đi: nối tiếp sổ của cơ quan, ghi số lấy tay, xem sổ.
+    Register {
+        #[command(subcommand)]
+        command: RegisterCommand,
+    },
     #[command(flatten)]
     Web(WebCommand),
+}
+
+#[derive(Subcommand)]
+enum RegisterCommand {
+    /// Đánh số nối tiếp sổ đăng ký của cơ quan: số tiếp theo cấp trong NĂM là SỐ.
+    SetNext {
+        /// Số tiếp theo, ví dụ 125.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        number: u32,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Năm của sổ, ví dụ 2026.
+        #[arg(long)]
+        year: i32,
+        /// Chỉ dãy số này (khi numbering = "per-type"): TB, BC, UBND … (mặc định: mọi dãy).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Chỉ sổ của cơ quan ban hành này (mã của nó; mặc định: mọi cơ quan).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Người thực hiện, ghi vào lịch sử sổ.
+        #[arg(long)]
+        by: String,
+    },
+    /// Ghi số văn thư đã lấy từ hệ thống quản lý văn bản cho một văn bản; lệnh send sẽ cấp văn
+    /// bản với số đó.
+    Assign {
+        /// Tệp kỳ báo cáo.
+        period: PathBuf,
+        /// Loại văn bản.
+        #[arg(value_enum)]
+        kind: KindArg,
+        /// Số văn bản, ví dụ 125.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        number: u32,
+        /// Đơn vị nhận, với công văn giao nhiệm vụ (mỗi đơn vị một công văn).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Người thực hiện, ghi vào lịch sử sổ.
+        #[arg(long)]
+        by: String,
+    },
+    /// Xem sổ đăng ký của một năm: số đã cấp, số đã giữ và lịch sử thao tác trên sổ.
+    Show {
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Năm của sổ, ví dụ 2026.
+        #[arg(long)]
+        year: i32,
+    },
+}
+
+fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
+    use chrono::Datelike;
+    use vanban::issue::filing::{DocId, issuer_key};
+    use vanban::issue::register::{NextScope, Register};
+    match command {
+        RegisterCommand::SetNext {
+            number,
+            config,
+            year,
+            symbol,
+            issuer,
+            by,
+        } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let store = Store::open(&config.state)?;
+            let scope = NextScope { issuer, symbol };
+            Register::new(&store).set_next(
+                &scope,
+                config.numbering,
+                year,
+                number,
+                &by,
+                clock.now(),
+            )?;
+            println!("Đã ghi vào sổ: số tiếp theo năm {year} là {number} (người ghi: {by}).");
+        }
+        RegisterCommand::Assign {
+            period,
+            kind,
+            number,
+            unit,
+            config,
+            by,
+        } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let p = match input::load_period(
+                &period,
+                config.directory.as_deref(),
+                clock.today_in(VIETNAM),
+            ) {
+                Ok(p) => p,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let kind = DocumentKind::from(kind);
+            let letter = kind == DocumentKind::AssignmentLetter;
+            match &unit {
+                None if letter => anyhow::bail!(
+                    "công văn giao nhiệm vụ có một số cho mỗi đơn vị: cần --unit <mã đơn vị>"
+                ),
+                Some(_) if !letter => {
+                    anyhow::bail!("chỉ công văn giao nhiệm vụ mới gửi riêng từng đơn vị: bỏ --unit")
+                }
+                Some(u) if !p.units_with_tasks().iter().any(|t| t.id == *u) => anyhow::bail!(
+                    "{}: đơn vị \"{u}\" không được giao nhiệm vụ trong kỳ này, nên không có công văn",
+                    period.display()
+                ),
+                _ => {}
+            }
+            let id = DocId { kind, unit };
+            let symbol = p.symbol(kind);
+            Register::new(&Store::open(&config.state)?).assign(
+                &issuer_key(p.issuer_of(kind)),
+                p.documents.date.year(),
+                &symbol,
+                config.numbering,
+                &id.register_key(&p),
+                number,
+                &by,
+                clock.now(),
+            )?;
+            println!(
+                "Đã ghi vào sổ: số {}/{symbol} cho «{}» (người ghi: {by}); lệnh send sẽ cấp số này.",
+                vanban::issue::register::format_number(number),
+                id.register_key(&p)
+            );
+        }
+        RegisterCommand::Show { config, year } => {
+            let config = input::config::load_without_secrets(&config)?;
+            // Read only: a database that does not exist yet is not created.
+            let store = if config.state.exists() {
+                Store::open(&config.state)?
+            } else {
+                Store::open_in_memory()?
+            };
+            print!("{}", Register::new(&store).listing(year)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 // ---- the web page: `serve` and `users` (kept together so the page's CLI is one block) ----
@@ -507,6 +660,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Register { command } => register_command(&clock, command),
         Command::Web(command) => web_command(command),
     }
 }

@@ -458,6 +458,87 @@ fn starttls_and_auth(start: fn(&Certs, &str) -> Sink) {
 }
 
 #[test]
+fn numbers_continue_the_offices_register_and_an_assigned_number_is_used() {
+    let (sink, office) = sink_and_office(&[]);
+    let register = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("register")
+            .args(args)
+            .arg("--config")
+            .arg(office.path("vanban.toml"))
+            .current_dir(office.dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let clerk = "Nguyễn Thị Hoa";
+    // The office's register reached 124 before vanban; the clerk took 125 for the notice from
+    // the office's document system.
+    let (ok, out) = register(&["set-next", "125", "--year", "2024", "--by", clerk]);
+    assert!(ok, "{out}");
+    let period = office.path("dam-ha-2024-h1.toml");
+    let period = period.to_str().unwrap();
+    let (ok, out) = register(&["assign", period, "conclusion-notice", "125", "--by", clerk]);
+    assert!(ok && out.contains("125/TB-UBND"), "{out}");
+    // A letter's number needs its unit; a taken number is refused.
+    let (ok, out) = register(&["assign", period, "assignment-letter", "140", "--by", clerk]);
+    assert!(!ok && out.contains("--unit"), "{out}");
+    let (ok, out) = register(&["assign", period, "review-report", "125", "--by", clerk]);
+    assert!(!ok && out.contains("125/TB-UBND"), "{out}");
+
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+    let status = office.status();
+    assert!(status.contains("125/TB-UBND"), "{status}");
+    assert!(status.contains("126/BC-UBND"), "{status}");
+    for (i, unit) in LETTER_UNITS.iter().enumerate() {
+        let number = format!("{}/UBND-NLN", 127 + i);
+        assert!(
+            status.contains(&format!(
+                "{number}   ngày 25/6/2024 — 2024-h1/assignment-letter/{unit}"
+            )),
+            "{unit} {number}\n{status}"
+        );
+    }
+    assert!(!status.contains("01/"), "{status}");
+    let out_dir = office.path("out/2024-h1");
+    let notice = pdf_words(&out_dir.join("125-TB-UBND Thong bao ket luan.pdf"));
+    assert!(notice.contains("Số: 125/TB-UBND"), "{notice}");
+    let letter = pdf_words(&out_dir.join("127-UBND-NLN Cong van giao nhiem vu.pdf"));
+    assert!(letter.contains("Thông báo số 125/TB-UBND"), "{letter}");
+
+    // Issued numbers are never given again, nor the register moved below them.
+    let (ok, out) = register(&["set-next", "130", "--year", "2024", "--by", clerk]);
+    assert!(
+        !ok && out.contains("136/UBND-NLN") && out.contains("137"),
+        "{out}"
+    );
+    let (ok, out) = register(&["show", "--year", "2024"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("125/TB-UBND  ngày 25/06/2024  đã cấp"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{clerk}: đặt số tiếp theo là 125")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{clerk}: ghi số 125/TB-UBND lấy từ hệ thống quản lý văn bản cho «2024-h1/conclusion-notice»"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
 fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
     let (sink, office) = sink_and_office(&[]);
     let (ok, out) = office.send(&["--only", "review-report"]);

@@ -18,6 +18,8 @@ pub const REGISTER_SQL: &str = include_str!("migrations/002_register.sql");
 pub const JOB_RUNS_SQL: &str = include_str!("migrations/003_job_runs.sql");
 /// The run history's times rewritten from whole seconds to [`time_to_sql`]'s one format.
 pub const JOB_RUNS_TIMES_SQL: &str = include_str!("migrations/004_job_runs_times.sql");
+/// The register's history: where the office's register continues, numbers taken by hand.
+pub const REGISTER_HISTORY_SQL: &str = include_str!("migrations/007_register_history.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -48,6 +50,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "thời điểm trong lịch sử chạy tác vụ viết theo một dạng (job_runs, job_seen)",
         sql: JOB_RUNS_TIMES_SQL,
+    },
+    Migration {
+        name: "lịch sử sổ đăng ký: số tiếp theo, số ghi tay (register_history)",
+        sql: REGISTER_HISTORY_SQL,
     },
 ];
 

@@ -18,6 +18,8 @@ use vanban::shutdown::{StopSignal, stop_on_signals};
 use vanban::state::InstanceLock;
 use vanban::state::Store;
 
+mod cli_vi;
+
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
 #[command(name = "vanban", version, about)]
@@ -28,101 +30,114 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a period file and its directory; print every problem; exit 1 if any.
+    /// Kiểm tra tệp kỳ báo cáo và danh bạ; in mọi lỗi; mã thoát 1 nếu có lỗi.
     Check {
-        /// The period file (TOML, JSON or the Excel form .xlsx).
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc biểu mẫu Excel .xlsx).
         period: PathBuf,
-        /// The directory of units (default: directory.toml beside the period file).
+        /// Danh bạ đơn vị (mặc định: directory.toml cạnh tệp kỳ báo cáo).
         #[arg(long)]
         directory: Option<PathBuf>,
-        /// Also lay out every document and check its pages against Decree 30 (nothing is
-        /// written).
+        /// Dàn trang mọi văn bản và kiểm tra thể thức theo Nghị định 30 (không ghi tệp nào).
         #[arg(long)]
         render: bool,
-        /// With --render: a folder whose files override the built-in templates by name.
+        /// Với --render: thư mục mẫu của cơ quan, tệp ở đây thay mẫu có sẵn cùng tên.
         #[arg(long)]
         templates: Option<PathBuf>,
     },
-    /// Render the period's documents to files.
+    /// Kết xuất văn bản của kỳ báo cáo ra tệp.
     Render {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
         period: PathBuf,
-        /// Output folder; documents go to OUT/<year>-h<half>/ (default: the config's
-        /// output_dir, else "out").
+        /// Thư mục ra; văn bản ghi vào ĐẦU_RA/<năm>-h<kỳ>/ (mặc định: output_dir của tệp cấu
+        /// hình, không có thì "out").
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Only one kind of document.
+        /// Chỉ một loại văn bản.
         #[arg(long, value_enum)]
         only: Option<KindArg>,
-        /// pdf, docx or both (a DOCX beside every PDF).
+        /// pdf, docx hoặc both (mỗi PDF kèm một DOCX).
         #[arg(long, value_enum, default_value = "both")]
         format: FormatArg,
+        /// Danh bạ đơn vị (mặc định: directory.toml cạnh tệp kỳ báo cáo).
         #[arg(long)]
         directory: Option<PathBuf>,
-        /// A folder whose files override the built-in templates by name (typst/, docx/, email/).
+        /// Thư mục mẫu của cơ quan: tệp ở đây thay mẫu có sẵn cùng tên (typst/, docx/, email/).
         #[arg(long)]
         templates: Option<PathBuf>,
-        /// vanban.toml: its directory, output_dir and templates_dir apply unless given here.
+        /// Tệp cấu hình vanban.toml: directory, output_dir và templates_dir của nó được dùng nếu
+        /// không ghi ở đây.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Also write each document's data (the fields templates can use) as JSON to DIR.
+        /// Ghi thêm dữ liệu của từng văn bản (các trường mẫu dùng được) dạng JSON vào THƯ_MỤC.
         #[arg(long, value_name = "DIR")]
         dump_context: Option<PathBuf>,
     },
-    /// Issue the numbers, render the final documents and email them, each message exactly once.
+    /// Cấp số, kết xuất văn bản chính thức và gửi thư, mỗi thư đúng một lần.
     Send {
+        /// Tệp kỳ báo cáo.
         period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Write each message as an .eml file to the outbox instead; no number is issued.
+        /// Chỉ ghi mỗi thư thành tệp .eml vào hộp thư đi, không gửi; không cấp số nào.
         #[arg(long)]
         dry_run: bool,
-        /// Send this unit's messages again, on purpose (recorded as a resend).
+        /// Gửi lại thư của đơn vị này, có chủ ý (ghi vào sổ là gửi lại).
         #[arg(long, value_name = "UNIT")]
         resend: Option<String>,
-        /// Only the messages carrying this kind of document (repeatable).
+        /// Chỉ các thư mang loại văn bản này (ghi được nhiều lần).
         #[arg(long, value_enum)]
         only: Vec<KindArg>,
     },
-    /// Per recipient: sent (when, Message-ID), failed (why), pending or unknown; issued numbers.
+    /// Từng nơi nhận: đã gửi (lúc nào, Message-ID), lỗi (vì sao), chờ gửi hay chưa rõ; các số
+    /// đã cấp.
     Status {
+        /// Tệp kỳ báo cáo.
         period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// The scheduled service: run each job of vanban.toml when due, until SIGTERM/SIGINT.
+    /// Dịch vụ chạy theo lịch: chạy từng tác vụ của vanban.toml khi đến giờ, đến khi nhận
+    /// SIGTERM/SIGINT.
     Run {
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// List the jobs of vanban.toml with their next three firings and last run.
+    /// Liệt kê các tác vụ của vanban.toml, ba lần chạy tới và lần chạy gần nhất.
     Jobs {
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// Run one job now, as the scheduler would (recorded as a manual run).
+    /// Chạy ngay một tác vụ như bộ lập lịch sẽ chạy (ghi là chạy tay).
     RunJob {
-        /// The job's name in vanban.toml.
+        /// Tên tác vụ trong vanban.toml.
         name: String,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// Convert a period file between TOML and the Excel form (biểu mẫu); the period is checked
-    /// first, and only a valid one is converted.
+    /// Chuyển tệp kỳ báo cáo giữa TOML và biểu mẫu Excel; kỳ báo cáo được kiểm tra trước, chỉ
+    /// tệp hợp lệ mới được chuyển.
     Convert {
-        /// The period file (TOML, JSON or .xlsx).
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
         file: PathBuf,
+        /// Dạng cần chuyển sang.
         #[arg(long, value_enum)]
         to: ConvertTo,
-        /// Where to write (default: FILE with the new extension).
+        /// Nơi ghi (mặc định: TỆP với phần mở rộng mới).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Danh bạ đơn vị (mặc định: directory.toml cạnh tệp kỳ báo cáo).
         #[arg(long)]
         directory: Option<PathBuf>,
-        /// Replace OUT if it exists.
+        /// Ghi đè ĐẦU_RA nếu đã có.
         #[arg(long)]
         force: bool,
     },
-    /// Templates: copy the built-in ones out for an office to edit.
+    /// Mẫu văn bản: chép các mẫu có sẵn ra để cơ quan sửa.
     Templates {
         #[command(subcommand)]
         command: TemplatesCommand,
@@ -288,12 +303,13 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
 
 #[derive(Subcommand)]
 enum WebCommand {
-    /// The web page for staff and the scheduler, in one process, until SIGTERM/SIGINT.
+    /// Trang web cho cán bộ cùng bộ lập lịch, trong một tiến trình, đến khi nhận SIGTERM/SIGINT.
     Serve {
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// Accounts for the web page.
+    /// Tài khoản của trang web.
     Users {
         #[command(subcommand)]
         command: UsersCommand,
@@ -302,11 +318,14 @@ enum WebCommand {
 
 #[derive(Subcommand)]
 enum UsersCommand {
-    /// Add an account; the password is asked on the terminal (or read from standard input).
+    /// Thêm tài khoản; mật khẩu được hỏi trên màn hình (hoặc đọc từ đầu vào chuẩn).
     Add {
+        /// Tên đăng nhập.
         name: String,
+        /// Vai trò: clerk (văn thư), approver (lãnh đạo duyệt), admin (quản trị).
         #[arg(long, value_enum)]
         role: RoleArg,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
@@ -387,11 +406,12 @@ fn read_new_password() -> Result<String> {
 
 #[derive(Subcommand)]
 enum TemplatesCommand {
-    /// Write the built-in templates to DIR (typst/, docx/, email/ ...) and the Excel form
+    /// Ghi các mẫu có sẵn vào THƯ_MỤC (typst/, docx/, email/ …) cùng biểu mẫu Excel
     /// bieu-mau-so-ket.xlsx.
     Export {
+        /// Thư mục ghi mẫu.
         dir: PathBuf,
-        /// Units for the form's drop-down lists (default: none listed).
+        /// Danh bạ cho danh sách chọn đơn vị của biểu mẫu (mặc định: không liệt kê).
         #[arg(long)]
         directory: Option<PathBuf>,
     },
@@ -456,7 +476,10 @@ fn describe_unreached(unreached: &Unreached) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match cli_vi::parse::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match run(cli) {
         Ok(code) => code,
         Err(error) => {

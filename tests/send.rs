@@ -502,7 +502,7 @@ fn numbers_continue_the_offices_register_and_an_assigned_number_is_used() {
         let number = format!("{}/UBND-NLN", 127 + i);
         assert!(
             status.contains(&format!(
-                "{number}   ngày 25/6/2024 — 2024-h1/assignment-letter/{unit}"
+                "{number}   ngày 25/6/2024 — 2024-h1/assignment-letter/{unit} — Công văn giao nhiệm vụ – "
             )),
             "{unit} {number}\n{status}"
         );

@@ -107,7 +107,7 @@ fn check_addresses(delivery: &Delivery, problems: &mut Vec<SendProblem>) {
             problems.push(SendProblem::BadAddress {
                 unit: UnitLabel::of(unit),
                 address: address.clone(),
-                reason: e.to_string(),
+                reason: crate::vi::errors::address_error(&e).to_owned(),
             });
         }
     }

@@ -510,7 +510,7 @@ fn classify_smtp_error(
         || io_cause(error).is_some_and(|io| io.kind() == std::io::ErrorKind::WouldBlock);
     if timed_out {
         return SendError::Transient {
-            reason: format!("quá thời gian chờ máy chủ thư {server} ({error})"),
+            reason: format!("quá thời gian chờ máy chủ thư {server}"),
         };
     }
     if let Some(io) = io_cause(error) {
@@ -524,7 +524,8 @@ fn classify_smtp_error(
         } else {
             SendError::Transient {
                 reason: format!(
-                    "không kết nối được hoặc mất kết nối tới máy chủ thư {server}: {error}"
+                    "không kết nối được hoặc mất kết nối tới máy chủ thư {server}: {}",
+                    crate::vi::errors::io_error(io)
                 ),
             }
         };
@@ -1585,6 +1586,12 @@ mod tests {
         assert!(error.is_transient(), "{error}");
         assert!(
             error.reason().contains(&format!("127.0.0.1:{port}")),
+            "{error}"
+        );
+        assert!(
+            error.reason().contains(&format!(
+                "không kết nối được hoặc mất kết nối tới máy chủ thư 127.0.0.1:{port}: bị từ chối"
+            )) && !error.reason().contains("os error"),
             "{error}"
         );
     }

@@ -99,6 +99,8 @@ pub struct DeliveryReport {
 #[derive(Debug, Clone)]
 pub struct DocumentReport {
     pub kind: DocumentKind,
+    /// "Công văn giao nhiệm vụ – Xã Quảng Tân".
+    pub label: String,
     pub unit: Option<String>,
     /// "02/TB-UBND", "…/TB-UBND" in a dry run.
     pub number: String,
@@ -204,10 +206,7 @@ impl fmt::Display for SendReport {
             )?;
         }
         for document in &self.documents {
-            let what = match &document.unit {
-                Some(unit) => format!("{} ({unit})", document.kind.slug()),
-                None => document.kind.slug().to_owned(),
-            };
+            let what = &document.label;
             let state = if self.dry_run {
                 "dự thảo"
             } else if document.reused {

@@ -158,6 +158,7 @@ pub fn send_period(
             .filter_map(|id| documents.get(id))
             .map(|d| DocumentReport {
                 kind: d.planned.kind,
+                label: d.planned.label_vi(),
                 unit: d.planned.unit.clone(),
                 number: number_text(d.number, &d.symbol),
                 paths: if dry_run {

@@ -15,7 +15,7 @@ use crate::clock::local_time;
 use crate::config::Config;
 use crate::input;
 use crate::issue::filing::issuer_key;
-use crate::issue::register::{Register, RegisterEntry};
+use crate::issue::register::{Register, RegisterEntry, document_key};
 use crate::model::DocumentKind;
 use crate::render;
 use crate::state::Store;
@@ -42,6 +42,8 @@ pub struct PeriodStatus {
     pub issued: Vec<RegisterEntry>,
     /// Numbers reserved for this period's documents but never issued.
     pub reserved: Vec<RegisterEntry>,
+    /// Register key → the document as a clerk names it ("Công văn giao nhiệm vụ – Xã Quảng Tân").
+    pub labels: BTreeMap<String, String>,
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
@@ -111,6 +113,13 @@ pub fn period_status(
             );
         }
     }
+    let labels = render::plan(&period, None, &|_, _| None)
+        .iter()
+        .map(|d| {
+            let key = document_key(&period.key(), d.kind.slug(), d.unit.as_deref());
+            (key, d.label_vi())
+        })
+        .collect();
     let label = render::context::build(&period, DocumentKind::ConclusionNotice, None, None)
         .period
         .label;
@@ -120,6 +129,7 @@ pub fn period_status(
         lines,
         issued,
         reserved,
+        labels,
         sender_alive,
     })
 }
@@ -239,10 +249,11 @@ impl fmt::Display for PeriodStatus {
                 };
                 writeln!(
                     f,
-                    "  {:<14} ngày {} — {} — nơi nhận: {} — tệp: {}",
+                    "  {:<14} ngày {} — {} — {}nơi nhận: {} — tệp: {}",
                     entry.number_and_symbol(),
                     vi::short_date(issued.document.date),
                     entry.document_key,
+                    self.label_of(entry),
                     issued.document.recipients.join(", "),
                     issued
                         .document
@@ -263,9 +274,10 @@ impl fmt::Display for PeriodStatus {
             for entry in &self.reserved {
                 writeln!(
                     f,
-                    "  {:<14} {} — giữ lúc {}",
+                    "  {:<14} {} — {}giữ lúc {}",
                     entry.number_and_symbol(),
                     entry.document_key,
+                    self.label_of(entry),
                     local_time(entry.reserved_at)
                 )?;
             }
@@ -275,6 +287,16 @@ impl fmt::Display for PeriodStatus {
             .map(|(label, n)| format!("{label} {n}"))
             .collect();
         write!(f, "Tổng: {}.", summary.join(", "))
+    }
+}
+
+impl PeriodStatus {
+    /// "Công văn giao nhiệm vụ – Xã Quảng Tân — " for an entry of a planned document, "" else.
+    fn label_of(&self, entry: &RegisterEntry) -> String {
+        self.labels
+            .get(&entry.document_key)
+            .map(|label| format!("{label} — "))
+            .unwrap_or_default()
     }
 }
 

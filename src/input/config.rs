@@ -22,7 +22,7 @@ type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("không đọc được tệp cấu hình {path}: {error}")]
+    #[error("không đọc được tệp cấu hình {path}: {}", crate::vi::errors::io_error(.error))]
     Read {
         path: PathBuf,
         error: std::io::Error,
@@ -218,7 +218,10 @@ fn read_config(
             r.report(
                 &span_of(&t, "address"),
                 "sender.address",
-                format!("địa chỉ \"{address}\" không hợp lệ ({e})"),
+                format!(
+                    "địa chỉ \"{address}\" không hợp lệ ({})",
+                    crate::vi::errors::address_error(&e)
+                ),
             );
         }
         Some(Sender {
@@ -233,7 +236,10 @@ fn read_config(
         r.report(
             &span_of(&top, "admin_email"),
             "admin_email",
-            format!("địa chỉ \"{admin}\" không hợp lệ ({e})"),
+            format!(
+                "địa chỉ \"{admin}\" không hợp lệ ({})",
+                crate::vi::errors::address_error(&e)
+            ),
         );
     }
     let numbering = choice(

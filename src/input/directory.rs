@@ -59,9 +59,13 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
                     &t.key_path("email"),
                     match &id {
                         Some(id) => format!(
-                            "đơn vị \"{id}\": địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"
+                            "đơn vị \"{id}\": địa chỉ thư điện tử không hợp lệ \"{email}\" ({})",
+                            crate::vi::errors::address_error(&e)
                         ),
-                        None => format!("địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"),
+                        None => format!(
+                            "địa chỉ thư điện tử không hợp lệ \"{email}\" ({})",
+                            crate::vi::errors::address_error(&e)
+                        ),
                     },
                 );
             }

@@ -40,6 +40,14 @@ impl PlannedDocument {
             None => self.kind.slug().to_string(),
         }
     }
+
+    /// "Công văn giao nhiệm vụ – Xã Quảng Tân": what a clerk reads in reports.
+    pub fn label_vi(&self) -> String {
+        match self.context.letter.as_ref().map(|l| &l.unit.name) {
+            Some(unit) => format!("{} – {unit}", self.kind.name_vi()),
+            None => self.kind.name_vi().to_owned(),
+        }
+    }
 }
 
 /// The documents of a period: the report, the notice, and a letter per unit with tasks.

@@ -40,7 +40,8 @@ enum Command {
         /// Dàn trang mọi văn bản và kiểm tra thể thức theo Nghị định 30 (không ghi tệp nào).
         #[arg(long)]
         render: bool,
-        /// Với --render: thư mục mẫu của cơ quan, tệp ở đây thay mẫu có sẵn cùng tên.
+        /// Thư mục mẫu của cơ quan (tệp ở đây thay mẫu có sẵn cùng tên): kiểm tra cả các mẫu
+        /// này, mọi văn bản, cả PDF và DOCX.
         #[arg(long)]
         templates: Option<PathBuf>,
     },
@@ -342,8 +343,10 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
     use vanban::web::{self, auth, store::WebStore};
     match command {
         WebCommand::Serve { config } => {
-            vanban::schedule::service::init_logging();
             let config = input::config::load(&config)?;
+            vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
+                &config,
+            ));
             let stop = Arc::new(StopSignal::new());
             stop_on_signals(Arc::clone(&stop))?;
             let server = web::start(config, None, Arc::new(SystemClock), stop, true)?;
@@ -483,10 +486,24 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("Lỗi: {error:#}");
+            eprintln!("Lỗi: {}", error_chain(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: many errors already quote their cause in their
+/// own text ("không nạp được mẫu Typst: <lỗi>"), which `{:#}` would print a second time.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -511,15 +528,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 failed = true;
                 eprintln!("{}: {}", period.display(), describe_unreached(&unreached));
             }
-            if render {
+            // The office's templates are checked whenever given: both formats, every document.
+            if render || templates.is_some() {
+                let formats = match templates {
+                    Some(_) => Formats::Both,
+                    None => Formats::Pdf,
+                };
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-                let backends = Backends::new(&templates, Formats::Pdf)?;
+                let backends = Backends::new(&templates, formats)?;
                 let documents = render::plan(&p, None, &|_, _| None);
+                // A template's mistake fails every document the same way: said once.
+                let mut said = std::collections::BTreeSet::new();
                 for renderer in backends.renderers() {
                     for document in &documents {
                         if let Err(error) = renderer.render(document) {
                             failed = true;
-                            eprintln!("{error}");
+                            let text = error.to_string();
+                            if said.insert(text.clone()) {
+                                eprintln!("{text}");
+                            }
                         }
                     }
                 }
@@ -591,8 +618,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {
-            vanban::schedule::service::init_logging();
             let config = input::config::load(&config)?;
+            vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
+                &config,
+            ));
             vanban::schedule::run::serve(&config)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -612,8 +641,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::RunJob { name, config } => {
-            vanban::schedule::service::init_logging();
             let config = input::config::load(&config)?;
+            vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
+                &config,
+            ));
             let result = vanban::schedule::run::run_job_now(&config, &name)?;
             println!(
                 "Tác vụ \"{name}\" (kỳ {}): {}\n{}",
@@ -665,7 +696,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Templates {
             command: TemplatesCommand::Export { dir, directory },
         } => {
-            export_templates(&dir)?;
+            let written = export_templates(&dir)?;
             let units = match directory {
                 Some(path) => match input::load_directory(&path) {
                     Ok(d) => d,
@@ -681,6 +712,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             render::templates::write_atomically(&path, &form)
                 .with_context(|| format!("không ghi được {}", path.display()))?;
             println!("{}", path.display());
+            println!(
+                "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư) và \
+                 biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
+                 dùng --templates {} hoặc đặt templates_dir trong vanban.toml; kiểm tra bằng \
+                 vanban check <tệp kỳ> --templates {}.",
+                written + 1,
+                dir.display(),
+                render::docx::SUBDIR,
+                dir.display(),
+                dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Register { command } => register_command(&clock, command),
@@ -776,12 +818,15 @@ fn convert_command(
     }
 }
 
-fn export_templates(dir: &Path) -> Result<()> {
+/// Writes the built-in templates under `dir` and returns how many files it wrote.
+fn export_templates(dir: &Path) -> Result<usize> {
+    let mut written = 0;
     for (name, text) in render::templates::EMAIL {
         let path = dir.join("email").join(name);
         render::templates::write_atomically(&path, text.as_bytes())
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
+        written += 1;
     }
     let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
     let files = render::templates::TYPST
@@ -795,8 +840,9 @@ fn export_templates(dir: &Path) -> Result<()> {
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
+        written += 1;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Writes each planned document's context as `<file stem>.json`.

@@ -195,3 +195,24 @@ fn a_missing_or_broken_file_is_named_in_vietnamese() {
         "{err}"
     );
 }
+
+#[test]
+fn templates_export_says_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("mau");
+    let (code, out, err) = vanban(&["templates", "export", target.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let files = out
+        .lines()
+        .filter(|l| l.starts_with(target.to_str().unwrap()))
+        .count();
+    assert!(files > 5, "{out}");
+    assert!(
+        out.contains(&format!(
+            "Đã ghi {files} tệp mẫu vào {}: typst/ (mẫu PDF)",
+            target.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("vanban check <tệp kỳ> --templates"), "{out}");
+}

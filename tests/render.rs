@@ -559,6 +559,58 @@ fn a_typst_error_names_the_template_and_line() {
 }
 
 #[test]
+fn the_offices_templates_are_checked_each_mistake_said_once_and_nothing_left_behind() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(templates.path().join("typst")).unwrap();
+    let broken = std::fs::read_to_string(root().join("templates/typst/review-report.typ"))
+        .unwrap()
+        .replace(
+            "#let r = d.report",
+            "#let r = d.report\n#let oops = 1 + \"a\"",
+        );
+    std::fs::write(templates.path().join("typst/review-report.typ"), broken).unwrap();
+    let dir = templates.path().to_str().unwrap();
+
+    // `check --templates` fills the office's templates (no --render needed).
+    let checked = vanban(&["check", SAMPLE, "--templates", dir]);
+    assert!(!checked.status.success());
+    let message = text_of(&checked);
+    assert_eq!(
+        message.matches("typst/review-report.typ:5:").count(),
+        1,
+        "{message}"
+    );
+    let fine = vanban(&[
+        "check",
+        SAMPLE,
+        "--templates",
+        root().join("templates").to_str().unwrap(),
+    ]);
+    assert!(fine.status.success(), "{}", text_of(&fine));
+
+    // A failed render into a folder that did not exist leaves no folder behind, and says the
+    // template's mistake once.
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("ra").join("moi");
+    let rendered = vanban(&[
+        "render",
+        SAMPLE,
+        "--templates",
+        dir,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!rendered.status.success());
+    let message = text_of(&rendered);
+    assert_eq!(
+        message.matches("cannot add integer and string").count(),
+        1,
+        "{message}"
+    );
+    assert!(!work.path().join("ra").exists(), "{message}");
+}
+
+#[test]
 fn a_number_from_the_period_file_is_printed_with_its_leading_zero() {
     let (_files, dir) = render_edited(
         |p| {

@@ -618,9 +618,13 @@ fn nothing_is_lost_when_the_server_is_down_at_first() {
     assert!(!ok, "{out}");
     assert!(out.contains("đã gửi 0, đã gửi trước đó 0, lỗi 14"), "{out}");
     assert_eq!(
-        out.matches("lỗi tạm thời, sẽ gửi lại ở lần chạy sau sau 3 lần thử")
+        out.matches("lỗi tạm thời sau 3 lần thử, sẽ gửi lại ở lần chạy sau: không kết nối được")
             .count(),
         14,
+        "{out}"
+    );
+    assert!(
+        !out.contains("sau sau") && !out.contains("os error"),
         "{out}"
     );
     let status = office.status();

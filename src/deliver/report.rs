@@ -169,15 +169,14 @@ impl fmt::Display for DeliveryReport {
                 reason,
                 permanent,
                 attempts,
-            } => write!(
-                f,
-                " — {} sau {attempts} lần thử: {reason}",
-                if *permanent {
-                    "lỗi vĩnh viễn, không thử lại"
-                } else {
-                    "lỗi tạm thời, sẽ gửi lại ở lần chạy sau"
-                }
-            ),
+            } => {
+                // The "when" of a retry comes after the count, never "… lần chạy sau sau 3 lần".
+                let (what, then) = match permanent {
+                    true => ("lỗi vĩnh viễn, không thử lại", ""),
+                    false => ("lỗi tạm thời", ", sẽ gửi lại ở lần chạy sau"),
+                };
+                write!(f, " — {what} sau {attempts} lần thử{then}: {reason}")
+            }
             Outcome::Unknown { since, message_id } => write!(
                 f,
                 " — bắt đầu gửi lúc {}, Message-ID {message_id}: không gửi lại tự động; tìm \

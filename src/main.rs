@@ -743,6 +743,8 @@ fn send_command(
         true => input::config::load_without_secrets(config)?,
         false => input::config::load(config)?,
     };
+    // One line per message on stderr as it goes (deliver::dispatch), in the office's time.
+    vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(&config));
     let lock = InstanceLock::acquire(&config.state, clock.now())?;
     let store = Store::open(&config.state)?;
     let templates = config

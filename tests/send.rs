@@ -694,6 +694,35 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
 }
 
 #[test]
+fn a_line_per_message_is_written_as_each_message_goes() {
+    let (sink, office) = sink_and_office(&["--stall-data", "3"]);
+    let mut child = office.send_reports_until_stalled(&sink, Stdio::piped);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The batch never finished, yet the first two messages were told as they went, with the
+    // office's time.
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("thư ")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].contains("thư 1/4 (") && lines[1].contains("thư 2/4 ("),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(": đã gửi, lần thử 1") && l.contains("+07:00")),
+        "{err}"
+    );
+    // The summary comes only at the end.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent() {
     // The second message is stored by the server, whose "250" then comes after the client's
     // timeout: a retry would deliver it twice.

@@ -152,6 +152,24 @@ fn unit_names(office: &Office) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Unit id → short name (the name if it has none), from the office's directory.toml.
+fn unit_shorts(office: &Office) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(office.path("directory.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let short = u.get("short").unwrap_or(&u["name"]);
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                short.as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The lines of `status` (or `send`) output about one recipient's message.
 fn lines_for<'a>(text: &'a str, unit: &str, what: &str) -> Vec<&'a str> {
     text.lines()
@@ -239,6 +257,7 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
     let messages = received(&sink);
     assert_eq!(messages.len(), 14);
     let names = unit_names(&office);
+    let shorts = unit_shorts(&office);
     let report_pdf = office.filed("01-BC-UBND Bao cao so ket.pdf");
     let notice_pdf = office.filed("02-TB-UBND Thong bao ket luan.pdf");
     let mut letters_to = BTreeSet::new();
@@ -281,7 +300,12 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
                 "{body}"
             );
             let n = &number[..2];
-            let letter_name = format!("{n}-UBND-NLN Công văn giao nhiệm vụ.pdf");
+            // The unit's short name tells the letters apart in the office's folder.
+            let letter_name = format!(
+                "{n}-UBND-NLN Công văn giao nhiệm vụ - {}.pdf",
+                shorts[unit.as_str()]
+            );
+            let ascii_name = vanban::issue::filing::ascii_file_name(&letter_name);
             assert!(
                 body.contains(&format!(
                     "Tệp đính kèm:\n- {letter_name}\n- {}\n- 02-TB-UBND Thông báo kết luận.pdf\n",
@@ -292,15 +316,12 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
             // The letter as PDF and as DOCX (for the unit to edit its report), then the notice.
             assert_eq!(attachments.len(), 3);
             assert_eq!(attachments[0]["filename"], letter_name.as_str());
-            assert_eq!(
-                attachments[0]["name"],
-                format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf")
-            );
+            assert_eq!(attachments[0]["name"], ascii_name.as_str());
             assert_eq!(attachments[0]["content_type"], "application/pdf");
-            let letter_pdf = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf"));
+            let letter_pdf = office.filed(&ascii_name);
             assert_eq!(attachments[0]["sha256"], sha256_hex(&letter_pdf));
             assert_eq!(attachments[0]["size"], letter_pdf.len());
-            let letter_docx = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.docx"));
+            let letter_docx = office.filed(&ascii_name.replace(".pdf", ".docx"));
             assert_eq!(
                 attachments[1]["filename"],
                 letter_name.replace(".pdf", ".docx").as_str()
@@ -354,7 +375,7 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
     assert!(notice.contains("Số: 02/TB-UBND"), "{notice}");
     let report = pdf_words(&out.join("01-BC-UBND Bao cao so ket.pdf"));
     assert!(report.contains("Số: 01/BC-UBND"), "{report}");
-    let letter = pdf_words(&out.join("03-UBND-NLN Cong van giao nhiem vu.pdf"));
+    let letter = pdf_words(&out.join("03-UBND-NLN Cong van giao nhiem vu - Phong NN&PTNT.pdf"));
     assert!(letter.contains("Số: 03/UBND-NLN"), "{letter}");
     assert!(letter.contains("Thông báo số 02/TB-UBND"), "{letter}");
 
@@ -511,7 +532,8 @@ fn numbers_continue_the_offices_register_and_an_assigned_number_is_used() {
     let out_dir = office.path("out/2024-h1");
     let notice = pdf_words(&out_dir.join("125-TB-UBND Thong bao ket luan.pdf"));
     assert!(notice.contains("Số: 125/TB-UBND"), "{notice}");
-    let letter = pdf_words(&out_dir.join("127-UBND-NLN Cong van giao nhiem vu.pdf"));
+    let letter =
+        pdf_words(&out_dir.join("127-UBND-NLN Cong van giao nhiem vu - Phong NN&PTNT.pdf"));
     assert!(letter.contains("Thông báo số 125/TB-UBND"), "{letter}");
 
     // Issued numbers are never given again, nor the register moved below them.

@@ -776,10 +776,10 @@ fn more_mistakes_are_refused_with_their_lines() {
         "documents.assignment_letter.number: mỗi công văn giao nhiệm vụ có số riêng",
         "documents.assignment_letter.report_due: hạn báo cáo 01/05/2024 trước ngày họp 21/06/2024",
         "documents.assignment_letter.unit_abbr: chữ viết tắt \"N LN/x\" chỉ được gồm chữ và số",
-        "tasks[5].to: mã \"bqlda\" được nêu hai lần trong nhiệm vụ này",
-        "tasks[1].with: đơn vị \"quang-an\" vừa chủ trì (to) vừa phối hợp (with) trong nhiệm vụ này",
-        "programs[0].budget.allocated: số tiền 1000000000000000000000000000000 triệu đồng quá lớn",
-        "groups[2].members: đơn vị \"vp\" được nêu hai lần trong nhóm",
+        "tasks[6].to: mã \"bqlda\" được nêu hai lần trong nhiệm vụ này",
+        "tasks[2].with: đơn vị \"quang-an\" vừa chủ trì (to) vừa phối hợp (with) trong nhiệm vụ này",
+        "programs[1].budget.allocated: số tiền 1000000000000000000000000000000 triệu đồng quá lớn",
+        "groups[3].members: đơn vị \"vp\" được nêu hai lần trong nhóm",
     ] {
         assert!(
             report.contains(expected),

@@ -605,12 +605,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dump_contexts(dir, &documents)?;
             }
             let dir = out.join(period_data.key());
-            let written = render::render_to_dir(
-                &documents,
-                &backends.renderers(),
-                &dir,
-                render::default_threads(),
-            )?;
+            // As render::render_to_dir, with a line on stderr per file as it is made, so a long
+            // batch shows its progress (the list on stdout comes once all are in place).
+            let renderers = backends.renderers();
+            let total = documents.len() * renderers.len();
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let staging = render::Staging::new(&dir)?;
+            render::render_each(&documents, &renderers, render::default_threads(), &|file| {
+                let name = file.file_name.clone();
+                staging.write(&file)?;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                eprintln!("đã tạo {n}/{total}: {name}");
+                Ok(())
+            })?;
+            let written = staging.commit()?;
             for path in &written {
                 println!("{}", path.display());
             }

@@ -611,6 +611,34 @@ fn the_offices_templates_are_checked_each_mistake_said_once_and_nothing_left_beh
 }
 
 #[test]
+fn render_tells_each_file_as_it_is_made() {
+    let out = tempfile::tempdir().unwrap();
+    let result = vanban(&[
+        "render",
+        SAMPLE,
+        "--format",
+        "pdf",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", text_of(&result));
+    let err = String::from_utf8_lossy(&result.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("đã tạo ")).collect();
+    let files = pdfs_in(&out.path().join("2024-h1"));
+    assert_eq!(lines.len(), files.len(), "{err}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("đã tạo {}/{}: ", i + 1, files.len())),
+            "{err}"
+        );
+    }
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(lines.iter().any(|l| l.ends_with(name)), "{name}\n{err}");
+    }
+}
+
+#[test]
 fn a_number_from_the_period_file_is_printed_with_its_leading_zero() {
     let (_files, dir) = render_edited(
         |p| {

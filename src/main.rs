@@ -22,7 +22,7 @@ mod cli_vi;
 
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
-#[command(name = "vanban", version, about)]
+#[command(name = "vanban", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

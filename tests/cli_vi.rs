@@ -95,6 +95,9 @@ fn every_help_text_is_vietnamese() {
             }
         }
     }
+    // The description too (clap's `about` would otherwise take Cargo.toml's English one).
+    let (_, root, _) = vanban(&["--help"]);
+    assert!(root.starts_with("vanban: báo cáo sơ kết"), "{root}");
     let (_, render, _) = vanban(&["render", "--help"]);
     assert!(
         render.contains("[một trong: pdf, docx, both] [mặc định: both]"),

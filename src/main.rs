@@ -20,9 +20,11 @@ use vanban::shutdown::{StopSignal, stop_on_signals};
 use vanban::state::InstanceLock;
 use vanban::state::Store;
 
+mod cli_vi;
+
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
-#[command(name = "vanban", version, about)]
+#[command(name = "vanban", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,18 +32,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a period file and its directory; print every problem; exit 1 if any.
+    /// Kiểm tra tệp kỳ báo cáo và danh bạ; in mọi lỗi; mã thoát 1 nếu có lỗi.
     Check {
-        /// The period file (TOML, JSON or the Excel form .xlsx).
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc biểu mẫu Excel .xlsx).
         period: PathBuf,
-        /// The directory of units (default: directory.toml beside the period file).
+        /// Danh bạ đơn vị (mặc định: directory.toml cạnh tệp kỳ báo cáo).
         #[arg(long)]
         directory: Option<PathBuf>,
-        /// Also lay out every document and check its pages against Decree 30 (nothing is
-        /// written).
+        /// Dàn trang mọi văn bản và kiểm tra thể thức theo Nghị định 30 (không ghi tệp nào).
         #[arg(long)]
         render: bool,
-        /// With --render: a folder whose files override the built-in templates by name.
+        /// Thư mục mẫu của cơ quan (tệp ở đây thay mẫu có sẵn cùng tên): kiểm tra cả các mẫu
+        /// này, mọi văn bản, cả PDF và DOCX.
         #[arg(long)]
         templates: Option<PathBuf>,
         /// The service configuration: with a [signing] section, every signer of the period's
@@ -49,43 +51,48 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Render the period's documents to files.
+    /// Kết xuất văn bản của kỳ báo cáo ra tệp.
     Render {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
         period: PathBuf,
-        /// Output folder; documents go to OUT/<year>-h<half>/ (default: the config's
-        /// output_dir, else "out").
+        /// Thư mục ra; văn bản ghi vào ĐẦU_RA/<năm>-h<kỳ>/ (mặc định: output_dir của tệp cấu
+        /// hình, không có thì "out").
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Only one kind of document.
+        /// Chỉ một loại văn bản.
         #[arg(long, value_enum)]
         only: Option<KindArg>,
-        /// pdf, docx or both (a DOCX beside every PDF).
+        /// pdf, docx hoặc both (mỗi PDF kèm một DOCX).
         #[arg(long, value_enum, default_value = "both")]
         format: FormatArg,
+        /// Danh bạ đơn vị (mặc định: directory.toml cạnh tệp kỳ báo cáo).
         #[arg(long)]
         directory: Option<PathBuf>,
-        /// A folder whose files override the built-in templates by name (typst/, docx/, email/).
+        /// Thư mục mẫu của cơ quan: tệp ở đây thay mẫu có sẵn cùng tên (typst/, docx/, email/).
         #[arg(long)]
         templates: Option<PathBuf>,
-        /// vanban.toml: its directory, output_dir and templates_dir apply unless given here.
+        /// Tệp cấu hình vanban.toml: directory, output_dir và templates_dir của nó được dùng nếu
+        /// không ghi ở đây.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Also write each document's data (the fields templates can use) as JSON to DIR.
+        /// Ghi thêm dữ liệu của từng văn bản (các trường mẫu dùng được) dạng JSON vào THƯ_MỤC.
         #[arg(long, value_name = "DIR")]
         dump_context: Option<PathBuf>,
     },
-    /// Issue the numbers, render the final documents and email them, each message exactly once.
+    /// Cấp số, kết xuất văn bản chính thức và gửi thư, mỗi thư đúng một lần.
     Send {
+        /// Tệp kỳ báo cáo.
         period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Write each message as an .eml file to the outbox instead; no number is issued.
+        /// Chỉ ghi mỗi thư thành tệp .eml vào hộp thư đi, không gửi; không cấp số nào.
         #[arg(long)]
         dry_run: bool,
-        /// Send this unit's messages again, on purpose (recorded as a resend).
+        /// Gửi lại thư của đơn vị này, có chủ ý (ghi vào sổ là gửi lại).
         #[arg(long, value_name = "UNIT")]
         resend: Option<String>,
-        /// Only the messages carrying this kind of document (repeatable).
+        /// Chỉ các thư mang loại văn bản này (ghi được nhiều lần).
         #[arg(long, value_enum)]
         only: Vec<KindArg>,
     },
@@ -130,64 +137,227 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Per recipient: sent (when, Message-ID), failed (why), pending or unknown; issued numbers.
+    /// Từng nơi nhận: đã gửi (lúc nào, Message-ID), lỗi (vì sao), chờ gửi hay chưa rõ; các số
+    /// đã cấp.
     Status {
+        /// Tệp kỳ báo cáo.
         period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// The scheduled service: run each job of vanban.toml when due, until SIGTERM/SIGINT.
+    /// Dịch vụ chạy theo lịch: chạy từng tác vụ của vanban.toml khi đến giờ, đến khi nhận
+    /// SIGTERM/SIGINT.
     Run {
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// List the jobs of vanban.toml with their next three firings and last run.
+    /// Liệt kê các tác vụ của vanban.toml, ba lần chạy tới và lần chạy gần nhất.
     Jobs {
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// Run one job now, as the scheduler would (recorded as a manual run).
+    /// Chạy ngay một tác vụ như bộ lập lịch sẽ chạy (ghi là chạy tay).
     RunJob {
-        /// The job's name in vanban.toml.
+        /// Tên tác vụ trong vanban.toml.
         name: String,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// Convert a period file between TOML and the Excel form (biểu mẫu); the period is checked
-    /// first, and only a valid one is converted.
+    /// Chuyển tệp kỳ báo cáo giữa TOML và biểu mẫu Excel; kỳ báo cáo được kiểm tra trước, chỉ
+    /// tệp hợp lệ mới được chuyển.
     Convert {
-        /// The period file (TOML, JSON or .xlsx).
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
         file: PathBuf,
+        /// Dạng cần chuyển sang.
         #[arg(long, value_enum)]
         to: ConvertTo,
-        /// Where to write (default: FILE with the new extension).
+        /// Nơi ghi (mặc định: TỆP với phần mở rộng mới).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Danh bạ đơn vị (mặc định: directory.toml cạnh tệp kỳ báo cáo).
         #[arg(long)]
         directory: Option<PathBuf>,
-        /// Replace OUT if it exists.
+        /// Ghi đè ĐẦU_RA nếu đã có.
         #[arg(long)]
         force: bool,
     },
-    /// Templates: copy the built-in ones out for an office to edit.
+    /// Mẫu văn bản: chép các mẫu có sẵn ra để cơ quan sửa.
     Templates {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// Sổ đăng ký văn bản đi: nối tiếp sổ của cơ quan, ghi số lấy tay, xem sổ.
+    Register {
+        #[command(subcommand)]
+        command: RegisterCommand,
+    },
     #[command(flatten)]
     Web(WebCommand),
+}
+
+#[derive(Subcommand)]
+enum RegisterCommand {
+    /// Đánh số nối tiếp sổ đăng ký của cơ quan: số tiếp theo cấp trong NĂM là SỐ.
+    SetNext {
+        /// Số tiếp theo, ví dụ 125.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        number: u32,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Năm của sổ, ví dụ 2026.
+        #[arg(long)]
+        year: i32,
+        /// Chỉ dãy số này (khi numbering = "per-type"): TB, BC, UBND … (mặc định: mọi dãy).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Chỉ sổ của cơ quan ban hành này (mã của nó; mặc định: mọi cơ quan).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Người thực hiện, ghi vào lịch sử sổ.
+        #[arg(long)]
+        by: String,
+    },
+    /// Ghi số văn thư đã lấy từ hệ thống quản lý văn bản cho một văn bản; lệnh send sẽ cấp văn
+    /// bản với số đó.
+    Assign {
+        /// Tệp kỳ báo cáo.
+        period: PathBuf,
+        /// Loại văn bản.
+        #[arg(value_enum)]
+        kind: KindArg,
+        /// Số văn bản, ví dụ 125.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        number: u32,
+        /// Đơn vị nhận, với công văn giao nhiệm vụ (mỗi đơn vị một công văn).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Người thực hiện, ghi vào lịch sử sổ.
+        #[arg(long)]
+        by: String,
+    },
+    /// Xem sổ đăng ký của một năm: số đã cấp, số đã giữ và lịch sử thao tác trên sổ.
+    Show {
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Năm của sổ, ví dụ 2026.
+        #[arg(long)]
+        year: i32,
+    },
+}
+
+fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
+    use chrono::Datelike;
+    use vanban::issue::filing::{DocId, issuer_key};
+    use vanban::issue::register::{NextScope, Register};
+    match command {
+        RegisterCommand::SetNext {
+            number,
+            config,
+            year,
+            symbol,
+            issuer,
+            by,
+        } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let store = Store::open(&config.state)?;
+            let scope = NextScope { issuer, symbol };
+            Register::new(&store).set_next(
+                &scope,
+                config.numbering,
+                year,
+                number,
+                &by,
+                clock.now(),
+            )?;
+            println!("Đã ghi vào sổ: số tiếp theo năm {year} là {number} (người ghi: {by}).");
+        }
+        RegisterCommand::Assign {
+            period,
+            kind,
+            number,
+            unit,
+            config,
+            by,
+        } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let p = match input::load_period(
+                &period,
+                config.directory.as_deref(),
+                clock.today_in(VIETNAM),
+            ) {
+                Ok(p) => p,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let kind = DocumentKind::from(kind);
+            let letter = kind == DocumentKind::AssignmentLetter;
+            match &unit {
+                None if letter => anyhow::bail!(
+                    "công văn giao nhiệm vụ có một số cho mỗi đơn vị: cần --unit <mã đơn vị>"
+                ),
+                Some(_) if !letter => {
+                    anyhow::bail!("chỉ công văn giao nhiệm vụ mới gửi riêng từng đơn vị: bỏ --unit")
+                }
+                Some(u) if !p.units_with_tasks().iter().any(|t| t.id == *u) => anyhow::bail!(
+                    "{}: đơn vị \"{u}\" không được giao nhiệm vụ trong kỳ này, nên không có công văn",
+                    period.display()
+                ),
+                _ => {}
+            }
+            let id = DocId { kind, unit };
+            let symbol = p.symbol(kind);
+            Register::new(&Store::open(&config.state)?).assign(
+                &issuer_key(p.issuer_of(kind)),
+                p.documents.date.year(),
+                &symbol,
+                config.numbering,
+                &id.register_key(&p),
+                number,
+                &by,
+                clock.now(),
+            )?;
+            println!(
+                "Đã ghi vào sổ: số {}/{symbol} cho «{}» (người ghi: {by}); lệnh send sẽ cấp số này.",
+                vanban::issue::register::format_number(number),
+                id.register_key(&p)
+            );
+        }
+        RegisterCommand::Show { config, year } => {
+            let config = input::config::load_without_secrets(&config)?;
+            // Read only: a database that does not exist yet is not created.
+            let store = if config.state.exists() {
+                Store::open(&config.state)?
+            } else {
+                Store::open_in_memory()?
+            };
+            print!("{}", Register::new(&store).listing(year)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 // ---- the web page: `serve` and `users` (kept together so the page's CLI is one block) ----
 
 #[derive(Subcommand)]
 enum WebCommand {
-    /// The web page for staff and the scheduler, in one process, until SIGTERM/SIGINT.
+    /// Trang web cho cán bộ cùng bộ lập lịch, trong một tiến trình, đến khi nhận SIGTERM/SIGINT.
     Serve {
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
-    /// Accounts for the web page.
+    /// Tài khoản của trang web.
     Users {
         #[command(subcommand)]
         command: UsersCommand,
@@ -196,11 +366,14 @@ enum WebCommand {
 
 #[derive(Subcommand)]
 enum UsersCommand {
-    /// Add an account; the password is asked on the terminal (or read from standard input).
+    /// Thêm tài khoản; mật khẩu được hỏi trên màn hình (hoặc đọc từ đầu vào chuẩn).
     Add {
+        /// Tên đăng nhập.
         name: String,
+        /// Vai trò: clerk (văn thư), approver (lãnh đạo duyệt), admin (quản trị).
         #[arg(long, value_enum)]
         role: RoleArg,
+        /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
     },
@@ -217,8 +390,10 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
     use vanban::web::{self, auth, store::WebStore};
     match command {
         WebCommand::Serve { config } => {
-            vanban::schedule::service::init_logging();
             let config = input::config::load(&config)?;
+            vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
+                &config,
+            ));
             let stop = Arc::new(StopSignal::new());
             stop_on_signals(Arc::clone(&stop))?;
             let server = web::start(config, None, Arc::new(SystemClock), stop, true)?;
@@ -281,11 +456,12 @@ fn read_new_password() -> Result<String> {
 
 #[derive(Subcommand)]
 enum TemplatesCommand {
-    /// Write the built-in templates to DIR (typst/, docx/, email/ ...) and the Excel form
+    /// Ghi các mẫu có sẵn vào THƯ_MỤC (typst/, docx/, email/ …) cùng biểu mẫu Excel
     /// bieu-mau-so-ket.xlsx.
     Export {
+        /// Thư mục ghi mẫu.
         dir: PathBuf,
-        /// Units for the form's drop-down lists (default: none listed).
+        /// Danh bạ cho danh sách chọn đơn vị của biểu mẫu (mặc định: không liệt kê).
         #[arg(long)]
         directory: Option<PathBuf>,
     },
@@ -350,14 +526,31 @@ fn describe_unreached(unreached: &Unreached) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match cli_vi::parse::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("Lỗi: {error:#}");
+            eprintln!("Lỗi: {}", error_chain(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: many errors already quote their cause in their
+/// own text ("không nạp được mẫu Typst: <lỗi>"), which `{:#}` would print a second time.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -399,15 +592,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
-            if render {
+            // The office's templates are checked whenever given: both formats, every document.
+            if render || templates.is_some() {
+                let formats = match templates {
+                    Some(_) => Formats::Both,
+                    None => Formats::Pdf,
+                };
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-                let backends = Backends::new(&templates, Formats::Pdf)?;
+                let backends = Backends::new(&templates, formats)?;
                 let documents = render::plan(&p, None, &|_, _| None);
+                // A template's mistake fails every document the same way: said once.
+                let mut said = std::collections::BTreeSet::new();
                 for renderer in backends.renderers() {
                     for document in &documents {
                         if let Err(error) = renderer.render(document) {
                             failed = true;
-                            eprintln!("{error}");
+                            let text = error.to_string();
+                            if said.insert(text.clone()) {
+                                eprintln!("{text}");
+                            }
                         }
                     }
                 }
@@ -466,12 +669,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dump_contexts(dir, &documents)?;
             }
             let dir = out.join(period_data.key());
-            let written = render::render_to_dir(
-                &documents,
-                &backends.renderers(),
-                &dir,
-                render::default_threads(),
-            )?;
+            // As render::render_to_dir, with a line on stderr per file as it is made, so a long
+            // batch shows its progress (the list on stdout comes once all are in place).
+            let renderers = backends.renderers();
+            let total = documents.len() * renderers.len();
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let staging = render::Staging::new(&dir)?;
+            render::render_each(&documents, &renderers, render::default_threads(), &|file| {
+                let name = file.file_name.clone();
+                staging.write(&file)?;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                eprintln!("đã tạo {n}/{total}: {name}");
+                Ok(())
+            })?;
+            let written = staging.commit()?;
             for path in &written {
                 println!("{}", path.display());
             }
@@ -479,8 +690,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {
-            vanban::schedule::service::init_logging();
             let config = input::config::load(&config)?;
+            vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
+                &config,
+            ));
             vanban::schedule::run::serve(&config)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -500,8 +713,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::RunJob { name, config } => {
-            vanban::schedule::service::init_logging();
             let config = input::config::load(&config)?;
+            vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
+                &config,
+            ));
             let result = vanban::schedule::run::run_job_now(&config, &name)?;
             println!(
                 "Tác vụ \"{name}\" (kỳ {}): {}\n{}",
@@ -616,7 +831,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Templates {
             command: TemplatesCommand::Export { dir, directory },
         } => {
-            export_templates(&dir)?;
+            let written = export_templates(&dir)?;
             let units = match directory {
                 Some(path) => match input::load_directory(&path) {
                     Ok(d) => d,
@@ -632,8 +847,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             render::templates::write_atomically(&path, &form)
                 .with_context(|| format!("không ghi được {}", path.display()))?;
             println!("{}", path.display());
+            println!(
+                "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư) và \
+                 biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
+                 dùng --templates {} hoặc đặt templates_dir trong vanban.toml; kiểm tra bằng \
+                 vanban check <tệp kỳ> --templates {}.",
+                written + 1,
+                dir.display(),
+                render::docx::SUBDIR,
+                dir.display(),
+                dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Register { command } => register_command(&clock, command),
         Command::Web(command) => web_command(command),
     }
 }
@@ -651,6 +878,8 @@ fn send_command(
         true => input::config::load_without_secrets(config)?,
         false => input::config::load(config)?,
     };
+    // One line per message on stderr as it goes (deliver::dispatch), in the office's time.
+    vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(&config));
     let lock = InstanceLock::acquire(&config.state, clock.now())?;
     let store = Store::open(&config.state)?;
     let templates = config
@@ -784,12 +1013,15 @@ fn convert_command(
     }
 }
 
-fn export_templates(dir: &Path) -> Result<()> {
+/// Writes the built-in templates under `dir` and returns how many files it wrote.
+fn export_templates(dir: &Path) -> Result<usize> {
+    let mut written = 0;
     for (name, text) in render::templates::EMAIL {
         let path = dir.join("email").join(name);
         render::templates::write_atomically(&path, text.as_bytes())
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
+        written += 1;
     }
     let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
     let files = render::templates::TYPST
@@ -803,8 +1035,9 @@ fn export_templates(dir: &Path) -> Result<()> {
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
+        written += 1;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Writes each planned document's context as `<file stem>.json`.

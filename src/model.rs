@@ -137,6 +137,15 @@ impl DocumentKind {
         }
     }
 
+    /// The kind as a clerk names it: "Báo cáo sơ kết", "Công văn giao nhiệm vụ".
+    pub fn name_vi(self) -> &'static str {
+        match self {
+            DocumentKind::ReviewReport => "Báo cáo sơ kết",
+            DocumentKind::ConclusionNotice => "Thông báo kết luận",
+            DocumentKind::AssignmentLetter => "Công văn giao nhiệm vụ",
+        }
+    }
+
     pub fn from_slug(slug: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.slug() == slug)
     }

@@ -559,6 +559,86 @@ fn a_typst_error_names_the_template_and_line() {
 }
 
 #[test]
+fn the_offices_templates_are_checked_each_mistake_said_once_and_nothing_left_behind() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(templates.path().join("typst")).unwrap();
+    let broken = std::fs::read_to_string(root().join("templates/typst/review-report.typ"))
+        .unwrap()
+        .replace(
+            "#let r = d.report",
+            "#let r = d.report\n#let oops = 1 + \"a\"",
+        );
+    std::fs::write(templates.path().join("typst/review-report.typ"), broken).unwrap();
+    let dir = templates.path().to_str().unwrap();
+
+    // `check --templates` fills the office's templates (no --render needed).
+    let checked = vanban(&["check", SAMPLE, "--templates", dir]);
+    assert!(!checked.status.success());
+    let message = text_of(&checked);
+    assert_eq!(
+        message.matches("typst/review-report.typ:5:").count(),
+        1,
+        "{message}"
+    );
+    let fine = vanban(&[
+        "check",
+        SAMPLE,
+        "--templates",
+        root().join("templates").to_str().unwrap(),
+    ]);
+    assert!(fine.status.success(), "{}", text_of(&fine));
+
+    // A failed render into a folder that did not exist leaves no folder behind, and says the
+    // template's mistake once.
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("ra").join("moi");
+    let rendered = vanban(&[
+        "render",
+        SAMPLE,
+        "--templates",
+        dir,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!rendered.status.success());
+    let message = text_of(&rendered);
+    assert_eq!(
+        message.matches("cannot add integer and string").count(),
+        1,
+        "{message}"
+    );
+    assert!(!work.path().join("ra").exists(), "{message}");
+}
+
+#[test]
+fn render_tells_each_file_as_it_is_made() {
+    let out = tempfile::tempdir().unwrap();
+    let result = vanban(&[
+        "render",
+        SAMPLE,
+        "--format",
+        "pdf",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", text_of(&result));
+    let err = String::from_utf8_lossy(&result.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("đã tạo ")).collect();
+    let files = pdfs_in(&out.path().join("2024-h1"));
+    assert_eq!(lines.len(), files.len(), "{err}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("đã tạo {}/{}: ", i + 1, files.len())),
+            "{err}"
+        );
+    }
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(lines.iter().any(|l| l.ends_with(name)), "{name}\n{err}");
+    }
+}
+
+#[test]
 fn a_number_from_the_period_file_is_printed_with_its_leading_zero() {
     let (_files, dir) = render_edited(
         |p| {
@@ -724,10 +804,10 @@ fn more_mistakes_are_refused_with_their_lines() {
         "documents.assignment_letter.number: mỗi công văn giao nhiệm vụ có số riêng",
         "documents.assignment_letter.report_due: hạn báo cáo 01/05/2024 trước ngày họp 21/06/2024",
         "documents.assignment_letter.unit_abbr: chữ viết tắt \"N LN/x\" chỉ được gồm chữ và số",
-        "tasks[5].to: mã \"bqlda\" được nêu hai lần trong nhiệm vụ này",
-        "tasks[1].with: đơn vị \"quang-an\" vừa chủ trì (to) vừa phối hợp (with) trong nhiệm vụ này",
-        "programs[0].budget.allocated: số tiền 1000000000000000000000000000000 triệu đồng quá lớn",
-        "groups[2].members: đơn vị \"vp\" được nêu hai lần trong nhóm",
+        "tasks[6].to: mã \"bqlda\" được nêu hai lần trong nhiệm vụ này",
+        "tasks[2].with: đơn vị \"quang-an\" vừa chủ trì (to) vừa phối hợp (with) trong nhiệm vụ này",
+        "programs[1].budget.allocated: số tiền 1000000000000000000000000000000 triệu đồng quá lớn",
+        "groups[3].members: đơn vị \"vp\" được nêu hai lần trong nhóm",
     ] {
         assert!(
             report.contains(expected),

@@ -169,6 +169,24 @@ fn unit_names(office: &Office) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Unit id → short name (the name if it has none), from the office's directory.toml.
+fn unit_shorts(office: &Office) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(office.path("directory.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let short = u.get("short").unwrap_or(&u["name"]);
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                short.as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The lines of `status` (or `send`) output about one recipient's message.
 fn lines_for<'a>(text: &'a str, unit: &str, what: &str) -> Vec<&'a str> {
     text.lines()
@@ -395,6 +413,7 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
     let messages = received(&sink);
     assert_eq!(messages.len(), 14);
     let names = unit_names(&office);
+    let shorts = unit_shorts(&office);
     let report_pdf = office.filed("01-BC-UBND Bao cao so ket.pdf");
     let notice_pdf = office.filed("02-TB-UBND Thong bao ket luan.pdf");
     let mut letters_to = BTreeSet::new();
@@ -437,7 +456,12 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
                 "{body}"
             );
             let n = &number[..2];
-            let letter_name = format!("{n}-UBND-NLN Công văn giao nhiệm vụ.pdf");
+            // The unit's short name tells the letters apart in the office's folder.
+            let letter_name = format!(
+                "{n}-UBND-NLN Công văn giao nhiệm vụ - {}.pdf",
+                shorts[unit.as_str()]
+            );
+            let ascii_name = vanban::issue::filing::ascii_file_name(&letter_name);
             assert!(
                 body.contains(&format!(
                     "Tệp đính kèm:\n- {letter_name}\n- {}\n- 02-TB-UBND Thông báo kết luận.pdf\n",
@@ -448,15 +472,12 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
             // The letter as PDF and as DOCX (for the unit to edit its report), then the notice.
             assert_eq!(attachments.len(), 3);
             assert_eq!(attachments[0]["filename"], letter_name.as_str());
-            assert_eq!(
-                attachments[0]["name"],
-                format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf")
-            );
+            assert_eq!(attachments[0]["name"], ascii_name.as_str());
             assert_eq!(attachments[0]["content_type"], "application/pdf");
-            let letter_pdf = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.pdf"));
+            let letter_pdf = office.filed(&ascii_name);
             assert_eq!(attachments[0]["sha256"], sha256_hex(&letter_pdf));
             assert_eq!(attachments[0]["size"], letter_pdf.len());
-            let letter_docx = office.filed(&format!("{n}-UBND-NLN Cong van giao nhiem vu.docx"));
+            let letter_docx = office.filed(&ascii_name.replace(".pdf", ".docx"));
             assert_eq!(
                 attachments[1]["filename"],
                 letter_name.replace(".pdf", ".docx").as_str()
@@ -510,7 +531,7 @@ fn the_sample_period_is_delivered_once_and_resent_on_purpose() {
     assert!(notice.contains("Số: 02/TB-UBND"), "{notice}");
     let report = pdf_words(&out.join("01-BC-UBND Bao cao so ket.pdf"));
     assert!(report.contains("Số: 01/BC-UBND"), "{report}");
-    let letter = pdf_words(&out.join("03-UBND-NLN Cong van giao nhiem vu.pdf"));
+    let letter = pdf_words(&out.join("03-UBND-NLN Cong van giao nhiem vu - Phong NN&PTNT.pdf"));
     assert!(letter.contains("Số: 03/UBND-NLN"), "{letter}");
     assert!(letter.contains("Thông báo số 02/TB-UBND"), "{letter}");
 
@@ -614,6 +635,88 @@ fn starttls_and_auth(start: fn(&Certs, &str) -> Sink) {
 }
 
 #[test]
+fn numbers_continue_the_offices_register_and_an_assigned_number_is_used() {
+    let (sink, office) = sink_and_office(&[]);
+    let register = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("register")
+            .args(args)
+            .arg("--config")
+            .arg(office.path("vanban.toml"))
+            .current_dir(office.dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let clerk = "Nguyễn Thị Hoa";
+    // The office's register reached 124 before vanban; the clerk took 125 for the notice from
+    // the office's document system.
+    let (ok, out) = register(&["set-next", "125", "--year", "2024", "--by", clerk]);
+    assert!(ok, "{out}");
+    let period = office.path("dam-ha-2024-h1.toml");
+    let period = period.to_str().unwrap();
+    let (ok, out) = register(&["assign", period, "conclusion-notice", "125", "--by", clerk]);
+    assert!(ok && out.contains("125/TB-UBND"), "{out}");
+    // A letter's number needs its unit; a taken number is refused.
+    let (ok, out) = register(&["assign", period, "assignment-letter", "140", "--by", clerk]);
+    assert!(!ok && out.contains("--unit"), "{out}");
+    let (ok, out) = register(&["assign", period, "review-report", "125", "--by", clerk]);
+    assert!(!ok && out.contains("125/TB-UBND"), "{out}");
+
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+    let status = office.status();
+    assert!(status.contains("125/TB-UBND"), "{status}");
+    assert!(status.contains("126/BC-UBND"), "{status}");
+    for (i, unit) in LETTER_UNITS.iter().enumerate() {
+        let number = format!("{}/UBND-NLN", 127 + i);
+        assert!(
+            status.contains(&format!(
+                "{number}   ngày 25/6/2024 — 2024-h1/assignment-letter/{unit} — Công văn giao nhiệm vụ – "
+            )),
+            "{unit} {number}\n{status}"
+        );
+    }
+    assert!(!status.contains("01/"), "{status}");
+    let out_dir = office.path("out/2024-h1");
+    let notice = pdf_words(&out_dir.join("125-TB-UBND Thong bao ket luan.pdf"));
+    assert!(notice.contains("Số: 125/TB-UBND"), "{notice}");
+    let letter =
+        pdf_words(&out_dir.join("127-UBND-NLN Cong van giao nhiem vu - Phong NN&PTNT.pdf"));
+    assert!(letter.contains("Thông báo số 125/TB-UBND"), "{letter}");
+
+    // Issued numbers are never given again, nor the register moved below them.
+    let (ok, out) = register(&["set-next", "130", "--year", "2024", "--by", clerk]);
+    assert!(
+        !ok && out.contains("136/UBND-NLN") && out.contains("137"),
+        "{out}"
+    );
+    let (ok, out) = register(&["show", "--year", "2024"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("125/TB-UBND  ngày 25/06/2024  đã cấp"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{clerk}: đặt số tiếp theo là 125")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{clerk}: ghi số 125/TB-UBND lấy từ hệ thống quản lý văn bản cho «2024-h1/conclusion-notice»"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
 fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
     let (sink, office) = sink_and_office(&[]);
     let (ok, out) = office.send(&["--only", "review-report"]);
@@ -693,9 +796,13 @@ fn nothing_is_lost_when_the_server_is_down_at_first() {
     assert!(!ok, "{out}");
     assert!(out.contains("đã gửi 0, đã gửi trước đó 0, lỗi 14"), "{out}");
     assert_eq!(
-        out.matches("lỗi tạm thời, sẽ gửi lại ở lần chạy sau sau 3 lần thử")
+        out.matches("lỗi tạm thời sau 3 lần thử, sẽ gửi lại ở lần chạy sau: không kết nối được")
             .count(),
         14,
+        "{out}"
+    );
+    assert!(
+        !out.contains("sau sau") && !out.contains("os error"),
         "{out}"
     );
     let status = office.status();
@@ -761,6 +868,35 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
     assert!(
         status.contains("Tổng: chờ gửi 10, không rõ kết quả 1, đã gửi 3."),
         "{status}"
+    );
+}
+
+#[test]
+fn a_line_per_message_is_written_as_each_message_goes() {
+    let (sink, office) = sink_and_office(&["--stall-data", "3"]);
+    let mut child = office.send_reports_until_stalled(&sink, Stdio::piped);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The batch never finished, yet the first two messages were told as they went, with the
+    // office's time.
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("thư ")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].contains("thư 1/4 (") && lines[1].contains("thư 2/4 ("),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(": đã gửi, lần thử 1") && l.contains("+07:00")),
+        "{err}"
+    );
+    // The summary comes only at the end.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

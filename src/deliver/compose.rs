@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::issue::filing::{
     DocFile, DocId, ReadyDocument, ascii_file_name, attachment_name, issuer_key, number_text,
+    unit_short,
 };
 use crate::model::{DocumentKind, Period};
 use crate::render;
@@ -107,7 +108,7 @@ fn check_addresses(delivery: &Delivery, problems: &mut Vec<SendProblem>) {
             problems.push(SendProblem::BadAddress {
                 unit: UnitLabel::of(unit),
                 address: address.clone(),
-                reason: e.to_string(),
+                reason: crate::vi::errors::address_error(&e).to_owned(),
             });
         }
     }
@@ -156,7 +157,14 @@ pub fn check(
                 unit: planned.unit.clone(),
             };
             let symbol = period.symbol(planned.kind);
-            let file = attachment_name(planned.kind, period.half, None, &symbol, "pdf");
+            let file = attachment_name(
+                planned.kind,
+                period.half,
+                None,
+                &symbol,
+                unit_short(period, &id),
+                "pdf",
+            );
             let draft = ReadyDocument {
                 number: None,
                 issuer: period.issuer_of(planned.kind).name.clone(),

@@ -88,10 +88,25 @@ impl SendHooks for Hooks<'_, '_> {
     fn after_attempt(
         &mut self,
         index: usize,
-        _attempt: u32,
+        attempt: u32,
         outcome: &Result<String, SendError>,
-        _will_retry: bool,
+        will_retry: bool,
     ) -> Flow {
+        // One line per message as it happens (the service's log, the command's stderr), so a
+        // slow batch shows its progress instead of everything at the end.
+        let line = progress_line(
+            index + 1,
+            self.messages.len(),
+            &self.messages[index].pending.delivery.key.to_string(),
+            attempt,
+            outcome,
+            will_retry,
+            matches!(self.recording, Recording::DryRun),
+        );
+        match outcome {
+            Ok(_) => tracing::info!("{line}"),
+            Err(_) => tracing::warn!("{line}"),
+        }
         if let Recording::Ledger { ledger, clock } = self.recording {
             let item = &mut self.messages[index];
             let key = &item.pending.delivery.key;
@@ -125,6 +140,27 @@ impl SendHooks for Hooks<'_, '_> {
         }
         Flow::Continue
     }
+}
+
+/// "thư 3/14 (ubnd / 2024-h1 / review-report → pnn): đã gửi, lần thử 1" — the progress line of
+/// one attempt.
+fn progress_line(
+    number: usize,
+    total: usize,
+    key: &str,
+    attempt: u32,
+    outcome: &Result<String, SendError>,
+    will_retry: bool,
+    dry_run: bool,
+) -> String {
+    let what = match outcome {
+        Ok(_) if dry_run => "đã ghi tệp .eml".to_owned(),
+        Ok(_) => "đã gửi".to_owned(),
+        Err(e) if will_retry => format!("chưa gửi được, sẽ thử lại ({})", e.reason()),
+        Err(e) if e.is_unknown() => format!("không rõ kết quả ({})", e.reason()),
+        Err(e) => format!("không gửi được ({})", e.reason()),
+    };
+    format!("thư {number}/{total} ({key}): {what}, lần thử {attempt}")
 }
 
 /// Sends `messages`, one per pending message to send (in plan order), through `transport`, and
@@ -201,4 +237,28 @@ pub fn dispatch(
     }
     notes.extend(hooks.problems);
     summary.stopped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_progress_line_names_the_message_its_place_and_what_happened() {
+        let key = "ubnd / 2024-h1 / review-report → pnn";
+        let sent = progress_line(3, 14, key, 1, &Ok("250 OK".into()), false, false);
+        assert_eq!(
+            sent,
+            "thư 3/14 (ubnd / 2024-h1 / review-report → pnn): đã gửi, lần thử 1"
+        );
+        let refused = Err(SendError::Transient {
+            reason: "máy chủ bận".into(),
+        });
+        assert_eq!(
+            progress_line(4, 14, key, 2, &refused, true, false),
+            "thư 4/14 (ubnd / 2024-h1 / review-report → pnn): chưa gửi được, sẽ thử lại (máy chủ bận), lần thử 2"
+        );
+        assert!(progress_line(4, 14, key, 3, &refused, false, false).contains("không gửi được"));
+        assert!(progress_line(1, 1, key, 1, &Ok(String::new()), false, true).contains(".eml"));
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use lettre::Message;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
@@ -191,6 +191,54 @@ fn mailbox((name, address): &(String, String)) -> Result<Mailbox, MailError> {
     ))
 }
 
+/// The From header with a Vietnamese sender name written by vanban rather than lettre: lettre
+/// cuts the encoded name wherever a line fills up, inside a word ("Tâ" | "n"), and some mail
+/// clients show such a cut as a space. Here every encoded-word holds whole words. `None` for a
+/// plain ASCII name, which lettre writes well.
+fn from_header(from: &Mailbox) -> Option<HeaderValue> {
+    let name = from
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_ascii())?;
+    let encoded = format!("{}\r\n <{}>", encoded_words(name), from.email);
+    Some(HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str("From"),
+        from.to_string(),
+        encoded,
+    ))
+}
+
+/// `text` as RFC 2047 encoded-words (`=?utf-8?b?…?=`), one per folded line, each holding whole
+/// words and the space after them (a decoder drops the white space between encoded-words).
+/// Only a single word too long for one encoded-word is cut, between characters.
+fn encoded_words(text: &str) -> String {
+    // 45 bytes are 60 base64 characters: "=?utf-8?b?" + 60 + "?=" is 72, within RFC 2047's 75
+    // and, after "From: ", within a 78-character line.
+    const MAX_BYTES: usize = 45;
+    let mut chunks: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_inclusive(' ') {
+        if !current.is_empty() && current.len() + word.len() > MAX_BYTES {
+            chunks.push(std::mem::take(&mut current));
+        }
+        for c in word.chars() {
+            if current.len() + c.len_utf8() > MAX_BYTES {
+                chunks.push(std::mem::take(&mut current));
+            }
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+        .iter()
+        .map(|chunk| format!("=?utf-8?b?{}?=", base64(chunk.as_bytes())))
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
 fn attachment_part(attachment: &Attachment) -> Result<SinglePart, MailError> {
     let invalid = || MailError::InvalidContentType {
         file_name: attachment.file_name.clone(),
@@ -221,11 +269,15 @@ pub fn build_message(msg: &OutgoingMessage) -> Result<Message, MailError> {
     if message_id_stem(&msg.message_id).is_none() {
         return Err(MailError::InvalidMessageId(msg.message_id.clone()));
     }
+    let from = mailbox(&msg.from)?;
     let mut builder = Message::builder()
-        .from(mailbox(&msg.from)?)
+        .from(from.clone())
         .subject(msg.subject.clone())
         .message_id(Some(msg.message_id.clone()))
         .date(msg.date);
+    if let Some(header) = from_header(&from) {
+        builder = builder.raw_header(header);
+    }
     for recipient in &msg.to {
         builder = builder.to(mailbox(recipient)?);
     }
@@ -510,7 +562,7 @@ fn classify_smtp_error(
         || io_cause(error).is_some_and(|io| io.kind() == std::io::ErrorKind::WouldBlock);
     if timed_out {
         return SendError::Transient {
-            reason: format!("quá thời gian chờ máy chủ thư {server} ({error})"),
+            reason: format!("quá thời gian chờ máy chủ thư {server}"),
         };
     }
     if let Some(io) = io_cause(error) {
@@ -524,7 +576,8 @@ fn classify_smtp_error(
         } else {
             SendError::Transient {
                 reason: format!(
-                    "không kết nối được hoặc mất kết nối tới máy chủ thư {server}: {error}"
+                    "không kết nối được hoặc mất kết nối tới máy chủ thư {server}: {}",
+                    crate::vi::errors::io_error(io)
                 ),
             }
         };
@@ -847,6 +900,46 @@ mod tests {
     }
 
     // ---- pure functions ----
+
+    #[test]
+    fn the_senders_name_is_folded_between_words() {
+        let long = "Văn phòng Hội đồng nhân dân và Ủy ban nhân dân huyện Đầm Hà, tỉnh Quảng Ninh";
+        let mut msg = unit_message("tckh");
+        msg.from.0 = long.to_owned();
+        let bytes = build_message(&msg).unwrap().formatted();
+        let text = String::from_utf8_lossy(&bytes);
+        let header: String = text
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("From: "))
+            .take_while(|l| l.starts_with("From: ") || l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        let words: Vec<&str> = header
+            .split_whitespace()
+            .filter(|w| w.starts_with("=?utf-8?b?"))
+            .collect();
+        assert!(words.len() > 1, "{header}");
+        let mut decoded = Vec::new();
+        for word in &words {
+            let one = format!("Subject: {word}\r\n\r\n");
+            let parsed = mail_parser::MessageParser::default()
+                .parse(one.as_bytes())
+                .unwrap();
+            decoded.push(parsed.subject().unwrap().to_owned());
+        }
+        // Each piece ends at a word's end: with its space, or the name's end.
+        for piece in &decoded[..decoded.len() - 1] {
+            assert!(piece.ends_with(' '), "{decoded:?}");
+        }
+        assert_eq!(decoded.concat(), long);
+        assert!(header.lines().all(|l| l.len() <= 78), "{header}");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&bytes[..])
+            .unwrap();
+        let from = parsed.from().unwrap().first().unwrap();
+        assert_eq!(from.name(), Some(long));
+        assert_eq!(from.address(), Some("vanphong@damha.example"));
+    }
 
     #[test]
     fn ascii_file_name_folds_vietnamese() {
@@ -1585,6 +1678,12 @@ mod tests {
         assert!(error.is_transient(), "{error}");
         assert!(
             error.reason().contains(&format!("127.0.0.1:{port}")),
+            "{error}"
+        );
+        assert!(
+            error.reason().contains(&format!(
+                "không kết nối được hoặc mất kết nối tới máy chủ thư 127.0.0.1:{port}: bị từ chối"
+            )) && !error.reason().contains("os error"),
             "{error}"
         );
     }

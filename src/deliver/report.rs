@@ -113,6 +113,8 @@ pub struct DeliveryReport {
 #[derive(Debug, Clone)]
 pub struct DocumentReport {
     pub kind: DocumentKind,
+    /// "Công văn giao nhiệm vụ – Xã Quảng Tân".
+    pub label: String,
     pub unit: Option<String>,
     /// "02/TB-UBND", "…/TB-UBND" in a dry run.
     pub number: String,
@@ -181,15 +183,14 @@ impl fmt::Display for DeliveryReport {
                 reason,
                 permanent,
                 attempts,
-            } => write!(
-                f,
-                " — {} sau {attempts} lần thử: {reason}",
-                if *permanent {
-                    "lỗi vĩnh viễn, không thử lại"
-                } else {
-                    "lỗi tạm thời, sẽ gửi lại ở lần chạy sau"
-                }
-            ),
+            } => {
+                // The "when" of a retry comes after the count, never "… lần chạy sau sau 3 lần".
+                let (what, then) = match permanent {
+                    true => ("lỗi vĩnh viễn, không thử lại", ""),
+                    false => ("lỗi tạm thời", ", sẽ gửi lại ở lần chạy sau"),
+                };
+                write!(f, " — {what} sau {attempts} lần thử{then}: {reason}")
+            }
             Outcome::Unknown { since, message_id } => write!(
                 f,
                 " — bắt đầu gửi lúc {}, Message-ID {message_id}: không gửi lại tự động; tìm \
@@ -225,10 +226,7 @@ impl fmt::Display for SendReport {
             )?;
         }
         for document in &self.documents {
-            let what = match &document.unit {
-                Some(unit) => format!("{} ({unit})", document.kind.slug()),
-                None => document.kind.slug().to_owned(),
-            };
+            let what = &document.label;
             let state = if self.dry_run {
                 "dự thảo"
             } else if document.reused {

@@ -199,6 +199,7 @@ pub fn send_period(
             .filter_map(|id| documents.get(id))
             .map(|d| DocumentReport {
                 kind: d.planned.kind,
+                label: d.planned.label_vi(),
                 unit: d.planned.unit.clone(),
                 number: number_text(d.number, &d.symbol),
                 paths: if dry_run {
@@ -426,8 +427,8 @@ mod tests {
             .replace("\r\n ", " ");
         // Letter in both formats, notice as PDF only, numbers blank.
         for name in [
-            "UBND-NLN Cong van giao nhiem vu (du thao).pdf",
-            "UBND-NLN Cong van giao nhiem vu (du thao).docx",
+            "UBND-NLN Cong van giao nhiem vu - Ban QLDA DTXD huyen (du thao).pdf",
+            "UBND-NLN Cong van giao nhiem vu - Ban QLDA DTXD huyen (du thao).docx",
             "TB-UBND Thong bao ket luan (du thao).pdf",
         ] {
             assert!(eml.contains(&format!("name=\"{name}\"")), "{name}");
@@ -589,7 +590,9 @@ mod tests {
         );
         assert!(
             filed
-                .join("03-UBND-NLN Cong van giao nhiem vu.docx")
+                .join(crate::issue::filing::ascii_file_name(
+                    "03-UBND-NLN Công văn giao nhiệm vụ - Phòng NN&PTNT.docx"
+                ))
                 .exists()
         );
 
@@ -1199,6 +1202,7 @@ mod tests {
             Half::First,
             Some(125),
             "TB-UBND",
+            None,
             "pdf",
         );
         assert_eq!(name, "125-TB-UBND Thông báo kết luận.pdf");
@@ -1209,6 +1213,7 @@ mod tests {
                 Half::Whole,
                 Some(3),
                 "BC-UBND",
+                None,
                 "pdf"
             ),
             "03-BC-UBND Báo cáo tổng kết.pdf"
@@ -1219,9 +1224,26 @@ mod tests {
                 Half::First,
                 None,
                 "UBND-NLN",
+                None,
                 "docx"
             ),
             "UBND-NLN Công văn giao nhiệm vụ (dự thảo).docx"
+        );
+        let letter = attachment_name(
+            DocumentKind::AssignmentLetter,
+            Half::First,
+            Some(7),
+            "UBND-NLN",
+            Some("UBND xã Quảng Tân"),
+            "pdf",
+        );
+        assert_eq!(
+            letter,
+            "07-UBND-NLN Công văn giao nhiệm vụ - UBND xã Quảng Tân.pdf"
+        );
+        assert_eq!(
+            ascii_file_name(&letter),
+            "07-UBND-NLN Cong van giao nhiem vu - UBND xa Quang Tan.pdf"
         );
     }
 }

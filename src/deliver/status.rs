@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::input;
 use crate::issue::approval::{self, Decision, DecisionRecord, Gate};
 use crate::issue::filing::{DocId, IssueEnv, issuer_key};
-use crate::issue::register::{Register, RegisterEntry};
+use crate::issue::register::{Register, RegisterEntry, document_key};
 use crate::issue::signatures::{self, Role, SignatureRecord};
 use crate::model::DocumentKind;
 use crate::render;
@@ -47,6 +47,8 @@ pub struct PeriodStatus {
     /// The signatures of each issued document's filed PDFs, by (issuer, document key); only
     /// those that end in the file as filed (a re-issue's earlier signatures are history).
     pub signed: BTreeMap<(String, String), Vec<SignatureRecord>>,
+    /// Register key → the document as a clerk names it ("Công văn giao nhiệm vụ – Xã Quảng Tân").
+    pub labels: BTreeMap<String, String>,
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
@@ -214,6 +216,13 @@ pub fn period_status(
             signed.insert((entry.issuer.clone(), entry.document_key.clone()), kept);
         }
     }
+    let labels = render::plan(&period, None, &|_, _| None)
+        .iter()
+        .map(|d| {
+            let key = document_key(&period.key(), d.kind.slug(), d.unit.as_deref());
+            (key, d.label_vi())
+        })
+        .collect();
     let label = render::context::build(&period, DocumentKind::ConclusionNotice, None, None)
         .period
         .label;
@@ -277,6 +286,7 @@ pub fn period_status(
         issued,
         reserved,
         signed,
+        labels,
         sender_alive,
         documents,
     })
@@ -451,10 +461,11 @@ impl fmt::Display for PeriodStatus {
                 };
                 writeln!(
                     f,
-                    "  {:<14} ngày {} — {} — nơi nhận: {} — tệp: {}",
+                    "  {:<14} ngày {} — {} — {}nơi nhận: {} — tệp: {}",
                     entry.number_and_symbol(),
                     vi::short_date(issued.document.date),
                     entry.document_key,
+                    self.label_of(entry),
                     issued.document.recipients.join(", "),
                     issued
                         .document
@@ -499,9 +510,10 @@ impl fmt::Display for PeriodStatus {
             for entry in &self.reserved {
                 writeln!(
                     f,
-                    "  {:<14} {} — giữ lúc {}",
+                    "  {:<14} {} — {}giữ lúc {}",
                     entry.number_and_symbol(),
                     entry.document_key,
+                    self.label_of(entry),
                     local_time(entry.reserved_at)
                 )?;
             }
@@ -511,6 +523,16 @@ impl fmt::Display for PeriodStatus {
             .map(|(label, n)| format!("{label} {n}"))
             .collect();
         write!(f, "Tổng: {}.", summary.join(", "))
+    }
+}
+
+impl PeriodStatus {
+    /// "Công văn giao nhiệm vụ – Xã Quảng Tân — " for an entry of a planned document, "" else.
+    fn label_of(&self, entry: &RegisterEntry) -> String {
+        self.labels
+            .get(&entry.document_key)
+            .map(|label| format!("{label} — "))
+            .unwrap_or_default()
     }
 }
 

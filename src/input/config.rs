@@ -24,7 +24,7 @@ type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("không đọc được tệp cấu hình {path}: {error}")]
+    #[error("không đọc được tệp cấu hình {path}: {}", crate::vi::errors::io_error(.error))]
     Read {
         path: PathBuf,
         error: std::io::Error,
@@ -238,7 +238,10 @@ fn read_config(
             r.report(
                 &span_of(&t, "address"),
                 "sender.address",
-                format!("địa chỉ \"{address}\" không hợp lệ ({e})"),
+                format!(
+                    "địa chỉ \"{address}\" không hợp lệ ({})",
+                    crate::vi::errors::address_error(&e)
+                ),
             );
         }
         Some(Sender {
@@ -253,7 +256,10 @@ fn read_config(
         r.report(
             &span_of(&top, "admin_email"),
             "admin_email",
-            format!("địa chỉ \"{admin}\" không hợp lệ ({e})"),
+            format!(
+                "địa chỉ \"{admin}\" không hợp lệ ({})",
+                crate::vi::errors::address_error(&e)
+            ),
         );
     }
     let numbering = choice(
@@ -1004,7 +1010,8 @@ signature_image = "certs/loi.png"
         assert!(err.contains("không ghi mật khẩu"), "{err}");
         // The secret itself is never repeated.
         assert!(!err.contains("123456"), "{err}");
-        assert!(err.contains("signing.signers[1]"), "{err}");
+        // The second signer: positions count from 1.
+        assert!(err.contains("signing.signers[2]"), "{err}");
         assert!(err.contains("signature_image"), "{err}");
         // file:line:column of the inline password.
         let line = GOOD.lines().count() + 3;

@@ -23,10 +23,29 @@ impl fmt::Display for Problem {
             write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", human_path(&self.path))?;
         }
         f.write_str(&self.message)
     }
+}
+
+/// A key path as people count: `programs[0].budget` (the first program) is shown as
+/// `programs[1].budget`. Paths are kept 0-based inside, where they index the tree.
+pub fn human_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let close = rest.find(']').unwrap_or(rest.len());
+        match rest[..close].parse::<usize>() {
+            Ok(index) => out.push_str(&(index + 1).to_string()),
+            Err(_) => out.push_str(&rest[..close]),
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every problem found in a set of input files. Validation never stops at the first one:
@@ -123,6 +142,25 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_in_key_paths_count_from_one() {
+        assert_eq!(human_path("programs[0].budget"), "programs[1].budget");
+        assert_eq!(
+            human_path("programs[2].indicators[10].value"),
+            "programs[3].indicators[11].value"
+        );
+        assert_eq!(human_path("documents.date"), "documents.date");
+        assert_eq!(human_path("odd[x]"), "odd[x]");
+        let problem = Problem {
+            file: "k.toml".into(),
+            line: 3,
+            column: 7,
+            path: "tasks[0].to".into(),
+            message: "thiếu".into(),
+        };
+        assert_eq!(problem.to_string(), "k.toml:3:7: tasks[1].to: thiếu");
+    }
 
     #[test]
     fn distance_counts_edits() {

@@ -26,9 +26,20 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
     };
 
     for (path, node) in top.list(r, "units", true) {
-        let Some(t) = r.table(node, &path, &["id", "name", "short", "email"]) else {
+        // Offices keep a unit's phone, address, head and a note in the same file; vanban does
+        // not use them, but a directory that has them is not wrong.
+        let Some(t) = r.table(
+            node,
+            &path,
+            &[
+                "id", "name", "short", "email", "phone", "address", "head", "note",
+            ],
+        ) else {
             continue;
         };
+        for kept in ["phone", "address", "head", "note"] {
+            t.opt_string(r, kept);
+        }
         let id = t.string(r, "id");
         if let Some(id) = &id {
             let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
@@ -59,9 +70,13 @@ pub fn read_directory(r: &mut Reader<'_>, root: &Node) -> Directory {
                     &t.key_path("email"),
                     match &id {
                         Some(id) => format!(
-                            "đơn vị \"{id}\": địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"
+                            "đơn vị \"{id}\": địa chỉ thư điện tử không hợp lệ \"{email}\" ({})",
+                            crate::vi::errors::address_error(&e)
                         ),
-                        None => format!("địa chỉ thư điện tử không hợp lệ \"{email}\" ({e})"),
+                        None => format!(
+                            "địa chỉ thư điện tử không hợp lệ \"{email}\" ({})",
+                            crate::vi::errors::address_error(&e)
+                        ),
                     },
                 );
             }
@@ -169,4 +184,34 @@ fn is_valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::tree::{Source, parse_toml};
+
+    #[test]
+    fn the_fields_offices_keep_are_accepted_and_still_typed() {
+        let text = "[[units]]\nid = \"quang-tan\"\nname = \"Xã Quảng Tân\"\n\
+                    email = \"quangtan@example.vn\"\nphone = \"0203 3880 123\"\n\
+                    address = \"Thôn 1, xã Quảng Tân\"\nhead = \"Nguyễn Văn Bình\"\n\
+                    note = \"đổi địa chỉ thư từ tháng 7\"\n";
+        let source = Source::new("directory.toml", text);
+        let root = parse_toml(&source).unwrap();
+        let mut r = Reader::new(&source);
+        let directory = read_directory(&mut r, &root);
+        assert!(r.problems.is_empty(), "{}", r.problems);
+        assert_eq!(directory.units.len(), 1);
+
+        let source = Source::new(
+            "directory.toml",
+            text.replace("\"0203 3880 123\"", "2033880123"),
+        );
+        let root = parse_toml(&source).unwrap();
+        let mut r = Reader::new(&source);
+        read_directory(&mut r, &root);
+        assert_eq!(r.problems.len(), 1, "{}", r.problems);
+        assert!(r.problems.0[0].path.ends_with("phone"), "{}", r.problems);
+    }
 }

@@ -41,10 +41,21 @@ fn whole_file_problem(path: &Path, message: String) -> Problem {
     }
 }
 
+/// A file that could not be read at all: named, with why in Vietnamese, and no position (there
+/// is no line to point at).
+fn unreadable_file(path: &Path, error: &std::io::Error) -> Problem {
+    Problem {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        path: String::new(),
+        message: format!("không đọc được tệp: {}", crate::vi::errors::io_error(error)),
+    }
+}
+
 /// Reads a TOML or JSON file (by extension) into a tree.
 fn parse_file(path: &Path) -> Result<(Source, Node), Problem> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| whole_file_problem(path, format!("không đọc được tệp: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable_file(path, &e))?;
     let source = Source::new(path.display().to_string(), text);
     let is_json = path
         .extension()
@@ -68,8 +79,7 @@ fn parse_period_file(path: &Path) -> Result<(Source, Node, Option<xlsx::Located>
     if !is_xlsx(path) {
         return parse_file(path).map(|(source, node)| (source, node, None));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| whole_file_problem(path, format!("không đọc được tệp: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| unreadable_file(path, &e))?;
     xlsx::read::read(&path.display().to_string(), bytes)
         .map(|(source, node, located)| (source, node, Some(located)))
         .map_err(|message| whole_file_problem(path, message))

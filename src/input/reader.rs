@@ -638,7 +638,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("p.toml:3:11: l[1]: phải là chuỗi, không phải số nguyên"),
+            text.contains("p.toml:3:11: l[2]: phải là chuỗi, không phải số nguyên"),
             "{text}"
         );
     }

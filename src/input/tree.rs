@@ -104,17 +104,161 @@ pub fn parse_toml(source: &Source) -> Result<Node, Problem> {
     use toml::de::DeTable;
     let table = DeTable::parse(&source.text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        source.problem(
-            &span,
-            "",
-            format!("lỗi cú pháp TOML: {}", e.message().trim()),
-        )
+        source.problem(&span, "", toml_syntax_message(e.message()))
     })?;
     let span = 0..source.text.len();
     Ok(Node {
         value: Value::Table(convert_toml_table(table.get_ref())),
         span,
     })
+}
+
+/// toml's English syntax error in Vietnamese: "invalid basic string, expected `"`" becomes
+/// "lỗi cú pháp TOML: chuỗi trong ngoặc kép không hợp lệ; cần `"`". A message not known here
+/// keeps toml's words in parentheses after a Vietnamese sentence.
+pub fn toml_syntax_message(message: &str) -> String {
+    let message = message.trim();
+    let (what, expected) = match message.split_once(", expected ") {
+        // "expected nothing": what is there is simply too much.
+        Some((what, "nothing")) => (what, None),
+        Some((what, expected)) => (what, Some(expected)),
+        None => (message, None),
+    };
+    let Some(what_vi) = toml_error_vi(what) else {
+        return format!("lỗi cú pháp TOML, hãy xem lại dòng này ({message})");
+    };
+    let mut out = format!("lỗi cú pháp TOML: {what_vi}");
+    if let Some(expected) = expected {
+        let items: Vec<String> = expected
+            .split(", ")
+            .map(|item| match item {
+                "newline" => "xuống dòng".to_owned(),
+                "etc" => "…".to_owned(),
+                other => toml_expected_vi(other).unwrap_or_else(|| other.to_owned()),
+            })
+            .collect();
+        out.push_str(&format!("; cần {}", items.join(" hoặc ")));
+    }
+    out
+}
+
+/// The Vietnamese of toml's descriptions of what is wrong (toml_parser's and toml's own).
+fn toml_error_vi(what: &str) -> Option<&'static str> {
+    Some(match what {
+        "`_` may only go between digits" => "dấu `_` chỉ được đặt giữa hai chữ số",
+        "cannot recurse further; max recursion depth met" => "lồng nhau quá sâu",
+        "carriage return must be followed by newline" => {
+            "ký tự về đầu dòng phải đi liền xuống dòng"
+        }
+        "extra `=`" => "thừa dấu `=`",
+        "extra assignment between key-value pairs" => "thừa dấu `=` giữa các cặp khóa = giá trị",
+        "extra comma in array" => "thừa dấu phẩy trong danh sách",
+        "extra comma in inline table" => "thừa dấu phẩy trong bảng viết trên một dòng",
+        "integers with a radix cannot be signed" => "số viết theo cơ số khác 10 không được có dấu",
+        "invalid comment character" => "ký tự không hợp lệ trong chú thích",
+        "invalid inline table element" => "phần tử không hợp lệ trong bảng viết trên một dòng",
+        "invalid key-value pair" => "cặp khóa = giá trị không hợp lệ",
+        "invalid unquoted key" => {
+            "khóa không hợp lệ (khóa có dấu tiếng Việt, dấu cách… phải đặt trong ngoặc kép)"
+        }
+        "invalid value" => "giá trị không hợp lệ",
+        "key with no value" => "khóa chưa có giá trị",
+        "keys cannot be multi-line basic strings" | "keys cannot be multi-line literal strings" => {
+            "khóa không được viết trên nhiều dòng"
+        }
+        "missing array opening" => "thiếu `[` mở đầu danh sách",
+        "missing assignment between key-value pairs" => "thiếu dấu `=` giữa khóa và giá trị",
+        "missing comma between array elements" => "thiếu dấu phẩy giữa các phần tử danh sách",
+        "missing comma between key-value pairs" => "thiếu dấu phẩy giữa các cặp khóa = giá trị",
+        "missing comment start" => "thiếu `#` mở đầu chú thích",
+        "missing escaped value" => "thiếu ký tự sau dấu `\\`",
+        "missing inline table opening" => "thiếu `{` mở đầu bảng",
+        "missing key for inline table element" => "thiếu khóa trong bảng viết trên một dòng",
+        "missing opening quote" => "thiếu ngoặc kép mở đầu chuỗi",
+        "missing table open" => "thiếu `[` mở đầu tên bảng",
+        "missing value for key" | "missing value" => "thiếu giá trị",
+        "radix must be lowercase" => "tiền tố cơ số phải viết thường (0x, 0o, 0b)",
+        "redundant integer number prefix" => "thừa tiền tố của số",
+        "redundant numeric sign" => "thừa dấu của số",
+        "string values must be quoted" => "chuỗi chữ phải đặt trong ngoặc kép",
+        "too few unicode value digits" => "mã Unicode thiếu chữ số",
+        "unclosed array table" => "tên bảng [[…]] chưa được đóng bằng `]]`",
+        "unclosed array" => "danh sách chưa được đóng bằng `]`",
+        "unclosed inline table" => "bảng chưa được đóng bằng `}`",
+        "unclosed table" => "tên bảng chưa được đóng bằng `]`",
+        "unexpected `=` in array" => "dấu `=` không được đặt trong danh sách",
+        "unexpected content between comment and newline" => "có nội dung lạ sau chú thích",
+        "unexpected content" | "unexpected key or value" => "có nội dung không đúng chỗ",
+        "unexpected leading zero" => "số không được bắt đầu bằng chữ số 0",
+        "unexpected sign" => "dấu + hoặc - không đúng chỗ",
+        "unquoted keys cannot be empty" => "khóa không được để trống",
+        "invalid basic string" => "chuỗi trong ngoặc kép không hợp lệ (thiếu ngoặc kép đóng?)",
+        "invalid multi-line basic string" => "chuỗi nhiều dòng không hợp lệ",
+        "duplicate key" => "khóa bị lặp lại (mỗi khóa chỉ ghi một lần trong một bảng)",
+        "invalid date" => "ngày không hợp lệ (viết dạng 2024-06-25)",
+        "invalid time" => "giờ không hợp lệ (viết dạng 08:30:00)",
+        "invalid date-time" | "invalid datetime" => "ngày giờ không hợp lệ (viết dạng 2024-06-25)",
+        "invalid boolean" => "giá trị đúng/sai không hợp lệ (viết true hoặc false)",
+        "invalid float" => "số thập phân không hợp lệ (dùng dấu chấm: 74.4)",
+        "invalid string" => "chuỗi không hợp lệ",
+        other if other.starts_with("invalid") && other.ends_with("integer") => {
+            "số nguyên không hợp lệ"
+        }
+        other if other.starts_with("invalid") => "giá trị không hợp lệ",
+        _ => return None,
+    })
+}
+
+/// The Vietnamese of toml's descriptions of what was expected.
+fn toml_expected_vi(what: &str) -> Option<String> {
+    let field = |english: &str| {
+        Some(match english.trim_end_matches('s') {
+            "year" => "năm",
+            "month" => "tháng",
+            "day" => "ngày",
+            "hour" => "giờ",
+            "minute" => "phút",
+            "second" => "giây",
+            _ => return None,
+        })
+    };
+    // "day between 01 and 29", "a two-digit month (MM)".
+    if let Some((name, range)) = what.split_once(" between ")
+        && let Some((low, high)) = range.split_once(" and ")
+    {
+        return field(name).map(|name| format!("{name} từ {low} đến {high}"));
+    }
+    if let Some(rest) = what
+        .strip_prefix("a two-digit ")
+        .or(what.strip_prefix("a four-digit "))
+        && let Some((name, pattern)) = rest.split_once(' ')
+    {
+        let digits = if what.starts_with("a two") {
+            "hai"
+        } else {
+            "bốn"
+        };
+        return field(name).map(|name| format!("{name} gồm {digits} chữ số {pattern}"));
+    }
+    Some(
+        match what {
+            "basic string" => "chuỗi trong ngoặc kép",
+            "characters" | "printable characters" => "ký tự in được",
+            "digits" | "numbers" => "chữ số",
+            "key" => "khóa",
+            "letters" => "chữ cái",
+            "literal string" => "chuỗi trong ngoặc đơn",
+            "multi-line basic string" => "chuỗi nhiều dòng",
+            "non-double-quote visible characters" => "ký tự không phải ngoặc kép",
+            "non-single-quote characters" | "non-single-quote visible characters" => {
+                "ký tự không phải ngoặc đơn"
+            }
+            "unicode hexadecimal value" => "mã Unicode hệ mười sáu",
+            "value" => "giá trị",
+            _ => return None,
+        }
+        .to_owned(),
+    )
 }
 
 fn convert_toml_table(table: &toml::de::DeTable<'_>) -> Vec<(Key, Node)> {
@@ -399,6 +543,36 @@ mod tests {
             Value::Table(entries) => &entries.iter().find(|(k, _)| k.name == key).unwrap().1,
             other => panic!("not a table: {other:?}"),
         }
+    }
+
+    #[test]
+    fn toml_syntax_errors_are_vietnamese_with_their_line() {
+        let src = Source::new("vanban.toml", "a = 1\nname = \"Đầm Hà\nb = 2\n");
+        let problem = parse_toml(&src).unwrap_err();
+        assert_eq!(problem.line, 2, "{problem}");
+        assert!(
+            problem
+                .message
+                .starts_with("lỗi cú pháp TOML: chuỗi trong ngoặc kép không hợp lệ"),
+            "{problem}"
+        );
+        assert!(!problem.message.contains("invalid"), "{problem}");
+        let src = Source::new(
+            "k.toml",
+            "[documents]\ndate = 2024-06-25\ndate = 2024-06-26\n",
+        );
+        let problem = parse_toml(&src).unwrap_err();
+        assert_eq!(problem.line, 3, "{problem}");
+        assert!(problem.message.contains("khóa bị lặp lại"), "{problem}");
+        // Every message toml may give is either translated or wrapped in a Vietnamese sentence.
+        assert_eq!(
+            toml_syntax_message("unclosed array, expected `]`, newline"),
+            "lỗi cú pháp TOML: danh sách chưa được đóng bằng `]`; cần `]` hoặc xuống dòng"
+        );
+        assert_eq!(
+            toml_syntax_message("something new"),
+            "lỗi cú pháp TOML, hãy xem lại dòng này (something new)"
+        );
     }
 
     #[test]

@@ -173,11 +173,14 @@ pub fn content_type(extension: &str) -> &'static str {
 /// The Vietnamese attachment name: "02-TB-UBND Thông báo kết luận.pdf"; a draft has no number:
 /// "TB-UBND Thông báo kết luận (dự thảo).pdf". Mail clients that ignore RFC 2231 show the
 /// ASCII fold, "02-TB-UBND Thong bao ket luan.pdf", which is also the file's name on disk.
+/// A letter to one unit carries the unit's short name, so the office's folder tells the
+/// letters apart: "07-UBND-NLN Công văn giao nhiệm vụ - UBND xã Quảng Tân.pdf".
 pub fn attachment_name(
     kind: DocumentKind,
     half: Half,
     number: Option<u32>,
     symbol: &str,
+    unit: Option<&str>,
     extension: &str,
 ) -> String {
     let title = match (kind, half) {
@@ -186,10 +189,20 @@ pub fn attachment_name(
         (DocumentKind::ConclusionNotice, _) => "Thông báo kết luận",
         (DocumentKind::AssignmentLetter, _) => "Công văn giao nhiệm vụ",
     };
+    let title = match unit.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(unit) => format!("{title} - {unit}"),
+        None => title.to_owned(),
+    };
     match number {
         Some(n) => format!("{}-{symbol} {title}.{extension}", vi::document_number(n)),
         None => format!("{symbol} {title} (dự thảo).{extension}"),
     }
+}
+
+/// The short name of the unit a document goes to alone (an assignment letter), for its file name.
+pub fn unit_short<'p>(period: &'p Period, id: &DocId) -> Option<&'p str> {
+    let unit = id.unit.as_deref()?;
+    period.directory.unit(unit).map(|u| u.short.as_str())
 }
 
 /// One file of a document, in memory.
@@ -322,6 +335,7 @@ pub fn prepare(
                             period.half,
                             Some(number),
                             &symbol,
+                            unit_short(period, id),
                             extension,
                         ),
                         disk_name: file.name.clone(),
@@ -426,6 +440,7 @@ pub fn prepare(
                 period.half,
                 numbers.get(&id).copied(),
                 &symbol,
+                unit_short(period, &id),
                 extension,
             );
             rendered.entry(id).or_default().push(DocFile {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
+use crate::clock::local_time;
 use crate::config::NumberingScheme;
 use crate::state::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
 
@@ -139,6 +140,159 @@ pub enum RegisterError {
     },
     #[error("Sổ đăng ký {db}: ký hiệu văn bản trống (văn bản «{document_key}»)")]
     EmptySymbol { db: DbName, document_key: String },
+    #[error(
+        "Sổ đăng ký {db}: không đặt được số tiếp theo {next} năm {year}: số {highest} đã được cấp \
+         hoặc giữ ({document_key}); số tiếp theo phải từ {above} trở lên"
+    )]
+    NextTooLow {
+        db: DbName,
+        next: u32,
+        year: i32,
+        highest: String,
+        document_key: String,
+        above: u32,
+    },
+    #[error(
+        "Sổ đăng ký {db}: số {number_and_symbol} năm {year} đã có trong sổ (văn bản \
+         «{holder}»); hãy lấy số khác từ hệ thống quản lý văn bản"
+    )]
+    NumberTaken {
+        db: DbName,
+        number_and_symbol: String,
+        year: i32,
+        holder: String,
+    },
+    #[error(
+        "Sổ đăng ký {db}: văn bản «{document_key}» đã giữ số {number_and_symbol} năm {year}; \
+         một số đã giữ không đổi được"
+    )]
+    AlreadyNumbered {
+        db: DbName,
+        document_key: String,
+        number_and_symbol: String,
+        year: i32,
+    },
+    #[error(
+        "Sổ đăng ký {db}: cấu hình đánh số một dãy cho mọi văn bản (numbering = \"single\"), nên \
+         --symbol {symbol} không có nghĩa; bỏ --symbol, hoặc đặt numbering = \"per-type\""
+    )]
+    SymbolInSingleSeries { db: DbName, symbol: String },
+    #[error("Sổ đăng ký {db}: số văn bản phải từ 1 trở lên")]
+    ZeroNumber { db: DbName },
+    #[error("Sổ đăng ký {db}: cần tên người thực hiện (--by), để sổ ghi ai đã làm")]
+    NoName { db: DbName },
+}
+
+/// Which numbers a [`Register::set_next`] applies to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NextScope {
+    /// `None`: every issuer.
+    pub issuer: Option<String>,
+    /// `None`: every series. Under [`NumberingScheme::PerType`] "TB" or "TB-UBND" both name the
+    /// TB series.
+    pub symbol: Option<String>,
+}
+
+/// A clerk's act on the register, as the history keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryAction {
+    /// Numbering continues the office's register at `number`.
+    SetNext,
+    /// `number` was taken from the office's document system for one document.
+    Assign,
+}
+
+impl HistoryAction {
+    fn as_sql(self) -> &'static str {
+        match self {
+            HistoryAction::SetNext => "set-next",
+            HistoryAction::Assign => "assign",
+        }
+    }
+}
+
+/// One row of the register's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub action: HistoryAction,
+    /// `None`: every issuer.
+    pub issuer: Option<String>,
+    pub year: i32,
+    /// `None`: every series.
+    pub series: Option<String>,
+    pub symbol: Option<String>,
+    pub number: u32,
+    pub document_key: Option<String>,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The register of a year as `vanban register show` prints it.
+#[derive(Debug, Clone)]
+pub struct RegisterListing {
+    pub year: i32,
+    pub entries: Vec<RegisterEntry>,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl std::fmt::Display for RegisterListing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "Sổ đăng ký văn bản đi năm {}", self.year)?;
+        if self.entries.is_empty() {
+            writeln!(f, "  (chưa có số nào)")?;
+        }
+        let mut issuer: Option<&str> = None;
+        for entry in &self.entries {
+            if issuer != Some(entry.issuer.as_str()) {
+                writeln!(f, "Cơ quan ban hành {}:", entry.issuer)?;
+                issuer = Some(&entry.issuer);
+            }
+            match &entry.issued {
+                Some(issued) => writeln!(
+                    f,
+                    "  {}  ngày {}  đã cấp lúc {} — {}",
+                    entry.number_and_symbol(),
+                    issued.document.date.format("%d/%m/%Y"),
+                    local_time(issued.at),
+                    entry.document_key
+                )?,
+                None => writeln!(
+                    f,
+                    "  {}  đã giữ số lúc {}, chưa cấp — {}",
+                    entry.number_and_symbol(),
+                    local_time(entry.reserved_at),
+                    entry.document_key
+                )?,
+            }
+        }
+        if !self.history.is_empty() {
+            writeln!(f, "Lịch sử sổ:")?;
+        }
+        for act in &self.history {
+            let what = match act.action {
+                HistoryAction::SetNext => format!(
+                    "đặt số tiếp theo là {} ({}, {})",
+                    format_number(act.number),
+                    act.issuer
+                        .as_deref()
+                        .map_or("mọi cơ quan ban hành".to_owned(), |i| format!(
+                            "cơ quan {i}"
+                        )),
+                    act.series
+                        .as_deref()
+                        .map_or("mọi dãy số".to_owned(), |s| format!("dãy {s}")),
+                ),
+                HistoryAction::Assign => format!(
+                    "ghi số {}/{} lấy từ hệ thống quản lý văn bản cho «{}»",
+                    format_number(act.number),
+                    act.symbol.as_deref().unwrap_or_default(),
+                    act.document_key.as_deref().unwrap_or_default()
+                ),
+            };
+            writeln!(f, "  {} {}: {what}", local_time(act.at), act.by)?;
+        }
+        Ok(())
+    }
 }
 
 /// The register over a [`Store`].
@@ -196,9 +350,17 @@ impl<'a> Register<'a> {
                     asked: symbol.to_owned(),
                 }));
             }
+            // Above every number given, and from where the office's own register continues
+            // (the latest `set-next` that covers this issuer and series).
             let next: u32 = tx.query_row(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM register
-                 WHERE issuer = ?1 AND year = ?2 AND (series = ?3 OR symbol = ?4)",
+                "SELECT MAX(
+                     (SELECT COALESCE(MAX(number), 0) + 1 FROM register
+                      WHERE issuer = ?1 AND year = ?2 AND (series = ?3 OR symbol = ?4)),
+                     (SELECT COALESCE(
+                         (SELECT number FROM register_history
+                          WHERE action = 'set-next' AND year = ?2 AND issuer IN (?1, '')
+                            AND (series IS NULL OR series = ?3)
+                          ORDER BY id DESC LIMIT 1), 1)))",
                 params![issuer, year, series, symbol],
                 |r| r.get(0),
             )?;
@@ -365,6 +527,229 @@ impl<'a> Register<'a> {
         self.entries(issuer, year, false)
     }
 
+    /// Numbering continues the office's own register: the next number given in `scope` in
+    /// `year` is at least `next` (and, as always, above every number already given). Refused if
+    /// a number from `next` up is already issued or reserved there: that would give it twice.
+    /// Recorded in the history with `by` and `now`.
+    pub fn set_next(
+        &self,
+        scope: &NextScope,
+        scheme: NumberingScheme,
+        year: i32,
+        next: u32,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RegisterError> {
+        let db = self.store.name().clone();
+        check_act(&db, next, by)?;
+        let series = match (&scope.symbol, scheme) {
+            (None, _) => None,
+            (Some(symbol), NumberingScheme::Single) => {
+                return Err(RegisterError::SymbolInSingleSeries {
+                    db,
+                    symbol: symbol.clone(),
+                });
+            }
+            (Some(symbol), NumberingScheme::PerType) => {
+                Some(series_for(NumberingScheme::PerType, symbol.trim()))
+            }
+        };
+        let issuer = scope.issuer.clone().unwrap_or_default();
+        self.store.immediate(|tx| {
+            let used = {
+                let mut st = tx.prepare(
+                    "SELECT number, symbol, series, document_key FROM register
+                     WHERE year = ?1 AND (?2 = '' OR issuer = ?2)",
+                )?;
+                st.query_map(params![year, issuer], |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            // In the series when it is its series now, or its symbol's type is the series (a
+            // number given before a switch of scheme).
+            let highest = used
+                .into_iter()
+                .filter(|(_, symbol, entry_series, _)| match &series {
+                    None => true,
+                    Some(s) => {
+                        entry_series == s || &series_for(NumberingScheme::PerType, symbol) == s
+                    }
+                })
+                .max_by_key(|(number, ..)| *number);
+            if let Some((number, symbol, _, document_key)) = highest
+                && number >= next
+            {
+                return Ok(Err(RegisterError::NextTooLow {
+                    db: db.clone(),
+                    next,
+                    year,
+                    highest: format!("{}/{symbol}", format_number(number)),
+                    document_key,
+                    above: number + 1,
+                }));
+            }
+            tx.execute(
+                "INSERT INTO register_history
+                     (action, issuer, year, series, symbol, number, document_key, by_name, at)
+                 VALUES ('set-next', ?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7)",
+                params![
+                    issuer,
+                    year,
+                    series,
+                    scope.symbol,
+                    next,
+                    by.trim(),
+                    time_to_sql(&now)
+                ],
+            )?;
+            Ok(Ok(()))
+        })??;
+        Ok(())
+    }
+
+    /// Records `number`, taken by the clerk from the office's document system, as the number
+    /// of one document: `send` then issues it under that number. Refused if the number is held
+    /// by another document of the series, or the document already holds another number.
+    /// Recording the same number again changes nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assign(
+        &self,
+        issuer: &str,
+        year: i32,
+        symbol: &str,
+        scheme: NumberingScheme,
+        document_key: &str,
+        number: u32,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RegisterError> {
+        let db = self.store.name().clone();
+        check_act(&db, number, by)?;
+        if symbol.trim().is_empty() {
+            return Err(RegisterError::EmptySymbol {
+                db,
+                document_key: document_key.to_owned(),
+            });
+        }
+        let series = series_for(scheme, symbol);
+        self.store.immediate(|tx| {
+            let held: Option<(u32, String)> = tx
+                .query_row(
+                    "SELECT number, symbol FROM register
+                     WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
+                    params![issuer, year, document_key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((held, held_symbol)) = held {
+                if held == number && held_symbol == symbol {
+                    return Ok(Ok(()));
+                }
+                return Ok(Err(RegisterError::AlreadyNumbered {
+                    db: db.clone(),
+                    document_key: document_key.to_owned(),
+                    number_and_symbol: format!("{}/{held_symbol}", format_number(held)),
+                    year,
+                }));
+            }
+            let holder: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT symbol, document_key FROM register
+                     WHERE issuer = ?1 AND year = ?2 AND number = ?3
+                       AND (series = ?4 OR symbol = ?5)",
+                    params![issuer, year, number, series, symbol],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((held_symbol, holder)) = holder {
+                return Ok(Err(RegisterError::NumberTaken {
+                    db: db.clone(),
+                    number_and_symbol: format!("{}/{held_symbol}", format_number(number)),
+                    year,
+                    holder,
+                }));
+            }
+            let at = time_to_sql(&now);
+            tx.execute(
+                "INSERT INTO register
+                     (issuer, year, series, number, symbol, document_key, reserved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![issuer, year, series, number, symbol, document_key, at],
+            )?;
+            tx.execute(
+                "INSERT INTO register_history
+                     (action, issuer, year, series, symbol, number, document_key, by_name, at)
+                 VALUES ('assign', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    issuer,
+                    year,
+                    series,
+                    symbol,
+                    number,
+                    document_key,
+                    by.trim(),
+                    at
+                ],
+            )?;
+            Ok(Ok(()))
+        })??;
+        Ok(())
+    }
+
+    /// Every number of `year`, all issuers, with the clerk's acts on the register that year.
+    pub fn listing(&self, year: i32) -> Result<RegisterListing, RegisterError> {
+        let (entries, history) = self.store.read(|tx| {
+            let ids = {
+                let mut st = tx.prepare(
+                    "SELECT id FROM register WHERE year = ?1 ORDER BY issuer, series, number",
+                )?;
+                st.query_map([year], |r| r.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let entries = ids
+                .into_iter()
+                .map(|id| load_entry(tx, id))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut st = tx.prepare(
+                "SELECT action, issuer, series, symbol, number, document_key, by_name, at
+                 FROM register_history WHERE year = ?1 ORDER BY id",
+            )?;
+            let history = st
+                .query_map([year], |r| {
+                    let action: String = r.get(0)?;
+                    let issuer: String = r.get(1)?;
+                    Ok(HistoryEntry {
+                        action: if action == HistoryAction::Assign.as_sql() {
+                            HistoryAction::Assign
+                        } else {
+                            HistoryAction::SetNext
+                        },
+                        issuer: (!issuer.is_empty()).then_some(issuer),
+                        year,
+                        series: r.get(2)?,
+                        symbol: r.get(3)?,
+                        number: r.get(4)?,
+                        document_key: r.get(5)?,
+                        by: r.get(6)?,
+                        at: time_from_row(r, 7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((entries, history))
+        })?;
+        Ok(RegisterListing {
+            year,
+            entries,
+            history,
+        })
+    }
+
     fn entries(
         &self,
         issuer: &str,
@@ -385,6 +770,17 @@ impl<'a> Register<'a> {
         })?;
         Ok(entries)
     }
+}
+
+/// What every act on the register needs: a number from 1 and the name of who did it.
+fn check_act(db: &DbName, number: u32, by: &str) -> Result<(), RegisterError> {
+    if number == 0 {
+        return Err(RegisterError::ZeroNumber { db: db.clone() });
+    }
+    if by.trim().is_empty() {
+        return Err(RegisterError::NoName { db: db.clone() });
+    }
+    Ok(())
 }
 
 fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> {
@@ -730,6 +1126,160 @@ mod tests {
         assert!(dup.is_err());
         assert!(conn.execute("DELETE FROM register", []).is_err());
         assert!(conn.execute("UPDATE register SET number = 7", []).is_err());
+    }
+
+    fn set_next(
+        reg: &Register<'_>,
+        issuer: Option<&str>,
+        symbol: Option<&str>,
+        scheme: NumberingScheme,
+        next: u32,
+    ) -> Result<(), RegisterError> {
+        let scope = NextScope {
+            issuer: issuer.map(str::to_owned),
+            symbol: symbol.map(str::to_owned),
+        };
+        reg.set_next(&scope, scheme, 2024, next, "Nguyễn Thị Hoa", now())
+    }
+
+    #[test]
+    fn numbering_continues_the_offices_register_from_set_next() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        set_next(&reg, None, None, s, 125).unwrap();
+        assert_eq!(reserve(&reg, "BC-UBND", s, "a"), 125);
+        assert_eq!(reserve(&reg, "TB-UBND", s, "b"), 126);
+        // Another issuer, covered by a set-next for every issuer.
+        assert_eq!(
+            reg.reserve("UBND xã Quảng Lâm", 2024, "TB-UBND", s, "a", now())
+                .unwrap(),
+            125
+        );
+        // Another year is not.
+        assert_eq!(
+            reg.reserve(DAM_HA, 2025, "TB-UBND", s, "a", now()).unwrap(),
+            1
+        );
+        // Moving the next number up skips the numbers between; down is refused.
+        set_next(&reg, Some(DAM_HA), None, s, 140).unwrap();
+        assert_eq!(reserve(&reg, "TB-UBND", s, "c"), 140);
+        let err = set_next(&reg, Some(DAM_HA), None, s, 140).unwrap_err();
+        assert!(matches!(err, RegisterError::NextTooLow { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("140/TB-UBND") && msg.contains("141"), "{msg}");
+        assert!(set_next(&reg, Some(DAM_HA), None, s, 3).is_err());
+        assert!(set_next(&reg, None, None, s, 130).is_err());
+        // Nothing refused was recorded.
+        let listing = reg.listing(2024).unwrap();
+        assert_eq!(listing.history.len(), 2);
+        assert_eq!(listing.history[0].issuer, None);
+        assert_eq!(listing.history[1].issuer.as_deref(), Some(DAM_HA));
+        assert_eq!(listing.history[1].by, "Nguyễn Thị Hoa");
+        assert_eq!(listing.entries.len(), 4);
+    }
+
+    #[test]
+    fn set_next_per_type_applies_to_its_series_only() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let p = NumberingScheme::PerType;
+        assert_eq!(reserve(&reg, "BC-UBND", p, "bc1"), 1);
+        set_next(&reg, None, Some("TB"), p, 37).unwrap();
+        assert_eq!(reserve(&reg, "TB-UBND", p, "tb1"), 37);
+        assert_eq!(reserve(&reg, "BC-UBND", p, "bc2"), 2);
+        // "TB-UBND" names the same series as "TB".
+        assert!(set_next(&reg, None, Some("TB-UBND"), p, 37).is_err());
+        set_next(&reg, None, Some("TB-UBND"), p, 50).unwrap();
+        assert_eq!(reserve(&reg, "TB-UBND", p, "tb2"), 50);
+        // A symbol means nothing when every document shares one series.
+        let err = set_next(&reg, None, Some("TB"), NumberingScheme::Single, 60).unwrap_err();
+        assert!(
+            matches!(err, RegisterError::SymbolInSingleSeries { .. }),
+            "{err:?}"
+        );
+        assert!(matches!(
+            set_next(&reg, None, None, p, 0).unwrap_err(),
+            RegisterError::ZeroNumber { .. }
+        ));
+        let scope = NextScope::default();
+        assert!(matches!(
+            reg.set_next(&scope, p, 2024, 70, "  ", now()).unwrap_err(),
+            RegisterError::NoName { .. }
+        ));
+    }
+
+    #[test]
+    fn an_assigned_number_is_the_documents_and_never_given_twice() {
+        let store = Store::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        set_next(&reg, None, None, s, 125).unwrap();
+        reg.assign(DAM_HA, 2024, "TB-UBND", s, "kl", 125, "Hoa", now())
+            .unwrap();
+        // The same act again is no change; send then finds the number.
+        reg.assign(DAM_HA, 2024, "TB-UBND", s, "kl", 125, "Hoa", now())
+            .unwrap();
+        assert_eq!(reserve(&reg, "TB-UBND", s, "kl"), 125);
+        assert_eq!(reserve(&reg, "BC-UBND", s, "bc"), 126);
+        // Taken by another document (any symbol: one series).
+        let err = reg
+            .assign(DAM_HA, 2024, "UBND-NLN", s, "cv", 126, "Hoa", now())
+            .unwrap_err();
+        assert!(matches!(err, RegisterError::NumberTaken { .. }), "{err:?}");
+        assert!(err.to_string().contains("126/BC-UBND") && err.to_string().contains("bc"));
+        // A document holding a number cannot take another.
+        let err = reg
+            .assign(DAM_HA, 2024, "TB-UBND", s, "kl", 130, "Hoa", now())
+            .unwrap_err();
+        assert!(
+            matches!(err, RegisterError::AlreadyNumbered { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("125/TB-UBND"), "{err}");
+        // Free numbers can be recorded, below the next one too (the office's system gave it).
+        reg.assign(DAM_HA, 2024, "UBND-NLN", s, "cv", 90, "Hoa", now())
+            .unwrap();
+        assert_eq!(reserve(&reg, "UBND-NLN", s, "cv"), 90);
+        let listing = reg.listing(2024).unwrap();
+        let acts: Vec<_> = listing.history.iter().map(|h| h.action).collect();
+        assert_eq!(
+            acts,
+            [
+                HistoryAction::SetNext,
+                HistoryAction::Assign,
+                HistoryAction::Assign
+            ]
+        );
+        let text = listing.to_string();
+        assert!(text.contains("Sổ đăng ký văn bản đi năm 2024"), "{text}");
+        assert!(
+            text.contains("125/TB-UBND  đã giữ số lúc 25/06/2024 08:00:00"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Hoa: ghi số 125/TB-UBND lấy từ hệ thống quản lý văn bản cho «kl»"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Nguyễn Thị Hoa: đặt số tiếp theo là 125 (mọi cơ quan ban hành, mọi dãy số)"
+            ),
+            "{text}"
+        );
+        // The history cannot be rewritten.
+        assert!(
+            store
+                .conn()
+                .execute("DELETE FROM register_history", [])
+                .is_err()
+        );
+        assert!(
+            store
+                .conn()
+                .execute("UPDATE register_history SET number = 1", [])
+                .is_err()
+        );
     }
 
     #[test]

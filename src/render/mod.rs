@@ -62,6 +62,14 @@ impl PlannedDocument {
             None => self.kind.slug().to_string(),
         }
     }
+
+    /// "Công văn giao nhiệm vụ – Xã Quảng Tân": what a clerk reads in reports.
+    pub fn label_vi(&self) -> String {
+        match self.context.letter.as_ref().map(|l| &l.unit.name) {
+            Some(unit) => format!("{} – {unit}", self.kind.name_vi()),
+            None => self.kind.name_vi().to_owned(),
+        }
+    }
 }
 
 /// The documents of a period: the report, the notice, and a letter per unit with tasks.
@@ -410,6 +418,9 @@ pub struct Staging {
     staging: PathBuf,
     names: std::sync::Mutex<Vec<String>>,
     committed: bool,
+    /// Folders above the target this batch created, deepest first: removed again (when empty)
+    /// if the batch fails, so a failed render leaves no empty `out/` behind.
+    created: Vec<PathBuf>,
 }
 
 impl Staging {
@@ -419,6 +430,11 @@ impl Staging {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let created: Vec<PathBuf> = parent
+            .ancestors()
+            .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(parent).map_err(|error| RenderError::Write {
             path: parent.to_path_buf(),
             error,
@@ -438,6 +454,7 @@ impl Staging {
             staging,
             names: Default::default(),
             committed: false,
+            created,
         })
     }
 
@@ -479,6 +496,10 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
+            // remove_dir only removes an empty folder: anything another process put there stays.
+            for dir in &self.created {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
     }
 }
@@ -498,4 +519,29 @@ pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<Vec<PathBuf>, Ren
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_that_fails_leaves_no_folder_it_created() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("out").join("2024-h1");
+        let staging = Staging::new(&target).unwrap();
+        assert!(root.path().join("out").is_dir());
+        drop(staging);
+        assert!(!root.path().join("out").exists());
+
+        // A folder that was there before stays, with what it held.
+        std::fs::create_dir(root.path().join("out")).unwrap();
+        std::fs::write(root.path().join("out/ghi-chu.txt"), "x").unwrap();
+        drop(Staging::new(&target).unwrap());
+        assert!(root.path().join("out/ghi-chu.txt").exists());
+        assert_eq!(
+            std::fs::read_dir(root.path().join("out")).unwrap().count(),
+            1
+        );
+    }
 }

@@ -587,6 +587,12 @@ impl<'a> Service<'a> {
 /// stderr is a terminal, and no timestamp under systemd (journald adds its own). The level is
 /// `info` unless `RUST_LOG` says otherwise (e.g. `RUST_LOG=debug`).
 pub fn init_logging() {
+    init_logging_in(crate::clock::VIETNAM);
+}
+
+/// [`init_logging`] with log times in `zone`: the office's, that of its jobs (see
+/// [`log_zone`]), so a line reads 08:00 when the 08:00 job ran, not 01:00 UTC.
+pub fn init_logging_in(zone: chrono_tz::Tz) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -594,6 +600,10 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_timer(ZonedTimer {
+            zone,
+            clock: crate::clock::SystemClock,
+        })
         .with_target(false);
     // Set by systemd when stderr goes to the journal.
     let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
@@ -601,6 +611,36 @@ pub fn init_logging() {
     } else {
         builder.try_init()
     };
+}
+
+/// The zone log times are written in: the first job's (the office's), else Vietnam's.
+pub fn log_zone(config: &crate::config::Config) -> chrono_tz::Tz {
+    config
+        .jobs
+        .first()
+        .map_or(crate::clock::VIETNAM, |job| job.schedule.timezone())
+}
+
+/// Log times as local time in a zone, with its offset: "2024-06-25T08:00:00.123+07:00".
+struct ZonedTimer<C> {
+    zone: chrono_tz::Tz,
+    clock: C,
+}
+
+impl<C: Clock> ZonedTimer<C> {
+    fn stamp(&self) -> String {
+        self.clock
+            .now()
+            .with_timezone(&self.zone)
+            .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+            .to_string()
+    }
+}
+
+impl<C: Clock> tracing_subscriber::fmt::time::FormatTime for ZonedTimer<C> {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        w.write_str(&self.stamp())
+    }
 }
 
 #[cfg(test)]
@@ -612,6 +652,15 @@ mod tests {
     use std::cell::Cell;
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn log_times_are_local_to_the_jobs_zone() {
+        let timer = ZonedTimer {
+            zone: VIETNAM,
+            clock: FixedClock::new(Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap()),
+        };
+        assert_eq!(timer.stamp(), "2024-06-25T08:00:00.000+07:00");
+    }
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()

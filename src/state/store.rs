@@ -22,6 +22,8 @@ pub const JOB_RUNS_TIMES_SQL: &str = include_str!("migrations/004_job_runs_times
 pub const APPROVAL_SQL: &str = include_str!("migrations/005_approval.sql");
 /// The signing step of issued documents.
 pub const SIGNATURES_SQL: &str = include_str!("migrations/006_signatures.sql");
+/// The register's history: where the office's register continues, numbers taken by hand.
+pub const REGISTER_HISTORY_SQL: &str = include_str!("migrations/007_register_history.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -60,6 +62,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "chữ ký số trên văn bản ban hành (signatures)",
         sql: SIGNATURES_SQL,
+    },
+    Migration {
+        name: "lịch sử sổ đăng ký: số tiếp theo, số ghi tay (register_history)",
+        sql: REGISTER_HISTORY_SQL,
     },
 ];
 

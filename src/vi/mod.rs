@@ -4,6 +4,7 @@
 //! Every function is pure and returns NFC text; templates receive these strings ready to print.
 
 pub mod dates;
+pub mod errors;
 pub mod numbers;
 pub mod text;
 pub mod words;

@@ -96,6 +96,21 @@ enum Command {
         #[arg(long, value_enum)]
         only: Vec<KindArg>,
     },
+    /// Trình duyệt: ghi các dự thảo hiện tại là đã trình và gửi thư kèm dự thảo cho người duyệt
+    /// ([approval] approvers); dự thảo không đổi thì không trình lại.
+    Submit {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
+        period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Chỉ trình loại văn bản này (có thể ghi nhiều lần).
+        #[arg(long, value_enum)]
+        only: Vec<KindArg>,
+        /// Họ tên người trình (văn thư, chuyên viên).
+        #[arg(long, value_name = "HỌ_TÊN")]
+        by: String,
+    },
     /// Duyệt dự thảo: ghi ý kiến duyệt (người duyệt, thời điểm, ghi chú và SHA-256 của đúng
     /// nội dung dự thảo hiện tại) cho các văn bản của kỳ; chỉ văn bản đã duyệt mới được gửi.
     Approve {
@@ -736,6 +751,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             resend,
             only,
         } => send_command(&clock, &period, &config, dry_run, resend, only),
+        Command::Submit {
+            period,
+            config,
+            only,
+            by,
+        } => submit_command(&clock, &period, &config, &only, &by),
         Command::Approve {
             period,
             config,
@@ -927,6 +948,57 @@ fn send_command(
 /// `vanban approve` / `vanban return`: renders the chosen drafts as `send` would and records
 /// the decision on each, with the SHA-256 of exactly that content.
 #[allow(clippy::too_many_arguments)]
+/// `vanban submit`: the clerk's "trình duyệt" from a terminal, the same step as the scheduled
+/// render job and the page's button (`deliver::submit`).
+fn submit_command(
+    clock: &SystemClock,
+    period: &Path,
+    config: &Path,
+    only: &[KindArg],
+    by: &str,
+) -> Result<ExitCode> {
+    let config = input::config::load(config)?;
+    let store = Store::open(&config.state)?;
+    let today = clock.today_in(VIETNAM);
+    let period_data = match input::load_period(period, config.directory.as_deref(), today) {
+        Ok(p) => p,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let templates = config
+        .templates_dir
+        .clone()
+        .map(Templates::with_overrides)
+        .unwrap_or_default();
+    // The same renderers as `send` and `approve`, so the hashes recorded are the ones they compare.
+    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
+    let renderers = backends.renderers();
+    let env = IssueEnv {
+        store: &store,
+        clock,
+        numbering: config.numbering,
+        renderers: &renderers,
+        signing: None,
+    };
+    let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
+    let submission =
+        vanban::deliver::submit::submit_drafts(&config, &env, &period_data, &kinds, by.trim())?;
+    println!("{submission}");
+    if !config.approval.required {
+        println!(
+            "Lưu ý: {} đặt [approval] required = false nên send không đòi ý kiến duyệt.",
+            config.path.display()
+        );
+    }
+    Ok(if submission.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn decide_command(
     clock: &SystemClock,
     period: &Path,

@@ -198,3 +198,78 @@ fn the_service_submits_drafts_waits_for_approval_then_sends_once() {
         trinh[0].detail
     );
 }
+
+/// The clerk's "trình duyệt" from a terminal: `vanban submit` records the drafts and mails them
+/// to the approvers once; unchanged drafts are not submitted twice; `send` holds everything
+/// until `vanban approve`, then sends each message once.
+#[test]
+fn submit_from_the_command_line_tells_the_approvers_once_then_approve_lets_send_go() {
+    let sink = Sink::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["directory.toml", "dam-ha-2024-h1.toml"] {
+        std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
+    }
+    let text = format!(
+        "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n\
+         [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nmax_attempts = 1\n\
+         retry_delay_seconds = 0\n[approval]\napprovers = [\"vp\"]\n",
+        port = sink.port
+    );
+    std::fs::write(dir.path().join("vanban.toml"), text).unwrap();
+    let vanban = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .args(args)
+            .arg(dir.path().join("dam-ha-2024-h1.toml"))
+            .arg("--config")
+            .arg(dir.path().join("vanban.toml"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+
+    let (ok, out) = vanban(&["submit", "--by", "Trần Thị Văn Thư"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Đã trình duyệt 12 văn bản"), "{out}");
+    assert!(out.contains("đã gửi thư cho người duyệt"), "{out}");
+    let messages = parse_eml(&sink.received());
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[vanban] Trình duyệt")
+    );
+    assert_eq!(
+        messages[0]["attachments"].as_array().unwrap().len(),
+        2 + 10 * 2
+    );
+
+    // Unchanged drafts: nothing recorded, nobody written to again.
+    let (ok, out) = vanban(&["submit", "--by", "Trần Thị Văn Thư"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("không trình lại"), "{out}");
+    assert_eq!(parse_eml(&sink.received()).len(), 1);
+
+    // Submitted is not approved: send holds every message, numberless.
+    let (ok, out) = vanban(&["send"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("chờ duyệt"), "{out}");
+    assert_eq!(parse_eml(&sink.received()).len(), 1);
+
+    let (ok, out) = vanban(&["approve", "--by", "Hoàng Vĩnh Khuyến"]);
+    assert!(ok, "{out}");
+    let (ok, out) = vanban(&["send"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        parse_eml(&sink.received()).len(),
+        1 + 14,
+        "the 14 messages, once each"
+    );
+}

@@ -21,10 +21,11 @@ const ENGLISH: [&str; 13] = [
 ];
 
 /// Every command and subcommand.
-const COMMANDS: [&[&str]; 20] = [
+const COMMANDS: [&[&str]; 21] = [
     &[],
     &["check"],
     &["render"],
+    &["submit"],
     &["approve"],
     &["return"],
     &["send"],

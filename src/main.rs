@@ -945,9 +945,6 @@ fn send_command(
     }
 }
 
-/// `vanban approve` / `vanban return`: renders the chosen drafts as `send` would and records
-/// the decision on each, with the SHA-256 of exactly that content.
-#[allow(clippy::too_many_arguments)]
 /// `vanban submit`: the clerk's "trình duyệt" from a terminal, the same step as the scheduled
 /// render job and the page's button (`deliver::submit`).
 fn submit_command(
@@ -999,6 +996,9 @@ fn submit_command(
     })
 }
 
+/// `vanban approve` / `vanban return`: renders the chosen drafts as `send` would and records
+/// the decision on each, with the SHA-256 of exactly that content.
+#[allow(clippy::too_many_arguments)]
 fn decide_command(
     clock: &SystemClock,
     period: &Path,

@@ -812,3 +812,55 @@ fn program_names_are_capitalised_one_way_and_a_clause_after_a_colon_goes_on_in_l
     }
     assert!(coordinated > 0);
 }
+
+#[test]
+fn an_abbreviated_unit_name_comes_only_after_its_full_name() {
+    // Item 8: the notice said "phối hợp với Phòng NN&PTNT" in 2.1 and named "Phòng Nông
+    // nghiệp và Phát triển nông thôn" only in 2.3; letters said "Phối hợp với Ban QLDA ĐTXD
+    // huyện" without ever naming it. "UBND"/"HĐND" need no introduction.
+    let period = sample();
+    let mut texts: Vec<String> = Vec::new();
+    let notice = context(&period, DocumentKind::ConclusionNotice, None);
+    let mut printed = String::new();
+    for a in notice["notice"]["assignments"].as_array().unwrap() {
+        printed.push_str(a["units"].as_str().unwrap());
+        for t in a["tasks"].as_array().unwrap() {
+            printed.push_str(t["line"].as_str().unwrap());
+        }
+    }
+    texts.push(printed);
+    for d in planned(&period)
+        .iter()
+        .filter(|d| d.kind == DocumentKind::AssignmentLetter)
+    {
+        let value = serde_json::to_value(&d.context).unwrap();
+        let letter = &value["letter"];
+        let mut printed = format!("Kính gửi: {}", letter["unit"]["name"].as_str().unwrap());
+        for t in letter["tasks"].as_array().unwrap() {
+            printed.push_str(t["line"].as_str().unwrap());
+        }
+        texts.push(printed);
+    }
+    let mut checked = 0;
+    for unit in &period.directory.units {
+        let abbreviations = unit.short.split_whitespace().any(|w| {
+            w.chars().filter(|c| c.is_uppercase()).count() > 1 && w != "UBND" && w != "HĐND"
+        });
+        if !abbreviations {
+            continue;
+        }
+        for text in &texts {
+            if let Some(short_at) = text.find(&unit.short) {
+                checked += 1;
+                let full_at = text.find(&unit.name);
+                assert!(
+                    full_at.is_some_and(|f| f < short_at),
+                    "{} before {}: {text}",
+                    unit.short,
+                    unit.name
+                );
+            }
+        }
+    }
+    assert!(checked > 0, "no abbreviated name printed twice");
+}

@@ -674,6 +674,54 @@ fn notice_addressees(period: &Period) -> Vec<&str> {
         .collect()
 }
 
+/// Names units the way a reader meets them: the full name the first time a document names a
+/// unit, its short form ("Phòng NN&PTNT") after that, so an abbreviation never comes before the
+/// name it stands for.
+struct Mentions<'a> {
+    period: &'a Period,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<'a> Mentions<'a> {
+    fn new(period: &'a Period) -> Self {
+        Self {
+            period,
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    /// `id` was named in full (a heading, "Kính gửi").
+    fn saw(&mut self, id: &str) {
+        self.seen.insert(id.to_string());
+    }
+
+    fn name(&mut self, id: &str) -> String {
+        let short = short_of(self.period, id);
+        if self.seen.insert(id.to_string()) && !reads_without_introduction(&short) {
+            self.period.directory.name_of(id).to_string()
+        } else {
+            short
+        }
+    }
+}
+
+/// Whether a short name needs no full name before it: its only abbreviations are the ones
+/// every reader of an administrative document knows ("UBND xã Quảng An", "HĐND huyện").
+fn reads_without_introduction(short: &str) -> bool {
+    short
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_uppercase()).count() > 1)
+        .all(|w| matches!(w, "UBND" | "HĐND"))
+}
+
+impl Mentions<'_> {
+    fn names<'i>(&mut self, ids: impl IntoIterator<Item = &'i String>) -> String {
+        let names: Vec<String> = ids.into_iter().map(|id| self.name(id)).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        join_names(&refs)
+    }
+}
+
 fn short_of(period: &Period, id: &str) -> String {
     match period.directory.unit(id) {
         Some(unit) => unit.short.clone(),
@@ -831,35 +879,45 @@ fn notice_context(period: &Period) -> NoticeContext {
     let assignments_no = (sections.len() + 1).to_string();
 
     // Tasks with the same lead units are listed together, in order of first mention.
-    let mut assignments: Vec<(Vec<String>, Vec<NoticeTask>)> = Vec::new();
+    // Grouped by who leads, in order of first appearance, then named in print order: a
+    // group's units (in full), then its tasks' partners.
+    let mut groups: Vec<(&Vec<String>, Vec<&crate::model::Task>)> = Vec::new();
     for task in &period.tasks {
-        let with: Vec<String> = task.with.iter().map(|id| short_of(period, id)).collect();
-        let with_refs: Vec<&str> = with.iter().map(String::as_str).collect();
-        let due = task.due.map(vi::short_date);
-        let mut line = format!("- {}", clause(&task.text));
-        if !with.is_empty() {
-            line.push_str(&format!(", phối hợp với {}", join_names(&with_refs)));
-        }
-        if let Some(due) = &due {
-            line.push_str(&format!("; hoàn thành trước ngày {due}"));
-        }
-        line.push('.');
-        let notice_task = NoticeTask {
-            text: clause(&task.text),
-            with: (!with.is_empty()).then(|| join_names(&with_refs)),
-            due,
-            line,
-        };
-        match assignments.iter_mut().find(|(to, _)| *to == task.to) {
-            Some((_, tasks)) => tasks.push(notice_task),
-            None => assignments.push((task.to.clone(), vec![notice_task])),
+        match groups.iter_mut().find(|(to, _)| **to == task.to) {
+            Some((_, tasks)) => tasks.push(task),
+            None => groups.push((&task.to, vec![task])),
         }
     }
-    let assignments = assignments
+    let mut mentions = Mentions::new(period);
+    let assignments = groups
         .into_iter()
         .enumerate()
         .map(|(i, (to, tasks))| {
             let names: Vec<&str> = to.iter().map(|id| period.directory.name_of(id)).collect();
+            for id in to {
+                mentions.saw(id);
+            }
+            let tasks = tasks
+                .into_iter()
+                .map(|task| {
+                    let with = (!task.with.is_empty()).then(|| mentions.names(&task.with));
+                    let due = task.due.map(vi::short_date);
+                    let mut line = format!("- {}", clause(&task.text));
+                    if let Some(with) = &with {
+                        line.push_str(&format!(", phối hợp với {with}"));
+                    }
+                    if let Some(due) = &due {
+                        line.push_str(&format!("; hoàn thành trước ngày {due}"));
+                    }
+                    line.push('.');
+                    NoticeTask {
+                        text: clause(&task.text),
+                        with,
+                        due,
+                        line,
+                    }
+                })
+                .collect();
             Assignment {
                 no: format!("{assignments_no}.{}", i + 1),
                 units: join_names(&names),
@@ -895,20 +953,19 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 .unwrap_or(period.documents.date)
         )
     );
+    // "Kính gửi" names the unit in full; others in full the first time a line names them.
+    let mut mentions = Mentions::new(period);
+    mentions.saw(&unit.id);
     let tasks = period
         .tasks_of(&unit.id)
         .into_iter()
         .enumerate()
         .map(|(i, unit_task)| {
             let task = unit_task.task;
-            let others: Vec<String> = task
-                .with
-                .iter()
-                .filter(|id| *id != &unit.id)
-                .map(|id| short_of(period, id))
-                .collect();
-            let others_refs: Vec<&str> = others.iter().map(String::as_str).collect();
-            let with = (!others.is_empty()).then(|| join_names(&others_refs));
+            let others: Vec<&String> = task.with.iter().filter(|id| *id != &unit.id).collect();
+            let coordinates = matches!(unit_task.role, Role::Coordinate);
+            // A coordinating unit's line names the leads, not the other partners.
+            let with = (!others.is_empty() && !coordinates).then(|| mentions.names(others));
             let due = task.due.map(vi::short_date);
             let no = (i + 1).to_string();
             let text = clause(&task.text);
@@ -921,10 +978,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                     format!("{no}. {text} (nhiệm vụ chung của {group})."),
                 ),
                 Role::Coordinate => {
-                    let lead_names: Vec<String> =
-                        task.to.iter().map(|id| short_of(period, id)).collect();
-                    let lead_refs: Vec<&str> = lead_names.iter().map(String::as_str).collect();
-                    let leads = join_names(&lead_refs);
+                    let leads = mentions.names(&task.to);
                     // Mid-sentence after the colon: no capital unless the task opens with a name.
                     let text = vi::after_colon(&text);
                     let line = format!("{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text}.");

@@ -100,6 +100,15 @@ fn docx_paragraphs(docx: &[PathBuf]) -> BTreeMap<PathBuf, Vec<String>> {
         .collect()
 }
 
+/// The header rows of the report's tables, as repeated on a page a table runs onto.
+fn repeated_headers() -> [Vec<String>; 2] {
+    [
+        "TT Chương trình Vốn giao (triệu đồng) Đã giải ngân (triệu đồng) Tỷ lệ giải ngân",
+        "TT Chỉ tiêu Đơn vị tính Thực hiện Kế hoạch Tỷ lệ so với KH",
+    ]
+    .map(words)
+}
+
 fn docx_words(paragraphs: &[String]) -> Vec<String> {
     words(&paragraphs.join("\n"))
 }
@@ -286,22 +295,20 @@ fn sample_docx_has_the_words_of_its_pdf_and_opens_in_python_docx_and_libreoffice
         "a DOCX beside every PDF"
     );
     let paragraphs = docx_paragraphs(&docxs);
+    // The PDF's words are the DOCX's, but for the header row of a table that runs onto a new
+    // page, which both formats repeat there (Typst's table.header, Word's w:tblHeader).
+    let repeated_headers = repeated_headers();
     for docx in &docxs {
         let pdf = docx.with_extension("pdf");
-        assert_same_words(
+        assert_same_words_but(
             &format!("{} vs its PDF", docx.display()),
-            &pdf_words(&pdf),
             &docx_words(&paragraphs[docx]),
+            &pdf_words(&pdf),
+            &repeated_headers,
         );
     }
 
-    // LibreOffice converts every DOCX, and the pages it makes hold the same words again, where
-    // the header row of a table that runs onto a new page is repeated there (w:tblHeader).
-    let repeated_headers = [
-        "TT Chương trình Vốn giao (triệu đồng) Đã giải ngân (triệu đồng) Tỷ lệ giải ngân",
-        "TT Chỉ tiêu Đơn vị tính Thực hiện Kế hoạch Tỷ lệ so với KH",
-    ]
-    .map(words);
+    // LibreOffice converts every DOCX, and the pages it makes hold the same words again.
     let converted = tmp.path().join("lo");
     soffice(&tmp.path().join("profile"), "pdf", &converted, &docxs);
     for docx in &docxs {
@@ -390,10 +397,11 @@ fn templates_resaved_by_libreoffice_or_split_into_runs_fill_to_the_same_words() 
         let paragraphs = docx_paragraphs(&docxs);
         for docx in &docxs {
             let pdf = reference.join(docx.with_extension("pdf").file_name().unwrap());
-            assert_same_words(
+            assert_same_words_but(
                 &format!("{} (template {label})", docx.display()),
-                &pdf_words(&pdf),
                 &docx_words(&paragraphs[docx]),
+                &pdf_words(&pdf),
+                &repeated_headers(),
             );
         }
     }

@@ -216,9 +216,10 @@ fn every_letter_holds_exactly_its_units_tasks() {
         quang_tan.contains("triển khai các giải pháp giảm nghèo (nhiệm vụ chung của UBND các xã)"),
         "{quang_tan}"
     );
-    assert!(quang_tan.contains("Phối hợp với Phòng NN&PTNT thực hiện nhiệm vụ: Hoàn thiện hồ sơ hỗ trợ phát triển sản xuất"), "{quang_tan}");
+    assert!(quang_tan.contains("Phối hợp với Phòng Nông nghiệp và Phát triển nông thôn thực hiện nhiệm vụ: hoàn thiện hồ sơ hỗ trợ phát triển sản xuất"), "{quang_tan}");
     assert!(
-        quang_tan.contains("Phối hợp với Phòng TNMT thực hiện nhiệm vụ: Quy hoạch"),
+        quang_tan
+            .contains("Phối hợp với Phòng Tài nguyên và Môi trường thực hiện nhiệm vụ: quy hoạch"),
         "{quang_tan}"
     );
     assert!(!quang_tan.contains("nông thôn mới kiểu mẫu"), "{quang_tan}");
@@ -228,7 +229,7 @@ fn every_letter_holds_exactly_its_units_tasks() {
     let quang_lam = letter("quang-lam");
     assert!(
         quang_lam
-            .contains("Phối hợp với Ban QLDA ĐTXD huyện thực hiện nhiệm vụ: Đẩy nhanh tiến độ"),
+            .contains("Phối hợp với Ban Quản lý dự án đầu tư xây dựng huyện thực hiện nhiệm vụ: đẩy nhanh tiến độ"),
         "{quang_lam}"
     );
     assert!(

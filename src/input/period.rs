@@ -191,10 +191,12 @@ fn read_issuer(
     })
 }
 
-/// Where the built-in templates set the place and date line: the right cell of the header,
-/// 60% of the 161 mm left beside the 4 mm gutter (templates/typst/nd30.typ, `columns: (40%,
-/// 1fr)`), at 13 pt italic. A line wider than this wraps, and the page check refuses it.
-const DATE_LINE_WIDTH_PT: f64 = 0.6 * 161.0 / 25.4 * 72.0;
+/// Where the built-in templates set the place and date line: the right cell of the header, at
+/// 13 pt italic. A long place narrows the left column (render/context.rs `wide_date`,
+/// templates/typst/nd30.typ `columns: (34%, 1fr)`), leaving the line 105 mm in the PDF and
+/// 101 mm inside the DOCX cell's margins (render/docx/builtin.rs `HEAD_LEFT_WIDE`); the
+/// narrower decides. A line wider than this wraps, and the page check refuses it.
+const DATE_LINE_WIDTH_PT: f64 = 101.0 / 25.4 * 72.0;
 const DATE_LINE_SIZE_PT: f64 = 13.0;
 
 /// The date line's place, as the page check (render::page_check) will want it: every syllable

@@ -167,6 +167,11 @@ pub fn missing_from(ch: char) -> Option<&'static str> {
 /// (table cells, "Nơi nhận") are still guarded by the page check at render.
 const MAX_WORD_PT: f64 = 155.0 / 25.4 * 72.0;
 
+/// The width, in points, of `text` in Liberation Serif Regular at `size` points (no kerning).
+pub fn regular_width_pt(text: &str, size: f64) -> f64 {
+    face_width_pt(0, text, size)
+}
+
 /// The width, in points, of `text` in Liberation Serif Bold at `size` points (no kerning).
 pub fn bold_width_pt(text: &str, size: f64) -> f64 {
     face_width_pt(1, text, size)

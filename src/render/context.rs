@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::input::text as text_width;
 use crate::model::{DocumentKind, Half, Indicator, Period, Role, Unit};
 use crate::vi;
 
@@ -39,6 +40,17 @@ pub struct Header {
     pub issuer: Vec<String>,
     /// "Số: 125/TB-UBND", or with the number left blank for the clerk.
     pub number: String,
+    /// The excerpt as the header prints it: its phrases held together with no-break spaces so
+    /// the narrow cell breaks between them (`excerpt` stays plain for mail and metadata).
+    pub excerpt: String,
+    /// The DOCX rules' lengths in whole even mm, measured with the shipped fonts: 0.4 of the
+    /// issuing body's widest line and of the excerpt's widest line (Decree 30: 1/3 to 1/2).
+    /// The PDF measures the same lines in Typst.
+    pub issuer_rule_mm: u32,
+    pub excerpt_rule_mm: u32,
+    /// The place and date line needs more than the right column's usual 60% (a long place
+    /// such as "Thành phố Hồ Chí Minh"): both formats narrow the left column.
+    pub wide_date: bool,
     pub symbol: String,
     pub place_date: String,
 }
@@ -270,11 +282,45 @@ pub struct LetterContext {
 }
 
 /// A sentence fragment without its final punctuation, so templates can add their own.
+/// Official names are spelt one way through the document ([`vi::official_names`]).
 fn clause(text: &str) -> String {
-    text.trim()
-        .trim_end_matches(['.', ';', ','])
-        .trim_end()
-        .to_string()
+    vi::official_names(text.trim().trim_end_matches(['.', ';', ',']).trim_end())
+}
+
+/// Paragraphs from the input, printed as typed but for the spelling of official names.
+fn paragraphs(texts: &[String]) -> Vec<String> {
+    texts.iter().map(|t| vi::official_names(t)).collect()
+}
+
+/// Points per millimetre.
+const MM: f64 = 72.0 / 25.4;
+/// The header's left column as both formats set it: 66 mm in nd30.typ (40% of 165 mm), 64 mm
+/// inside the DOCX cell's margins; the narrower one decides where lines break.
+const ISSUER_WIDTH: f64 = 64.0 * MM;
+/// The same column when a long date line narrows it: 34% (56 mm) in nd30.typ, 56 mm inside
+/// the DOCX cell. A công văn's "V/v" takes the column less 2 mm each side.
+const ISSUER_WIDTH_WIDE: f64 = 56.0 * MM;
+/// The widest place and date line the usual right column holds: 95 mm in nd30.typ, 93 mm
+/// inside the DOCX cell, less a millimetre for kerning the measure leaves out.
+const DATE_WIDTH: f64 = 92.0 * MM;
+/// A typed document's excerpt: 88% of the text width (nd30.typ; 87.5% in the DOCX).
+const TITLE_EXCERPT_WIDTH: f64 = 144.0 * MM;
+
+/// The length of a rule under lines of these widths (points): 0.4 of the widest, in mm rounded
+/// to an even number (the lengths the DOCX template holds), at least 6 and at most 64.
+fn rule_mm(widths: impl Iterator<Item = f64>) -> u32 {
+    let widest = widths.fold(0.0_f64, f64::max) / MM;
+    ((widest * 0.2).round() as u32 * 2).clamp(6, 64)
+}
+
+fn regular_12(s: &str) -> f64 {
+    text_width::regular_width_pt(s, 12.0)
+}
+fn bold_12(s: &str) -> f64 {
+    text_width::bold_width_pt(s, 12.0)
+}
+fn bold_14(s: &str) -> f64 {
+    text_width::bold_width_pt(s, 14.0)
 }
 
 /// The parent body's header line, with "Ủy ban nhân dân" shortened to "UBND" as Phụ lục I
@@ -355,6 +401,15 @@ fn indicator_text(no: usize, indicator: &Indicator) -> IndicatorText {
     }
 }
 
+/// Gives one table column (a field of each row) a single decimal style ([`vi::align_decimals`]).
+fn align_column<T>(rows: &mut [&mut T], field: impl Fn(&mut T) -> &mut String) {
+    let mut cells: Vec<String> = rows.iter_mut().map(|r| std::mem::take(field(r))).collect();
+    vi::align_decimals(&mut cells);
+    for (row, cell) in rows.iter_mut().zip(cells) {
+        *field(row) = cell;
+    }
+}
+
 const ROMAN: [&str; 10] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"];
 
 fn period_text(period: &Period) -> PeriodText {
@@ -417,12 +472,29 @@ pub fn build(
         // Drafts leave room for the clerk to write the number in (Phụ lục III).
         None => format!("Số:{}/{symbol}", vi::dates::BLANK_DAY),
     };
+    let place_date = vi::date_line(&issuer.place, period.documents.date);
+    let wide_date = text_width::italic_width_pt(&place_date, 13.0) > DATE_WIDTH;
+    let issuer_width = if wide_date {
+        ISSUER_WIDTH_WIDE
+    } else {
+        ISSUER_WIDTH
+    };
     let header = Header {
-        parent: issuer.parent.as_deref().map(|p| vi::upper(&parent_line(p))),
-        issuer: issuer.header.iter().map(|l| vi::upper(l)).collect(),
+        parent: issuer.parent.as_deref().map(|p| {
+            vi::phrases::hold_phrases(&vi::upper(&parent_line(p)), issuer_width, regular_12)
+        }),
+        issuer: issuer
+            .header
+            .iter()
+            .flat_map(|l| vi::phrases::break_lines(&vi::upper(l), issuer_width, bold_12))
+            .collect(),
         number: number_line,
+        excerpt: String::new(),
+        issuer_rule_mm: 0,
+        excerpt_rule_mm: 0,
+        wide_date,
         symbol: symbol.clone(),
-        place_date: vi::date_line(&issuer.place, period.documents.date),
+        place_date,
     };
     let period_text = period_text(period);
     let meeting = &period.meeting;
@@ -457,6 +529,18 @@ pub fn build(
         ),
     };
 
+    let mut header = header;
+    header.issuer_rule_mm = rule_mm(header.issuer.iter().map(|l| bold_12(l)));
+    header.excerpt_rule_mm = rule_mm(
+        vi::phrases::break_lines(&excerpt, TITLE_EXCERPT_WIDTH, bold_14)
+            .iter()
+            .map(|l| bold_14(l)),
+    );
+    header.excerpt = if title.is_none() {
+        vi::phrases::hold_phrases(&excerpt, issuer_width - 4.0 * MM, regular_12)
+    } else {
+        vi::phrases::hold_phrases(&excerpt, TITLE_EXCERPT_WIDTH, bold_14)
+    };
     let mut context = DocumentContext {
         kind: kind.slug(),
         header,
@@ -590,6 +674,54 @@ fn notice_addressees(period: &Period) -> Vec<&str> {
         .collect()
 }
 
+/// Names units the way a reader meets them: the full name the first time a document names a
+/// unit, its short form ("Phòng NN&PTNT") after that, so an abbreviation never comes before the
+/// name it stands for.
+struct Mentions<'a> {
+    period: &'a Period,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<'a> Mentions<'a> {
+    fn new(period: &'a Period) -> Self {
+        Self {
+            period,
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    /// `id` was named in full (a heading, "Kính gửi").
+    fn saw(&mut self, id: &str) {
+        self.seen.insert(id.to_string());
+    }
+
+    fn name(&mut self, id: &str) -> String {
+        let short = short_of(self.period, id);
+        if self.seen.insert(id.to_string()) && !reads_without_introduction(&short) {
+            self.period.directory.name_of(id).to_string()
+        } else {
+            short
+        }
+    }
+}
+
+/// Whether a short name needs no full name before it: its only abbreviations are the ones
+/// every reader of an administrative document knows ("UBND xã Quảng An", "HĐND huyện").
+fn reads_without_introduction(short: &str) -> bool {
+    short
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_uppercase()).count() > 1)
+        .all(|w| matches!(w, "UBND" | "HĐND"))
+}
+
+impl Mentions<'_> {
+    fn names<'i>(&mut self, ids: impl IntoIterator<Item = &'i String>) -> String {
+        let names: Vec<String> = ids.into_iter().map(|id| self.name(id)).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        join_names(&refs)
+    }
+}
+
 fn short_of(period: &Period, id: &str) -> String {
     match period.directory.unit(id) {
         Some(unit) => unit.short.clone(),
@@ -635,7 +767,7 @@ fn report_context(period: &Period) -> ReportContext {
         });
     }
     let funds = has_funds.then(|| budget_text(totals.allocated, totals.disbursed));
-    let budget_total = funds.as_ref().map(|funds| BudgetRow {
+    let mut budget_total = funds.as_ref().map(|funds| BudgetRow {
         no: String::new(),
         name: "Tổng cộng".into(),
         allocated: funds.allocated.text.clone(),
@@ -645,6 +777,22 @@ fn report_context(period: &Period) -> ReportContext {
             .map_or(NO_FIGURE.into(), |d| d.text.clone()),
         rate: funds.rate.clone().unwrap_or_else(|| NO_FIGURE.into()),
     });
+    // One decimal style per table column, the total row included.
+    {
+        let mut rows: Vec<&mut BudgetRow> = budget_rows.iter_mut().collect();
+        let mut total = budget_total;
+        rows.extend(total.as_mut());
+        align_column(&mut rows, |r| &mut r.allocated);
+        align_column(&mut rows, |r| &mut r.disbursed);
+        align_column(&mut rows, |r| &mut r.rate);
+        budget_total = total;
+    }
+    for program in &mut programs {
+        let mut rows: Vec<&mut IndicatorText> = program.indicators.iter_mut().collect();
+        align_column(&mut rows, |r| &mut r.value_cell);
+        align_column(&mut rows, |r| &mut r.plan_cell);
+        align_column(&mut rows, |r| &mut r.plan_rate_cell);
+    }
     let report = &period.report;
     // Without written next tasks, the chairman's conclusions are the next half's tasks.
     let next_tasks: Vec<String> = if report.next_tasks.is_empty() {
@@ -691,7 +839,7 @@ fn report_context(period: &Period) -> ReportContext {
     let both = !report.achievements.is_empty() && !report.shortcomings.is_empty();
     ReportContext {
         sections,
-        leadership: report.leadership.clone(),
+        leadership: paragraphs(&report.leadership),
         funds_subject,
         funds_note,
         achievements_heading: both.then(|| "1. Kết quả đạt được".to_string()),
@@ -700,10 +848,10 @@ fn report_context(period: &Period) -> ReportContext {
         budget_rows,
         budget_total,
         programs,
-        achievements: report.achievements.clone(),
-        shortcomings: report.shortcomings.clone(),
+        achievements: paragraphs(&report.achievements),
+        shortcomings: paragraphs(&report.shortcomings),
         next_tasks,
-        proposals: report.proposals.clone(),
+        proposals: paragraphs(&report.proposals),
     }
 }
 
@@ -722,44 +870,54 @@ fn notice_context(period: &Period) -> NoticeContext {
     let sections: Vec<NoticeSection> = sections
         .into_iter()
         .enumerate()
-        .map(|(i, (title, paragraphs))| NoticeSection {
+        .map(|(i, (title, texts))| NoticeSection {
             no: (i + 1).to_string(),
             title: title.into(),
-            paragraphs,
+            paragraphs: paragraphs(&texts),
         })
         .collect();
     let assignments_no = (sections.len() + 1).to_string();
 
     // Tasks with the same lead units are listed together, in order of first mention.
-    let mut assignments: Vec<(Vec<String>, Vec<NoticeTask>)> = Vec::new();
+    // Grouped by who leads, in order of first appearance, then named in print order: a
+    // group's units (in full), then its tasks' partners.
+    let mut groups: Vec<(&Vec<String>, Vec<&crate::model::Task>)> = Vec::new();
     for task in &period.tasks {
-        let with: Vec<String> = task.with.iter().map(|id| short_of(period, id)).collect();
-        let with_refs: Vec<&str> = with.iter().map(String::as_str).collect();
-        let due = task.due.map(vi::short_date);
-        let mut line = format!("- {}", clause(&task.text));
-        if !with.is_empty() {
-            line.push_str(&format!(", phối hợp với {}", join_names(&with_refs)));
-        }
-        if let Some(due) = &due {
-            line.push_str(&format!("; hoàn thành trước ngày {due}"));
-        }
-        line.push('.');
-        let notice_task = NoticeTask {
-            text: clause(&task.text),
-            with: (!with.is_empty()).then(|| join_names(&with_refs)),
-            due,
-            line,
-        };
-        match assignments.iter_mut().find(|(to, _)| *to == task.to) {
-            Some((_, tasks)) => tasks.push(notice_task),
-            None => assignments.push((task.to.clone(), vec![notice_task])),
+        match groups.iter_mut().find(|(to, _)| **to == task.to) {
+            Some((_, tasks)) => tasks.push(task),
+            None => groups.push((&task.to, vec![task])),
         }
     }
-    let assignments = assignments
+    let mut mentions = Mentions::new(period);
+    let assignments = groups
         .into_iter()
         .enumerate()
         .map(|(i, (to, tasks))| {
             let names: Vec<&str> = to.iter().map(|id| period.directory.name_of(id)).collect();
+            for id in to {
+                mentions.saw(id);
+            }
+            let tasks = tasks
+                .into_iter()
+                .map(|task| {
+                    let with = (!task.with.is_empty()).then(|| mentions.names(&task.with));
+                    let due = task.due.map(vi::short_date);
+                    let mut line = format!("- {}", clause(&task.text));
+                    if let Some(with) = &with {
+                        line.push_str(&format!(", phối hợp với {with}"));
+                    }
+                    if let Some(due) = &due {
+                        line.push_str(&format!("; hoàn thành trước ngày {due}"));
+                    }
+                    line.push('.');
+                    NoticeTask {
+                        text: clause(&task.text),
+                        with,
+                        due,
+                        line,
+                    }
+                })
+                .collect();
             Assignment {
                 no: format!("{assignments_no}.{}", i + 1),
                 units: join_names(&names),
@@ -795,20 +953,19 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 .unwrap_or(period.documents.date)
         )
     );
+    // "Kính gửi" names the unit in full; others in full the first time a line names them.
+    let mut mentions = Mentions::new(period);
+    mentions.saw(&unit.id);
     let tasks = period
         .tasks_of(&unit.id)
         .into_iter()
         .enumerate()
         .map(|(i, unit_task)| {
             let task = unit_task.task;
-            let others: Vec<String> = task
-                .with
-                .iter()
-                .filter(|id| *id != &unit.id)
-                .map(|id| short_of(period, id))
-                .collect();
-            let others_refs: Vec<&str> = others.iter().map(String::as_str).collect();
-            let with = (!others.is_empty()).then(|| join_names(&others_refs));
+            let others: Vec<&String> = task.with.iter().filter(|id| *id != &unit.id).collect();
+            let coordinates = matches!(unit_task.role, Role::Coordinate);
+            // A coordinating unit's line names the leads, not the other partners.
+            let with = (!others.is_empty() && !coordinates).then(|| mentions.names(others));
             let due = task.due.map(vi::short_date);
             let no = (i + 1).to_string();
             let text = clause(&task.text);
@@ -821,10 +978,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                     format!("{no}. {text} (nhiệm vụ chung của {group})."),
                 ),
                 Role::Coordinate => {
-                    let lead_names: Vec<String> =
-                        task.to.iter().map(|id| short_of(period, id)).collect();
-                    let lead_refs: Vec<&str> = lead_names.iter().map(String::as_str).collect();
-                    let leads = join_names(&lead_refs);
+                    let leads = mentions.names(&task.to);
+                    // Mid-sentence after the colon: no capital unless the task opens with a name.
+                    let text = vi::after_colon(&text);
                     let line = format!("{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text}.");
                     ("coordinate", None, Some(leads), line)
                 }

@@ -271,6 +271,31 @@ impl PdfEngine {
     }
 }
 
+impl PdfEngine {
+    /// The laid-out pages of a document as the page check reads them, without the PDF export
+    /// or the check itself: for `cargo bench --bench render` to time the check alone
+    /// against a whole render. Runs on the caller's thread, with no deadline.
+    pub fn page_layout(
+        &self,
+        kind: DocumentKind,
+        data: &[u8],
+        today: NaiveDate,
+    ) -> Result<super::page_check::Layout, PdfError> {
+        let world = DocumentWorld {
+            engine: Arc::clone(&self.shared),
+            main: file_id(&format!("/{}", template_name(kind)))?,
+            data: Bytes::new(data.to_vec()),
+            files: Vec::new(),
+            today,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        let document = typst::compile::<PagedDocument>(&world)
+            .output
+            .map_err(|errors| PdfError::Compile(self.shared.describe(&world, errors.iter())))?;
+        Ok(super::page_check::frames::layout(&document))
+    }
+}
+
 /// One document, compiled and written as PDF: the whole of Typst's work, run on the compile thread.
 fn compile_and_export(
     world: &DocumentWorld,

@@ -6,12 +6,17 @@
 pub mod dates;
 pub mod errors;
 pub mod numbers;
+pub mod phrases;
 pub mod text;
 pub mod words;
 
 pub use dates::{blank_date_line, date_line, long_date, short_date};
-pub use numbers::{decimal, decimal_fixed, document_number, group_int, percent, percent_value};
-pub use text::{ascii_fold, capitalize_first, is_nfc, lower_first, nfc, upper};
+pub use numbers::{
+    align_decimals, decimal, decimal_fixed, document_number, group_int, percent, percent_value,
+};
+pub use text::{
+    after_colon, ascii_fold, capitalize_first, is_nfc, lower_first, nfc, official_names, upper,
+};
 pub use words::{
     Four, Thousand, WordsStyle, ZeroTens, amount_in_words, dong_in_words, number_to_words,
 };

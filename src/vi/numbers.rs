@@ -180,9 +180,94 @@ pub fn document_number(n: u32) -> String {
     format!("{n:02}")
 }
 
+/// One decimal style per table column: every number in `cells` written with as many decimal
+/// places as the most precise one, by appending zeros (the printed values were rounded with
+/// trailing zeros dropped, so a zero appended says exactly the same figure): a column holding
+/// "74,4" and "80" prints "74,4" and "80,0"; "52,5%" and "100%" print "52,5%" and "100,0%".
+///
+/// A cell may hold several numbers ("14 (0,12%)"); the first numbers of the cells are aligned
+/// together, the second ones together, and so on. Cells without a number ("—") are left as
+/// they are.
+pub fn align_decimals(cells: &mut [String]) {
+    let tokens: Vec<Vec<(usize, usize)>> = cells.iter().map(|c| number_tokens(c)).collect();
+    let slots = tokens.iter().map(Vec::len).max().unwrap_or(0);
+    let places = |cell: &str, (start, end): (usize, usize)| -> usize {
+        cell[start..end]
+            .find(',')
+            .map_or(0, |comma| end - start - comma - 1)
+    };
+    let wanted: Vec<usize> = (0..slots)
+        .map(|slot| {
+            cells
+                .iter()
+                .zip(&tokens)
+                .filter_map(|(c, t)| t.get(slot).map(|&tok| places(c, tok)))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (cell, toks) in cells.iter_mut().zip(&tokens) {
+        // From the last token backwards, so earlier byte offsets stay valid.
+        for (slot, &tok) in toks.iter().enumerate().rev() {
+            let have = places(cell, tok);
+            let want = wanted[slot];
+            if have < want {
+                let pad = if have == 0 { "," } else { "" }.to_string() + &"0".repeat(want - have);
+                cell.insert_str(tok.1, &pad);
+            }
+        }
+    }
+}
+
+/// Byte ranges of the numbers in a cell: a digit, then digits with "." groups and one ","
+/// decimal part; a trailing "." or "," is punctuation, not part of the number.
+fn number_tokens(cell: &str) -> Vec<(usize, usize)> {
+    let bytes = cell.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b',')
+            {
+                i += 1;
+            }
+            let mut end = i;
+            while end > start && !bytes[end - 1].is_ascii_digit() {
+                end -= 1;
+            }
+            out.push((start, end));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_takes_one_decimal_style() {
+        let mut cells: Vec<String> = ["74,4", "80", "—", "1.234", "0,25"]
+            .map(String::from)
+            .to_vec();
+        align_decimals(&mut cells);
+        assert_eq!(cells, ["74,40", "80,00", "—", "1.234,00", "0,25"]);
+        let mut rates: Vec<String> = ["52,5%", "100%"].map(String::from).to_vec();
+        align_decimals(&mut rates);
+        assert_eq!(rates, ["52,5%", "100,0%"]);
+        // Two numbers in a cell: each aligned with its own kind.
+        let mut values: Vec<String> = ["14 (0,12%)", "7,5 (3%)", "9"].map(String::from).to_vec();
+        align_decimals(&mut values);
+        assert_eq!(values, ["14,0 (0,12%)", "7,5 (3,00%)", "9,0"]);
+        // All integers: unchanged.
+        let mut ints: Vec<String> = ["80", "1.234.567"].map(String::from).to_vec();
+        align_decimals(&mut ints);
+        assert_eq!(ints, ["80", "1.234.567"]);
+    }
 
     #[test]
     fn group_int_examples() {

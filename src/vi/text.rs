@@ -35,6 +35,82 @@ pub fn lower_first(s: &str) -> String {
     map_first(s, |c, out| out.extend(c.to_lowercase()))
 }
 
+/// Names whose first syllable keeps its capital though the next one is lower case (Phụ lục II:
+/// "Chương trình mục tiêu quốc gia …", "Nghị quyết số …", "Ủy ban nhân dân …").
+const NAMES_OPENING_LOWER: &[&str] = &[
+    "chương trình",
+    "nghị quyết",
+    "nghị định",
+    "quyết định",
+    "thông tư",
+    "kế hoạch số",
+    "ủy ban",
+    "uỷ ban",
+    "hội đồng",
+    "luật",
+];
+
+/// A clause set after a colon in mid-sentence, in NFC: Vietnamese goes on in lower case
+/// ("thực hiện nhiệm vụ: hoàn thiện hồ sơ …"), so a clause typed as a sentence ("Hoàn thiện …")
+/// loses its capital; one that opens with a name keeps it: an abbreviation ("UBND xã …"), a
+/// proper name capitalised syllable by syllable ("Quảng An …"), or a program, body or act
+/// ("Chương trình …", "Nghị quyết số …").
+pub fn after_colon(s: &str) -> String {
+    let composed = nfc(s);
+    let mut words = composed.split_whitespace();
+    let Some(first) = words.next() else {
+        return composed;
+    };
+    let capitals = first.chars().filter(|c| c.is_uppercase()).count();
+    let next_capital = words
+        .next()
+        .and_then(|w| w.chars().next())
+        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+    let lower = composed.to_lowercase();
+    let named = NAMES_OPENING_LOWER
+        .iter()
+        .any(|n| lower.starts_with(n) && lower[n.len()..].starts_with([' ', ',', ';']));
+    if capitals != 1 || next_capital || named {
+        composed
+    } else {
+        lower_first(&composed)
+    }
+}
+
+/// Official names the documents write one way throughout (Phụ lục II: a program's name opens
+/// with a capital), however the input spells them ("3 chương trình mục tiêu quốc gia").
+const OFFICIAL_NAMES: &[&str] = &["Chương trình mục tiêu quốc gia"];
+
+/// `s` in NFC with every official name in [`OFFICIAL_NAMES`] spelt as listed, so text from the
+/// input and the generated wording agree; a name set in capitals (a heading) stays so.
+pub fn official_names(s: &str) -> String {
+    let mut out = nfc(s);
+    for name in OFFICIAL_NAMES {
+        let wanted = name.to_lowercase();
+        let lower = out.to_lowercase();
+        // Vietnamese letters keep their UTF-8 length in lower case; if some other letter does
+        // not, byte offsets would not line up, so the text is left as typed.
+        let same_offsets = out
+            .chars()
+            .all(|c| c.to_lowercase().map(char::len_utf8).sum::<usize>() == c.len_utf8());
+        if !same_offsets {
+            continue;
+        }
+        let mut fixed = String::with_capacity(out.len());
+        let mut at = 0;
+        for (start, _) in lower.match_indices(&wanted) {
+            let found = &out[start..start + wanted.len()];
+            fixed.push_str(&out[at..start]);
+            let heading = found.chars().all(|c| !c.is_lowercase());
+            fixed.push_str(if heading { found } else { name });
+            at = start + wanted.len();
+        }
+        fixed.push_str(&out[at..]);
+        out = fixed;
+    }
+    out
+}
+
 fn map_first(s: &str, change: impl Fn(char, &mut String)) -> String {
     // Normalise first so the first char is the whole base letter with its marks ("ủ", not "u").
     let composed = nfc(s);
@@ -127,6 +203,47 @@ mod tests {
         assert!(is_nfc(&result));
         assert_eq!(upper(&nfd("đầm hà")), "ĐẦM HÀ");
         assert_eq!(upper(&nfd("quảng ninh")), "QUẢNG NINH");
+    }
+
+    #[test]
+    fn a_clause_after_a_colon_goes_on_in_lower_case_unless_it_opens_with_a_name() {
+        assert_eq!(
+            after_colon("Hoàn thiện hồ sơ hỗ trợ"),
+            "hoàn thiện hồ sơ hỗ trợ"
+        );
+        assert_eq!(after_colon("Đẩy nhanh tiến độ"), "đẩy nhanh tiến độ");
+        assert_eq!(
+            after_colon("UBND xã Quảng Tân rà soát"),
+            "UBND xã Quảng Tân rà soát"
+        );
+        assert_eq!(after_colon("Quảng An hoàn thành"), "Quảng An hoàn thành");
+        assert_eq!(
+            after_colon("Chương trình mục tiêu quốc gia giảm nghèo"),
+            "Chương trình mục tiêu quốc gia giảm nghèo"
+        );
+        assert_eq!(
+            after_colon("Nghị quyết số 13 được"),
+            "Nghị quyết số 13 được"
+        );
+        assert_eq!(after_colon("rà soát"), "rà soát");
+        assert_eq!(after_colon(""), "");
+    }
+
+    #[test]
+    fn official_names_are_spelt_one_way() {
+        assert_eq!(
+            official_names("thực hiện 3 chương trình mục tiêu quốc gia gồm"),
+            "thực hiện 3 Chương trình mục tiêu quốc gia gồm"
+        );
+        assert_eq!(
+            official_names("các Chương Trình Mục Tiêu Quốc Gia và chương trình mục tiêu quốc gia"),
+            "các Chương trình mục tiêu quốc gia và Chương trình mục tiêu quốc gia"
+        );
+        assert_eq!(
+            official_names("CÁC CHƯƠNG TRÌNH MỤC TIÊU QUỐC GIA"),
+            "CÁC CHƯƠNG TRÌNH MỤC TIÊU QUỐC GIA"
+        );
+        assert_eq!(official_names("không có"), "không có");
     }
 
     #[test]

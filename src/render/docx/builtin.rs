@@ -61,18 +61,21 @@ const INDENT: i32 = mm(10) as i32;
 
 /// Header table: the left column is 40% of the text width, as in the PDF, plus the gutter.
 const HEAD_LEFT: u32 = mm(68);
-const HEAD_RIGHT: u32 = TEXT_W - HEAD_LEFT;
+/// With a long place ("Thành phố Hồ Chí Minh, ngày … tháng … năm …") the date line needs more
+/// than 60%: the left column narrows to 35% plus the gutter, as HCMC offices set it
+/// (`header.wide_date`, chosen in context.rs by measuring the line; nd30.typ does the same).
+const HEAD_LEFT_WIDE: u32 = mm(60);
 /// Signature table: "Nơi nhận" on the left (45%), signature on the right.
 const SIGN_LEFT: u32 = mm(74);
 const SIGN_RIGHT: u32 = TEXT_W - SIGN_LEFT;
 
-/// Rule under the issuing body: 1/3 to 1/2 of the name's length (Decree 30), which for the usual
-/// two-line names of 40-55 mm is about 18 mm. A fixed length, since Word cannot measure text.
-const ISSUER_RULE: u32 = mm(18);
+/// The lengths, in mm, a measured rule (under the issuing body, under the excerpt) can take in
+/// the DOCX: Word cannot measure text, so vanban measures it (context.rs, with the shipped
+/// fonts) and the template holds one rule per even length, the context choosing one. Rounding
+/// to 2 mm keeps 0.4 of a line within the decree's 1/3-1/2 for any line over 15 mm.
+const RULE_LENGTHS_MM: std::ops::RangeInclusive<u32> = 3..=32;
 /// Rule under the slogan: as long as "Độc lập - Tự do - Hạnh phúc" at 13 pt bold (56 mm).
 const SLOGAN_RULE: u32 = mm(56);
-/// Rule under the excerpt: a third of a full-width excerpt line, as the PDF draws it.
-const EXCERPT_RULE: u32 = mm(53);
 
 /// File names of the built-in templates, under `docx/` in a templates directory.
 pub fn file_name(kind: DocumentKind) -> &'static str {
@@ -217,6 +220,21 @@ fn rule(length: u32, within: u32, before: u32, after: u32) -> Paragraph {
     p
 }
 
+/// A rule whose length the context gives in mm (`var`, an even number): one `rule` per length
+/// of [`RULE_LENGTHS_MM`], each in its own `{%p if %}`, so the filled document keeps exactly one.
+fn measured_rule(var: &str, within: u32, before: u32, after: u32) -> Vec<Paragraph> {
+    RULE_LENGTHS_MM
+        .flat_map(|half| {
+            let length = half * 2;
+            [
+                block(&format!("{{%p if {var} == {length} %}}")),
+                rule(mm(length), within, before, after),
+                block("{%p endif %}"),
+            ]
+        })
+        .collect()
+}
+
 /// An empty paragraph of a fixed height in twips, for vertical space that Word keeps exactly.
 fn gap(height: i32) -> Paragraph {
     Paragraph::new()
@@ -244,12 +262,13 @@ fn layout_table(widths: &[u32], rows: Vec<TableRow>) -> Table {
 
 /// The header table (ô 1-5b): issuing body, number and, for a công văn, "V/v ..." on the left;
 /// motto, slogan, place and date on the right.
-fn header_table(letter: bool) -> Table {
-    let inner_left = HEAD_LEFT - 2 * CELL_MARGIN;
-    let inner_right = HEAD_RIGHT - 2 * CELL_MARGIN;
+fn header_table(letter: bool, head_left: u32) -> Table {
+    let head_right = TEXT_W - head_left;
+    let inner_left = head_left - 2 * CELL_MARGIN;
+    let inner_right = head_right - 2 * CELL_MARGIN;
     let issuer = style(HEAD_SMALL).bold();
     let left = cell(
-        HEAD_LEFT,
+        head_left,
         vec![
             block("{%p if header.parent %}"),
             centred("{{ header.parent }}", style(HEAD_SMALL)),
@@ -257,11 +276,13 @@ fn header_table(letter: bool) -> Table {
             block("{%p for line in header.issuer %}"),
             centred("{{ line }}", issuer),
             block("{%p endfor %}"),
-            rule(ISSUER_RULE, inner_left, 30, 0),
-        ],
+        ]
+        .into_iter()
+        .chain(measured_rule("header.issuer_rule_mm", inner_left, 30, 0))
+        .collect(),
     );
     let right = cell(
-        HEAD_RIGHT,
+        head_right,
         vec![
             centred(
                 "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
@@ -272,7 +293,7 @@ fn header_table(letter: bool) -> Table {
         ],
     );
     let number = cell(
-        HEAD_LEFT,
+        head_left,
         vec![
             centred("{{ header.number }}", style(NUMBER)).line_spacing(spacing(
                 160,
@@ -284,7 +305,7 @@ fn header_table(letter: bool) -> Table {
     );
     let date =
         cell(
-            HEAD_RIGHT,
+            head_right,
             vec![
                 centred("{{ header.place_date }}", style(HEAD_LARGE).italic())
                     .line_spacing(spacing(160, 0, 240, LineSpacingType::Auto)),
@@ -298,29 +319,30 @@ fn header_table(letter: bool) -> Table {
         // Công văn: "V/v ..." under the number (ô 5b), 12 pt, 6 pt below the Số line.
         rows.push(TableRow::new(vec![
             cell(
-                HEAD_LEFT,
+                head_left,
                 vec![
                     // The PDF sets it 2 mm in from each side of the column.
-                    centred("{{ excerpt }}", style(VV))
+                    centred("{{ header.excerpt }}", style(VV))
                         .indent(Some(mm(2) as i32), None, Some(mm(2) as i32), None)
                         .line_spacing(spacing(120, 0, 240, LineSpacingType::Auto)),
                 ],
             ),
-            cell(HEAD_RIGHT, vec![centred("", style(VV))]),
+            cell(head_right, vec![centred("", style(VV))]),
         ]));
     }
-    layout_table(&[HEAD_LEFT, HEAD_RIGHT], rows)
+    layout_table(&[head_left, head_right], rows)
 }
 
 /// Title and excerpt of a typed document (ô 5a), centred and bold, with a short rule.
 fn title_block() -> Vec<Paragraph> {
     let s = style(BODY).bold();
     let side = (TEXT_W / 16) as i32; // the PDF sets the excerpt in 88% of the width
-    vec![
+    let mut paragraphs = vec![
         centred("{{ title }}", s).line_spacing(spacing(360, 0, 240, LineSpacingType::Auto)),
-        centred("{{ excerpt }}", s).indent(Some(side), None, Some(side), None),
-        rule(EXCERPT_RULE, TEXT_W, 40, 240),
-    ]
+        centred("{{ header.excerpt }}", s).indent(Some(side), None, Some(side), None),
+    ];
+    paragraphs.extend(measured_rule("header.excerpt_rule_mm", TEXT_W, 40, 240));
+    paragraphs
 }
 
 /// The signature block (ô 7) beside "Nơi nhận" (ô 9b), as a borderless two-column table.
@@ -397,7 +419,13 @@ fn page() -> Docx {
 
 /// A page with the document's header, title and the given body, then the signature block.
 fn document(letter: bool, body: Vec<BodyPart>) -> Docx {
-    let mut docx = page().add_table(header_table(letter));
+    // One header table per column split; the context keeps the one its date line needs.
+    let mut docx = page()
+        .add_paragraph(block("{%p if header.wide_date %}"))
+        .add_table(header_table(letter, HEAD_LEFT_WIDE))
+        .add_paragraph(block("{%p else %}"))
+        .add_table(header_table(letter, HEAD_LEFT))
+        .add_paragraph(block("{%p endif %}"));
     if !letter {
         for p in title_block() {
             docx = docx.add_paragraph(p);
@@ -445,16 +473,13 @@ impl From<Align> for AlignmentType {
     }
 }
 
-fn figure_cell(width: u32, text: &str, align: Align, s: Style) -> TableCell {
-    cell(
-        width,
-        vec![
-            mark(Paragraph::new().add_run(run(text, s)), s)
-                .align(align.into())
-                .line_spacing(spacing(0, 0, 240, LineSpacingType::Auto)),
-        ],
-    )
-    .vertical_align(VAlignType::Center)
+/// A cell of a table of figures; `keep` holds its row with the next one (Word's keep-with-next
+/// on a row's paragraphs), so a header or a last row never stands alone on a page.
+fn figure_cell(width: u32, text: &str, align: Align, s: Style, keep: bool) -> TableCell {
+    let p = mark(Paragraph::new().add_run(run(text, s)), s)
+        .align(align.into())
+        .line_spacing(spacing(0, 0, 240, LineSpacingType::Auto));
+    cell(width, vec![if keep { p.keep_next(true) } else { p }]).vertical_align(VAlignType::Center)
 }
 
 /// A ruled table of figures: header row bold and centred (it repeats on every page), one row per
@@ -479,7 +504,7 @@ fn figures_table(
     let header = TableRow::new(
         head.iter()
             .zip(&widths)
-            .map(|(h, w)| figure_cell(*w, h, Align::Center, bold))
+            .map(|(h, w)| figure_cell(*w, h, Align::Center, bold, true))
             .collect(),
     )
     .cant_split();
@@ -489,7 +514,9 @@ fn figures_table(
             widths
                 .iter()
                 .enumerate()
-                .map(|(i, w)| figure_cell(*w, if i == 0 { tag } else { "" }, Align::Left, plain))
+                .map(|(i, w)| {
+                    figure_cell(*w, if i == 0 { tag } else { "" }, Align::Left, plain, false)
+                })
                 .collect(),
         )
     };
@@ -498,7 +525,8 @@ fn figures_table(
             .iter()
             .zip(&widths)
             .zip(columns)
-            .map(|((c, w), (_, a))| figure_cell(*w, c, *a, plain))
+            // With a total row, every item row holds to the next: the total never goes alone.
+            .map(|((c, w), (_, a))| figure_cell(*w, c, *a, plain, total.is_some()))
             .collect(),
     )
     .cant_split();
@@ -515,7 +543,7 @@ fn figures_table(
                     .iter()
                     .zip(&widths)
                     .zip(columns)
-                    .map(|((c, w), (_, a))| figure_cell(*w, c, *a, bold))
+                    .map(|((c, w), (_, a))| figure_cell(*w, c, *a, bold, false))
                     .collect(),
             )
             .cant_split(),

@@ -22,6 +22,8 @@ pub const JOB_RUNS_TIMES_SQL: &str = include_str!("migrations/004_job_runs_times
 pub const APPROVAL_SQL: &str = include_str!("migrations/005_approval.sql");
 /// The signing step of issued documents.
 pub const SIGNATURES_SQL: &str = include_str!("migrations/006_signatures.sql");
+/// The draft content each issued document was issued from; replacements of issued documents.
+pub const ISSUED_CONTENT_SQL: &str = include_str!("migrations/008_issued_content.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -60,6 +62,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "chữ ký số trên văn bản ban hành (signatures)",
         sql: SIGNATURES_SQL,
+    },
+    Migration {
+        name: "nội dung dự thảo của văn bản đã ban hành và văn bản thay thế (issued_content, register_replacements)",
+        sql: ISSUED_CONTENT_SQL,
     },
 ];
 

@@ -599,10 +599,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let id = replacement::select(&period_data, kind.into(), unit.as_deref())?;
             let done = replacement::replace(&store, &period_data, &id, &by, &reason, clock.now())?;
+            let approve = if config.approval.required {
+                ", sau khi nội dung mới được duyệt (vanban approve),"
+            } else {
+                ""
+            };
             println!(
-                "Văn bản số {} ({}) {done}.\nLần gửi sau cấp số mới cho văn bản thay thế, sau \
-                 khi nội dung mới được duyệt (vanban approve), rồi gửi cho mọi nơi đã nhận bản \
-                 cũ.",
+                "Văn bản số {} ({}) {done}.\nLần gửi sau cấp số mới cho văn bản thay thế{approve} \
+                 rồi gửi cho mọi nơi đã nhận bản cũ.",
                 done.number,
                 approval::document_label(&id),
             );

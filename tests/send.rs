@@ -761,7 +761,10 @@ fn a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent() {
         "{out}"
     );
     assert!(
-        out.contains("Muốn thay thế, dùng vanban replace 2024-h1 --config … conclusion-notice"),
+        out.contains(
+            "Muốn thay thế, dùng vanban replace «tệp kỳ 2024-h1» --config «tệp cấu hình» \
+             conclusion-notice"
+        ),
         "{out}"
     );
     // pnn's letter (03) quotes no changed task: not reported.

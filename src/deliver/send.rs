@@ -1026,7 +1026,9 @@ mod tests {
             "{shown}"
         );
         assert!(
-            shown.contains("vanban replace 2024-h1 --config … conclusion-notice --by"),
+            shown.contains(
+                "vanban replace «tệp kỳ 2024-h1» --config «tệp cấu hình» conclusion-notice --by"
+            ),
             "{shown}"
         );
         // pnn's letter quotes no changed task: nothing said of it.
@@ -1100,7 +1102,7 @@ mod tests {
         assert!(
             shown.contains(&format!(
                 "— văn bản số {} đã ban hành; dữ liệu kỳ báo cáo hoặc mẫu đã đổi sau đó: bản \
-                 gửi đi vẫn là bản đã ban hành. Muốn thay thế, dùng vanban replace 2024-h1",
+                 gửi đi vẫn là bản đã ban hành. Muốn thay thế, dùng vanban replace «tệp kỳ 2024-h1»",
                 notice.number
             )),
             "{shown}"

@@ -96,7 +96,8 @@ impl ChangedAfterIssue {
             .map(|u| format!(" --unit {u}"))
             .unwrap_or_default();
         format!(
-            "vanban replace {} --config … {}{unit} --by «người quyết định» --reason «lý do»",
+            "vanban replace «tệp kỳ {}» --config «tệp cấu hình» {}{unit} --by «người quyết định» \
+             --reason «lý do»",
             period_key,
             self.id.kind.slug()
         )
@@ -242,8 +243,8 @@ mod tests {
         );
         assert_eq!(
             change.replace_hint("2024-h1"),
-            "vanban replace 2024-h1 --config … assignment-letter --unit bqlda --by «người quyết \
-             định» --reason «lý do»"
+            "vanban replace «tệp kỳ 2024-h1» --config «tệp cấu hình» assignment-letter --unit \
+             bqlda --by «người quyết định» --reason «lý do»"
         );
     }
 }

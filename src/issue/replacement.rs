@@ -41,7 +41,7 @@ pub enum ReplaceError {
     NotIssued(String),
     #[error(
         "văn bản số {number} đã được đánh dấu thay thế ({by}, lúc {}); bản thay thế được cấp \
-         số mới ở lần gửi sau, khi nội dung mới đã được duyệt",
+         số mới ở lần gửi sau (nếu phải duyệt: khi nội dung mới đã được duyệt)",
         local_time(*.at)
     )]
     AlreadyReplaced {
@@ -75,7 +75,7 @@ impl fmt::Display for Replacement {
             None => write!(
                 f,
                 "đã quyết định thay thế; bản thay thế chưa ban hành (cấp số mới ở lần gửi sau, \
-                 khi nội dung mới đã được duyệt)"
+                 nếu phải duyệt: khi nội dung mới đã được duyệt)"
             )?,
         }
         write!(

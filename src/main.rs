@@ -13,6 +13,7 @@ use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
 use vanban::issue::approval::{self, Decision};
 use vanban::issue::filing::IssueEnv;
+use vanban::issue::replacement;
 use vanban::model::{DocumentKind, Unreached};
 use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
@@ -131,6 +132,28 @@ enum Command {
         /// Ghi chú kèm ý kiến duyệt.
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Thay thế một văn bản đã ban hành: ghi người quyết định, thời điểm và lý do; lần gửi
+    /// sau (khi nội dung mới đã được duyệt) cấp số mới cho văn bản thay thế và gửi cho mọi nơi
+    /// đã nhận bản cũ; số cũ vẫn ở sổ đăng ký, ghi là đã bị thay thế.
+    Replace {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
+        period: PathBuf,
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Loại văn bản cần thay thế.
+        #[arg(value_enum)]
+        kind: KindArg,
+        /// Công văn gửi đơn vị này (mã đơn vị trong danh bạ; bắt buộc với công văn).
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
+        unit: Option<String>,
+        /// Họ tên người quyết định thay thế.
+        #[arg(long, value_name = "HỌ_TÊN")]
+        by: String,
+        /// Lý do thay thế (bắt buộc).
+        #[arg(long)]
+        reason: String,
     },
     /// Trả lại dự thảo cho văn thư kèm lý do; văn bản bị trả lại không được gửi.
     Return {
@@ -791,6 +814,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &by,
             Some(&reason),
         ),
+        Command::Replace {
+            period,
+            config,
+            kind,
+            unit,
+            by,
+            reason,
+        } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let store = Store::open(&config.state)?;
+            let today = clock.today_in(VIETNAM);
+            let period_data = match input::load_period(&period, config.directory.as_deref(), today)
+            {
+                Ok(p) => p,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let id = replacement::select(&period_data, kind.into(), unit.as_deref())?;
+            let done = replacement::replace(&store, &period_data, &id, &by, &reason, clock.now())?;
+            let approve = if config.approval.required {
+                ", sau khi nội dung mới được duyệt (vanban approve),"
+            } else {
+                ""
+            };
+            println!(
+                "Văn bản số {} ({}) {done}.\nLần gửi sau cấp số mới cho văn bản thay thế{approve} \
+                 rồi gửi cho mọi nơi đã nhận bản cũ.",
+                done.number,
+                approval::document_label(&id),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { period, config } => {
             let config = input::config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
@@ -803,9 +860,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let today = clock.today_in(VIETNAM);
             match vanban::deliver::status::period_status(&config, &store, &period, today, alive) {
                 Ok(mut status) => {
-                    // An approval the period file or a template has since outdated is shown
-                    // as such: the drafts of approved documents are rendered and compared.
-                    if config.approval.required {
+                    // An approval the period file or a template has since outdated, and an
+                    // issued document whose draft changed after its number, are shown as such:
+                    // the drafts of approved and issued documents are rendered and compared.
+                    {
                         let templates = config
                             .templates_dir
                             .clone()
@@ -824,7 +882,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             renderers: &renderers,
                             signing: None,
                         };
-                        vanban::deliver::status::check_approved(
+                        vanban::deliver::status::check_drafts(
                             &mut status,
                             &env,
                             &config,

@@ -21,7 +21,7 @@ const ENGLISH: [&str; 13] = [
 ];
 
 /// Every command and subcommand.
-const COMMANDS: [&[&str]; 21] = [
+const COMMANDS: [&[&str]; 22] = [
     &[],
     &["check"],
     &["render"],
@@ -30,6 +30,7 @@ const COMMANDS: [&[&str]; 21] = [
     &["return"],
     &["send"],
     &["status"],
+    &["replace"],
     &["run"],
     &["jobs"],
     &["run-job"],

@@ -825,6 +825,191 @@ fn nothing_is_lost_when_the_server_is_down_at_first() {
     assert!(!status.contains("Số đã giữ nhưng chưa cấp"), "{status}");
 }
 
+/// An issued document never silently changes: the period file edited after the numbers were
+/// given (and before every unit received them) is reported by `send` and `status`, and the units
+/// not reached yet get the version issued, byte for byte.
+#[test]
+fn a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let office = Office::approving(port);
+    let approved = office.run("approve", &["--by", "Hoàng Vĩnh Khuyến"]);
+    assert!(approved.status.success(), "{approved:?}");
+    // The server is down: the documents are issued and filed, no message goes.
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 0, lỗi 14"), "{out}");
+    let notice = office.filed("02-TB-UBND Thong bao ket luan.pdf");
+    let status = office.status();
+    assert!(!status.contains("đã đổi sau đó"), "{status}");
+
+    let period = office.path("dam-ha-2024-h1.toml");
+    let text = std::fs::read_to_string(&period).unwrap();
+    assert!(text.contains("Đẩy nhanh tiến độ"));
+    std::fs::write(
+        &period,
+        text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+    )
+    .unwrap();
+    let changed = "văn bản số 02/TB-UBND đã ban hành; dữ liệu kỳ báo cáo hoặc mẫu đã đổi sau \
+                   đó: bản gửi đi vẫn là bản đã ban hành";
+
+    let sink = Sink::start(&["--port", &port.to_string()]);
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{changed}: gửi lại đúng bản đã ban hành cho đơn vị chưa nhận (pnn, ptnmt, bqlda,"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Muốn thay thế, dùng vanban replace «tệp kỳ 2024-h1» --config «tệp cấu hình» \
+             conclusion-notice"
+        ),
+        "{out}"
+    );
+    // pnn's letter (03) quotes no changed task: not reported.
+    assert!(!out.contains("văn bản số 03/"), "{out}");
+    // What went is what was issued: the filed notice, unchanged, in every letter message.
+    assert_eq!(office.filed("02-TB-UBND Thong bao ket luan.pdf"), notice);
+    let messages = received(&sink);
+    assert_eq!(messages.len(), 14);
+    let notice_sha = sha256_hex(&notice);
+    let letters: Vec<_> = messages.iter().filter(|(_, letter, _)| *letter).collect();
+    assert_eq!(letters.len(), 10);
+    for (unit, _, parsed) in letters {
+        let attached: Vec<&str> = parsed["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["sha256"].as_str())
+            .collect();
+        assert!(attached.contains(&notice_sha.as_str()), "{unit}: {parsed}");
+    }
+
+    let status = office.status();
+    assert!(
+        status.contains("Thông báo kết luận: đã gửi — số 02/TB-UBND, 10/10 thư — đã duyệt lúc"),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("  Thông báo kết luận:") && l.contains(changed)),
+        "{status}"
+    );
+    assert!(
+        !status
+            .lines()
+            .any(|l| l.starts_with("  Công văn giao nhiệm vụ gửi pnn:")
+                && l.contains("đã đổi sau đó")),
+        "{status}"
+    );
+
+    // Replacing is deliberate: recorded, then numbered anew once the new content is approved,
+    // and sent to every unit that received the old one.
+    let reason = "Sửa nhiệm vụ 1 theo ý kiến Thường trực";
+    let replace = |args: &[&str]| {
+        let mut all = vec!["--by", "Hoàng Vĩnh Khuyến", "--reason", reason];
+        all.extend_from_slice(args);
+        office.run("replace", &all)
+    };
+    let refused = replace(&["assignment-letter"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cần --unit"),
+        "{refused:?}"
+    );
+    let done = replace(&["conclusion-notice"]);
+    assert!(done.status.success(), "{done:?}");
+    let text = String::from_utf8(done.stdout).unwrap();
+    assert!(
+        text.contains("Văn bản số 02/TB-UBND (Thông báo kết luận) đã quyết định thay thế"),
+        "{text}"
+    );
+    let twice = replace(&["conclusion-notice"]);
+    assert!(!twice.status.success());
+    assert!(
+        String::from_utf8_lossy(&twice.stderr)
+            .contains("văn bản số 02/TB-UBND đã được đánh dấu thay thế"),
+        "{twice:?}"
+    );
+    let status = office.status();
+    assert!(
+        status.contains("đã quyết định thay thế; bản thay thế chưa ban hành"),
+        "{status}"
+    );
+    assert!(status.contains(reason), "{status}");
+    // The new content is not approved yet: nothing goes.
+    let (_, out) = office.send(&[]);
+    assert_eq!(sink.received().len(), 14, "{out}");
+    assert!(out.contains("nội dung đã thay đổi sau khi duyệt"), "{out}");
+
+    let approved = office.run(
+        "approve",
+        &["--by", "Hoàng Vĩnh Khuyến", "--only", "conclusion-notice"],
+    );
+    assert!(approved.status.success(), "{approved:?}");
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    let status = office.status();
+    let new_number = status
+        .lines()
+        .find_map(|l| l.split("đã thay thế bằng số ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{status}"))
+        .to_owned();
+    assert_ne!(new_number, "02/TB-UBND");
+    assert!(new_number.ends_with("/TB-UBND"), "{new_number}");
+    assert!(
+        status.contains(&format!(
+            "Thông báo kết luận: đã gửi — số {new_number}, 10/10 thư"
+        )),
+        "{status}"
+    );
+    // Both numbers are in the register; the old file is kept, the new one filed beside it.
+    assert!(status.contains("  02/TB-UBND "), "{status}");
+    assert_eq!(office.filed("02-TB-UBND Thong bao ket luan.pdf"), notice);
+    let replacement = office.filed(&format!(
+        "{} Thong bao ket luan.pdf",
+        new_number.replace('/', "-")
+    ));
+    assert_ne!(replacement, notice);
+    // Every unit that had the old notice got the replacement, once.
+    let messages = received(&sink);
+    assert_eq!(messages.len(), 24, "{out}");
+    let replacement_sha = sha256_hex(&replacement);
+    let mut units: Vec<String> = messages[14..]
+        .iter()
+        .map(|(unit, letter, parsed)| {
+            assert!(*letter, "{unit}: only the letters carry the notice");
+            assert!(
+                parsed["attachments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["sha256"].as_str() == Some(replacement_sha.as_str())),
+                "{unit}: {parsed}"
+            );
+            unit.clone()
+        })
+        .collect();
+    units.sort();
+    let mut expected: Vec<String> = LETTER_UNITS.iter().map(|u| u.to_string()).collect();
+    expected.sort();
+    assert_eq!(units, expected);
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 14"), "{out}");
+    assert_eq!(sink.received().len(), 24);
+}
+
 #[test]
 fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
     // The second message is stored by the server, whose reply is then held back.

@@ -16,6 +16,7 @@ use crate::issue::approval::{Gate, document_label};
 use crate::issue::filing::{DocId, ReadyDocument, issuer_key};
 use crate::model::{DocumentKind, Period, Unit};
 use crate::state::Store;
+use chrono::{DateTime, Utc};
 
 /// One message to one unit.
 #[derive(Debug, Clone)]
@@ -346,6 +347,34 @@ impl Plan {
             held += 1;
         }
         held
+    }
+
+    /// Sends again each message already sent that carries a document replaced (`vanban
+    /// replace`, at the time `replaced` gives) after that copy went: the replacement goes to
+    /// every recipient of the old one. Returns how many.
+    pub fn resend_replaced(
+        &mut self,
+        config: &Config,
+        replaced: &BTreeMap<DocId, DateTime<Utc>>,
+    ) -> usize {
+        let mut count = 0;
+        for pending in &mut self.pending {
+            let Decision::Done(Outcome::AlreadySent { at, .. }) = &pending.decision else {
+                continue;
+            };
+            let newer = pending
+                .delivery
+                .documents
+                .iter()
+                .any(|id| replaced.get(id).is_some_and(|r| r > at));
+            if !newer {
+                continue;
+            }
+            let decision = decide(self.records.get(&pending.delivery.key), true);
+            *pending = Pending::new(config, pending.delivery.clone(), decision);
+            count += 1;
+        }
+        count
     }
 
     /// Whether some copy of a message carrying `id` may have reached its recipient.

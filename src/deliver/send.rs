@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::Datelike;
+
 use super::compose;
 use super::dispatch::{self, Recording};
 pub use super::error::DeliverError;
@@ -21,6 +23,8 @@ use crate::config::Config;
 use crate::input;
 use crate::issue::approval;
 use crate::issue::filing::{self as issue, IssueEnv, IssueError, number_text};
+use crate::issue::issued_content;
+use crate::issue::replacement;
 use crate::issue::signatures;
 use crate::model::DocumentKind;
 use crate::render::Renderer;
@@ -107,6 +111,20 @@ pub fn send_period(
         &mut problems,
         &mut notes,
     )?;
+    // A document replaced (`vanban replace`) goes again, with its new number, to every unit
+    // that received the old one.
+    if !dry_run {
+        let every: Vec<issue::DocId> = plan
+            .every_delivery
+            .iter()
+            .flat_map(|d| d.documents.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let replaced = replacement::replaced_at(env.store, &plan.period, &every)
+            .map_err(crate::issue::register::RegisterError::Store)?;
+        plan.resend_replaced(config, &replaced);
+    }
     let mut report = SendReport {
         period: period_key.clone(),
         dry_run,
@@ -118,9 +136,11 @@ pub fn send_period(
         outbox: dry_run.then(|| config.outbox.join(&period_key)),
     };
 
-    // Approval, before any number is reserved: a message goes only if every document it
-    // carries is approved with the content it has now; the others wait, numberless.
-    if !dry_run && config.approval.required && plan.to_send().next().is_some() {
+    // The drafts as they render now, before any number is reserved: what approval names, what
+    // a newly issued document is recorded as issued from, and what an issued one is compared
+    // with (it never silently changes).
+    let mut drafts = Vec::new();
+    if !dry_run && plan.to_send().next().is_some() {
         let issue_env = IssueEnv {
             store: env.store,
             clock: env.clock,
@@ -128,9 +148,33 @@ pub fn send_period(
             renderers: env.renderers,
             signing: None,
         };
-        let gates = approval::gates(&issue_env, &plan.period, &plan.needed_documents())
+        drafts = approval::drafts(&issue_env, &plan.period, &plan.needed_documents())
             .map_err(|e| DeliverError::Approval(Box::new(e)))?;
-        plan.hold_unapproved(&gates);
+        // Approval: a message goes only if every document it carries is approved with the
+        // content it has now; the others wait, numberless.
+        if config.approval.required {
+            let gates = approval::gates_of(env.store, &plan.period, &drafts)
+                .map_err(|e| DeliverError::Approval(Box::new(e)))?;
+            plan.hold_unapproved(&gates);
+        }
+        let changed = issued_content::compare(env.store, &plan.period, &drafts)
+            .map_err(|e| DeliverError::Approval(Box::new(e)))?;
+        for change in changed {
+            let units: Vec<String> = plan
+                .to_send()
+                .filter(|p| p.delivery.documents.contains(&change.id))
+                .map(|p| p.delivery.unit.id.clone())
+                .collect();
+            if units.is_empty() {
+                continue;
+            }
+            notes.push(format!(
+                "{change}: gửi lại đúng bản đã ban hành cho đơn vị chưa nhận ({}), không dựng \
+                 lại. Muốn thay thế, dùng {}",
+                units.join(", "),
+                change.replace_hint(&plan.period.key())
+            ));
+        }
     }
 
     if plan.to_send().next().is_some() {
@@ -193,6 +237,7 @@ pub fn send_period(
                 &dir,
                 &mut notes,
             )?;
+            record_issued_content(env, &plan.period, &documents, &drafts)?;
         }
         report.documents = needed
             .iter()
@@ -244,6 +289,37 @@ pub fn send_period(
     report.deliveries = plan.pending.into_iter().map(Pending::into_report).collect();
     report.notes = notes;
     Ok(report)
+}
+
+/// Records, for each document issued now, the draft content it was issued from.
+fn record_issued_content(
+    env: &SendEnv<'_>,
+    period: &crate::model::Period,
+    documents: &std::collections::BTreeMap<issue::DocId, issue::ReadyDocument>,
+    drafts: &[approval::Draft],
+) -> Result<(), DeliverError> {
+    for (id, document) in documents {
+        let (true, Some(number)) = (document.to_issue, document.number) else {
+            continue;
+        };
+        let Some(draft) = drafts.iter().find(|d| &d.id == id) else {
+            continue;
+        };
+        issued_content::record(
+            env.store,
+            issued_content::IssuedNumber {
+                issuer: &document.issuer_key,
+                year: document.planned.date.year(),
+                symbol: &document.symbol,
+                number,
+                document_key: &id.register_key(period),
+            },
+            &draft.content_sha256,
+            env.clock.now(),
+        )
+        .map_err(crate::issue::register::RegisterError::Store)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -906,6 +982,137 @@ mod tests {
     }
 
     #[test]
+    fn an_issued_document_whose_period_file_changed_is_reported_and_resent_as_filed() {
+        let f = Fixture::new("");
+        // Nothing listens for SMTP: the documents are issued and filed, no message goes.
+        let first = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert!(!first.documents.is_empty(), "{first}");
+        let recorded: i64 = f
+            .store
+            .read(|tx| tx.query_row("SELECT count(*) FROM issued_content", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(recorded as usize, first.documents.len());
+        // The same period file again: nothing to report.
+        let again = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        assert!(!again.to_string().contains("đã đổi sau đó"), "{again}");
+
+        let text = std::fs::read_to_string(f.period()).unwrap();
+        std::fs::write(
+            f.period(),
+            text.replace("Đẩy nhanh tiến độ", "Khẩn trương đẩy nhanh"),
+        )
+        .unwrap();
+        let filed: Vec<Vec<u8>> = first
+            .documents
+            .iter()
+            .flat_map(|d| d.paths.iter().map(|p| std::fs::read(p).unwrap()))
+            .collect();
+        let report = f
+            .send(&SendOptions::default(), &RefCell::default())
+            .unwrap();
+        let shown = report.to_string();
+        let notice = first
+            .documents
+            .iter()
+            .find(|d| d.kind == DocumentKind::ConclusionNotice)
+            .unwrap();
+        assert!(
+            shown.contains(&format!(
+                "văn bản số {} đã ban hành; dữ liệu kỳ báo cáo hoặc mẫu đã đổi sau đó: bản gửi \
+                 đi vẫn là bản đã ban hành: gửi lại đúng bản đã ban hành cho đơn vị chưa nhận (",
+                notice.number
+            )),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "vanban replace «tệp kỳ 2024-h1» --config «tệp cấu hình» conclusion-notice --by"
+            ),
+            "{shown}"
+        );
+        // pnn's letter quotes no changed task: nothing said of it.
+        let pnn_letter = first
+            .documents
+            .iter()
+            .find(|d| d.unit.as_deref() == Some("pnn"))
+            .unwrap();
+        assert!(
+            !shown.contains(&format!("văn bản số {} đã ban hành", pnn_letter.number)),
+            "{shown}"
+        );
+        // Never a silent re-render: the same numbers, the files as filed.
+        assert!(report.documents.iter().all(|d| d.reused), "{report}");
+        let numbers = |r: &SendReport| -> Vec<String> {
+            r.documents.iter().map(|d| d.number.clone()).collect()
+        };
+        assert_eq!(numbers(&report), numbers(&first));
+        let now: Vec<Vec<u8>> = report
+            .documents
+            .iter()
+            .flat_map(|d| d.paths.iter().map(|p| std::fs::read(p).unwrap()))
+            .collect();
+        assert_eq!(now, filed);
+
+        // `status` says it too, once it renders the drafts.
+        let mut status = f.status();
+        assert!(!status.to_string().contains("đã đổi sau đó"));
+        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+        let env = IssueEnv {
+            store: &f.store,
+            clock: &f.clock,
+            numbering: f.config.numbering,
+            renderers: &renderers,
+            signing: None,
+        };
+        crate::deliver::status::check_drafts(
+            &mut status,
+            &env,
+            &f.config,
+            &f.period(),
+            f.clock.today_in(VIETNAM),
+        )
+        .unwrap();
+        let changed: Vec<&issue::DocId> = status
+            .documents
+            .iter()
+            .filter(|d| d.changed_after_issue.is_some())
+            .map(|d| &d.id)
+            .collect();
+        assert!(
+            changed.contains(&&issue::DocId {
+                kind: DocumentKind::ConclusionNotice,
+                unit: None
+            }),
+            "{status}"
+        );
+        assert!(
+            !changed.iter().any(|id| id.unit.as_deref() == Some("pnn")),
+            "{status}"
+        );
+        let shown = status.to_string();
+        assert!(
+            shown.contains(&format!(
+                "Thông báo kết luận: đã ban hành số {}; đã gửi 0/",
+                notice.number
+            )),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!(
+                "— văn bản số {} đã ban hành; dữ liệu kỳ báo cáo hoặc mẫu đã đổi sau đó: bản \
+                 gửi đi vẫn là bản đã ban hành. Muốn thay thế, dùng vanban replace «tệp kỳ 2024-h1»",
+                notice.number
+            )),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn a_period_file_changed_after_approval_is_refused_until_approved_again() {
         let f = Fixture::approving("");
         f.decide(&[], None, approval::Decision::Approved, None);
@@ -953,7 +1160,7 @@ mod tests {
             renderers: &renderers,
             signing: None,
         };
-        crate::deliver::status::check_approved(
+        crate::deliver::status::check_drafts(
             &mut status,
             &env,
             &f.config,

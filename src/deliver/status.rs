@@ -16,7 +16,9 @@ use crate::config::Config;
 use crate::input;
 use crate::issue::approval::{self, Decision, DecisionRecord, Gate};
 use crate::issue::filing::{DocId, IssueEnv, issuer_key};
-use crate::issue::register::{Register, RegisterEntry, document_key};
+use crate::issue::issued_content::{self, ChangedAfterIssue};
+use crate::issue::register::{Register, RegisterEntry, base_key, document_key};
+use crate::issue::replacement::{self, Replacement};
 use crate::issue::signatures::{self, Role, SignatureRecord};
 use crate::model::DocumentKind;
 use crate::render;
@@ -49,6 +51,8 @@ pub struct PeriodStatus {
     pub signed: BTreeMap<(String, String), Vec<SignatureRecord>>,
     /// Register key → the document as a clerk names it ("Công văn giao nhiệm vụ – Xã Quảng Tân").
     pub labels: BTreeMap<String, String>,
+    /// The issued numbers replaced (`vanban replace`), by (issuer, document key).
+    pub replaced: BTreeMap<(String, String), Replacement>,
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
@@ -122,6 +126,9 @@ pub struct DocumentStatus {
     pub step: Step,
     /// The newest approval decision, if any.
     pub decision: Option<DecisionRecord>,
+    /// Issued, and its draft renders differently now than when it was issued: found only by
+    /// [`check_drafts`], which renders.
+    pub changed_after_issue: Option<ChangedAfterIssue>,
 }
 
 /// Reads the ledger and the register for a period, without writing anything. `sender_alive`:
@@ -189,11 +196,21 @@ pub fn period_status(
         }
     }
     let mut signed = BTreeMap::new();
+    let mut replaced = BTreeMap::new();
     for entry in &issued {
         let Some(done) = &entry.issued else {
             continue;
         };
-        let records = signatures::recorded(store, &entry.issuer, &entry.document_key)
+        if let Some(replacement) = replacement::of_entry(store, &entry.issuer, &entry.document_key)
+            .map_err(crate::issue::register::RegisterError::Store)?
+        {
+            replaced.insert(
+                (entry.issuer.clone(), entry.document_key.clone()),
+                replacement,
+            );
+        }
+        // Signatures are recorded under the document's own key, a replacement's too.
+        let records = signatures::recorded(store, &entry.issuer, base_key(&entry.document_key))
             .map_err(crate::issue::register::RegisterError::Store)?;
         // The filed file's own signatures: the chain of records ending in its hash.
         let mut kept: Vec<SignatureRecord> = Vec::new();
@@ -236,24 +253,35 @@ pub fn period_status(
     let mut decisions = approval::latest_decisions(store, &period, &ids)
         .map_err(|e| DeliverError::Approval(Box::new(e)))?;
     let deliveries = plan_deliveries(&period, &[]);
+    let mut current = BTreeMap::new();
+    for id in &ids {
+        // The number a document holds now: after `vanban replace`, its replacement's.
+        let issuer = issuer_key(period.issuer_of(id.kind));
+        if let Some(entry) = register.find_issued(&issuer, &id.register_key(&period))? {
+            current.insert(id.clone(), entry);
+        }
+    }
     let documents = ids
         .into_iter()
         .map(|id| {
-            let key = id.register_key(&period);
             let decision = decisions.remove(&id);
-            let step = if let Some(entry) = issued.iter().find(|e| e.document_key == key) {
+            let step = if let Some(entry) = current.get(&id) {
                 let carrying: Vec<&DeliveryKey> = deliveries
                     .iter()
                     .filter(|d| d.documents.contains(&id))
                     .map(|d| &d.key)
                     .collect();
+                // Copies sent since this number was issued: a replaced number's copies do not
+                // count for its replacement.
+                let issued_at = entry.issued.as_ref().map(|i| i.at);
                 let sent = lines
                     .iter()
                     .filter(|l| carrying.contains(&&l.key))
                     .filter(|l| {
-                        l.record
-                            .as_ref()
-                            .is_some_and(|r| r.sends().next().is_some())
+                        l.record.as_ref().is_some_and(|r| {
+                            r.sends()
+                                .any(|a| issued_at.is_none_or(|at| a.started_at >= at))
+                        })
                     })
                     .count();
                 Step::Issued {
@@ -276,7 +304,12 @@ pub fn period_status(
                     },
                 }
             };
-            DocumentStatus { id, step, decision }
+            DocumentStatus {
+                id,
+                step,
+                decision,
+                changed_after_issue: None,
+            }
         })
         .collect();
     Ok(PeriodStatus {
@@ -287,6 +320,7 @@ pub fn period_status(
         reserved,
         signed,
         labels,
+        replaced,
         sender_alive,
         documents,
     })
@@ -294,33 +328,51 @@ pub fn period_status(
 
 /// Renders the drafts of the documents shown as approved and marks those whose content is no
 /// longer what was approved (the period file or a template changed since): `send` would hold
-/// them. Only `vanban status` pays for this rendering; the web page shows the recorded step.
-pub fn check_approved(
+/// them; and of the issued documents whose issued content is recorded, marking those whose
+/// draft changed after the number was given (`send` re-sends the filed version, never a new
+/// one). Only `vanban status` pays for this rendering; the web page shows the recorded step.
+pub fn check_drafts(
     status: &mut PeriodStatus,
     env: &IssueEnv<'_>,
     config: &Config,
     period_path: &Path,
     today: NaiveDate,
 ) -> Result<(), DeliverError> {
-    let ids: Vec<DocId> = status
+    let approved: Vec<DocId> = status
         .documents
         .iter()
         .filter(|d| matches!(d.step, Step::Approved { .. }))
         .map(|d| d.id.clone())
         .collect();
-    if ids.is_empty() {
+    let issued: Vec<DocId> = status
+        .documents
+        .iter()
+        .filter(|d| matches!(d.step, Step::Issued { .. }))
+        .map(|d| d.id.clone())
+        .collect();
+    if approved.is_empty() && issued.is_empty() {
         return Ok(());
     }
     let period = input::load_period(period_path, config.directory.as_deref(), today)
         .map_err(DeliverError::Period)?;
-    let gates =
-        approval::gates(env, &period, &ids).map_err(|e| DeliverError::Approval(Box::new(e)))?;
+    let gates = if approved.is_empty() {
+        BTreeMap::new()
+    } else {
+        approval::gates(env, &period, &approved).map_err(|e| DeliverError::Approval(Box::new(e)))?
+    };
+    let mut changed = if issued.is_empty() {
+        BTreeMap::new()
+    } else {
+        issued_content::check(env, &period, &issued)
+            .map_err(|e| DeliverError::Approval(Box::new(e)))?
+    };
     for document in &mut status.documents {
         if let (Some(Gate::Changed { by, .. }), Step::Approved { .. }) =
             (gates.get(&document.id), &document.step)
         {
             document.step = Step::Changed { by: by.clone() };
         }
+        document.changed_after_issue = changed.remove(&document.id);
     }
     Ok(())
 }
@@ -424,6 +476,13 @@ impl fmt::Display for PeriodStatus {
                     &decision.content_sha256[..12]
                 )?;
             }
+            if let Some(change) = &document.changed_after_issue {
+                write!(
+                    f,
+                    " — {change}. Muốn thay thế, dùng {}",
+                    change.replace_hint(&self.period)
+                )?;
+            }
             writeln!(f)?;
         }
         writeln!(f, "Thư ({}):", self.lines.len())?;
@@ -476,6 +535,9 @@ impl fmt::Display for PeriodStatus {
                         .join(", ")
                 )?;
                 let key = (entry.issuer.clone(), entry.document_key.clone());
+                if let Some(replacement) = self.replaced.get(&key) {
+                    writeln!(f, "  {:<14} {replacement}", "")?;
+                }
                 match self.signed.get(&key) {
                     Some(records) => {
                         let mut seen: Vec<String> = Vec::new();
@@ -528,9 +590,10 @@ impl fmt::Display for PeriodStatus {
 
 impl PeriodStatus {
     /// "Công văn giao nhiệm vụ – Xã Quảng Tân — " for an entry of a planned document, "" else.
+    /// A replacement (`<key>#2`) is labelled as the document it replaces.
     fn label_of(&self, entry: &RegisterEntry) -> String {
         self.labels
-            .get(&entry.document_key)
+            .get(base_key(&entry.document_key))
             .map(|label| format!("{label} — "))
             .unwrap_or_default()
     }

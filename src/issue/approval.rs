@@ -547,6 +547,28 @@ pub fn gates(
         .collect()
 }
 
+/// For `send`: [`gates`] of drafts already rendered (the issued ones among them are left out:
+/// they go as filed).
+pub fn gates_of(
+    store: &Store,
+    period: &Period,
+    drafts: &[Draft],
+) -> Result<BTreeMap<DocId, Gate>, ApprovalError> {
+    let register = Register::new(store);
+    let approvals = Approvals::new(store);
+    let mut gates = BTreeMap::new();
+    for draft in drafts {
+        let issuer = issuer_key(period.issuer_of(draft.id.kind));
+        if register
+            .find_issued(&issuer, &draft.id.register_key(period))?
+            .is_none()
+        {
+            gates.insert(draft.id.clone(), approvals.gate(draft)?);
+        }
+    }
+    Ok(gates)
+}
+
 /// For `status`: the newest decision on each of the period's documents, without rendering.
 pub fn latest_decisions(
     store: &Store,

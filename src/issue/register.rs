@@ -329,6 +329,7 @@ impl<'a> Register<'a> {
         }
         let series = series_for(scheme, symbol);
         let number = self.store.immediate(|tx| {
+            let document_key = &current_key(tx, issuer, document_key)?;
             let held: Option<(u32, String)> = tx
                 .query_row(
                     "SELECT number, symbol FROM register
@@ -478,6 +479,7 @@ impl<'a> Register<'a> {
         document_key: &str,
     ) -> Result<Option<RegisterEntry>, RegisterError> {
         let entry = self.store.read(|tx| {
+            let document_key = current_key(tx, issuer, document_key)?;
             let id: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM register
@@ -499,6 +501,7 @@ impl<'a> Register<'a> {
         document_key: &str,
     ) -> Result<Option<RegisterEntry>, RegisterError> {
         let entry = self.store.read(|tx| {
+            let document_key = current_key(tx, issuer, document_key)?;
             let id: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM register
@@ -781,6 +784,36 @@ fn check_act(db: &DbName, number: u32, by: &str) -> Result<(), RegisterError> {
         return Err(RegisterError::NoName { db: db.clone() });
     }
     Ok(())
+}
+
+/// The key a document is numbered under now: its own, or, once `vanban replace` replaced the
+/// number it had, its newest replacement's (`<key>#2`, `#3`…). Numbers given under the older
+/// keys stay in the register as they were.
+pub fn current_key(
+    tx: &Transaction<'_>,
+    issuer: &str,
+    document_key: &str,
+) -> rusqlite::Result<String> {
+    let mut key = document_key.to_owned();
+    while let Some(next) = tx
+        .query_row(
+            "SELECT replacement_key FROM register_replacements
+             WHERE issuer = ?1 AND document_key = ?2",
+            params![issuer, key],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+    {
+        key = next;
+    }
+    Ok(key)
+}
+
+/// The document's own key, without a replacement's `#N`.
+pub fn base_key(document_key: &str) -> &str {
+    document_key
+        .split_once('#')
+        .map_or(document_key, |(base, _)| base)
 }
 
 fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> {

@@ -1,5 +1,6 @@
 //! The state database: the one module that opens it, owns its schema (the ledger's, the
-//! register's and the run history's migrations, `migrations/*.sql`) and holds the lock that keeps
+//! register's, the run history's, approval's, signing's and the web page's migrations,
+//! `migrations/*.sql`) and holds the lock that keeps
 //! one vanban process per database. The queries stay with the module whose records they are
 //! (`deliver::ledger`, `issue::register`, `schedule`'s run history), all through [`Store`].
 

@@ -1,6 +1,6 @@
 //! The SQLite connection (one file, WAL): opening, pragmas, transactions, and the schema
-//! migrations (`migrations/*.sql`, applied in order) of the ledger, the register and the run
-//! history.
+//! migrations (`migrations/*.sql`, applied in order) of the ledger, the register, the run
+//! history, approval, signing and the web page's tables: one schema owns the database.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,10 @@ pub const APPROVAL_SQL: &str = include_str!("migrations/005_approval.sql");
 pub const SIGNATURES_SQL: &str = include_str!("migrations/006_signatures.sql");
 /// The register's history: where the office's register continues, numbers taken by hand.
 pub const REGISTER_HISTORY_SQL: &str = include_str!("migrations/007_register_history.sql");
+/// The draft content each issued document was issued from; replacements of issued documents.
+pub const ISSUED_CONTENT_SQL: &str = include_str!("migrations/008_issued_content.sql");
+/// The web page's accounts, sessions, login attempts, audit log and uploads.
+pub const WEB_SQL: &str = include_str!("migrations/009_web.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -66,6 +70,14 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "lịch sử sổ đăng ký: số tiếp theo, số ghi tay (register_history)",
         sql: REGISTER_HISTORY_SQL,
+    },
+    Migration {
+        name: "nội dung dự thảo của văn bản đã ban hành và văn bản thay thế (issued_content, register_replacements)",
+        sql: ISSUED_CONTENT_SQL,
+    },
+    Migration {
+        name: "trang web: tài khoản, phiên, đăng nhập, nhật ký, tệp tải lên (web_*)",
+        sql: WEB_SQL,
     },
 ];
 
@@ -434,6 +446,51 @@ mod tests {
             .query_row("SELECT count(*) FROM deliveries", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_database_the_web_store_set_up_itself_migrates_with_its_accounts() {
+        // Before the web tables were a migration, the web page created them itself, IF NOT
+        // EXISTS, in a database at the sixth migration.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vanban.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..6] {
+                conn.execute_batch(migration.sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute_batch(WEB_SQL).unwrap();
+            conn.execute(
+                "INSERT INTO web_users (name, role, password_hash, created_at, updated_at)
+                 VALUES ('lan', 'clerk', 'x', 't', 't')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let users: Vec<String> = store
+            .read(|tx| {
+                let mut st = tx.prepare("SELECT name FROM web_users")?;
+                st.query_map([], |r| r.get(0))?.collect()
+            })
+            .unwrap();
+        assert_eq!(users, ["lan"]);
+        // And a new database has the web tables from its migrations.
+        let fresh = Store::open_in_memory().unwrap();
+        let tables: i64 = fresh
+            .read(|tx| {
+                tx.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
+                     ('web_users', 'web_sessions', 'web_login_attempts', 'web_audit',
+                      'web_uploads')",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(tables, 5);
     }
 
     #[test]

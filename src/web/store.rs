@@ -10,13 +10,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::auth::Role;
 
-/// Applied at every start; every statement is `IF NOT EXISTS`.
-const SCHEMA: &str = include_str!("schema.sql");
-
 #[derive(Debug, thiserror::Error)]
 pub enum WebStoreError {
     #[error("Lỗi cơ sở dữ liệu của trang web: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    State(#[from] crate::state::StoreError),
     #[error("Tài khoản \"{0}\" đã có")]
     UserExists(String),
     #[error("Không có tài khoản \"{0}\"")]
@@ -103,12 +102,14 @@ pub struct WebStore {
 }
 
 impl WebStore {
+    /// Opens the state database, its schema (the web tables included) brought up to date by
+    /// the state module, which owns it.
     pub fn open(path: &Path) -> Result<Self, WebStoreError> {
+        drop(crate::state::Store::open(path)?);
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -1,4 +1,6 @@
--- The web page's tables, applied idempotently at start (every statement IF NOT EXISTS).
+-- Migration 9: the web page's tables (accounts, sessions, login attempts, audit log, uploads).
+-- They were first applied by the web store itself at every start; every statement is IF NOT
+-- EXISTS so a database that already has them from then migrates as it is.
 -- Times are RFC 3339 UTC text, as in the ledger.
 CREATE TABLE IF NOT EXISTS web_users (
     id            INTEGER PRIMARY KEY,

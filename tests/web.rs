@@ -711,6 +711,11 @@ fn a_broken_upload_shows_the_problems_as_check_prints_them_and_a_fixed_one_rende
             .text()
             .contains("/thumbs/02-thong-bao-ket-luan/1.png")
     );
+    // The approver sees where each figure came from: the uploaded file's name and the line.
+    let text = preview.text();
+    assert!(text.contains("Nguồn số liệu"), "{text}");
+    assert!(text.contains("programs[1].budget.allocated"), "{text}");
+    assert!(text.contains("ky-2024.toml, dòng "), "{text}");
     let png = app.get(
         "/periods/2024-h1/thumbs/02-thong-bao-ket-luan/1.png",
         &cookie,
@@ -923,6 +928,14 @@ fn the_excel_form_uploads_renders_and_previews_like_the_toml() {
                 .contains("/thumbs/02-thong-bao-ket-luan/1.png"),
             "{name}"
         );
+        // Its figures' sources: a line of the TOML, a sheet and cell of the Excel form.
+        let text = preview.text();
+        assert!(text.contains("Nguồn số liệu"), "{name}: {text}");
+        if name.ends_with(".xlsx") {
+            assert!(text.contains("Nguồn vốn!D2"), "{name}: {text}");
+        } else {
+            assert!(text.contains(", dòng "), "{name}: {text}");
+        }
         let png = app.get(
             "/periods/2024-h1/thumbs/02-thong-bao-ket-luan/1.png",
             &cookie,

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod figures;
 pub mod period;
 pub mod reader;
+pub mod sources;
 pub mod text;
 pub mod to_toml;
 pub mod tree;

@@ -483,12 +483,17 @@ fn document_view(
     }
 }
 
-/// The preview page's data: the document's title and how many page thumbnails it has.
-pub fn preview(app: &App, key: &str, stem: &str) -> Result<(DocumentView, usize), WebError> {
+/// The preview page's data: the document's title, how many page thumbnails it has, and where
+/// each figure of the period file came from (its line, or its sheet and cell).
+pub fn preview(
+    app: &App,
+    key: &str,
+    stem: &str,
+) -> Result<(DocumentView, usize, Vec<input::sources::FigureSource>), WebError> {
     if !valid_file_part(stem) {
         return Err(WebError::NotFound);
     }
-    let (_, _, period) = load(app, key)?;
+    let (upload, path, period) = load(app, key)?;
     // Only the kind the stem names is planned: the preview answers without building the
     // contexts of every letter of the period.
     let kind = match stem.get(..3) {
@@ -526,7 +531,10 @@ pub fn preview(app: &App, key: &str, stem: &str) -> Result<(DocumentView, usize)
         rendered,
         returned: None,
     };
-    Ok((view, pages))
+    // The file parsed a moment ago in `load`, so this cannot fail on syntax; an I/O error in
+    // between only leaves the sources out.
+    let sources = input::sources::figure_sources(&path, &upload.original_name).unwrap_or_default();
+    Ok((view, pages, sources))
 }
 
 /// A rendered draft's bytes (PDF or DOCX), by file name.

@@ -555,7 +555,7 @@ async fn preview(
     Path((key, stem)): Path<(String, String)>,
 ) -> Result<Html<String>, WebError> {
     blocking(move || {
-        let (document, pages) = actions::preview(&app, &key, &stem)?;
+        let (document, pages, sources) = actions::preview(&app, &key, &stem)?;
         app.pages.render(
             "preview.html",
             Some(&who),
@@ -563,6 +563,7 @@ async fn preview(
                 "period": key,
                 "document": document,
                 "pages": (1..=pages).collect::<Vec<_>>(),
+                "sources": sources,
             }),
         )
     })

@@ -784,6 +784,65 @@ fn a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered
     );
 }
 
+/// Issue 15 item 6: bqlda has two addresses; a 550 for one of them must not keep its messages
+/// from the other. The refused address is shown with the server's reply by `send` and
+/// `status`, and a later `send` sends nothing again (the message was delivered).
+#[test]
+fn a_refused_address_does_not_keep_the_message_from_the_units_other_address() {
+    let (sink, office) = sink_and_office(&[
+        "--reject",
+        "ketoan.bqlda.damha@example.vn",
+        "--reject-code",
+        "550",
+    ]);
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14, đã gửi trước đó 0, lỗi 0"), "{out}");
+    let bqlda: Vec<Value> = sink
+        .received()
+        .iter()
+        .map(|f| sink.envelope(f))
+        .filter(|e| unit_of(e) == "bqlda")
+        .map(|e| e["rcpt_tos"].clone())
+        .collect();
+    assert_eq!(
+        bqlda,
+        [
+            serde_json::json!(["bqlda.damha@example.vn"]),
+            serde_json::json!(["bqlda.damha@example.vn"])
+        ]
+    );
+    for what in [LETTER, REPORT] {
+        let line = lines_for(&out, "bqlda", what);
+        assert!(
+            line[0].starts_with("đã gửi")
+                && line[0].contains("ketoan.bqlda.damha@example.vn: ")
+                && line[0].contains("550")
+                && line[0].contains("Recipient address rejected: User unknown"),
+            "{out}"
+        );
+    }
+    let status = office.status();
+    for what in [LETTER, REPORT] {
+        let line = lines_for(&status, "bqlda", what);
+        assert!(
+            line[0].contains("đã gửi")
+                && line[0].contains("không gửi tới được ketoan.bqlda.damha@example.vn: ")
+                && line[0].contains("550")
+                && line[0].contains("Recipient address rejected: User unknown"),
+            "{status}"
+        );
+    }
+    let line = lines_for(&status, "vp", REPORT);
+    assert!(!line[0].contains("không gửi tới được"), "{status}");
+
+    // Again: the accepted address does not get the message a second time.
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+}
+
 #[test]
 fn nothing_is_lost_when_the_server_is_down_at_first() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

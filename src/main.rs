@@ -96,6 +96,10 @@ enum Command {
         /// Chỉ các thư mang loại văn bản này (ghi được nhiều lần).
         #[arg(long, value_enum)]
         only: Vec<KindArg>,
+        /// Cơ quan ban hành trong tệp kỳ là cơ quan khác với cơ quan đã cấp số các văn bản của
+        /// kỳ này, có chủ ý: cấp số và gửi lại dưới cơ quan mới.
+        #[arg(long)]
+        new_issuer: bool,
     },
     /// Trình duyệt: ghi các dự thảo hiện tại là đã trình và gửi thư kèm dự thảo cho người duyệt
     /// ([approval] approvers); dự thảo không đổi thì không trình lại.
@@ -629,6 +633,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         eprintln!("{}: [signing]: {problem}", config_path.display());
                     }
                 }
+                // A warning, not a failure: `send --new-issuer` may be what the office means.
+                if settings.state.exists() {
+                    let store = Store::open(&settings.state)?;
+                    let key = vanban::issue::filing::issuer_key(&p.issuer);
+                    if let Err(e) = send::refuse_a_changed_issuer(&store, &p.key(), &key) {
+                        eprintln!("{}: cảnh báo: {e}", period.display());
+                    }
+                }
             }
             // The office's templates are checked whenever given: both formats, every document.
             if render || templates.is_some() {
@@ -773,7 +785,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             resend,
             only,
-        } => send_command(&clock, &period, &config, dry_run, resend, only),
+            new_issuer,
+        } => send_command(&clock, &period, &config, dry_run, resend, only, new_issuer),
         Command::Submit {
             period,
             config,
@@ -951,6 +964,7 @@ fn send_command(
     dry_run: bool,
     resend: Option<String>,
     only: Vec<KindArg>,
+    new_issuer: bool,
 ) -> Result<ExitCode> {
     // A dry run never connects, so it needs no password.
     let config = match dry_run {
@@ -985,6 +999,7 @@ fn send_command(
         dry_run,
         resend,
         only: only.into_iter().map(Into::into).collect(),
+        new_issuer,
     };
     match send::send_period(&env, period, &options, &stop) {
         Ok(report) => {

@@ -740,6 +740,65 @@ fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
     assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
 }
 
+/// Issue 15 item 4: a changed place (without `issuer.id`) makes another issuer key; sending
+/// under it would number and send everything a second time. `send` refuses, naming both keys,
+/// until the period says `id = <old key>` or `--new-issuer` is given. ("huyện Đầm Hà" of the
+/// issue is now refused by the place check, so the new place is capitalised.)
+#[test]
+fn a_changed_issuer_place_after_a_send_is_refused_naming_both_issuers() {
+    let (sink, office) = sink_and_office(&[]);
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok && out.contains("đã gửi 4"), "{out}");
+    let period = office.path("dam-ha-2024-h1.toml");
+    let text = std::fs::read_to_string(&period).unwrap();
+    let moved = text.replace("place = \"Đầm Hà\"", "place = \"Huyện Đầm Hà\"");
+    assert_ne!(text, moved);
+    std::fs::write(&period, &moved).unwrap();
+
+    for args in [&["--only", "review-report"][..], &[], &["--dry-run"]] {
+        let (ok, out) = office.send(args);
+        assert!(!ok, "{args:?}: {out}");
+        assert!(
+            out.contains("«ubnd/đầm hà»")
+                && out.contains("«ubnd/huyện đầm hà»")
+                && out.contains("id = \"ubnd/đầm hà\"")
+                && out.contains("--new-issuer")
+                && out.contains("Không gửi thư nào"),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(sink.received().len(), 4, "nothing sent");
+    let status = office.status();
+    assert!(!status.contains("BC-UBND"), "no number issued: {status}");
+    // `check --config` warns of it, without failing: `--new-issuer` may be what is meant.
+    let check = office.run("check", &[]);
+    let warned = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{warned}");
+    assert!(
+        warned.contains("cảnh báo")
+            && warned.contains("«ubnd/đầm hà»")
+            && warned.contains("«ubnd/huyện đầm hà»"),
+        "{warned}"
+    );
+
+    // The office says it is the same issuer: nothing is sent again.
+    let same = moved.replace(
+        "abbr = \"UBND\"\n",
+        "abbr = \"UBND\"\nid = \"ubnd/đầm hà\"\n",
+    );
+    assert_ne!(same, moved);
+    std::fs::write(&period, same).unwrap();
+    let (ok, out) = office.send(&["--only", "review-report"]);
+    assert!(ok && out.contains("đã gửi 0, đã gửi trước đó 4"), "{out}");
+    assert_eq!(sink.received().len(), 4);
+
+    // Or that it is another issuer, on purpose: its own numbers, its own messages.
+    std::fs::write(&period, &moved).unwrap();
+    let (ok, out) = office.send(&["--only", "review-report", "--new-issuer"]);
+    assert!(ok && out.contains("đã gửi 4, đã gửi trước đó 0"), "{out}");
+    assert_eq!(sink.received().len(), 8);
+}
+
 #[test]
 fn a_451_is_retried_and_the_message_delivered_once() {
     let (sink, office) = sink_and_office(&["--fail-first", "3", "--fail-code", "451"]);
@@ -782,6 +841,65 @@ fn a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered
         line[0].contains("gửi lỗi") && line[0].contains("lỗi vĩnh viễn") && line[0].contains("550"),
         "{status}"
     );
+}
+
+/// Issue 15 item 6: bqlda has two addresses; a 550 for one of them must not keep its messages
+/// from the other. The refused address is shown with the server's reply by `send` and
+/// `status`, and a later `send` sends nothing again (the message was delivered).
+#[test]
+fn a_refused_address_does_not_keep_the_message_from_the_units_other_address() {
+    let (sink, office) = sink_and_office(&[
+        "--reject",
+        "ketoan.bqlda.damha@example.vn",
+        "--reject-code",
+        "550",
+    ]);
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14, đã gửi trước đó 0, lỗi 0"), "{out}");
+    let bqlda: Vec<Value> = sink
+        .received()
+        .iter()
+        .map(|f| sink.envelope(f))
+        .filter(|e| unit_of(e) == "bqlda")
+        .map(|e| e["rcpt_tos"].clone())
+        .collect();
+    assert_eq!(
+        bqlda,
+        [
+            serde_json::json!(["bqlda.damha@example.vn"]),
+            serde_json::json!(["bqlda.damha@example.vn"])
+        ]
+    );
+    for what in [LETTER, REPORT] {
+        let line = lines_for(&out, "bqlda", what);
+        assert!(
+            line[0].starts_with("đã gửi")
+                && line[0].contains("ketoan.bqlda.damha@example.vn: ")
+                && line[0].contains("550")
+                && line[0].contains("Recipient address rejected: User unknown"),
+            "{out}"
+        );
+    }
+    let status = office.status();
+    for what in [LETTER, REPORT] {
+        let line = lines_for(&status, "bqlda", what);
+        assert!(
+            line[0].contains("đã gửi")
+                && line[0].contains("không gửi tới được ketoan.bqlda.damha@example.vn: ")
+                && line[0].contains("550")
+                && line[0].contains("Recipient address rejected: User unknown"),
+            "{status}"
+        );
+    }
+    let line = lines_for(&status, "vp", REPORT);
+    assert!(!line[0].contains("không gửi tới được"), "{status}");
+
+    // Again: the accepted address does not get the message a second time.
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 0, đã gửi trước đó 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
 }
 
 #[test]

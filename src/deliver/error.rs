@@ -38,6 +38,17 @@ pub enum DeliverError {
     IssuedChanged(IssuedChanged),
     #[error(transparent)]
     Approval(Box<ApprovalError>),
+    #[error(
+        "kỳ {period} đã cấp số văn bản với cơ quan ban hành «{old}», nay tệp kỳ cho cơ quan ban \
+         hành «{new}» (tên hoặc địa danh trong mục [issuer] đã đổi); gửi tiếp sẽ cấp số mới và \
+         gửi lại mọi thư. Không gửi thư nào. Nếu vẫn là cơ quan ấy, thêm id = \"{old}\" vào mục \
+         [issuer] của tệp kỳ; nếu thật sự là cơ quan khác, chạy lại với --new-issuer"
+    )]
+    IssuerChanged {
+        period: String,
+        old: String,
+        new: String,
+    },
 }
 
 // Boxed: the register's and ledger's errors are large, and this one travels up every call.

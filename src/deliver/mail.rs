@@ -616,19 +616,159 @@ impl Transport for SmtpMailer {
                 .connect()
                 .map_err(|e| self.classify(&e, Phase::Connecting))?,
         };
-        match connection.send(message.envelope(), &message.formatted()) {
-            Ok(response) => {
-                if self.reuse {
-                    *idle = Some(connection);
-                } else {
-                    let _ = connection.quit();
-                }
-                let text = response.message().collect::<Vec<_>>().join(" ");
-                Ok(format!("{} {text}", response.code()))
+        let transacted = match transact(&mut connection, message.envelope(), &message.formatted()) {
+            Ok(transacted) => transacted,
+            // `transact` has already closed the connection on error.
+            Err(TransactError::Smtp(error)) => {
+                return Err(self.classify(&error, Phase::Transaction));
             }
-            // lettre has already closed the connection on error.
-            Err(error) => Err(self.classify(&error, Phase::Transaction)),
+            Err(TransactError::Unsupported(what)) => {
+                return Err(SendError::Permanent {
+                    reason: format!(
+                        "không gửi được qua máy chủ thư {} (máy chủ không hỗ trợ {what})",
+                        self.server
+                    ),
+                });
+            }
+        };
+        if self.reuse {
+            *idle = Some(connection);
+        } else {
+            let _ = connection.quit();
         }
+        let refusals: Vec<(String, SendError)> = transacted
+            .refused
+            .iter()
+            .map(|(address, error)| (address.clone(), self.classify(error, Phase::Transaction)))
+            .collect();
+        let listed = refusals
+            .iter()
+            .map(|(address, error)| format!("{address}: {}", error.reason()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        match transacted.response {
+            Some(response) => {
+                let text = response.message().collect::<Vec<_>>().join(" ");
+                let mut reply = format!("{} {text}", response.code());
+                if !refusals.is_empty() {
+                    reply.push_str(REFUSED_MARK);
+                    reply.push_str(&listed);
+                }
+                Ok(reply)
+            }
+            // Every address was refused: nothing was delivered, so a 4xx among them may be
+            // retried; all 5xx is final.
+            None if refusals.iter().any(|(_, e)| e.is_transient()) => Err(SendError::Transient {
+                reason: format!("không địa chỉ nào được nhận — {listed}"),
+            }),
+            None => Err(SendError::Permanent {
+                reason: format!("không địa chỉ nào được nhận — {listed}"),
+            }),
+        }
+    }
+}
+
+/// Between the server's reply to the message and the addresses it refused, in the reply the
+/// ledger keeps for a sent message (`status` shows what follows it).
+pub const REFUSED_MARK: &str = " — địa chỉ bị từ chối: ";
+
+/// The addresses a sent message's server reply says were refused, with the server's reply to
+/// each ("a@x: máy chủ thư … từ chối (550): …; b@y: …"), if any were.
+pub fn refused_in_reply(reply: &str) -> Option<&str> {
+    reply.split_once(REFUSED_MARK).map(|(_, refused)| refused)
+}
+
+/// One mail transaction whose recipients were tried one by one.
+struct Transacted {
+    /// The reply to the message, `None` if every recipient was refused (nothing was sent).
+    response: Option<lettre::transport::smtp::response::Response>,
+    /// Each refused address with the server's refusal.
+    refused: Vec<(String, lettre::transport::smtp::Error)>,
+}
+
+enum TransactError {
+    /// The connection failed or the server refused MAIL FROM, DATA or the message; the
+    /// connection is closed.
+    Smtp(lettre::transport::smtp::Error),
+    /// The message needs an extension the server does not offer (nothing was sent).
+    Unsupported(&'static str),
+}
+
+/// lettre's `SmtpConnection::send`, except that a refused RCPT does not end the transaction:
+/// lettre gives up the whole envelope at the first refusal, so one mistyped address of a unit
+/// kept its letter from the unit's valid address (issue 15 item 6). Here every recipient is
+/// tried; the message goes in one transaction to those the server accepted, and the refused
+/// ones come back with the server's reply. If none is accepted the transaction is reset and
+/// the connection kept.
+fn transact(
+    connection: &mut SmtpConnection,
+    envelope: &lettre::address::Envelope,
+    email: &[u8],
+) -> Result<Transacted, TransactError> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+
+    let mut options = Vec::new();
+    let non_ascii = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|address| !AsRef::<str>::as_ref(address).is_ascii());
+    if non_ascii {
+        if !connection
+            .server_info()
+            .supports_feature(Extension::SmtpUtfEight)
+        {
+            return Err(TransactError::Unsupported("SMTPUTF8 cho địa chỉ có dấu"));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !email.is_ascii() {
+        if !connection
+            .server_info()
+            .supports_feature(Extension::EightBitMime)
+        {
+            return Err(TransactError::Unsupported("8BITMIME"));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let fail = |connection: &mut SmtpConnection, error| {
+        connection.abort();
+        TransactError::Smtp(error)
+    };
+    if let Err(e) = connection.command(Mail::new(envelope.from().cloned(), options)) {
+        return Err(fail(connection, e));
+    }
+    let mut accepted = 0;
+    let mut refused = Vec::new();
+    for address in envelope.to() {
+        match connection.command(Rcpt::new(address.clone(), vec![])) {
+            Ok(_) => accepted += 1,
+            // A reply code: the server refused this address and the transaction goes on.
+            Err(e) if e.status().is_some() => refused.push((address.to_string(), e)),
+            Err(e) => return Err(fail(connection, e)),
+        }
+    }
+    if accepted == 0 {
+        if let Err(e) = connection.command(Rset) {
+            connection.abort();
+            // The refusals are the answer; a failed RSET only costs the connection.
+            tracing::debug!("RSET sau khi mọi địa chỉ bị từ chối thất bại: {e}");
+        }
+        return Ok(Transacted {
+            response: None,
+            refused,
+        });
+    }
+    if let Err(e) = connection.command(Data) {
+        return Err(fail(connection, e));
+    }
+    match connection.message(email) {
+        Ok(response) => Ok(Transacted {
+            response: Some(response),
+            refused,
+        }),
+        Err(e) => Err(fail(connection, e)),
     }
 }
 
@@ -1660,6 +1800,76 @@ mod tests {
                 serde_json::json!(["nongnghiep@damha.example"])
             ]
         );
+    }
+
+    #[test]
+    fn a_refused_address_of_a_unit_does_not_stop_its_message_to_the_other() {
+        let sink = Sink::start(&["--reject", "ketoan@damha.example", "--reject-code", "550"]);
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
+        let both = [
+            ("Ban Quản lý dự án", "bqlda@damha.example"),
+            ("Ban Quản lý dự án", "ketoan@damha.example"),
+        ];
+        let messages = [
+            build_message(&sample(&both, "bqlda", 2_000)).unwrap(),
+            build_message(&sample(&both[..1], "vp", 2_000)).unwrap(),
+        ];
+        let mut hooks = Counting::default();
+        let summary = send_all(&mailer, &messages, &policy(3), &|_| {}, &mut hooks);
+        assert_eq!(hooks.attempts, [(0, 1), (1, 1)], "sent once, no retry");
+        let reply = summary.outcomes[0]
+            .result
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap();
+        assert!(reply.starts_with("250"), "{reply}");
+        let refused = refused_in_reply(reply).unwrap();
+        assert!(
+            refused.starts_with("ketoan@damha.example: ")
+                && refused.contains("550")
+                && refused.contains("Recipient address rejected: User unknown")
+                && !refused.contains("bqlda@"),
+            "{refused}"
+        );
+        // The next message on the same connection is untouched by the refusal.
+        let second = summary.outcomes[1].result.clone().unwrap().unwrap();
+        assert_eq!(refused_in_reply(&second), None, "{second}");
+        let received: Vec<serde_json::Value> = sink
+            .received()
+            .iter()
+            .map(|f| sink.envelope(f)["rcpt_tos"].clone())
+            .collect();
+        assert_eq!(
+            received,
+            [
+                serde_json::json!(["bqlda@damha.example"]),
+                serde_json::json!(["bqlda@damha.example"])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_temporary_refusal_of_every_address_is_retried() {
+        let sink = Sink::start(&["--reject", "ketoan@damha.example", "--reject-code", "450"]);
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
+        let message =
+            build_message(&sample(&[("Kế toán", "ketoan@damha.example")], "kt", 500)).unwrap();
+        let mut hooks = Counting::default();
+        let summary = send_all(
+            &mailer,
+            std::slice::from_ref(&message),
+            &policy(2),
+            &|_| {},
+            &mut hooks,
+        );
+        assert_eq!(hooks.attempts, [(0, 1), (0, 2)]);
+        let error = summary.outcomes[0].result.clone().unwrap().unwrap_err();
+        assert!(
+            error.is_transient() && error.reason().contains("ketoan@damha.example: "),
+            "{error}"
+        );
+        assert!(sink.received().is_empty());
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::input;
 use crate::issue::approval;
 use crate::issue::filing::{self as issue, IssueEnv, IssueError, number_text};
 use crate::issue::issued_content;
+use crate::issue::register::Register;
 use crate::issue::replacement;
 use crate::issue::signatures;
 use crate::model::DocumentKind;
@@ -43,6 +44,9 @@ pub struct SendOptions {
     /// Only the messages carrying these documents (empty: all). The assignment letter and the
     /// conclusion notice travel in one message, so naming either selects it.
     pub only: Vec<DocumentKind>,
+    /// The period's issuer key differs from the one its documents were issued under, and the
+    /// office says it is a different issuer on purpose (`send --new-issuer`).
+    pub new_issuer: bool,
 }
 
 /// What `send` works with; the caller holds the lock on `config.state`.
@@ -56,6 +60,22 @@ pub struct SendEnv<'a> {
     pub renderers: &'a [&'a dyn Renderer],
     /// Waits between retry rounds; the service passes one that returns early on shutdown.
     pub sleep: &'a dyn Fn(Duration),
+}
+
+/// Refuses a period whose documents were issued under another issuer key: a changed name or
+/// place ("Đầm Hà" → "huyện Đầm Hà") without `issuer.id` makes a new key, and under it the
+/// register and the ledger know nothing, so every document would be numbered and every message
+/// sent a second time (issue 15 item 4).
+pub fn refuse_a_changed_issuer(store: &Store, period: &str, key: &str) -> Result<(), DeliverError> {
+    let issuers = Register::new(store).issuers_of_period(period)?;
+    if issuers.is_empty() || issuers.iter().any(|issuer| issuer == key) {
+        return Ok(());
+    }
+    Err(DeliverError::IssuerChanged {
+        period: period.to_owned(),
+        old: issuers.join("», «"),
+        new: key.to_owned(),
+    })
 }
 
 /// Sends (or, with `dry_run`, writes to the outbox) the period's messages: one per unit with
@@ -98,6 +118,9 @@ pub fn send_period(
     let period = input::load_period(period_path, config.directory.as_deref(), today)
         .map_err(DeliverError::Period)?;
     let period_key = period.key();
+    if !options.new_issuer {
+        refuse_a_changed_issuer(env.store, &period_key, &issue::issuer_key(&period.issuer))?;
+    }
     let mut notes = Vec::new();
     let mut problems = Vec::new();
 
@@ -861,6 +884,7 @@ mod tests {
                     resend: Some("vp".into()),
                     only: vec![DocumentKind::AssignmentLetter],
                     dry_run: true,
+                    new_issuer: false,
                 },
                 &RefCell::default(),
             )

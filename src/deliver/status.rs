@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use super::email::MessageKind;
 use super::error::DeliverError;
 use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
+use super::mail;
 use super::plan::{ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
@@ -396,8 +397,12 @@ impl StatusLine {
         };
         let sends: Vec<_> = record.sends().collect();
         let mut text = match &latest.outcome {
-            AttemptOutcome::Sent { at, .. } => {
-                format!("lúc {}, Message-ID {}", local_time(*at), latest.message_id)
+            AttemptOutcome::Sent { at, server_reply } => {
+                let mut text = format!("lúc {}, Message-ID {}", local_time(*at), latest.message_id);
+                if let Some(refused) = mail::refused_in_reply(server_reply) {
+                    text.push_str(&format!("; không gửi tới được {refused}"));
+                }
+                text
             }
             AttemptOutcome::Failed {
                 at,

@@ -134,9 +134,7 @@ fn read_issuer(
     )?;
     let id = t.opt_string(r, "id");
     if let Some(id) = &id
-        && !id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && !is_issuer_id(id)
     {
         let span = t.get("id").map(|n| n.span.clone()).unwrap_or_default();
         r.report(
@@ -236,6 +234,24 @@ fn check_place(r: &mut Reader<'_>, t: &Table<'_>, place: &str) {
             ),
         );
     }
+}
+
+/// An `issuer.id`: lower-case ASCII letters, digits, '-' and '_'; or the key vanban derives
+/// when a file gives none ("ubnd/đầm hà", see [`default_issuer_id`]), written out so that an
+/// office that changes its place keeps the issuer its period was issued under (issue 15 item 4).
+fn is_issuer_id(id: &str) -> bool {
+    let plain = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let derived = id.split_once('/').is_some_and(|(abbr, place)| {
+        !abbr.trim().is_empty()
+            && !place.trim().is_empty()
+            && !place.contains('/')
+            && id.chars().all(|c| !c.is_control())
+            && default_issuer_id(abbr, place) == id
+    });
+    plain || derived
 }
 
 /// "ubnd/đầm hà": what identifies an issuer when the file gives no `id` (names get re-spelt,
@@ -920,6 +936,19 @@ mod tests {
     #[test]
     fn an_issuer_is_identified_by_symbol_and_seat_unless_given_an_id() {
         assert_eq!(default_issuer_id("UBND", "Đầm  Hà"), "ubnd/đầm hà");
+        // The derived key may be written as `issuer.id`, exactly as derived.
+        assert!(is_issuer_id("ubnd/đầm hà") && is_issuer_id("ubnd-dam-ha"));
+        for bad in [
+            "",
+            "UBND/Đầm Hà",
+            "ubnd/đầm  hà",
+            "ubnd/",
+            "/đầm hà",
+            "a/b/c",
+            "DamHa",
+        ] {
+            assert!(!is_issuer_id(bad), "{bad:?}");
+        }
         assert_eq!(
             default_issuer_id("UBND", "Đa\u{0300}m Hà"),
             default_issuer_id("ubnd", "Đàm Hà")

@@ -516,6 +516,24 @@ impl<'a> Register<'a> {
         Ok(entry)
     }
 
+    /// The issuers (keys) under which documents of `period` ("2024-h1") were issued, sorted: a
+    /// period issued under one key and now sent under another would be numbered and sent twice
+    /// (issue 15 item 4), so `send` compares the two.
+    pub fn issuers_of_period(&self, period: &str) -> Result<Vec<String>, RegisterError> {
+        let prefix = format!("{period}/");
+        let issuers = self.store.read(|tx| {
+            let mut statement = tx.prepare(
+                "SELECT DISTINCT issuer FROM register
+                 WHERE issued_at IS NOT NULL AND substr(document_key, 1, length(?1)) = ?1
+                 ORDER BY issuer",
+            )?;
+            statement
+                .query_map(params![prefix], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })?;
+        Ok(issuers)
+    }
+
     /// The issuer's issued documents of a year, by series and number.
     pub fn issued(&self, issuer: &str, year: i32) -> Result<Vec<RegisterEntry>, RegisterError> {
         self.entries(issuer, year, true)

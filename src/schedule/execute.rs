@@ -144,6 +144,8 @@ impl JobExecutor {
             dry_run: false,
             resend: None,
             only: job.documents.clone(),
+            // A changed issuer stops a scheduled send: only a person may say it is intended.
+            new_issuer: false,
         };
         let report = match send_period(&env, period_file, &options, stop) {
             Ok(report) => report,

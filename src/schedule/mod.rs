@@ -14,8 +14,9 @@ pub mod service;
 
 pub use catch_up::{CatchUpPlan, plan_catch_up};
 pub use runs::{
-    JobRun, RunOutcome, Trigger, claim_firing, finish_firing, first_seen, history, last_due,
-    mark_wait_alerted, reclaim_waiting, record_skipped, recover_interrupted, waiting_firings,
+    INTERRUPTED_AGAIN, INTERRUPTED_TO_RESUME, JobRun, RunOutcome, Trigger, claim_firing,
+    finish_firing, first_seen, history, last_due, mark_wait_alerted, reclaim_interrupted,
+    reclaim_waiting, record_skipped, recover_interrupted, resumable_firings, waiting_firings,
 };
 
 /// What can go wrong while reading a job's schedule or its run history. The messages are

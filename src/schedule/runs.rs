@@ -60,8 +60,9 @@ pub enum RunOutcome {
     Failed,
     /// Not run: missed while the service was down (catch-up policy).
     Skipped,
-    /// Found still `Running` at service start: the process died mid-run. Never re-run,
-    /// since messages may already have gone out; the ledger says which.
+    /// Found still `Running` at service start: the process died mid-run. Resumed once at
+    /// the service's next start (the ledger keeps messages already sent from going twice);
+    /// not again if it dies while resumed.
     Interrupted,
     /// A send whose documents are not approved yet: the service looks again every minute and
     /// finishes it (ok or failed) once they are.
@@ -185,15 +186,32 @@ pub fn record_skipped(
     Ok(inserted == 1)
 }
 
-/// Marks every firing still `Running` as `Interrupted` and returns them, for the log.
-/// Call once at service start, while holding the single-instance lock: a `Running` row
-/// then can only belong to a process that died. Those firings are not re-run.
+/// The detail of a firing a dead process left running, to be resumed at the service's next
+/// start. Resuming is safe for a send: the ledger keeps each message already sent sent, so
+/// running the firing again sends only what had not gone yet.
+pub const INTERRUPTED_TO_RESUME: &str = "Dịch vụ đã dừng (sập hoặc bị tắt) khi lần chạy này \
+     đang dở; dịch vụ chạy tiếp lần chạy này khi khởi động (thư đã gửi không gửi lại).";
+
+/// The detail of a resumed firing while it runs: if the process dies again, the firing is
+/// not resumed a second time (whatever killed it would likely kill it again).
+pub const RESUMED: &str = "Đang chạy tiếp sau khi bị gián đoạn.";
+
+/// The detail of a firing interrupted again after it was resumed.
+pub const INTERRUPTED_AGAIN: &str = "Dịch vụ lại dừng đột ngột khi đang chạy tiếp lần chạy \
+     này; không tự chạy lại nữa. Xem `vanban status` để biết thư nào đã gửi, thư nào chưa, rồi \
+     chạy lại bằng `vanban run-job`.";
+
+/// Marks every firing still `Running` as `Interrupted` and returns them, for the log and the
+/// admin. Call once at service start, while holding the single-instance lock: a `Running`
+/// row then can only belong to a process that died. A firing interrupted for the first time
+/// is left to be resumed ([`resumable_firings`]); one interrupted while being resumed is not.
 pub fn recover_interrupted(
     conn: &Connection,
     now: DateTime<Utc>,
 ) -> Result<Vec<JobRun>, ScheduleError> {
     let mut stmt = conn.prepare(
-        "UPDATE job_runs SET outcome = 'interrupted', finished = ?1, detail = ?2
+        "UPDATE job_runs SET outcome = 'interrupted', finished = ?1,
+             detail = CASE WHEN detail IS ?2 THEN ?3 ELSE ?4 END
          WHERE outcome = 'running'
          RETURNING job, due, started, finished, outcome, detail, started_by",
     )?;
@@ -201,8 +219,9 @@ pub fn recover_interrupted(
         .query_map(
             params![
                 db_time(now),
-                "Dịch vụ đã dừng (sập hoặc bị tắt) khi lần chạy này đang dở. Không chạy lại \
-                 để tránh gửi trùng; xem `vanban status` để biết thư nào đã gửi, thư nào chưa."
+                RESUMED,
+                INTERRUPTED_AGAIN,
+                INTERRUPTED_TO_RESUME
             ],
             raw_row,
         )?
@@ -213,6 +232,33 @@ pub fn recover_interrupted(
         .collect::<Result<Vec<_>, _>>()?;
     runs.sort_by(|a, b| (&a.job, a.due).cmp(&(&b.job, b.due)));
     Ok(runs)
+}
+
+/// Every interrupted firing still to be resumed, oldest first.
+pub fn resumable_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> {
+    let mut stmt = conn.prepare(
+        "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
+         WHERE outcome = 'interrupted' AND detail IS ?1 ORDER BY due, job",
+    )?;
+    let rows = stmt
+        .query_map(params![INTERRUPTED_TO_RESUME], raw_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(JobRun::try_from).collect()
+}
+
+/// Takes an interrupted firing back to resume it: `interrupted` → `running`, in one
+/// statement, so it is resumed once however many look. False if it is not to be resumed.
+pub fn reclaim_interrupted(
+    conn: &Connection,
+    job: &str,
+    due: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET outcome = 'running', finished = NULL, detail = ?3
+         WHERE job = ?1 AND due = ?2 AND outcome = 'interrupted' AND detail IS ?4",
+        params![job, due_key(due), RESUMED, INTERRUPTED_TO_RESUME],
+    )?;
+    Ok(updated == 1)
 }
 
 /// Every firing waiting for approval, oldest first.
@@ -524,7 +570,7 @@ mod tests {
     }
 
     #[test]
-    fn crash_between_claim_and_finish_is_not_rerun_and_shows_interrupted() {
+    fn crash_between_claim_and_finish_is_not_claimed_again_but_resumed_once() {
         let schedule = CronSchedule::parse("0 8 25 6,12 *", VIETNAM).unwrap();
         let clock = FixedClock::new(utc(2026, 6, 20, 0, 0));
         let conn = db();
@@ -542,12 +588,10 @@ mod tests {
         assert_eq!(interrupted[0].due, due);
         assert_eq!(interrupted[0].outcome, RunOutcome::Interrupted);
         assert_eq!(interrupted[0].finished, Some(utc(2026, 6, 25, 1, 10)));
-        assert!(
-            interrupted[0]
-                .detail
-                .as_deref()
-                .unwrap()
-                .contains("Không chạy lại")
+        // Issue 15 item 1: to be resumed (by the service, see `resume_interrupted`).
+        assert_eq!(
+            interrupted[0].detail.as_deref(),
+            Some(INTERRUPTED_TO_RESUME)
         );
 
         // The scheduler's view after restart: nothing to catch up, and the firing
@@ -574,6 +618,29 @@ mod tests {
         assert_eq!(
             schedule.next_after(clock.now()),
             Some(utc(2026, 12, 25, 1, 0))
+        );
+
+        // Resumed once: reclaimed by one taker only.
+        let resumable = resumable_firings(&conn).unwrap();
+        assert_eq!(resumable.len(), 1);
+        assert_eq!(resumable[0].due, due);
+        assert!(reclaim_interrupted(&conn, "bao-cao", due).unwrap());
+        assert!(!reclaim_interrupted(&conn, "bao-cao", due).unwrap());
+        assert!(resumable_firings(&conn).unwrap().is_empty());
+        // Dying again while resumed: interrupted for good.
+        let again = recover_interrupted(&conn, clock.now()).unwrap();
+        assert_eq!(again[0].detail.as_deref(), Some(INTERRUPTED_AGAIN));
+        assert!(resumable_firings(&conn).unwrap().is_empty());
+        assert!(!reclaim_interrupted(&conn, "bao-cao", due).unwrap());
+        // A resumed firing that finishes is finished like any other.
+        let conn2 = db();
+        assert!(claim_firing(&conn2, "bao-cao", due, clock.now(), Trigger::Schedule).unwrap());
+        recover_interrupted(&conn2, clock.now()).unwrap();
+        assert!(reclaim_interrupted(&conn2, "bao-cao", due).unwrap());
+        finish_firing(&conn2, "bao-cao", due, clock.now(), RunOutcome::Ok, "xong").unwrap();
+        assert_eq!(
+            history(&conn2, "bao-cao", 5).unwrap()[0].outcome,
+            RunOutcome::Ok
         );
     }
 

@@ -16,8 +16,8 @@ use tracing::{debug, error, info, warn};
 
 use super::{
     CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing, first_seen,
-    last_due, mark_wait_alerted, plan_catch_up, reclaim_waiting, record_skipped,
-    recover_interrupted, waiting_firings,
+    last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted, reclaim_waiting,
+    record_skipped, recover_interrupted, resumable_firings, waiting_firings,
 };
 use std::sync::Arc;
 
@@ -222,7 +222,8 @@ pub struct Service<'a> {
 
 impl<'a> Service<'a> {
     /// Takes the instance lock (refusing if another vanban process holds it), opens the state
-    /// database, and marks firings a dead process left running as interrupted (never re-run).
+    /// database, marks firings a dead process left running as interrupted and tells the admin
+    /// (`run` resumes them once, see [`Service::resume_interrupted`]).
     pub fn start(
         config: &'a Config,
         clock: &'a dyn Clock,
@@ -242,23 +243,114 @@ impl<'a> Service<'a> {
         lock: Arc<InstanceLock>,
     ) -> Result<Service<'a>, ServiceError> {
         let store = Store::open(&config.state)?;
-        for run in recover_interrupted(store.conn(), clock.now())? {
-            warn!(
-                job = %run.job,
-                due = %run.due.to_rfc3339(),
-                outcome = %RunOutcome::Interrupted,
-                "Lần chạy này đang dở khi tiến trình trước dừng đột ngột; không chạy lại để \
-                 tránh gửi trùng (xem `vanban status`)"
-            );
-        }
-        Ok(Service {
+        let interrupted = recover_interrupted(store.conn(), clock.now())?;
+        let service = Service {
             config,
             clock,
             executor,
             alert,
             store,
             lock,
-        })
+        };
+        for run in interrupted {
+            let detail = run.detail.clone().unwrap_or_default();
+            warn!(
+                job = %run.job,
+                due = %run.due.to_rfc3339(),
+                outcome = %RunOutcome::Interrupted,
+                "{detail}"
+            );
+            if let Some(job) = config.job(&run.job) {
+                service.tell_admin_interrupted(
+                    job,
+                    &Firing::new(job, run.due, run.trigger),
+                    &detail,
+                );
+            }
+        }
+        Ok(service)
+    }
+
+    /// Runs again each firing a dead process left half done (see [`recover_interrupted`]):
+    /// the ledger sends each message once, so what went before is not sent again. A firing is
+    /// resumed once; if the process dies again meanwhile, it stays interrupted.
+    fn resume_interrupted(&self, stop: &StopSignal) -> Result<(), ServiceError> {
+        let conn = self.store.conn();
+        for run in resumable_firings(conn)? {
+            if stop.is_requested() {
+                break;
+            }
+            let Some(job) = self.config.job(&run.job) else {
+                continue;
+            };
+            if !reclaim_interrupted(conn, &run.job, run.due)? {
+                continue;
+            }
+            let firing = Firing::new(job, run.due, run.trigger);
+            info!(job = %job.name, due = %firing.local_text(), "Chạy tiếp lần chạy bị gián đoạn");
+            let report = self.execute(job, &firing, stop);
+            let outcome = report.outcome();
+            finish_firing(
+                conn,
+                &job.name,
+                run.due,
+                self.clock.now(),
+                outcome,
+                &report.detail,
+            )?;
+            let one_line = report.detail.lines().collect::<Vec<_>>().join(" | ");
+            match outcome {
+                RunOutcome::Ok => info!(
+                    job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                    outcome = %outcome, "Đã chạy tiếp xong: {one_line}"
+                ),
+                RunOutcome::Failed => {
+                    error!(
+                        job = %job.name, due = %firing.local_text(),
+                        period = %firing.period_key(), outcome = %outcome, "{one_line}"
+                    );
+                    self.tell_admin(job, &firing, &report.detail);
+                }
+                _ => warn!(
+                    job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                    outcome = %outcome, "{one_line}"
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the admin a firing was found half done at start, and whether it is resumed.
+    fn tell_admin_interrupted(&self, job: &Job, firing: &Firing, detail: &str) {
+        let Some(admin) = &self.config.admin_email else {
+            return;
+        };
+        let when = firing.local.format("%d/%m/%Y %H:%M");
+        let subject = format!(
+            "[vanban] Tác vụ \"{}\" bị gián đoạn (kỳ {}, đến hạn {when})",
+            job.name,
+            firing.period_key()
+        );
+        let body = format!(
+            "Tác vụ \"{job}\" của dịch vụ vanban, đến hạn {when} ({tz}), cho kỳ {key}, đang chạy \
+             thì tiến trình dừng đột ngột (sập, bị tắt hoặc máy khởi động lại).\n\n{detail}\n\n\
+             Xem nhật ký dịch vụ để biết nguyên nhân, và xem thư nào đã gửi bằng lệnh:\n\n    \
+             vanban status <tệp kỳ báo cáo> --config {config}\n",
+            job = job.name,
+            tz = job.schedule.timezone().name(),
+            key = firing.period_key(),
+            config = self.config.path.display(),
+        );
+        match self.alert.alert(&subject, &body, self.clock.now()) {
+            Ok(()) => {
+                info!(job = %job.name, to = %admin, "Đã báo quản trị viên: lần chạy bị gián đoạn")
+            }
+            Err(reason) => error!(
+                job = %job.name,
+                to = %admin,
+                "Không gửi được thư báo cho quản trị viên: {reason}"
+            ),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -279,6 +371,7 @@ impl<'a> Service<'a> {
             state = %self.store.name(),
             "vanban run: bắt đầu"
         );
+        self.resume_interrupted(stop)?;
         self.catch_up(start, stop)?;
 
         // Per job, the firing already handled: firings up to `start` belong to catch-up.
@@ -647,7 +740,7 @@ impl<C: Clock> tracing_subscriber::fmt::time::FormatTime for ZonedTimer<C> {
 mod tests {
     use super::*;
     use crate::clock::{FixedClock, VIETNAM};
-    use crate::schedule::{JobRun, history};
+    use crate::schedule::{INTERRUPTED_AGAIN, INTERRUPTED_TO_RESUME, JobRun, history};
     use chrono::{Duration, TimeZone};
     use std::cell::Cell;
     use std::path::PathBuf;
@@ -1076,7 +1169,7 @@ mod tests {
     }
 
     #[test]
-    fn a_crash_between_claim_and_finish_is_never_rerun_and_shows_interrupted() {
+    fn a_crash_between_claim_and_finish_is_resumed_at_restart_and_the_admin_told() {
         let dir = tempfile::tempdir().unwrap();
         let config = half_yearly_report(dir.path());
         let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
@@ -1093,27 +1186,70 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].outcome, RunOutcome::Running);
 
-        // Restarted an hour later; runs to the end of the year.
+        // Restarted an hour later; runs to the end of the year. The June firing is run again
+        // (issue 15 item 1: the ledger keeps what it had sent sent), as it was scheduled.
         clock.set(vn(2026, 6, 15, 9, 30));
         let executor = Scripted::ok(&clock);
         run_until(&config, &clock, &executor, &alerts, utc(2027, 1, 1, 0, 0));
-        let dues: Vec<DateTime<Utc>> = executor.calls().iter().map(|c| c.due).collect();
-        assert_eq!(dues, [vn(2026, 12, 15, 8, 0)]);
+        let calls = executor.calls();
+        let dues: Vec<DateTime<Utc>> = calls.iter().map(|c| c.due).collect();
+        assert_eq!(dues, [vn(2026, 6, 15, 8, 0), vn(2026, 12, 15, 8, 0)]);
+        assert_eq!(calls[0].trigger, Trigger::Schedule);
+        assert_eq!(calls[0].period, "2026-h1");
         let history = runs(&config, "bao-cao");
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].due, vn(2026, 6, 15, 8, 0));
-        assert_eq!(history[0].outcome, RunOutcome::Interrupted);
-        assert_eq!(history[0].finished, Some(vn(2026, 6, 15, 9, 30)));
-        assert!(
-            history[0]
-                .detail
-                .as_deref()
-                .unwrap()
-                .contains("Không chạy lại")
+        assert_eq!(history[0].outcome, RunOutcome::Ok);
+        assert_eq!(history[0].detail.as_deref(), Some("xong"));
+        assert_eq!(
+            history[0].finished,
+            Some(vn(2026, 6, 15, 9, 30) + Duration::seconds(90))
         );
         assert_eq!(history[1].outcome, RunOutcome::Ok);
-        // Nothing alerts for a crash: the log and `vanban jobs` show it.
-        assert!(alerts.0.lock().unwrap().is_empty());
+        // The admin is told once, at the restart.
+        let told = alerts.0.lock().unwrap().clone();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].0.contains("\"bao-cao\" bị gián đoạn") && told[0].0.contains("2026-h1"),
+            "{told:?}"
+        );
+        assert!(told[0].1.contains(INTERRUPTED_TO_RESUME), "{told:?}");
+    }
+
+    #[test]
+    fn a_firing_that_dies_again_while_resumed_is_not_resumed_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = half_yearly_report(dir.path());
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let alerts = Alerts::default();
+        let crashing = Scripted::answering(&clock, |_| panic!("simulated crash mid-firing"));
+        for restart in [utc(2026, 6, 1, 0, 0), vn(2026, 6, 15, 9, 30)] {
+            clock.set(restart);
+            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_until(&config, &clock, &crashing, &alerts, utc(2026, 7, 1, 0, 0));
+            }));
+            assert!(crashed.is_err());
+        }
+        // Crashed at the firing, then again while resuming it.
+        let dues: Vec<DateTime<Utc>> = crashing.calls().iter().map(|c| c.due).collect();
+        assert_eq!(dues, [vn(2026, 6, 15, 8, 0), vn(2026, 6, 15, 8, 0)]);
+
+        clock.set(vn(2026, 6, 15, 10, 0));
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 7, 1, 0, 0));
+        assert!(executor.calls().is_empty(), "not resumed a second time");
+        let history = runs(&config, "bao-cao");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].outcome, RunOutcome::Interrupted);
+        assert_eq!(history[0].detail.as_deref(), Some(INTERRUPTED_AGAIN));
+        // Told at each restart: resumed the first time, not the second.
+        let told = alerts.0.lock().unwrap().clone();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(told[0].1.contains(INTERRUPTED_TO_RESUME), "{told:?}");
+        assert!(
+            told[1].1.contains(INTERRUPTED_AGAIN) && told[1].1.contains("run-job"),
+            "{told:?}"
+        );
     }
 
     #[test]

@@ -586,6 +586,7 @@ pub fn send_period(
         dry_run: false,
         resend: resend.as_ref().map(|(unit, _)| unit.clone()),
         only: Vec::new(),
+        new_issuer: false,
     };
     let (text, summary) = match send::send_period(&env, &path, &options, stop) {
         Ok(report) => {

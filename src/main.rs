@@ -637,7 +637,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if settings.state.exists() {
                     let store = Store::open(&settings.state)?;
                     let key = vanban::issue::filing::issuer_key(&p.issuer);
-                    if let Err(e) = send::refuse_a_changed_issuer(&store, &p.key(), &key) {
+                    if let Err(e) = send::refuse_a_changed_issuer(&store, p.id(), &key) {
                         eprintln!("{}: cảnh báo: {e}", period.display());
                     }
                 }

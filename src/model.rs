@@ -54,6 +54,31 @@ impl std::fmt::Display for PeriodId {
     }
 }
 
+/// A period key that is not "YYYY-h1" or "YYYY-h2" (read back from a database written by
+/// hand, or typed on the command line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("«{0}» không phải mã kỳ báo cáo (dạng 2024-h1 hoặc 2024-h2)")]
+pub struct BadPeriodId(pub String);
+
+impl std::str::FromStr for PeriodId {
+    type Err = BadPeriodId;
+
+    fn from_str(text: &str) -> Result<PeriodId, BadPeriodId> {
+        let bad = || BadPeriodId(text.to_owned());
+        let (year, half) = text.split_once("-h").ok_or_else(bad)?;
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        if !(1..=9999).contains(&year) || year.to_string().len() != 4 {
+            return Err(bad());
+        }
+        let half = match half {
+            "1" => Half::First,
+            "2" => Half::Whole,
+            _ => return Err(bad()),
+        };
+        Ok(PeriodId { year, half })
+    }
+}
+
 /// Compares with `(year, half number)`, as tables of expected periods write them.
 impl PartialEq<(i32, u8)> for PeriodId {
     fn eq(&self, other: &(i32, u8)) -> bool {
@@ -522,6 +547,23 @@ pub fn percentage(part: f64, whole: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_id_reads_back_what_it_writes_and_nothing_else() {
+        for id in [
+            PeriodId::new(2024, Half::First),
+            PeriodId::new(2026, Half::Whole),
+        ] {
+            assert_eq!(id.key().parse::<PeriodId>(), Ok(id));
+        }
+        for bad in [
+            "2024", "2024-h3", "2024-h", "24-h1", "-2024-h1", "2024-H1", "h1-2024", "",
+        ] {
+            let err = bad.parse::<PeriodId>().unwrap_err();
+            assert_eq!(err, BadPeriodId(bad.to_owned()));
+            assert!(err.to_string().contains("không phải mã kỳ báo cáo"));
+        }
+    }
 
     #[test]
     fn budget_rate_is_computed() {

@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use crate::model::PeriodId;
 use crate::state::InstanceLock;
 use crate::state::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
 
@@ -14,8 +15,8 @@ use crate::state::{DbName, Store, StoreError, opt_time_from_row, time_from_row, 
 pub struct DeliveryKey {
     /// The issuing body's id or name, e.g. "UBND huyện Đầm Hà".
     pub issuer: String,
-    /// e.g. "2024-h1".
-    pub period: String,
+    /// The period; stored as its key, "2024-h1".
+    pub period: PeriodId,
     /// e.g. "assignment-letter".
     pub document: String,
     /// A unit id from the directory, e.g. "bqlda".
@@ -25,13 +26,13 @@ pub struct DeliveryKey {
 impl DeliveryKey {
     pub fn new(
         issuer: impl Into<String>,
-        period: impl Into<String>,
+        period: PeriodId,
         document: impl Into<String>,
         recipient: impl Into<String>,
     ) -> Self {
         Self {
             issuer: issuer.into(),
-            period: period.into(),
+            period,
             document: document.into(),
             recipient: recipient.into(),
         }
@@ -363,7 +364,13 @@ impl<'a> Ledger<'a> {
                      JOIN delivery_attempts a ON a.delivery_id = d.id
                      WHERE d.issuer = ?1 AND d.period = ?2 AND d.document = ?3
                        AND d.recipient = ?4 AND a.attempt = ?5",
-                    params![key.issuer, key.period, key.document, key.recipient, attempt],
+                    params![
+                        key.issuer,
+                        key.period.key(),
+                        key.document,
+                        key.recipient,
+                        attempt
+                    ],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
@@ -427,7 +434,7 @@ impl<'a> Ledger<'a> {
                 st.query_map([], |r| {
                     Ok(DeliveryKey {
                         issuer: r.get(0)?,
-                        period: r.get(1)?,
+                        period: period_from_row(r, 1)?,
                         document: r.get(2)?,
                         recipient: r.get(3)?,
                     })
@@ -451,8 +458,13 @@ impl<'a> Ledger<'a> {
 
     /// Every delivery of an issuer's period with its full history, ordered by document and
     /// recipient.
-    pub fn status(&self, issuer: &str, period: &str) -> Result<Vec<DeliveryRecord>, LedgerError> {
+    pub fn status(
+        &self,
+        issuer: &str,
+        period: PeriodId,
+    ) -> Result<Vec<DeliveryRecord>, LedgerError> {
         let db = self.store.name().clone();
+        let period_key = period.key();
         let (rows, attempts) = self.store.read(|tx| {
             let rows = {
                 let mut st = tx.prepare(
@@ -460,7 +472,7 @@ impl<'a> Ledger<'a> {
                      FROM deliveries WHERE issuer = ?1 AND period = ?2
                      ORDER BY document, recipient",
                 )?;
-                st.query_map([issuer, period], |r| {
+                st.query_map([issuer, period_key.as_str()], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
@@ -480,7 +492,7 @@ impl<'a> Ledger<'a> {
                      WHERE d.issuer = ?1 AND d.period = ?2
                      ORDER BY a.delivery_id, a.attempt",
                 )?;
-                st.query_map([issuer, period], |r| {
+                st.query_map([issuer, period_key.as_str()], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, u32>(1)?,
@@ -545,8 +557,22 @@ impl<'a> Ledger<'a> {
     }
 }
 
-fn key_params(key: &DeliveryKey) -> [&str; 4] {
-    [&key.issuer, &key.period, &key.document, &key.recipient]
+fn key_params(key: &DeliveryKey) -> [String; 4] {
+    [
+        key.issuer.clone(),
+        key.period.key(),
+        key.document.clone(),
+        key.recipient.clone(),
+    ]
+}
+
+/// A period key column read back as the [`PeriodId`] it was written from; anything else is a
+/// conversion error naming the column, never a silently different period.
+fn period_from_row(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<PeriodId> {
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn insert_pending(
@@ -559,7 +585,7 @@ fn insert_pending(
         "INSERT INTO deliveries (issuer, period, document, recipient, state, planned_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
          ON CONFLICT (issuer, period, document, recipient) DO NOTHING",
-        params![key.issuer, key.period, key.document, key.recipient, at],
+        params![key.issuer, key.period.key(), key.document, key.recipient, at],
     )?;
     Ok(n == 1)
 }
@@ -580,6 +606,7 @@ fn sync_state(tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> rusqlite::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Half;
     use chrono::TimeZone;
     use std::path::PathBuf;
 
@@ -590,7 +617,7 @@ mod tests {
     fn key(recipient: &str) -> DeliveryKey {
         DeliveryKey::new(
             "UBND huyện Đầm Hà",
-            "2024-h1",
+            PeriodId::new(2024, Half::First),
             "assignment-letter",
             recipient,
         )
@@ -604,7 +631,7 @@ mod tests {
 
     fn status_of(store: &Store, k: &DeliveryKey) -> DeliveryRecord {
         Ledger::new(store)
-            .status(&k.issuer, &k.period)
+            .status(&k.issuer, k.period)
             .unwrap()
             .into_iter()
             .find(|r| &r.key == k)
@@ -898,14 +925,14 @@ mod tests {
         ledger.plan(&key("quang-lam"), t(8, 0)).unwrap();
         ledger.plan(&key("bqlda"), t(8, 0)).unwrap();
         let mut other_period = key("bqlda");
-        other_period.period = "2024-h2".into();
+        other_period.period = PeriodId::new(2024, Half::Whole);
         ledger.plan(&other_period, t(8, 0)).unwrap();
         let mut other_issuer = key("bqlda");
         other_issuer.issuer = "UBND xã Quảng Lâm".into();
         ledger.plan(&other_issuer, t(8, 0)).unwrap();
 
         let recipients: Vec<_> = ledger
-            .status("UBND huyện Đầm Hà", "2024-h1")
+            .status("UBND huyện Đầm Hà", PeriodId::new(2024, Half::First))
             .unwrap()
             .into_iter()
             .map(|r| r.key.recipient)

@@ -51,7 +51,7 @@ pub fn plan_deliveries(period: &Period, only: &[DocumentKind]) -> Vec<Delivery> 
     let key = |message: MessageKind, unit: &Unit| {
         DeliveryKey::new(
             ledger_issuer(period, message),
-            period.key(),
+            period.id(),
             message.slug(),
             unit.id.clone(),
         )
@@ -103,7 +103,7 @@ pub fn ledger_records(
     let ledger = Ledger::new(store);
     let mut records = HashMap::new();
     for issuer in issuers {
-        for record in ledger.status(&issuer, &period.key())? {
+        for record in ledger.status(&issuer, period.id())? {
             records.insert(record.key.clone(), record);
         }
     }
@@ -401,7 +401,13 @@ fn sender_domain(address: &str) -> &str {
 
 pub fn message_id(config: &Config, key: &DeliveryKey, tag: &str) -> String {
     super::mail::message_id_for(
-        &[&key.issuer, &key.period, &key.document, &key.recipient],
+        // The period's key text, as before PeriodId: Message-IDs of earlier sends stay the same.
+        &[
+            &key.issuer,
+            &key.period.key(),
+            &key.document,
+            &key.recipient,
+        ],
         sender_domain(&config.sender.address),
         tag,
     )

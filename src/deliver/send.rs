@@ -27,7 +27,7 @@ use crate::issue::issued_content;
 use crate::issue::register::Register;
 use crate::issue::replacement;
 use crate::issue::signatures;
-use crate::model::DocumentKind;
+use crate::model::{DocumentKind, PeriodId};
 use crate::render::Renderer;
 use crate::shutdown::StopSignal;
 use crate::state::{InstanceLock, Store};
@@ -66,13 +66,17 @@ pub struct SendEnv<'a> {
 /// place ("Đầm Hà" → "huyện Đầm Hà") without `issuer.id` makes a new key, and under it the
 /// register and the ledger know nothing, so every document would be numbered and every message
 /// sent a second time (issue 15 item 4).
-pub fn refuse_a_changed_issuer(store: &Store, period: &str, key: &str) -> Result<(), DeliverError> {
+pub fn refuse_a_changed_issuer(
+    store: &Store,
+    period: PeriodId,
+    key: &str,
+) -> Result<(), DeliverError> {
     let issuers = Register::new(store).issuers_of_period(period)?;
     if issuers.is_empty() || issuers.iter().any(|issuer| issuer == key) {
         return Ok(());
     }
     Err(DeliverError::IssuerChanged {
-        period: period.to_owned(),
+        period: period.key(),
         old: issuers.join("», «"),
         new: key.to_owned(),
     })
@@ -119,7 +123,7 @@ pub fn send_period(
         .map_err(DeliverError::Period)?;
     let period_key = period.key();
     if !options.new_issuer {
-        refuse_a_changed_issuer(env.store, &period_key, &issue::issuer_key(&period.issuer))?;
+        refuse_a_changed_issuer(env.store, period.id(), &issue::issuer_key(&period.issuer))?;
     }
     let mut notes = Vec::new();
     let mut problems = Vec::new();
@@ -745,7 +749,7 @@ mod tests {
         let period = load(&f);
         let key = DeliveryKey::new(
             ledger_issuer(&period, MessageKind::LetterAndNotice),
-            "2024-h1",
+            period.id(),
             "letter-and-notice",
             "pnn",
         );
@@ -1368,7 +1372,12 @@ mod tests {
     fn record(state: DeliveryState, outcomes: &[(AttemptOutcome, bool)]) -> DeliveryRecord {
         let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
         DeliveryRecord {
-            key: DeliveryKey::new("UBND", "2024-h1", "letter-and-notice", "pnn"),
+            key: DeliveryKey::new(
+                "UBND",
+                crate::model::PeriodId::new(2024, Half::First),
+                "letter-and-notice",
+                "pnn",
+            ),
             state,
             planned_at: t,
             updated_at: t,

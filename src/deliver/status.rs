@@ -237,7 +237,7 @@ pub fn period_status(
     let labels = render::plan(&period, None, &|_, _| None)
         .iter()
         .map(|d| {
-            let key = document_key(&period.key(), d.kind.slug(), d.unit.as_deref());
+            let key = document_key(period.id(), d.kind.slug(), d.unit.as_deref());
             (key, d.label_vi())
         })
         .collect();
@@ -620,7 +620,7 @@ mod tests {
     fn key(document: &str) -> DeliveryKey {
         DeliveryKey {
             issuer: "ubnd/đầm hà".into(),
-            period: "2024-h1".into(),
+            period: crate::model::PeriodId::new(2024, crate::model::Half::First),
             document: document.into(),
             recipient: "u03".into(),
         }

@@ -106,7 +106,7 @@ pub struct DocId {
 
 impl DocId {
     pub fn register_key(&self, period: &Period) -> String {
-        document_key(&period.key(), self.kind.slug(), self.unit.as_deref())
+        document_key(period.id(), self.kind.slug(), self.unit.as_deref())
     }
 }
 

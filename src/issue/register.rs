@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::clock::local_time;
 use crate::config::NumberingScheme;
+use crate::model::PeriodId;
 use crate::state::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
 
 /// The series a document with `symbol` is numbered in. Under [`NumberingScheme::PerType`] it is
@@ -28,7 +29,7 @@ pub fn format_number(n: u32) -> String {
 /// The register's key for a document: one number per (issuer, this key, year). Documents sent to
 /// several recipients under one number (the conclusion notice) pass `None`; one-per-unit
 /// documents (assignment letters) pass the unit.
-pub fn document_key(period: &str, document: &str, recipient: Option<&str>) -> String {
+pub fn document_key(period: PeriodId, document: &str, recipient: Option<&str>) -> String {
     match recipient {
         Some(r) => format!("{period}/{document}/{r}"),
         None => format!("{period}/{document}"),
@@ -516,10 +517,10 @@ impl<'a> Register<'a> {
         Ok(entry)
     }
 
-    /// The issuers (keys) under which documents of `period` ("2024-h1") were issued, sorted: a
+    /// The issuers (keys) under which documents of `period` were issued, sorted: a
     /// period issued under one key and now sent under another would be numbered and sent twice
     /// (issue 15 item 4), so `send` compares the two.
-    pub fn issuers_of_period(&self, period: &str) -> Result<Vec<String>, RegisterError> {
+    pub fn issuers_of_period(&self, period: PeriodId) -> Result<Vec<String>, RegisterError> {
         let prefix = format!("{period}/");
         let issuers = self.store.read(|tx| {
             let mut statement = tx.prepare(
@@ -903,6 +904,7 @@ fn opt_date_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Naive
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Half;
     use chrono::TimeZone;
     use std::collections::BTreeSet;
     use std::path::PathBuf;
@@ -966,11 +968,15 @@ mod tests {
         assert_eq!(series_for(NumberingScheme::PerType, "UBND-VX"), "UBND");
         assert_eq!(series_for(NumberingScheme::Single, "TB-UBND"), "");
         assert_eq!(
-            document_key("2024-h1", "assignment-letter", Some("bqlda")),
+            document_key(
+                PeriodId::new(2024, Half::First),
+                "assignment-letter",
+                Some("bqlda")
+            ),
             "2024-h1/assignment-letter/bqlda"
         );
         assert_eq!(
-            document_key("2024-h1", "conclusion-notice", None),
+            document_key(PeriodId::new(2024, Half::First), "conclusion-notice", None),
             "2024-h1/conclusion-notice"
         );
     }

@@ -406,11 +406,7 @@ fn document_view(
     status: &crate::deliver::status::PeriodStatus,
     drafts: &Path,
 ) -> DocumentView {
-    let key = document_key(
-        &period.key(),
-        document.kind.slug(),
-        document.unit.as_deref(),
-    );
+    let key = document_key(period.id(), document.kind.slug(), document.unit.as_deref());
     let number = status
         .issued
         .iter()

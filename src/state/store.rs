@@ -28,6 +28,8 @@ pub const REGISTER_HISTORY_SQL: &str = include_str!("migrations/007_register_his
 pub const ISSUED_CONTENT_SQL: &str = include_str!("migrations/008_issued_content.sql");
 /// The web page's accounts, sessions, login attempts, audit log and uploads.
 pub const WEB_SQL: &str = include_str!("migrations/009_web.sql");
+/// The web tables' times rewritten to the one format of [`time_to_sql`].
+pub const WEB_TIMES_SQL: &str = include_str!("migrations/010_web_times.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -78,6 +80,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "trang web: tài khoản, phiên, đăng nhập, nhật ký, tệp tải lên (web_*)",
         sql: WEB_SQL,
+    },
+    Migration {
+        name: "thời điểm trong các bảng của trang web viết theo một dạng (web_*)",
+        sql: WEB_TIMES_SQL,
     },
 ];
 
@@ -467,6 +473,13 @@ mod tests {
                 [],
             )
             .unwrap();
+            // The web page wrote milliseconds then.
+            conn.execute(
+                "INSERT INTO web_audit (at, username, ip, action, detail)
+                 VALUES ('2026-11-29T20:00:00.123Z', 'lan', '127.0.0.1', 'gửi', 'kỳ 2024-h1')",
+                [],
+            )
+            .unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
@@ -477,6 +490,15 @@ mod tests {
             })
             .unwrap();
         assert_eq!(users, ["lan"]);
+        // Its times now in the database's one format, read by the one reader.
+        let at: String = store
+            .read(|tx| tx.query_row("SELECT at FROM web_audit", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(at, "2026-11-29T20:00:00.123000Z");
+        assert_eq!(
+            time_to_sql(&time_from_sql(&at).unwrap()),
+            "2026-11-29T20:00:00.123000Z"
+        );
         // And a new database has the web tables from its migrations.
         let fresh = Store::open_in_memory().unwrap();
         let tables: i64 = fresh

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::auth::Role;
@@ -22,15 +22,15 @@ pub enum WebStoreError {
     NoSuchUser(String),
 }
 
-/// Times as text that sorts in time order (fixed width, UTC).
+/// Times as text that sorts in time order: the database's one format (`state::time_to_sql`).
 pub fn time_text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::state::time_to_sql(&t)
 }
 
+/// A stored time; one not in the database's format (hand-edited) reads as none, and the
+/// session it belongs to as expired.
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    crate::state::time_from_sql(text).ok()
 }
 
 #[derive(Debug, Clone)]

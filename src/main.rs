@@ -1028,6 +1028,29 @@ fn submit_command(
     by: &str,
 ) -> Result<ExitCode> {
     let config = input::config::load(config)?;
+    on_drafts(clock, period, &config, |env, period_data| {
+        let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
+        let submission =
+            vanban::deliver::submit::submit_drafts(&config, env, period_data, &kinds, by.trim())?;
+        println!("{submission}");
+        Ok(if submission.failed() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// The draft commands' common ground (`submit`, `approve`, `return`): the period read, the
+/// state opened, and the same renderers as `send`, so the drafts hashed here are the ones
+/// `send` compares. A period with problems prints them and exits 1. Says so when
+/// `[approval] required = false` makes the step advisory.
+fn on_drafts(
+    clock: &SystemClock,
+    period: &Path,
+    config: &vanban::config::Config,
+    work: impl FnOnce(&IssueEnv<'_>, &vanban::model::Period) -> Result<ExitCode>,
+) -> Result<ExitCode> {
     let store = Store::open(&config.state)?;
     let today = clock.today_in(VIETNAM);
     let period_data = match input::load_period(period, config.directory.as_deref(), today) {
@@ -1042,7 +1065,6 @@ fn submit_command(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    // The same renderers as `send` and `approve`, so the hashes recorded are the ones they compare.
     let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
     let renderers = backends.renderers();
     let env = IssueEnv {
@@ -1052,21 +1074,14 @@ fn submit_command(
         renderers: &renderers,
         signing: None,
     };
-    let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
-    let submission =
-        vanban::deliver::submit::submit_drafts(&config, &env, &period_data, &kinds, by.trim())?;
-    println!("{submission}");
+    let code = work(&env, &period_data)?;
     if !config.approval.required {
         println!(
             "Lưu ý: {} đặt [approval] required = false nên send không đòi ý kiến duyệt.",
             config.path.display()
         );
     }
-    Ok(if submission.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(code)
 }
 
 /// `vanban approve` / `vanban return`: renders the chosen drafts as `send` would and records
@@ -1083,48 +1098,20 @@ fn decide_command(
     note: Option<&str>,
 ) -> Result<ExitCode> {
     let config = input::config::load_without_secrets(config)?;
-    let store = Store::open(&config.state)?;
-    let today = clock.today_in(VIETNAM);
-    let period_data = match input::load_period(period, config.directory.as_deref(), today) {
-        Ok(p) => p,
-        Err(problems) => {
-            eprintln!("{problems}");
-            return Ok(ExitCode::FAILURE);
+    on_drafts(clock, period, &config, |env, period_data| {
+        let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
+        let ids = approval::select(period_data, &kinds, unit)?;
+        let reports = approval::decide(env, period_data, &ids, decision, by, note)?;
+        let verb = match decision {
+            Decision::Returned => "Trả lại",
+            _ => "Duyệt",
+        };
+        println!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim());
+        for report in &reports {
+            println!("  {report}");
         }
-    };
-    let templates = config
-        .templates_dir
-        .clone()
-        .map(Templates::with_overrides)
-        .unwrap_or_default();
-    // The same renderers as `send`, so the drafts hashed here are the ones send compares.
-    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
-    let renderers = backends.renderers();
-    let env = IssueEnv {
-        store: &store,
-        clock,
-        numbering: config.numbering,
-        renderers: &renderers,
-        signing: None,
-    };
-    let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
-    let ids = approval::select(&period_data, &kinds, unit)?;
-    let reports = approval::decide(&env, &period_data, &ids, decision, by, note)?;
-    let verb = match decision {
-        Decision::Returned => "Trả lại",
-        _ => "Duyệt",
-    };
-    println!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim());
-    for report in &reports {
-        println!("  {report}");
-    }
-    if !config.approval.required {
-        println!(
-            "Lưu ý: {} đặt [approval] required = false nên send không đòi ý kiến duyệt này.",
-            config.path.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn convert_command(

@@ -145,15 +145,17 @@ fn read_issuer(
     }
     let name = t.string(r, "name");
     let abbr = t.string(r, "abbr");
-    if let Some(a) = &abbr
-        && !is_symbol_part(a)
-    {
+    if let Some(a) = &abbr {
         let span = t.get("abbr").map(|n| n.span.clone()).unwrap_or_default();
-        r.report(
-            &span,
-            &t.key_path("abbr"),
-            format!("chữ viết tắt \"{a}\" chỉ được gồm chữ và số (ví dụ UBND, VP)"),
-        );
+        if !is_symbol_part(a) {
+            r.report(
+                &span,
+                &t.key_path("abbr"),
+                format!("chữ viết tắt \"{a}\" chỉ được gồm chữ và số (ví dụ UBND, VP)"),
+            );
+        } else if has_lowercase(a) {
+            r.report(&span, &t.key_path("abbr"), lowercase_symbol(a, "UBND, VP"));
+        }
     }
     let parent = t
         .opt_string(r, "parent")
@@ -486,15 +488,23 @@ fn read_documents(
         .and_then(|n| r.table(n, "documents.assignment_letter", &letter_keys))
         .and_then(|s| {
             let unit_abbr = s.string(r, "unit_abbr");
-            if let Some(abbr) = &unit_abbr
-                && !is_symbol_part(abbr)
-            {
+            if let Some(abbr) = &unit_abbr {
                 let span = s.get("unit_abbr").map(|n| n.span.clone()).unwrap_or_default();
-                r.report(
-                    &span,
-                    &s.key_path("unit_abbr"),
-                    format!("chữ viết tắt \"{abbr}\" chỉ được gồm chữ và số (ví dụ NLN, KT, VX)"),
-                );
+                if !is_symbol_part(abbr) {
+                    r.report(
+                        &span,
+                        &s.key_path("unit_abbr"),
+                        format!(
+                            "chữ viết tắt \"{abbr}\" chỉ được gồm chữ và số (ví dụ NLN, KT, VX)"
+                        ),
+                    );
+                } else if has_lowercase(abbr) {
+                    r.report(
+                        &span,
+                        &s.key_path("unit_abbr"),
+                        lowercase_symbol(abbr, "NLN, KT, VX"),
+                    );
+                }
             }
             // Each letter is its own document with its own number (Decree 30 art. 15): one
             // number for all of them would repeat it.
@@ -635,6 +645,20 @@ fn read_conclusions(r: &mut Reader<'_>, node: &Node) -> Option<Conclusions> {
 /// "-" separate the parts.
 fn is_symbol_part(abbr: &str) -> bool {
     abbr.chars().all(|c| c.is_alphanumeric() || c == '&')
+}
+
+/// The symbol ("05/TB-UBND") is written in capitals (Decree 30, Phụ lục I): a lower-case
+/// letter in an abbreviation passes as text but the page check would refuse the document.
+fn has_lowercase(abbr: &str) -> bool {
+    abbr.chars().any(char::is_lowercase)
+}
+
+fn lowercase_symbol(abbr: &str, examples: &str) -> String {
+    format!(
+        "chữ viết tắt \"{abbr}\" đứng trong ký hiệu văn bản nên phải viết in hoa: \"{}\" \
+         (ví dụ {examples})",
+        abbr.to_uppercase()
+    )
 }
 
 /// Money above this (million VND, i.e. 10 million billion đồng) is a typing error.
@@ -932,6 +956,33 @@ fn read_tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzer: `abbr = "rUBND"` passed check, then the page check refused the
+    /// rendered "Số: …/BC-rUBND". The symbol is capitals, so check says so with the line.
+    #[test]
+    fn a_lower_case_letter_in_a_symbol_is_refused_at_check() {
+        let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let text = std::fs::read_to_string(samples.join("dam-ha-2024-h1.toml")).unwrap();
+        assert!(text.contains("abbr = \"UBND\""));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ky.toml");
+        std::fs::write(
+            &path,
+            text.replacen("abbr = \"UBND\"", "abbr = \"UBnD\"", 1),
+        )
+        .unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+        let problems =
+            crate::input::load_period(&path, Some(&samples.join("directory.toml")), today)
+                .unwrap_err()
+                .to_string();
+        assert!(problems.contains("issuer.abbr"), "{problems}");
+        assert!(
+            problems.contains("phải viết in hoa: \"UBND\""),
+            "{problems}"
+        );
+        assert!(problems.contains("ky.toml:12:"), "{problems}");
+    }
 
     #[test]
     fn an_issuer_is_identified_by_symbol_and_seat_unless_given_an_id() {

@@ -273,3 +273,53 @@ fn submit_from_the_command_line_tells_the_approvers_once_then_approve_lets_send_
         "the 14 messages, once each"
     );
 }
+
+/// The approvers' mail fails (the server is down): nothing is recorded as submitted, so the
+/// next `submit` tells them, instead of finding the drafts "unchanged" and telling nobody.
+#[test]
+fn a_submission_whose_mail_failed_is_not_recorded_and_the_next_one_tells_the_approvers() {
+    let sink = Sink::start(&[]);
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["directory.toml", "dam-ha-2024-h1.toml"] {
+        std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
+    }
+    let config = |port: u16| {
+        format!(
+            "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n\
+             [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_seconds = 2\n\
+             max_attempts = 1\nretry_delay_seconds = 0\n[approval]\napprovers = [\"vp\"]\n"
+        )
+    };
+    let submit = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .args(["submit", "--by", "Trần Thị Văn Thư"])
+            .arg(dir.path().join("dam-ha-2024-h1.toml"))
+            .arg("--config")
+            .arg(dir.path().join("vanban.toml"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+
+    std::fs::write(dir.path().join("vanban.toml"), config(down)).unwrap();
+    let (ok, out) = submit();
+    assert!(!ok, "{out}");
+    assert!(out.contains("Chưa trình duyệt được 12 văn bản"), "{out}");
+    assert!(out.contains("chưa ghi là đã trình"), "{out}");
+
+    std::fs::write(dir.path().join("vanban.toml"), config(sink.port)).unwrap();
+    let (ok, out) = submit();
+    assert!(ok, "{out}");
+    assert!(out.contains("Đã trình duyệt 12 văn bản"), "{out}");
+    assert_eq!(parse_eml(&sink.received()).len(), 1);
+}

@@ -32,8 +32,8 @@ pub enum Told {
 /// What [`submit_drafts`] did.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    /// The drafts recorded as submitted now (a draft already submitted, approved or returned
-    /// with this exact content is left alone).
+    /// The drafts submitted now, recorded unless telling the approvers failed (a draft already
+    /// submitted, approved or returned with this exact content is left alone).
     pub submitted: Vec<DocId>,
     pub told: Told,
 }
@@ -49,6 +49,14 @@ impl fmt::Display for Submission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.submitted.is_empty() {
             return f.write_str("Dự thảo không đổi so với lần trình trước; không trình lại");
+        }
+        if let Told::Failed(reason) = &self.told {
+            return write!(
+                f,
+                "Chưa trình duyệt được {} văn bản: không gửi được thư cho người duyệt ({reason}); \
+                 chưa ghi là đã trình, lần trình sau sẽ gửi lại",
+                self.submitted.len()
+            );
         }
         let names: Vec<String> = self
             .submitted
@@ -68,7 +76,8 @@ impl fmt::Display for Submission {
                  xem bằng vanban status hoặc trang web)",
             ),
             Told::Sent(to) => write!(f, "; đã gửi thư cho người duyệt: {to}"),
-            Told::Failed(reason) => write!(f, "; không gửi được thư cho người duyệt: {reason}"),
+            // Said in full above: a failed submission is not recorded.
+            Told::Failed(_) => Ok(()),
         }
     }
 }
@@ -91,11 +100,9 @@ pub fn submit_drafts(
         let known = approvals
             .latest(&draft.issuer, &draft.document_key)?
             .is_some_and(|l| l.content_sha256 == draft.content_sha256);
-        if known {
-            continue;
+        if !known {
+            submitted.push(draft);
         }
-        approvals.record(&draft, Decision::Submitted, by, None, now)?;
-        submitted.push(draft);
     }
     let told = if submitted.is_empty() {
         Told::Nothing
@@ -107,6 +114,14 @@ pub fn submit_drafts(
             Err(reason) => Told::Failed(reason),
         }
     };
+    // Recorded only once the approvers were told (or there is nobody to tell): a submission
+    // whose mail failed stays unsubmitted, so the next render or `submit` tries again instead
+    // of finding the drafts "unchanged" and telling nobody.
+    if !matches!(told, Told::Failed(_)) {
+        for draft in &submitted {
+            approvals.record(draft, Decision::Submitted, by, None, now)?;
+        }
+    }
     Ok(Submission {
         submitted: submitted.into_iter().map(|d| d.id).collect(),
         told,

@@ -15,8 +15,8 @@ use chrono_tz::Tz;
 use tracing::{debug, error, info, warn};
 
 use super::{
-    CatchUpPlan, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing, first_seen,
-    last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted, reclaim_waiting,
+    CatchUpPlan, JobRun, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing,
+    first_seen, last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted, reclaim_waiting,
     record_skipped, recover_interrupted, resumable_firings, waiting_firings,
 };
 use std::sync::Arc;
@@ -271,6 +271,29 @@ impl<'a> Service<'a> {
         Ok(service)
     }
 
+    /// Executes again a firing already in the run history (reclaimed by the caller) and records
+    /// how it ended: the one path of a resumed and of a re-checked firing.
+    fn rerun(
+        &self,
+        job: &Job,
+        run: &JobRun,
+        what: &str,
+        stop: &StopSignal,
+    ) -> Result<(Firing, ExecReport), ServiceError> {
+        let firing = Firing::new(job, run.due, run.trigger);
+        info!(job = %job.name, due = %firing.local_text(), "{what}");
+        let report = self.execute(job, &firing, stop);
+        finish_firing(
+            self.store.conn(),
+            &job.name,
+            run.due,
+            self.clock.now(),
+            report.outcome(),
+            &report.detail,
+        )?;
+        Ok((firing, report))
+    }
+
     /// Runs again each firing a dead process left half done (see [`recover_interrupted`]):
     /// the ledger sends each message once, so what went before is not sent again. A firing is
     /// resumed once; if the process dies again meanwhile, it stays interrupted.
@@ -286,18 +309,9 @@ impl<'a> Service<'a> {
             if !reclaim_interrupted(conn, &run.job, run.due)? {
                 continue;
             }
-            let firing = Firing::new(job, run.due, run.trigger);
-            info!(job = %job.name, due = %firing.local_text(), "Chạy tiếp lần chạy bị gián đoạn");
-            let report = self.execute(job, &firing, stop);
+            let (firing, report) =
+                self.rerun(job, &run, "Chạy tiếp lần chạy bị gián đoạn", stop)?;
             let outcome = report.outcome();
-            finish_firing(
-                conn,
-                &job.name,
-                run.due,
-                self.clock.now(),
-                outcome,
-                &report.detail,
-            )?;
             let one_line = report.detail.lines().collect::<Vec<_>>().join(" | ");
             match outcome {
                 RunOutcome::Ok => info!(
@@ -443,18 +457,8 @@ impl<'a> Service<'a> {
             if !reclaim_waiting(conn, &run.job, run.due)? {
                 continue;
             }
-            let firing = Firing::new(job, run.due, run.trigger);
-            info!(job = %job.name, due = %firing.local_text(), "Xem lại tác vụ đang chờ duyệt");
-            let report = self.execute(job, &firing, stop);
+            let (firing, report) = self.rerun(job, &run, "Xem lại tác vụ đang chờ duyệt", stop)?;
             let outcome = report.outcome();
-            finish_firing(
-                conn,
-                &job.name,
-                run.due,
-                self.clock.now(),
-                outcome,
-                &report.detail,
-            )?;
             match outcome {
                 RunOutcome::Waiting => {
                     let since = run.started.unwrap_or(run.due);

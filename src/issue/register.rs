@@ -322,24 +322,11 @@ impl<'a> Register<'a> {
         now: DateTime<Utc>,
     ) -> Result<u32, RegisterError> {
         let db = self.store.name().clone();
-        if symbol.trim().is_empty() {
-            return Err(RegisterError::EmptySymbol {
-                db,
-                document_key: document_key.to_owned(),
-            });
-        }
+        check_symbol(&db, symbol, document_key)?;
         let series = series_for(scheme, symbol);
         let number = self.store.immediate(|tx| {
             let document_key = &current_key(tx, issuer, document_key)?;
-            let held: Option<(u32, String)> = tx
-                .query_row(
-                    "SELECT number, symbol FROM register
-                     WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
-                    params![issuer, year, document_key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((number, reserved)) = held {
+            if let Some((number, reserved)) = held_number(tx, issuer, year, document_key)? {
                 if reserved == symbol {
                     return Ok(Ok(number));
                 }
@@ -653,23 +640,12 @@ impl<'a> Register<'a> {
     ) -> Result<(), RegisterError> {
         let db = self.store.name().clone();
         check_act(&db, number, by)?;
-        if symbol.trim().is_empty() {
-            return Err(RegisterError::EmptySymbol {
-                db,
-                document_key: document_key.to_owned(),
-            });
-        }
+        check_symbol(&db, symbol, document_key)?;
         let series = series_for(scheme, symbol);
         self.store.immediate(|tx| {
-            let held: Option<(u32, String)> = tx
-                .query_row(
-                    "SELECT number, symbol FROM register
-                     WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
-                    params![issuer, year, document_key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((held, held_symbol)) = held {
+            // A replaced document's number is its replacement's, as in `reserve`.
+            let document_key = &current_key(tx, issuer, document_key)?;
+            if let Some((held, held_symbol)) = held_number(tx, issuer, year, document_key)? {
                 if held == number && held_symbol == symbol {
                     return Ok(Ok(()));
                 }
@@ -792,6 +768,33 @@ impl<'a> Register<'a> {
         })?;
         Ok(entries)
     }
+}
+
+/// A document is numbered under a symbol ("TB-UBND"); an empty one would file it nowhere.
+fn check_symbol(db: &DbName, symbol: &str, document_key: &str) -> Result<(), RegisterError> {
+    if symbol.trim().is_empty() {
+        return Err(RegisterError::EmptySymbol {
+            db: db.clone(),
+            document_key: document_key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The number and symbol `document_key` holds in `year`, if any.
+fn held_number(
+    tx: &Transaction<'_>,
+    issuer: &str,
+    year: i32,
+    document_key: &str,
+) -> rusqlite::Result<Option<(u32, String)>> {
+    tx.query_row(
+        "SELECT number, symbol FROM register
+         WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
+        params![issuer, year, document_key],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }
 
 /// What every act on the register needs: a number from 1 and the name of who did it.

@@ -392,6 +392,22 @@ mod tests {
         let third = replace(&store, &period, &notice(), "Lan", "Lại sai", t1).unwrap();
         assert_eq!(third.replacement_key, format!("{key}#3"));
         assert_eq!(third.number, format!("{second:02}/TB-UBND"));
+        // A number the clerk takes by hand for the replacement goes to it, not to the
+        // document it replaces (which already holds its own).
+        register
+            .assign(
+                &issuer,
+                2024,
+                "TB-UBND",
+                crate::config::NumberingScheme::PerType,
+                &key,
+                125,
+                "Hoa",
+                t1,
+            )
+            .unwrap();
+        let held = register.lookup(&issuer, 2024, &key).unwrap().unwrap();
+        assert_eq!((held.number, held.document_key), (125, format!("{key}#3")));
     }
 
     #[test]

@@ -621,14 +621,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(config_path) = &config {
                 let settings = input::config::load_without_secrets(config_path)?;
                 if let Some(signing) = &settings.signing {
-                    let mut signers: Vec<String> = Vec::new();
+                    let mut to_sign = vanban::issue::signatures::ToSign::default();
                     for kind in vanban::model::DocumentKind::ALL {
-                        let name = &p.settings(kind).signer.name;
-                        if !signers.contains(name) {
-                            signers.push(name.clone());
-                        }
+                        to_sign.add(
+                            &p.settings(kind).signer.name,
+                            vanban::issue::signatures::IssuingBody::of(&p, kind),
+                        );
                     }
-                    for problem in vanban::issue::signatures::setting_problems(signing, &signers) {
+                    for problem in vanban::issue::signatures::setting_problems(signing, &to_sign) {
                         failed = true;
                         eprintln!("{}: [signing]: {problem}", config_path.display());
                     }

@@ -27,6 +27,8 @@ use sink::{Sink, parse_eml, sha256_hex};
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sign");
 const ORGANISATION: &str = "Ủy ban nhân dân huyện Đầm Hà";
+/// The Office, when it issues the notice (TB-VP) with its own key and seal.
+const OFFICE: &str = "Văn phòng HĐND và UBND huyện Đầm Hà";
 /// The signature blocks' names in the sample: the report, the notice, the letters.
 const REPORT_SIGNER: &str = "Hoàng Vĩnh Khuyến";
 const NOTICE_SIGNER: &str = "Tô Xuân Lợi";
@@ -76,9 +78,35 @@ impl Office {
     /// `token`: the organisation's key and certificate on a SoftHSM2 token "UBND" (label "org")
     /// instead of a PKCS#12 file.
     fn build(port: u16, expired: &[&str], without_key: &[&str], token: bool) -> Office {
+        Office::build_full(port, expired, without_key, token, false)
+    }
+
+    /// `office_notice`: the conclusion notice is issued by the Office (TB-VP), which has its own
+    /// key and seal in `[[signing.issuers]]`.
+    fn build_full(
+        port: u16,
+        expired: &[&str],
+        without_key: &[&str],
+        token: bool,
+        office_notice: bool,
+    ) -> Office {
         let dir = tempfile::tempdir().unwrap();
         for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
             std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
+        }
+        if office_notice {
+            let period = dir.path().join("dam-ha-2024-h1.toml");
+            let text = std::fs::read_to_string(&period).unwrap();
+            let changed = text.replacen(
+                "conclusion_notice = { signer",
+                &format!(
+                    "conclusion_notice = {{ issuer = {{ name = \"{OFFICE}\", abbr = \"VP\", \
+                     header = [\"Văn phòng HĐND và UBND\", \"huyện Đầm Hà\"] }}, signer"
+                ),
+                1,
+            );
+            assert_ne!(changed, text, "the sample's notice line moved");
+            std::fs::write(&period, changed).unwrap();
         }
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys).unwrap();
@@ -107,8 +135,12 @@ impl Office {
             (NOTICE_SIGNER, "loi"),
             (LETTER_SIGNER, "cuong"),
             (ORGANISATION, "ubnd"),
+            (OFFICE, "vp"),
         ];
         for (name, file) in people {
+            if name == OFFICE && !office_notice {
+                continue;
+            }
             // The person who signs the report holds an RSA-2048 key (the fixtures'), the others
             // ECDSA P-256 keys made now.
             let pkcs8 = if name == REPORT_SIGNER {
@@ -138,6 +170,16 @@ impl Office {
                     "[signing]\norganisation = {{ pkcs12 = \"keys/{file}.p12\", password_env = \
                      \"VANBAN_TEST_ORG_PIN\", seal_image = \"keys/con-dau.png\" }}\n{signing}"
                 );
+            } else if name == OFFICE {
+                signing.push_str(&format!(
+                    "[[signing.issuers]]\nissuer = \"VP\"\npkcs12 = \"keys/{file}.p12\"\n\
+                     password_file = \"keys/pin.txt\"\nseal_image = \"keys/con-dau-vp.png\"\n"
+                ));
+                std::fs::copy(
+                    Path::new(FIXTURES).join("con-dau.png"),
+                    keys.join("con-dau-vp.png"),
+                )
+                .unwrap();
             } else if !without_key.contains(&name) {
                 signing.push_str(&format!(
                     "[[signing.signers]]\nname = \"{name}\"\npkcs12 = \"keys/{file}.p12\"\n\
@@ -395,6 +437,55 @@ fn every_sent_pdf_is_signed_by_its_signer_then_the_organisation_and_reads_the_sa
         "{status}"
     );
     assert!(!status.contains("chưa ký số"), "{status}");
+}
+
+#[test]
+fn a_notice_the_office_issues_is_signed_with_the_offices_key_not_the_committees() {
+    let sink = Sink::start(&[]);
+    let office = Office::build_full(sink.port, &[], &[], false, true);
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    let filed = office.filed();
+    let mut notices = 0;
+    for (name, pdf) in filed.iter().filter(|(n, _)| n.ends_with(".pdf")) {
+        let organisation = if name.contains("-TB-VP") {
+            notices += 1;
+            OFFICE
+        } else {
+            ORGANISATION
+        };
+        assert_eq!(
+            verified_signatures(name, pdf),
+            [
+                ("ChuKyNguoiKy".to_owned(), expected_signer(name).to_owned()),
+                ("ChuKyCoQuan".to_owned(), organisation.to_owned()),
+            ],
+            "{name}"
+        );
+    }
+    assert_eq!(notices, 1, "{filed:?}");
+
+    // Without the Office's own entry, `check` names it and `send` issues nothing: the
+    // committee's seal is never put on the Office's notice.
+    let sink = Sink::start(&[]);
+    let office = Office::build_full(sink.port, &[], &[], false, true);
+    let config = office.path("vanban.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("[[signing.issuers]]").unwrap();
+    let end = start + text[start..].find("seal_image").unwrap();
+    let end = end + text[end..].find('\n').unwrap() + 1;
+    std::fs::write(&config, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let check = office.run("check", &[]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("«{OFFICE}»")), "{stderr}");
+    assert!(stderr.contains("[[signing.issuers]]"), "{stderr}");
+    let (ok, out) = office.send();
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("do «{OFFICE}» ban hành")), "{out}");
+    assert!(out.contains("Chưa cấp số"), "{out}");
+    assert!(sink.received().is_empty());
+    assert_eq!(office.register_rows(), 0);
 }
 
 #[test]

@@ -40,6 +40,16 @@ pub struct OrganisationKey {
     pub seal_image: PathBuf,
 }
 
+/// One `[[signing.issuers]]` entry: the key and seal of an issuing body other than the period's
+/// own (the Office issuing "TB-VP" has its own seal and certificate; signing its notice with the
+/// People's Committee's would put the wrong body's seal on the page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerKey {
+    /// The issuer's `id` or its abbreviation ("VP"), as written in the period file.
+    pub issuer: String,
+    pub organisation: OrganisationKey,
+}
+
 /// One `[[signing.signers]]` entry: a person who signs documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignerKey {
@@ -53,7 +63,10 @@ pub struct SignerKey {
 /// `[signing]`: absent, documents are sent unsigned (with a warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningSettings {
+    /// The period's own issuer (the People's Committee).
     pub organisation: OrganisationKey,
+    /// Other issuing bodies whose documents vanban issues, each with its own key and seal.
+    pub issuers: Vec<IssuerKey>,
     pub signers: Vec<SignerKey>,
     /// An RFC 3161 time-stamping authority: signatures become PAdES B-T.
     pub tsa_url: Option<String>,
@@ -64,6 +77,34 @@ impl SigningSettings {
     /// surrounding spaces ignored).
     pub fn signer(&self, name: &str) -> Option<&SignerKey> {
         self.signers.iter().find(|s| same_person(&s.name, name))
+    }
+
+    /// The key and seal of the body issuing a document, with the entry they come from as a
+    /// message names it: its own `[[signing.issuers]]` entry, matched on the issuer's id or
+    /// abbreviation; else, for the period's own issuer only, the default `organisation`. Another
+    /// body without an entry has no key: never the default's, whose seal is another body's.
+    pub fn organisation_for(
+        &self,
+        issuer_id: &str,
+        issuer_abbr: &str,
+        is_period_issuer: bool,
+    ) -> Option<(&OrganisationKey, String)> {
+        let same = |a: &str, b: &str| comparable(a) == comparable(b);
+        let own = self
+            .issuers
+            .iter()
+            .find(|e| same(&e.issuer, issuer_id))
+            .or_else(|| self.issuers.iter().find(|e| same(&e.issuer, issuer_abbr)));
+        match own {
+            Some(e) => Some((
+                &e.organisation,
+                format!("[[signing.issuers]] issuer = \"{}\"", e.issuer),
+            )),
+            None if is_period_issuer => {
+                Some((&self.organisation, "[signing].organisation".to_owned()))
+            }
+            None => None,
+        }
     }
 }
 
@@ -103,6 +144,7 @@ mod tests {
                 key,
                 signature_image: "k.png".into(),
             }],
+            issuers: Vec::new(),
             tsa_url: None,
         };
         // NFD spelling, extra spaces, upper case.
@@ -110,5 +152,40 @@ mod tests {
             unicode_normalization::UnicodeNormalization::nfd(" HOÀNG  Vĩnh Khuyến ").collect();
         assert!(settings.signer(&nfd).is_some());
         assert!(settings.signer("Tô Xuân Lợi").is_none());
+    }
+
+    #[test]
+    fn another_issuer_signs_with_its_own_entry_never_with_the_committees_seal() {
+        let org = |file: &str| OrganisationKey {
+            key: KeyLocation::Pkcs12 {
+                path: format!("{file}.p12").into(),
+                password: SecretRef::Env("PIN".into()),
+            },
+            seal_image: format!("{file}.png").into(),
+        };
+        let settings = SigningSettings {
+            organisation: org("ubnd"),
+            issuers: vec![IssuerKey {
+                issuer: "VP".into(),
+                organisation: org("vp"),
+            }],
+            signers: Vec::new(),
+            tsa_url: None,
+        };
+        let seal = |k: Option<(&OrganisationKey, String)>| k.map(|(k, _)| k.seal_image.clone());
+        assert_eq!(
+            seal(settings.organisation_for("ubnd/đầm hà", "UBND", true)),
+            Some("ubnd.png".into())
+        );
+        // Matched on the abbreviation, whatever its case.
+        assert_eq!(
+            seal(settings.organisation_for("vp/đầm hà", "vp", false)),
+            Some("vp.png".into())
+        );
+        // Another body with no entry of its own has no key.
+        assert_eq!(
+            seal(settings.organisation_for("tckh/đầm hà", "TCKH", false)),
+            None
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::Problems;
 use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
-    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, Job, KeyLocation,
+    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
     NumberingScheme, OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey,
     SigningSettings, Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
     same_person,
@@ -50,7 +50,7 @@ const TOP_KEYS: &[&str] = &[
     "signing",
     "approval",
 ];
-const SIGNING_KEYS: &[&str] = &["organisation", "signers", "tsa_url"];
+const SIGNING_KEYS: &[&str] = &["organisation", "issuers", "signers", "tsa_url"];
 /// Where a key is, for the organisation and for each signer. `password` and `pin` are known
 /// only to be refused with their own message: a secret is never written in the file.
 const KEY_KEYS: &[&str] = &[
@@ -350,6 +350,35 @@ fn read_signing(
             seal_image: seal_image?,
         })
     });
+    let mut issuers: Vec<IssuerKey> = Vec::new();
+    for (path, node) in t.list(r, "issuers", false) {
+        let mut known = KEY_KEYS.to_vec();
+        known.extend(["issuer", "seal_image"]);
+        let Some(e) = r.table(node, &path, &known) else {
+            continue;
+        };
+        let issuer = e.string(r, "issuer");
+        let key = read_key(r, &e, resolve);
+        let seal_image = e.string(r, "seal_image").map(resolve);
+        let (Some(issuer), Some(key), Some(seal_image)) = (issuer, key, seal_image) else {
+            continue;
+        };
+        if issuers
+            .iter()
+            .any(|known| known.issuer.trim().eq_ignore_ascii_case(issuer.trim()))
+        {
+            r.report(
+                &span_of(&e, "issuer"),
+                &e.key_path("issuer"),
+                format!("cơ quan ban hành \"{issuer}\" đã được khai báo ở trên"),
+            );
+            continue;
+        }
+        issuers.push(IssuerKey {
+            issuer,
+            organisation: OrganisationKey { key, seal_image },
+        });
+    }
     let mut signers: Vec<SignerKey> = Vec::new();
     for (path, node) in t.list(r, "signers", false) {
         let mut known = KEY_KEYS.to_vec();
@@ -391,6 +420,7 @@ fn read_signing(
     }
     Some(SigningSettings {
         organisation: organisation?,
+        issuers,
         signers,
         tsa_url,
     })
@@ -955,6 +985,47 @@ key_label = "loi"
 pin_env = "VANBAN_LOI_PIN"
 signature_image = "certs/loi.png"
 "#;
+
+    #[test]
+    fn another_issuing_body_has_its_own_key_and_seal() {
+        let issuers = r#"
+[[signing.issuers]]
+issuer = "VP"
+pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+token = "VP"
+key_label = "vp"
+pin_env = "VANBAN_VP_PIN"
+seal_image = "certs/vp-seal.png"
+"#;
+        let text = format!("{GOOD}{SIGNING}{issuers}");
+        let config = load_without_secrets_from(Path::new("/etc/vanban/v.toml"), &text).unwrap();
+        let signing = config.signing.unwrap();
+        assert_eq!(signing.issuers.len(), 1);
+        assert_eq!(signing.issuers[0].issuer, "VP");
+        assert_eq!(
+            signing.issuers[0].organisation.seal_image,
+            Path::new("/etc/vanban/certs/vp-seal.png")
+        );
+        // The same body twice, and an entry without its seal, are refused with their lines.
+        let twice = format!(
+            "{GOOD}{SIGNING}{issuers}{}",
+            issuers.replace("\"VP\"\npkcs11", "\"vp\"\npkcs11")
+        );
+        let err = load_without_secrets_from(Path::new("v.toml"), &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("đã được khai báo ở trên"), "{err}");
+        assert!(err.contains("signing.issuers"), "{err}");
+        let no_seal = format!(
+            "{GOOD}{SIGNING}{}",
+            issuers.replace("seal_image = \"certs/vp-seal.png\"\n", "")
+        );
+        let err = load_without_secrets_from(Path::new("v.toml"), &no_seal)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("seal_image"), "{err}");
+        assert!(err.contains("v.toml:"), "{err}");
+    }
 
     #[test]
     fn the_signing_section_names_keys_images_and_where_secrets_are() {

@@ -256,16 +256,16 @@ pub struct ReadyDocument {
     pub signatures: Vec<SignatureRecord>,
 }
 
-/// The people who must sign the `documents` not issued yet (an issued document is re-sent as
-/// filed, signed or not): the names in their signature blocks, for [`signatures::open_keys`]
-/// before any number is reserved.
+/// Who must sign the `documents` not issued yet (an issued document is re-sent as filed, signed
+/// or not): the names in their signature blocks and the bodies issuing them, for
+/// [`signatures::open_keys`] before any number is reserved.
 pub fn signers_to_sign(
     store: &Store,
     period: &Period,
     documents: &[DocId],
-) -> Result<Vec<String>, IssueError> {
+) -> Result<signatures::ToSign, IssueError> {
     let register = Register::new(store);
-    let mut names: Vec<String> = Vec::new();
+    let mut to_sign = signatures::ToSign::default();
     for id in documents {
         let issuer = issuer_key(period.issuer_of(id.kind));
         if let Some(entry) = register.find_issued(&issuer, &id.register_key(period))?
@@ -273,12 +273,12 @@ pub fn signers_to_sign(
         {
             continue;
         }
-        let name = &period.settings(id.kind).signer.name;
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
+        to_sign.add(
+            &period.settings(id.kind).signer.name,
+            signatures::IssuingBody::of(period, id.kind),
+        );
     }
-    Ok(names)
+    Ok(to_sign)
 }
 
 /// Numbers (or, in a dry run, drafts) `documents` and returns them rendered, or read back as
@@ -396,7 +396,7 @@ pub fn prepare(
     if let (Some(keys), false) = (env.signing, dry_run) {
         for (id, document) in planned.iter_mut() {
             if !filed.contains_key(id) {
-                keys.add_images(document);
+                keys.add_images(document, &issuer_key(period.issuer_of(id.kind)));
             }
         }
     }

@@ -12,7 +12,7 @@ use super::sign::{
     self, CertificateError, KeyError, SecretSource, SignError, SignerKeySource, Signing,
     SigningKey, TsaClient, certificate,
 };
-use crate::config::{KeyLocation, SecretRef, SigningSettings, same_person};
+use crate::config::{KeyLocation, OrganisationKey, SecretRef, SigningSettings, same_person};
 use crate::render::{PlannedDocument, TemplateImage};
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
 
@@ -44,14 +44,20 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOwner {
     Signer(String),
-    Organisation,
+    /// An issuing body, with the `[signing]` entry its key comes from.
+    Organisation {
+        name: String,
+        entry: String,
+    },
 }
 
 impl std::fmt::Display for KeyOwner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeyOwner::Signer(name) => write!(f, "người ký «{name}»"),
-            KeyOwner::Organisation => f.write_str("cơ quan ban hành ([signing].organisation)"),
+            KeyOwner::Organisation { name, entry } => {
+                write!(f, "cơ quan ban hành «{name}» ({entry})")
+            }
         }
     }
 }
@@ -82,8 +88,68 @@ pub enum SigningError {
     },
     #[error("ký số văn bản {document} không thành công: {error}")]
     Sign { document: String, error: SignError },
+    #[error(
+        "văn bản do «{name}» ban hành nhưng mục [signing] của tệp cấu hình không có khóa ký số và \
+         con dấu của cơ quan này: thêm [[signing.issuers]] với issuer = \"{abbr}\", khóa ký số \
+         (pkcs12 hoặc pkcs11_module) và seal_image (không dùng con dấu của cơ quan khác). Chưa \
+         cấp số, chưa gửi thư nào."
+    )]
+    NoOrganisationKey { name: String, abbr: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A body whose documents are about to be issued and signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuingBody {
+    /// Its key in the register (`filing::issuer_key`).
+    pub key: String,
+    pub abbr: String,
+    pub name: String,
+    /// The period's own issuer, signed with the default `[signing].organisation`.
+    pub is_period_issuer: bool,
+}
+
+impl IssuingBody {
+    /// The body issuing `kind` in `period`.
+    pub fn of(period: &crate::model::Period, kind: crate::model::DocumentKind) -> IssuingBody {
+        let issuer = period.issuer_of(kind);
+        IssuingBody {
+            key: super::filing::issuer_key(issuer),
+            abbr: issuer.abbr.clone(),
+            name: issuer.name.clone(),
+            is_period_issuer: super::filing::issuer_key(issuer)
+                == super::filing::issuer_key(&period.issuer),
+        }
+    }
+
+    fn settings<'s>(&self, settings: &'s SigningSettings) -> Option<(&'s OrganisationKey, String)> {
+        settings.organisation_for(&self.key, &self.abbr, self.is_period_issuer)
+    }
+}
+
+/// Who signs the documents about to be issued: the people in their signature blocks and the
+/// bodies issuing them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToSign {
+    pub signers: Vec<String>,
+    pub bodies: Vec<IssuingBody>,
+}
+
+impl ToSign {
+    pub fn is_empty(&self) -> bool {
+        self.signers.is_empty() && self.bodies.is_empty()
+    }
+
+    /// Adds a document's signer and body, each once.
+    pub fn add(&mut self, signer: &str, body: IssuingBody) {
+        if !self.signers.iter().any(|s| same_person(s, signer)) {
+            self.signers.push(signer.to_owned());
+        }
+        if !self.bodies.iter().any(|b| b.key == body.key) {
+            self.bodies.push(body);
+        }
+    }
 }
 
 /// A signer's opened key and signature image.
@@ -93,11 +159,18 @@ struct OpenedSigner {
     image: Arc<[u8]>,
 }
 
+/// An issuing body's opened key and seal image.
+struct OpenedOrganisation {
+    /// The body's key in the register.
+    issuer: String,
+    key: SigningKey,
+    seal: Arc<[u8]>,
+}
+
 /// The keys of one run, opened and checked, with the images the page shows.
 pub struct Keys {
     signers: Vec<OpenedSigner>,
-    organisation: SigningKey,
-    seal: Arc<[u8]>,
+    organisations: Vec<OpenedOrganisation>,
     tsa: Option<TsaClient>,
 }
 
@@ -124,9 +197,12 @@ fn read_png(what: String, path: &Path) -> Result<Arc<[u8]>, SigningError> {
 impl Keys {
     /// Gives a document about to be issued the signer's signature image and the organisation's
     /// seal: its context names them, its PDF template reads them.
-    pub fn add_images(&self, document: &mut PlannedDocument) {
+    pub fn add_images(&self, document: &mut PlannedDocument, issuer: &str) {
         let name = document.context.signer.name.clone();
         let Some(signer) = self.signers.iter().find(|s| same_person(&s.name, &name)) else {
+            return;
+        };
+        let Some(organisation) = self.organisations.iter().find(|o| o.issuer == issuer) else {
             return;
         };
         document.context.signer.signature_image = Some(SIGNATURE_PATH.to_owned());
@@ -138,7 +214,7 @@ impl Keys {
             },
             TemplateImage {
                 path: SEAL_PATH.to_owned(),
-                bytes: Arc::clone(&self.seal),
+                bytes: Arc::clone(&organisation.seal),
             },
         ];
     }
@@ -197,17 +273,17 @@ fn open_checked(
     Ok(key)
 }
 
-/// Opens the organisation's key and the key of every person in `signers` (the names in the
-/// signature blocks of the documents about to be issued), and checks each certificate at `now`.
-/// Called before any number is reserved: a missing, expired or wrong key stops the run with
-/// nothing used up.
+/// Opens the key of every person and every issuing body in `to_sign` (the signature blocks and
+/// issuers of the documents about to be issued), and checks each certificate at `now`. Called
+/// before any number is reserved: a missing, expired or wrong key stops the run with nothing
+/// used up.
 pub fn open_keys(
     settings: &SigningSettings,
-    signers: &[String],
+    to_sign: &ToSign,
     now: DateTime<Utc>,
 ) -> Result<Keys, SigningError> {
     let mut opened: Vec<OpenedSigner> = Vec::new();
-    for name in signers {
+    for name in &to_sign.signers {
         if opened.iter().any(|s| same_person(&s.name, name)) {
             continue;
         }
@@ -225,23 +301,40 @@ pub fn open_keys(
             image,
         });
     }
-    let seal = read_png(
-        "ảnh con dấu của cơ quan ban hành".into(),
-        &settings.organisation.seal_image,
-    )?;
-    let organisation = open_checked(&settings.organisation.key, KeyOwner::Organisation, now)?;
+    let mut organisations = Vec::new();
+    for body in &to_sign.bodies {
+        let (entry, label) =
+            body.settings(settings)
+                .ok_or_else(|| SigningError::NoOrganisationKey {
+                    name: body.name.clone(),
+                    abbr: body.abbr.clone(),
+                })?;
+        let seal = read_png(
+            format!("ảnh con dấu của «{}» ({label})", body.name),
+            &entry.seal_image,
+        )?;
+        let owner = KeyOwner::Organisation {
+            name: body.name.clone(),
+            entry: label,
+        };
+        let key = open_checked(&entry.key, owner, now)?;
+        organisations.push(OpenedOrganisation {
+            issuer: body.key.clone(),
+            key,
+            seal,
+        });
+    }
     Ok(Keys {
         signers: opened,
-        organisation,
-        seal,
+        organisations,
         tsa: settings.tsa_url.clone().map(TsaClient::new),
     })
 }
 
 /// Problems `check` reports for a `[signing]` section without opening any key (that needs the
-/// secrets): a signer of the period's documents with no entry, a key file or image that is not
-/// there or an image that is not a PNG.
-pub fn setting_problems(settings: &SigningSettings, signers: &[String]) -> Vec<String> {
+/// secrets): a signer or an issuing body of the period's documents with no entry, a key file or
+/// image that is not there or an image that is not a PNG.
+pub fn setting_problems(settings: &SigningSettings, to_sign: &ToSign) -> Vec<String> {
     let mut problems = Vec::new();
     let mut file = |what: String, path: &Path, png: bool| match std::fs::read(path) {
         Ok(bytes) if png && !bytes.starts_with(b"\x89PNG\r\n\x1a\n") => problems.push(format!(
@@ -257,14 +350,27 @@ pub fn setting_problems(settings: &SigningSettings, signers: &[String]) -> Vec<S
             KeyLocation::Pkcs11 { module, .. } => Some(module.clone()),
         }
     };
-    if let Some(path) = key_file(&settings.organisation.key) {
-        file("khóa ký số của cơ quan ban hành".into(), &path, false);
+    let mut bodies_without_key = Vec::new();
+    for body in &to_sign.bodies {
+        match body.settings(settings) {
+            Some((entry, label)) => {
+                if let Some(path) = key_file(&entry.key) {
+                    file(
+                        format!("khóa ký số của «{}» ({label})", body.name),
+                        &path,
+                        false,
+                    );
+                }
+                file(
+                    format!("ảnh con dấu của «{}» ({label})", body.name),
+                    &entry.seal_image,
+                    true,
+                );
+            }
+            None => bodies_without_key.push(body),
+        }
     }
-    file(
-        "ảnh con dấu của cơ quan ban hành".into(),
-        &settings.organisation.seal_image,
-        true,
-    );
+    let signers = &to_sign.signers;
     let mut missing = Vec::new();
     for name in signers {
         match settings.signer(name) {
@@ -288,6 +394,13 @@ pub fn setting_problems(settings: &SigningSettings, signers: &[String]) -> Vec<S
         problems.push(format!(
             "văn bản do «{name}» ký nhưng mục [signing] không có người ký này ([[signing.signers]] \
              với name = \"{name}\", khóa ký số và signature_image)"
+        ));
+    }
+    for body in bodies_without_key {
+        problems.push(format!(
+            "văn bản do «{}» ban hành nhưng mục [signing] không có khóa ký số và con dấu của cơ \
+             quan này ([[signing.issuers]] với issuer = \"{}\", khóa ký số và seal_image)",
+            body.name, body.abbr
         ));
     }
     problems
@@ -339,13 +452,22 @@ pub fn sign_document(
         document: file.label.to_owned(),
         error,
     };
+    let organisation = &keys
+        .organisations
+        .iter()
+        .find(|o| o.issuer == file.issuer)
+        .ok_or_else(|| SigningError::NoOrganisationKey {
+            name: file.issuer.to_owned(),
+            abbr: file.issuer.to_owned(),
+        })?
+        .key;
     certificate::check(person.certificate(), now).map_err(|e| failed(e.into()))?;
-    certificate::check(keys.organisation.certificate(), now).map_err(|e| failed(e.into()))?;
+    certificate::check(organisation.certificate(), now).map_err(|e| failed(e.into()))?;
     let steps = [
         (Role::Signer, person, "ChuKyNguoiKy", "Ký ban hành văn bản"),
         (
             Role::Organisation,
-            &keys.organisation,
+            organisation,
             "ChuKyCoQuan",
             "Chữ ký số của cơ quan, tổ chức ban hành",
         ),
@@ -447,6 +569,33 @@ mod tests {
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\nrest";
 
+    fn committee() -> IssuingBody {
+        IssuingBody {
+            key: "ubnd/đầm hà".into(),
+            abbr: "UBND".into(),
+            name: "Ủy ban nhân dân huyện Đầm Hà".into(),
+            is_period_issuer: true,
+        }
+    }
+
+    fn office() -> IssuingBody {
+        IssuingBody {
+            key: "vp/đầm hà".into(),
+            abbr: "VP".into(),
+            name: "Văn phòng HĐND và UBND huyện Đầm Hà".into(),
+            is_period_issuer: false,
+        }
+    }
+
+    /// The committee's documents, signed by `names`.
+    fn to_sign(names: &[String]) -> ToSign {
+        let mut to_sign = ToSign::default();
+        for name in names {
+            to_sign.add(name, committee());
+        }
+        to_sign
+    }
+
     fn settings(dir: &Path) -> SigningSettings {
         let key = |name: &str| KeyLocation::Pkcs12 {
             path: dir.join(name),
@@ -457,6 +606,7 @@ mod tests {
                 key: key("ubnd.p12"),
                 seal_image: dir.join("con-dau.png"),
             },
+            issuers: Vec::new(),
             signers: vec![SignerKey {
                 name: "Hoàng Vĩnh Khuyến".into(),
                 key: key("khuyen.p12"),
@@ -474,17 +624,17 @@ mod tests {
         std::fs::write(dir.path().join("con-dau.png"), PNG).unwrap();
         std::fs::write(dir.path().join("khuyen.jpg"), b"\xff\xd8\xff").unwrap();
         let names = vec!["Hoàng Vĩnh Khuyến".to_owned(), "Tô Xuân Lợi".to_owned()];
-        let problems = setting_problems(&settings(dir.path()), &names);
+        let problems = setting_problems(&settings(dir.path()), &to_sign(&names));
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("ảnh chữ ký của «Hoàng Vĩnh Khuyến»"));
         assert!(problems[0].contains("không phải ảnh PNG"));
         assert!(problems[1].contains("«Tô Xuân Lợi»"));
         std::fs::remove_file(dir.path().join("ubnd.p12")).unwrap();
-        let problems = setting_problems(&settings(dir.path()), &names[..1]);
+        let problems = setting_problems(&settings(dir.path()), &to_sign(&names[..1]));
         assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("khóa ký số của cơ quan ban hành")),
+            problems.iter().any(|p| p.contains(
+                "khóa ký số của «Ủy ban nhân dân huyện Đầm Hà» ([signing].organisation)"
+            )),
             "{problems:?}"
         );
     }
@@ -495,18 +645,90 @@ mod tests {
         std::fs::write(dir.path().join("khuyen.jpg"), PNG).unwrap();
         std::fs::write(dir.path().join("con-dau.png"), PNG).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
-        let error = open_keys(&settings(dir.path()), &["Tô Xuân Lợi".into()], now).unwrap_err();
+        let error = open_keys(
+            &settings(dir.path()),
+            &to_sign(&["Tô Xuân Lợi".into()]),
+            now,
+        )
+        .unwrap_err();
         assert!(
             matches!(&error, SigningError::NoSignerKey { name } if name == "Tô Xuân Lợi"),
             "{error}"
         );
         // The password's variable is not set: named, with whose key it is.
-        let error =
-            open_keys(&settings(dir.path()), &["Hoàng Vĩnh Khuyến".into()], now).unwrap_err();
+        let error = open_keys(
+            &settings(dir.path()),
+            &to_sign(&["Hoàng Vĩnh Khuyến".into()]),
+            now,
+        )
+        .unwrap_err();
         let text = error.to_string();
         assert!(text.contains("người ký «Hoàng Vĩnh Khuyến»"), "{text}");
         assert!(text.contains("VANBAN_KHONG_CO"), "{text}");
         assert!(text.contains("Chưa cấp số"), "{text}");
+    }
+
+    #[test]
+    fn another_body_without_its_own_key_is_refused_never_signed_with_the_committees_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["ubnd.p12", "khuyen.p12", "vp.p12"] {
+            std::fs::write(dir.path().join(file), b"p12").unwrap();
+        }
+        std::fs::write(dir.path().join("khuyen.jpg"), PNG).unwrap();
+        std::fs::write(dir.path().join("con-dau.png"), PNG).unwrap();
+        let mut to_sign = to_sign(&["Hoàng Vĩnh Khuyến".into()]);
+        to_sign.add("Hoàng Vĩnh Khuyến", office());
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
+        let mut settings = settings(dir.path());
+        // No entry for the Office: `check` says so, and so does `send` before any key is used.
+        let problems = setting_problems(&settings, &to_sign);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("«Văn phòng HĐND và UBND huyện Đầm Hà»")
+                    && p.contains("issuer = \"VP\"")),
+            "{problems:?}"
+        );
+        let mut office_only = ToSign::default();
+        office_only.add("Hoàng Vĩnh Khuyến", office());
+        // Opening the Office's key alone (the signer's secret is not set here) is refused
+        // before any key file is read.
+        let error = match open_keys(
+            &SigningSettings {
+                signers: Vec::new(),
+                ..settings.clone()
+            },
+            &ToSign {
+                signers: Vec::new(),
+                bodies: office_only.bodies.clone(),
+            },
+            now,
+        ) {
+            Err(e) => e,
+            Ok(_) => panic!("the Office was signed with another body's key"),
+        };
+        assert!(
+            matches!(&error, SigningError::NoOrganisationKey { abbr, .. } if abbr == "VP"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("Chưa cấp số"), "{error}");
+        // With its own entry, its files are checked under its own name.
+        settings.issuers.push(crate::config::IssuerKey {
+            issuer: "vp".into(),
+            organisation: OrganisationKey {
+                key: KeyLocation::Pkcs12 {
+                    path: dir.path().join("vp.p12"),
+                    password: SecretRef::Env("VANBAN_KHONG_CO".into()),
+                },
+                seal_image: dir.path().join("vp-dau.png"),
+            },
+        });
+        let problems = setting_problems(&settings, &to_sign);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("ảnh con dấu của «Văn phòng HĐND và UBND huyện Đầm Hà» ([[signing.issuers]] issuer = \"vp\")"),
+            "{problems:?}"
+        );
     }
 
     #[test]

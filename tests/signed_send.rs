@@ -19,7 +19,7 @@ use rcgen::{
     date_time_ymd,
 };
 use sha2::{Digest, Sha256};
-use vanban::issue::sign::{certificate, cms, pades};
+use vanban::issue::sign::{certificate, cms, pades, tsa};
 
 use pdf_text::pdf_words;
 use sink::{Sink, parse_eml, sha256_hex};
@@ -847,4 +847,111 @@ fn every_pdf_sent_validates_with_pyhanko_and_pdfsig_and_one_changed_byte_is_caug
             "{name}: {pdfsig}"
         );
     }
+}
+
+/// tests/support/tsa_server.py on 127.0.0.1, answering with the openssl test CA's TSA key.
+struct TsaServer {
+    child: std::process::Child,
+    url: String,
+    _ca: tempfile::TempDir,
+}
+
+impl Drop for TsaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_tsa() -> TsaServer {
+    use std::io::BufRead;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ca = tempfile::tempdir().unwrap();
+    let made = Command::new("sh")
+        .arg(root.join("tests/support/sign_ca.sh"))
+        .arg(ca.path())
+        .arg(sign_ca::PASSWORD)
+        .output()
+        .expect("sh tests/support/sign_ca.sh (needs openssl)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut child = Command::new("python3")
+        .arg(root.join("tests/support/tsa_server.py"))
+        .arg(ca.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    TsaServer {
+        child,
+        url: format!("http://127.0.0.1:{}/tsa", line.trim()),
+        _ca: ca,
+    }
+}
+
+/// Points the office's `[signing]` at a time-stamping authority.
+fn with_tsa(office: &Office, url: &str) {
+    let config = office.path("vanban.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = "seal_image = \"keys/con-dau.png\" }\n";
+    assert!(text.contains(line), "{text}");
+    let text = text.replacen(line, &format!("{line}tsa_url = \"{url}\"\n"), 1);
+    std::fs::write(&config, text).unwrap();
+}
+
+#[test]
+#[ignore = "needs openssl and python3 (the test time-stamping authority): run .ci/run"]
+fn with_a_tsa_every_sent_signature_is_b_t_and_a_tsa_that_is_down_sends_nothing() {
+    // The authority down first: the send stops at the first signature, nothing goes out, and
+    // the numbers it had reserved are the ones the next run issues (no gap).
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    with_tsa(&office, "http://127.0.0.1:9/tsa");
+    let (ok, out) = office.send();
+    assert!(!ok, "{out}");
+    assert!(out.contains("127.0.0.1:9"), "{out}");
+    assert!(sink.received().is_empty(), "{out}");
+    assert_eq!(office.signature_rows(), 0);
+
+    let tsa = start_tsa();
+    let config = office.path("vanban.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("http://127.0.0.1:9/tsa", &tsa.url)).unwrap();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    let filed = office.filed();
+    let mut numbers: Vec<String> = Vec::new();
+    for (name, pdf) in filed.iter().filter(|(n, _)| n.ends_with(".pdf")) {
+        numbers.push(name.split(' ').next().unwrap().to_owned());
+        let found = pades::signatures(pdf).unwrap();
+        assert_eq!(found.len(), 2, "{name}");
+        for signature in found {
+            let parsed = cms::parse(&signature.contents).unwrap();
+            let token = parsed
+                .signature_time_stamp
+                .unwrap_or_else(|| panic!("{name}: {} has no time-stamp", signature.field_name));
+            assert_eq!(
+                tsa::token_imprint(&token).unwrap(),
+                Sha256::digest(&parsed.signature).to_vec(),
+                "{name}: {}: the token stamps this signature value",
+                signature.field_name
+            );
+        }
+    }
+    // 01/BC, 02/TB and the letters 03…12: the failed run used no number up.
+    numbers.sort();
+    let expected: Vec<String> = (1..=12).map(|n| format!("{n:02}")).collect();
+    let got: Vec<String> = numbers
+        .iter()
+        .map(|n| n.split('-').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, expected, "{numbers:?}");
+    assert_eq!(office.signature_rows(), 24);
 }

@@ -863,3 +863,39 @@ fn a_tsa_that_is_not_there_is_a_clear_error() {
     .unwrap_err();
     assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
 }
+
+#[test]
+fn signing_in_turn_from_one_parse_writes_the_same_bytes_as_parsing_before_each_signature() {
+    // The second update is built from what the first changed, not from a second parse of the
+    // file: it must come out byte for byte as the parse would have made it, in both kinds of
+    // cross-reference section.
+    let ca = ca();
+    let signer = key(&ca.person.p12).expect("person");
+    let organisation = key(&ca.organisation_rsa.p12).expect("organisation");
+    let steps = [
+        Signing {
+            key: &signer,
+            field_name: "ChuKyNguoiKy".into(),
+            reason: Some("Ký ban hành văn bản".into()),
+        },
+        Signing {
+            key: &organisation,
+            field_name: "ChuKyCoQuan".into(),
+            reason: None,
+        },
+    ];
+    for pdf in [report().to_vec(), with_xref_stream(report())] {
+        let (in_turn, ends) = sign::sign_pdf_in_turn(&pdf, &steps, None, now()).expect("sign");
+        let first = sign::sign_pdf(&pdf, &steps[0], None, now()).expect("first");
+        let second = sign::sign_pdf(&first, &steps[1], None, now()).expect("second");
+        assert_eq!(ends, [first.len(), second.len()]);
+        assert!(in_turn == second, "the one-parse update differs");
+        assert_eq!(
+            verify_in_process(&in_turn),
+            [
+                certificate::subject_name(signer.certificate()),
+                certificate::subject_name(organisation.certificate())
+            ]
+        );
+    }
+}

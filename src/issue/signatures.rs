@@ -461,8 +461,6 @@ pub fn sign_document(
             abbr: file.issuer.to_owned(),
         })?
         .key;
-    certificate::check(person.certificate(), now).map_err(|e| failed(e.into()))?;
-    certificate::check(organisation.certificate(), now).map_err(|e| failed(e.into()))?;
     let steps = [
         (Role::Signer, person, "ChuKyNguoiKy", "Ký ban hành văn bản"),
         (
@@ -472,31 +470,30 @@ pub fn sign_document(
             "Chữ ký số của cơ quan, tổ chức ban hành",
         ),
     ];
-    let mut bytes = pdf.to_vec();
-    let mut records = Vec::new();
-    for (position, (role, key, field, reason)) in (1u32..).zip(steps) {
-        bytes = sign::sign_pdf(
-            &bytes,
-            &Signing {
-                key,
-                field_name: field.into(),
-                reason: Some(reason.into()),
-            },
-            keys.tsa.as_ref(),
-            now,
-        )
-        .map_err(failed)?;
-        records.push(SignatureRecord {
+    let signings: Vec<Signing<'_>> = steps
+        .iter()
+        .map(|(_, key, field, reason)| Signing {
+            key,
+            field_name: (*field).into(),
+            reason: Some((*reason).into()),
+        })
+        .collect();
+    // Both certificates are checked before the first signature; the file is parsed once.
+    let (bytes, ends) =
+        sign::sign_pdf_in_turn(pdf, &signings, keys.tsa.as_ref(), now).map_err(failed)?;
+    let records = (1u32..)
+        .zip(steps.iter().zip(ends))
+        .map(|(position, ((role, key, _, _), end))| SignatureRecord {
             issuer: file.issuer.to_owned(),
             document_key: file.document_key.to_owned(),
             file_name: file.file_name.to_owned(),
             position,
-            role,
+            role: *role,
             subject: certificate::subject_name(key.certificate()),
             signed_at: now,
-            sha256: super::filing::sha256_hex(&bytes),
-        });
-    }
+            sha256: super::filing::sha256_hex(&bytes[..end]),
+        })
+        .collect();
     Ok((bytes, records))
 }
 

@@ -71,6 +71,40 @@ pub fn sign_pdf(
     Ok(prepared.finish(&cms)?)
 }
 
+/// Adds several PAdES signatures to `pdf`, one incremental update each, in the order given. The
+/// file's structure is parsed once: each update knows what the previous one changed. Every
+/// certificate is checked at `now` before the first signature, so a bad one never leaves a
+/// half-signed document behind. Returns the signed file and, for each signature, the length of
+/// the file right after it (an update only appends: `signed[..len]` is that revision).
+pub fn sign_pdf_in_turn(
+    pdf: &[u8],
+    steps: &[Signing<'_>],
+    tsa: Option<&TsaClient>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, Vec<usize>), SignError> {
+    for step in steps {
+        certificate::check(step.key.certificate(), now)?;
+    }
+    let mut structure = pades::Structure::read(pdf)?;
+    let mut bytes = pdf.to_vec();
+    let mut ends = Vec::with_capacity(steps.len());
+    for step in steps {
+        let info = SignatureInfo {
+            field_name: step.field_name.clone(),
+            name: certificate::subject_name(step.key.certificate()),
+            reason: step.reason.clone(),
+            time: now,
+        };
+        let (prepared, next) =
+            pades::prepare_next(&structure, &bytes, &info, contents_capacity(step.key, tsa));
+        let cms = cms::signed_data(&prepared.digest(), step.key, tsa)?;
+        bytes = prepared.finish(&cms)?;
+        ends.push(bytes.len());
+        structure = next;
+    }
+    Ok((bytes, ends))
+}
+
 /// The two signatures Decree 30 requires, in order: the competent person, then the organisation.
 /// Both certificates are checked before the first signature, so a bad organisation certificate
 /// never leaves a half-signed document behind.
@@ -81,26 +115,17 @@ pub fn sign_as_signer_and_organisation(
     tsa: Option<&TsaClient>,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, SignError> {
-    certificate::check(signer.certificate(), now)?;
-    certificate::check(organisation.certificate(), now)?;
-    let signed = sign_pdf(
-        pdf,
-        &Signing {
+    let steps = [
+        Signing {
             key: signer,
             field_name: "ChuKyNguoiKy".into(),
             reason: Some("Ký ban hành văn bản".into()),
         },
-        tsa,
-        now,
-    )?;
-    sign_pdf(
-        &signed,
-        &Signing {
+        Signing {
             key: organisation,
             field_name: "ChuKyCoQuan".into(),
             reason: Some("Chữ ký số của cơ quan, tổ chức ban hành".into()),
         },
-        tsa,
-        now,
-    )
+    ];
+    Ok(sign_pdf_in_turn(pdf, &steps, tsa, now)?.0)
 }

@@ -73,6 +73,107 @@ impl Prepared {
 /// Placeholder for the four /ByteRange numbers, patched in place once offsets are known.
 const BYTE_RANGE_PLACEHOLDER: &str = "[0 0000000000 0000000000 0000000000]";
 
+/// What an incremental update needs of a PDF's structure: the catalog, page 1, the form and the
+/// cross-reference section to chain to. Read once from the file; after an update,
+/// [`prepare_next`] returns the structure as the update left it, so a second signature needs no
+/// second parse of the whole file (half the cost of signing).
+#[derive(Debug, Clone)]
+pub struct Structure {
+    root_id: ObjectId,
+    catalog: Dictionary,
+    page_id: ObjectId,
+    page: Dictionary,
+    /// Page 1's /Annots when it is an indirect array: its id and items.
+    annots: Option<(ObjectId, Vec<Object>)>,
+    /// The AcroForm when it is an indirect object: its id and dictionary.
+    acroform: Option<(ObjectId, Dictionary)>,
+    /// The AcroForm's /Fields, resolved.
+    fields: Vec<Object>,
+    /// The first object number free for new objects.
+    size: u32,
+    info: Option<Object>,
+    id: Option<Object>,
+    xref_start: usize,
+    xref_stream: bool,
+}
+
+impl Structure {
+    /// Parses `pdf` and reads what an update needs.
+    pub fn read(pdf: &[u8]) -> Result<Structure, PdfError> {
+        let doc = Document::load_mem(pdf).map_err(|e| PdfError::Unreadable(e.to_string()))?;
+        if doc.trailer.get(b"Encrypt").is_ok() {
+            return Err(PdfError::Encrypted);
+        }
+        let root_id = doc
+            .trailer
+            .get(b"Root")
+            .and_then(Object::as_reference)
+            .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?;
+        let catalog = doc
+            .get_object(root_id)
+            .and_then(Object::as_dict)
+            .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?
+            .clone();
+        let page_id = *doc
+            .get_pages()
+            .get(&1)
+            .ok_or(PdfError::Missing("trang đầu"))?;
+        let page = doc
+            .get_object(page_id)
+            .and_then(Object::as_dict)
+            .map_err(|_| PdfError::Missing("trang đầu"))?
+            .clone();
+        let annots = match page.get(b"Annots") {
+            Ok(Object::Reference(id)) => Some((
+                *id,
+                doc.get_object(*id)
+                    .and_then(Object::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        let (acroform, form) = match catalog.get(b"AcroForm") {
+            Ok(Object::Reference(id)) => {
+                let dict = doc
+                    .get_object(*id)
+                    .and_then(Object::as_dict)
+                    .map_err(|_| PdfError::Missing("biểu mẫu (/AcroForm)"))?
+                    .clone();
+                (Some((*id, dict.clone())), dict)
+            }
+            Ok(Object::Dictionary(d)) => (None, d.clone()),
+            _ => (None, Dictionary::new()),
+        };
+        let fields = match form.get(b"Fields") {
+            Ok(Object::Array(a)) => a.clone(),
+            Ok(Object::Reference(id)) => doc
+                .get_object(*id)
+                .and_then(Object::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Ok(Structure {
+            root_id,
+            catalog,
+            page_id,
+            page,
+            annots,
+            acroform,
+            fields,
+            size: doc.reference_table.size.max(doc.max_id + 1),
+            info: doc.trailer.get(b"Info").ok().cloned(),
+            id: doc.trailer.get(b"ID").ok().cloned(),
+            xref_start: doc.xref_start,
+            xref_stream: matches!(
+                doc.reference_table.cross_reference_type,
+                lopdf::xref::XrefType::CrossReferenceStream
+            ),
+        })
+    }
+}
+
 /// Appends the signature field, its widget on page 1 and the signature dictionary to `pdf`,
 /// reserving `contents_capacity` bytes for the CMS.
 pub fn prepare(
@@ -80,32 +181,22 @@ pub fn prepare(
     info: &SignatureInfo,
     contents_capacity: usize,
 ) -> Result<Prepared, PdfError> {
-    let doc = Document::load_mem(pdf).map_err(|e| PdfError::Unreadable(e.to_string()))?;
-    if doc.trailer.get(b"Encrypt").is_ok() {
-        return Err(PdfError::Encrypted);
-    }
-    let root_id = doc
-        .trailer
-        .get(b"Root")
-        .and_then(Object::as_reference)
-        .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?;
-    let catalog = doc
-        .get_object(root_id)
-        .and_then(Object::as_dict)
-        .map_err(|_| PdfError::Missing("mục lục gốc (/Root)"))?
-        .clone();
-    let page_id = *doc
-        .get_pages()
-        .get(&1)
-        .ok_or(PdfError::Missing("trang đầu"))?;
-    let mut page = doc
-        .get_object(page_id)
-        .and_then(Object::as_dict)
-        .map_err(|_| PdfError::Missing("trang đầu"))?
-        .clone();
+    let structure = Structure::read(pdf)?;
+    Ok(prepare_next(&structure, pdf, info, contents_capacity).0)
+}
 
-    let size = doc.reference_table.size.max(doc.max_id + 1);
-    let mut next_id = size;
+/// [`prepare`] on a PDF whose structure is known: `structure` must be what [`Structure::read`]
+/// (or the previous `prepare_next`) says of `pdf`. Returns the structure after this update.
+pub fn prepare_next(
+    structure: &Structure,
+    pdf: &[u8],
+    info: &SignatureInfo,
+    contents_capacity: usize,
+) -> (Prepared, Structure) {
+    let mut after = structure.clone();
+    let root_id = structure.root_id;
+    let page_id = structure.page_id;
+    let mut next_id = structure.size;
     let mut fresh = || {
         let id = (next_id, 0u16);
         next_id += 1;
@@ -119,58 +210,52 @@ pub fn prepare(
     let mut written: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
 
     // The AcroForm: rewrite it where it lives (indirect) or give the catalog a new indirect one.
-    let (acroform_id, mut acroform, catalog_changes) = match catalog.get(b"AcroForm") {
-        Ok(Object::Reference(id)) => (
-            *id,
-            doc.get_object(*id)
-                .and_then(Object::as_dict)
-                .map_err(|_| PdfError::Missing("biểu mẫu (/AcroForm)"))?
-                .clone(),
-            false,
-        ),
-        Ok(Object::Dictionary(d)) => (fresh(), d.clone(), true),
-        _ => (fresh(), Dictionary::new(), true),
+    let (acroform_id, mut acroform, catalog_changes) = match &structure.acroform {
+        Some((id, dict)) => (*id, dict.clone(), false),
+        None => match structure.catalog.get(b"AcroForm") {
+            Ok(Object::Dictionary(d)) => (fresh(), d.clone(), true),
+            _ => (fresh(), Dictionary::new(), true),
+        },
     };
-    let mut fields = match acroform.get(b"Fields") {
-        Ok(Object::Array(a)) => a.clone(),
-        Ok(Object::Reference(id)) => doc
-            .get_object(*id)
-            .and_then(Object::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    let mut fields = structure.fields.clone();
     fields.push(Object::Reference(widget_id));
-    acroform.set("Fields", Object::Array(fields));
+    acroform.set("Fields", Object::Array(fields.clone()));
     acroform.set("SigFlags", Object::Integer(3));
-    written.insert(acroform_id, serialize(&Object::Dictionary(acroform)));
+    written.insert(
+        acroform_id,
+        serialize(&Object::Dictionary(acroform.clone())),
+    );
+    after.fields = fields;
+    after.acroform = Some((acroform_id, acroform));
     if catalog_changes {
-        let mut catalog = catalog;
-        catalog.set("AcroForm", Object::Reference(acroform_id));
-        written.insert(root_id, serialize(&Object::Dictionary(catalog)));
+        after
+            .catalog
+            .set("AcroForm", Object::Reference(acroform_id));
+        written.insert(
+            root_id,
+            serialize(&Object::Dictionary(after.catalog.clone())),
+        );
     }
 
     // The widget goes into page 1's /Annots, wherever that array lives.
-    match page.get(b"Annots") {
-        Ok(Object::Reference(annots_id)) => {
-            let annots_id = *annots_id;
-            let mut annots = doc
-                .get_object(annots_id)
-                .and_then(Object::as_array)
-                .cloned()
-                .unwrap_or_default();
+    match (&structure.annots, structure.page.get(b"Annots")) {
+        (Some((annots_id, items)), _) => {
+            let mut annots = items.clone();
             annots.push(Object::Reference(widget_id));
-            written.insert(annots_id, serialize(&Object::Array(annots)));
+            written.insert(*annots_id, serialize(&Object::Array(annots.clone())));
+            after.annots = Some((*annots_id, annots));
         }
-        Ok(Object::Array(a)) => {
+        (None, Ok(Object::Array(a))) => {
             let mut annots = a.clone();
             annots.push(Object::Reference(widget_id));
-            page.set("Annots", Object::Array(annots));
-            written.insert(page_id, serialize(&Object::Dictionary(page)));
+            after.page.set("Annots", Object::Array(annots));
+            written.insert(page_id, serialize(&Object::Dictionary(after.page.clone())));
         }
-        _ => {
-            page.set("Annots", Object::Array(vec![Object::Reference(widget_id)]));
-            written.insert(page_id, serialize(&Object::Dictionary(page)));
+        (None, _) => {
+            after
+                .page
+                .set("Annots", Object::Array(vec![Object::Reference(widget_id)]));
+            written.insert(page_id, serialize(&Object::Dictionary(after.page.clone())));
         }
     }
 
@@ -245,16 +330,17 @@ pub fn prepare(
     let trailer_common = {
         let mut t = Dictionary::new();
         t.set("Root", Object::Reference(root_id));
-        for key in [&b"Info"[..], b"ID"] {
-            if let Ok(v) = doc.trailer.get(key) {
-                t.set(key.to_vec(), v.clone());
-            }
+        if let Some(info) = &structure.info {
+            t.set("Info", info.clone());
         }
-        t.set("Prev", Object::Integer(doc.xref_start as i64));
+        if let Some(id) = &structure.id {
+            t.set("ID", id.clone());
+        }
+        t.set("Prev", Object::Integer(structure.xref_start as i64));
         t
     };
-    match doc.reference_table.cross_reference_type {
-        lopdf::xref::XrefType::CrossReferenceTable => {
+    match structure.xref_stream {
+        false => {
             let xref_at = out.len();
             out.extend_from_slice(b"xref\n");
             for run in runs(&offsets) {
@@ -268,8 +354,10 @@ pub fn prepare(
             out.extend_from_slice(b"trailer\n");
             out.extend_from_slice(&serialize(&Object::Dictionary(trailer)));
             let _ = write!(out, "\nstartxref\n{xref_at}\n%%EOF\n");
+            after.size = next_id;
+            after.xref_start = xref_at;
         }
-        lopdf::xref::XrefType::CrossReferenceStream => {
+        true => {
             // The update's own cross-reference stream is one more object.
             let xref_id = (next_id, 0u16);
             let xref_at = out.len();
@@ -304,6 +392,8 @@ pub fn prepare(
             out.extend_from_slice(&data);
             out.extend_from_slice(b"\nendstream\nendobj\n");
             let _ = write!(out, "startxref\n{xref_at}\n%%EOF\n");
+            after.size = next_id + 1;
+            after.xref_start = xref_at;
         }
     }
 
@@ -317,11 +407,14 @@ pub fn prepare(
     let padded = format!("{numbers:<width$}", width = BYTE_RANGE_PLACEHOLDER.len());
     let at = sig_object_body_at + byte_range_in_sig;
     out[at..at + padded.len()].copy_from_slice(padded.as_bytes());
-    Ok(Prepared {
-        bytes: out,
-        contents_at,
-        contents_len,
-    })
+    (
+        Prepared {
+            bytes: out,
+            contents_at,
+            contents_len,
+        },
+        after,
+    )
 }
 
 /// Contiguous runs of object numbers, each a cross-reference subsection.

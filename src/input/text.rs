@@ -121,14 +121,15 @@ pub fn is_invisible_control(ch: char) -> bool {
         || ('\u{fff9}'..='\u{fffb}').contains(&ch)
 }
 
-/// Line breaks become single spaces and droppable marks go; nothing else is changed.
+/// Line breaks become single spaces, runs of spaces one space, and droppable marks go; nothing
+/// else is changed. A run of spaces typed inside a name ("Hoàng Vĩnh      Khuyến") would be kept
+/// by the DOCX and could break a signature block's name over two lines in the PDF.
 pub fn normalise_breaks(text: &str) -> String {
-    if !text.chars().any(|c| is_break(c) || is_droppable(c)) {
+    if !text.chars().any(|c| is_break(c) || is_droppable(c)) && !text.contains("  ") {
         return text.to_string();
     }
     let kept: String = text.chars().filter(|c| !is_droppable(*c)).collect();
-    kept.split(is_break)
-        .map(str::trim)
+    kept.split(|c| is_break(c) || c == ' ')
         .filter(|piece| !piece.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
@@ -256,11 +257,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn runs_of_spaces_in_a_name_become_one_space() {
+        assert_eq!(
+            normalise_breaks("Hoàng Vĩnh                 Khuyến"),
+            "Hoàng Vĩnh Khuyến"
+        );
+        assert_eq!(normalise_breaks(" Tô  Xuân \n  Lợi "), "Tô Xuân Lợi");
+        // A no-break space is the office's choice, kept.
+        assert_eq!(normalise_breaks("Tô\u{a0}Xuân Lợi"), "Tô\u{a0}Xuân Lợi");
+    }
+
+    #[test]
     fn line_breaks_in_a_name_become_one_space() {
         assert_eq!(normalise_breaks("Xã\nQuảng Tân"), "Xã Quảng Tân");
         assert_eq!(normalise_breaks("Xã \r\n  Quảng\tTân\n"), "Xã Quảng Tân");
         assert_eq!(normalise_breaks("Quảng\u{200b}Tân"), "QuảngTân");
-        assert_eq!(normalise_breaks("Không đổi  gì"), "Không đổi  gì");
+        assert_eq!(normalise_breaks("Không đổi  gì"), "Không đổi gì");
     }
 
     #[test]

@@ -618,6 +618,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 failed = true;
                 eprintln!("{}: {}", period.display(), describe_unreached(&unreached));
             }
+            // A word its table column cannot hold would run over the margin: refused now, not at
+            // render.
+            for problem in render::fit::problems(&p) {
+                failed = true;
+                eprintln!("{}: {problem}", period.display());
+            }
             if let Some(config_path) = &config {
                 let settings = input::config::load_without_secrets(config_path)?;
                 if let Some(signing) = &settings.signing {

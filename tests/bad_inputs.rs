@@ -47,6 +47,14 @@ fn verdict(dir: &Path) -> String {
             .unwrap_or(sample_directory);
         match vanban::input::load_period(&period, Some(&directory), today()) {
             Err(problems) => problems.to_string(),
+            // `check` also measures what the built-in templates' fixed places can hold.
+            Ok(period) if !render::fit::problems(&period).is_empty() => {
+                let problems: Vec<String> = render::fit::problems(&period)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                problems.join("\n")
+            }
             Ok(period) => render_with_templates(dir, &period),
         }
     };

@@ -306,6 +306,15 @@ const DATE_WIDTH: f64 = 92.0 * MM;
 /// A typed document's excerpt: 88% of the text width (nd30.typ; 87.5% in the DOCX).
 const TITLE_EXCERPT_WIDTH: f64 = 144.0 * MM;
 
+/// The header's left column (points): where the issuing body and the "Số:" line go.
+pub(crate) fn issuer_column_pt(wide_date: bool) -> f64 {
+    if wide_date {
+        ISSUER_WIDTH_WIDE
+    } else {
+        ISSUER_WIDTH
+    }
+}
+
 /// The length of a rule under lines of these widths (points): 0.4 of the widest, in mm rounded
 /// to an even number (the lengths the DOCX template holds), at least 6 and at most 64.
 fn rule_mm(widths: impl Iterator<Item = f64>) -> u32 {
@@ -729,7 +738,7 @@ fn short_of(period: &Period, id: &str) -> String {
     }
 }
 
-fn report_context(period: &Period) -> ReportContext {
+pub(crate) fn report_context(period: &Period) -> ReportContext {
     let totals = period.totals();
     let has_funds = period.programs.iter().any(|p| p.budget.is_some());
     // Clause 1 of section II is the funds, when there are any; the programs follow.

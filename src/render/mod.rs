@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod docx;
+pub mod fit;
 pub mod page_check;
 pub mod pdf;
 pub mod templates;

@@ -164,12 +164,15 @@ fn progress_line(
 }
 
 /// Sends `messages`, one per pending message to send (in plan order), through `transport`, and
-/// writes each one's outcome into its [`Pending`]. `sleep` waits between retry rounds. Returns
-/// whether the run stopped early (shutdown requested, or the ledger could not be written).
+/// writes each one's outcome into its [`Pending`]. Up to `connections` exchanges run at once;
+/// the ledger is written on this thread only (see [`mail::send_all`]), each claim before its
+/// exchange and each outcome as it comes. `sleep` waits between retry rounds. Returns whether
+/// the run stopped early (shutdown requested, or the ledger could not be written).
 #[allow(clippy::too_many_arguments)]
 pub fn dispatch(
     transport: &dyn Transport,
     policy: &RetryPolicy,
+    connections: usize,
     recording: &Recording<'_>,
     pending: &mut [Pending],
     messages: &[Message],
@@ -205,7 +208,7 @@ pub fn dispatch(
             sleep(delay);
         }
     };
-    let summary = mail::send_all(transport, messages, policy, &wait, &mut hooks);
+    let summary = mail::send_all(transport, messages, policy, connections, &wait, &mut hooks);
     for (item, outcome) in hooks.messages.iter_mut().zip(summary.outcomes) {
         if item.decided {
             continue;

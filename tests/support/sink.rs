@@ -152,6 +152,7 @@ impl Sink {
             failed: AtomicU32::new(0),
             open: AtomicU32::new(0),
             peak: AtomicU32::new(0),
+            noops: AtomicU32::new(0),
         });
         let shared = Some(state.clone());
         let accept = {
@@ -246,6 +247,15 @@ impl Sink {
         shared.peak.load(Ordering::SeqCst)
     }
 
+    /// How many NOOP commands the (Rust) server answered.
+    pub fn noops(&self) -> u32 {
+        let shared = self
+            .shared
+            .as_ref()
+            .expect("counted by the Rust server only");
+        shared.noops.load(Ordering::SeqCst)
+    }
+
     /// How many messages were stored so far (the Rust server).
     pub fn stored(&self) -> u32 {
         let shared = self
@@ -316,6 +326,8 @@ struct Shared {
     /// Connections open now, and the most open at once.
     open: AtomicU32,
     peak: AtomicU32,
+    /// NOOP commands received (a client checking a kept connection).
+    noops: AtomicU32,
 }
 
 impl Shared {
@@ -499,7 +511,10 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 greeted = false;
                 authenticated = false;
             }
-            "NOOP" => connection.reply("250 OK")?,
+            "NOOP" => {
+                shared.noops.fetch_add(1, Ordering::SeqCst);
+                connection.reply("250 OK")?
+            }
             "RSET" => {
                 mail_from = None;
                 rcpt_tos.clear();

@@ -42,7 +42,7 @@ fn main() {
             vec!["--delay-message-ms", delay_text.as_str()],
         ),
     ];
-    println!("{messages} messages (review report, PDF + DOCX attached), plain SMTP on 127.0.0.1");
+    println!("{messages} messages (the review report's PDF attached), plain SMTP on 127.0.0.1");
     for (what, args) in &servers {
         for &n in &connections {
             let sink = Sink::start(args);

@@ -110,7 +110,7 @@ impl Drop for Progress {
 /// "#####>----- đã gửi 120/400 thư · không thành công 2 · còn 278 · 7,9 thư/giây · còn khoảng 35 giây"
 fn style(noun: &'static str, done_verb: &'static str) -> ProgressStyle {
     let template = format!(
-        "{{bar:30}} {done_verb} {{pos}}/{{len}} {noun}{{msg}} · {{con_lai}} · {{toc_do}} · {{thoi_gian}}"
+        "{{wide_bar}} {done_verb} {{pos}}/{{len}} {noun}{{msg}} · {{con_lai}} · {{toc_do}} · {{thoi_gian}}"
     );
     ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -290,3 +290,39 @@ fn a_jobs_batch_logs_each_message_as_it_goes() {
         "{first}\n{rest:#?}"
     );
 }
+
+/// At a terminal, `send` draws a bar (done, remaining, rate, time left, in Vietnamese) instead
+/// of a line per message sent. `script` (util-linux) runs it on a pseudo-terminal and copies
+/// what it drew.
+#[test]
+#[ignore = "needs script (util-linux, Debian's bsdutils) for a terminal: run .ci/run"]
+fn at_a_terminal_send_draws_a_bar_instead_of_a_line_per_message() {
+    let sink = Sink::start(&["--delay-ms", "20"]);
+    let office = Office::new(sink.port, 30, 4);
+    let command = format!(
+        "'{}' send '{}' --config '{}' --only review-report",
+        env!("CARGO_BIN_EXE_vanban"),
+        office.path("dam-ha-2024-h1.toml").display(),
+        office.path("vanban.toml").display(),
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("script (util-linux) must be installed (.ci/run)");
+    let drawn = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{drawn}");
+    assert!(
+        drawn.contains("/30 thư") && drawn.contains("thư/giây") && drawn.contains("còn khoảng"),
+        "no bar: {drawn}"
+    );
+    assert!(
+        !drawn.contains("thư 1/30 ("),
+        "a line per message at a terminal: {drawn}"
+    );
+    // The summary still comes at the end, and every recipient got the message once.
+    assert!(drawn.contains("đã gửi 30"), "{drawn}");
+    let counts = per_recipient(&sink);
+    assert_eq!(counts.len(), 30);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}

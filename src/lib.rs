@@ -13,6 +13,7 @@ pub mod files;
 pub mod input;
 pub mod issue;
 pub mod model;
+pub mod progress;
 pub mod render;
 pub mod schedule;
 pub mod shutdown;

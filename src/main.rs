@@ -725,19 +725,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dump_contexts(dir, &documents)?;
             }
             let dir = out.join(period_data.key());
-            // As render::render_to_dir, with a line on stderr per file as it is made, so a long
-            // batch shows its progress (the list on stdout comes once all are in place).
+            // As render::render_to_dir, with its progress as each file is made, so a long batch
+            // is not silent: a bar at a terminal, else a line on stderr per file (the list on
+            // stdout comes once all are in place).
             let renderers = backends.renderers();
             let total = documents.len() * renderers.len();
             let done = std::sync::atomic::AtomicUsize::new(0);
             let staging = render::Staging::new(&dir)?;
+            vanban::progress::bar_on_terminal();
+            let progress = vanban::progress::Progress::start(total, "tệp", "đã tạo");
             render::render_each(&documents, &renderers, render::default_threads(), &|file| {
                 let name = file.file_name.clone();
                 staging.write(&file)?;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                eprintln!("đã tạo {n}/{total}: {name}");
+                match progress.shows_bar() {
+                    true => progress.item_done(true),
+                    false => eprintln!("đã tạo {n}/{total}: {name}"),
+                }
                 Ok(())
             })?;
+            progress.finish();
             let written = staging.commit()?;
             for path in &written {
                 println!("{}", path.display());
@@ -977,8 +984,10 @@ fn send_command(
         true => input::config::load_without_secrets(config)?,
         false => input::config::load(config)?,
     };
-    // One line per message on stderr as it goes (deliver::dispatch), in the office's time.
+    // One line per message on stderr as it goes (deliver::dispatch), in the office's time; a
+    // bar instead of the successes' lines when stderr is a terminal.
     vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(&config));
+    vanban::progress::bar_on_terminal();
     let lock = InstanceLock::acquire(&config.state, clock.now())?;
     let store = Store::open(&config.state)?;
     let templates = config

@@ -73,11 +73,16 @@ impl Office {
     }
 
     fn plain(port: u16) -> Office {
+        Office::plain_with(port, "")
+    }
+
+    /// As [`Office::plain`], with `extra` lines in [smtp].
+    fn plain_with(port: u16, extra: &str) -> Office {
         Office::new(
             "",
             &format!(
                 "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_seconds = 10\n\
-                 max_attempts = 3\nretry_delay_seconds = 0"
+                 max_attempts = 3\nretry_delay_seconds = 0\n{extra}"
             ),
         )
     }
@@ -149,6 +154,15 @@ impl Office {
 fn sink_and_office(sink_args: &[&str]) -> (Sink, Office) {
     let sink = Sink::start(sink_args);
     let office = Office::plain(sink.port);
+    (sink, office)
+}
+
+/// As [`sink_and_office`], the office sending one message at a time (`connections = 1`), so a
+/// stall on the Nth message finds the ones before it sent and none after it begun
+/// (tests/connections.rs covers the same with several connections).
+fn sink_and_office_one_connection(sink_args: &[&str]) -> (Sink, Office) {
+    let sink = Sink::start(sink_args);
+    let office = Office::plain_with(sink.port, "connections = 1");
     (sink, office)
 }
 
@@ -1131,7 +1145,8 @@ fn a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent() {
 #[test]
 fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
     // The second message is stored by the server, whose reply is then held back.
-    let (sink, office) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "30"]);
+    let (sink, office) =
+        sink_and_office_one_connection(&["--stall-data", "2", "--stall-seconds", "30"]);
     let mut child = office.send_reports_until_stalled(&sink, Stdio::null);
     child.kill().unwrap(); // SIGKILL: no chance to record anything
     child.wait().unwrap();
@@ -1176,7 +1191,7 @@ fn a_kill_between_sending_and_sent_leaves_an_unknown_never_resent() {
 
 #[test]
 fn a_line_per_message_is_written_as_each_message_goes() {
-    let (sink, office) = sink_and_office(&["--stall-data", "3"]);
+    let (sink, office) = sink_and_office_one_connection(&["--stall-data", "3"]);
     let mut child = office.send_reports_until_stalled(&sink, Stdio::piped);
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
@@ -1206,13 +1221,13 @@ fn a_line_per_message_is_written_as_each_message_goes() {
 #[test]
 fn a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent() {
     // The second message is stored by the server, whose "250" then comes after the client's
-    // timeout: a retry would deliver it twice.
+    // timeout: a retry would deliver it twice. One connection, so the second is pnn's.
     let sink = Sink::start(&["--stall-data", "2", "--stall-seconds", "4"]);
     let office = Office::new(
         "",
         &format!(
             "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_seconds = 1\n\
-             max_attempts = 3\nretry_delay_seconds = 0",
+             max_attempts = 3\nretry_delay_seconds = 0\nconnections = 1",
             sink.port
         ),
     );
@@ -1250,7 +1265,8 @@ fn a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent() {
 
 #[test]
 fn sigterm_finishes_the_message_in_flight_records_it_and_stops() {
-    let (sink, office) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "1"]);
+    let (sink, office) =
+        sink_and_office_one_connection(&["--stall-data", "2", "--stall-seconds", "1"]);
     let child = office.send_reports_until_stalled(&sink, Stdio::piped);
     // The shell's own kill: a minimal Debian has no procps (/bin/kill).
     let killed = Command::new("sh")

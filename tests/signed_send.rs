@@ -187,12 +187,14 @@ impl Office {
                 ));
             }
         }
+        // One connection: the kill test counts on the messages before the stalled one being
+        // sent and none after it begun (tests/connections.rs covers several connections).
         let config = format!(
             "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n\
              [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\n\
              address = \"vanphong.damha@example.vn\"\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_seconds = 10\n\
-             max_attempts = 1\nretry_delay_seconds = 0\n{signing}"
+             max_attempts = 1\nretry_delay_seconds = 0\nconnections = 1\n{signing}"
         );
         std::fs::write(dir.path().join("vanban.toml"), config).unwrap();
         let office = Office { dir };

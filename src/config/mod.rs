@@ -90,6 +90,8 @@ pub struct Smtp {
     pub settings: SmtpSettings,
     pub max_attempts: u32,
     pub retry_delay: Duration,
+    /// SMTP connections one `send` keeps busy at once (`connections`, default 4, at least 1).
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use super::mail::{self, Flow, RetryPolicy, SendError, SendHooks, Transport};
 use super::plan::Pending;
 use super::report::Outcome;
 use crate::clock::Clock;
+use crate::progress::Progress;
 use crate::shutdown::StopSignal;
 
 /// Whether attempts are recorded: a real run writes the ledger; a dry run records nothing.
@@ -44,6 +45,8 @@ struct Hooks<'a, 'p> {
     messages: Vec<InFlight<'p>>,
     problems: Vec<String>,
     stopped_by_request: bool,
+    /// The bar of a `send` at a terminal; otherwise the lines below are the progress.
+    progress: Progress,
 }
 
 impl SendHooks for Hooks<'_, '_> {
@@ -80,6 +83,9 @@ impl SendHooks for Hooks<'_, '_> {
                 return Flow::Stop;
             }
         };
+        // Sent before: done; unknown or in progress elsewhere: not sent by this run.
+        self.progress
+            .item_done(matches!(decided, Outcome::AlreadySent { .. }));
         item.pending.outcome = decided;
         item.decided = true;
         Flow::Skip
@@ -103,9 +109,14 @@ impl SendHooks for Hooks<'_, '_> {
             will_retry,
             matches!(self.recording, Recording::DryRun),
         );
+        // At a terminal the bar counts the successes; failures are still told, above it.
         match outcome {
+            Ok(_) if self.progress.shows_bar() => {}
             Ok(_) => tracing::info!("{line}"),
-            Err(_) => tracing::warn!("{line}"),
+            Err(_) => self.progress.above(|| tracing::warn!("{line}")),
+        }
+        if !will_retry {
+            self.progress.item_done(outcome.is_ok());
         }
         if let Recording::Ledger { ledger, clock } = self.recording {
             let item = &mut self.messages[index];
@@ -164,12 +175,15 @@ fn progress_line(
 }
 
 /// Sends `messages`, one per pending message to send (in plan order), through `transport`, and
-/// writes each one's outcome into its [`Pending`]. `sleep` waits between retry rounds. Returns
-/// whether the run stopped early (shutdown requested, or the ledger could not be written).
+/// writes each one's outcome into its [`Pending`]. Up to `connections` exchanges run at once;
+/// the ledger is written on this thread only (see [`mail::send_all`]), each claim before its
+/// exchange and each outcome as it comes. `sleep` waits between retry rounds. Returns whether
+/// the run stopped early (shutdown requested, or the ledger could not be written).
 #[allow(clippy::too_many_arguments)]
 pub fn dispatch(
     transport: &dyn Transport,
     policy: &RetryPolicy,
+    connections: usize,
     recording: &Recording<'_>,
     pending: &mut [Pending],
     messages: &[Message],
@@ -193,19 +207,26 @@ pub fn dispatch(
         messages.len(),
         "one composed message per message to send"
     );
+    let progress = Progress::start(
+        in_flight.len(),
+        "thư",
+        if dry_run { "đã ghi" } else { "đã gửi" },
+    );
     let mut hooks = Hooks {
         recording,
         stop,
         messages: in_flight,
         problems: Vec::new(),
         stopped_by_request: false,
+        progress,
     };
     let wait = |delay: Duration| {
         if !stop.is_requested() {
             sleep(delay);
         }
     };
-    let summary = mail::send_all(transport, messages, policy, &wait, &mut hooks);
+    let summary = mail::send_all(transport, messages, policy, connections, &wait, &mut hooks);
+    hooks.progress.finish();
     for (item, outcome) in hooks.messages.iter_mut().zip(summary.outcomes) {
         if item.decided {
             continue;

@@ -4,8 +4,8 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::{Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant, SystemTime};
 
 use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
@@ -123,8 +123,9 @@ impl SendError {
 }
 
 /// Something that takes a finished message: the SMTP server, or the outbox in a dry run.
-/// `Ok` carries the server's reply or the path of the written file, for the ledger.
-pub trait Transport {
+/// `Ok` carries the server's reply or the path of the written file, for the ledger. `Sync`: a
+/// `send` with several connections calls it from several threads at once.
+pub trait Transport: Sync {
     fn send(&self, message: &Message) -> Result<String, SendError>;
 }
 
@@ -309,7 +310,9 @@ pub fn build_message(msg: &OutgoingMessage) -> Result<Message, MailError> {
 /// The SMTP transport, built once per process. It drives lettre's `SmtpConnection` itself rather
 /// than `SmtpTransport`, so it knows whether a failure came before the mail transaction (nothing
 /// can have been delivered: retry) or during it (the server may have the message: unknown).
-/// One connection is kept open between messages and checked with NOOP before reuse.
+/// Connections are kept open between messages (one per worker of a `send` with several
+/// connections: each `send` call takes an idle one or opens one, and gives it back after); one
+/// that waited longer than [`UNCHECKED_REUSE`] is checked with NOOP before reuse.
 pub struct SmtpMailer {
     host: String,
     port: u16,
@@ -319,7 +322,11 @@ pub struct SmtpMailer {
     credentials: Option<Credentials>,
     hello: ClientId,
     reuse: bool,
-    idle: Mutex<Option<SmtpConnection>>,
+    /// Open connections not in use. The lock is held only to take or give back one, never
+    /// during an exchange, so several threads can send at once, each on its own connection.
+    idle: Mutex<Vec<(SmtpConnection, Instant)>>,
+    /// [`UNCHECKED_REUSE`] (a field so the tests can make every reuse checked).
+    unchecked_reuse: Duration,
     server: String,
     /// What must never reach a stored or printed reason: the password, and the base64 strings
     /// AUTH PLAIN and AUTH LOGIN send (a server that echoes them in an error would otherwise
@@ -338,7 +345,7 @@ impl fmt::Debug for SmtpMailer {
 impl Drop for SmtpMailer {
     fn drop(&mut self) {
         let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if let Some(mut connection) = idle.take() {
+        for (mut connection, _) in idle.drain(..) {
             let _ = connection.quit();
         }
     }
@@ -356,9 +363,10 @@ fn is_loopback(host: &str) -> bool {
 /// Where an SMTP exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Connecting, greeting, EHLO, STARTTLS, AUTH: no mail command sent yet.
+    /// Connecting, greeting, EHLO, STARTTLS, AUTH, up to the reply to MAIL FROM: nothing of
+    /// the message sent yet.
     Connecting,
-    /// MAIL FROM to the reply after the message's end: the server may have accepted it.
+    /// RCPT TO to the reply after the message's end: the server may have accepted it.
     Transaction,
 }
 
@@ -400,10 +408,17 @@ impl SmtpMailer {
             credentials,
             hello: ClientId::default(),
             reuse,
-            idle: Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
+            unchecked_reuse: UNCHECKED_REUSE,
             server,
             masked: secrets_to_mask(settings.username.as_deref(), settings.password.as_ref()),
         })
+    }
+
+    /// [`SmtpMailer::connect`], its failure classified.
+    fn fresh_connection(&self) -> Result<SmtpConnection, SendError> {
+        self.connect()
+            .map_err(|e| self.classify(&e, Phase::Connecting))
     }
 
     /// A new connection, greeted, encrypted and logged in as configured.
@@ -594,31 +609,52 @@ fn classify_smtp_error(
     }
 }
 
+/// A kept connection given back less than this long ago is used without a NOOP first: within a
+/// batch the next message follows at once, and the check costs one round trip of the five a
+/// message takes (a fifth of the time to a distant or slow server). Should the server have
+/// closed it all the same, MAIL FROM fails before anything of the message was sent, and the
+/// message goes on a new connection (see `send`).
+const UNCHECKED_REUSE: Duration = Duration::from_secs(2);
+
 impl Transport for SmtpMailer {
     fn send(&self, message: &Message) -> Result<String, SendError> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        // A kept connection is checked with NOOP first, so a server that closed it meanwhile
-        // costs a new connection rather than a failure inside the transaction.
-        let reusable = idle
-            .take()
-            .filter(|_| self.reuse)
-            .and_then(|mut connection| {
+        let kept = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .filter(|_| self.reuse);
+        // A connection kept a while is checked with NOOP first, so a server that closed it
+        // meanwhile costs a new connection rather than a failure inside the transaction.
+        let (mut connection, unchecked) = match kept {
+            Some((connection, since)) if since.elapsed() < self.unchecked_reuse => {
+                (connection, true)
+            }
+            Some((mut connection, _)) => {
                 if connection.test_connected() {
-                    Some(connection)
+                    (connection, false)
                 } else {
                     connection.abort();
-                    None
+                    (self.fresh_connection()?, false)
                 }
-            });
-        let mut connection = match reusable {
-            Some(connection) => connection,
-            None => self
-                .connect()
-                .map_err(|e| self.classify(&e, Phase::Connecting))?,
+            }
+            None => (self.fresh_connection()?, false),
         };
-        let transacted = match transact(&mut connection, message.envelope(), &message.formatted()) {
+        let email = message.formatted();
+        let mut result = transact(&mut connection, message.envelope(), &email);
+        if unchecked && matches!(result, Err(TransactError::BeforeMail(_))) {
+            // The unchecked connection was refused or gone at MAIL FROM: nothing of the message
+            // was sent, so it goes on a new connection, once.
+            connection = self.fresh_connection()?;
+            result = transact(&mut connection, message.envelope(), &email);
+        }
+        let transacted = match result {
             Ok(transacted) => transacted,
-            // `transact` has already closed the connection on error.
+            // `transact` has already closed the connection on error. Before MAIL FROM was
+            // accepted nothing of the message was sent: no unknown outcome can come of it.
+            Err(TransactError::BeforeMail(error)) => {
+                return Err(self.classify(&error, Phase::Connecting));
+            }
             Err(TransactError::Smtp(error)) => {
                 return Err(self.classify(&error, Phase::Transaction));
             }
@@ -632,7 +668,10 @@ impl Transport for SmtpMailer {
             }
         };
         if self.reuse {
-            *idle = Some(connection);
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((connection, Instant::now()));
         } else {
             let _ = connection.quit();
         }
@@ -687,8 +726,10 @@ struct Transacted {
 }
 
 enum TransactError {
-    /// The connection failed or the server refused MAIL FROM, DATA or the message; the
-    /// connection is closed.
+    /// The connection failed or the server refused MAIL FROM; the connection is closed.
+    BeforeMail(lettre::transport::smtp::Error),
+    /// The connection failed or the server refused DATA or the message once MAIL FROM was
+    /// accepted; the connection is closed.
     Smtp(lettre::transport::smtp::Error),
     /// The message needs an extension the server does not offer (nothing was sent).
     Unsupported(&'static str),
@@ -737,7 +778,8 @@ fn transact(
         TransactError::Smtp(error)
     };
     if let Err(e) = connection.command(Mail::new(envelope.from().cloned(), options)) {
-        return Err(fail(connection, e));
+        connection.abort();
+        return Err(TransactError::BeforeMail(e));
     }
     let mut accepted = 0;
     let mut refused = Vec::new();
@@ -874,53 +916,128 @@ impl SendSummary {
 /// round n, until they succeed or `max_attempts` is reached. Permanent failures are never
 /// retried. Rounds rather than per-message retries: a server that is briefly unavailable gets
 /// the whole delay, and one slow message does not hold up the others.
+///
+/// Up to `connections` exchanges run at once, each on a worker thread of its own (and so, over
+/// SMTP, on a connection of its own). The hooks run on the calling thread only, in the order
+/// things happen: `before_attempt` just before a message is handed to a free worker (the
+/// ledger's claim, so a message is never on two workers), `after_attempt` as soon as its
+/// exchange ends. A hook's `Stop` hands out no further message; those already in flight finish
+/// and go through `after_attempt` (their outcome recorded, never lost). With one connection
+/// this is the plain one-after-another loop, hook for hook.
 pub fn send_all<T: Transport + ?Sized>(
     transport: &T,
     messages: &[Message],
     policy: &RetryPolicy,
+    connections: usize,
     sleep: &dyn Fn(Duration),
     hooks: &mut dyn SendHooks,
 ) -> SendSummary {
     let mut outcomes = vec![MessageOutcome::default(); messages.len()];
     let max_attempts = policy.max_attempts.max(1);
-    let mut pending: Vec<usize> = (0..messages.len()).collect();
+    let workers = connections.clamp(1, messages.len().max(1));
     let mut stopped = false;
-    'rounds: for attempt in 1..=max_attempts {
-        if pending.is_empty() {
-            break;
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel::<(usize, usize, Result<String, SendError>)>();
+        let mut jobs = Vec::with_capacity(workers);
+        for worker in 0..workers {
+            let (job_tx, job_rx) = mpsc::channel::<usize>();
+            let done = done_tx.clone();
+            scope.spawn(move || {
+                for index in job_rx {
+                    let result = exchange(transport, &messages[index]);
+                    if done.send((worker, index, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+            jobs.push(job_tx);
         }
-        if attempt > 1 {
-            sleep(policy.delay_before(attempt));
-        }
-        let mut retry = Vec::new();
-        for &index in &pending {
-            match hooks.before_attempt(index, attempt) {
-                Flow::Continue => {}
-                Flow::Skip => continue,
-                Flow::Stop => {
+        drop(done_tx);
+        // Free workers, the first one on top, so one message at a time reuses one connection.
+        let mut idle: Vec<usize> = (0..workers).rev().collect();
+        let mut pending: Vec<usize> = (0..messages.len()).collect();
+        for attempt in 1..=max_attempts {
+            if pending.is_empty() || stopped {
+                break;
+            }
+            if attempt > 1 {
+                sleep(policy.delay_before(attempt));
+            }
+            let mut retry = Vec::new();
+            let mut queue = pending.iter().copied();
+            let mut in_flight = 0usize;
+            loop {
+                while !stopped && !idle.is_empty() {
+                    let Some(index) = queue.next() else { break };
+                    match hooks.before_attempt(index, attempt) {
+                        Flow::Continue => {}
+                        Flow::Skip => continue,
+                        Flow::Stop => {
+                            stopped = true;
+                            break;
+                        }
+                    }
+                    let worker = idle.pop().unwrap_or_default();
+                    if jobs[worker].send(index).is_err() {
+                        // The worker is gone (it panicked): its message was claimed but never
+                        // exchanged; record it as unknown rather than pretend it was not tried.
+                        let result = Err(SendError::Unknown {
+                            reason: "lỗi nội bộ: luồng gửi thư đã dừng".to_owned(),
+                        });
+                        hooks.after_attempt(index, attempt, &result, false);
+                        outcomes[index] = MessageOutcome {
+                            attempts: attempt,
+                            result: Some(result),
+                        };
+                        stopped = true;
+                        break;
+                    }
+                    in_flight += 1;
+                }
+                if in_flight == 0 {
+                    break;
+                }
+                let Ok((worker, index, result)) = done_rx.recv() else {
+                    // Every worker is gone: nothing more will come back.
                     stopped = true;
-                    break 'rounds;
+                    break;
+                };
+                in_flight -= 1;
+                idle.push(worker);
+                let will_retry =
+                    matches!(&result, Err(e) if e.is_transient()) && attempt < max_attempts;
+                let flow = hooks.after_attempt(index, attempt, &result, will_retry);
+                outcomes[index] = MessageOutcome {
+                    attempts: attempt,
+                    result: Some(result),
+                };
+                if will_retry {
+                    retry.push(index);
+                }
+                if flow == Flow::Stop {
+                    stopped = true;
                 }
             }
-            let result = transport.send(&messages[index]);
-            let will_retry =
-                matches!(&result, Err(e) if e.is_transient()) && attempt < max_attempts;
-            let flow = hooks.after_attempt(index, attempt, &result, will_retry);
-            outcomes[index] = MessageOutcome {
-                attempts: attempt,
-                result: Some(result),
-            };
-            if will_retry {
-                retry.push(index);
-            }
-            if flow == Flow::Stop {
-                stopped = true;
-                break 'rounds;
-            }
+            // Results come back in the order exchanges end; the next round goes in plan order.
+            retry.sort_unstable();
+            pending = retry;
         }
-        pending = retry;
-    }
+        // Closing the job channels ends the workers; the scope joins them.
+        drop(jobs);
+    });
     SendSummary { outcomes, stopped }
+}
+
+/// One exchange on a worker thread. A panic in the transport would leave the message claimed
+/// with nobody to record it: it comes back as an unknown outcome instead (the exchange may have
+/// gone through), so the ledger keeps it from being resent.
+fn exchange<T: Transport + ?Sized>(transport: &T, message: &Message) -> Result<String, SendError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transport.send(message)))
+        .unwrap_or_else(|_| {
+            Err(SendError::Unknown {
+                reason: "lỗi nội bộ trong lúc gửi thư".to_owned(),
+            })
+        })
 }
 
 /// The SMTP sink harness the integration tests use too (outbox's tests read its MIME parser).
@@ -963,7 +1080,7 @@ mod tests {
         assert!(secrets_to_mask(Some("vanphong"), None).is_empty());
     }
     use std::cell::RefCell;
-    use std::collections::VecDeque;
+    use std::collections::{BTreeMap, BTreeSet, VecDeque};
     use std::time::Instant;
     use unicode_normalization::UnicodeNormalization;
 
@@ -1326,18 +1443,37 @@ mod tests {
 
     // ---- send_all with a scripted transport ----
 
+    /// A `RefCell` that can be shared between `send_all`'s workers (`Transport` is `Sync`).
+    #[derive(Default)]
+    struct Shared<T>(Mutex<T>);
+
+    impl<T> Shared<T> {
+        fn new(value: T) -> Self {
+            Self(Mutex::new(value))
+        }
+        fn borrow(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap()
+        }
+        fn borrow_mut(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap()
+        }
+    }
+
     /// Answers each message (by index in the To address) from a script; records every send.
     struct Scripted {
-        script: RefCell<Vec<VecDeque<Result<String, SendError>>>>,
-        log: RefCell<Vec<usize>>,
+        script: Shared<Vec<VecDeque<Result<String, SendError>>>>,
+        log: Shared<Vec<usize>>,
+        /// `send_all`'s connections (1: one after another).
+        connections: usize,
     }
 
     impl Scripted {
         /// Message i is answered from `script[i]` in turn, then with "250 OK".
         fn new(script: Vec<Vec<Result<String, SendError>>>) -> Self {
             Scripted {
-                script: RefCell::new(script.into_iter().map(VecDeque::from).collect()),
-                log: RefCell::default(),
+                script: Shared::new(script.into_iter().map(VecDeque::from).collect()),
+                log: Shared::default(),
+                connections: 1,
             }
         }
 
@@ -1353,6 +1489,7 @@ mod tests {
                 self,
                 &indexed_messages(count),
                 &policy(max_attempts),
+                self.connections,
                 sleep,
                 hooks,
             )
@@ -1551,6 +1688,156 @@ mod tests {
         assert_eq!(summary.sent(), 2);
     }
 
+    /// A transport that takes 20 ms a message and counts the exchanges running at once.
+    #[derive(Default)]
+    struct Slow {
+        running: std::sync::atomic::AtomicUsize,
+        peak: std::sync::atomic::AtomicUsize,
+        log: Shared<Vec<usize>>,
+        /// Message index → failures before it goes through (transient, then "250 OK").
+        transient: Shared<BTreeMap<usize, u32>>,
+    }
+
+    impl Transport for Slow {
+        fn send(&self, message: &Message) -> Result<String, SendError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let to = message.envelope().to()[0].user().to_owned();
+            let index: usize = to.trim_start_matches('u').parse().unwrap();
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(now, SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            self.log.borrow_mut().push(index);
+            self.running.fetch_sub(1, SeqCst);
+            match self.transient.borrow_mut().get_mut(&index) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    transient()
+                }
+                _ => Ok(format!("250 OK {index}")),
+            }
+        }
+    }
+
+    /// Checks a hook sequence of several connections: each message's attempt is claimed
+    /// ("before") once and ended ("after") once, the claim first, and never more than
+    /// `connections` claimed and not yet ended.
+    fn check_interleaving(events: &[String], connections: usize) {
+        let mut open = BTreeSet::new();
+        for event in events {
+            let (what, rest) = event.split_once(' ').unwrap();
+            let id = rest.split(' ').next().unwrap().to_owned();
+            match what {
+                "before" => {
+                    assert!(open.insert(id.clone()), "{id} claimed twice: {events:?}");
+                    assert!(open.len() <= connections, "{events:?}");
+                }
+                _ => assert!(open.remove(&id), "{id} ended unclaimed: {events:?}"),
+            }
+        }
+        assert!(open.is_empty(), "claimed, never ended: {open:?}");
+    }
+
+    #[test]
+    fn several_connections_send_each_message_once_and_claim_it_first() {
+        let transport = Slow::default();
+        transport.transient.borrow_mut().extend([(3, 1), (7, 2)]);
+        let mut hooks = Recorder::default();
+        let slept = Shared::new(Vec::new());
+        let summary = send_all(
+            &transport,
+            &indexed_messages(12),
+            &policy(3),
+            4,
+            &|d| slept.borrow_mut().push(d.as_secs()),
+            &mut hooks,
+        );
+        assert!(!summary.stopped);
+        assert_eq!(summary.sent(), 12);
+        assert_eq!(transport.peak.load(std::sync::atomic::Ordering::SeqCst), 4);
+        let mut log = transport.log.borrow().clone();
+        log.sort_unstable();
+        assert_eq!(log, [0, 1, 2, 3, 3, 4, 5, 6, 7, 7, 7, 8, 9, 10, 11]);
+        let attempts: Vec<u32> = summary.outcomes.iter().map(|o| o.attempts).collect();
+        assert_eq!(attempts, [1, 1, 1, 2, 1, 1, 1, 3, 1, 1, 1, 1]);
+        assert_eq!(summary.outcomes[7].result, Some(Ok("250 OK 7".to_owned())));
+        // Rounds as with one connection: round 2 waits once, after round 1 has ended.
+        assert_eq!(*slept.borrow(), [1, 2]);
+        check_interleaving(&hooks.events, 4);
+        let round_two = hooks.events.iter().position(|e| e == "before 3#2").unwrap();
+        assert!(
+            hooks.events[..round_two]
+                .iter()
+                .filter(|e| e.starts_with("after") && e.ends_with("#1 ok"))
+                .count()
+                == 10,
+            "round 2 starts once round 1 has ended: {:?}",
+            hooks.events
+        );
+    }
+
+    #[test]
+    fn a_stop_on_several_connections_hands_out_nothing_more_and_records_those_in_flight() {
+        let transport = Slow::default();
+        let mut hooks = Recorder {
+            stop_after: Some((2, 1)),
+            ..Recorder::default()
+        };
+        let summary = send_all(
+            &transport,
+            &indexed_messages(20),
+            &policy(3),
+            4,
+            &|_| {},
+            &mut hooks,
+        );
+        assert!(summary.stopped);
+        check_interleaving(&hooks.events, 4);
+        let stop_at = hooks
+            .events
+            .iter()
+            .position(|e| e == "after 2#1 ok")
+            .unwrap();
+        assert!(
+            hooks.events[stop_at..]
+                .iter()
+                .all(|e| e.starts_with("after")),
+            "no claim after the stop: {:?}",
+            hooks.events
+        );
+        // Every message sent was recorded; the rest were never tried.
+        let sent = transport.log.borrow().len();
+        assert_eq!(summary.sent(), sent);
+        assert!((3..=6).contains(&sent), "{sent}");
+        let untried = summary.outcomes.iter().filter(|o| o.attempts == 0).count();
+        assert_eq!(untried, 20 - sent);
+    }
+
+    #[test]
+    fn a_panicking_transport_leaves_the_message_unknown_not_lost() {
+        struct Panics;
+        impl Transport for Panics {
+            fn send(&self, _: &Message) -> Result<String, SendError> {
+                panic!("a bug in a transport")
+            }
+        }
+        let mut hooks = Recorder::default();
+        let summary = send_all(
+            &Panics,
+            &indexed_messages(2),
+            &policy(3),
+            2,
+            &|_| {},
+            &mut hooks,
+        );
+        for outcome in &summary.outcomes {
+            assert!(
+                matches!(&outcome.result, Some(Err(e)) if e.is_unknown()),
+                "{outcome:?}"
+            );
+        }
+        check_interleaving(&hooks.events, 2);
+    }
+
     // ---- against the tests' SMTP server (tests/support/sink.rs) ----
 
     /// Settings for a server on 127.0.0.1, without credentials.
@@ -1734,6 +2021,7 @@ mod tests {
             &mailer,
             std::slice::from_ref(&message),
             &policy(5),
+            1,
             &|d| slept.borrow_mut().push(d),
             &mut hooks,
         );
@@ -1767,7 +2055,7 @@ mod tests {
             .map(|unit| build_message(&sample(&[*unit], unit.1, 2_000)).unwrap())
             .collect();
         let mut hooks = Counting::default();
-        let summary = send_all(&mailer, &messages, &policy(3), &|_| {}, &mut hooks);
+        let summary = send_all(&mailer, &messages, &policy(3), 1, &|_| {}, &mut hooks);
         assert_eq!(
             hooks.attempts,
             [(0, 1), (1, 1), (2, 1)],
@@ -1815,7 +2103,7 @@ mod tests {
             build_message(&sample(&both[..1], "vp", 2_000)).unwrap(),
         ];
         let mut hooks = Counting::default();
-        let summary = send_all(&mailer, &messages, &policy(3), &|_| {}, &mut hooks);
+        let summary = send_all(&mailer, &messages, &policy(3), 1, &|_| {}, &mut hooks);
         assert_eq!(hooks.attempts, [(0, 1), (1, 1)], "sent once, no retry");
         let reply = summary.outcomes[0]
             .result
@@ -1860,6 +2148,7 @@ mod tests {
             &mailer,
             std::slice::from_ref(&message),
             &policy(2),
+            1,
             &|_| {},
             &mut hooks,
         );
@@ -1935,6 +2224,7 @@ mod tests {
             &mailer,
             std::slice::from_ref(&message),
             &policy(4),
+            1,
             &|_| {},
             &mut hooks,
         );
@@ -1959,13 +2249,34 @@ mod tests {
             .send(&build_message(&unit_message("tckh")).unwrap())
             .unwrap();
         // Break the kept connection behind the mailer's back.
-        if let Some(connection) = mailer.idle.lock().unwrap().as_mut() {
+        if let Some((connection, _)) = mailer.idle.lock().unwrap().last_mut() {
             connection.abort();
         }
         mailer
             .send(&build_message(&unit_message("nln")).unwrap())
             .unwrap();
         assert_eq!(sink.received().len(), 2);
+    }
+
+    #[test]
+    fn a_connection_just_given_back_is_reused_without_a_noop_and_an_older_one_is_checked() {
+        let sink = Sink::start(&[]);
+        let messages: Vec<Message> = ["pnn", "ptnmt", "nln"]
+            .iter()
+            .map(|unit| build_message(&unit_message(unit)).unwrap())
+            .collect();
+        let mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
+        for message in &messages {
+            mailer.send(message).unwrap();
+        }
+        assert_eq!(sink.noops(), 0, "one round trip saved per message");
+        let mut mailer = SmtpMailer::new(&sink_settings(&sink, Security::None)).unwrap();
+        mailer.unchecked_reuse = Duration::ZERO;
+        for message in &messages {
+            mailer.send(message).unwrap();
+        }
+        assert_eq!(sink.noops(), 2, "each reuse checked");
+        assert_eq!(sink.received().len(), 6);
     }
 
     /// Issue 4 benchmark: 100 messages with ~200 KB attachments, one reused connection vs a new

@@ -296,13 +296,21 @@ pub fn send_period(
             max_attempts: 1,
             ..RetryPolicy::default()
         };
-        let (transport, policy): (&dyn Transport, &RetryPolicy) = match &mailer {
-            Some((mailer, policy)) => (mailer, policy),
-            None => (&outbox, &dry_policy),
+        // A dry run writes files one after another: nothing to wait for, and the order of the
+        // outbox's files stays the plan's.
+        let (transport, policy, connections): (&dyn Transport, &RetryPolicy, usize) = match &mailer
+        {
+            Some((mailer, policy)) => (
+                mailer,
+                policy,
+                config.smtp.as_ref().map_or(1, |s| s.connections),
+            ),
+            None => (&outbox, &dry_policy, 1),
         };
         report.stopped = dispatch::dispatch(
             transport,
             policy,
+            connections,
             &recording,
             &mut plan.pending,
             &messages,

@@ -91,6 +91,7 @@ const SMTP_KEYS: &[&str] = &[
     "timeout_seconds",
     "max_attempts",
     "retry_delay_seconds",
+    "connections",
 ];
 const JOB_KEYS: &[&str] = &[
     "name",
@@ -724,6 +725,16 @@ fn read_smtp(
     let timeout_seconds: Option<u64> = opt_unsigned(r, &t, "timeout_seconds");
     let max_attempts: Option<u32> = opt_unsigned(r, &t, "max_attempts");
     let retry_delay_seconds: Option<u64> = opt_unsigned(r, &t, "retry_delay_seconds");
+    let connections: Option<usize> = opt_unsigned(r, &t, "connections");
+    if let Some(n) = connections.filter(|n| !(1..=MAX_SMTP_CONNECTIONS).contains(n)) {
+        r.report(
+            &span_of(&t, "connections"),
+            "smtp.connections",
+            format!(
+                "số kết nối SMTP phải từ 1 đến {MAX_SMTP_CONNECTIONS} (đang là {n}); mặc định 4"
+            ),
+        );
+    }
     let port = port.unwrap_or(match security {
         Security::None => 25,
         Security::StartTls => 587,
@@ -741,8 +752,15 @@ fn read_smtp(
         },
         max_attempts: max_attempts.unwrap_or(4).max(1),
         retry_delay: Duration::from_secs(retry_delay_seconds.unwrap_or(30)),
+        connections: connections.unwrap_or(DEFAULT_SMTP_CONNECTIONS),
     })
 }
+
+/// Connections a `send` keeps busy unless `[smtp] connections` says otherwise: enough to hide a
+/// slow server's round trips, few enough that no ordinary server limits them.
+const DEFAULT_SMTP_CONNECTIONS: usize = 4;
+/// More would only get an office's account throttled or refused by its mail server.
+const MAX_SMTP_CONNECTIONS: usize = 32;
 
 fn read_jobs(r: &mut Reader<'_>, top: &Table<'_>, base: &Path) -> Vec<Job> {
     let mut jobs: Vec<Job> = Vec::new();
@@ -951,6 +969,24 @@ period = "data/{year}-h{half}.toml"
         assert!(err.contains("approval.approval_wait"), "{err}");
         assert!(err.contains("\"3 ngày\""), "{err}");
         assert!(err.contains("v.toml:"), "{err}");
+    }
+
+    #[test]
+    fn smtp_connections_default_to_four_and_zero_is_refused_with_its_place() {
+        let config = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert_eq!(config.smtp.unwrap().connections, 4);
+        let one = GOOD.replace("port = 2525", "port = 2525\nconnections = 1");
+        let config = load_without_secrets_from(Path::new("v.toml"), &one).unwrap();
+        assert_eq!(config.smtp.unwrap().connections, 1);
+        for bad in ["0", "33"] {
+            let text = GOOD.replace("port = 2525", &format!("port = 2525\nconnections = {bad}"));
+            let err = load_without_secrets_from(Path::new("v.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("smtp.connections"), "{err}");
+            assert!(err.contains("từ 1 đến 32"), "{err}");
+            assert!(err.contains("v.toml:"), "{err}");
+        }
     }
 
     #[test]

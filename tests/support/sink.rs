@@ -29,6 +29,8 @@ pub const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
 /// client returns. Stopped when dropped.
 pub struct Sink {
     server: Server,
+    /// The Rust server's shared state (None for aiosmtpd).
+    shared: Option<Arc<Shared>>,
     pub port: u16,
     dir: tempfile::TempDir,
 }
@@ -59,6 +61,12 @@ struct Script {
     reject_code: u16,
     stall_at: u32,
     stall_seconds: f64,
+    /// Milliseconds the server waits before answering each command (and the message's end):
+    /// a slow or distant server, for the tests and the benchmark of several connections.
+    delay_ms: u64,
+    /// Milliseconds before the reply to each message's end only (a server that scans what it
+    /// receives), on top of `delay_ms`.
+    delay_message_ms: u64,
 }
 
 impl Script {
@@ -86,6 +94,10 @@ impl Script {
                 "--reject-code" => script.reject_code = value(flag, &mut args).parse().unwrap(),
                 "--stall-data" => script.stall_at = value(flag, &mut args).parse().unwrap(),
                 "--stall-seconds" => script.stall_seconds = value(flag, &mut args).parse().unwrap(),
+                "--delay-ms" => script.delay_ms = value(flag, &mut args).parse().unwrap(),
+                "--delay-message-ms" => {
+                    script.delay_message_ms = value(flag, &mut args).parse().unwrap()
+                }
                 "--auth" => {
                     let pair = value(flag, &mut args);
                     let (user, password) = pair.split_once(':').expect("--auth USER:PASS");
@@ -101,7 +113,9 @@ impl Script {
 impl Sink {
     /// Starts the Rust server with smtp_sink.py's flags: --port N, --fail-first N
     /// [--fail-code C] [--fail-stage data|rcpt], --reject ADDRESS [--reject-code C],
-    /// --stall-data N [--stall-seconds S], --auth USER:PASS.
+    /// --stall-data N [--stall-seconds S], --auth USER:PASS; and, this server only, --delay-ms N
+    /// (N ms before each reply but the greeting) and --delay-message-ms N (before the reply to
+    /// each message's end).
     pub fn start(args: &[&str]) -> Sink {
         Sink::serve(Script::from_args(args))
     }
@@ -136,7 +150,11 @@ impl Sink {
             dir: dir.path().to_owned(),
             count: Mutex::new(0),
             failed: AtomicU32::new(0),
+            open: AtomicU32::new(0),
+            peak: AtomicU32::new(0),
+            noops: AtomicU32::new(0),
         });
+        let shared = Some(state.clone());
         let accept = {
             let stop = stop.clone();
             std::thread::spawn(move || {
@@ -147,8 +165,11 @@ impl Sink {
                     let Ok(stream) = stream else { continue };
                     let state = state.clone();
                     std::thread::spawn(move || {
+                        let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
+                        state.peak.fetch_max(open, Ordering::SeqCst);
                         // A client that goes away mid-conversation ends only this connection.
                         let _ = serve_connection(stream, &state);
+                        state.open.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
             })
@@ -158,6 +179,7 @@ impl Sink {
                 stop,
                 accept: Some(accept),
             },
+            shared,
             port,
             dir,
         }
@@ -196,6 +218,7 @@ impl Sink {
                 child,
                 _stdin: stdin,
             },
+            shared: None,
             port,
             dir,
         }
@@ -215,6 +238,33 @@ impl Sink {
     }
 
     /// The stored messages (.eml), in arrival order.
+    /// The most client connections the (Rust) server had open at once.
+    pub fn peak_connections(&self) -> u32 {
+        let shared = self
+            .shared
+            .as_ref()
+            .expect("counted by the Rust server only");
+        shared.peak.load(Ordering::SeqCst)
+    }
+
+    /// How many NOOP commands the (Rust) server answered.
+    pub fn noops(&self) -> u32 {
+        let shared = self
+            .shared
+            .as_ref()
+            .expect("counted by the Rust server only");
+        shared.noops.load(Ordering::SeqCst)
+    }
+
+    /// How many messages were stored so far (the Rust server).
+    pub fn stored(&self) -> u32 {
+        let shared = self
+            .shared
+            .as_ref()
+            .expect("counted by the Rust server only");
+        *shared.count.lock().unwrap()
+    }
+
     pub fn received(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .unwrap()
@@ -273,6 +323,11 @@ struct Shared {
     /// Messages stored so far; the lock also orders the writes of concurrent connections.
     count: Mutex<u32>,
     failed: AtomicU32,
+    /// Connections open now, and the most open at once.
+    open: AtomicU32,
+    peak: AtomicU32,
+    /// NOOP commands received (a client checking a kept connection).
+    noops: AtomicU32,
 }
 
 impl Shared {
@@ -417,7 +472,9 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut greeted = false;
     let mut mail_from: Option<String> = None;
     let mut rcpt_tos: Vec<String> = Vec::new();
+    let delay = Duration::from_millis(script.delay_ms);
     while let Some(line) = connection.line()? {
+        std::thread::sleep(delay);
         let line = String::from_utf8_lossy(&line);
         let line = line.trim_end_matches(['\r', '\n']);
         let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -454,7 +511,10 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 greeted = false;
                 authenticated = false;
             }
-            "NOOP" => connection.reply("250 OK")?,
+            "NOOP" => {
+                shared.noops.fetch_add(1, Ordering::SeqCst);
+                connection.reply("250 OK")?
+            }
             "RSET" => {
                 mail_from = None;
                 rcpt_tos.clear();
@@ -521,6 +581,7 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     }
                     content.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
                 }
+                std::thread::sleep(delay + Duration::from_millis(script.delay_message_ms));
                 // aiosmtpd keeps the CRLF before the final dot; so does this server.
                 let from = mail_from.take().unwrap_or_default();
                 let to = std::mem::take(&mut rcpt_tos);

@@ -1804,10 +1804,17 @@ mod tests {
             "no claim after the stop: {:?}",
             hooks.events
         );
-        // Every message sent was recorded; the rest were never tried.
+        // Every message sent was recorded; the rest were never tried. How many were claimed
+        // before the stop depends on which exchanges finished first (a slow machine may finish
+        // several before the third), so the count is checked against the claims, not a range.
         let sent = transport.log.borrow().len();
         assert_eq!(summary.sent(), sent);
-        assert!((3..=6).contains(&sent), "{sent}");
+        let claims_before_stop = hooks.events[..stop_at]
+            .iter()
+            .filter(|e| e.starts_with("before"))
+            .count();
+        assert!(sent >= 3, "{sent}");
+        assert_eq!(sent, claims_before_stop, "{:?}", hooks.events);
         let untried = summary.outcomes.iter().filter(|o| o.attempts == 0).count();
         assert_eq!(untried, 20 - sent);
     }

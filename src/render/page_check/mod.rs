@@ -110,10 +110,11 @@ pub enum Rule {
     Typeface,
     TypeSize,
     LineSpacing,
+    Overlap,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::PageSize,
         Rule::Margins,
         Rule::PageNumber,
@@ -131,6 +132,7 @@ impl Rule {
         Rule::Typeface,
         Rule::TypeSize,
         Rule::LineSpacing,
+        Rule::Overlap,
     ];
 }
 
@@ -154,6 +156,7 @@ impl fmt::Display for Rule {
             Rule::Typeface => "phông chữ Times New Roman (hoặc tương thích)",
             Rule::TypeSize => "cỡ chữ",
             Rule::LineSpacing => "khoảng cách dòng tối thiểu một dòng đơn",
+            Rule::Overlap => "chữ không được đè lên chữ",
         })
     }
 }
@@ -368,11 +371,41 @@ impl Checker {
             .collect();
         for (i, page) in layout.pages.iter().enumerate() {
             self.page_frame(i, page, &pages[i]);
+            self.overlaps(i, page);
         }
         let mut anchors = self.first_page(&layout.pages[0], &pages[0]);
         self.closing(layout, &pages, &mut anchors);
         for (i, lines) in pages.iter().enumerate() {
             self.type_and_spacing(i, lines, layout.pages[i].strokes.as_deref(), &anchors);
+        }
+    }
+
+    /// Text drawn over text: a word too wide for its table cell runs into the next cell, where
+    /// no margin or spacing rule sees it. Two runs collide when their boxes cross: they overlap
+    /// across, and their baselines are closer than the glyphs are tall.
+    fn overlaps(&mut self, i: usize, page: &Page) {
+        let mut runs: Vec<&TextRun> = page
+            .runs
+            .iter()
+            .filter(|r| !r.text.trim().is_empty())
+            .collect();
+        runs.sort_by(|a, b| a.baseline.total_cmp(&b.baseline));
+        for (n, a) in runs.iter().enumerate() {
+            for b in &runs[n + 1..] {
+                let height = 0.7 * a.size.unwrap_or(13.0).min(b.size.unwrap_or(13.0));
+                if b.baseline - a.baseline >= height {
+                    break;
+                }
+                let across = a.x1.min(b.x1) - a.x0.max(b.x0);
+                if across > 0.5 {
+                    self.report(
+                        i,
+                        Rule::Overlap,
+                        format!("{} đè lên {}", excerpt(&a.text), excerpt(&b.text)),
+                    );
+                    return;
+                }
+            }
         }
     }
 

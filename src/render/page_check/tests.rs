@@ -344,3 +344,45 @@ fn a_missing_motto_or_signer_is_named() {
     });
     assert_eq!(rules_broken(&layout), vec![Rule::Signature]);
 }
+
+#[test]
+fn a_word_run_over_its_neighbour_is_text_on_text() {
+    // A figure too wide for its cell, drawn over the next cell's "xã" (a 12 pt table row on the
+    // same baseline, as the fuzzer's 123.456.789.012.345 was).
+    let lowest = letter().pages[0]
+        .runs
+        .iter()
+        .map(|r| r.baseline)
+        .fold(0.0, f64::max);
+    let row = lowest + 20.0;
+    let overlapping = edit(letter(), |l| {
+        l.pages[0]
+            .runs
+            .push(run("xã", LEFT + 60.0 * MM, row, 12.0, false, false));
+        l.pages[0].runs.push(run(
+            "123.456.789.012.345",
+            LEFT + 58.0 * MM,
+            row,
+            12.0,
+            false,
+            false,
+        ));
+    });
+    // (The extra row also breaks the body's size and pitch rules; only the overlap is at issue.)
+    assert!(rules_broken(&overlapping).contains(&Rule::Overlap));
+    // The same two a cell apart do not touch.
+    let apart = edit(letter(), |l| {
+        l.pages[0]
+            .runs
+            .push(run("xã", LEFT + 40.0 * MM, row, 12.0, false, false));
+        l.pages[0].runs.push(run(
+            "123.456.789.012.345",
+            LEFT + 58.0 * MM,
+            row,
+            12.0,
+            false,
+            false,
+        ));
+    });
+    assert!(!rules_broken(&apart).contains(&Rule::Overlap));
+}

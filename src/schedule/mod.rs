@@ -14,9 +14,10 @@ pub mod service;
 
 pub use catch_up::{CatchUpPlan, plan_catch_up};
 pub use runs::{
-    INTERRUPTED_AGAIN, INTERRUPTED_TO_RESUME, JobRun, RunOutcome, Trigger, claim_firing,
-    finish_firing, first_seen, history, last_due, mark_wait_alerted, reclaim_interrupted,
-    reclaim_waiting, record_skipped, recover_interrupted, resumable_firings, waiting_firings,
+    INTERRUPTED_AGAIN, INTERRUPTED_TO_RESUME, JobRun, RunOutcome, STOPPED_TO_RESUME, Trigger,
+    claim_firing, finish_firing, first_seen, history, last_due, mark_wait_alerted,
+    reclaim_interrupted, reclaim_waiting, record_skipped, recover_interrupted, resumable_firings,
+    waiting_firings,
 };
 
 /// What can go wrong while reading a job's schedule or its run history. The messages are

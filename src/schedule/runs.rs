@@ -192,6 +192,17 @@ pub fn record_skipped(
 pub const INTERRUPTED_TO_RESUME: &str = "Dịch vụ đã dừng (sập hoặc bị tắt) khi lần chạy này \
      đang dở; dịch vụ chạy tiếp lần chạy này khi khởi động (thư đã gửi không gửi lại).";
 
+/// How the detail of a firing stopped by SIGTERM/SIGINT part-way begins: the service runs it on
+/// from where it stopped at its next start (a restart for an upgrade must not leave half a batch
+/// unsent until someone runs `vanban run-job`). What was done follows on the next lines.
+pub const STOPPED_TO_RESUME: &str = "Dừng theo tín hiệu khi lần chạy này đang dở; dịch vụ chạy \
+     tiếp lần chạy này khi khởi động lại (thư đã gửi không gửi lại).";
+
+/// Whether a firing's record is to be resumed: interrupted by a death or by a stop, not yet
+/// resumed. `detail` is matched in SQL as `?1` (a death) or as starting with `?2` (a stop).
+const RESUMABLE: &str =
+    "outcome = 'interrupted' AND (detail IS ?1 OR substr(detail, 1, length(?2)) = ?2)";
+
 /// The detail of a resumed firing while it runs: if the process dies again, the firing is
 /// not resumed a second time (whatever killed it would likely kill it again).
 pub const RESUMED: &str = "Đang chạy tiếp sau khi bị gián đoạn.";
@@ -236,12 +247,12 @@ pub fn recover_interrupted(
 
 /// Every interrupted firing still to be resumed, oldest first.
 pub fn resumable_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
-         WHERE outcome = 'interrupted' AND detail IS ?1 ORDER BY due, job",
-    )?;
+             WHERE {RESUMABLE} ORDER BY due, job"
+    ))?;
     let rows = stmt
-        .query_map(params![INTERRUPTED_TO_RESUME], raw_row)?
+        .query_map(params![INTERRUPTED_TO_RESUME, STOPPED_TO_RESUME], raw_row)?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(JobRun::try_from).collect()
 }
@@ -254,9 +265,17 @@ pub fn reclaim_interrupted(
     due: DateTime<Utc>,
 ) -> Result<bool, ScheduleError> {
     let updated = conn.execute(
-        "UPDATE job_runs SET outcome = 'running', finished = NULL, detail = ?3
-         WHERE job = ?1 AND due = ?2 AND outcome = 'interrupted' AND detail IS ?4",
-        params![job, due_key(due), RESUMED, INTERRUPTED_TO_RESUME],
+        &format!(
+            "UPDATE job_runs SET outcome = 'running', finished = NULL, detail = ?5
+             WHERE job = ?3 AND due = ?4 AND {RESUMABLE}"
+        ),
+        params![
+            INTERRUPTED_TO_RESUME,
+            STOPPED_TO_RESUME,
+            job,
+            due_key(due),
+            RESUMED
+        ],
     )?;
     Ok(updated == 1)
 }

@@ -15,9 +15,9 @@ use chrono_tz::Tz;
 use tracing::{debug, error, info, warn};
 
 use super::{
-    CatchUpPlan, JobRun, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing,
-    first_seen, last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted, reclaim_waiting,
-    record_skipped, recover_interrupted, resumable_firings, waiting_firings,
+    CatchUpPlan, JobRun, RunOutcome, STOPPED_TO_RESUME, ScheduleError, Trigger, claim_firing,
+    finish_firing, first_seen, last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted,
+    reclaim_waiting, record_skipped, recover_interrupted, resumable_firings, waiting_firings,
 };
 use std::sync::Arc;
 
@@ -522,8 +522,14 @@ impl<'a> Service<'a> {
                     lock: &self.lock,
                     clock: self.clock,
                 };
-                self.executor
-                    .execute(&ctx, job, firing, Path::new(&path), stop)
+                let mut report = self
+                    .executor
+                    .execute(&ctx, job, firing, Path::new(&path), stop);
+                // Stopped part-way by a signal: resumed at the next start, like a death.
+                if report.outcome == RunOutcome::Interrupted && stop.is_requested() {
+                    report.detail = format!("{STOPPED_TO_RESUME}\n{}", report.detail);
+                }
+                report
             }
         }
     }
@@ -1282,11 +1288,42 @@ mod tests {
         assert_eq!(executor.calls().len(), 1, "the 09:00 job must not start");
         let gui = runs(&config, "gui");
         assert_eq!(gui[0].outcome, RunOutcome::Interrupted);
+        // What was done is kept, after the line saying it will be run on.
         assert_eq!(
             gui[0].detail.as_deref(),
-            Some("Đã gửi 3/7 thư; dừng theo tín hiệu")
+            Some(format!("{STOPPED_TO_RESUME}\nĐã gửi 3/7 thư; dừng theo tín hiệu").as_str())
         );
         assert!(runs(&config, "sau").is_empty());
+
+        // The next start runs the stopped firing on (once), then the 09:00 job it never reached.
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 7, 1, 0, 0));
+        let calls: Vec<(String, DateTime<Utc>)> = executor
+            .calls()
+            .iter()
+            .map(|c| (c.job.clone(), c.due))
+            .collect();
+        assert_eq!(
+            calls.first().map(|c| c.0.as_str()),
+            Some("gui"),
+            "{calls:?}"
+        );
+        assert_eq!(
+            calls.iter().filter(|c| c.0 == "gui").count(),
+            1,
+            "{calls:?}"
+        );
+        let gui = runs(&config, "gui");
+        assert_eq!(gui.len(), 1);
+        assert_eq!(gui[0].outcome, RunOutcome::Ok);
+        // Resumed once: a second start has nothing to run on.
+        let again = Scripted::ok(&clock);
+        run_until(&config, &clock, &again, &alerts, utc(2026, 7, 1, 0, 0));
+        assert!(
+            again.calls().iter().all(|c| c.job != "gui"),
+            "{:?}",
+            again.calls()
+        );
     }
 
     #[test]

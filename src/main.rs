@@ -940,13 +940,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("không ghi được {}", path.display()))?;
             println!("{}", path.display());
             println!(
-                "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư) và \
+                "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư), \
+                 {} (lời văn chung của cả bản PDF và bản Word: muốn đổi câu chữ, sửa ở đây) và \
                  biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
                  dùng --templates {} hoặc đặt templates_dir trong vanban.toml; kiểm tra bằng \
                  vanban check <tệp kỳ> --templates {}.",
                 written + 1,
                 dir.display(),
                 render::docx::SUBDIR,
+                render::wording::FILE,
                 dir.display(),
                 dir.display()
             );
@@ -1156,13 +1158,20 @@ fn export_templates(dir: &Path) -> Result<usize> {
         written += 1;
     }
     let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
-    let files = render::templates::TYPST
-        .iter()
-        .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes()))
-        .chain(
-            docx.iter()
-                .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
-        );
+    // The wording first: it is the file an office edits to reword both formats.
+    let files = std::iter::once((
+        dir.join(render::wording::FILE),
+        render::wording::BUILTIN.as_bytes(),
+    ))
+    .chain(
+        render::templates::TYPST
+            .iter()
+            .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes())),
+    )
+    .chain(
+        docx.iter()
+            .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
+    );
     for (path, bytes) in files {
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;

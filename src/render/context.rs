@@ -278,7 +278,12 @@ pub struct LetterContext {
     pub notice_issuer: String,
     pub tasks: Vec<LetterTask>,
     /// "Báo cáo kết quả thực hiện về UBND huyện Đầm Hà (qua ...) trước ngày ... để tổng hợp."
+    /// (the built-in wording, for the message body; the documents word it from loi-van.toml).
     pub report_line: String,
+    /// Its parts, for the wording file: who the unit reports to, through whom, by when.
+    pub report_to: String,
+    pub report_via: Option<String>,
+    pub report_due: Option<String>,
 }
 
 /// A sentence fragment without its final punctuation, so templates can add their own.
@@ -1006,15 +1011,17 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
         })
         .collect();
     let letter = &period.documents.assignment_letter;
-    let mut report_line = format!("Báo cáo kết quả thực hiện về {}", period.issuer.short);
+    let report_to = period.issuer.short.clone();
+    let mut report_line = format!("Báo cáo kết quả thực hiện về {report_to}");
     // The reporting channel itself reports directly, not "through itself".
-    if let Some(via) = letter
+    let report_via = letter
         .report_via
         .as_deref()
         .filter(|id| *id != unit.id)
         .and_then(|id| period.directory.unit(id))
-    {
-        report_line.push_str(&format!(" (qua {})", via.name));
+        .map(|via| via.name.clone());
+    if let Some(via) = &report_via {
+        report_line.push_str(&format!(" (qua {via})"));
     }
     // The unit's own deadline, else the earliest of its tasks', else the period's.
     let due = letter
@@ -1030,8 +1037,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 .min()
         })
         .or(letter.report_due);
-    if let Some(due) = due {
-        report_line.push_str(&format!(" trước ngày {}", vi::short_date(due)));
+    let report_due = due.map(vi::short_date);
+    if let Some(due) = &report_due {
+        report_line.push_str(&format!(" trước ngày {due}"));
     }
     report_line.push_str(" để tổng hợp.");
     LetterContext {
@@ -1047,6 +1055,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
             .clone(),
         tasks,
         report_line,
+        report_to,
+        report_via,
+        report_due,
     }
 }
 

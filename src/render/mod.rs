@@ -5,8 +5,10 @@
 pub mod context;
 pub mod docx;
 pub mod page_check;
+pub mod parity;
 pub mod pdf;
 pub mod templates;
+pub mod wording;
 
 use std::path::{Path, PathBuf};
 
@@ -151,6 +153,13 @@ pub trait Renderer: Sync {
     /// "pdf", "docx": also the file extension.
     fn name(&self) -> &'static str;
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError>;
+
+    /// The document's text as this format lays it out, for the guard that both formats say the
+    /// same ([`parity`]): the PDF's pages in layout order, the DOCX's paragraphs one a line.
+    /// None for a format that has no words to compare.
+    fn text(&self, _document: &PlannedDocument) -> Result<Option<String>, RenderError> {
+        Ok(None)
+    }
 }
 
 pub struct PdfRenderer {
@@ -180,6 +189,20 @@ impl Renderer for PdfRenderer {
             .collect();
         self.engine
             .render_with_files(document.kind, &data, document.date, &images)
+            .map_err(|error| RenderError::Pdf {
+                document: document.label(),
+                error,
+            })
+    }
+
+    fn text(&self, document: &PlannedDocument) -> Result<Option<String>, RenderError> {
+        let data = serde_json::to_vec(&document.context).map_err(|error| RenderError::Context {
+            document: document.label(),
+            error,
+        })?;
+        self.engine
+            .text(document.kind, &data, document.date)
+            .map(Some)
             .map_err(|error| RenderError::Pdf {
                 document: document.label(),
                 error,

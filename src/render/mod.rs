@@ -179,7 +179,7 @@ impl Renderer for PdfRenderer {
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
         let data = serde_json::to_vec(&document.context).map_err(|error| RenderError::Context {
-            document: document.label(),
+            document: document.label_vi(),
             error,
         })?;
         let images: Vec<(&str, &[u8])> = document
@@ -190,21 +190,21 @@ impl Renderer for PdfRenderer {
         self.engine
             .render_with_files(document.kind, &data, document.date, &images)
             .map_err(|error| RenderError::Pdf {
-                document: document.label(),
+                document: document.label_vi(),
                 error,
             })
     }
 
     fn text(&self, document: &PlannedDocument) -> Result<Option<String>, RenderError> {
         let data = serde_json::to_vec(&document.context).map_err(|error| RenderError::Context {
-            document: document.label(),
+            document: document.label_vi(),
             error,
         })?;
         self.engine
             .text(document.kind, &data, document.date)
             .map(Some)
             .map_err(|error| RenderError::Pdf {
-                document: document.label(),
+                document: document.label_vi(),
                 error,
             })
     }
@@ -331,7 +331,7 @@ impl Renderer for JsonRenderer {
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
         serde_json::to_vec_pretty(&document.context).map_err(|error| RenderError::Context {
-            document: document.label(),
+            document: document.label_vi(),
             error,
         })
     }
@@ -377,7 +377,7 @@ pub fn render_each(
                     }))
                     .unwrap_or_else(|payload| {
                         Err(RenderError::Panic {
-                            document: document.label(),
+                            document: document.label_vi(),
                             message: pdf::panic_text(payload.as_ref()),
                         })
                     });

@@ -114,13 +114,13 @@ impl Renderer for DocxRenderer {
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
         let context =
             serde_json::to_value(&document.context).map_err(|error| RenderError::Context {
-                document: document.label(),
+                document: document.label_vi(),
                 error,
             })?;
         self.template(document.kind)
             .render(&context)
             .map_err(|e| RenderError::Docx {
-                document: document.label(),
+                document: document.label_vi(),
                 message: e.to_string(),
             })
     }
@@ -129,7 +129,7 @@ impl Renderer for DocxRenderer {
         let bytes = self.render(document)?;
         let paragraphs =
             super::parity::docx_paragraphs(&bytes).map_err(|message| RenderError::Docx {
-                document: document.label(),
+                document: document.label_vi(),
                 message,
             })?;
         Ok(Some(paragraphs.join("\n")))

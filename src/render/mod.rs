@@ -226,6 +226,8 @@ pub enum BackendError {
     Pdf(#[from] PdfError),
     #[error("không nạp được mẫu DOCX: {0}")]
     Docx(#[from] docx::DocxError),
+    #[error("không nạp được tệp lời văn: {0}")]
+    Wording(Box<wording::WordingError>),
 }
 
 /// What one document's template may cost (the config's `[limits]`, or these defaults).
@@ -277,6 +279,9 @@ impl Backends {
         formats: Formats,
         limits: Limits,
     ) -> Result<Self, BackendError> {
+        // The wording both formats read, checked first: its mistake is the office's wording
+        // file's, not a template's.
+        wording::Wording::load(templates).map_err(|e| BackendError::Wording(Box::new(e)))?;
         let pdf = match formats {
             Formats::Pdf | Formats::Both => {
                 let mut engine = PdfEngine::new(templates)?;

@@ -152,6 +152,10 @@ fn a_reworded_wording_file_reaches_the_pdf_and_the_docx() {
         .replace(
             "muc_ket_qua = \"KẾT QUẢ THỰC HIỆN\"",
             "muc_ket_qua = \"KẾT QUẢ THỰC HIỆN CÁC CHƯƠNG TRÌNH\"",
+        )
+        .replace(
+            "cot_chi_tieu = \"Chỉ tiêu\"",
+            "cot_chi_tieu = \"Tên chỉ tiêu\"",
         );
     std::fs::write(dir.join("loi-van.toml"), wording).unwrap();
     let templates = Templates::with_overrides(&dir);
@@ -176,6 +180,12 @@ fn a_reworded_wording_file_reaches_the_pdf_and_the_docx() {
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
             text.contains("II. KẾT QUẢ THỰC HIỆN CÁC CHƯƠNG TRÌNH"),
+            "{}: {text}",
+            renderer.name()
+        );
+        // A table's header row too.
+        assert!(
+            text.contains("TT Tên chỉ tiêu Đơn vị tính"),
             "{}: {text}",
             renderer.name()
         );

@@ -317,3 +317,32 @@ fn check_templates_refuses_a_bad_wording_file_with_its_line() {
         );
     }
 }
+
+#[test]
+fn the_builtin_wording_prints_each_letter_line_as_the_context_composes_it() {
+    let wording = render::wording::Wording::builtin();
+    let mut lines = 0;
+    let mut roles = std::collections::BTreeSet::new();
+    for (name, period) in periods() {
+        for document in documents(&period)
+            .iter()
+            .filter(|d| d.kind == DocumentKind::AssignmentLetter)
+        {
+            let mut data = serde_json::to_value(&document.context).unwrap();
+            wording.apply(document.kind, &mut data).unwrap();
+            let letter = &data["letter"];
+            assert_eq!(
+                data["wording"]["dong_bao_cao"], letter["report_line"],
+                "{name}"
+            );
+            for task in letter["tasks"].as_array().unwrap() {
+                assert_eq!(task["wording"]["dong_nhiem_vu"], task["line"], "{name}");
+                roles.insert(task["role"].as_str().unwrap().to_string());
+                lines += 1;
+            }
+        }
+    }
+    // Lead, group and coordinating lines, with and without partners and deadlines.
+    assert!(lines > 30, "{lines}");
+    assert_eq!(roles.len(), 3, "{roles:?}");
+}

@@ -266,7 +266,11 @@ pub struct LetterTask {
     /// Other units coordinating (this unit excluded).
     pub with: Option<String>,
     pub due: Option<String>,
-    /// The printed paragraph.
+    /// The text as it goes on after "…thực hiện nhiệm vụ:" (lower case unless it opens with a
+    /// name), for the wording file's line of a coordinating unit.
+    pub text_after_colon: String,
+    /// The printed paragraph with the built-in wording (the documents word it from
+    /// loi-van.toml's `dong_nhiem_vu`).
     pub line: String,
 }
 
@@ -974,6 +978,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
             let due = task.due.map(vi::short_date);
             let no = (i + 1).to_string();
             let text = clause(&task.text);
+            let text_after_colon = vi::after_colon(&text);
             let (role, group, leads, mut line) = match &unit_task.role {
                 Role::Lead => ("lead", None, None, format!("{no}. {text}.")),
                 Role::LeadAsMember(group) => (
@@ -985,8 +990,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 Role::Coordinate => {
                     let leads = mentions.names(&task.to);
                     // Mid-sentence after the colon: no capital unless the task opens with a name.
-                    let text = vi::after_colon(&text);
-                    let line = format!("{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text}.");
+                    let line = format!(
+                        "{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text_after_colon}."
+                    );
                     ("coordinate", None, Some(leads), line)
                 }
             };
@@ -1006,6 +1012,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 leads,
                 with,
                 due,
+                text_after_colon,
                 line,
             }
         })

@@ -41,6 +41,7 @@ const fn doc(section: &'static str, key: &'static str) -> Spec {
 }
 
 const PROGRAMS: Option<(&str, &str)> = Some(("report.programs", "p"));
+const LETTER_TASKS: Option<(&str, &str)> = Some(("letter.tasks", "t"));
 
 const SPECS: &[Spec] = &[
     doc("bao_cao", "mo_dau"),
@@ -81,6 +82,10 @@ const SPECS: &[Spec] = &[
     doc("thong_bao", "muc_phan_cong"),
     doc("thong_bao", "ket_thuc"),
     doc("cong_van", "mo_dau"),
+    Spec {
+        item: LETTER_TASKS,
+        ..doc("cong_van", "dong_nhiem_vu")
+    },
     doc("cong_van", "dong_bao_cao"),
     doc("cong_van", "ket_thuc"),
 ];
@@ -151,6 +156,16 @@ fn item_values(var: &str) -> &'static [&'static str] {
             "p.budget.allocated_words",
             "p.budget.disbursed.text",
             "p.budget.rate",
+        ],
+        "t" => &[
+            "t.no",
+            "t.text",
+            "t.text_after_colon",
+            "t.role",
+            "t.group",
+            "t.leads",
+            "t.with",
+            "t.due",
         ],
         _ => &[],
     }

@@ -758,7 +758,7 @@ fn assignment_letter(wording: &Wording) -> Docx {
             addressee,
             body(w("mo_dau")),
             block("{%p for t in letter.tasks %}"),
-            body("{{ t.line }}"),
+            body(w("dong_nhiem_vu")),
             block("{%p endfor %}"),
             body(w("dong_bao_cao")),
             ending(w("ket_thuc")),

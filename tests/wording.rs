@@ -344,5 +344,26 @@ fn the_builtin_wording_prints_each_letter_line_as_the_context_composes_it() {
     }
     // Lead, group and coordinating lines, with and without partners and deadlines.
     assert!(lines > 30, "{lines}");
+    // The notice's assignment lines too.
+    let (mut notice_lines, mut with_partners, mut with_deadline) = (0, 0, 0);
+    for (name, period) in periods() {
+        for document in documents(&period)
+            .iter()
+            .filter(|d| d.kind == DocumentKind::ConclusionNotice)
+        {
+            let mut data = serde_json::to_value(&document.context).unwrap();
+            wording.apply(document.kind, &mut data).unwrap();
+            for assignment in data["notice"]["assignments"].as_array().unwrap() {
+                for task in assignment["tasks"].as_array().unwrap() {
+                    assert_eq!(task["wording"]["dong_nhiem_vu"], task["line"], "{name}");
+                    notice_lines += 1;
+                    with_partners += usize::from(!task["with"].is_null());
+                    with_deadline += usize::from(!task["due"].is_null());
+                }
+            }
+        }
+    }
+    assert!(notice_lines > 10, "{notice_lines}");
+    assert!(with_partners > 0 && with_deadline > 0);
     assert_eq!(roles.len(), 3, "{roles:?}");
 }

@@ -214,6 +214,9 @@ pub struct ReportContext {
 pub struct NoticeSection {
     pub no: String,
     pub title: String,
+    /// The assessment clause ("Đánh giá chung"), else the directions: which heading of the
+    /// wording file the documents print.
+    pub assessment: bool,
     pub paragraphs: Vec<String>,
 }
 
@@ -864,11 +867,14 @@ fn report_context(period: &Period) -> ReportContext {
     }
 }
 
+/// The notice's assessment clause, as the built-in wording titles it.
+const ASSESSMENT: &str = "Đánh giá chung";
+
 fn notice_context(period: &Period) -> NoticeContext {
     let mut sections = Vec::new();
     let conclusions = &period.conclusions;
     if !conclusions.assessment.is_empty() {
-        sections.push(("Đánh giá chung", conclusions.assessment.clone()));
+        sections.push((ASSESSMENT, conclusions.assessment.clone()));
     }
     if !conclusions.directions.is_empty() {
         sections.push((
@@ -881,6 +887,7 @@ fn notice_context(period: &Period) -> NoticeContext {
         .enumerate()
         .map(|(i, (title, texts))| NoticeSection {
             no: (i + 1).to_string(),
+            assessment: title == ASSESSMENT,
             title: title.into(),
             paragraphs: paragraphs(&texts),
         })

@@ -42,6 +42,7 @@ const fn doc(section: &'static str, key: &'static str) -> Spec {
 
 const PROGRAMS: Option<(&str, &str)> = Some(("report.programs", "p"));
 const LETTER_TASKS: Option<(&str, &str)> = Some(("letter.tasks", "t"));
+const NOTICE_TASKS: Option<(&str, &str)> = Some(("notice.assignments.*.tasks", "t"));
 
 const SPECS: &[Spec] = &[
     doc("bao_cao", "mo_dau"),
@@ -79,7 +80,13 @@ const SPECS: &[Spec] = &[
     doc("bao_cao", "ket_thuc"),
     doc("thong_bao", "mo_dau"),
     doc("thong_bao", "ket_luan"),
+    doc("thong_bao", "muc_danh_gia"),
+    doc("thong_bao", "muc_nhiem_vu"),
     doc("thong_bao", "muc_phan_cong"),
+    Spec {
+        item: NOTICE_TASKS,
+        ..doc("thong_bao", "dong_nhiem_vu")
+    },
     doc("thong_bao", "ket_thuc"),
     doc("cong_van", "mo_dau"),
     Spec {
@@ -146,10 +153,10 @@ fn section_values(section: &str) -> &'static [&'static str] {
     }
 }
 
-/// The values of an item a per-item sentence reads, by loop variable.
-fn item_values(var: &str) -> &'static [&'static str] {
-    match var {
-        "p" => &[
+/// The values of an item a per-item sentence reads, by the items' path.
+fn item_values(path: &str) -> &'static [&'static str] {
+    match path {
+        "report.programs" => &[
             "p.no",
             "p.name",
             "p.budget.allocated.text",
@@ -157,7 +164,8 @@ fn item_values(var: &str) -> &'static [&'static str] {
             "p.budget.disbursed.text",
             "p.budget.rate",
         ],
-        "t" => &[
+        "notice.assignments.*.tasks" => &["t.text", "t.with", "t.due"],
+        "letter.tasks" => &[
             "t.no",
             "t.text",
             "t.text_after_colon",
@@ -495,35 +503,38 @@ impl Wording {
                     own.insert(spec.key.to_string(), text);
                 }
                 Some((path, var)) => {
-                    let items = lookup(&snapshot, path)
-                        .and_then(|v| v.as_array())
-                        .cloned()
-                        .unwrap_or_default();
-                    let mut rendered = Vec::with_capacity(items.len());
-                    for item in &items {
-                        let mut with_item = context.clone();
-                        with_item.insert(var, item);
-                        let item_data = serde_json::json!({ var: item });
-                        rendered.push(match spec.when.map(|w| lookup(&item_data, w)) {
+                    let segments: Vec<&str> = path.split('.').collect();
+                    let mut failed = None;
+                    each_item(data, &segments, &mut |item| {
+                        if failed.is_some() {
+                            return;
+                        }
+                        let item_data = serde_json::json!({ var: &*item });
+                        let text = match spec.when.map(|w| lookup(&item_data, w)) {
                             Some(None) => serde_json::Value::Null,
-                            _ => self.render(&name, &with_item)?.into(),
-                        });
-                    }
-                    let target = path
-                        .split('.')
-                        .try_fold(&mut *data, |v, field| v.get_mut(field))
-                        .and_then(|v| v.as_array_mut());
-                    if let Some(target) = target {
-                        for (item, text) in target.iter_mut().zip(rendered) {
-                            if let Some(item) = item.as_object_mut() {
-                                let wording = item
-                                    .entry("wording")
-                                    .or_insert_with(|| serde_json::json!({}));
-                                if let Some(wording) = wording.as_object_mut() {
-                                    wording.insert(spec.key.to_string(), text);
+                            _ => {
+                                let mut with_item = context.clone();
+                                with_item.insert(var, &item_data[var]);
+                                match self.render(&name, &with_item) {
+                                    Ok(text) => text.into(),
+                                    Err(e) => {
+                                        failed = Some(e);
+                                        return;
+                                    }
                                 }
                             }
+                        };
+                        if let Some(item) = item.as_object_mut() {
+                            let wording = item
+                                .entry("wording")
+                                .or_insert_with(|| serde_json::json!({}));
+                            if let Some(wording) = wording.as_object_mut() {
+                                wording.insert(spec.key.to_string(), text);
+                            }
                         }
+                    });
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                 }
             }
@@ -558,13 +569,41 @@ impl Wording {
     }
 }
 
+/// Calls `f` on each item of the array at `path` ("*" steps into every element of an array on
+/// the way: "notice.assignments.*.tasks").
+fn each_item(
+    value: &mut serde_json::Value,
+    path: &[&str],
+    f: &mut dyn FnMut(&mut serde_json::Value),
+) {
+    match path.split_first() {
+        None => {
+            if let Some(items) = value.as_array_mut() {
+                items.iter_mut().for_each(f);
+            }
+        }
+        Some((&"*", rest)) => {
+            if let Some(items) = value.as_array_mut() {
+                for item in items {
+                    each_item(item, rest, f);
+                }
+            }
+        }
+        Some((field, rest)) => {
+            if let Some(child) = value.get_mut(*field) {
+                each_item(child, rest, f);
+            }
+        }
+    }
+}
+
 /// Every value a sentence reads must be one its document (and item) has: a misspelt name would
 /// otherwise print nothing in an official letter.
 fn check_values(file: &str, name: &str, spec: &Spec, entry: &Entry) -> Result<(), WordingError> {
     let mut allowed: Vec<&str> = COMMON_VALUES.to_vec();
     allowed.extend(section_values(spec.section));
-    if let Some((_, var)) = spec.item {
-        allowed.extend(item_values(var));
+    if let Some((path, _)) = spec.item {
+        allowed.extend(item_values(path));
     }
     for (offset, tag) in tags(&entry.text) {
         for path in super::docx::tag_paths(tag) {

@@ -720,7 +720,11 @@ fn conclusion_notice(wording: &Wording) -> Docx {
             body(w("mo_dau")),
             body(w("ket_luan")),
             block("{%p for s in notice.sections %}"),
-            heading("{{ s.no }}. {{ s.title }}"),
+            heading(&format!(
+                "{{{{ s.no }}}}. {{% if s.assessment %}}{}{{% else %}}{}{{% endif %}}",
+                w("muc_danh_gia"),
+                w("muc_nhiem_vu")
+            )),
             block("{%p for p in s.paragraphs %}"),
             body("{{ p }}"),
             block("{%p endfor %}"),
@@ -734,7 +738,7 @@ fn conclusion_notice(wording: &Wording) -> Docx {
             block("{%p for a in notice.assignments %}"),
             heading("{{ a.no }}. {{ a.units }}:"),
             block("{%p for t in a.tasks %}"),
-            body("{{ t.line }}"),
+            body(w("dong_nhiem_vu")),
             block("{%p endfor %}"),
             block("{%p endfor %}"),
             ending(w("ket_thuc")),

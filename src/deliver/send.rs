@@ -873,7 +873,7 @@ mod tests {
     }
 
     #[test]
-    fn a_docx_template_reworded_alone_stops_the_send_before_any_number() {
+    fn a_template_of_one_format_edited_alone_stops_the_send_before_any_number() {
         use std::io::{Read, Write};
         let f = Fixture::new("templates_dir = \"templates\"");
         let docx_dir = f.dir.path().join("templates/docx");
@@ -926,8 +926,37 @@ mod tests {
         assert!(status.lines.iter().all(|l| l.record.is_none()));
         assert!(!f.config.outbox.exists(), "a dry run wrote nothing either");
 
-        // Without the override the built-in templates agree, and the dry run goes through.
+        // A Typst template edited alone (a sentence added to the notice's PDF) is caught too.
         std::fs::remove_file(&path).unwrap();
+        let typst_dir = f.dir.path().join("templates/typst");
+        std::fs::create_dir_all(&typst_dir).unwrap();
+        let (_, notice) = crate::render::templates::TYPST
+            .iter()
+            .find(|(name, _)| *name == "conclusion-notice.typ")
+            .unwrap();
+        assert!(notice.contains("#para(w.ket_luan)"));
+        let typst = typst_dir.join("conclusion-notice.typ");
+        std::fs::write(
+            &typst,
+            notice.replace(
+                "#para(w.ket_luan)",
+                "#para(w.ket_luan)\n#para[Hội nghị thống nhất các nội dung sau.]",
+            ),
+        )
+        .unwrap();
+        let error = send_rendered(&f, &SendOptions::default()).unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("Thông báo kết luận: "), "{text}");
+        assert!(
+            text.contains("«Hội nghị thống nhất các nội dung sau.»"),
+            "{text}"
+        );
+        assert!(text.contains(typst.to_str().unwrap()), "{text}");
+        let status = f.status();
+        assert!(status.issued.is_empty() && status.reserved.is_empty());
+
+        // Without the overrides the built-in templates agree, and the dry run goes through.
+        std::fs::remove_file(&typst).unwrap();
         let report = send_rendered(
             &f,
             &SendOptions {

@@ -716,7 +716,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let backends = Backends::with_limits(&templates, format.into(), limits)?;
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             if let Some(dir) = &dump_context {
-                dump_contexts(dir, &documents)?;
+                dump_contexts(dir, &documents, &templates)?;
             }
             let dir = out.join(period_data.key());
             // As render::render_to_dir, with a line on stderr per file as it is made, so a long
@@ -1183,11 +1183,14 @@ fn export_templates(dir: &Path) -> Result<usize> {
 
 /// Writes each planned document's context as `<file stem>.json`.
 /// Writes each document's context (what its templates see) as `<file stem>.json` to `dir`.
-fn dump_contexts(dir: &Path, documents: &[render::PlannedDocument]) -> Result<()> {
+fn dump_contexts(
+    dir: &Path,
+    documents: &[render::PlannedDocument],
+    templates: &Templates,
+) -> Result<()> {
+    let json = render::JsonRenderer::new(templates)?;
     let staging = render::Staging::new(dir)?;
-    render::render_each(documents, &[&render::JsonRenderer], 1, &|file| {
-        staging.write(&file)
-    })?;
+    render::render_each(documents, &[&json], 1, &|file| staging.write(&file))?;
     staging.commit()?;
     Ok(())
 }

@@ -367,3 +367,41 @@ fn the_builtin_wording_prints_each_letter_line_as_the_context_composes_it() {
     assert!(with_partners > 0 && with_deadline > 0);
     assert_eq!(roles.len(), 3, "{roles:?}");
 }
+
+#[test]
+fn the_dumped_context_carries_the_sentences_the_typst_templates_read() {
+    // bench/compare.py feeds it to the typst CLI as data.json: without `wording` the exported
+    // templates would not compile there.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .current_dir(root())
+        .args([
+            "render",
+            "samples/dam-ha-2024-h1.toml",
+            "--only",
+            "assignment-letter",
+            "--format",
+            "docx",
+            "--out",
+            tmp.path().join("out").to_str().unwrap(),
+            "--dump-context",
+            tmp.path().join("ctx").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = tmp.path().join("ctx/03-cong-van-bqlda.json");
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let unit = data["letter"]["unit"]["name"].as_str().unwrap();
+    assert_eq!(
+        data["wording"]["ket_thuc"],
+        format!("Yêu cầu {unit} nghiêm túc triển khai thực hiện./.")
+    );
+    let task = &data["letter"]["tasks"][0];
+    assert_eq!(task["wording"]["dong_nhiem_vu"], task["line"]);
+}

@@ -325,9 +325,21 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The context itself, as pretty JSON: what the templates see, for template authors and for
-/// feeding the same data to other tools (bench/compare.sh).
-pub struct JsonRenderer;
+/// The context itself, as pretty JSON: what the templates see (the fixed sentences of the
+/// wording file included, as the Typst templates read them), for template authors and for
+/// feeding the same data to other tools (bench/compare.sh runs the typst CLI on it).
+pub struct JsonRenderer {
+    wording: wording::Wording,
+}
+
+impl JsonRenderer {
+    /// With the office's wording file if `templates` has one, else the built-in one.
+    pub fn new(templates: &templates::Templates) -> Result<Self, BackendError> {
+        let wording =
+            wording::Wording::load(templates).map_err(|e| BackendError::Wording(Box::new(e)))?;
+        Ok(Self { wording })
+    }
+}
 
 impl Renderer for JsonRenderer {
     fn name(&self) -> &'static str {
@@ -335,10 +347,18 @@ impl Renderer for JsonRenderer {
     }
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
-        serde_json::to_vec_pretty(&document.context).map_err(|error| RenderError::Context {
+        let context_error = |error| RenderError::Context {
             document: document.label_vi(),
             error,
-        })
+        };
+        let mut value = serde_json::to_value(&document.context).map_err(context_error)?;
+        self.wording
+            .apply(document.kind, &mut value)
+            .map_err(|error| RenderError::Pdf {
+                document: document.label_vi(),
+                error: pdf::PdfError::from(error),
+            })?;
+        serde_json::to_vec_pretty(&value).map_err(context_error)
     }
 }
 

@@ -47,7 +47,13 @@ fn main() {
     let renderer = DocxRenderer::new(&Templates::builtin()).expect("built-in templates");
     let sources: Vec<(DocumentKind, Vec<u8>)> = DocumentKind::ALL
         .into_iter()
-        .map(|k| (k, builtin::template(k).expect("built-in template")))
+        .map(|k| {
+            (
+                k,
+                builtin::template(k, &render::wording::Wording::builtin())
+                    .expect("built-in template"),
+            )
+        })
         .collect();
 
     println!(

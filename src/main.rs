@@ -722,7 +722,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let backends = Backends::with_limits(&templates, format.into(), limits)?;
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             if let Some(dir) = &dump_context {
-                dump_contexts(dir, &documents)?;
+                dump_contexts(dir, &documents, &templates)?;
             }
             let dir = out.join(period_data.key());
             // As render::render_to_dir, with its progress as each file is made, so a long batch
@@ -953,13 +953,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("không ghi được {}", path.display()))?;
             println!("{}", path.display());
             println!(
-                "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư) và \
+                "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư), \
+                 {} (lời văn chung của cả bản PDF và bản Word: muốn đổi câu chữ, sửa ở đây) và \
                  biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
                  dùng --templates {} hoặc đặt templates_dir trong vanban.toml; kiểm tra bằng \
                  vanban check <tệp kỳ> --templates {}.",
                 written + 1,
                 dir.display(),
                 render::docx::SUBDIR,
+                render::wording::FILE,
                 dir.display(),
                 dir.display()
             );
@@ -1171,13 +1173,20 @@ fn export_templates(dir: &Path) -> Result<usize> {
         written += 1;
     }
     let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
-    let files = render::templates::TYPST
-        .iter()
-        .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes()))
-        .chain(
-            docx.iter()
-                .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
-        );
+    // The wording first: it is the file an office edits to reword both formats.
+    let files = std::iter::once((
+        dir.join(render::wording::FILE),
+        render::wording::BUILTIN.as_bytes(),
+    ))
+    .chain(
+        render::templates::TYPST
+            .iter()
+            .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes())),
+    )
+    .chain(
+        docx.iter()
+            .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
+    );
     for (path, bytes) in files {
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
@@ -1189,11 +1198,14 @@ fn export_templates(dir: &Path) -> Result<usize> {
 
 /// Writes each planned document's context as `<file stem>.json`.
 /// Writes each document's context (what its templates see) as `<file stem>.json` to `dir`.
-fn dump_contexts(dir: &Path, documents: &[render::PlannedDocument]) -> Result<()> {
+fn dump_contexts(
+    dir: &Path,
+    documents: &[render::PlannedDocument],
+    templates: &Templates,
+) -> Result<()> {
+    let json = render::JsonRenderer::new(templates)?;
     let staging = render::Staging::new(dir)?;
-    render::render_each(documents, &[&render::JsonRenderer], 1, &|file| {
-        staging.write(&file)
-    })?;
+    render::render_each(documents, &[&json], 1, &|file| staging.write(&file))?;
     staging.commit()?;
     Ok(())
 }

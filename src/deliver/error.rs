@@ -13,6 +13,7 @@ use crate::issue::filing::{IssueError, IssuedChanged};
 use crate::issue::register::RegisterError;
 use crate::model::Unit;
 use crate::render::RenderError;
+use crate::render::parity::ParityError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -38,6 +39,9 @@ pub enum DeliverError {
     IssuedChanged(IssuedChanged),
     #[error(transparent)]
     Approval(Box<ApprovalError>),
+    /// A document's PDF and DOCX say different words (an office template of one format only).
+    #[error(transparent)]
+    Wording(Box<ParityError>),
     #[error(
         "kỳ {period} đã cấp số văn bản với cơ quan ban hành «{old}», nay tệp kỳ cho cơ quan ban \
          hành «{new}» (tên hoặc địa danh trong mục [issuer] đã đổi); gửi tiếp sẽ cấp số mới và \
@@ -66,7 +70,8 @@ boxed_from!(
     Mail(MailError),
     Ledger(LedgerError),
     Email(EmailError),
-    Approval(ApprovalError)
+    Approval(ApprovalError),
+    Wording(ParityError)
 );
 
 impl From<IssueError> for DeliverError {

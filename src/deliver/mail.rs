@@ -582,11 +582,10 @@ fn classify_smtp_error(
     }
     if let Some(io) = io_cause(error) {
         return if io.kind() == std::io::ErrorKind::InvalidData {
+            // rustls's own words go to the log only; the clerk reads why, in Vietnamese.
+            tracing::warn!(server, detail = %io, "kết nối TLS tới máy chủ thư thất bại");
             SendError::Permanent {
-                reason: format!(
-                    "kết nối TLS tới máy chủ thư {server} thất bại, thường do chứng chỉ không được tin cậy \
-                     hoặc không khớp tên máy chủ (kiểm tra ca_file và host): {error}"
-                ),
+                reason: tls_reason(&io.to_string(), server),
             }
         } else {
             SendError::Transient {
@@ -615,6 +614,75 @@ fn classify_smtp_error(
 /// closed it all the same, MAIL FROM fails before anything of the message was sent, and the
 /// message goes on a new connection (see `send`).
 const UNCHECKED_REUSE: Duration = Duration::from_secs(2);
+
+/// A TLS failure as a clerk or IT officer reads it: the common causes (an expired certificate,
+/// one from an issuer this machine does not trust, one for another name, a refused handshake, a
+/// port that does not speak TLS) in Vietnamese with what to do, and rustls's name for the case
+/// (stable, searchable) in brackets. `detail` is rustls's English text, which stays in the log.
+fn tls_reason(detail: &str, server: &str) -> String {
+    let compact: String = detail
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| compact.contains(w));
+    let (why, code) = if has(&["expired"]) {
+        (
+            "chứng chỉ của máy chủ thư đã hết hạn (hoặc đồng hồ của máy này sai): báo người \
+             quản trị máy chủ thư gia hạn chứng chỉ"
+                .to_owned(),
+            Some("Expired"),
+        )
+    } else if has(&["notvalidyet"]) {
+        (
+            "chứng chỉ của máy chủ thư chưa đến ngày có hiệu lực (hoặc đồng hồ của máy này sai)"
+                .to_owned(),
+            Some("NotValidYet"),
+        )
+    } else if has(&["unknownissuer"]) {
+        (
+            "chứng chỉ của máy chủ thư do một nơi cấp mà máy này không tin cậy: nếu máy chủ dùng \
+             chứng chỉ riêng của cơ quan, đặt ca_file trong mục [smtp] trỏ tới tệp chứng chỉ gốc \
+             (CA) của nó"
+                .to_owned(),
+            Some("UnknownIssuer"),
+        )
+    } else if has(&["notvalidforname"]) {
+        (
+            format!(
+                "chứng chỉ của máy chủ thư không mang tên «{server}»: đặt host trong mục [smtp] \
+                 đúng tên ghi trên chứng chỉ (tên miền, không phải địa chỉ IP)"
+            ),
+            Some("NotValidForName"),
+        )
+    } else if has(&["corruptmessage", "invalidcontenttype"]) {
+        (
+            "máy chủ thư không nói TLS ở cổng này: kiểm tra port và security trong mục [smtp] \
+             (thường security = \"tls\" với cổng 465, \"starttls\" với cổng 587)"
+                .to_owned(),
+            Some("InvalidContentType"),
+        )
+    } else if has(&["alert", "handshake", "peerisincompatible", "peermisbehaved"]) {
+        (
+            "máy chủ thư từ chối bắt tay TLS (hai bên không có chung phiên bản TLS hay bộ mã \
+             hóa): báo người quản trị máy chủ thư"
+                .to_owned(),
+            Some("HandshakeFailure"),
+        )
+    } else {
+        (
+            "kiểm tra ca_file, host, port và security trong mục [smtp]; chi tiết kỹ thuật có trong \
+             nhật ký"
+                .to_owned(),
+            None,
+        )
+    };
+    let mut reason = format!("kết nối TLS tới máy chủ thư {server} thất bại: {why}");
+    if let Some(code) = code {
+        reason.push_str(&format!(" [mã lỗi TLS: {code}]"));
+    }
+    reason
+}
 
 impl Transport for SmtpMailer {
     fn send(&self, message: &Message) -> Result<String, SendError> {
@@ -1979,6 +2047,59 @@ mod tests {
         assert!(!error.is_transient(), "{error}");
         assert!(error.reason().contains("530"), "{error}");
         assert_eq!(sink.received().len(), 2);
+    }
+
+    #[test]
+    fn tls_failures_are_said_in_vietnamese_without_rustls_words() {
+        let cases = [
+            (
+                "invalid peer certificate: certificate expired: verification time 1767225600 \
+                 (UNIX), but certificate is not valid after 1735689600 (31536000 seconds ago)",
+                "đã hết hạn",
+                "Expired",
+            ),
+            (
+                "invalid peer certificate: UnknownIssuer",
+                "ca_file",
+                "UnknownIssuer",
+            ),
+            (
+                "invalid peer certificate: certificate not valid for name \"mail.example\"; \
+                 certificate is only valid for DnsName(\"smtp.example\")",
+                "không mang tên «mail.example»",
+                "NotValidForName",
+            ),
+            (
+                "received fatal alert: HandshakeFailure",
+                "từ chối bắt tay TLS",
+                "HandshakeFailure",
+            ),
+            (
+                "received corrupt message of type InvalidContentType",
+                "không nói TLS ở cổng này",
+                "InvalidContentType",
+            ),
+        ];
+        for (detail, why, code) in cases {
+            let reason = tls_reason(detail, "mail.example");
+            assert!(
+                reason.starts_with("kết nối TLS tới máy chủ thư mail.example thất bại: "),
+                "{reason}"
+            );
+            assert!(reason.contains(why), "{reason}");
+            assert!(
+                reason.ends_with(&format!(" [mã lỗi TLS: {code}]")),
+                "{reason}"
+            );
+            for english in ["certificate", "verification", "received", "valid for"] {
+                assert!(!reason.contains(english), "{english} in {reason}");
+            }
+        }
+        let other = tls_reason("cannot decrypt peer's message", "mail.example");
+        assert!(
+            other.contains("nhật ký") && !other.contains("decrypt"),
+            "{other}"
+        );
     }
 
     #[test]

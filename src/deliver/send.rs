@@ -163,6 +163,24 @@ pub fn send_period(
         outbox: dry_run.then(|| config.outbox.join(&period_key)),
     };
 
+    // One wording for both formats: a document whose PDF and DOCX say different words (an
+    // office template of one format reworded) stops the send here, before any number is
+    // reserved or any message built.
+    if plan.to_send().next().is_some() {
+        let templates = config
+            .templates_dir
+            .clone()
+            .map(crate::render::templates::Templates::with_overrides)
+            .unwrap_or_default();
+        let ids: Vec<_> = plan
+            .needed_documents()
+            .into_iter()
+            .map(|id| (id.kind, id.unit))
+            .collect();
+        let documents = crate::render::plan(&plan.period, None, &|_, _| None);
+        crate::render::parity::check_documents(&documents, &ids, env.renderers, &templates)?;
+    }
+
     // The drafts as they render now, before any number is reserved: what approval names, what
     // a newly issued document is recorded as issued from, and what an issued one is compared
     // with (it never silently changes).
@@ -841,6 +859,121 @@ mod tests {
         let status = f.status();
         assert!(status.issued.is_empty() && status.reserved.is_empty());
         assert!(status.lines.iter().all(|l| l.record.is_none()));
+    }
+
+    /// A send through the real PDF and DOCX backends, the office's templates applied.
+    fn send_rendered(f: &Fixture, options: &SendOptions) -> Result<SendReport, DeliverError> {
+        let templates =
+            crate::render::templates::Templates::with_overrides(f.dir.path().join("templates"));
+        let backends =
+            crate::render::Backends::new(&templates, crate::render::Formats::Both).unwrap();
+        let renderers = backends.renderers();
+        let sleep = |_: Duration| {};
+        let env = SendEnv {
+            config: &f.config,
+            store: &f.store,
+            lock: &f.lock,
+            clock: &f.clock,
+            renderers: &renderers,
+            sleep: &sleep,
+        };
+        send_period(&env, &f.period(), options, &StopSignal::new())
+    }
+
+    #[test]
+    fn a_template_of_one_format_edited_alone_stops_the_send_before_any_number() {
+        use std::io::{Read, Write};
+        let f = Fixture::new("templates_dir = \"templates\"");
+        let docx_dir = f.dir.path().join("templates/docx");
+        std::fs::create_dir_all(&docx_dir).unwrap();
+        // The clerk's Word edit: the closing sentence of the letter reworded in the DOCX only.
+        let (_, bytes) = crate::render::docx::builtin_templates()
+            .unwrap()
+            .into_iter()
+            .find(|(name, _)| *name == "assignment-letter.docx")
+            .unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..zip.len() {
+            let mut file = zip.by_index(i).unwrap();
+            let name = file.name().to_string();
+            let mut data = String::new();
+            file.read_to_string(&mut data).unwrap();
+            if name == "word/document.xml" {
+                assert!(data.contains(" nghiêm túc triển khai"));
+                data = data.replace(" nghiêm túc triển khai", " khẩn trương triển khai");
+            }
+            out.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            out.write_all(data.as_bytes()).unwrap();
+        }
+        let path = docx_dir.join("assignment-letter.docx");
+        std::fs::write(&path, out.finish().unwrap().into_inner()).unwrap();
+
+        for dry_run in [true, false] {
+            let options = SendOptions {
+                dry_run,
+                ..SendOptions::default()
+            };
+            let error = send_rendered(&f, &options).unwrap_err();
+            let text = error.to_string();
+            assert!(matches!(error, DeliverError::Wording(_)), "{text}");
+            assert!(text.starts_with("Công văn giao nhiệm vụ – "), "{text}");
+            assert!(
+                text.contains("khẩn trương triển khai thực hiện./."),
+                "{text}"
+            );
+            assert!(
+                text.contains("nghiêm túc triển khai thực hiện./."),
+                "{text}"
+            );
+            assert!(text.contains(path.to_str().unwrap()), "{text}");
+        }
+        let status = f.status();
+        assert!(status.issued.is_empty() && status.reserved.is_empty());
+        assert!(status.lines.iter().all(|l| l.record.is_none()));
+        assert!(!f.config.outbox.exists(), "a dry run wrote nothing either");
+
+        // A Typst template edited alone (a sentence added to the notice's PDF) is caught too.
+        std::fs::remove_file(&path).unwrap();
+        let typst_dir = f.dir.path().join("templates/typst");
+        std::fs::create_dir_all(&typst_dir).unwrap();
+        let (_, notice) = crate::render::templates::TYPST
+            .iter()
+            .find(|(name, _)| *name == "conclusion-notice.typ")
+            .unwrap();
+        assert!(notice.contains("#para(w.ket_luan)"));
+        let typst = typst_dir.join("conclusion-notice.typ");
+        std::fs::write(
+            &typst,
+            notice.replace(
+                "#para(w.ket_luan)",
+                "#para(w.ket_luan)\n#para[Hội nghị thống nhất các nội dung sau.]",
+            ),
+        )
+        .unwrap();
+        let error = send_rendered(&f, &SendOptions::default()).unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("Thông báo kết luận: "), "{text}");
+        assert!(
+            text.contains("«Hội nghị thống nhất các nội dung sau.»"),
+            "{text}"
+        );
+        assert!(text.contains(typst.to_str().unwrap()), "{text}");
+        let status = f.status();
+        assert!(status.issued.is_empty() && status.reserved.is_empty());
+
+        // Without the overrides the built-in templates agree, and the dry run goes through.
+        std::fs::remove_file(&typst).unwrap();
+        let report = send_rendered(
+            &f,
+            &SendOptions {
+                dry_run: true,
+                ..SendOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(!report.deliveries.is_empty());
     }
 
     #[test]

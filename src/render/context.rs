@@ -214,6 +214,9 @@ pub struct ReportContext {
 pub struct NoticeSection {
     pub no: String,
     pub title: String,
+    /// The assessment clause ("Đánh giá chung"), else the directions: which heading of the
+    /// wording file the documents print.
+    pub assessment: bool,
     pub paragraphs: Vec<String>,
 }
 
@@ -266,7 +269,11 @@ pub struct LetterTask {
     /// Other units coordinating (this unit excluded).
     pub with: Option<String>,
     pub due: Option<String>,
-    /// The printed paragraph.
+    /// The text as it goes on after "…thực hiện nhiệm vụ:" (lower case unless it opens with a
+    /// name), for the wording file's line of a coordinating unit.
+    pub text_after_colon: String,
+    /// The printed paragraph with the built-in wording (the documents word it from
+    /// loi-van.toml's `dong_nhiem_vu`).
     pub line: String,
 }
 
@@ -278,7 +285,12 @@ pub struct LetterContext {
     pub notice_issuer: String,
     pub tasks: Vec<LetterTask>,
     /// "Báo cáo kết quả thực hiện về UBND huyện Đầm Hà (qua ...) trước ngày ... để tổng hợp."
+    /// (the built-in wording, for the message body; the documents word it from loi-van.toml).
     pub report_line: String,
+    /// Its parts, for the wording file: who the unit reports to, through whom, by when.
+    pub report_to: String,
+    pub report_via: Option<String>,
+    pub report_due: Option<String>,
 }
 
 /// A sentence fragment without its final punctuation, so templates can add their own.
@@ -864,11 +876,14 @@ pub(crate) fn report_context(period: &Period) -> ReportContext {
     }
 }
 
+/// The notice's assessment clause, as the built-in wording titles it.
+const ASSESSMENT: &str = "Đánh giá chung";
+
 fn notice_context(period: &Period) -> NoticeContext {
     let mut sections = Vec::new();
     let conclusions = &period.conclusions;
     if !conclusions.assessment.is_empty() {
-        sections.push(("Đánh giá chung", conclusions.assessment.clone()));
+        sections.push((ASSESSMENT, conclusions.assessment.clone()));
     }
     if !conclusions.directions.is_empty() {
         sections.push((
@@ -881,6 +896,7 @@ fn notice_context(period: &Period) -> NoticeContext {
         .enumerate()
         .map(|(i, (title, texts))| NoticeSection {
             no: (i + 1).to_string(),
+            assessment: title == ASSESSMENT,
             title: title.into(),
             paragraphs: paragraphs(&texts),
         })
@@ -978,6 +994,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
             let due = task.due.map(vi::short_date);
             let no = (i + 1).to_string();
             let text = clause(&task.text);
+            let text_after_colon = vi::after_colon(&text);
             let (role, group, leads, mut line) = match &unit_task.role {
                 Role::Lead => ("lead", None, None, format!("{no}. {text}.")),
                 Role::LeadAsMember(group) => (
@@ -989,8 +1006,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 Role::Coordinate => {
                     let leads = mentions.names(&task.to);
                     // Mid-sentence after the colon: no capital unless the task opens with a name.
-                    let text = vi::after_colon(&text);
-                    let line = format!("{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text}.");
+                    let line = format!(
+                        "{no}. Phối hợp với {leads} thực hiện nhiệm vụ: {text_after_colon}."
+                    );
                     ("coordinate", None, Some(leads), line)
                 }
             };
@@ -1010,20 +1028,23 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 leads,
                 with,
                 due,
+                text_after_colon,
                 line,
             }
         })
         .collect();
     let letter = &period.documents.assignment_letter;
-    let mut report_line = format!("Báo cáo kết quả thực hiện về {}", period.issuer.short);
+    let report_to = period.issuer.short.clone();
+    let mut report_line = format!("Báo cáo kết quả thực hiện về {report_to}");
     // The reporting channel itself reports directly, not "through itself".
-    if let Some(via) = letter
+    let report_via = letter
         .report_via
         .as_deref()
         .filter(|id| *id != unit.id)
         .and_then(|id| period.directory.unit(id))
-    {
-        report_line.push_str(&format!(" (qua {})", via.name));
+        .map(|via| via.name.clone());
+    if let Some(via) = &report_via {
+        report_line.push_str(&format!(" (qua {via})"));
     }
     // The unit's own deadline, else the earliest of its tasks', else the period's.
     let due = letter
@@ -1039,8 +1060,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 .min()
         })
         .or(letter.report_due);
-    if let Some(due) = due {
-        report_line.push_str(&format!(" trước ngày {}", vi::short_date(due)));
+    let report_due = due.map(vi::short_date);
+    if let Some(due) = &report_due {
+        report_line.push_str(&format!(" trước ngày {due}"));
     }
     report_line.push_str(" để tổng hợp.");
     LetterContext {
@@ -1056,6 +1078,9 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
             .clone(),
         tasks,
         report_line,
+        report_to,
+        report_via,
+        report_due,
     }
 }
 

@@ -6,8 +6,10 @@ pub mod context;
 pub mod docx;
 pub mod fit;
 pub mod page_check;
+pub mod parity;
 pub mod pdf;
 pub mod templates;
+pub mod wording;
 
 use std::path::{Path, PathBuf};
 
@@ -152,6 +154,13 @@ pub trait Renderer: Sync {
     /// "pdf", "docx": also the file extension.
     fn name(&self) -> &'static str;
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError>;
+
+    /// The document's text as this format lays it out, for the guard that both formats say the
+    /// same ([`parity`]): the PDF's pages in layout order, the DOCX's paragraphs one a line.
+    /// None for a format that has no words to compare.
+    fn text(&self, _document: &PlannedDocument) -> Result<Option<String>, RenderError> {
+        Ok(None)
+    }
 }
 
 pub struct PdfRenderer {
@@ -171,7 +180,7 @@ impl Renderer for PdfRenderer {
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
         let data = serde_json::to_vec(&document.context).map_err(|error| RenderError::Context {
-            document: document.label(),
+            document: document.label_vi(),
             error,
         })?;
         let images: Vec<(&str, &[u8])> = document
@@ -182,7 +191,21 @@ impl Renderer for PdfRenderer {
         self.engine
             .render_with_files(document.kind, &data, document.date, &images)
             .map_err(|error| RenderError::Pdf {
-                document: document.label(),
+                document: document.label_vi(),
+                error,
+            })
+    }
+
+    fn text(&self, document: &PlannedDocument) -> Result<Option<String>, RenderError> {
+        let data = serde_json::to_vec(&document.context).map_err(|error| RenderError::Context {
+            document: document.label_vi(),
+            error,
+        })?;
+        self.engine
+            .text(document.kind, &data, document.date)
+            .map(Some)
+            .map_err(|error| RenderError::Pdf {
+                document: document.label_vi(),
                 error,
             })
     }
@@ -204,6 +227,8 @@ pub enum BackendError {
     Pdf(#[from] PdfError),
     #[error("không nạp được mẫu DOCX: {0}")]
     Docx(#[from] docx::DocxError),
+    #[error("không nạp được tệp lời văn: {0}")]
+    Wording(Box<wording::WordingError>),
 }
 
 /// What one document's template may cost (the config's `[limits]`, or these defaults).
@@ -255,6 +280,9 @@ impl Backends {
         formats: Formats,
         limits: Limits,
     ) -> Result<Self, BackendError> {
+        // The wording both formats read, checked first: its mistake is the office's wording
+        // file's, not a template's.
+        wording::Wording::load(templates).map_err(|e| BackendError::Wording(Box::new(e)))?;
         let pdf = match formats {
             Formats::Pdf | Formats::Both => {
                 let mut engine = PdfEngine::new(templates)?;
@@ -298,9 +326,21 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The context itself, as pretty JSON: what the templates see, for template authors and for
-/// feeding the same data to other tools (bench/compare.sh).
-pub struct JsonRenderer;
+/// The context itself, as pretty JSON: what the templates see (the fixed sentences of the
+/// wording file included, as the Typst templates read them), for template authors and for
+/// feeding the same data to other tools (bench/compare.sh runs the typst CLI on it).
+pub struct JsonRenderer {
+    wording: wording::Wording,
+}
+
+impl JsonRenderer {
+    /// With the office's wording file if `templates` has one, else the built-in one.
+    pub fn new(templates: &templates::Templates) -> Result<Self, BackendError> {
+        let wording =
+            wording::Wording::load(templates).map_err(|e| BackendError::Wording(Box::new(e)))?;
+        Ok(Self { wording })
+    }
+}
 
 impl Renderer for JsonRenderer {
     fn name(&self) -> &'static str {
@@ -308,10 +348,18 @@ impl Renderer for JsonRenderer {
     }
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
-        serde_json::to_vec_pretty(&document.context).map_err(|error| RenderError::Context {
-            document: document.label(),
+        let context_error = |error| RenderError::Context {
+            document: document.label_vi(),
             error,
-        })
+        };
+        let mut value = serde_json::to_value(&document.context).map_err(context_error)?;
+        self.wording
+            .apply(document.kind, &mut value)
+            .map_err(|error| RenderError::Pdf {
+                document: document.label_vi(),
+                error: pdf::PdfError::from(error),
+            })?;
+        serde_json::to_vec_pretty(&value).map_err(context_error)
     }
 }
 
@@ -355,7 +403,7 @@ pub fn render_each(
                     }))
                     .unwrap_or_else(|payload| {
                         Err(RenderError::Panic {
-                            document: document.label(),
+                            document: document.label_vi(),
                             message: pdf::panic_text(payload.as_ref()),
                         })
                     });

@@ -18,6 +18,7 @@ use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
 
 use super::templates::{TemplateError, TemplateFile, Templates};
+use super::wording::{Wording, WordingError};
 use crate::model::DocumentKind;
 
 /// The fonts shipped in `fonts/` and embedded in the binary. Decree 30 prescribes Times New
@@ -62,6 +63,16 @@ pub enum PdfError {
     TooSlow { seconds: u64 },
     #[error("bộ tạo PDF gặp lỗi nội bộ: {0}; chưa ghi tệp nào")]
     Panic(String),
+    #[error(transparent)]
+    Wording(Box<WordingError>),
+}
+
+// Boxed: the wording's errors carry a file, a key and a detail, and this one travels up every
+// render call.
+impl From<WordingError> for PdfError {
+    fn from(error: WordingError) -> Self {
+        PdfError::Wording(Box::new(error))
+    }
 }
 
 /// What one document may cost: Typst has no timeout of its own (typst-findings.md), and an
@@ -112,6 +123,8 @@ impl FontStore {
 /// Typst compiler state shared by every render: library, fonts, parsed templates.
 pub struct PdfEngine {
     shared: Arc<Shared>,
+    /// The fixed sentences, rendered into each document's data (`wording`).
+    wording: Wording,
     pdf_a: bool,
     check_pages: bool,
     limits: PdfLimits,
@@ -159,6 +172,7 @@ impl PdfEngine {
             origins.insert(id, origin);
         }
         Ok(Self {
+            wording: Wording::load(templates)?,
             shared: Arc::new(Shared {
                 library: LazyHash::new(Library::builder().build()),
                 fonts: FontStore::embedded(),
@@ -175,6 +189,22 @@ impl PdfEngine {
     /// Pages and time one document may take (the config's `[limits]`).
     pub fn set_limits(&mut self, limits: PdfLimits) {
         self.limits = limits;
+    }
+
+    /// The document's data with its fixed sentences rendered in (`wording`, from loi-van.toml),
+    /// as the templates read them. Data that is not a document's context (no `kind`: a test's
+    /// bare data, or bad JSON that Typst then locates) or already carries its wording goes as it
+    /// is.
+    fn worded(&self, kind: DocumentKind, data: &[u8]) -> Result<Bytes, PdfError> {
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(data) else {
+            return Ok(Bytes::new(data.to_vec()));
+        };
+        if value.get("kind").is_none() || value.get("wording").is_some() {
+            return Ok(Bytes::new(data.to_vec()));
+        }
+        self.wording.apply(kind, &mut value)?;
+        let worded = serde_json::to_vec(&value).map_err(|e| PdfError::Export(e.to_string()))?;
+        Ok(Bytes::new(worded))
     }
 
     /// Whether to write PDF/A-2b (the default: archival copies of official documents).
@@ -215,6 +245,47 @@ impl PdfEngine {
         today: NaiveDate,
         files: &[(&str, &[u8])],
     ) -> Result<Vec<u8>, PdfError> {
+        let (pdf_a, check_pages, max_pages) = (self.pdf_a, self.check_pages, self.limits.max_pages);
+        self.on_compile_thread(kind, data, today, files, move |world| {
+            compile_and_export(world, pdf_a, check_pages, max_pages)
+        })
+    }
+
+    /// The text of a document's pages as Typst laid them out, in layout order, without the page
+    /// numbers in the top margin: what the wording guard compares with the DOCX's words. Under
+    /// the same deadline as [`render`](Self::render).
+    pub fn text(
+        &self,
+        kind: DocumentKind,
+        data: &[u8],
+        today: NaiveDate,
+    ) -> Result<String, PdfError> {
+        let max_pages = self.limits.max_pages;
+        self.on_compile_thread(kind, data, today, &[], move |world| {
+            let document = typst::compile::<PagedDocument>(world)
+                .output
+                .map_err(|errors| PdfError::Compile(world.engine.describe(world, errors.iter())))?;
+            if document.pages().len() > max_pages {
+                return Err(PdfError::TooManyPages {
+                    pages: document.pages().len(),
+                    limit: max_pages,
+                });
+            }
+            Ok(super::parity::layout_text(
+                &super::page_check::frames::layout(&document),
+            ))
+        })
+    }
+
+    /// Runs `job` on a compile thread of its own under the deadline (see [`render`](Self::render)).
+    fn on_compile_thread<T: Send + 'static>(
+        &self,
+        kind: DocumentKind,
+        data: &[u8],
+        today: NaiveDate,
+        files: &[(&str, &[u8])],
+        job: impl FnOnce(&DocumentWorld) -> Result<T, PdfError> + Send + 'static,
+    ) -> Result<T, PdfError> {
         let files = files
             .iter()
             .map(|(path, bytes)| Ok((file_id(path)?, Bytes::new(bytes.to_vec()))))
@@ -222,29 +293,26 @@ impl PdfEngine {
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
-            data: Bytes::new(data.to_vec()),
+            data: self.worded(kind, data)?,
             files,
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
         let cancelled = Arc::clone(&world.cancelled);
-        let (pdf_a, check_pages, max_pages) = (self.pdf_a, self.check_pages, self.limits.max_pages);
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name("typst".into())
             // Typst recurses deeply on nested content; the main thread's size, not a worker's 2 MiB.
             .stack_size(8 << 20)
             .spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    compile_and_export(&world, pdf_a, check_pages, max_pages)
-                }))
-                .unwrap_or_else(|payload| {
-                    if world.cancelled.load(Ordering::Relaxed) {
-                        Err(PdfError::Panic("đã dừng".into()))
-                    } else {
-                        Err(PdfError::Panic(panic_text(payload.as_ref())))
-                    }
-                });
+                let result =
+                    catch_unwind(AssertUnwindSafe(|| job(&world))).unwrap_or_else(|payload| {
+                        if world.cancelled.load(Ordering::Relaxed) {
+                            Err(PdfError::Panic("đã dừng".into()))
+                        } else {
+                            Err(PdfError::Panic(panic_text(payload.as_ref())))
+                        }
+                    });
                 // Without eviction memory grows by about 1 MB per render (typst-findings.md).
                 // Keeping the entries of the previous render lets consecutive documents share
                 // what they have in common (the frame, the header of a batch of letters):
@@ -284,7 +352,7 @@ impl PdfEngine {
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
-            data: Bytes::new(data.to_vec()),
+            data: self.worded(kind, data)?,
             files: Vec::new(),
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
@@ -376,7 +444,7 @@ impl PdfEngine {
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
-            data: Bytes::new(data.to_vec()),
+            data: self.worded(kind, data)?,
             files: Vec::new(),
             today,
             cancelled: Arc::new(AtomicBool::new(false)),

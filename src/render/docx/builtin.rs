@@ -3,8 +3,9 @@
 //! a value of the context. They are ordinary Word files: `templates export` writes them out for an
 //! office to reword in Word or LibreOffice, and the filler fills them like any other.
 //!
-//! The wording of every sentence is the PDF's (the parity test compares the words of both);
-//! nothing here formats a figure, it only places the context's ready-made strings.
+//! The wording of every fixed sentence comes from the wording file (loi-van.toml, the office's
+//! or the built-in one), placed as it is, Tera tags and all; the PDF renders the same sentences
+//! (wording.rs). Nothing here formats a figure, it only places the context's ready-made strings.
 
 use std::io::Cursor;
 
@@ -17,6 +18,7 @@ use docx_rs::{
 
 use super::schema;
 use crate::model::DocumentKind;
+use crate::render::wording::Wording;
 
 /// Decree 30 prescribes Times New Roman (Phụ lục I); Word and LibreOffice substitute a
 /// metric-compatible face where it is missing.
@@ -86,12 +88,13 @@ pub fn file_name(kind: DocumentKind) -> &'static str {
     }
 }
 
-/// Builds the built-in template of one kind: a complete .docx holding Tera tags.
-pub fn template(kind: DocumentKind) -> Result<Vec<u8>, String> {
+/// Builds the built-in template of one kind, worded by `wording`: a complete .docx holding Tera
+/// tags.
+pub fn template(kind: DocumentKind, wording: &Wording) -> Result<Vec<u8>, String> {
     let docx = match kind {
-        DocumentKind::ReviewReport => review_report(),
-        DocumentKind::ConclusionNotice => conclusion_notice(),
-        DocumentKind::AssignmentLetter => assignment_letter(),
+        DocumentKind::ReviewReport => review_report(wording),
+        DocumentKind::ConclusionNotice => conclusion_notice(wording),
+        DocumentKind::AssignmentLetter => assignment_letter(wording),
     };
     let mut raw = Cursor::new(Vec::new());
     docx.build().pack(&mut raw).map_err(|e| e.to_string())?;
@@ -579,24 +582,26 @@ fn figures_table(
 // The three documents
 
 /// Báo cáo sơ kết / tổng kết (review-report.typ).
-fn review_report() -> Docx {
+fn review_report(wording: &Wording) -> Docx {
+    let w = |key| wording.text("bao_cao", key);
+    // A numbered heading: the number from the context, the words from the wording file.
+    let numbered = |no: &str, key| format!("{no}. {}", w(key));
     let mut b: Vec<BodyPart> = ps([
-        body(
-            "{% if basis %}{{ basis }}, {% endif %}{{ issuer.short }} báo cáo kết quả {{ period.review }} {{ period.label }} thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm {{ period.next_label }} như sau:",
-        ),
+        body(w("mo_dau")),
         block("{%p if report.sections.leadership %}"),
-        heading("{{ report.sections.leadership }}. CÔNG TÁC LÃNH ĐẠO, CHỈ ĐẠO, ĐIỀU HÀNH"),
+        heading(&numbered(
+            "{{ report.sections.leadership }}",
+            "muc_lanh_dao",
+        )),
         block("{%p for p in report.leadership %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
         block("{%p endif %}"),
-        heading("{{ report.sections.results }}. KẾT QUẢ THỰC HIỆN"),
+        heading(&numbered("{{ report.sections.results }}", "muc_ket_qua")),
         // No program reports a budget: no funds clause, no table.
         block("{%p if report.funds %}"),
-        heading("1. Nguồn vốn thực hiện các Chương trình"),
-        body(
-            "Tổng vốn ngân sách nhà nước giao thực hiện {{ report.funds_subject }} là {{ report.funds.allocated.text }} triệu đồng (Bằng chữ: {{ report.funds.allocated_words }}){% if report.funds.disbursed and report.funds.rate %}; đã giải ngân {{ report.funds.disbursed.text }} triệu đồng, đạt {{ report.funds.rate }} kế hoạch vốn được giao{% endif %}.{% if report.funds_note %} {{ report.funds_note }}.{% endif %}",
-        ),
+        heading(&numbered("1", "muc_nguon_von")),
+        body(w("nguon_von")),
     ]);
     b.push(BodyPart::T(Box::new(figures_table(
         &[
@@ -607,11 +612,11 @@ fn review_report() -> Docx {
             (0.15, Align::Right),
         ],
         &[
-            "TT",
-            "Chương trình",
-            "Vốn giao (triệu đồng)",
-            "Đã giải ngân (triệu đồng)",
-            "Tỷ lệ giải ngân",
+            w("cot_tt"),
+            w("cot_chuong_trinh"),
+            w("cot_von_giao"),
+            w("cot_da_giai_ngan"),
+            w("cot_ty_le_giai_ngan"),
         ],
         ("b", "report.budget_rows"),
         &[
@@ -632,11 +637,9 @@ fn review_report() -> Docx {
     b.extend(ps([
         block("{%p endif %}"),
         block("{%p for p in report.programs %}"),
-        heading("{{ p.no }}. Chương trình {{ p.name }}"),
+        heading(&numbered("{{ p.no }}", "muc_chuong_trinh")),
         block("{%p if p.budget %}"),
-        body(
-            "Vốn được giao {{ p.budget.allocated.text }} triệu đồng{% if p.budget.disbursed %}; đã giải ngân {{ p.budget.disbursed.text }}/{{ p.budget.allocated.text }} triệu đồng, đạt {{ p.budget.rate }} kế hoạch vốn{% endif %}.",
-        ),
+        body(w("von_chuong_trinh")),
         block("{%p endif %}"),
         block("{%p for x in p.results %}"),
         body("- {{ x }}."),
@@ -653,12 +656,12 @@ fn review_report() -> Docx {
             (0.12, Align::Right),
         ],
         &[
-            "TT",
-            "Chỉ tiêu",
-            "Đơn vị tính",
-            "Thực hiện",
-            "Kế hoạch",
-            "Tỷ lệ so với KH",
+            w("cot_tt"),
+            w("cot_chi_tieu"),
+            w("cot_don_vi_tinh"),
+            w("cot_thuc_hien"),
+            w("cot_ke_hoach"),
+            w("cot_ty_le_ke_hoach"),
         ],
         ("i", "p.indicators"),
         &[
@@ -675,72 +678,77 @@ fn review_report() -> Docx {
         block("{%p endif %}"),
         block("{%p endfor %}"),
         block("{%p if report.sections.assessment %}"),
-        heading("{{ report.sections.assessment }}. ĐÁNH GIÁ CHUNG"),
+        heading(&numbered(
+            "{{ report.sections.assessment }}",
+            "muc_danh_gia",
+        )),
+        // Numbered "1." and "2." only when both exist (the context leaves a lone one out).
         block("{%p if report.achievements_heading %}"),
-        heading("{{ report.achievements_heading }}"),
+        heading(&numbered("1", "muc_ket_qua_dat_duoc")),
         block("{%p endif %}"),
         block("{%p for p in report.achievements %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
         block("{%p if report.shortcomings_heading %}"),
-        heading("{{ report.shortcomings_heading }}"),
+        heading(&numbered("2", "muc_ton_tai")),
         block("{%p endif %}"),
         block("{%p for p in report.shortcomings %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
         block("{%p endif %}"),
-        heading(
-            "{{ report.sections.tasks }}. NHIỆM VỤ, GIẢI PHÁP TRỌNG TÂM {{ period.next_label | upper }}",
-        ),
+        heading(&numbered("{{ report.sections.tasks }}", "muc_nhiem_vu")),
         block("{%p for t in report.next_tasks %}"),
         body("{{ loop.index }}. {{ t }}."),
         block("{%p endfor %}"),
         block("{%p if report.sections.proposals %}"),
-        heading("{{ report.sections.proposals }}. ĐỀ XUẤT, KIẾN NGHỊ"),
+        heading(&numbered("{{ report.sections.proposals }}", "muc_de_xuat")),
         block("{%p for p in report.proposals %}"),
         body("{{ p }}"),
         block("{%p endfor %}"),
         block("{%p endif %}"),
-        ending(
-            "Trên đây là báo cáo {{ period.review }} {{ period.label }} thực hiện các Chương trình mục tiêu quốc gia của {{ issuer.short }}./.",
-        ),
+        ending(w("ket_thuc")),
     ]));
     document(false, b)
 }
 
 /// Thông báo kết luận (conclusion-notice.typ).
-fn conclusion_notice() -> Docx {
+fn conclusion_notice(wording: &Wording) -> Docx {
+    let w = |key| wording.text("thong_bao", key);
     document(
         false,
         ps([
-            body(
-                "Ngày {{ meeting.date }}, {{ committee.name }} tổ chức {{ period.meeting_name }}{% if meeting.place %} tại {{ meeting.place }}{% endif %}. Đồng chí {{ meeting.chair_name }}, {{ meeting.chair_title }} chủ trì Hội nghị{% if meeting.attendees %}; tham dự có {{ meeting.attendees }}{% endif %}.",
-            ),
-            body(
-                "Sau khi nghe {% if meeting.reported_by %}{{ meeting.reported_by }}{% else %}cơ quan thường trực{% endif %} báo cáo kết quả thực hiện các Chương trình mục tiêu quốc gia {{ period.label }}, ý kiến phát biểu của {% if meeting.speakers_text %}{{ meeting.speakers_text }} và {% endif %}các đại biểu dự họp, đồng chí {{ meeting.chair_name }} kết luận như sau:",
-            ),
+            body(w("mo_dau")),
+            body(w("ket_luan")),
             block("{%p for s in notice.sections %}"),
-            heading("{{ s.no }}. {{ s.title }}"),
+            heading(&format!(
+                "{{{{ s.no }}}}. {{% if s.assessment %}}{}{{% else %}}{}{{% endif %}}",
+                w("muc_danh_gia"),
+                w("muc_nhiem_vu")
+            )),
             block("{%p for p in s.paragraphs %}"),
             body("{{ p }}"),
             block("{%p endfor %}"),
             block("{%p endfor %}"),
             block("{%p if notice.assignments_heading %}"),
-            heading("{{ notice.assignments_heading }}"),
+            heading(&format!(
+                "{{{{ notice.assignments_no }}}}. {}",
+                w("muc_phan_cong")
+            )),
             block("{%p endif %}"),
             block("{%p for a in notice.assignments %}"),
             heading("{{ a.no }}. {{ a.units }}:"),
             block("{%p for t in a.tasks %}"),
-            body("{{ t.line }}"),
+            body(w("dong_nhiem_vu")),
             block("{%p endfor %}"),
             block("{%p endfor %}"),
-            ending("{{ notice.notifier }} thông báo để các cơ quan, đơn vị biết, thực hiện./."),
+            ending(w("ket_thuc")),
         ]),
     )
 }
 
 /// Công văn giao nhiệm vụ (assignment-letter.typ).
-fn assignment_letter() -> Docx {
+fn assignment_letter(wording: &Wording) -> Docx {
+    let w = |key| wording.text("cong_van", key);
     // "Kính gửi:" set in from the left, as the PDF pads it by 22% of the width.
     let addressee = mark(
         Paragraph::new().add_run(run("Kính gửi: {{ letter.unit.name }}", style(BODY))),
@@ -752,14 +760,12 @@ fn assignment_letter() -> Docx {
         true,
         ps([
             addressee,
-            body(
-                "Thực hiện {{ letter.notice_ref }} của {{ letter.notice_issuer }} về kết luận của đồng chí {{ meeting.chair_name }}, {{ meeting.chair_title }} tại {{ period.meeting_name }}, {{ issuer.short }} giao {{ letter.unit.name }} thực hiện các nhiệm vụ sau:",
-            ),
+            body(w("mo_dau")),
             block("{%p for t in letter.tasks %}"),
-            body("{{ t.line }}"),
+            body(w("dong_nhiem_vu")),
             block("{%p endfor %}"),
-            body("{{ letter.report_line }}"),
-            ending("Yêu cầu {{ letter.unit.name }} nghiêm túc triển khai thực hiện./."),
+            body(w("dong_bao_cao")),
+            ending(w("ket_thuc")),
         ]),
     )
 }

@@ -10,8 +10,11 @@ mod xml;
 use fill::{DocxLimits, DocxTemplate, FillError};
 
 use super::templates::{TemplateError, Templates};
+use super::wording::{Wording, WordingError};
 use super::{PlannedDocument, RenderError, Renderer};
 use crate::model::DocumentKind;
+
+pub(crate) use xml::tag_paths;
 
 /// Subdirectory of a templates directory that holds .docx overrides.
 pub const SUBDIR: &str = "docx";
@@ -22,17 +25,27 @@ pub enum DocxError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Fill(#[from] FillError),
+    #[error(transparent)]
+    Wording(Box<WordingError>),
     #[error("không tạo được mẫu DOCX có sẵn {name}: {detail}")]
     Builtin { name: &'static str, detail: String },
 }
 
-/// The built-in templates, by file name under `docx/`, as `templates export` writes them.
+impl From<WordingError> for DocxError {
+    fn from(error: WordingError) -> Self {
+        DocxError::Wording(Box::new(error))
+    }
+}
+
+/// The built-in templates, by file name under `docx/`, worded by the built-in wording file, as
+/// `templates export` writes them.
 pub fn builtin_templates() -> Result<Vec<(&'static str, Vec<u8>)>, DocxError> {
+    let wording = Wording::builtin();
     DocumentKind::ALL
         .into_iter()
         .map(|kind| {
             let name = builtin::file_name(kind);
-            builtin::template(kind)
+            builtin::template(kind, &wording)
                 .map(|bytes| (name, bytes))
                 .map_err(|detail| DocxError::Builtin { name, detail })
         })
@@ -49,20 +62,22 @@ pub struct DocxRenderer {
 
 impl DocxRenderer {
     /// Loads each kind's template: the override `docx/<kind>.docx` if the templates directory has
-    /// one, else the built-in template. Every template is parsed (and checked) here, once.
+    /// one, else the built-in template worded by the office's wording file (loi-van.toml) or the
+    /// built-in one. Every template is parsed (and checked) here, once.
     pub fn new(templates: &Templates) -> Result<Self, DocxError> {
         Self::with_limits(templates, DocxLimits::default())
     }
 
     /// [`new`](Self::new) under an office's limits on what a template may cost.
     pub fn with_limits(templates: &Templates, limits: DocxLimits) -> Result<Self, DocxError> {
+        let wording = Wording::load(templates)?;
         let mut parsed = Vec::with_capacity(DocumentKind::ALL.len());
         for kind in DocumentKind::ALL {
             let name = builtin::file_name(kind);
             let file = match templates.resolve(SUBDIR, name, None)? {
                 Some(file) => file,
                 None => {
-                    let bytes = builtin::template(kind)
+                    let bytes = builtin::template(kind, &wording)
                         .map_err(|detail| DocxError::Builtin { name, detail })?;
                     templates
                         .resolve(SUBDIR, name, Some(&bytes))?
@@ -99,15 +114,25 @@ impl Renderer for DocxRenderer {
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
         let context =
             serde_json::to_value(&document.context).map_err(|error| RenderError::Context {
-                document: document.label(),
+                document: document.label_vi(),
                 error,
             })?;
         self.template(document.kind)
             .render(&context)
             .map_err(|e| RenderError::Docx {
-                document: document.label(),
+                document: document.label_vi(),
                 message: e.to_string(),
             })
+    }
+
+    fn text(&self, document: &PlannedDocument) -> Result<Option<String>, RenderError> {
+        let bytes = self.render(document)?;
+        let paragraphs =
+            super::parity::docx_paragraphs(&bytes).map_err(|message| RenderError::Docx {
+                document: document.label_vi(),
+                message,
+            })?;
+        Ok(Some(paragraphs.join("\n")))
     }
 }
 

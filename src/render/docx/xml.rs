@@ -762,6 +762,25 @@ fn expr_paths(code: &str, from: usize) -> Vec<PathUse> {
     uses
 }
 
+/// The variable paths one tag (`{{ … }}` or `{% … %}`, delimiters included) reads, as the filler
+/// sees them: for the wording file's check of its sentences.
+pub(crate) fn tag_paths(tag: &str) -> Vec<String> {
+    let Some(body) = tag.get(2..tag.len().saturating_sub(2)) else {
+        return Vec::new();
+    };
+    let uses = if tag.starts_with("{{") {
+        expr_paths(body, 0)
+    } else if tag.starts_with("{%") {
+        let body = body.trim_start_matches(['-', ' ']);
+        statement_expr_start(body)
+            .map(|from| expr_paths(body, from))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    uses.into_iter().map(|u| u.path).collect()
+}
+
 /// Appends the strict filter after every variable path in `code[from..]` that must exist.
 fn instrument(code: &str, uses: &[PathUse]) -> String {
     let mut out = String::with_capacity(code.len() + uses.len() * 40);

@@ -225,12 +225,12 @@ fn table_problems(period: &Period) -> Vec<FitProblem> {
 mod tests {
     use super::*;
 
-    /// The `columns: (…)` list of the table whose head starts with `head`, as fractions.
-    fn template_columns(head: &str) -> Vec<f64> {
+    /// The `columns: (…)` list of the table whose rows are `rows`, as fractions.
+    fn template_columns(rows: &str) -> Vec<f64> {
         let template = include_str!("../../templates/typst/review-report.typ");
         let at = template
-            .find(head)
-            .expect("the table's head in the template");
+            .find(rows)
+            .expect("the table's rows in the template");
         let before = &template[..at];
         let start = before.rfind("columns: (").expect("its columns") + "columns: (".len();
         let end = start + template[start..].find(')').expect("closing parenthesis");
@@ -271,9 +271,9 @@ mod tests {
     #[test]
     fn the_columns_measured_are_the_templates_columns() {
         let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9);
-        let budget = template_columns("head: (\"TT\", \"Chương trình\"");
+        let budget = template_columns("rows: r.budget_rows");
         assert!(close(&budget, &BUDGET_COLUMNS), "{budget:?}");
-        let indicators = template_columns("head: (\"TT\", \"Chỉ tiêu\"");
+        let indicators = template_columns("rows: p.indicators");
         assert!(close(&indicators, &INDICATOR_COLUMNS), "{indicators:?}");
     }
 

@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use lettre::Message;
 
 use super::email::{
-    EmailContext, EmailDocument, EmailSender, EmailTemplates, EmailUnit, about, title_of,
+    EmailContext, EmailDocument, EmailError, EmailSender, EmailTemplates, EmailUnit, about,
+    title_of,
 };
 use super::error::{DeliverError, SendProblem, SendProblems, UnitLabel};
 use super::mail::{self, Attachment, OutgoingMessage};
@@ -24,12 +25,34 @@ use crate::model::{DocumentKind, Period};
 use crate::render;
 use crate::render::context::IssuerText;
 use crate::render::templates::Templates;
+use crate::render::wording::Wording;
 use crate::vi;
 
-fn email_document(document: &ReadyDocument) -> EmailDocument {
+/// The letter's reporting line as the office's wording file words it (the letter itself says it
+/// so, in both formats).
+fn report_line(wording: &Wording, document: &ReadyDocument) -> Result<String, EmailError> {
+    if document.planned.context.letter.is_none() {
+        return Ok(String::new());
+    }
+    let failed = |e: String| EmailError::Wording(e);
+    let mut data =
+        serde_json::to_value(&document.planned.context).map_err(|e| failed(e.to_string()))?;
+    wording
+        .apply(document.planned.kind, &mut data)
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(data["wording"]["dong_bao_cao"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn email_document(
+    wording: &Wording,
+    document: &ReadyDocument,
+) -> Result<EmailDocument, EmailError> {
     let context = &document.planned.context;
     let letter = context.letter.as_ref();
-    EmailDocument {
+    Ok(EmailDocument {
         kind: document.planned.kind.slug(),
         title: title_of(document.planned.kind).to_owned(),
         number: number_text(document.number, &document.symbol),
@@ -43,24 +66,28 @@ fn email_document(document: &ReadyDocument) -> EmailDocument {
         signer_title: context.signer.title.clone(),
         signer_name: context.signer.name.clone(),
         tasks: letter.map_or(0, |l| l.tasks.len()),
-        report_line: letter.map(|l| l.report_line.clone()).unwrap_or_default(),
+        report_line: report_line(wording, document)?,
         files: document
             .files
             .iter()
             .map(|f| f.display_name.clone())
             .collect(),
-    }
+    })
 }
 
 fn email_context(
+    emails: &EmailTemplates,
     config: &Config,
     period: &Period,
     delivery: &Delivery,
     documents: &[&ReadyDocument],
     resend: bool,
     draft: bool,
-) -> EmailContext {
-    let emailed: Vec<EmailDocument> = documents.iter().map(|d| email_document(d)).collect();
+) -> Result<EmailContext, EmailError> {
+    let emailed: Vec<EmailDocument> = documents
+        .iter()
+        .map(|d| email_document(&emails.wording, d))
+        .collect::<Result<_, _>>()?;
     let find = |kind: DocumentKind| emailed.iter().find(|d| d.kind == kind.slug()).cloned();
     let period_text = documents
         .first()
@@ -68,7 +95,7 @@ fn email_context(
         .unwrap_or_else(|| {
             render::context::build(period, DocumentKind::ConclusionNotice, None, None).period
         });
-    EmailContext {
+    Ok(EmailContext {
         unit: EmailUnit {
             id: delivery.unit.id.clone(),
             name: delivery.unit.name.clone(),
@@ -92,7 +119,7 @@ fn email_context(
         documents: emailed,
         resend,
         draft,
-    }
+    })
 }
 
 /// Recipients must have an address that a message can be built with.
@@ -187,8 +214,9 @@ pub fn check(
     for pending in plan.to_send() {
         let delivery = &pending.delivery;
         let documents = delivery.carried(&drafts);
-        let context = email_context(config, period, delivery, &documents, false, true);
-        if let Err(error) = emails.render(delivery.message, &context) {
+        let rendered = email_context(&emails, config, period, delivery, &documents, false, true)
+            .and_then(|context| emails.render(delivery.message, &context));
+        if let Err(error) = rendered {
             problems.push(SendProblem::Email {
                 unit: UnitLabel::of(&delivery.unit),
                 error,
@@ -228,15 +256,17 @@ pub fn build_messages(
             });
             continue;
         }
-        let context = email_context(
+        let rendered = email_context(
+            emails,
             config,
             &plan.period,
             delivery,
             &carried,
             pending.again(),
             dry_run,
-        );
-        let (subject, body) = match emails.render(delivery.message, &context) {
+        )
+        .and_then(|context| emails.render(delivery.message, &context));
+        let (subject, body) = match rendered {
             Ok(rendered) => rendered,
             Err(error) => {
                 problems.push(SendProblem::Email {

@@ -168,6 +168,9 @@ pub enum EmailError {
     Render { origin: String, message: String },
     #[error("mẫu thư {origin} cho tiêu đề thư rỗng")]
     EmptySubject { origin: String },
+    /// The office's wording file, whose reporting line the letter's email repeats.
+    #[error("{0}")]
+    Wording(String),
 }
 
 /// The compiled email templates.
@@ -175,6 +178,9 @@ pub struct EmailTemplates {
     tera: Tera,
     /// Template name → where it came from, for errors.
     origins: HashMap<String, String>,
+    /// The office's wording: an email repeats sentences of the documents it carries (the
+    /// letter's reporting line), and must say them as the documents do.
+    pub(crate) wording: crate::render::wording::Wording,
 }
 
 impl std::fmt::Debug for EmailTemplates {
@@ -207,7 +213,13 @@ impl EmailTemplates {
                 origins.insert(name, file.origin);
             }
         }
-        Ok(Self { tera, origins })
+        let wording = crate::render::wording::Wording::load(templates)
+            .map_err(|e| EmailError::Wording(e.to_string()))?;
+        Ok(Self {
+            tera,
+            origins,
+            wording,
+        })
     }
 
     /// The subject (one line, spaces collapsed) and the body (NFC, ending in one newline).

@@ -881,6 +881,42 @@ mod tests {
     }
 
     #[test]
+    fn the_letters_email_repeats_the_reporting_line_as_the_office_worded_it() {
+        let f = Fixture::new("templates_dir = \"templates\"");
+        let dir = f.dir.path().join("templates");
+        std::fs::create_dir_all(&dir).unwrap();
+        let builtin = crate::render::wording::BUILTIN;
+        assert!(builtin.contains("để tổng hợp.\""));
+        let reworded = builtin.replace("để tổng hợp.\"", "để tổng hợp, báo cáo Chủ tịch.\"");
+        std::fs::write(dir.join("loi-van.toml"), reworded).unwrap();
+        let options = SendOptions {
+            dry_run: true,
+            ..SendOptions::default()
+        };
+        send_rendered(&f, &options).unwrap();
+        let mut letters = 0;
+        let period_outbox = f.config.outbox.join("2024-h1");
+        for entry in std::fs::read_dir(&period_outbox).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let raw = std::fs::read(&path).unwrap();
+            let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            let body = parsed.body_text(0).unwrap_or_default().into_owned();
+            if body.contains("Báo cáo kết quả thực hiện") {
+                letters += 1;
+                assert!(body.contains("để tổng hợp, báo cáo Chủ tịch."), "{body}");
+            }
+        }
+        assert!(
+            letters > 0,
+            "no letter's email in {}",
+            period_outbox.display()
+        );
+    }
+
+    #[test]
     fn a_template_of_one_format_edited_alone_stops_the_send_before_any_number() {
         use std::io::{Read, Write};
         let f = Fixture::new("templates_dir = \"templates\"");

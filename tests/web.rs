@@ -745,6 +745,23 @@ fn a_broken_upload_shows_the_problems_as_check_prints_them_and_a_fixed_one_rende
 }
 
 #[test]
+fn an_upload_with_a_figure_its_column_cannot_hold_is_refused_as_check_refuses_it() {
+    let app = Running::start(None);
+    let (cookie, csrf) = app.login("lan");
+    let good = String::from_utf8(sample()).unwrap();
+    let wide = good.replacen("value = 3\n", "value = 123456789012345\n", 1);
+    assert_ne!(wide, good);
+    let reply = app.upload(&cookie, Some(&csrf), "ky-2024.toml", wide.as_bytes());
+    assert_eq!(reply.status, 303);
+    let page = app.get(reply.header("location").unwrap(), &cookie).text();
+    assert!(page.contains("ky-2024.toml: bảng chỉ tiêu"), "{page}");
+    assert!(page.contains("123.456.789.012.345"), "{page}");
+    assert!(!page.contains("Tệp hợp lệ"), "{page}");
+    // Not the period's file: nothing to render or send from it.
+    assert_eq!(app.get("/periods/2024-h1", &cookie).status, 404);
+}
+
+#[test]
 #[ignore = "needs python3-aiosmtpd: run .ci/run"]
 fn a_clerk_sends_from_the_page_and_the_ledger_shows_each_message() {
     let sink = sink::Sink::start(&[]);

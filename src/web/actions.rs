@@ -144,7 +144,15 @@ pub fn accept_upload(
     let today = app.clock.today_in(VIETNAM);
     let (period, problems) = match input::load_period(&path, app.config.directory.as_deref(), today)
     {
-        Ok(period) => (Some(period.key()), String::new()),
+        // What `vanban check` also refuses: a text the templates' fixed places cannot hold.
+        Ok(period) => (
+            Some(period.key()),
+            crate::render::fit::problems(&period)
+                .iter()
+                .map(|p| format!("{original_name}: {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         // The messages name the file as the clerk knows it, so they read exactly as
         // `vanban check <their file>` prints them.
         Err(problems) => (

@@ -96,6 +96,23 @@ impl Firing {
     }
 }
 
+/// The detail a firing is recorded with when a signal stopped it part-way: the service's own
+/// firings (scheduled or caught up) begin with [`STOPPED_TO_RESUME`] and are run on at its next
+/// start, like one a dead process left. A `run-job` the clerk stopped stays stopped: that was a
+/// person's decision, and the service must not finish it days later.
+fn to_resume_if_stopped(
+    detail: String,
+    outcome: RunOutcome,
+    trigger: Trigger,
+    stop: &StopSignal,
+) -> String {
+    if outcome == RunOutcome::Interrupted && stop.is_requested() && trigger != Trigger::Manual {
+        format!("{STOPPED_TO_RESUME}\n{detail}")
+    } else {
+        detail
+    }
+}
+
 /// What a firing's work reports back: `Ok`, `Failed`, or `Interrupted` (stopped by a signal
 /// before it finished); `detail` goes into the run history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +137,8 @@ impl ExecReport {
     }
 
     /// Stopped by SIGTERM/SIGINT part-way: what was done is recorded (the ledger says which
-    /// messages went out); the rest is left for `vanban run-job`.
+    /// messages went out); the service runs its own firings on at its next start
+    /// ([`to_resume_if_stopped`]), a stopped `run-job` waits for the clerk.
     pub fn interrupted(detail: impl Into<String>) -> Self {
         Self {
             outcome: RunOutcome::Interrupted,
@@ -282,7 +300,8 @@ impl<'a> Service<'a> {
     ) -> Result<(Firing, ExecReport), ServiceError> {
         let firing = Firing::new(job, run.due, run.trigger);
         info!(job = %job.name, due = %firing.local_text(), "{what}");
-        let report = self.execute(job, &firing, stop);
+        let mut report = self.execute(job, &firing, stop);
+        report.detail = to_resume_if_stopped(report.detail, report.outcome, run.trigger, stop);
         finish_firing(
             self.store.conn(),
             &job.name,
@@ -522,14 +541,8 @@ impl<'a> Service<'a> {
                     lock: &self.lock,
                     clock: self.clock,
                 };
-                let mut report = self
-                    .executor
-                    .execute(&ctx, job, firing, Path::new(&path), stop);
-                // Stopped part-way by a signal: resumed at the next start, like a death.
-                if report.outcome == RunOutcome::Interrupted && stop.is_requested() {
-                    report.detail = format!("{STOPPED_TO_RESUME}\n{}", report.detail);
-                }
-                report
+                self.executor
+                    .execute(&ctx, job, firing, Path::new(&path), stop)
             }
         }
     }
@@ -630,6 +643,7 @@ impl<'a> Service<'a> {
             Some(note) => format!("{note}\n{}", report.detail),
             None => report.detail,
         };
+        let detail = to_resume_if_stopped(detail, outcome, trigger, stop);
         finish_firing(conn, &job.name, due, self.clock.now(), outcome, &detail)?;
         let one_line = detail.lines().collect::<Vec<_>>().join(" | ");
         match outcome {
@@ -1324,6 +1338,74 @@ mod tests {
             "{:?}",
             again.calls()
         );
+    }
+
+    #[test]
+    fn a_stopped_catch_up_is_run_on_and_a_stopped_run_job_is_left_to_the_clerk() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            &[job(
+                "bao-cao",
+                "0 8 15 6,12 *",
+                "current-half",
+                "catch_up = \"once\"",
+            )],
+        );
+        let clock = FixedClock::new(utc(2026, 6, 1, 0, 0));
+        let alerts = Alerts::default();
+        run_until(
+            &config,
+            &clock,
+            &Scripted::ok(&clock),
+            &alerts,
+            utc(2026, 6, 10, 0, 0),
+        );
+
+        // Down over 15 June; at the next start the catch-up is stopped part-way by SIGTERM.
+        clock.set(vn(2026, 6, 20, 9, 0));
+        let stop = StopSignal::new();
+        let stopped = Scripted::answering(&clock, |_| {
+            stop.request();
+            ExecReport::interrupted("Đã gửi 3/7 thư; dừng theo tín hiệu")
+        });
+        {
+            let service = start(&config, &clock, &stopped, &alerts);
+            service
+                .run(&Jump::until(&clock, utc(2026, 7, 1, 0, 0)), &stop)
+                .unwrap();
+        }
+        let history = runs(&config, "bao-cao");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].trigger, Trigger::CatchUp);
+        let detail = history[0].detail.as_deref().unwrap();
+        // The catch-up's own note comes first; the firing is still run on.
+        assert!(detail.contains(STOPPED_TO_RESUME), "{detail}");
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 7, 1, 0, 0));
+        assert_eq!(executor.calls().len(), 1, "{:?}", executor.calls());
+        assert_eq!(runs(&config, "bao-cao")[0].outcome, RunOutcome::Ok);
+
+        // A run-job the clerk stops (Ctrl-C) stays stopped: the service does not finish it.
+        clock.set(vn(2026, 6, 22, 9, 0));
+        let stop = StopSignal::new();
+        let stopped = Scripted::answering(&clock, |_| {
+            stop.request();
+            ExecReport::interrupted("Đã gửi 1/7 thư; dừng theo tín hiệu")
+        });
+        {
+            let service = start(&config, &clock, &stopped, &alerts);
+            let result = service.run_job("bao-cao", &stop).unwrap();
+            assert_eq!(result.outcome, RunOutcome::Interrupted);
+            assert!(
+                !result.detail.contains(STOPPED_TO_RESUME),
+                "{}",
+                result.detail
+            );
+        }
+        let executor = Scripted::ok(&clock);
+        run_until(&config, &clock, &executor, &alerts, utc(2026, 7, 1, 0, 0));
+        assert!(executor.calls().is_empty(), "{:?}", executor.calls());
     }
 
     #[test]

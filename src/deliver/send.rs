@@ -165,15 +165,14 @@ pub fn send_period(
 
     // One wording for both formats: a document whose PDF and DOCX say different words (an
     // office template of one format reworded) stops the send here, before any number is
-    // reserved or any message built.
+    // reserved or any message built. Issued documents go as filed and are not compared.
     if plan.to_send().next().is_some() {
         let templates = config
             .templates_dir
             .clone()
             .map(crate::render::templates::Templates::with_overrides)
             .unwrap_or_default();
-        let ids: Vec<_> = plan
-            .needed_documents()
+        let ids: Vec<_> = issue::not_issued(env.store, &plan.period, &plan.needed_documents())?
             .into_iter()
             .map(|id| (id.kind, id.unit))
             .collect();
@@ -916,13 +915,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_template_of_one_format_edited_alone_stops_the_send_before_any_number() {
+    /// The built-in letter template with its closing sentence reworded, as a Word edit would.
+    fn letter_template_reworded_in_word() -> Vec<u8> {
         use std::io::{Read, Write};
-        let f = Fixture::new("templates_dir = \"templates\"");
-        let docx_dir = f.dir.path().join("templates/docx");
-        std::fs::create_dir_all(&docx_dir).unwrap();
-        // The clerk's Word edit: the closing sentence of the letter reworded in the DOCX only.
         let (_, bytes) = crate::render::docx::builtin_templates()
             .unwrap()
             .into_iter()
@@ -943,8 +938,37 @@ mod tests {
                 .unwrap();
             out.write_all(data.as_bytes()).unwrap();
         }
+        out.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn an_issued_document_is_resent_as_filed_whatever_its_templates_say_now() {
+        let f = Fixture::new("templates_dir = \"templates\"");
+        // Issued and filed; the server is down, so the messages wait.
+        let _ = send_rendered(&f, &SendOptions::default());
+        assert!(!f.status().issued.is_empty());
+        // Then the clerk rewords the DOCX template alone: the filed documents are not
+        // compared again, and the waiting messages can still go.
+        let docx_dir = f.dir.path().join("templates/docx");
+        std::fs::create_dir_all(&docx_dir).unwrap();
+        std::fs::write(
+            docx_dir.join("assignment-letter.docx"),
+            letter_template_reworded_in_word(),
+        )
+        .unwrap();
+        if let Err(DeliverError::Wording(e)) = send_rendered(&f, &SendOptions::default()) {
+            panic!("an issued document was held back by the wording guard: {e}");
+        }
+    }
+
+    #[test]
+    fn a_template_of_one_format_edited_alone_stops_the_send_before_any_number() {
+        let f = Fixture::new("templates_dir = \"templates\"");
+        let docx_dir = f.dir.path().join("templates/docx");
+        std::fs::create_dir_all(&docx_dir).unwrap();
+        // The clerk's Word edit: the closing sentence of the letter reworded in the DOCX only.
         let path = docx_dir.join("assignment-letter.docx");
-        std::fs::write(&path, out.finish().unwrap().into_inner()).unwrap();
+        std::fs::write(&path, letter_template_reworded_in_word()).unwrap();
 
         for dry_run in [true, false] {
             let options = SendOptions {

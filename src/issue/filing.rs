@@ -256,6 +256,27 @@ pub struct ReadyDocument {
     pub signatures: Vec<SignatureRecord>,
 }
 
+/// The `documents` not issued yet: an issued one is re-sent exactly as filed, so what its
+/// templates would render now (signatures, wording) no longer concerns it.
+pub fn not_issued(
+    store: &Store,
+    period: &Period,
+    documents: &[DocId],
+) -> Result<Vec<DocId>, IssueError> {
+    let register = Register::new(store);
+    let mut left = Vec::new();
+    for id in documents {
+        let issuer = issuer_key(period.issuer_of(id.kind));
+        if let Some(entry) = register.find_issued(&issuer, &id.register_key(period))?
+            && entry.issued.is_some()
+        {
+            continue;
+        }
+        left.push(id.clone());
+    }
+    Ok(left)
+}
+
 /// Who must sign the `documents` not issued yet (an issued document is re-sent as filed, signed
 /// or not): the names in their signature blocks and the bodies issuing them, for
 /// [`signatures::open_keys`] before any number is reserved.
@@ -264,15 +285,8 @@ pub fn signers_to_sign(
     period: &Period,
     documents: &[DocId],
 ) -> Result<signatures::ToSign, IssueError> {
-    let register = Register::new(store);
     let mut to_sign = signatures::ToSign::default();
-    for id in documents {
-        let issuer = issuer_key(period.issuer_of(id.kind));
-        if let Some(entry) = register.find_issued(&issuer, &id.register_key(period))?
-            && entry.issued.is_some()
-        {
-            continue;
-        }
+    for id in not_issued(store, period, documents)? {
         to_sign.add(
             &period.settings(id.kind).signer.name,
             signatures::IssuingBody::of(period, id.kind),

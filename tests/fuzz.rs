@@ -224,7 +224,7 @@ fn check_then_render(
     let Ok(period) = vanban::input::load_period(period, Some(directory), today()) else {
         return Ok(());
     };
-    // `check` also refuses a table cell holding a word its column cannot (render::table_fit).
+    // `check` also refuses a table cell holding a word its column cannot (render::fit).
     if !render::fit::problems(&period).is_empty() {
         return Ok(());
     }

@@ -18,7 +18,8 @@ use crate::model::DocumentKind;
 pub use cron::{CronSchedule, parse_timezone};
 pub use period::{Covers, covered_period, period_path};
 pub use signing::{
-    IssuerKey, KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings, same_person,
+    IssuerKey, KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings, same_issuer,
+    same_person,
 };
 pub use smtp::{Secret, Security, SmtpSettings};
 

@@ -89,7 +89,7 @@ impl SigningSettings {
         issuer_abbr: &str,
         is_period_issuer: bool,
     ) -> Option<(&OrganisationKey, String)> {
-        let same = |a: &str, b: &str| comparable(a) == comparable(b);
+        let same = same_issuer;
         let own = self
             .issuers
             .iter()
@@ -106,6 +106,12 @@ impl SigningSettings {
             None => None,
         }
     }
+}
+
+/// Whether two spellings name the same issuing body in `[[signing.issuers]]` (an id or an
+/// abbreviation): compared as [`same_person`] compares names.
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    comparable(a) == comparable(b)
 }
 
 /// Whether two spellings name the same person: Unicode NFC, case and spacing ignored (a name

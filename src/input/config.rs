@@ -15,7 +15,7 @@ use crate::config::{
     Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
     NumberingScheme, OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey,
     SigningSettings, Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
-    same_person,
+    same_issuer, same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -366,7 +366,7 @@ fn read_signing(
         };
         if issuers
             .iter()
-            .any(|known| known.issuer.trim().eq_ignore_ascii_case(issuer.trim()))
+            .any(|known| same_issuer(&known.issuer, &issuer))
         {
             r.report(
                 &span_of(&e, "issuer"),

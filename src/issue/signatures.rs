@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::sign::{
-    self, CertificateError, KeyError, SecretSource, SignError, SignerKeySource, Signing,
-    SigningKey, TsaClient, certificate,
+    self, CertificateError, KeyError, SecretSource, SignError, SignerKeySource, SigningKey,
+    TsaClient, certificate,
 };
 use crate::config::{KeyLocation, OrganisationKey, SecretRef, SigningSettings, same_person};
 use crate::render::{PlannedDocument, TemplateImage};
@@ -452,44 +452,35 @@ pub fn sign_document(
         document: file.label.to_owned(),
         error,
     };
-    let organisation = &keys
+    // `open_keys` opened every issuing body's key; a body missing here is one it was not
+    // asked about, named by its register key.
+    let organisation = keys
         .organisations
         .iter()
         .find(|o| o.issuer == file.issuer)
         .ok_or_else(|| SigningError::NoOrganisationKey {
             name: file.issuer.to_owned(),
-            abbr: file.issuer.to_owned(),
-        })?
-        .key;
-    let steps = [
-        (Role::Signer, person, "ChuKyNguoiKy", "Ký ban hành văn bản"),
-        (
-            Role::Organisation,
-            organisation,
-            "ChuKyCoQuan",
-            "Chữ ký số của cơ quan, tổ chức ban hành",
-        ),
-    ];
-    let signings: Vec<Signing<'_>> = steps
-        .iter()
-        .map(|(_, key, field, reason)| Signing {
-            key,
-            field_name: (*field).into(),
-            reason: Some((*reason).into()),
-        })
-        .collect();
+            abbr: file
+                .issuer
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_uppercase(),
+        })?;
+    let signings = sign::decree30_steps(person, &organisation.key);
+    let roles = [Role::Signer, Role::Organisation];
     // Both certificates are checked before the first signature; the file is parsed once.
     let (bytes, ends) =
         sign::sign_pdf_in_turn(pdf, &signings, keys.tsa.as_ref(), now).map_err(failed)?;
     let records = (1u32..)
-        .zip(steps.iter().zip(ends))
-        .map(|(position, ((role, key, _, _), end))| SignatureRecord {
+        .zip(roles.into_iter().zip(signings.iter()).zip(ends))
+        .map(|(position, ((role, signing), end))| SignatureRecord {
             issuer: file.issuer.to_owned(),
             document_key: file.document_key.to_owned(),
             file_name: file.file_name.to_owned(),
             position,
-            role: *role,
-            subject: certificate::subject_name(key.certificate()),
+            role,
+            subject: certificate::subject_name(signing.key.certificate()),
             signed_at: now,
             sha256: super::filing::sha256_hex(&bytes[..end]),
         })

@@ -59,16 +59,7 @@ pub fn sign_pdf(
     tsa: Option<&TsaClient>,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, SignError> {
-    certificate::check(signing.key.certificate(), now)?;
-    let info = SignatureInfo {
-        field_name: signing.field_name.clone(),
-        name: certificate::subject_name(signing.key.certificate()),
-        reason: signing.reason.clone(),
-        time: now,
-    };
-    let prepared = pades::prepare(pdf, &info, contents_capacity(signing.key, tsa))?;
-    let cms = cms::signed_data(&prepared.digest(), signing.key, tsa)?;
-    Ok(prepared.finish(&cms)?)
+    Ok(sign_pdf_in_turn(pdf, std::slice::from_ref(signing), tsa, now)?.0)
 }
 
 /// Adds several PAdES signatures to `pdf`, one incremental update each, in the order given. The
@@ -105,17 +96,14 @@ pub fn sign_pdf_in_turn(
     Ok((bytes, ends))
 }
 
-/// The two signatures Decree 30 requires, in order: the competent person, then the organisation.
-/// Both certificates are checked before the first signature, so a bad organisation certificate
-/// never leaves a half-signed document behind.
-pub fn sign_as_signer_and_organisation(
-    pdf: &[u8],
-    signer: &SigningKey,
-    organisation: &SigningKey,
-    tsa: Option<&TsaClient>,
-    now: DateTime<Utc>,
-) -> Result<Vec<u8>, SignError> {
-    let steps = [
+/// The two signatures Decree 30 requires, in order: the competent person (field "ChuKyNguoiKy"),
+/// then the organisation ("ChuKyCoQuan"). One list, for every caller: validators and offices look
+/// signatures up by these names.
+pub fn decree30_steps<'a>(
+    signer: &'a SigningKey,
+    organisation: &'a SigningKey,
+) -> [Signing<'a>; 2] {
+    [
         Signing {
             key: signer,
             field_name: "ChuKyNguoiKy".into(),
@@ -126,6 +114,17 @@ pub fn sign_as_signer_and_organisation(
             field_name: "ChuKyCoQuan".into(),
             reason: Some("Chữ ký số của cơ quan, tổ chức ban hành".into()),
         },
-    ];
-    Ok(sign_pdf_in_turn(pdf, &steps, tsa, now)?.0)
+    ]
+}
+
+/// [`decree30_steps`] added to `pdf`. Both certificates are checked before the first signature,
+/// so a bad organisation certificate never leaves a half-signed document behind.
+pub fn sign_as_signer_and_organisation(
+    pdf: &[u8],
+    signer: &SigningKey,
+    organisation: &SigningKey,
+    tsa: Option<&TsaClient>,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, SignError> {
+    Ok(sign_pdf_in_turn(pdf, &decree30_steps(signer, organisation), tsa, now)?.0)
 }

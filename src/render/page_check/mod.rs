@@ -390,11 +390,21 @@ impl Checker {
             .filter(|r| !r.text.trim().is_empty())
             .collect();
         runs.sort_by(|a, b| a.baseline.total_cmp(&b.baseline));
+        // Runs further down than the tallest glyph on the page cannot touch: the scan stops
+        // there, whatever the sizes of the runs in between.
+        let tallest = 0.7
+            * runs
+                .iter()
+                .map(|r| r.size.unwrap_or(13.0))
+                .fold(0.0, f64::max);
         for (n, a) in runs.iter().enumerate() {
             for b in &runs[n + 1..] {
+                if b.baseline - a.baseline >= tallest {
+                    break;
+                }
                 let height = 0.7 * a.size.unwrap_or(13.0).min(b.size.unwrap_or(13.0));
                 if b.baseline - a.baseline >= height {
-                    break;
+                    continue;
                 }
                 let across = a.x1.min(b.x1) - a.x0.max(b.x0);
                 if across > 0.5 {

@@ -754,11 +754,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 true => Some(Store::open(&config.state)?),
                 false => None,
             };
-            let text = vanban::schedule::listing::describe_jobs(
-                &config,
-                store.as_ref().map(Store::conn),
-                clock.now(),
-            )?;
+            let conn = store.as_ref().map(Store::conn);
+            let text =
+                vanban::schedule::listing::describe_jobs(&config, conn.as_ref(), clock.now())?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }

@@ -169,7 +169,7 @@ period = "ky-{{year}}-h{{half}}.toml"
     {
         let store = Store::open(&db).unwrap();
         for job in ["gui-ngay", "thieu-tep"] {
-            first_seen(store.conn(), job, now - chrono::Duration::minutes(1)).unwrap();
+            first_seen(&store.conn(), job, now - chrono::Duration::minutes(1)).unwrap();
         }
     }
 

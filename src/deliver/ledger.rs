@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::state::{Conn, DbError, DbResult, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::model::PeriodId;
 use crate::state::InstanceLock;
@@ -439,7 +439,7 @@ impl<'a> Ledger<'a> {
                         recipient: r.get(3)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             let at = time_to_sql(&now);
             tx.execute(
@@ -482,7 +482,7 @@ impl<'a> Ledger<'a> {
                         time_from_row(r, 5)?,
                     ))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             let attempts = {
                 let mut st = tx.prepare(
@@ -505,7 +505,7 @@ impl<'a> Ledger<'a> {
                         r.get::<_, Option<bool>>(8)?,
                     ))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             Ok((rows, attempts))
         })?;
@@ -568,18 +568,12 @@ fn key_params(key: &DeliveryKey) -> [String; 4] {
 
 /// A period key column read back as the [`PeriodId`] it was written from; anything else is a
 /// conversion error naming the column, never a silently different period.
-fn period_from_row(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<PeriodId> {
+fn period_from_row(row: &crate::state::Row, idx: usize) -> DbResult<PeriodId> {
     let text: String = row.get(idx)?;
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
-    })
+    text.parse().map_err(|e| DbError::conversion(idx, e))
 }
 
-fn insert_pending(
-    tx: &Transaction<'_>,
-    key: &DeliveryKey,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<bool> {
+fn insert_pending(tx: &Conn<'_>, key: &DeliveryKey, now: DateTime<Utc>) -> DbResult<bool> {
     let at = time_to_sql(&now);
     let n = tx.execute(
         "INSERT INTO deliveries (issuer, period, document, recipient, state, planned_at, updated_at)
@@ -591,7 +585,7 @@ fn insert_pending(
 }
 
 /// Sets the delivery's state to its newest attempt's.
-fn sync_state(tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+fn sync_state(tx: &Conn<'_>, id: i64, now: DateTime<Utc>) -> DbResult<()> {
     tx.execute(
         "UPDATE deliveries SET
              state = COALESCE((SELECT state FROM delivery_attempts WHERE delivery_id = ?1
@@ -607,6 +601,7 @@ fn sync_state(tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> rusqlite::Re
 mod tests {
     use super::*;
     use crate::model::Half;
+    use crate::state::testing;
     use chrono::TimeZone;
     use std::path::PathBuf;
 
@@ -641,7 +636,7 @@ mod tests {
     #[test]
     fn planned_delivery_is_pending_until_tried() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         assert!(ledger.plan(&key("bqlda"), t(8, 0)).unwrap());
         assert!(!ledger.plan(&key("bqlda"), t(8, 5)).unwrap());
@@ -654,7 +649,7 @@ mod tests {
     #[test]
     fn sending_then_sent_then_already_sent() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         assert_eq!(
@@ -693,7 +688,7 @@ mod tests {
     #[test]
     fn resend_is_allowed_on_purpose_and_both_sends_are_kept() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1@vanban>", t(8, 0), false).unwrap();
@@ -722,7 +717,7 @@ mod tests {
 
     #[test]
     fn a_failed_resend_does_not_make_a_sent_delivery_sendable_again() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -745,7 +740,7 @@ mod tests {
         let other = key("quang-lam");
         {
             let lock = InstanceLock::acquire(&path, t(8, 0)).unwrap();
-            let store = Store::open(&path).unwrap();
+            let store = testing::open(&path).unwrap();
             let ledger = Ledger::new(&store);
             ledger.plan(&other, t(8, 0)).unwrap();
             assert_eq!(
@@ -757,7 +752,7 @@ mod tests {
             drop(lock);
         }
         let lock = InstanceLock::acquire(&path, t(9, 0)).unwrap();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         // Before recovery the row is still "sending": nobody may start it again.
         assert!(matches!(
@@ -795,7 +790,7 @@ mod tests {
     #[test]
     fn a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("tckh");
         assert_eq!(
@@ -828,7 +823,7 @@ mod tests {
     fn unknown_can_be_settled_from_the_server_log() {
         let (_dir, path) = db();
         let lock = InstanceLock::acquire(&path, t(8, 0)).unwrap();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -845,7 +840,7 @@ mod tests {
     #[test]
     fn recover_requires_the_lock_of_this_database() {
         let (dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let foreign = InstanceLock::acquire(&dir.path().join("other.sqlite"), t(8, 0)).unwrap();
         let err = Ledger::new(&store).recover(&foreign, t(8, 0)).unwrap_err();
         assert!(matches!(err, LedgerError::WrongLock { .. }), "{err:?}");
@@ -855,7 +850,7 @@ mod tests {
     #[test]
     fn transient_failure_then_sent_keeps_the_count() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -886,7 +881,7 @@ mod tests {
     #[test]
     fn permanent_failure_is_recorded_with_the_server_text() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("quang-an");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -894,7 +889,7 @@ mod tests {
         ledger.mark_failed(&k, 1, t(8, 1), reply, true).unwrap();
         drop(store);
 
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let rec = status_of(&store, &k);
         assert_eq!(rec.state, DeliveryState::Failed);
         assert_eq!(
@@ -909,7 +904,7 @@ mod tests {
 
     #[test]
     fn marking_an_attempt_that_never_began_is_an_error() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         let err = ledger
             .mark_sent(&key("bqlda"), 1, t(8, 0), "250")
@@ -920,7 +915,7 @@ mod tests {
 
     #[test]
     fn status_is_per_issuer_and_period_and_sorted() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         ledger.plan(&key("quang-lam"), t(8, 0)).unwrap();
         ledger.plan(&key("bqlda"), t(8, 0)).unwrap();
@@ -942,7 +937,7 @@ mod tests {
 
     #[test]
     fn the_schema_forbids_two_attempts_in_flight() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         ledger.begin(&key("bqlda"), "<m1>", t(8, 0), false).unwrap();
         let dup = store.conn().execute(
@@ -951,5 +946,54 @@ mod tests {
             [],
         );
         assert!(dup.is_err());
+    }
+
+    /// The same tests on PostgreSQL, except those of `recover`, which rests on the SQLite
+    /// file's lock.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_ledger_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "planned_delivery_is_pending_until_tried",
+                planned_delivery_is_pending_until_tried,
+            ),
+            (
+                "sending_then_sent_then_already_sent",
+                sending_then_sent_then_already_sent,
+            ),
+            (
+                "resend_is_allowed_on_purpose_and_both_sends_are_kept",
+                resend_is_allowed_on_purpose_and_both_sends_are_kept,
+            ),
+            (
+                "a_failed_resend_does_not_make_a_sent_delivery_sendable_again",
+                a_failed_resend_does_not_make_a_sent_delivery_sendable_again,
+            ),
+            (
+                "a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it",
+                a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it,
+            ),
+            (
+                "transient_failure_then_sent_keeps_the_count",
+                transient_failure_then_sent_keeps_the_count,
+            ),
+            (
+                "permanent_failure_is_recorded_with_the_server_text",
+                permanent_failure_is_recorded_with_the_server_text,
+            ),
+            (
+                "marking_an_attempt_that_never_began_is_an_error",
+                marking_an_attempt_that_never_began_is_an_error,
+            ),
+            (
+                "status_is_per_issuer_and_period_and_sorted",
+                status_is_per_issuer_and_period_and_sorted,
+            ),
+            (
+                "the_schema_forbids_two_attempts_in_flight",
+                the_schema_forbids_two_attempts_in_flight,
+            ),
+        ]);
     }
 }

@@ -243,7 +243,7 @@ impl<'a> Service<'a> {
         lock: Arc<InstanceLock>,
     ) -> Result<Service<'a>, ServiceError> {
         let store = Store::open(&config.state)?;
-        let interrupted = recover_interrupted(store.conn(), clock.now())?;
+        let interrupted = recover_interrupted(&store.conn(), clock.now())?;
         let service = Service {
             config,
             clock,
@@ -284,7 +284,7 @@ impl<'a> Service<'a> {
         info!(job = %job.name, due = %firing.local_text(), "{what}");
         let report = self.execute(job, &firing, stop);
         finish_firing(
-            self.store.conn(),
+            &self.store.conn(),
             &job.name,
             run.due,
             self.clock.now(),
@@ -298,15 +298,15 @@ impl<'a> Service<'a> {
     /// the ledger sends each message once, so what went before is not sent again. A firing is
     /// resumed once; if the process dies again meanwhile, it stays interrupted.
     fn resume_interrupted(&self, stop: &StopSignal) -> Result<(), ServiceError> {
-        let conn = self.store.conn();
-        for run in resumable_firings(conn)? {
+        let runs = resumable_firings(&self.store.conn())?;
+        for run in runs {
             if stop.is_requested() {
                 break;
             }
             let Some(job) = self.config.job(&run.job) else {
                 continue;
             };
-            if !reclaim_interrupted(conn, &run.job, run.due)? {
+            if !reclaim_interrupted(&self.store.conn(), &run.job, run.due)? {
                 continue;
             }
             let (firing, report) =
@@ -405,7 +405,7 @@ impl<'a> Service<'a> {
             debug!(job = %job.name, due = %Firing::new(job, due, Trigger::Schedule).local_text(),
                    "Chờ lần chạy tiếp theo");
             // A send waiting for approval is looked at again every minute in between.
-            let waiting = !waiting_firings(self.store.conn())?.is_empty();
+            let waiting = !waiting_firings(&self.store.conn())?.is_empty();
             let wake = if waiting {
                 due.min(self.clock.now() + APPROVAL_POLL)
             } else {
@@ -446,15 +446,15 @@ impl<'a> Service<'a> {
     /// and the firing is finished as soon as nothing waits. Tells the admin once when one has
     /// waited longer than `approval_wait`.
     pub fn recheck_waiting(&self, stop: &StopSignal) -> Result<(), ServiceError> {
-        let conn = self.store.conn();
-        for run in waiting_firings(conn)? {
+        let runs = waiting_firings(&self.store.conn())?;
+        for run in runs {
             if stop.is_requested() {
                 break;
             }
             let Some(job) = self.config.job(&run.job) else {
                 continue;
             };
-            if !reclaim_waiting(conn, &run.job, run.due)? {
+            if !reclaim_waiting(&self.store.conn(), &run.job, run.due)? {
                 continue;
             }
             let (firing, report) = self.rerun(job, &run, "Xem lại tác vụ đang chờ duyệt", stop)?;
@@ -465,7 +465,12 @@ impl<'a> Service<'a> {
                     let wait = chrono::Duration::from_std(self.config.approval.approval_wait)
                         .unwrap_or(chrono::Duration::MAX);
                     if self.clock.now() - since >= wait
-                        && mark_wait_alerted(conn, &job.name, run.due, self.clock.now())?
+                        && mark_wait_alerted(
+                            &self.store.conn(),
+                            &job.name,
+                            run.due,
+                            self.clock.now(),
+                        )?
                     {
                         self.tell_admin_waiting(job, &firing, since, &report.detail);
                     }
@@ -535,9 +540,8 @@ impl<'a> Service<'a> {
             if stop.is_requested() {
                 break;
             }
-            let conn = self.store.conn();
-            let first = first_seen(conn, &job.name, now)?;
-            let last = last_due(conn, &job.name)?;
+            let first = first_seen(&self.store.conn(), &job.name, now)?;
+            let last = last_due(&self.store.conn(), &job.name)?;
             let plan = plan_catch_up(&job.schedule, last, now, job.catch_up, first);
             let text = plan.describe(job.schedule.timezone());
             match plan {
@@ -560,7 +564,13 @@ impl<'a> Service<'a> {
                         skipped,
                         "{text}"
                     );
-                    record_skipped(conn, &job.name, latest_due, self.clock.now(), &text)?;
+                    record_skipped(
+                        &self.store.conn(),
+                        &job.name,
+                        latest_due,
+                        self.clock.now(),
+                        &text,
+                    )?;
                 }
             }
         }
@@ -607,8 +617,13 @@ impl<'a> Service<'a> {
         stop: &StopSignal,
     ) -> Result<Option<FiringResult>, ServiceError> {
         let firing = Firing::new(job, due, trigger);
-        let conn = self.store.conn();
-        if !claim_firing(conn, &job.name, due, self.clock.now(), trigger)? {
+        if !claim_firing(
+            &self.store.conn(),
+            &job.name,
+            due,
+            self.clock.now(),
+            trigger,
+        )? {
             info!(
                 job = %job.name,
                 due = %firing.local_text(),
@@ -624,7 +639,14 @@ impl<'a> Service<'a> {
             Some(note) => format!("{note}\n{}", report.detail),
             None => report.detail,
         };
-        finish_firing(conn, &job.name, due, self.clock.now(), outcome, &detail)?;
+        finish_firing(
+            &self.store.conn(),
+            &job.name,
+            due,
+            self.clock.now(),
+            outcome,
+            &detail,
+        )?;
         let one_line = detail.lines().collect::<Vec<_>>().join(" | ");
         match outcome {
             RunOutcome::Ok => info!(
@@ -930,7 +952,7 @@ mod tests {
 
     fn runs(config: &Config, job: &str) -> Vec<JobRun> {
         let store = Store::open(&config.state).unwrap();
-        let mut runs = history(store.conn(), job, 100).unwrap();
+        let mut runs = history(&store.conn(), job, 100).unwrap();
         runs.reverse();
         runs
     }

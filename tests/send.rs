@@ -14,6 +14,8 @@ mod sink;
 use sink::{Certs, Sink, parse_eml, sha256_hex};
 #[path = "support/pdf_text.rs"]
 mod pdf_text;
+#[path = "support/pg.rs"]
+mod pg;
 use pdf_text::pdf_words;
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
@@ -37,6 +39,26 @@ const REPORT_UNITS: [&str; 4] = ["vp", "pnn", "ptnmt", "bqlda"];
 /// A working folder with the sample period, its directory and a vanban.toml.
 struct Office {
     dir: tempfile::TempDir,
+    /// The PostgreSQL database in use instead of vanban.sqlite (the tests on PostgreSQL).
+    state_url: Option<String>,
+}
+
+impl Drop for Office {
+    /// On PostgreSQL, proof that the state went there: no SQLite file was made beside.
+    fn drop(&mut self) {
+        if self.state_url.is_some() && !std::thread::panicking() {
+            assert!(
+                !self.path("vanban.sqlite").exists(),
+                "the state was to be on PostgreSQL"
+            );
+        }
+    }
+}
+
+thread_local! {
+    /// Set while the tests run again on PostgreSQL: each office gets its own database there.
+    /// The test server's port.
+    static ON_POSTGRES: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
 }
 
 impl Office {
@@ -63,13 +85,26 @@ impl Office {
         for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
             std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
         }
+        let state_url = ON_POSTGRES.with(|pg| pg.get().map(pg::database_on));
+        let state = state_url.as_deref().unwrap_or("vanban.sqlite");
         let config = format!(
-            "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n{top}\n\
+            "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"{state}\"\n{top}\n\
              [sender]\nname = \"{SENDER}\"\naddress = \"vanphong.damha@example.vn\"\n\
              [smtp]\n{smtp}\n{tail}"
         );
         std::fs::write(dir.path().join("vanban.toml"), config).unwrap();
-        Office { dir }
+        Office { dir, state_url }
+    }
+
+    /// The office's state database, whichever it is.
+    fn store(&self) -> vanban::state::Store {
+        match &self.state_url {
+            Some(url) => vanban::state::Store::open_postgres(
+                &vanban::state::PgTarget::new(url, None).unwrap(),
+            )
+            .unwrap(),
+            None => vanban::state::Store::open(&self.path("vanban.sqlite")).unwrap(),
+        }
     }
 
     fn plain(port: u16) -> Office {
@@ -361,7 +396,7 @@ fn the_approved_hashes_are_those_of_the_rendered_drafts() {
     assert_eq!(render("nhap-2"), first, "rendering is deterministic");
     let out = office.run("approve", &["--by", "Hoàng Vĩnh Khuyến"]);
     assert!(out.status.success(), "{out:?}");
-    let store = vanban::state::Store::open(&office.path("vanban.sqlite")).unwrap();
+    let store = office.store();
     let approved: BTreeSet<String> = store
         .conn()
         .prepare("SELECT sha256 FROM approval_files")
@@ -1366,4 +1401,90 @@ fn a_bad_address_sends_nothing_and_names_the_unit() {
     assert!(out.contains("chuc_danh"), "{out}");
     assert!(sink.received().is_empty());
     assert!(office.status().contains("Số văn bản đã cấp: chưa có."));
+}
+
+/// The tests above again with the state on PostgreSQL (`state = "postgres://…"`), each office
+/// on a database of its own, except the ones that need aiosmtpd and the SQLite file lock's
+/// recovery of a killed send (on PostgreSQL a killed instance's message stays "sending", never
+/// resent: taking it over after a lease is not built yet).
+#[test]
+#[ignore = "needs PostgreSQL: run .ci/run"]
+fn the_send_tests_on_postgres() {
+    let cluster = pg::PgCluster::start();
+    ON_POSTGRES.with(|pg| pg.set(Some(cluster.port())));
+    let cases: &[(&str, fn())] = &[
+        (
+            "only_approved_documents_leave_and_each_once",
+            only_approved_documents_leave_and_each_once,
+        ),
+        (
+            "the_approved_hashes_are_those_of_the_rendered_drafts",
+            the_approved_hashes_are_those_of_the_rendered_drafts,
+        ),
+        (
+            "the_sample_period_is_delivered_once_and_resent_on_purpose",
+            the_sample_period_is_delivered_once_and_resent_on_purpose,
+        ),
+        (
+            "starttls_and_auth_against_a_private_ca",
+            starttls_and_auth_against_a_private_ca,
+        ),
+        (
+            "numbers_continue_the_offices_register_and_an_assigned_number_is_used",
+            numbers_continue_the_offices_register_and_an_assigned_number_is_used,
+        ),
+        (
+            "respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers",
+            respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers,
+        ),
+        (
+            "a_changed_issuer_place_after_a_send_is_refused_naming_both_issuers",
+            a_changed_issuer_place_after_a_send_is_refused_naming_both_issuers,
+        ),
+        (
+            "a_451_is_retried_and_the_message_delivered_once",
+            a_451_is_retried_and_the_message_delivered_once,
+        ),
+        (
+            "a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered",
+            a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered,
+        ),
+        (
+            "a_refused_address_does_not_keep_the_message_from_the_units_other_address",
+            a_refused_address_does_not_keep_the_message_from_the_units_other_address,
+        ),
+        (
+            "nothing_is_lost_when_the_server_is_down_at_first",
+            nothing_is_lost_when_the_server_is_down_at_first,
+        ),
+        (
+            "a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent",
+            a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent,
+        ),
+        (
+            "a_line_per_message_is_written_as_each_message_goes",
+            a_line_per_message_is_written_as_each_message_goes,
+        ),
+        (
+            "a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent",
+            a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent,
+        ),
+        (
+            "sigterm_finishes_the_message_in_flight_records_it_and_stops",
+            sigterm_finishes_the_message_in_flight_records_it_and_stops,
+        ),
+        (
+            "dry_run_writes_parseable_messages_and_sends_nothing",
+            dry_run_writes_parseable_messages_and_sends_nothing,
+        ),
+        (
+            "a_bad_address_sends_nothing_and_names_the_unit",
+            a_bad_address_sends_nothing_and_names_the_unit,
+        ),
+    ];
+    for (name, case) in cases {
+        eprintln!("PostgreSQL: {name}");
+        case();
+    }
+    ON_POSTGRES.with(|pg| pg.set(None));
 }

@@ -418,6 +418,13 @@ impl<'a> Ledger<'a> {
         lock: &InstanceLock,
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryKey>, LedgerError> {
+        // On PostgreSQL other instances may be sending right now: a "sending" row proves no
+        // death there, so nothing is recovered. A dead instance's in-flight message stays
+        // "sending" (reported as such, never sent again); deciding it is dead is the lease's
+        // job, not done yet (issue 16).
+        if self.store.dialect() == crate::state::Dialect::Postgres {
+            return Ok(Vec::new());
+        }
         let guards = self.store.path().is_some_and(|p| lock.guards(p));
         if !guards {
             return Err(LedgerError::WrongLock {

@@ -230,7 +230,7 @@ impl<'a> Service<'a> {
         executor: &'a dyn Execute,
         alert: &'a dyn Alert,
     ) -> Result<Service<'a>, ServiceError> {
-        let lock = Arc::new(InstanceLock::acquire(&config.state, clock.now())?);
+        let lock = Arc::new(InstanceLock::acquire_state(&config.state, clock.now())?);
         Self::start_locked(config, clock, executor, alert, lock)
     }
 
@@ -242,8 +242,14 @@ impl<'a> Service<'a> {
         alert: &'a dyn Alert,
         lock: Arc<InstanceLock>,
     ) -> Result<Service<'a>, ServiceError> {
-        let store = Store::open(&config.state)?;
-        let interrupted = recover_interrupted(&store.conn(), clock.now())?;
+        let store = Store::open_state(&config.state)?;
+        // A firing still "running" proves its process dead only under the SQLite file lock; on
+        // PostgreSQL another instance may be running it, so it is left alone (taking over a dead
+        // instance's firing after a lease is not done yet, issue 16).
+        let interrupted = match store.dialect() {
+            crate::state::Dialect::Sqlite => recover_interrupted(&store.conn(), clock.now())?,
+            crate::state::Dialect::Postgres => Vec::new(),
+        };
         let service = Service {
             config,
             clock,
@@ -951,7 +957,7 @@ mod tests {
     }
 
     fn runs(config: &Config, job: &str) -> Vec<JobRun> {
-        let store = Store::open(&config.state).unwrap();
+        let store = Store::open_state(&config.state).unwrap();
         let mut runs = history(&store.conn(), job, 100).unwrap();
         runs.reverse();
         runs

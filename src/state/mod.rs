@@ -6,6 +6,7 @@
 //! queries stay with the module whose records they are (`deliver::ledger`, `issue::register`,
 //! `schedule`'s run history), all through [`Store`].
 
+pub mod copy;
 pub mod lock;
 pub mod sql;
 pub mod store;

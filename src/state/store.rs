@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::config::{PostgresUrl, StateLocation};
+
 use super::sql::{Conn, DbError, DbResult, Dialect, PgHandle, Row, params};
 
 /// The ledger's tables: deliveries and their attempts.
@@ -223,7 +225,7 @@ impl PgTarget {
 
     /// Whether a configured `state` value names a PostgreSQL database rather than a file.
     pub fn is_url(text: &str) -> bool {
-        text.starts_with("postgres://") || text.starts_with("postgresql://")
+        PostgresUrl::is_url(text)
     }
 
     fn connect(&self) -> Result<postgres::Client, StoreError> {
@@ -272,34 +274,7 @@ impl PgTarget {
 
 /// `postgres://user:secret@host/db` → `postgres://user@host/db`: a URL as it may be shown.
 pub fn scrub_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{user}@{host}")
-        }
-        None => authority.to_owned(),
-    };
-    // A `password=` query parameter is dropped with its value.
-    let path = match path.split_once('?') {
-        Some((p, query)) => {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
-                .collect();
-            if kept.is_empty() {
-                p.to_owned()
-            } else {
-                format!("{p}?{}", kept.join("&"))
-            }
-        }
-        None => path.to_owned(),
-    };
-    format!("{scheme}://{authority}{path}")
+    PostgresUrl(url.to_owned()).scrubbed()
 }
 
 /// Removes the password from any text about the target (a driver's message may quote the URL).
@@ -352,6 +327,16 @@ impl Store {
         store.configure(true)?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The configured state database, SQLite or PostgreSQL, its schema brought up to date.
+    pub fn open_state(location: &StateLocation) -> Result<Store, StoreError> {
+        match location {
+            StateLocation::File(path) => Store::open(path),
+            StateLocation::Postgres { url, password_file } => {
+                Store::open_postgres(&PgTarget::new(&url.0, password_file.as_deref())?)
+            }
+        }
     }
 
     /// A private database for tests and dry runs; it has the full schema but no file and no WAL.

@@ -821,7 +821,7 @@ async fn units(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebE
 async fn jobs(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebError> {
     who.require(Permission::Administer)?;
     blocking(move || {
-        let store = crate::state::Store::open(&app.config.state)
+        let store = crate::state::Store::open_state(&app.config.state)
             .map_err(|e| WebError::Internal(e.to_string()))?;
         let now = app.clock.now();
         let text = crate::schedule::listing::describe_jobs(&app.config, Some(&store.conn()), now)

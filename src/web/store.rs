@@ -107,6 +107,11 @@ impl WebStore {
         Ok(Self::new(Store::open(path)?))
     }
 
+    /// Opens the configured state database (a SQLite file or PostgreSQL).
+    pub fn open_state(state: &crate::config::StateLocation) -> Result<Self, WebStoreError> {
+        Ok(Self::new(Store::open_state(state)?))
+    }
+
     /// Over a database already open (a SQLite file or PostgreSQL).
     pub fn new(store: Store) -> Self {
         Self {

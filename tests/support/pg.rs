@@ -159,14 +159,7 @@ impl PgCluster {
 
     /// A new empty database on this server; its URL.
     pub fn database(&self) -> String {
-        let n = DATABASES.fetch_add(1, Ordering::SeqCst);
-        let name = format!("t{}_{n}", std::process::id());
-        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
-            .expect("connect to the test server");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create a test database");
-        self.url(&name)
+        database_on(self.port)
     }
 
     pub fn port(&self) -> u16 {
@@ -176,6 +169,19 @@ impl PgCluster {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+}
+
+/// A new empty database on the test server listening on `port`; its URL.
+pub fn database_on(port: u16) -> String {
+    let n = DATABASES.fetch_add(1, Ordering::SeqCst);
+    let name = format!("t{}_{n}", std::process::id());
+    let admin_url = format!("postgres://vanban@127.0.0.1:{port}/postgres?sslmode=disable");
+    let mut admin =
+        postgres::Client::connect(&admin_url, postgres::NoTls).expect("connect to the test server");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    format!("postgres://vanban@127.0.0.1:{port}/{name}?sslmode=disable")
 }
 
 /// `program` as the cluster's user when running as root; `pdeathsig` for the server.

@@ -72,7 +72,18 @@ fn free_port() -> u16 {
 
 impl PgCluster {
     /// initdb + start; panics (failing the test) with the server's log if it does not come up.
+    /// Without fsync: a test's data need not survive a power cut.
     pub fn start() -> PgCluster {
+        PgCluster::start_with(false)
+    }
+
+    /// As durable as a production server (fsync on), for the benchmarks: SQLite there syncs
+    /// every commit too (`synchronous = FULL`).
+    pub fn start_durable() -> PgCluster {
+        PgCluster::start_with(true)
+    }
+
+    fn start_with(fsync: bool) -> PgCluster {
         let bin = bin_dir();
         let run_as = is_root().then(|| "postgres".to_owned());
         let dir = tempfile::tempdir().expect("a temporary folder for the cluster");
@@ -115,7 +126,8 @@ impl PgCluster {
             .arg(port.to_string())
             .arg("-k")
             .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c"])
+            .arg(if fsync { "fsync=on" } else { "fsync=off" })
             .args(["-c", "max_connections=200"])
             .stdout(Stdio::null())
             .stderr(log_file)

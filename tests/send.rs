@@ -1559,6 +1559,25 @@ fn instances_on_postgres_send_each_message_once_when_one_is_killed() {
                 "round {round}: {unit}\n{status}"
             );
         }
+        // status names the instance ("host:pid") behind each message: the killed one sent vp's
+        // report and was sending pnn's; the others sent the rest.
+        let instance_of = |line: &str| {
+            line.split("; tiến trình ")
+                .nth(1)
+                .map(|rest| rest.split([';', ' ']).next().unwrap_or("").to_owned())
+        };
+        let killed_name = instance_of(pnn).expect("pnn's line names its instance");
+        assert_eq!(
+            instance_of(lines_for(&status, "vp", REPORT)[0]).as_deref(),
+            Some(killed_name.as_str()),
+            "round {round}:\n{status}"
+        );
+        let senders: BTreeSet<String> = status
+            .lines()
+            .filter(|l| l.contains("đã gửi "))
+            .filter_map(instance_of)
+            .collect();
+        assert!(senders.len() >= 2, "round {round}: {senders:?}\n{status}");
 
         // Numbers unique and without gaps, per issuer, year and series.
         let store = office.store();

@@ -155,6 +155,8 @@ pub struct Attempt {
     pub message_id: String,
     pub started_at: DateTime<Utc>,
     pub outcome: AttemptOutcome,
+    /// The instance ("host:pid") that made it, on a shared PostgreSQL database.
+    pub instance: Option<String>,
 }
 
 /// One row of `status`.
@@ -295,9 +297,16 @@ impl<'a> Ledger<'a> {
             let attempt = attempts + 1;
             tx.execute(
                 "INSERT INTO delivery_attempts
-                     (delivery_id, attempt, resend, message_id, started_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'sending')",
-                params![id, attempt, is_resend, message_id, time_to_sql(&now)],
+                     (delivery_id, attempt, resend, message_id, started_at, state, instance)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'sending', ?6)",
+                params![
+                    id,
+                    attempt,
+                    is_resend,
+                    message_id,
+                    time_to_sql(&now),
+                    self.store.instance()
+                ],
             )?;
             tx.execute(
                 "UPDATE deliveries SET state = 'sending', attempts = ?2, updated_at = ?3
@@ -494,7 +503,7 @@ impl<'a> Ledger<'a> {
             let attempts = {
                 let mut st = tx.prepare(
                     "SELECT a.delivery_id, a.attempt, a.resend, a.message_id, a.started_at,
-                            a.state, a.finished_at, a.detail, a.permanent
+                            a.state, a.finished_at, a.detail, a.permanent, a.instance
                      FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
                      WHERE d.issuer = ?1 AND d.period = ?2
                      ORDER BY a.delivery_id, a.attempt",
@@ -510,6 +519,7 @@ impl<'a> Ledger<'a> {
                         opt_time_from_row(r, 6)?,
                         r.get::<_, Option<String>>(7)?,
                         r.get::<_, Option<bool>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
                     ))
                 })?
                 .collect::<DbResult<Vec<_>>>()?
@@ -527,8 +537,18 @@ impl<'a> Ledger<'a> {
             };
             let state = DeliveryState::from_sql(&state).ok_or_else(|| corrupt(&state))?;
             let mut history = Vec::new();
-            for (_, number, resend, message_id, started_at, a_state, finished, detail, permanent) in
-                attempts.iter().filter(|a| a.0 == id)
+            for (
+                _,
+                number,
+                resend,
+                message_id,
+                started_at,
+                a_state,
+                finished,
+                detail,
+                permanent,
+                instance,
+            ) in attempts.iter().filter(|a| a.0 == id)
             {
                 let outcome = match (a_state.as_str(), finished) {
                     ("sending", _) => AttemptOutcome::Sending,
@@ -550,6 +570,7 @@ impl<'a> Ledger<'a> {
                     message_id: message_id.clone(),
                     started_at: *started_at,
                     outcome,
+                    instance: instance.clone(),
                 });
             }
             records.push(DeliveryRecord {

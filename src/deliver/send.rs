@@ -1390,6 +1390,7 @@ mod tests {
                     message_id: format!("<m{}@x>", i + 1),
                     started_at: t,
                     outcome: outcome.clone(),
+                    instance: None,
                 })
                 .collect(),
         }

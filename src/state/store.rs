@@ -35,6 +35,8 @@ pub const ISSUED_CONTENT_SQL: &str = include_str!("migrations/008_issued_content
 pub const WEB_SQL: &str = include_str!("migrations/009_web.sql");
 /// The web tables' times rewritten to the one format of [`time_to_sql`].
 pub const WEB_TIMES_SQL: &str = include_str!("migrations/010_web_times.sql");
+/// The instance that made each delivery attempt.
+pub const INSTANCES_SQL: &str = include_str!("migrations/011_instances.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -104,6 +106,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "thời điểm trong các bảng của trang web viết theo một dạng (web_*)",
         sql: WEB_TIMES_SQL,
         postgres: include_str!("migrations/postgres/010_web_times.sql"),
+    },
+    Migration {
+        name: "tiến trình đã gửi từng thư (delivery_attempts.instance)",
+        sql: INSTANCES_SQL,
+        postgres: include_str!("migrations/postgres/011_instances.sql"),
     },
 ];
 
@@ -298,6 +305,18 @@ pub struct Store {
     /// be matched.
     path: Option<PathBuf>,
     name: DbName,
+    /// This process as other instances see it ("host:pid"), on a shared PostgreSQL database.
+    instance: Option<String>,
+}
+
+/// "host:pid": the machine's name (Linux) and this process.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 impl fmt::Debug for Store {
@@ -323,6 +342,7 @@ impl Store {
             backend: Backend::Sqlite(conn),
             path: Some(canonical),
             name: shown,
+            instance: None,
         };
         store.configure(true)?;
         store.migrate()?;
@@ -350,6 +370,7 @@ impl Store {
             backend: Backend::Sqlite(conn),
             path: None,
             name,
+            instance: None,
         };
         store.configure(false)?;
         store.migrate()?;
@@ -364,6 +385,7 @@ impl Store {
             backend: Backend::Postgres(RefCell::new(client)),
             path: None,
             name: target.name(),
+            instance: Some(instance_name()),
         };
         store.migrate()?;
         Ok(store)
@@ -375,6 +397,12 @@ impl Store {
             Backend::Sqlite(c) => Conn::sqlite(c),
             Backend::Postgres(c) => Conn::pg(PgHandle::Client(c.borrow_mut())),
         }
+    }
+
+    /// This instance's name ("host:pid") on a shared PostgreSQL database; `None` on SQLite,
+    /// where one instance owns the file.
+    pub fn instance(&self) -> Option<&str> {
+        self.instance.as_deref()
     }
 
     /// The SQLite connection, for SQLite-only maintenance and tests; `None` on PostgreSQL.

@@ -16,6 +16,8 @@ use vanban::state::Store;
 
 const PASSWORD: &str = "mật-khẩu-thử-9f3c";
 
+#[path = "support/pg.rs"]
+mod pg;
 #[path = "support/sink.rs"]
 mod sink;
 use sink::{Certs, Sink, parse_eml};
@@ -344,4 +346,165 @@ fn send_sigterm(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Three `vanban run` instances on one PostgreSQL database, one job due within seconds: the
+/// firing is claimed by one instance only (one row in the run history, `ok`), every message
+/// reaches its unit once, and the instances stop on SIGTERM. Nothing keeps a second instance
+/// from starting there: the database keeps them apart, not a file lock.
+#[test]
+#[ignore = "needs PostgreSQL: run .ci/run"]
+fn three_run_instances_on_postgres_fire_a_job_once() {
+    let cluster = pg::PgCluster::start();
+    let url = cluster.database();
+    let sink = Sink::start(&[]);
+    let now = SystemClock.now();
+    let due: DateTime<Utc> = (now + chrono::Duration::seconds(8))
+        .with_nanosecond(0)
+        .unwrap();
+    let cron = due.format("%S %M %H %d %m *").to_string();
+    let period = covered_period(Covers::CurrentHalf, due.date_naive());
+    let (year, half) = (period.year, period.half.number());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/directory.toml"),
+        dir.path().join("directory.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(format!("ky-{year}-h{half}.toml")),
+        sample_period_for(year, half),
+    )
+    .unwrap();
+    let config = dir.path().join("vanban.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"directory = "directory.toml"
+output_dir = "out"
+state = "{url}"
+
+[sender]
+name = "Văn phòng HĐND và UBND huyện Đầm Hà"
+address = "vanphong.damha@example.vn"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+timeout_seconds = 10
+max_attempts = 2
+retry_delay_seconds = 1
+
+[approval]
+required = false
+
+[[jobs]]
+name = "gui-ngay"
+cron = "{cron}"
+timezone = "UTC"
+action = "send"
+covers = "current-half"
+period = "ky-{{year}}-h{{half}}.toml"
+"#,
+            port = sink.port,
+        ),
+    )
+    .unwrap();
+    let target = vanban::state::PgTarget::new(&url, None).unwrap();
+    {
+        let store = Store::open_postgres(&target).unwrap();
+        first_seen(
+            &store.conn(),
+            "gui-ngay",
+            now - chrono::Duration::minutes(1),
+        )
+        .unwrap();
+    }
+    let firings = || -> Vec<(String, String)> {
+        let store = Store::open_postgres(&target).unwrap();
+        store
+            .conn()
+            .query_map(
+                "SELECT outcome, due FROM job_runs WHERE job = 'gui-ngay'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let mut services: Vec<(Service, PathBuf)> = (0..3)
+        .map(|i| {
+            let log = dir.path().join(format!("service-{i}.log"));
+            let child = Command::new(env!("CARGO_BIN_EXE_vanban"))
+                .args(["run", "--config"])
+                .arg(&config)
+                .env_remove("RUST_LOG")
+                .env_remove("JOURNAL_STREAM")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            (Service(child), log)
+        })
+        .collect();
+    let first_log = services[0].1.clone();
+    let runs = wait_for(
+        Duration::from_secs(180),
+        "the firing to finish",
+        &first_log,
+        || {
+            let runs = firings();
+            runs.iter().any(|r| r.0 != "running").then_some(runs)
+        },
+    );
+    // Let the other instances have their chance at the same firing.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(firings(), runs, "one firing, recorded once");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].0, "ok", "{runs:?}");
+
+    for (service, log) in &mut services {
+        send_sigterm(service.0.id());
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = service.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "vanban run did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+
+    // Each message once: as many as the ledger has sent, each Message-ID and each
+    // (recipients, subject) once.
+    let received = sink.received();
+    let store = Store::open_postgres(&target).unwrap();
+    let sent: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM deliveries WHERE state = 'sent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(sent > 0);
+    assert_eq!(received.len() as i64, sent);
+    let parsed = parse_eml(&received);
+    let mut seen = std::collections::BTreeSet::new();
+    for (file, message) in received.iter().zip(&parsed) {
+        let key = (
+            sink.envelope(file)["rcpt_tos"].to_string(),
+            message["subject"].as_str().unwrap().to_owned(),
+        );
+        assert!(seen.insert(key.clone()), "sent twice: {key:?}");
+    }
 }

@@ -218,6 +218,7 @@ pub struct Config {
     pub web: WebSettings,
     pub limits: TemplateLimits,
     pub approval: ApprovalSettings,
+    pub service: ServiceSettings,
     /// `[signing]`; None: documents leave unsigned.
     pub signing: Option<SigningSettings>,
 }
@@ -249,6 +250,23 @@ impl Default for WebSettings {
             session_hours: 8,
             upload_limit_kb: 2048,
             secure_cookies: true,
+        }
+    }
+}
+
+/// `[service]`: how instances sharing one PostgreSQL database hand work over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// How long a running firing stays this instance's without being renewed (renewed every
+    /// quarter of it while the firing runs). When an instance dies, another takes its firing
+    /// once this much time has passed. Not used on SQLite (one instance, the file lock).
+    pub lease: Duration,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(120),
         }
     }
 }

@@ -472,6 +472,49 @@ impl<'a> Ledger<'a> {
         Ok(keys)
     }
 
+    /// A dead instance's messages in flight (on one PostgreSQL database shared by several):
+    /// each attempt it left "sending" becomes "unknown" — reported, never sent again without
+    /// `--resend` — and is returned. Called by the instance that took the dead one's firing over
+    /// after its lease expired, which is what proves it dead.
+    pub fn abandon(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryKey>, LedgerError> {
+        let keys = self.store.immediate(|tx| {
+            let rows = tx.query_map(
+                "SELECT d.id, d.issuer, d.period, d.document, d.recipient
+                 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
+                 WHERE a.state = 'sending' AND a.instance = ?1
+                 ORDER BY d.issuer, d.period, d.document, d.recipient",
+                [instance],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        DeliveryKey {
+                            issuer: r.get(1)?,
+                            period: period_from_row(r, 2)?,
+                            document: r.get(3)?,
+                            recipient: r.get(4)?,
+                        },
+                    ))
+                },
+            )?;
+            tx.execute(
+                "UPDATE delivery_attempts SET state = 'unknown', finished_at = ?2
+                 WHERE state = 'sending' AND instance = ?1",
+                params![instance, time_to_sql(&now)],
+            )?;
+            for (id, _) in &rows {
+                sync_state(tx, *id, now)?;
+            }
+            Ok(Ok::<_, LedgerError>(
+                rows.into_iter().map(|(_, k)| k).collect(),
+            ))
+        })??;
+        Ok(keys)
+    }
+
     /// Every delivery of an issuer's period with its full history, ordered by document and
     /// recipient.
     pub fn status(
@@ -976,6 +1019,33 @@ mod tests {
         assert!(dup.is_err());
     }
 
+    #[test]
+    fn a_dead_instances_message_in_flight_is_abandoned_as_unknown_only_its_own() {
+        let store = testing::open_in_memory().unwrap();
+        let ledger = Ledger::new(&store);
+        let (a, b) = (key("bqlda"), key("pnn"));
+        ledger.begin(&a, "<m1@vanban>", t(8, 0), false).unwrap();
+        ledger.begin(&b, "<m2@vanban>", t(8, 0), false).unwrap();
+        // Mark which instance made each attempt, as begin does on PostgreSQL.
+        store
+            .conn()
+            .execute(
+                "UPDATE delivery_attempts SET instance = CASE WHEN message_id = '<m1@vanban>'
+                 THEN 'dead:1' ELSE 'alive:2' END",
+                [],
+            )
+            .unwrap();
+        assert_eq!(ledger.abandon("dead:1", t(8, 5)).unwrap(), vec![a.clone()]);
+        assert_eq!(status_of(&store, &a).state, DeliveryState::Unknown);
+        assert_eq!(status_of(&store, &b).state, DeliveryState::Sending);
+        // Never sent again silently.
+        assert!(matches!(
+            ledger.begin(&a, "<m3@vanban>", t(9, 0), false).unwrap(),
+            Begin::Unknown { .. }
+        ));
+        assert!(ledger.abandon("dead:1", t(8, 6)).unwrap().is_empty());
+    }
+
     /// The same tests on PostgreSQL, except those of `recover`, which rests on the SQLite
     /// file's lock.
     #[test]
@@ -1021,6 +1091,10 @@ mod tests {
             (
                 "the_schema_forbids_two_attempts_in_flight",
                 the_schema_forbids_two_attempts_in_flight,
+            ),
+            (
+                "a_dead_instances_message_in_flight_is_abandoned_as_unknown_only_its_own",
+                a_dead_instances_message_in_flight_is_abandoned_as_unknown_only_its_own,
             ),
         ]);
     }

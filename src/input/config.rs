@@ -13,9 +13,9 @@ use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
     Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, Job, KeyLocation,
-    NumberingScheme, OrganisationKey, PostgresUrl, Secret, SecretRef, Security, Sender, SignerKey,
-    SigningSettings, Smtp, SmtpSettings, StateLocation, TemplateLimits, WebSettings,
-    parse_timezone, period_path, same_person,
+    NumberingScheme, OrganisationKey, PostgresUrl, Secret, SecretRef, Security, Sender,
+    ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings, StateLocation, TemplateLimits,
+    WebSettings, parse_timezone, period_path, same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -50,6 +50,7 @@ const TOP_KEYS: &[&str] = &[
     "limits",
     "signing",
     "approval",
+    "service",
 ];
 const SIGNING_KEYS: &[&str] = &["organisation", "signers", "tsa_url"];
 /// Where a key is, for the organisation and for each signer. `password` and `pin` are known
@@ -67,6 +68,7 @@ const KEY_KEYS: &[&str] = &[
     "pin",
 ];
 const APPROVAL_KEYS: &[&str] = &["required", "approvers", "approval_wait"];
+const SERVICE_KEYS: &[&str] = &["lease"];
 const LIMIT_KEYS: &[&str] = &[
     "docx_max_uncompressed_mb",
     "docx_max_entries",
@@ -294,6 +296,10 @@ fn read_config(
         Some(n) => read_approval(r, n),
         None => ApprovalSettings::default(),
     };
+    let service = match top.get("service") {
+        Some(n) => read_service(r, n),
+        None => ServiceSettings::default(),
+    };
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -355,6 +361,7 @@ fn read_config(
         web,
         limits,
         approval,
+        service,
         signing,
     })
 }
@@ -528,6 +535,44 @@ fn read_key(
             );
             None
         }
+    }
+}
+
+fn read_service(r: &mut Reader<'_>, node: &Node) -> ServiceSettings {
+    let defaults = ServiceSettings::default();
+    let Some(t) = r.table(node, "service", SERVICE_KEYS) else {
+        return defaults;
+    };
+    let lease = match t.opt_string(r, "lease") {
+        Some(text) => match parse_lease(&text) {
+            Some(lease) => lease,
+            None => {
+                r.report(
+                    &span_of(&t, "lease"),
+                    "service.lease",
+                    format!(
+                        "thời hạn giữ việc \"{text}\" không hợp lệ; viết một số nguyên dương và \
+                         đơn vị: \"2m\" (phút) hoặc \"30s\" (giây)"
+                    ),
+                );
+                defaults.lease
+            }
+        },
+        None => defaults.lease,
+    };
+    ServiceSettings { lease }
+}
+
+/// "2m", "30s": a whole positive number of minutes or seconds.
+fn parse_lease(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    match text.strip_suffix('s') {
+        Some(seconds) => match seconds.parse::<u64>().ok()? {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        },
+        None if text.ends_with('m') => parse_wait(text),
+        None => None,
     }
 }
 

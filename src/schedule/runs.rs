@@ -261,6 +261,58 @@ pub fn reclaim_interrupted(
     Ok(updated == 1)
 }
 
+/// Takes or renews the lease on a running firing for `instance` until `until` (instances on
+/// one PostgreSQL database). False if the firing is no longer running or another instance
+/// holds it: then this instance must stop working on it.
+pub fn hold_lease(
+    conn: &Conn<'_>,
+    job: &str,
+    due: DateTime<Utc>,
+    instance: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET instance = ?3, lease_until = ?4
+         WHERE job = ?1 AND due = ?2 AND outcome = 'running'
+           AND (instance IS NULL OR instance = ?3)",
+        params![job, due_key(due), instance, db_time(until)],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Running firings whose lease expired before `now` (their instance died or hung), each taken
+/// over by `instance` until `until`, with the instance that held it. Call inside a writing
+/// transaction, so two instances cannot take the same one.
+pub fn take_expired(
+    conn: &Conn<'_>,
+    instance: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> DbResult<Vec<(JobRun, String)>> {
+    let expired = conn.query_map(
+        "SELECT job, due, started, finished, outcome, detail, started_by, instance FROM job_runs
+         WHERE outcome = 'running' AND lease_until IS NOT NULL AND lease_until < ?1
+           AND instance IS NOT NULL AND instance <> ?2
+         ORDER BY due, job",
+        params![db_time(now), instance],
+        |r| Ok((raw_row(r)?, r.get::<_, String>(7)?)),
+    )?;
+    let mut taken = Vec::new();
+    for (raw, dead) in expired {
+        let (job, due) = (raw.0.clone(), raw.1.clone());
+        conn.execute(
+            "UPDATE job_runs SET instance = ?3, lease_until = ?4
+             WHERE job = ?1 AND due = ?2 AND instance = ?5",
+            params![job, due, instance, db_time(until), dead],
+        )?;
+        // A row the history cannot read is left to `vanban status` to report.
+        if let Ok(run) = JobRun::try_from(raw) {
+            taken.push((run, dead));
+        }
+    }
+    Ok(taken)
+}
+
 /// Every firing waiting for approval, oldest first.
 pub fn waiting_firings(conn: &Conn<'_>) -> Result<Vec<JobRun>, ScheduleError> {
     let mut stmt = conn.prepare(
@@ -846,6 +898,47 @@ mod tests {
         assert_eq!(first_seen(&conn, "b", t2).unwrap(), t2);
     }
 
+    #[test]
+    fn a_firing_whose_lease_expired_is_taken_over_once() {
+        let store = db();
+        let conn = store.conn();
+        let due = utc(2026, 6, 25, 1, 0);
+        let t0 = utc(2026, 6, 25, 1, 0);
+        assert!(claim_firing(&conn, "gui", due, t0, Trigger::Schedule).unwrap());
+        assert!(hold_lease(&conn, "gui", due, "a:1", t0 + Duration::minutes(2)).unwrap());
+        // Renewed by its holder; refused to anyone else.
+        assert!(hold_lease(&conn, "gui", due, "a:1", t0 + Duration::minutes(3)).unwrap());
+        assert!(!hold_lease(&conn, "gui", due, "b:2", t0 + Duration::minutes(3)).unwrap());
+        // Not expired yet: nothing to take.
+        let later = t0 + Duration::minutes(2);
+        assert!(
+            take_expired(&conn, "b:2", later, later + Duration::minutes(2))
+                .unwrap()
+                .is_empty()
+        );
+        // Expired: taken once, by b, from a.
+        let expired = t0 + Duration::minutes(4);
+        let taken = take_expired(&conn, "b:2", expired, expired + Duration::minutes(2)).unwrap();
+        assert_eq!(taken.len(), 1);
+        assert_eq!((taken[0].0.due, taken[0].1.as_str()), (due, "a:1"));
+        assert!(
+            take_expired(&conn, "c:3", expired, expired + Duration::minutes(2))
+                .unwrap()
+                .is_empty()
+        );
+        // a cannot renew what b holds now; b can.
+        assert!(!hold_lease(&conn, "gui", due, "a:1", expired).unwrap());
+        assert!(hold_lease(&conn, "gui", due, "b:2", expired + Duration::minutes(2)).unwrap());
+        // A finished firing has no lease to take.
+        finish_firing(&conn, "gui", due, expired, RunOutcome::Ok, "").unwrap();
+        let much_later = t0 + Duration::hours(1);
+        assert!(
+            take_expired(&conn, "c:3", much_later, much_later)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     /// The same tests on PostgreSQL (but the SQLite file upgrade).
     #[test]
     #[ignore = "needs PostgreSQL: run .ci/run"]
@@ -876,6 +969,10 @@ mod tests {
             (
                 "corrupt_rows_are_reported_with_the_job",
                 corrupt_rows_are_reported_with_the_job,
+            ),
+            (
+                "a_firing_whose_lease_expired_is_taken_over_once",
+                a_firing_whose_lease_expired_is_taken_over_once,
             ),
             (
                 "manual_runs_do_not_count_as_the_last_due_time",

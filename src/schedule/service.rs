@@ -14,6 +14,7 @@ use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use tracing::{debug, error, info, warn};
 
+use super::runs::{hold_lease, take_expired};
 use super::{
     CatchUpPlan, JobRun, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing,
     first_seen, last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted, reclaim_waiting,
@@ -39,6 +40,8 @@ pub enum ServiceError {
         "Tệp cấu hình {config} không có tác vụ nào ([[jobs]]): dịch vụ không có việc gì để chạy"
     )]
     NoJobs { config: String },
+    #[error("Không tiếp nhận được lần chạy của tiến trình đã dừng: {detail}")]
+    Takeover { detail: String },
     #[error("Tệp cấu hình {config} không có tác vụ \"{name}\"; các tác vụ có: {known}")]
     UnknownJob {
         config: String,
@@ -218,6 +221,9 @@ pub struct Service<'a> {
     store: Store,
     // Shared: `vanban serve` sends from the web page under the same lock as the scheduler.
     lock: Arc<InstanceLock>,
+    /// This instance ("host:pid") on a PostgreSQL database shared with others: it holds a
+    /// lease on each firing it runs. None on SQLite.
+    instance: Option<String>,
 }
 
 impl<'a> Service<'a> {
@@ -244,8 +250,8 @@ impl<'a> Service<'a> {
     ) -> Result<Service<'a>, ServiceError> {
         let store = Store::open_state(&config.state)?;
         // A firing still "running" proves its process dead only under the SQLite file lock; on
-        // PostgreSQL another instance may be running it, so it is left alone (taking over a dead
-        // instance's firing after a lease is not done yet, issue 16).
+        // PostgreSQL another instance may be running it: it is taken over only once its lease
+        // has expired (`Service::take_over`).
         let interrupted = match store.dialect() {
             crate::state::Dialect::Sqlite => recover_interrupted(&store.conn(), clock.now())?,
             crate::state::Dialect::Postgres => Vec::new(),
@@ -255,6 +261,7 @@ impl<'a> Service<'a> {
             clock,
             executor,
             alert,
+            instance: store.instance().map(str::to_owned),
             store,
             lock,
         };
@@ -392,6 +399,7 @@ impl<'a> Service<'a> {
             "vanban run: bắt đầu"
         );
         self.resume_interrupted(stop)?;
+        self.take_over(stop)?;
         self.catch_up(start, stop)?;
 
         // Per job, the firing already handled: firings up to `start` belong to catch-up.
@@ -417,6 +425,12 @@ impl<'a> Service<'a> {
             } else {
                 due
             };
+            // Instances sharing a database look every half lease for a firing whose instance
+            // died.
+            let wake = match self.instance {
+                Some(_) => wake.min(self.clock.now() + self.lease() / 2),
+                None => wake,
+            };
             waiter.wait_until(self.clock, wake, stop);
             if stop.is_requested() {
                 break;
@@ -425,6 +439,7 @@ impl<'a> Service<'a> {
             if waiting && now >= wake {
                 self.recheck_waiting(stop)?;
             }
+            self.take_over(stop)?;
             if now < due {
                 // Woken early (to look at waiting sends, or the wall clock was set back).
                 continue;
@@ -611,6 +626,104 @@ impl<'a> Service<'a> {
             })
     }
 
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.service.lease)
+            .unwrap_or_else(|_| chrono::Duration::minutes(2))
+    }
+
+    /// Runs `work` while a helper thread renews this instance's lease on the firing every
+    /// quarter lease, on its own connection (PostgreSQL only; on SQLite it just runs `work`).
+    fn with_lease<T>(&self, job: &str, due: DateTime<Utc>, work: impl FnOnce() -> T) -> T {
+        let Some(me) = self.instance.clone() else {
+            return work();
+        };
+        let lease = self.lease();
+        let every = (lease / 4)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(30));
+        let (config, clock) = (self.config, self.clock);
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let store = match Store::open_state(&config.state) {
+                    Ok(store) => store,
+                    Err(e) => {
+                        warn!(job, "Không gia hạn được quyền giữ lần chạy: {e}");
+                        return;
+                    }
+                };
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    finished.recv_timeout(every)
+                {
+                    match hold_lease(&store.conn(), job, due, &me, clock.now() + lease) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            warn!(job, "Lần chạy này đã do tiến trình khác giữ");
+                            return;
+                        }
+                        Err(e) => warn!(job, "Không gia hạn được quyền giữ lần chạy: {e}"),
+                    }
+                }
+            });
+            let out = work();
+            drop(done);
+            out
+        })
+    }
+
+    /// Instances on one PostgreSQL database: takes over each running firing whose instance let
+    /// its lease expire (it died, or hangs), marks that instance's messages in flight unknown
+    /// (never sent again without `--resend`) and runs the firing again — the ledger sends only
+    /// what had not gone. Nothing to do on SQLite.
+    fn take_over(&self, stop: &StopSignal) -> Result<(), ServiceError> {
+        let Some(me) = &self.instance else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let taken = self.store.immediate(|tx| {
+            take_expired(tx, me, now, now + self.lease()).map(Ok::<_, std::convert::Infallible>)
+        })?;
+        let Ok(taken) = taken;
+        for (run, dead) in taken {
+            if stop.is_requested() {
+                break;
+            }
+            let abandoned = crate::deliver::ledger::Ledger::new(&self.store)
+                .abandon(&dead, now)
+                .map_err(|e| ServiceError::Takeover {
+                    detail: e.to_string(),
+                })?;
+            for key in &abandoned {
+                warn!(
+                    job = %run.job, instance = %dead,
+                    "Thư đang gửi dở khi tiến trình {dead} dừng, không rõ kết quả, không gửi lại: {key}"
+                );
+            }
+            let Some(job) = self.config.job(&run.job) else {
+                continue;
+            };
+            let what = format!("Tiếp nhận lần chạy của tiến trình {dead} đã hết hạn giữ");
+            let (firing, report) =
+                self.with_lease(&run.job, run.due, || self.rerun(job, &run, &what, stop))?;
+            let outcome = report.outcome();
+            let one_line = report.detail.lines().collect::<Vec<_>>().join(" | ");
+            match outcome {
+                RunOutcome::Ok => info!(
+                    job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                    outcome = %outcome, "{what}: {one_line}"
+                ),
+                _ => {
+                    error!(
+                        job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                        outcome = %outcome, "{what}: {one_line}"
+                    );
+                    self.tell_admin(job, &firing, &report.detail);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Claims the firing, runs it, records the outcome; `None` if it was already claimed.
     /// Only a database error is an `Err`: a job's own failure is recorded and alerted, and
     /// the service goes on.
@@ -623,13 +736,22 @@ impl<'a> Service<'a> {
         stop: &StopSignal,
     ) -> Result<Option<FiringResult>, ServiceError> {
         let firing = Firing::new(job, due, trigger);
-        if !claim_firing(
-            &self.store.conn(),
-            &job.name,
-            due,
-            self.clock.now(),
-            trigger,
-        )? {
+        let now = self.clock.now();
+        let claimed = match &self.instance {
+            None => claim_firing(&self.store.conn(), &job.name, due, now, trigger)?,
+            // Claimed and leased in one transaction: a claimed firing always has an owner.
+            Some(me) => self.store.immediate(|tx| {
+                Ok(
+                    claim_firing(tx, &job.name, due, now, trigger).and_then(|claimed| {
+                        if claimed {
+                            hold_lease(tx, &job.name, due, me, now + self.lease())?;
+                        }
+                        Ok(claimed)
+                    }),
+                )
+            })??,
+        };
+        if !claimed {
             info!(
                 job = %job.name,
                 due = %firing.local_text(),
@@ -638,7 +760,7 @@ impl<'a> Service<'a> {
             return Ok(None);
         }
         debug!(job = %job.name, due = %firing.local_text(), trigger = %trigger, "Bắt đầu chạy");
-        let report = self.execute(job, &firing, stop);
+        let report = self.with_lease(&job.name, due, || self.execute(job, &firing, stop));
         let outcome = report.outcome();
         let detail = match note {
             Some(note) if report.detail.is_empty() => note,

@@ -37,6 +37,8 @@ pub const WEB_SQL: &str = include_str!("migrations/009_web.sql");
 pub const WEB_TIMES_SQL: &str = include_str!("migrations/010_web_times.sql");
 /// The instance that made each delivery attempt.
 pub const INSTANCES_SQL: &str = include_str!("migrations/011_instances.sql");
+/// The instance running each firing, and until when it holds it.
+pub const LEASES_SQL: &str = include_str!("migrations/012_leases.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -111,6 +113,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tiến trình đã gửi từng thư (delivery_attempts.instance)",
         sql: INSTANCES_SQL,
         postgres: include_str!("migrations/postgres/011_instances.sql"),
+    },
+    Migration {
+        name: "tiến trình giữ lần chạy và thời hạn giữ (job_runs.instance, job_runs.lease_until)",
+        sql: LEASES_SQL,
+        postgres: include_str!("migrations/postgres/012_leases.sql"),
     },
 ];
 

@@ -485,12 +485,13 @@ fn user_row(row: &crate::state::Row) -> Result<User, crate::state::DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::testing;
     use chrono::TimeZone;
 
     #[test]
     fn sessions_expire_and_end_when_the_role_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = WebStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let store = WebStore::new(testing::open(&dir.path().join("s.sqlite")).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
         store.add_user("lan", Role::Clerk, "h", t0).unwrap();
         assert!(matches!(
@@ -508,5 +509,77 @@ mod tests {
         store.update_user("lan", Role::Approver, true, t0).unwrap();
         assert!(store.session(&hash, t0).unwrap().is_none());
         assert_eq!(store.user("lan").unwrap().unwrap().role, Role::Approver);
+    }
+
+    #[test]
+    fn the_admin_pages_queries_read_back_what_was_written() {
+        let store = WebStore::new(testing::open_in_memory().unwrap());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
+        store.record_attempt("lan", "10.0.0.1", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.2", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.1", true, t0).unwrap();
+        let since = t0 - chrono::Duration::minutes(1);
+        assert_eq!(
+            store.failures_since("lan", "10.0.0.1", since).unwrap(),
+            (2, 1)
+        );
+        store
+            .audit("lan", "10.0.0.1", "tải lên", "kỳ 2024-h1", t0)
+            .unwrap();
+        let audit = store.audit_recent(10).unwrap();
+        assert_eq!((audit.len(), audit[0].action.as_str()), (1, "tải lên"));
+        let first = store
+            .add_upload("lan", "ky.xlsx", "a.xlsx", Some("2024-h1"), "", t0)
+            .unwrap();
+        let second = store
+            .add_upload("lan", "ky2.xlsx", "b.xlsx", Some("2024-h1"), "", t0)
+            .unwrap();
+        store
+            .add_upload("lan", "hong.xlsx", "c.xlsx", None, "lỗi", t0)
+            .unwrap();
+        assert!(second > first);
+        assert_eq!(store.recent_uploads(2).unwrap().len(), 2);
+        assert_eq!(store.periods().unwrap()[0].id, second);
+        assert_eq!(store.current_upload("2024-h1").unwrap().unwrap().id, second);
+        assert!(store.current_upload("2025-h1").unwrap().is_none());
+        // The ledger and register pages: empty, then with a delivery and a number.
+        assert!(store.ledger("").unwrap().is_empty());
+        {
+            let db = store.store();
+            let conn = db.conn();
+            conn.execute(
+                "INSERT INTO deliveries (issuer, period, document, recipient, state, planned_at,
+                 updated_at) VALUES ('u', '2024-h1', 'bao-cao', 'bqlda', 'pending', 'x', 'x')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO register (issuer, year, series, number, symbol, document_key,
+                 reserved_at) VALUES ('u', 2024, 'BC', 1, 'BC-UBND', 'k', 'x')",
+                [],
+            )
+            .unwrap();
+        }
+        let ledger = store.ledger("bql").unwrap();
+        assert_eq!((ledger.len(), ledger[0].attempt), (1, None));
+        assert!(store.ledger("xa").unwrap().is_empty());
+        assert_eq!(store.register().unwrap()[0].number, 1);
+        assert_eq!(store.users().unwrap().len(), 0);
+    }
+
+    /// The same tests on PostgreSQL.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "sessions_expire_and_end_when_the_role_changes",
+                sessions_expire_and_end_when_the_role_changes,
+            ),
+            (
+                "the_admin_pages_queries_read_back_what_was_written",
+                the_admin_pages_queries_read_back_what_was_written,
+            ),
+        ]);
     }
 }

@@ -52,7 +52,17 @@ fn pg_message(e: &postgres::Error) -> String {
             Some(detail) => format!("{}: {detail}", db.message()),
             None => db.message().to_owned(),
         },
-        None => e.to_string(),
+        // The driver's own message ("error performing TLS handshake") and its causes, so the
+        // reason (e.g. an untrusted certificate) is not lost.
+        None => {
+            let mut text = e.to_string();
+            let mut source = StdError::source(e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            text
+        }
     }
 }
 

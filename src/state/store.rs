@@ -244,9 +244,12 @@ impl PgTarget {
 
     fn connect(&self) -> Result<postgres::Client, StoreError> {
         let name = self.name();
+        // `sslrootcert=FILE` (as libpq spells it): a CA to trust besides the system's, for a
+        // database whose certificate an office's own CA signed. The driver does not know the
+        // option, so it is taken out of the URL here.
+        let (url, root_file) = split_root_cert(&self.url);
         let mut config: postgres::Config =
-            self.url
-                .parse()
+            url.parse()
                 .map_err(|e: postgres::Error| StoreError::BadUrl {
                     db: name.clone(),
                     reason: scrub_text(&e.to_string(), self),
@@ -268,6 +271,23 @@ impl PgTarget {
                     // the server's own chain decides.
                     let _ = roots.add(cert);
                 }
+                if let Some(file) = &root_file {
+                    use rustls::pki_types::{CertificateDer, pem::PemObject};
+                    let bad = |reason: String| StoreError::Tls {
+                        db: name.clone(),
+                        reason: format!("sslrootcert={file}: {reason}"),
+                    };
+                    let certs = CertificateDer::pem_file_iter(file)
+                        .map_err(|e| bad(e.to_string()))?
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| bad(e.to_string()))?;
+                    if certs.is_empty() {
+                        return Err(bad("không có chứng thư nào".to_owned()));
+                    }
+                    for cert in certs {
+                        roots.add(cert).map_err(|e| bad(e.to_string()))?;
+                    }
+                }
                 let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
                     rustls::crypto::ring::default_provider(),
                 ))
@@ -284,6 +304,29 @@ impl PgTarget {
             }
         }
     }
+}
+
+/// The URL without its `sslrootcert=` query parameter, and that parameter's value.
+fn split_root_cert(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut root = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+            Some(value) => {
+                root = Some(value.to_owned());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    (url, root)
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user@host/db`: a URL as it may be shown.
@@ -899,6 +942,25 @@ mod tests {
             assert_eq!(err.text, other);
             assert!(err.to_string().contains(other), "{err}");
         }
+    }
+
+    #[test]
+    fn the_root_certificate_option_is_taken_out_of_the_url() {
+        assert_eq!(
+            split_root_cert("postgres://v@db/v?sslmode=require&sslrootcert=/etc/ca.pem"),
+            (
+                "postgres://v@db/v?sslmode=require".to_owned(),
+                Some("/etc/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            split_root_cert("postgres://v@db/v?sslrootcert=ca.pem"),
+            ("postgres://v@db/v".to_owned(), Some("ca.pem".to_owned()))
+        );
+        assert_eq!(
+            split_root_cert("postgres://v@db/v"),
+            ("postgres://v@db/v".to_owned(), None)
+        );
     }
 
     #[test]

@@ -83,7 +83,16 @@ impl PgCluster {
         PgCluster::start_with(true)
     }
 
+    /// A server that also accepts TLS, with this certificate and key (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> PgCluster {
+        PgCluster::start_full(false, Some((cert, key)))
+    }
+
     fn start_with(fsync: bool) -> PgCluster {
+        PgCluster::start_full(fsync, None)
+    }
+
+    fn start_full(fsync: bool, tls: Option<(&Path, &Path)>) -> PgCluster {
         let bin = bin_dir();
         let run_as = is_root().then(|| "postgres".to_owned());
         let dir = tempfile::tempdir().expect("a temporary folder for the cluster");
@@ -110,6 +119,32 @@ impl PgCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // The server reads its key only if the key belongs to it and nobody else may read it.
+        let mut tls_args: Vec<String> = Vec::new();
+        if let Some((cert, key)) = tls {
+            let (cert_to, key_to) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::copy(cert, &cert_to).expect("copy the server certificate");
+            std::fs::copy(key, &key_to).expect("copy the server key");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_to, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod the server key");
+            if let Some(user) = &run_as {
+                for file in [&cert_to, &key_to] {
+                    let _ = Command::new("chown")
+                        .arg(format!("{user}:"))
+                        .arg(file)
+                        .status();
+                }
+            }
+            tls_args = vec![
+                "-c".into(),
+                "ssl=on".into(),
+                "-c".into(),
+                format!("ssl_cert_file={}", cert_to.display()),
+                "-c".into(),
+                format!("ssl_key_file={}", key_to.display()),
+            ];
+        }
         let port = free_port();
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("server log");
@@ -129,6 +164,7 @@ impl PgCluster {
             .args(["-c", "listen_addresses=127.0.0.1", "-c"])
             .arg(if fsync { "fsync=on" } else { "fsync=off" })
             .args(["-c", "max_connections=200"])
+            .args(&tls_args)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

@@ -280,6 +280,23 @@ pub fn hold_lease(
     Ok(updated == 1)
 }
 
+/// Makes `instance` the holder of a running firing it has just reclaimed (a waiting send
+/// taken back to run again), whoever held it before. Call in the transaction that reclaimed it.
+pub fn take_lease(
+    conn: &Conn<'_>,
+    job: &str,
+    due: DateTime<Utc>,
+    instance: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET instance = ?3, lease_until = ?4
+         WHERE job = ?1 AND due = ?2 AND outcome = 'running'",
+        params![job, due_key(due), instance, db_time(until)],
+    )?;
+    Ok(updated == 1)
+}
+
 /// Running firings whose lease expired before `now` (their instance died or hung), each taken
 /// over by `instance` until `until`, with the instance that held it. Call inside a writing
 /// transaction, so two instances cannot take the same one.
@@ -929,6 +946,10 @@ mod tests {
         // a cannot renew what b holds now; b can.
         assert!(!hold_lease(&conn, "gui", due, "a:1", expired).unwrap());
         assert!(hold_lease(&conn, "gui", due, "b:2", expired + Duration::minutes(2)).unwrap());
+        // A firing reclaimed by another instance (a waiting send) becomes that one's.
+        assert!(take_lease(&conn, "gui", due, "c:3", expired + Duration::minutes(2)).unwrap());
+        assert!(!hold_lease(&conn, "gui", due, "b:2", expired).unwrap());
+        assert!(hold_lease(&conn, "gui", due, "c:3", expired + Duration::minutes(2)).unwrap());
         // A finished firing has no lease to take.
         finish_firing(&conn, "gui", due, expired, RunOutcome::Ok, "").unwrap();
         let much_later = t0 + Duration::hours(1);

@@ -14,7 +14,7 @@ use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use tracing::{debug, error, info, warn};
 
-use super::runs::{hold_lease, take_expired};
+use super::runs::{hold_lease, take_expired, take_lease};
 use super::{
     CatchUpPlan, JobRun, RunOutcome, ScheduleError, Trigger, claim_firing, finish_firing,
     first_seen, last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted, reclaim_waiting,
@@ -475,10 +475,30 @@ impl<'a> Service<'a> {
             let Some(job) = self.config.job(&run.job) else {
                 continue;
             };
-            if !reclaim_waiting(&self.store.conn(), &run.job, run.due)? {
+            let reclaimed = match &self.instance {
+                None => reclaim_waiting(&self.store.conn(), &run.job, run.due)?,
+                // Reclaimed and leased in one transaction, as a claim is: another instance
+                // must not take a firing this one is running again.
+                Some(me) => {
+                    let until = self.clock.now() + self.lease();
+                    self.store.immediate(|tx| {
+                        Ok(
+                            reclaim_waiting(tx, &run.job, run.due).and_then(|reclaimed| {
+                                if reclaimed {
+                                    take_lease(tx, &run.job, run.due, me, until)?;
+                                }
+                                Ok(reclaimed)
+                            }),
+                        )
+                    })??
+                }
+            };
+            if !reclaimed {
                 continue;
             }
-            let (firing, report) = self.rerun(job, &run, "Xem lại tác vụ đang chờ duyệt", stop)?;
+            let (firing, report) = self.with_lease(&run.job, run.due, || {
+                self.rerun(job, &run, "Xem lại tác vụ đang chờ duyệt", stop)
+            })?;
             let outcome = report.outcome();
             match outcome {
                 RunOutcome::Waiting => {

@@ -237,8 +237,85 @@ enum Command {
         #[command(subcommand)]
         command: RegisterCommand,
     },
+    /// Cơ sở dữ liệu trạng thái: nâng cấp lược đồ, chép từ SQLite sang PostgreSQL.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     #[command(flatten)]
     Web(WebCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Tạo hoặc nâng cấp lược đồ của cơ sở dữ liệu trạng thái ghi ở vanban.toml (SQLite hoặc
+    /// PostgreSQL); việc này cũng tự làm mỗi khi vanban mở cơ sở dữ liệu.
+    Migrate {
+        /// Tệp cấu hình vanban.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Chép toàn bộ sổ gửi, sổ đăng ký, lịch sử chạy, ý kiến duyệt, chữ ký và tài khoản trang
+    /// web từ tệp SQLite sang một cơ sở dữ liệu PostgreSQL trống, trong một giao dịch, rồi so
+    /// từng bảng; mật khẩu PostgreSQL lấy từ biến môi trường VANBAN_DB_PASSWORD hoặc
+    /// --password-file.
+    Copy {
+        /// Nguồn: sqlite:ĐƯỜNG_DẪN (tệp SQLite của vanban).
+        #[arg(long)]
+        from: String,
+        /// Đích: postgres://người_dùng@máy_chủ/tên_csdl (không ghi mật khẩu ở đây).
+        #[arg(long)]
+        to: String,
+        /// Tệp chứa mật khẩu PostgreSQL (dòng đầu).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn db_command(command: DbCommand) -> Result<ExitCode> {
+    use vanban::state::{PgTarget, copy};
+    match command {
+        DbCommand::Migrate { config } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let store = Store::open_state(&config.state)?;
+            println!(
+                "Cơ sở dữ liệu {} ở phiên bản lược đồ {}.",
+                store.name(),
+                store.schema_version()?
+            );
+        }
+        DbCommand::Copy {
+            from,
+            to,
+            password_file,
+        } => {
+            let source = from.strip_prefix("sqlite:").unwrap_or(&from);
+            let source_path = std::path::Path::new(source);
+            if !source_path.is_file() {
+                anyhow::bail!("không có tệp SQLite {source} để chép");
+            }
+            if !PgTarget::is_url(&to) {
+                anyhow::bail!(
+                    "đích phải là địa chỉ PostgreSQL (postgres://người_dùng@máy_chủ/tên_csdl), không phải «{to}»"
+                );
+            }
+            if vanban::state::scrub_url(&to) != to {
+                anyhow::bail!(
+                    "không ghi mật khẩu trong địa chỉ {}; hãy dùng biến môi trường VANBAN_DB_PASSWORD hoặc --password-file",
+                    vanban::state::scrub_url(&to)
+                );
+            }
+            let source = Store::open(source_path)?;
+            let target = Store::open_postgres(&PgTarget::new(&to, password_file.as_deref())?)?;
+            let report = copy::copy(&source, &target)?;
+            println!(
+                "Đã chép {} sang {} (đã so từng bảng, không đổi số nào):\n{report}",
+                source.name(),
+                target.name()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -310,7 +387,7 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
             by,
         } => {
             let config = input::config::load_without_secrets(&config)?;
-            let store = Store::open(&config.state)?;
+            let store = Store::open_state(&config.state)?;
             let scope = NextScope { issuer, symbol };
             Register::new(&store).set_next(
                 &scope,
@@ -359,7 +436,7 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
             }
             let id = DocId { kind, unit };
             let symbol = p.symbol(kind);
-            Register::new(&Store::open(&config.state)?).assign(
+            Register::new(&Store::open_state(&config.state)?).assign(
                 &issuer_key(p.issuer_of(kind)),
                 p.documents.date.year(),
                 &symbol,
@@ -379,7 +456,7 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
             let config = input::config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
             let store = if config.state.exists() {
-                Store::open(&config.state)?
+                Store::open_state(&config.state)?
             } else {
                 Store::open_in_memory()?
             };
@@ -458,7 +535,7 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
                 RoleArg::Approver => auth::Role::Approver,
                 RoleArg::Admin => auth::Role::Admin,
             };
-            let store = WebStore::open(&config.state)?;
+            let store = WebStore::new(Store::open_state(&config.state)?);
             let now = SystemClock.now();
             store.add_user(&name, role, &auth::hash_password(&password)?, now)?;
             store.audit(
@@ -641,7 +718,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 // A warning, not a failure: `send --new-issuer` may be what the office means.
                 if settings.state.exists() {
-                    let store = Store::open(&settings.state)?;
+                    let store = Store::open_state(&settings.state)?;
                     let key = vanban::issue::filing::issuer_key(&p.issuer);
                     if let Err(e) = send::refuse_a_changed_issuer(&store, p.id(), &key) {
                         eprintln!("{}: cảnh báo: {e}", period.display());
@@ -764,14 +841,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = input::config::load_without_secrets(&config)?;
             // Listing must not create the database of a service that never ran.
             let store = match config.state.exists() {
-                true => Some(Store::open(&config.state)?),
+                true => Some(Store::open_state(&config.state)?),
                 false => None,
             };
-            let text = vanban::schedule::listing::describe_jobs(
-                &config,
-                store.as_ref().map(Store::conn),
-                clock.now(),
-            )?;
+            let conn = store.as_ref().map(Store::conn);
+            let text =
+                vanban::schedule::listing::describe_jobs(&config, conn.as_ref(), clock.now())?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
@@ -849,7 +924,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             reason,
         } => {
             let config = input::config::load_without_secrets(&config)?;
-            let store = Store::open(&config.state)?;
+            let store = Store::open_state(&config.state)?;
             let today = clock.today_in(VIETNAM);
             let period_data = match input::load_period(&period, config.directory.as_deref(), today)
             {
@@ -878,11 +953,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = input::config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
             let store = if config.state.exists() {
-                Store::open(&config.state)?
+                Store::open_state(&config.state)?
             } else {
                 Store::open_in_memory()?
             };
-            let alive = InstanceLock::is_held(&config.state)?;
+            let alive = InstanceLock::is_held_state(&config.state)?;
             let today = clock.today_in(VIETNAM);
             match vanban::deliver::status::period_status(&config, &store, &period, today, alive) {
                 Ok(mut status) => {
@@ -968,6 +1043,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Register { command } => register_command(&clock, command),
+        Command::Db { command } => db_command(command),
         Command::Web(command) => web_command(command),
     }
 }
@@ -990,8 +1066,8 @@ fn send_command(
     // bar instead of the successes' lines when stderr is a terminal.
     vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(&config));
     vanban::progress::bar_on_terminal();
-    let lock = InstanceLock::acquire(&config.state, clock.now())?;
-    let store = Store::open(&config.state)?;
+    let lock = InstanceLock::acquire_state(&config.state, clock.now())?;
+    let store = Store::open_state(&config.state)?;
     let templates = config
         .templates_dir
         .clone()
@@ -1068,7 +1144,7 @@ fn on_drafts(
     config: &vanban::config::Config,
     work: impl FnOnce(&IssueEnv<'_>, &vanban::model::Period) -> Result<ExitCode>,
 ) -> Result<ExitCode> {
-    let store = Store::open(&config.state)?;
+    let store = Store::open_state(&config.state)?;
     let today = clock.today_in(VIETNAM);
     let period_data = match input::load_period(period, config.directory.as_deref(), today) {
         Ok(p) => p,

@@ -101,7 +101,7 @@ fn the_service_submits_drafts_waits_for_approval_then_sends_once() {
     let clock = FixedClock::new(vn(2024, 6, 24, 0, 0));
     // The approver runs `vanban approve` at 09:30:20, ninety minutes after the send was due.
     let approve = || {
-        let store = Store::open(&config.state).unwrap();
+        let store = Store::open_state(&config.state).unwrap();
         let backends = Backends::new(&Templates::default(), Formats::Both).unwrap();
         let renderers = backends.renderers();
         let env = IssueEnv {
@@ -173,8 +173,8 @@ fn the_service_submits_drafts_waits_for_approval_then_sends_once() {
 
     // The send waited (no alert before the hour), then went within a minute of the approval.
     let approved = waiter.approved.get().unwrap();
-    let store = Store::open(&config.state).unwrap();
-    let runs = history(store.conn(), "gui", 10).unwrap();
+    let store = Store::open_state(&config.state).unwrap();
+    let runs = history(&store.conn(), "gui", 10).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].outcome, RunOutcome::Ok, "{:?}", runs[0].detail);
     let finished = runs[0].finished.unwrap();
@@ -186,7 +186,7 @@ fn the_service_submits_drafts_waits_for_approval_then_sends_once() {
     let alerts = alerts.0.lock().unwrap();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].contains("vẫn chờ duyệt"), "{alerts:?}");
-    let trinh = history(store.conn(), "trinh", 10).unwrap();
+    let trinh = history(&store.conn(), "trinh", 10).unwrap();
     assert_eq!(trinh[0].outcome, RunOutcome::Ok, "{:?}", trinh[0].detail);
     assert!(
         trinh[0]

@@ -21,7 +21,7 @@ const ENGLISH: [&str; 13] = [
 ];
 
 /// Every command and subcommand.
-const COMMANDS: [&[&str]; 22] = [
+const COMMANDS: [&[&str]; 25] = [
     &[],
     &["check"],
     &["render"],
@@ -44,6 +44,9 @@ const COMMANDS: [&[&str]; 22] = [
     &["serve"],
     &["users"],
     &["users", "add"],
+    &["db"],
+    &["db", "migrate"],
+    &["db", "copy"],
 ];
 
 fn vanban(args: &[&str]) -> (Option<i32>, String, String) {

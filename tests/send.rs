@@ -14,6 +14,8 @@ mod sink;
 use sink::{Certs, Sink, parse_eml, sha256_hex};
 #[path = "support/pdf_text.rs"]
 mod pdf_text;
+#[path = "support/pg.rs"]
+mod pg;
 use pdf_text::pdf_words;
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
@@ -37,6 +39,26 @@ const REPORT_UNITS: [&str; 4] = ["vp", "pnn", "ptnmt", "bqlda"];
 /// A working folder with the sample period, its directory and a vanban.toml.
 struct Office {
     dir: tempfile::TempDir,
+    /// The PostgreSQL database in use instead of vanban.sqlite (the tests on PostgreSQL).
+    state_url: Option<String>,
+}
+
+impl Drop for Office {
+    /// On PostgreSQL, proof that the state went there: no SQLite file was made beside.
+    fn drop(&mut self) {
+        if self.state_url.is_some() && !std::thread::panicking() {
+            assert!(
+                !self.path("vanban.sqlite").exists(),
+                "the state was to be on PostgreSQL"
+            );
+        }
+    }
+}
+
+thread_local! {
+    /// Set while the tests run again on PostgreSQL: each office gets its own database there.
+    /// The test server's port.
+    static ON_POSTGRES: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
 }
 
 impl Office {
@@ -63,13 +85,26 @@ impl Office {
         for name in ["dam-ha-2024-h1.toml", "directory.toml"] {
             std::fs::copy(Path::new(SAMPLES).join(name), dir.path().join(name)).unwrap();
         }
+        let state_url = ON_POSTGRES.with(|pg| pg.get().map(pg::database_on));
+        let state = state_url.as_deref().unwrap_or("vanban.sqlite");
         let config = format!(
-            "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n{top}\n\
+            "directory = \"directory.toml\"\noutput_dir = \"out\"\nstate = \"{state}\"\n{top}\n\
              [sender]\nname = \"{SENDER}\"\naddress = \"vanphong.damha@example.vn\"\n\
              [smtp]\n{smtp}\n{tail}"
         );
         std::fs::write(dir.path().join("vanban.toml"), config).unwrap();
-        Office { dir }
+        Office { dir, state_url }
+    }
+
+    /// The office's state database, whichever it is.
+    fn store(&self) -> vanban::state::Store {
+        match &self.state_url {
+            Some(url) => vanban::state::Store::open_postgres(
+                &vanban::state::PgTarget::new(url, None).unwrap(),
+            )
+            .unwrap(),
+            None => vanban::state::Store::open(&self.path("vanban.sqlite")).unwrap(),
+        }
     }
 
     fn plain(port: u16) -> Office {
@@ -375,7 +410,7 @@ fn the_approved_hashes_are_those_of_the_rendered_drafts() {
     assert_eq!(render("nhap-2"), first, "rendering is deterministic");
     let out = office.run("approve", &["--by", "Hoàng Vĩnh Khuyến"]);
     assert!(out.status.success(), "{out:?}");
-    let store = vanban::state::Store::open(&office.path("vanban.sqlite")).unwrap();
+    let store = office.store();
     let approved: BTreeSet<String> = store
         .conn()
         .prepare("SELECT sha256 FROM approval_files")
@@ -1382,4 +1417,205 @@ fn a_bad_address_sends_nothing_and_names_the_unit() {
     assert!(out.contains("chuc_danh"), "{out}");
     assert!(sink.received().is_empty());
     assert!(office.status().contains("Số văn bản đã cấp: chưa có."));
+}
+
+/// The tests above again with the state on PostgreSQL (`state = "postgres://…"`), each office
+/// on a database of its own, except the ones that need aiosmtpd and the SQLite file lock's
+/// recovery of a killed send (on PostgreSQL a killed instance's message stays "sending", never
+/// resent: taking it over after a lease is not built yet).
+#[test]
+#[ignore = "needs PostgreSQL: run .ci/run"]
+fn the_send_tests_on_postgres() {
+    let cluster = pg::PgCluster::start();
+    ON_POSTGRES.with(|pg| pg.set(Some(cluster.port())));
+    let cases: &[(&str, fn())] = &[
+        (
+            "only_approved_documents_leave_and_each_once",
+            only_approved_documents_leave_and_each_once,
+        ),
+        (
+            "the_approved_hashes_are_those_of_the_rendered_drafts",
+            the_approved_hashes_are_those_of_the_rendered_drafts,
+        ),
+        (
+            "the_sample_period_is_delivered_once_and_resent_on_purpose",
+            the_sample_period_is_delivered_once_and_resent_on_purpose,
+        ),
+        (
+            "starttls_and_auth_against_a_private_ca",
+            starttls_and_auth_against_a_private_ca,
+        ),
+        (
+            "numbers_continue_the_offices_register_and_an_assigned_number_is_used",
+            numbers_continue_the_offices_register_and_an_assigned_number_is_used,
+        ),
+        (
+            "respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers",
+            respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers,
+        ),
+        (
+            "a_changed_issuer_place_after_a_send_is_refused_naming_both_issuers",
+            a_changed_issuer_place_after_a_send_is_refused_naming_both_issuers,
+        ),
+        (
+            "a_451_is_retried_and_the_message_delivered_once",
+            a_451_is_retried_and_the_message_delivered_once,
+        ),
+        (
+            "a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered",
+            a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered,
+        ),
+        (
+            "a_refused_address_does_not_keep_the_message_from_the_units_other_address",
+            a_refused_address_does_not_keep_the_message_from_the_units_other_address,
+        ),
+        (
+            "nothing_is_lost_when_the_server_is_down_at_first",
+            nothing_is_lost_when_the_server_is_down_at_first,
+        ),
+        (
+            "a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent",
+            a_period_file_changed_after_issue_is_reported_and_the_issued_version_sent,
+        ),
+        (
+            "a_line_per_message_is_written_as_each_message_goes",
+            a_line_per_message_is_written_as_each_message_goes,
+        ),
+        (
+            "a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent",
+            a_timeout_waiting_for_the_reply_to_the_message_is_unknown_never_resent,
+        ),
+        (
+            "sigterm_finishes_the_message_in_flight_records_it_and_stops",
+            sigterm_finishes_the_message_in_flight_records_it_and_stops,
+        ),
+        (
+            "dry_run_writes_parseable_messages_and_sends_nothing",
+            dry_run_writes_parseable_messages_and_sends_nothing,
+        ),
+        (
+            "a_bad_address_sends_nothing_and_names_the_unit",
+            a_bad_address_sends_nothing_and_names_the_unit,
+        ),
+    ];
+    for (name, case) in cases {
+        eprintln!("PostgreSQL: {name}");
+        case();
+    }
+    ON_POSTGRES.with(|pg| pg.set(None));
+}
+
+/// Several instances on one PostgreSQL database send the same period at once, and one of them
+/// is killed (SIGKILL) in the middle of its batch, while the server holds back its reply to a
+/// message it has stored. Every message reaches its unit exactly once, except the killed
+/// instance's in-flight one, which reaches it at most once and is reported unknown (never sent
+/// again); the register's numbers are unique and without gaps. Repeated (bounded) to shake out
+/// races.
+#[test]
+#[ignore = "needs PostgreSQL: run .ci/run"]
+fn instances_on_postgres_send_each_message_once_when_one_is_killed() {
+    let cluster = pg::PgCluster::start();
+    ON_POSTGRES.with(|pg| pg.set(Some(cluster.port())));
+    for round in 0..3 {
+        let (sink, office) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "30"]);
+        // The first instance sends the reports and stalls on the second (pnn's).
+        let mut killed = office.send_reports_until_stalled(&sink, Stdio::null);
+        // Two more instances send the whole period meanwhile.
+        let others: Vec<Child> = (0..2)
+            .map(|_| {
+                office
+                    .command("send", &[])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        // Killed mid-batch, once the others are under way.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+        let outputs: Vec<String> = others
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+            .collect();
+
+        // Each (unit, document) once.
+        let mut counts: BTreeMap<(String, bool), usize> = BTreeMap::new();
+        for (unit, letter, _) in received(&sink) {
+            *counts.entry((unit, letter)).or_default() += 1;
+        }
+        let mut expected: BTreeMap<(String, bool), usize> = BTreeMap::new();
+        for unit in LETTER_UNITS {
+            expected.insert((unit.to_owned(), true), 1);
+        }
+        for unit in REPORT_UNITS {
+            expected.insert((unit.to_owned(), false), 1);
+        }
+        assert_eq!(counts, expected, "round {round}:\n{}", outputs.join("\n"));
+
+        // pnn's report, in flight when its instance died, is neither sent again nor guessed:
+        // status reports its outcome unknown, with the Message-ID to look for.
+        let status = office.status();
+        let pnn = lines_for(&status, "pnn", REPORT)[0];
+        assert!(
+            pnn.contains("không rõ kết quả") && pnn.contains("Message-ID <"),
+            "round {round}:\n{status}"
+        );
+        for unit in ["vp", "ptnmt", "bqlda"] {
+            assert!(
+                lines_for(&status, unit, REPORT)[0].contains("đã gửi"),
+                "round {round}: {unit}\n{status}"
+            );
+        }
+        // status names the instance ("host:pid") behind each message: the killed one sent vp's
+        // report and was sending pnn's; the others sent the rest.
+        let instance_of = |line: &str| {
+            line.split("; tiến trình ")
+                .nth(1)
+                .map(|rest| rest.split([';', ' ']).next().unwrap_or("").to_owned())
+        };
+        let killed_name = instance_of(pnn).expect("pnn's line names its instance");
+        assert_eq!(
+            instance_of(lines_for(&status, "vp", REPORT)[0]).as_deref(),
+            Some(killed_name.as_str()),
+            "round {round}:\n{status}"
+        );
+        let senders: BTreeSet<String> = status
+            .lines()
+            .filter(|l| l.contains("đã gửi "))
+            .filter_map(instance_of)
+            .collect();
+        assert!(senders.len() >= 2, "round {round}: {senders:?}\n{status}");
+
+        // Numbers unique and without gaps, per issuer, year and series.
+        let store = office.store();
+        let numbers: Vec<(String, i64, String, i64)> = store
+            .conn()
+            .query_map(
+                "SELECT issuer, year, series, number FROM register
+                 ORDER BY issuer, year, series, number",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert!(!numbers.is_empty());
+        let mut series: BTreeMap<(String, i64, String), Vec<i64>> = BTreeMap::new();
+        for (issuer, year, s, n) in numbers {
+            series.entry((issuer, year, s)).or_default().push(n);
+        }
+        for (key, taken) in series {
+            let first = taken[0];
+            let want: Vec<i64> = (first..first + taken.len() as i64).collect();
+            assert_eq!(taken, want, "round {round}: {key:?}");
+        }
+    }
+    ON_POSTGRES.with(|pg| pg.set(None));
 }

@@ -229,7 +229,7 @@ impl Running {
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
         let config = vanban::input::config::load_without_secrets(&path).unwrap();
         {
-            let store = WebStore::open(&config.state).unwrap();
+            let store = WebStore::open_state(&config.state).unwrap();
             let hash = vanban::web::auth::hash_password(PASSWORD).unwrap();
             let t = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
             for (name, role) in [
@@ -435,7 +435,7 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
         "{text}"
     );
 
-    let store = WebStore::open(&app.config.state).unwrap();
+    let store = WebStore::open_state(&app.config.state).unwrap();
     let audit = store.audit_recent(20).unwrap();
     assert!(
         audit.iter().any(|a| a.username == "khuyen"
@@ -519,7 +519,7 @@ fn a_clerk_cannot_reach_admin_pages_or_actions() {
         ],
     );
     assert_eq!(reply.status, 403);
-    let store = WebStore::open(&app.config.state).unwrap();
+    let store = WebStore::open_state(&app.config.state).unwrap();
     assert!(store.user("ke-gian").unwrap().is_none());
     // An approver cannot upload or send.
     let (cookie, csrf) = app.login("khuyen");
@@ -611,7 +611,7 @@ fn six_wrong_passwords_are_refused_and_slowed_down() {
     assert!(reply.set_cookie("vanban_session").is_none());
     // Another user is not locked out by lan's guesser.
     app.login("khuyen");
-    let store = WebStore::open(&app.config.state).unwrap();
+    let store = WebStore::open_state(&app.config.state).unwrap();
     let audit = store.audit_recent(50).unwrap();
     assert_eq!(
         audit.iter().filter(|a| a.action == "đăng nhập sai").count(),
@@ -798,7 +798,7 @@ fn a_clerk_sends_from_the_page_and_the_ledger_shows_each_message() {
     let of_unit = one.matches("@example.vn&gt;").count();
     assert!(of_unit >= 1, "{one}");
     assert_eq!(sink.received().len(), sent + of_unit);
-    let store = WebStore::open(&app.config.state).unwrap();
+    let store = WebStore::open_state(&app.config.state).unwrap();
     assert!(
         store
             .audit_recent(20)
@@ -1043,7 +1043,7 @@ fn a_zip_bomb_or_a_non_zip_named_xlsx_is_refused_before_it_is_read_or_stored() {
     assert!(reply.text().contains(".xls"), "{}", reply.text());
     // Nothing stored, nothing recorded, and the server still answers.
     assert!(files_in(&app.uploads_dir()).is_empty());
-    let store = WebStore::open(&app.config.state).unwrap();
+    let store = WebStore::open_state(&app.config.state).unwrap();
     assert!(store.recent_uploads(10).unwrap().is_empty());
     assert_eq!(app.get("/", &cookie).status, 200);
 }

@@ -8,7 +8,7 @@ mod period;
 mod signing;
 mod smtp;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -108,13 +108,109 @@ pub struct Job {
     pub catch_up: CatchUp,
 }
 
+/// Where the state database is: a SQLite file (the default, one instance), or a PostgreSQL
+/// database several instances share (`state = "postgres://vanban@db.example.vn/vanban"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    File(PathBuf),
+    Postgres {
+        url: PostgresUrl,
+        /// `state_password_file`: the password's file (first line); without it the password
+        /// comes from the environment variable `VANBAN_DB_PASSWORD`, never from this file.
+        password_file: Option<PathBuf>,
+    },
+}
+
+impl StateLocation {
+    /// The SQLite file; `None` on PostgreSQL.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            StateLocation::File(p) => Some(p),
+            StateLocation::Postgres { .. } => None,
+        }
+    }
+
+    /// Whether the state exists already: the file is there, or (PostgreSQL) always — the
+    /// server holds it.
+    pub fn exists(&self) -> bool {
+        match self {
+            StateLocation::File(p) => p.exists(),
+            StateLocation::Postgres { .. } => true,
+        }
+    }
+}
+
+impl std::fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateLocation::File(p) => write!(f, "{}", p.display()),
+            StateLocation::Postgres { url, .. } => write!(f, "{url}"),
+        }
+    }
+}
+
+/// A PostgreSQL URL as written in the configuration. Shown (Display, Debug) without any
+/// password written into it, so no log or message carries one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(pub String);
+
+impl PostgresUrl {
+    pub fn is_url(text: &str) -> bool {
+        text.starts_with("postgres://") || text.starts_with("postgresql://")
+    }
+
+    /// `postgres://user:secret@host/db` → `postgres://user@host/db` (and no `password=`).
+    pub fn scrubbed(&self) -> String {
+        let url = &self.0;
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
+        };
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{user}@{host}")
+            }
+            None => authority.to_owned(),
+        };
+        let path = match path.split_once('?') {
+            Some((p, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+                    .collect();
+                if kept.is_empty() {
+                    p.to_owned()
+                } else {
+                    format!("{p}?{}", kept.join("&"))
+                }
+            }
+            None => path.to_owned(),
+        };
+        format!("{scheme}://{authority}{path}")
+    }
+}
+
+impl std::fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.scrubbed())
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresUrl({:?})", self.scrubbed())
+    }
+}
+
 /// The validated configuration; relative paths are resolved against the config file's folder.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
     pub directory: Option<PathBuf>,
     pub output_dir: PathBuf,
-    pub state: PathBuf,
+    pub state: StateLocation,
     pub templates_dir: Option<PathBuf>,
     pub outbox: PathBuf,
     pub admin_email: Option<String>,
@@ -125,6 +221,7 @@ pub struct Config {
     pub web: WebSettings,
     pub limits: TemplateLimits,
     pub approval: ApprovalSettings,
+    pub service: ServiceSettings,
     /// `[signing]`; None: documents leave unsigned.
     pub signing: Option<SigningSettings>,
 }
@@ -156,6 +253,23 @@ impl Default for WebSettings {
             session_hours: 8,
             upload_limit_kb: 2048,
             secure_cookies: true,
+        }
+    }
+}
+
+/// `[service]`: how instances sharing one PostgreSQL database hand work over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// How long a running firing stays this instance's without being renewed (renewed every
+    /// quarter of it while the firing runs). When an instance dies, another takes its firing
+    /// once this much time has passed. Not used on SQLite (one instance, the file lock).
+    pub lease: Duration,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(120),
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::state::{Conn, DbError, DbResult, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::model::PeriodId;
 use crate::state::InstanceLock;
@@ -155,6 +155,8 @@ pub struct Attempt {
     pub message_id: String,
     pub started_at: DateTime<Utc>,
     pub outcome: AttemptOutcome,
+    /// The instance ("host:pid") that made it, on a shared PostgreSQL database.
+    pub instance: Option<String>,
 }
 
 /// One row of `status`.
@@ -295,9 +297,16 @@ impl<'a> Ledger<'a> {
             let attempt = attempts + 1;
             tx.execute(
                 "INSERT INTO delivery_attempts
-                     (delivery_id, attempt, resend, message_id, started_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'sending')",
-                params![id, attempt, is_resend, message_id, time_to_sql(&now)],
+                     (delivery_id, attempt, resend, message_id, started_at, state, instance)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'sending', ?6)",
+                params![
+                    id,
+                    attempt,
+                    is_resend,
+                    message_id,
+                    time_to_sql(&now),
+                    self.store.instance()
+                ],
             )?;
             tx.execute(
                 "UPDATE deliveries SET state = 'sending', attempts = ?2, updated_at = ?3
@@ -418,6 +427,13 @@ impl<'a> Ledger<'a> {
         lock: &InstanceLock,
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryKey>, LedgerError> {
+        // On PostgreSQL other instances may be sending right now: a "sending" row proves no
+        // death there, so nothing is recovered. A dead instance's in-flight message stays
+        // "sending" (reported as such, never sent again); deciding it is dead is the lease's
+        // job, not done yet (issue 16).
+        if self.store.dialect() == crate::state::Dialect::Postgres {
+            return Ok(Vec::new());
+        }
         let guards = self.store.path().is_some_and(|p| lock.guards(p));
         if !guards {
             return Err(LedgerError::WrongLock {
@@ -439,7 +455,7 @@ impl<'a> Ledger<'a> {
                         recipient: r.get(3)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             let at = time_to_sql(&now);
             tx.execute(
@@ -452,6 +468,49 @@ impl<'a> Ledger<'a> {
                 [&at],
             )?;
             Ok(Ok::<_, LedgerError>(keys))
+        })??;
+        Ok(keys)
+    }
+
+    /// A dead instance's messages in flight (on one PostgreSQL database shared by several):
+    /// each attempt it left "sending" becomes "unknown" — reported, never sent again without
+    /// `--resend` — and is returned. Called by the instance that took the dead one's firing over
+    /// after its lease expired, which is what proves it dead.
+    pub fn abandon(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryKey>, LedgerError> {
+        let keys = self.store.immediate(|tx| {
+            let rows = tx.query_map(
+                "SELECT d.id, d.issuer, d.period, d.document, d.recipient
+                 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id
+                 WHERE a.state = 'sending' AND a.instance = ?1
+                 ORDER BY d.issuer, d.period, d.document, d.recipient",
+                [instance],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        DeliveryKey {
+                            issuer: r.get(1)?,
+                            period: period_from_row(r, 2)?,
+                            document: r.get(3)?,
+                            recipient: r.get(4)?,
+                        },
+                    ))
+                },
+            )?;
+            tx.execute(
+                "UPDATE delivery_attempts SET state = 'unknown', finished_at = ?2
+                 WHERE state = 'sending' AND instance = ?1",
+                params![instance, time_to_sql(&now)],
+            )?;
+            for (id, _) in &rows {
+                sync_state(tx, *id, now)?;
+            }
+            Ok(Ok::<_, LedgerError>(
+                rows.into_iter().map(|(_, k)| k).collect(),
+            ))
         })??;
         Ok(keys)
     }
@@ -482,12 +541,12 @@ impl<'a> Ledger<'a> {
                         time_from_row(r, 5)?,
                     ))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             let attempts = {
                 let mut st = tx.prepare(
                     "SELECT a.delivery_id, a.attempt, a.resend, a.message_id, a.started_at,
-                            a.state, a.finished_at, a.detail, a.permanent
+                            a.state, a.finished_at, a.detail, a.permanent, a.instance
                      FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
                      WHERE d.issuer = ?1 AND d.period = ?2
                      ORDER BY a.delivery_id, a.attempt",
@@ -503,9 +562,10 @@ impl<'a> Ledger<'a> {
                         opt_time_from_row(r, 6)?,
                         r.get::<_, Option<String>>(7)?,
                         r.get::<_, Option<bool>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
                     ))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             Ok((rows, attempts))
         })?;
@@ -520,8 +580,18 @@ impl<'a> Ledger<'a> {
             };
             let state = DeliveryState::from_sql(&state).ok_or_else(|| corrupt(&state))?;
             let mut history = Vec::new();
-            for (_, number, resend, message_id, started_at, a_state, finished, detail, permanent) in
-                attempts.iter().filter(|a| a.0 == id)
+            for (
+                _,
+                number,
+                resend,
+                message_id,
+                started_at,
+                a_state,
+                finished,
+                detail,
+                permanent,
+                instance,
+            ) in attempts.iter().filter(|a| a.0 == id)
             {
                 let outcome = match (a_state.as_str(), finished) {
                     ("sending", _) => AttemptOutcome::Sending,
@@ -543,6 +613,7 @@ impl<'a> Ledger<'a> {
                     message_id: message_id.clone(),
                     started_at: *started_at,
                     outcome,
+                    instance: instance.clone(),
                 });
             }
             records.push(DeliveryRecord {
@@ -568,18 +639,12 @@ fn key_params(key: &DeliveryKey) -> [String; 4] {
 
 /// A period key column read back as the [`PeriodId`] it was written from; anything else is a
 /// conversion error naming the column, never a silently different period.
-fn period_from_row(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<PeriodId> {
+fn period_from_row(row: &crate::state::Row, idx: usize) -> DbResult<PeriodId> {
     let text: String = row.get(idx)?;
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
-    })
+    text.parse().map_err(|e| DbError::conversion(idx, e))
 }
 
-fn insert_pending(
-    tx: &Transaction<'_>,
-    key: &DeliveryKey,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<bool> {
+fn insert_pending(tx: &Conn<'_>, key: &DeliveryKey, now: DateTime<Utc>) -> DbResult<bool> {
     let at = time_to_sql(&now);
     let n = tx.execute(
         "INSERT INTO deliveries (issuer, period, document, recipient, state, planned_at, updated_at)
@@ -591,7 +656,7 @@ fn insert_pending(
 }
 
 /// Sets the delivery's state to its newest attempt's.
-fn sync_state(tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+fn sync_state(tx: &Conn<'_>, id: i64, now: DateTime<Utc>) -> DbResult<()> {
     tx.execute(
         "UPDATE deliveries SET
              state = COALESCE((SELECT state FROM delivery_attempts WHERE delivery_id = ?1
@@ -607,6 +672,7 @@ fn sync_state(tx: &Transaction<'_>, id: i64, now: DateTime<Utc>) -> rusqlite::Re
 mod tests {
     use super::*;
     use crate::model::Half;
+    use crate::state::testing;
     use chrono::TimeZone;
     use std::path::PathBuf;
 
@@ -641,7 +707,7 @@ mod tests {
     #[test]
     fn planned_delivery_is_pending_until_tried() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         assert!(ledger.plan(&key("bqlda"), t(8, 0)).unwrap());
         assert!(!ledger.plan(&key("bqlda"), t(8, 5)).unwrap());
@@ -654,7 +720,7 @@ mod tests {
     #[test]
     fn sending_then_sent_then_already_sent() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         assert_eq!(
@@ -693,7 +759,7 @@ mod tests {
     #[test]
     fn resend_is_allowed_on_purpose_and_both_sends_are_kept() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1@vanban>", t(8, 0), false).unwrap();
@@ -722,7 +788,7 @@ mod tests {
 
     #[test]
     fn a_failed_resend_does_not_make_a_sent_delivery_sendable_again() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -745,7 +811,7 @@ mod tests {
         let other = key("quang-lam");
         {
             let lock = InstanceLock::acquire(&path, t(8, 0)).unwrap();
-            let store = Store::open(&path).unwrap();
+            let store = testing::open(&path).unwrap();
             let ledger = Ledger::new(&store);
             ledger.plan(&other, t(8, 0)).unwrap();
             assert_eq!(
@@ -757,7 +823,7 @@ mod tests {
             drop(lock);
         }
         let lock = InstanceLock::acquire(&path, t(9, 0)).unwrap();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         // Before recovery the row is still "sending": nobody may start it again.
         assert!(matches!(
@@ -795,7 +861,7 @@ mod tests {
     #[test]
     fn a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("tckh");
         assert_eq!(
@@ -828,7 +894,7 @@ mod tests {
     fn unknown_can_be_settled_from_the_server_log() {
         let (_dir, path) = db();
         let lock = InstanceLock::acquire(&path, t(8, 0)).unwrap();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -845,7 +911,7 @@ mod tests {
     #[test]
     fn recover_requires_the_lock_of_this_database() {
         let (dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let foreign = InstanceLock::acquire(&dir.path().join("other.sqlite"), t(8, 0)).unwrap();
         let err = Ledger::new(&store).recover(&foreign, t(8, 0)).unwrap_err();
         assert!(matches!(err, LedgerError::WrongLock { .. }), "{err:?}");
@@ -855,7 +921,7 @@ mod tests {
     #[test]
     fn transient_failure_then_sent_keeps_the_count() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("bqlda");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -886,7 +952,7 @@ mod tests {
     #[test]
     fn permanent_failure_is_recorded_with_the_server_text() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let ledger = Ledger::new(&store);
         let k = key("quang-an");
         ledger.begin(&k, "<m1>", t(8, 0), false).unwrap();
@@ -894,7 +960,7 @@ mod tests {
         ledger.mark_failed(&k, 1, t(8, 1), reply, true).unwrap();
         drop(store);
 
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let rec = status_of(&store, &k);
         assert_eq!(rec.state, DeliveryState::Failed);
         assert_eq!(
@@ -909,7 +975,7 @@ mod tests {
 
     #[test]
     fn marking_an_attempt_that_never_began_is_an_error() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         let err = ledger
             .mark_sent(&key("bqlda"), 1, t(8, 0), "250")
@@ -920,7 +986,7 @@ mod tests {
 
     #[test]
     fn status_is_per_issuer_and_period_and_sorted() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         ledger.plan(&key("quang-lam"), t(8, 0)).unwrap();
         ledger.plan(&key("bqlda"), t(8, 0)).unwrap();
@@ -942,7 +1008,7 @@ mod tests {
 
     #[test]
     fn the_schema_forbids_two_attempts_in_flight() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let ledger = Ledger::new(&store);
         ledger.begin(&key("bqlda"), "<m1>", t(8, 0), false).unwrap();
         let dup = store.conn().execute(
@@ -951,5 +1017,85 @@ mod tests {
             [],
         );
         assert!(dup.is_err());
+    }
+
+    #[test]
+    fn a_dead_instances_message_in_flight_is_abandoned_as_unknown_only_its_own() {
+        let store = testing::open_in_memory().unwrap();
+        let ledger = Ledger::new(&store);
+        let (a, b) = (key("bqlda"), key("pnn"));
+        ledger.begin(&a, "<m1@vanban>", t(8, 0), false).unwrap();
+        ledger.begin(&b, "<m2@vanban>", t(8, 0), false).unwrap();
+        // Mark which instance made each attempt, as begin does on PostgreSQL.
+        store
+            .conn()
+            .execute(
+                "UPDATE delivery_attempts SET instance = CASE WHEN message_id = '<m1@vanban>'
+                 THEN 'dead:1' ELSE 'alive:2' END",
+                [],
+            )
+            .unwrap();
+        assert_eq!(ledger.abandon("dead:1", t(8, 5)).unwrap(), vec![a.clone()]);
+        assert_eq!(status_of(&store, &a).state, DeliveryState::Unknown);
+        assert_eq!(status_of(&store, &b).state, DeliveryState::Sending);
+        // Never sent again silently.
+        assert!(matches!(
+            ledger.begin(&a, "<m3@vanban>", t(9, 0), false).unwrap(),
+            Begin::Unknown { .. }
+        ));
+        assert!(ledger.abandon("dead:1", t(8, 6)).unwrap().is_empty());
+    }
+
+    /// The same tests on PostgreSQL, except those of `recover`, which rests on the SQLite
+    /// file's lock.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_ledger_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "planned_delivery_is_pending_until_tried",
+                planned_delivery_is_pending_until_tried,
+            ),
+            (
+                "sending_then_sent_then_already_sent",
+                sending_then_sent_then_already_sent,
+            ),
+            (
+                "resend_is_allowed_on_purpose_and_both_sends_are_kept",
+                resend_is_allowed_on_purpose_and_both_sends_are_kept,
+            ),
+            (
+                "a_failed_resend_does_not_make_a_sent_delivery_sendable_again",
+                a_failed_resend_does_not_make_a_sent_delivery_sendable_again,
+            ),
+            (
+                "a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it",
+                a_lost_reply_is_marked_unknown_and_only_a_resend_clears_it,
+            ),
+            (
+                "transient_failure_then_sent_keeps_the_count",
+                transient_failure_then_sent_keeps_the_count,
+            ),
+            (
+                "permanent_failure_is_recorded_with_the_server_text",
+                permanent_failure_is_recorded_with_the_server_text,
+            ),
+            (
+                "marking_an_attempt_that_never_began_is_an_error",
+                marking_an_attempt_that_never_began_is_an_error,
+            ),
+            (
+                "status_is_per_issuer_and_period_and_sorted",
+                status_is_per_issuer_and_period_and_sorted,
+            ),
+            (
+                "the_schema_forbids_two_attempts_in_flight",
+                the_schema_forbids_two_attempts_in_flight,
+            ),
+            (
+                "a_dead_instances_message_in_flight_is_abandoned_as_unknown_only_its_own",
+                a_dead_instances_message_in_flight_is_abandoned_as_unknown_only_its_own,
+            ),
+        ]);
     }
 }

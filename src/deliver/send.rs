@@ -456,9 +456,9 @@ mod tests {
             );
             let config_path = dir.path().join("vanban.toml");
             let config = crate::input::config::parse(&config_path, &text, &|_| None).unwrap();
-            let store = Store::open(&config.state).unwrap();
+            let store = Store::open_state(&config.state).unwrap();
             let clock = FixedClock::new(Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap());
-            let lock = InstanceLock::acquire(&config.state, clock.now()).unwrap();
+            let lock = InstanceLock::acquire_state(&config.state, clock.now()).unwrap();
             Fixture {
                 dir,
                 config,
@@ -1591,6 +1591,7 @@ mod tests {
                     message_id: format!("<m{}@x>", i + 1),
                     started_at: t,
                     outcome: outcome.clone(),
+                    instance: None,
                 })
                 .collect(),
         }

@@ -437,6 +437,10 @@ impl StatusLine {
                 latest.message_id
             ),
         };
+        // Several instances on one PostgreSQL database: which one sent (or was sending) it.
+        if let Some(instance) = &latest.instance {
+            text.push_str(&format!("; tiến trình {instance}"));
+        }
         let resends = record.attempts.iter().filter(|a| a.resend).count();
         if sends.len() > 1 || resends > 0 {
             text.push_str(&format!(

@@ -13,9 +13,9 @@ use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
     Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
-    NumberingScheme, OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey,
-    SigningSettings, Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
-    same_issuer, same_person,
+    NumberingScheme, OrganisationKey, PostgresUrl, Secret, SecretRef, Security, Sender,
+    ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings, StateLocation, TemplateLimits,
+    WebSettings, parse_timezone, period_path, same_issuer, same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -38,6 +38,7 @@ const TOP_KEYS: &[&str] = &[
     "directory",
     "output_dir",
     "state",
+    "state_password_file",
     "templates_dir",
     "outbox",
     "admin_email",
@@ -49,6 +50,7 @@ const TOP_KEYS: &[&str] = &[
     "limits",
     "signing",
     "approval",
+    "service",
 ];
 const SIGNING_KEYS: &[&str] = &["organisation", "issuers", "signers", "tsa_url"];
 /// Where a key is, for the organisation and for each signer. `password` and `pin` are known
@@ -66,6 +68,7 @@ const KEY_KEYS: &[&str] = &[
     "pin",
 ];
 const APPROVAL_KEYS: &[&str] = &["required", "approvers", "approval_wait"];
+const SERVICE_KEYS: &[&str] = &["lease"];
 const LIMIT_KEYS: &[&str] = &[
     "docx_max_uncompressed_mb",
     "docx_max_entries",
@@ -294,6 +297,10 @@ fn read_config(
         Some(n) => read_approval(r, n),
         None => ApprovalSettings::default(),
     };
+    let service = match top.get("service") {
+        Some(n) => read_service(r, n),
+        None => ServiceSettings::default(),
+    };
 
     let output_dir = resolve(
         top.opt_string(r, "output_dir")
@@ -304,13 +311,41 @@ fn read_config(
         .opt_string(r, "outbox")
         .map(resolve)
         .unwrap_or_else(|| output_dir.join("outbox"));
-    let state = resolve(
-        top.opt_string(r, "state")
-            .unwrap_or_else(|| "vanban.sqlite".to_owned()),
-    );
-    if let Some(problem) = state_path_problem(&state) {
-        r.report(&span_of(&top, "state"), "state", problem);
-    }
+    let state_text = top
+        .opt_string(r, "state")
+        .unwrap_or_else(|| "vanban.sqlite".to_owned());
+    let password_file = top.opt_string(r, "state_password_file").map(resolve);
+    let state = if PostgresUrl::is_url(&state_text) {
+        let url = PostgresUrl(state_text);
+        // A password written into the URL would sit in the file in clear: refused, as for
+        // every other secret.
+        if url.scrubbed() != url.0 {
+            r.report(
+                &span_of(&top, "state"),
+                "state",
+                format!(
+                    "không ghi mật khẩu trong địa chỉ cơ sở dữ liệu ({url}); hãy đặt mật khẩu \
+                     trong biến môi trường VANBAN_DB_PASSWORD hoặc trong tệp ghi ở \
+                     state_password_file"
+                ),
+            );
+        }
+        StateLocation::Postgres { url, password_file }
+    } else {
+        let state = resolve(state_text);
+        if let Some(problem) = state_path_problem(&state) {
+            r.report(&span_of(&top, "state"), "state", problem);
+        }
+        if password_file.is_some() {
+            r.report(
+                &span_of(&top, "state_password_file"),
+                "state_password_file",
+                "state_password_file chỉ dùng khi state là địa chỉ PostgreSQL (postgres://…)"
+                    .to_owned(),
+            );
+        }
+        StateLocation::File(state)
+    };
     let templates_dir = top.opt_string(r, "templates_dir").map(resolve);
     Some(Config {
         path: path.to_path_buf(),
@@ -327,6 +362,7 @@ fn read_config(
         web,
         limits,
         approval,
+        service,
         signing,
     })
 }
@@ -530,6 +566,44 @@ fn read_key(
             );
             None
         }
+    }
+}
+
+fn read_service(r: &mut Reader<'_>, node: &Node) -> ServiceSettings {
+    let defaults = ServiceSettings::default();
+    let Some(t) = r.table(node, "service", SERVICE_KEYS) else {
+        return defaults;
+    };
+    let lease = match t.opt_string(r, "lease") {
+        Some(text) => match parse_lease(&text) {
+            Some(lease) => lease,
+            None => {
+                r.report(
+                    &span_of(&t, "lease"),
+                    "service.lease",
+                    format!(
+                        "thời hạn giữ việc \"{text}\" không hợp lệ; viết một số nguyên dương và \
+                         đơn vị: \"2m\" (phút) hoặc \"30s\" (giây)"
+                    ),
+                );
+                defaults.lease
+            }
+        },
+        None => defaults.lease,
+    };
+    ServiceSettings { lease }
+}
+
+/// "2m", "30s": a whole positive number of minutes or seconds.
+fn parse_lease(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    match text.strip_suffix('s') {
+        Some(seconds) => match seconds.parse::<u64>().ok()? {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        },
+        None if text.ends_with('m') => parse_wait(text),
+        None => None,
     }
 }
 
@@ -903,7 +977,10 @@ period = "data/{year}-h{half}.toml"
     fn reads_paths_secrets_and_jobs() {
         let env = |name: &str| (name == "VANBAN_TEST_PASSWORD").then(|| "bí mật".to_string());
         let config = parse(Path::new("/etc/vanban/vanban.toml"), GOOD, &env).unwrap();
-        assert_eq!(config.state, Path::new("/etc/vanban/state/vanban.sqlite"));
+        assert_eq!(
+            config.state.file(),
+            Some(Path::new("/etc/vanban/state/vanban.sqlite"))
+        );
         assert_eq!(config.outbox, Path::new("/etc/vanban/out/outbox"));
         let smtp = config.smtp.unwrap();
         assert_eq!(smtp.settings.password.unwrap().expose(), "bí mật");
@@ -987,6 +1064,45 @@ period = "data/{year}-h{half}.toml"
             assert!(err.contains("từ 1 đến 32"), "{err}");
             assert!(err.contains("v.toml:"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_postgres_state_is_read_and_a_password_in_it_refused() {
+        use crate::config::{PostgresUrl, StateLocation};
+        let text = GOOD.replace(
+            "state = \"state/vanban.sqlite\"",
+            "state = \"postgres://vanban@db.example.vn/vanban?sslmode=require\"\n\
+             state_password_file = \"/etc/vanban/db-password\"",
+        );
+        let config = load_without_secrets_from(Path::new("v.toml"), &text).unwrap();
+        assert_eq!(
+            config.state,
+            StateLocation::Postgres {
+                url: PostgresUrl("postgres://vanban@db.example.vn/vanban?sslmode=require".into()),
+                password_file: Some("/etc/vanban/db-password".into()),
+            }
+        );
+        assert!(config.state.file().is_none());
+
+        let text = GOOD.replace(
+            "state = \"state/vanban.sqlite\"",
+            "state = \"postgres://vanban:bi-mat@db.example.vn/vanban\"",
+        );
+        let err = load_without_secrets_from(Path::new("v.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("không ghi mật khẩu"), "{err}");
+        assert!(err.contains("v.toml:"), "{err}");
+        assert!(
+            !err.contains("bi-mat"),
+            "the password is never shown: {err}"
+        );
+
+        let text = format!("state_password_file = \"p\"\n{GOOD}");
+        let err = load_without_secrets_from(Path::new("v.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("state_password_file"), "{err}");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use crate::state::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::filing::{self, DocFile, DocId, IssueEnv, IssueError, issuer_key, sha256_hex};
 use super::register::{Register, RegisterError};
@@ -384,10 +384,10 @@ impl<'a> Approvals<'a> {
         let files = draft.file_hashes();
         self.store
             .immediate(|tx| {
-                tx.execute(
+                let id: i64 = tx.query_row(
                     "INSERT INTO approval_decisions
                  (issuer, document_key, decision, by_name, at, note, content_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                     params![
                         draft.issuer,
                         draft.document_key,
@@ -397,8 +397,8 @@ impl<'a> Approvals<'a> {
                         note,
                         draft.content_sha256
                     ],
+                    |r| r.get(0),
                 )?;
-                let id = tx.last_insert_rowid();
                 for (position, (name, sha)) in files.iter().enumerate() {
                     tx.execute(
                         "INSERT INTO approval_files (decision_id, position, name, sha256)

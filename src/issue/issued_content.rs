@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::state::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::approval::{self, ApprovalError};
 use super::filing::{DocId, IssueEnv, issuer_key};
@@ -179,6 +179,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::testing;
     use chrono::TimeZone;
 
     fn entry(number: u32) -> RegisterEntry {
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn the_content_is_recorded_per_number_and_a_reissue_records_its_new_content() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let now = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
         let (two, three) = (entry(2), entry(3));
         assert_eq!(recorded(&store, &two).unwrap(), None);
@@ -220,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_content_that_is_not_a_sha256_is_refused() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let now = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
         assert!(record(&store, issued(&entry(2)), "abc", now).is_err());
     }
@@ -246,5 +247,25 @@ mod tests {
             "vanban replace «tệp kỳ 2024-h1» --config «tệp cấu hình» assignment-letter --unit \
              bqlda --by «người quyết định» --reason «lý do»"
         );
+    }
+
+    /// The same tests on PostgreSQL.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "the_content_is_recorded_per_number_and_a_reissue_records_its_new_content",
+                the_content_is_recorded_per_number_and_a_reissue_records_its_new_content,
+            ),
+            (
+                "a_content_that_is_not_a_sha256_is_refused",
+                a_content_that_is_not_a_sha256_is_refused,
+            ),
+            (
+                "the_message_names_the_number_and_the_replace_command",
+                the_message_names_the_number_and_the_replace_command,
+            ),
+        ]);
     }
 }

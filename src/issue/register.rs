@@ -1,9 +1,8 @@
 //! The register of issued documents (sổ đăng ký văn bản đi): document numbers per issuer and
 //! year (Decree 30 art. 15), never given twice, and what was issued under each number.
 
+use crate::state::{Conn, DbError, DbResult, OptionalExtension, Row, params};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rusqlite::types::Type;
-use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::clock::local_time;
 use crate::config::NumberingScheme;
@@ -341,17 +340,19 @@ impl<'a> Register<'a> {
             }
             // Above every number given, and from where the office's own register continues
             // (the latest `set-next` that covers this issuer and series).
+            // Two columns, the larger taken here: SQLite's two-argument max() is GREATEST()
+            // on PostgreSQL.
             let next: u32 = tx.query_row(
-                "SELECT MAX(
+                "SELECT
                      (SELECT COALESCE(MAX(number), 0) + 1 FROM register
                       WHERE issuer = ?1 AND year = ?2 AND (series = ?3 OR symbol = ?4)),
                      (SELECT COALESCE(
                          (SELECT number FROM register_history
                           WHERE action = 'set-next' AND year = ?2 AND issuer IN (?1, '')
                             AND (series IS NULL OR series = ?3)
-                          ORDER BY id DESC LIMIT 1), 1)))",
+                          ORDER BY id DESC LIMIT 1), 1))",
                 params![issuer, year, series, symbol],
-                |r| r.get(0),
+                |r| Ok(r.get::<_, u32>(0)?.max(r.get::<_, u32>(1)?)),
             )?;
             tx.execute(
                 "INSERT INTO register
@@ -517,7 +518,7 @@ impl<'a> Register<'a> {
             )?;
             statement
                 .query_map(params![prefix], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()
+                .collect::<DbResult<Vec<String>>>()
         })?;
         Ok(issuers)
     }
@@ -578,7 +579,7 @@ impl<'a> Register<'a> {
                         r.get::<_, String>(3)?,
                     ))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+                .collect::<DbResult<Vec<_>>>()?
             };
             // In the series when it is its series now, or its symbol's type is the series (a
             // number given before a switch of scheme).
@@ -708,12 +709,12 @@ impl<'a> Register<'a> {
                     "SELECT id FROM register WHERE year = ?1 ORDER BY issuer, series, number",
                 )?;
                 st.query_map([year], |r| r.get::<_, i64>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .collect::<DbResult<Vec<_>>>()?
             };
             let entries = ids
                 .into_iter()
                 .map(|id| load_entry(tx, id))
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<DbResult<Vec<_>>>()?;
             let mut st = tx.prepare(
                 "SELECT action, issuer, series, symbol, number, document_key, by_name, at
                  FROM register_history WHERE year = ?1 ORDER BY id",
@@ -738,7 +739,7 @@ impl<'a> Register<'a> {
                         at: time_from_row(r, 7)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<DbResult<Vec<_>>>()?;
             Ok((entries, history))
         })?;
         Ok(RegisterListing {
@@ -762,7 +763,7 @@ impl<'a> Register<'a> {
                      ORDER BY series, number",
                 )?;
                 st.query_map(params![issuer, year, issued], |r| r.get::<_, i64>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .collect::<DbResult<Vec<_>>>()?
             };
             ids.into_iter().map(|id| load_entry(tx, id)).collect()
         })?;
@@ -783,11 +784,11 @@ fn check_symbol(db: &DbName, symbol: &str, document_key: &str) -> Result<(), Reg
 
 /// The number and symbol `document_key` holds in `year`, if any.
 fn held_number(
-    tx: &Transaction<'_>,
+    tx: &Conn<'_>,
     issuer: &str,
     year: i32,
     document_key: &str,
-) -> rusqlite::Result<Option<(u32, String)>> {
+) -> DbResult<Option<(u32, String)>> {
     tx.query_row(
         "SELECT number, symbol FROM register
          WHERE issuer = ?1 AND year = ?2 AND document_key = ?3",
@@ -811,11 +812,7 @@ fn check_act(db: &DbName, number: u32, by: &str) -> Result<(), RegisterError> {
 /// The key a document is numbered under now: its own, or, once `vanban replace` replaced the
 /// number it had, its newest replacement's (`<key>#2`, `#3`…). Numbers given under the older
 /// keys stay in the register as they were.
-pub fn current_key(
-    tx: &Transaction<'_>,
-    issuer: &str,
-    document_key: &str,
-) -> rusqlite::Result<String> {
+pub fn current_key(tx: &Conn<'_>, issuer: &str, document_key: &str) -> DbResult<String> {
     let mut key = document_key.to_owned();
     while let Some(next) = tx
         .query_row(
@@ -838,7 +835,7 @@ pub fn base_key(document_key: &str) -> &str {
         .map_or(document_key, |(base, _)| base)
 }
 
-fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> {
+fn load_entry(tx: &Conn<'_>, id: i64) -> DbResult<RegisterEntry> {
     let (mut entry, issue) = tx.query_row(
         "SELECT issuer, year, series, number, symbol, document_key, reserved_at,
                 issue_date, issued_at
@@ -868,7 +865,7 @@ fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> 
                 "SELECT recipient FROM register_recipients WHERE entry_id = ?1 ORDER BY position",
             )?;
             st.query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?
+                .collect::<DbResult<Vec<String>>>()?
         };
         let files = {
             let mut st = tx.prepare(
@@ -880,7 +877,7 @@ fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> 
                     sha256: r.get(1)?,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
+            .collect::<DbResult<Vec<_>>>()?
         };
         entry.issued = Some(Issued {
             document: IssuedDocument {
@@ -895,11 +892,11 @@ fn load_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<RegisterEntry> 
     Ok(entry)
 }
 
-fn opt_date_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<NaiveDate>> {
+fn opt_date_from_row(row: &Row, idx: usize) -> DbResult<Option<NaiveDate>> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| {
         t.parse::<NaiveDate>()
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+            .map_err(|e| DbError::conversion(idx, e))
     })
     .transpose()
 }
@@ -908,6 +905,7 @@ fn opt_date_from_row(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Naive
 mod tests {
     use super::*;
     use crate::model::Half;
+    use crate::state::testing;
     use chrono::TimeZone;
     use std::collections::BTreeSet;
     use std::path::PathBuf;
@@ -987,7 +985,7 @@ mod tests {
     #[test]
     fn numbers_start_at_one_each_year_and_per_issuer() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
         assert_eq!(reserve(&reg, "TB-UBND", s, "a"), 1);
@@ -1007,7 +1005,7 @@ mod tests {
 
     #[test]
     fn per_type_numbers_each_type_separately() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let p = NumberingScheme::PerType;
         assert_eq!(reserve(&reg, "TB-UBND", p, "tb1"), 1);
@@ -1020,7 +1018,7 @@ mod tests {
 
     #[test]
     fn switching_scheme_mid_year_never_repeats_a_number_and_symbol() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
         let p = NumberingScheme::PerType;
@@ -1036,13 +1034,13 @@ mod tests {
         let (_dir, path) = db();
         let s = NumberingScheme::Single;
         {
-            let store = Store::open(&path).unwrap();
+            let store = testing::open(&path).unwrap();
             let reg = Register::new(&store);
             assert_eq!(reserve(&reg, "TB-UBND", s, "kl"), 1);
             assert_eq!(reserve(&reg, "TB-UBND", s, "kl"), 1);
             // Crash: dropped without issuing.
         }
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let reg = Register::new(&store);
         let unissued = reg.reserved_unissued(DAM_HA, 2024).unwrap();
         assert_eq!(unissued.len(), 1);
@@ -1055,7 +1053,7 @@ mod tests {
 
     #[test]
     fn a_changed_symbol_for_a_reserved_document_is_refused() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
         reserve(&reg, "UBND-NLN", s, "cv-bqlda");
@@ -1077,7 +1075,7 @@ mod tests {
     #[test]
     fn issuing_records_everything_and_is_listed() {
         let (_dir, path) = db();
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let reg = Register::new(&store);
         let n = reserve(&reg, "TB-UBND", NumberingScheme::Single, "kl");
         let later = now() + chrono::Duration::minutes(3);
@@ -1088,7 +1086,7 @@ mod tests {
         );
         drop(store);
 
-        let store = Store::open(&path).unwrap();
+        let store = testing::open(&path).unwrap();
         let reg = Register::new(&store);
         assert!(reg.reserved_unissued(DAM_HA, 2024).unwrap().is_empty());
         let issued = reg.issued(DAM_HA, 2024).unwrap();
@@ -1110,7 +1108,7 @@ mod tests {
 
     #[test]
     fn reissuing_reports_unchanged_or_replaced() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let n = reserve(&reg, "TB-UBND", NumberingScheme::Single, "kl");
         reg.mark_issued(DAM_HA, 2024, n, &notice(june25()), now())
@@ -1141,7 +1139,7 @@ mod tests {
 
     #[test]
     fn issuing_checks_reservation_year_and_hashes() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let n = reserve(&reg, "TB-UBND", NumberingScheme::Single, "kl");
         let err = reg
@@ -1174,7 +1172,7 @@ mod tests {
 
     #[test]
     fn the_schema_forbids_a_duplicate_or_withdrawn_number() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         reserve(&reg, "TB-UBND", NumberingScheme::Single, "a");
         let conn = store.conn();
@@ -1204,7 +1202,7 @@ mod tests {
 
     #[test]
     fn numbering_continues_the_offices_register_from_set_next() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
         set_next(&reg, None, None, s, 125).unwrap();
@@ -1241,7 +1239,7 @@ mod tests {
 
     #[test]
     fn set_next_per_type_applies_to_its_series_only() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let p = NumberingScheme::PerType;
         assert_eq!(reserve(&reg, "BC-UBND", p, "bc1"), 1);
@@ -1271,7 +1269,7 @@ mod tests {
 
     #[test]
     fn an_assigned_number_is_the_documents_and_never_given_twice() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let reg = Register::new(&store);
         let s = NumberingScheme::Single;
         set_next(&reg, None, None, s, 125).unwrap();
@@ -1378,5 +1376,108 @@ mod tests {
         }
         assert_eq!(count, 100);
         assert_eq!(all, (1..=100).collect::<BTreeSet<u32>>());
+    }
+
+    /// The same tests on PostgreSQL (the concurrent one has its own below).
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_register_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "numbers_are_formatted_with_a_leading_zero_below_ten",
+                numbers_are_formatted_with_a_leading_zero_below_ten,
+            ),
+            (
+                "numbers_start_at_one_each_year_and_per_issuer",
+                numbers_start_at_one_each_year_and_per_issuer,
+            ),
+            (
+                "per_type_numbers_each_type_separately",
+                per_type_numbers_each_type_separately,
+            ),
+            (
+                "switching_scheme_mid_year_never_repeats_a_number_and_symbol",
+                switching_scheme_mid_year_never_repeats_a_number_and_symbol,
+            ),
+            (
+                "reserve_is_idempotent_per_document_and_survives_a_crash",
+                reserve_is_idempotent_per_document_and_survives_a_crash,
+            ),
+            (
+                "a_changed_symbol_for_a_reserved_document_is_refused",
+                a_changed_symbol_for_a_reserved_document_is_refused,
+            ),
+            (
+                "issuing_records_everything_and_is_listed",
+                issuing_records_everything_and_is_listed,
+            ),
+            (
+                "reissuing_reports_unchanged_or_replaced",
+                reissuing_reports_unchanged_or_replaced,
+            ),
+            (
+                "issuing_checks_reservation_year_and_hashes",
+                issuing_checks_reservation_year_and_hashes,
+            ),
+            (
+                "the_schema_forbids_a_duplicate_or_withdrawn_number",
+                the_schema_forbids_a_duplicate_or_withdrawn_number,
+            ),
+            (
+                "numbering_continues_the_offices_register_from_set_next",
+                numbering_continues_the_offices_register_from_set_next,
+            ),
+            (
+                "set_next_per_type_applies_to_its_series_only",
+                set_next_per_type_applies_to_its_series_only,
+            ),
+            (
+                "an_assigned_number_is_the_documents_and_never_given_twice",
+                an_assigned_number_is_the_documents_and_never_given_twice,
+            ),
+        ]);
+    }
+
+    /// Three instances (connections) numbering at once on one PostgreSQL database: every number
+    /// taken once, none skipped.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn three_instances_on_postgres_never_share_or_skip_a_number() {
+        use crate::state::{PgTarget, test_pg::PgCluster};
+        let cluster = PgCluster::start();
+        let target = PgTarget::new(&cluster.database(), None).unwrap();
+        drop(Store::open_postgres(&target).unwrap());
+        let threads: Vec<_> = (0..3)
+            .map(|t| {
+                let target = target.clone();
+                std::thread::spawn(move || {
+                    let store = Store::open_postgres(&target).unwrap();
+                    let reg = Register::new(&store);
+                    (0..50)
+                        .map(|i| {
+                            reg.reserve(
+                                DAM_HA,
+                                2024,
+                                "TB-UBND",
+                                NumberingScheme::Single,
+                                &format!("t{t}-doc{i}"),
+                                now(),
+                            )
+                            .unwrap()
+                        })
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        let mut all = BTreeSet::new();
+        let mut count = 0;
+        for handle in threads {
+            for n in handle.join().unwrap() {
+                all.insert(n);
+                count += 1;
+            }
+        }
+        assert_eq!(count, 150);
+        assert_eq!(all, (1..=150).collect::<BTreeSet<u32>>());
     }
 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::state::{Conn, DbResult, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::approval::document_label;
 use super::filing::{DocId, issuer_key};
@@ -200,11 +200,11 @@ pub fn replace(
 
 /// The replacement recorded where `column_is` (a condition on `?2`) holds, for `issuer`.
 fn load(
-    tx: &Transaction<'_>,
+    tx: &Conn<'_>,
     column_is: &str,
     issuer: &str,
     value: &str,
-) -> rusqlite::Result<Option<Replacement>> {
+) -> DbResult<Option<Replacement>> {
     let row = tx
         .query_row(
             &format!(
@@ -282,6 +282,7 @@ mod tests {
     use super::*;
     use crate::config::NumberingScheme;
     use crate::issue::register::{IssuedDocument, IssuedFile, Register};
+    use crate::state::testing;
     use chrono::{Datelike, NaiveDate, TimeZone};
     use std::path::Path;
 
@@ -336,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_replaced_number_stays_and_the_replacement_gets_a_new_one() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let period = period();
         let t0 = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
         let t1 = Utc.with_ymd_and_hms(2024, 6, 26, 1, 0, 0).unwrap();
@@ -412,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_replacement_needs_a_name_a_reason_and_the_right_document() {
-        let store = Store::open_in_memory().unwrap();
+        let store = testing::open_in_memory().unwrap();
         let period = period();
         let now = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
         issue(&store, &period, now);
@@ -443,5 +444,21 @@ mod tests {
                 unit: Some("bqlda".into())
             }
         );
+    }
+
+    /// The same tests on PostgreSQL.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "a_replaced_number_stays_and_the_replacement_gets_a_new_one",
+                a_replaced_number_stays_and_the_replacement_gets_a_new_one,
+            ),
+            (
+                "a_replacement_needs_a_name_a_reason_and_the_right_document",
+                a_replacement_needs_a_name_a_reason_and_the_right_document,
+            ),
+        ]);
     }
 }

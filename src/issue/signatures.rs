@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::state::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::sign::{
     self, CertificateError, KeyError, SecretSource, SignError, SignerKeySource, SigningKey,

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
+use crate::state::Conn;
 use chrono::{DateTime, Datelike, Utc, Weekday};
 use chrono_tz::Tz;
-use rusqlite::Connection;
 
 use super::{JobRun, RunOutcome, ScheduleError, Trigger, history};
 use crate::config::{Action, Config};
@@ -19,7 +19,7 @@ pub const UPCOMING: usize = 3;
 /// none, and listing must not create one).
 pub fn describe_jobs(
     config: &Config,
-    history_db: Option<&Connection>,
+    history_db: Option<&Conn<'_>>,
     now: DateTime<Utc>,
 ) -> Result<String, ScheduleError> {
     let mut out = String::new();
@@ -203,7 +203,8 @@ catch_up = "skip"
         }
         assert!(!text.contains("15/12/2027"), "only three firings:\n{text}");
 
-        let conn = Connection::open_in_memory().unwrap();
+        let store = crate::state::Store::open_in_memory().unwrap();
+        let conn = store.conn();
         conn.execute_batch(SCHEMA).unwrap();
         let due = Utc.with_ymd_and_hms(2025, 12, 15, 1, 0, 0).unwrap();
         claim_firing(&conn, "bao-cao", due, due, Trigger::Schedule).unwrap();

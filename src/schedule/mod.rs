@@ -26,7 +26,7 @@ pub use runs::{
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     #[error("Lỗi cơ sở dữ liệu lịch sử chạy tác vụ: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] crate::state::DbError),
 
     #[error(
         "Lịch sử chạy của tác vụ \"{job}\" có giá trị hỏng ở cột {column}: \"{value}\" \

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
+use crate::state::{Conn, DbResult, OptionalExtension, params};
 use chrono::{DateTime, SubsecRound as _, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ScheduleError;
 
@@ -116,7 +116,7 @@ pub struct JobRun {
 /// Returns false if that firing already has a row — claimed by this or an earlier process,
 /// finished, skipped or interrupted — and must not run. The insert is one atomic statement.
 pub fn claim_firing(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -135,7 +135,7 @@ pub fn claim_firing(
 /// messages in `detail`; empty `detail` is stored as NULL). Errors if the firing is not
 /// currently `Running`, or if `outcome` is `Running`.
 pub fn finish_firing(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -171,7 +171,7 @@ pub fn finish_firing(
 /// Records a firing that will not run (catch-up `skip`, or the earlier misses a `once`
 /// plan stands for). Returns false if the firing already had a row.
 pub fn record_skipped(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -200,8 +200,8 @@ pub const STOPPED_TO_RESUME: &str = "Dừng theo tín hiệu khi lần chạy n�
 
 /// Whether a firing's record is to be resumed: interrupted by a death or by a stop, not yet
 /// resumed. `detail` is matched in SQL as `?1` (a death) or as starting with `?2` (a stop).
-const RESUMABLE: &str =
-    "outcome = 'interrupted' AND (detail IS ?1 OR substr(detail, 1, length(?2)) = ?2)";
+const RESUMABLE: &str = "outcome = 'interrupted' AND (detail IS NOT DISTINCT FROM ?1 \
+     OR substr(detail, 1, length(CAST(?2 AS TEXT))) = ?2)";
 
 /// The detail of a resumed firing while it runs: if the process dies again, the firing is
 /// not resumed a second time (whatever killed it would likely kill it again).
@@ -217,12 +217,12 @@ pub const INTERRUPTED_AGAIN: &str = "Dịch vụ lại dừng đột ngột khi 
 /// row then can only belong to a process that died. A firing interrupted for the first time
 /// is left to be resumed ([`resumable_firings`]); one interrupted while being resumed is not.
 pub fn recover_interrupted(
-    conn: &Connection,
+    conn: &Conn<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<JobRun>, ScheduleError> {
     let mut stmt = conn.prepare(
         "UPDATE job_runs SET outcome = 'interrupted', finished = ?1,
-             detail = CASE WHEN detail IS ?2 THEN ?3 ELSE ?4 END
+             detail = CASE WHEN detail IS NOT DISTINCT FROM ?2 THEN ?3 ELSE ?4 END
          WHERE outcome = 'running'
          RETURNING job, due, started, finished, outcome, detail, started_by",
     )?;
@@ -246,7 +246,7 @@ pub fn recover_interrupted(
 }
 
 /// Every interrupted firing still to be resumed, oldest first.
-pub fn resumable_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> {
+pub fn resumable_firings(conn: &Conn<'_>) -> Result<Vec<JobRun>, ScheduleError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
              WHERE {RESUMABLE} ORDER BY due, job"
@@ -260,7 +260,7 @@ pub fn resumable_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError
 /// Takes an interrupted firing back to resume it: `interrupted` → `running`, in one
 /// statement, so it is resumed once however many look. False if it is not to be resumed.
 pub fn reclaim_interrupted(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     due: DateTime<Utc>,
 ) -> Result<bool, ScheduleError> {
@@ -280,8 +280,77 @@ pub fn reclaim_interrupted(
     Ok(updated == 1)
 }
 
+/// Takes or renews the lease on a running firing for `instance` until `until` (instances on
+/// one PostgreSQL database). False if the firing is no longer running or another instance
+/// holds it: then this instance must stop working on it.
+pub fn hold_lease(
+    conn: &Conn<'_>,
+    job: &str,
+    due: DateTime<Utc>,
+    instance: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET instance = ?3, lease_until = ?4
+         WHERE job = ?1 AND due = ?2 AND outcome = 'running'
+           AND (instance IS NULL OR instance = ?3)",
+        params![job, due_key(due), instance, db_time(until)],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Makes `instance` the holder of a running firing it has just reclaimed (a waiting send
+/// taken back to run again), whoever held it before. Call in the transaction that reclaimed it.
+pub fn take_lease(
+    conn: &Conn<'_>,
+    job: &str,
+    due: DateTime<Utc>,
+    instance: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, ScheduleError> {
+    let updated = conn.execute(
+        "UPDATE job_runs SET instance = ?3, lease_until = ?4
+         WHERE job = ?1 AND due = ?2 AND outcome = 'running'",
+        params![job, due_key(due), instance, db_time(until)],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Running firings whose lease expired before `now` (their instance died or hung), each taken
+/// over by `instance` until `until`, with the instance that held it. Call inside a writing
+/// transaction, so two instances cannot take the same one.
+pub fn take_expired(
+    conn: &Conn<'_>,
+    instance: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> DbResult<Vec<(JobRun, String)>> {
+    let expired = conn.query_map(
+        "SELECT job, due, started, finished, outcome, detail, started_by, instance FROM job_runs
+         WHERE outcome = 'running' AND lease_until IS NOT NULL AND lease_until < ?1
+           AND instance IS NOT NULL AND instance <> ?2
+         ORDER BY due, job",
+        params![db_time(now), instance],
+        |r| Ok((raw_row(r)?, r.get::<_, String>(7)?)),
+    )?;
+    let mut taken = Vec::new();
+    for (raw, dead) in expired {
+        let (job, due) = (raw.0.clone(), raw.1.clone());
+        conn.execute(
+            "UPDATE job_runs SET instance = ?3, lease_until = ?4
+             WHERE job = ?1 AND due = ?2 AND instance = ?5",
+            params![job, due, instance, db_time(until), dead],
+        )?;
+        // A row the history cannot read is left to `vanban status` to report.
+        if let Ok(run) = JobRun::try_from(raw) {
+            taken.push((run, dead));
+        }
+    }
+    Ok(taken)
+}
+
 /// Every firing waiting for approval, oldest first.
-pub fn waiting_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> {
+pub fn waiting_firings(conn: &Conn<'_>) -> Result<Vec<JobRun>, ScheduleError> {
     let mut stmt = conn.prepare(
         "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
          WHERE outcome = 'waiting' ORDER BY due, job",
@@ -295,7 +364,7 @@ pub fn waiting_firings(conn: &Connection) -> Result<Vec<JobRun>, ScheduleError> 
 /// Takes a waiting firing back to run it again: `waiting` → `running`, in one statement, so
 /// it runs once however many look. False if it is no longer waiting.
 pub fn reclaim_waiting(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     due: DateTime<Utc>,
 ) -> Result<bool, ScheduleError> {
@@ -310,7 +379,7 @@ pub fn reclaim_waiting(
 /// Marks that the admin was told this firing waits too long. True only the first time, so
 /// the alert goes once.
 pub fn mark_wait_alerted(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -325,7 +394,7 @@ pub fn mark_wait_alerted(
 
 /// Due time of the latest scheduled firing recorded for `job`, whatever its outcome;
 /// manual runs (`run-job`) are not counted.
-pub fn last_due(conn: &Connection, job: &str) -> Result<Option<DateTime<Utc>>, ScheduleError> {
+pub fn last_due(conn: &Conn<'_>, job: &str) -> Result<Option<DateTime<Utc>>, ScheduleError> {
     let text: Option<String> = conn
         .query_row(
             "SELECT MAX(due) FROM job_runs WHERE job = ?1 AND started_by <> 'manual'",
@@ -340,7 +409,7 @@ pub fn last_due(conn: &Connection, job: &str) -> Result<Option<DateTime<Utc>>, S
 /// When the service first saw `job`: recorded as `now` on the first call, returned unchanged
 /// ever after. Catch-up counts no firing before it as missed.
 pub fn first_seen(
-    conn: &Connection,
+    conn: &Conn<'_>,
     job: &str,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, ScheduleError> {
@@ -357,7 +426,7 @@ pub fn first_seen(
 }
 
 /// The `limit` latest firings of `job`, newest first.
-pub fn history(conn: &Connection, job: &str, limit: usize) -> Result<Vec<JobRun>, ScheduleError> {
+pub fn history(conn: &Conn<'_>, job: &str, limit: usize) -> Result<Vec<JobRun>, ScheduleError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare(
         "SELECT job, due, started, finished, outcome, detail, started_by FROM job_runs
@@ -379,7 +448,7 @@ type RawRow = (
     String,
 );
 
-fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+fn raw_row(row: &crate::state::Row) -> DbResult<RawRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -459,13 +528,12 @@ mod tests {
     use crate::clock::{Clock, FixedClock, VIETNAM};
     use crate::config::{CatchUp, CronSchedule};
     use crate::schedule::{CatchUpPlan, plan_catch_up};
+    use crate::state::testing;
     use chrono::{Duration, TimeZone};
 
-    fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::state::store::JOB_RUNS_SQL)
-            .unwrap();
-        conn
+    /// A database with the full schema (the run history's tables among it).
+    fn db() -> crate::state::Store {
+        testing::open_in_memory().unwrap()
     }
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -474,14 +542,16 @@ mod tests {
 
     #[test]
     fn schema_can_run_twice() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         conn.execute_batch(crate::state::store::JOB_RUNS_SQL)
             .unwrap();
     }
 
     #[test]
     fn a_firing_is_claimed_once() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         let due = utc(2026, 6, 25, 1, 0);
         assert!(
             claim_firing(
@@ -563,7 +633,8 @@ mod tests {
 
     #[test]
     fn finish_requires_a_running_claim() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         let due = utc(2026, 6, 25, 1, 0);
         let now = utc(2026, 6, 25, 1, 5);
         assert!(matches!(
@@ -592,7 +663,8 @@ mod tests {
     fn crash_between_claim_and_finish_is_not_claimed_again_but_resumed_once() {
         let schedule = CronSchedule::parse("0 8 25 6,12 *", VIETNAM).unwrap();
         let clock = FixedClock::new(utc(2026, 6, 20, 0, 0));
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
 
         // First process: the firing comes due, is claimed, and the process dies mid-run.
         let due = schedule.next_after(clock.now()).unwrap();
@@ -652,7 +724,8 @@ mod tests {
         assert!(resumable_firings(&conn).unwrap().is_empty());
         assert!(!reclaim_interrupted(&conn, "bao-cao", due).unwrap());
         // A resumed firing that finishes is finished like any other.
-        let conn2 = db();
+        let store2 = db();
+        let conn2 = store2.conn();
         assert!(claim_firing(&conn2, "bao-cao", due, clock.now(), Trigger::Schedule).unwrap());
         recover_interrupted(&conn2, clock.now()).unwrap();
         assert!(reclaim_interrupted(&conn2, "bao-cao", due).unwrap());
@@ -668,7 +741,8 @@ mod tests {
         // Drive a fake clock through July–December 2026, firing every Monday at 08:00.
         let schedule = CronSchedule::parse("0 8 * * 1", VIETNAM).unwrap();
         let clock = FixedClock::new(utc(2026, 7, 1, 0, 0));
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         let end = utc(2027, 1, 1, 0, 0);
         let mut runs = 0;
         while let Some(due) = schedule.next_after(clock.now()).filter(|t| *t < end) {
@@ -694,7 +768,8 @@ mod tests {
 
     #[test]
     fn skipped_firings_count_as_recorded() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         let due = utc(2026, 6, 1, 1, 0);
         assert!(
             record_skipped(&conn, "tuan", due, utc(2026, 6, 3, 2, 0), "Bỏ qua 13 lần").unwrap()
@@ -713,8 +788,8 @@ mod tests {
     #[test]
     fn a_waiting_firing_is_taken_back_once_and_alerted_once() {
         // The full schema: `waiting` and `waiting_alerted` come with migration 5.
-        let store = crate::state::Store::open_in_memory().unwrap();
-        let conn = store.conn();
+        let store = testing::open_in_memory().unwrap();
+        let conn = &store.conn();
         let due = utc(2026, 6, 25, 1, 0);
         assert!(claim_firing(conn, "gui", due, due, Trigger::Schedule).unwrap());
         // Not waiting yet: nothing to take back.
@@ -743,7 +818,8 @@ mod tests {
 
     #[test]
     fn corrupt_rows_are_reported_with_the_job() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         conn.execute(
             "INSERT INTO job_runs (job, due, outcome) VALUES ('hong', 'hôm qua', 'ok')",
             [],
@@ -755,7 +831,8 @@ mod tests {
 
     #[test]
     fn manual_runs_do_not_count_as_the_last_due_time() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         let scheduled = utc(2026, 6, 25, 1, 0);
         assert!(claim_firing(&conn, "tb", scheduled, scheduled, Trigger::Schedule).unwrap());
         finish_firing(&conn, "tb", scheduled, scheduled, RunOutcome::Ok, "").unwrap();
@@ -782,7 +859,7 @@ mod tests {
         let path = dir.path().join("vanban.sqlite");
         {
             // Schema version 3, as the previous release left it, with rows in its spelling.
-            let old = Connection::open(&path).unwrap();
+            let old = rusqlite::Connection::open(&path).unwrap();
             for sql in [LEDGER_SQL, REGISTER_SQL, JOB_RUNS_SQL] {
                 old.execute_batch(sql).unwrap();
             }
@@ -802,7 +879,7 @@ mod tests {
             store.schema_version().unwrap(),
             crate::state::MIGRATIONS.len() as i64
         );
-        let conn = store.conn();
+        let conn = &store.conn();
         let texts: Vec<(String, Option<String>, Option<String>)> = conn
             .prepare("SELECT due, started, finished FROM job_runs ORDER BY due")
             .unwrap()
@@ -848,11 +925,100 @@ mod tests {
 
     #[test]
     fn first_seen_is_recorded_once() {
-        let conn = db();
+        let store = db();
+        let conn = store.conn();
         let t1 = utc(2026, 1, 5, 2, 0);
         assert_eq!(first_seen(&conn, "a", t1).unwrap(), t1);
         assert_eq!(first_seen(&conn, "a", utc(2026, 3, 1, 0, 0)).unwrap(), t1);
         let t2 = utc(2026, 3, 1, 0, 0);
         assert_eq!(first_seen(&conn, "b", t2).unwrap(), t2);
+    }
+
+    #[test]
+    fn a_firing_whose_lease_expired_is_taken_over_once() {
+        let store = db();
+        let conn = store.conn();
+        let due = utc(2026, 6, 25, 1, 0);
+        let t0 = utc(2026, 6, 25, 1, 0);
+        assert!(claim_firing(&conn, "gui", due, t0, Trigger::Schedule).unwrap());
+        assert!(hold_lease(&conn, "gui", due, "a:1", t0 + Duration::minutes(2)).unwrap());
+        // Renewed by its holder; refused to anyone else.
+        assert!(hold_lease(&conn, "gui", due, "a:1", t0 + Duration::minutes(3)).unwrap());
+        assert!(!hold_lease(&conn, "gui", due, "b:2", t0 + Duration::minutes(3)).unwrap());
+        // Not expired yet: nothing to take.
+        let later = t0 + Duration::minutes(2);
+        assert!(
+            take_expired(&conn, "b:2", later, later + Duration::minutes(2))
+                .unwrap()
+                .is_empty()
+        );
+        // Expired: taken once, by b, from a.
+        let expired = t0 + Duration::minutes(4);
+        let taken = take_expired(&conn, "b:2", expired, expired + Duration::minutes(2)).unwrap();
+        assert_eq!(taken.len(), 1);
+        assert_eq!((taken[0].0.due, taken[0].1.as_str()), (due, "a:1"));
+        assert!(
+            take_expired(&conn, "c:3", expired, expired + Duration::minutes(2))
+                .unwrap()
+                .is_empty()
+        );
+        // a cannot renew what b holds now; b can.
+        assert!(!hold_lease(&conn, "gui", due, "a:1", expired).unwrap());
+        assert!(hold_lease(&conn, "gui", due, "b:2", expired + Duration::minutes(2)).unwrap());
+        // A firing reclaimed by another instance (a waiting send) becomes that one's.
+        assert!(take_lease(&conn, "gui", due, "c:3", expired + Duration::minutes(2)).unwrap());
+        assert!(!hold_lease(&conn, "gui", due, "b:2", expired).unwrap());
+        assert!(hold_lease(&conn, "gui", due, "c:3", expired + Duration::minutes(2)).unwrap());
+        // A finished firing has no lease to take.
+        finish_firing(&conn, "gui", due, expired, RunOutcome::Ok, "").unwrap();
+        let much_later = t0 + Duration::hours(1);
+        assert!(
+            take_expired(&conn, "c:3", much_later, much_later)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// The same tests on PostgreSQL (but the SQLite file upgrade).
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_tests_on_postgres() {
+        testing::on_postgres(&[
+            ("schema_can_run_twice", schema_can_run_twice),
+            ("a_firing_is_claimed_once", a_firing_is_claimed_once),
+            (
+                "finish_requires_a_running_claim",
+                finish_requires_a_running_claim,
+            ),
+            (
+                "crash_between_claim_and_finish_is_not_claimed_again_but_resumed_once",
+                crash_between_claim_and_finish_is_not_claimed_again_but_resumed_once,
+            ),
+            (
+                "a_simulated_half_year_runs_each_firing_once",
+                a_simulated_half_year_runs_each_firing_once,
+            ),
+            (
+                "skipped_firings_count_as_recorded",
+                skipped_firings_count_as_recorded,
+            ),
+            (
+                "a_waiting_firing_is_taken_back_once_and_alerted_once",
+                a_waiting_firing_is_taken_back_once_and_alerted_once,
+            ),
+            (
+                "corrupt_rows_are_reported_with_the_job",
+                corrupt_rows_are_reported_with_the_job,
+            ),
+            (
+                "a_firing_whose_lease_expired_is_taken_over_once",
+                a_firing_whose_lease_expired_is_taken_over_once,
+            ),
+            (
+                "manual_runs_do_not_count_as_the_last_due_time",
+                manual_runs_do_not_count_as_the_last_due_time,
+            ),
+            ("first_seen_is_recorded_once", first_seen_is_recorded_once),
+        ]);
     }
 }

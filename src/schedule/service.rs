@@ -14,6 +14,7 @@ use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use tracing::{debug, error, info, warn};
 
+use super::runs::{hold_lease, take_expired, take_lease};
 use super::{
     CatchUpPlan, JobRun, RunOutcome, STOPPED_TO_RESUME, ScheduleError, Trigger, claim_firing,
     finish_firing, first_seen, last_due, mark_wait_alerted, plan_catch_up, reclaim_interrupted,
@@ -39,6 +40,8 @@ pub enum ServiceError {
         "Tệp cấu hình {config} không có tác vụ nào ([[jobs]]): dịch vụ không có việc gì để chạy"
     )]
     NoJobs { config: String },
+    #[error("Không tiếp nhận được lần chạy của tiến trình đã dừng: {detail}")]
+    Takeover { detail: String },
     #[error("Tệp cấu hình {config} không có tác vụ \"{name}\"; các tác vụ có: {known}")]
     UnknownJob {
         config: String,
@@ -236,6 +239,9 @@ pub struct Service<'a> {
     store: Store,
     // Shared: `vanban serve` sends from the web page under the same lock as the scheduler.
     lock: Arc<InstanceLock>,
+    /// This instance ("host:pid") on a PostgreSQL database shared with others: it holds a
+    /// lease on each firing it runs. None on SQLite.
+    instance: Option<String>,
 }
 
 impl<'a> Service<'a> {
@@ -248,7 +254,7 @@ impl<'a> Service<'a> {
         executor: &'a dyn Execute,
         alert: &'a dyn Alert,
     ) -> Result<Service<'a>, ServiceError> {
-        let lock = Arc::new(InstanceLock::acquire(&config.state, clock.now())?);
+        let lock = Arc::new(InstanceLock::acquire_state(&config.state, clock.now())?);
         Self::start_locked(config, clock, executor, alert, lock)
     }
 
@@ -260,13 +266,20 @@ impl<'a> Service<'a> {
         alert: &'a dyn Alert,
         lock: Arc<InstanceLock>,
     ) -> Result<Service<'a>, ServiceError> {
-        let store = Store::open(&config.state)?;
-        let interrupted = recover_interrupted(store.conn(), clock.now())?;
+        let store = Store::open_state(&config.state)?;
+        // A firing still "running" proves its process dead only under the SQLite file lock; on
+        // PostgreSQL another instance may be running it: it is taken over only once its lease
+        // has expired (`Service::take_over`).
+        let interrupted = match store.dialect() {
+            crate::state::Dialect::Sqlite => recover_interrupted(&store.conn(), clock.now())?,
+            crate::state::Dialect::Postgres => Vec::new(),
+        };
         let service = Service {
             config,
             clock,
             executor,
             alert,
+            instance: store.instance().map(str::to_owned),
             store,
             lock,
         };
@@ -303,7 +316,7 @@ impl<'a> Service<'a> {
         let mut report = self.execute(job, &firing, stop);
         report.detail = to_resume_if_stopped(report.detail, report.outcome, run.trigger, stop);
         finish_firing(
-            self.store.conn(),
+            &self.store.conn(),
             &job.name,
             run.due,
             self.clock.now(),
@@ -317,15 +330,15 @@ impl<'a> Service<'a> {
     /// the ledger sends each message once, so what went before is not sent again. A firing is
     /// resumed once; if the process dies again meanwhile, it stays interrupted.
     fn resume_interrupted(&self, stop: &StopSignal) -> Result<(), ServiceError> {
-        let conn = self.store.conn();
-        for run in resumable_firings(conn)? {
+        let runs = resumable_firings(&self.store.conn())?;
+        for run in runs {
             if stop.is_requested() {
                 break;
             }
             let Some(job) = self.config.job(&run.job) else {
                 continue;
             };
-            if !reclaim_interrupted(conn, &run.job, run.due)? {
+            if !reclaim_interrupted(&self.store.conn(), &run.job, run.due)? {
                 continue;
             }
             let (firing, report) =
@@ -405,6 +418,7 @@ impl<'a> Service<'a> {
             "vanban run: bắt đầu"
         );
         self.resume_interrupted(stop)?;
+        self.take_over(stop)?;
         self.catch_up(start, stop)?;
 
         // Per job, the firing already handled: firings up to `start` belong to catch-up.
@@ -424,11 +438,17 @@ impl<'a> Service<'a> {
             debug!(job = %job.name, due = %Firing::new(job, due, Trigger::Schedule).local_text(),
                    "Chờ lần chạy tiếp theo");
             // A send waiting for approval is looked at again every minute in between.
-            let waiting = !waiting_firings(self.store.conn())?.is_empty();
+            let waiting = !waiting_firings(&self.store.conn())?.is_empty();
             let wake = if waiting {
                 due.min(self.clock.now() + APPROVAL_POLL)
             } else {
                 due
+            };
+            // Instances sharing a database look every half lease for a firing whose instance
+            // died.
+            let wake = match self.instance {
+                Some(_) => wake.min(self.clock.now() + self.lease() / 2),
+                None => wake,
             };
             waiter.wait_until(self.clock, wake, stop);
             if stop.is_requested() {
@@ -438,6 +458,7 @@ impl<'a> Service<'a> {
             if waiting && now >= wake {
                 self.recheck_waiting(stop)?;
             }
+            self.take_over(stop)?;
             if now < due {
                 // Woken early (to look at waiting sends, or the wall clock was set back).
                 continue;
@@ -465,18 +486,38 @@ impl<'a> Service<'a> {
     /// and the firing is finished as soon as nothing waits. Tells the admin once when one has
     /// waited longer than `approval_wait`.
     pub fn recheck_waiting(&self, stop: &StopSignal) -> Result<(), ServiceError> {
-        let conn = self.store.conn();
-        for run in waiting_firings(conn)? {
+        let runs = waiting_firings(&self.store.conn())?;
+        for run in runs {
             if stop.is_requested() {
                 break;
             }
             let Some(job) = self.config.job(&run.job) else {
                 continue;
             };
-            if !reclaim_waiting(conn, &run.job, run.due)? {
+            let reclaimed = match &self.instance {
+                None => reclaim_waiting(&self.store.conn(), &run.job, run.due)?,
+                // Reclaimed and leased in one transaction, as a claim is: another instance
+                // must not take a firing this one is running again.
+                Some(me) => {
+                    let until = self.clock.now() + self.lease();
+                    self.store.immediate(|tx| {
+                        Ok(
+                            reclaim_waiting(tx, &run.job, run.due).and_then(|reclaimed| {
+                                if reclaimed {
+                                    take_lease(tx, &run.job, run.due, me, until)?;
+                                }
+                                Ok(reclaimed)
+                            }),
+                        )
+                    })??
+                }
+            };
+            if !reclaimed {
                 continue;
             }
-            let (firing, report) = self.rerun(job, &run, "Xem lại tác vụ đang chờ duyệt", stop)?;
+            let (firing, report) = self.with_lease(&run.job, run.due, || {
+                self.rerun(job, &run, "Xem lại tác vụ đang chờ duyệt", stop)
+            })?;
             let outcome = report.outcome();
             match outcome {
                 RunOutcome::Waiting => {
@@ -484,7 +525,12 @@ impl<'a> Service<'a> {
                     let wait = chrono::Duration::from_std(self.config.approval.approval_wait)
                         .unwrap_or(chrono::Duration::MAX);
                     if self.clock.now() - since >= wait
-                        && mark_wait_alerted(conn, &job.name, run.due, self.clock.now())?
+                        && mark_wait_alerted(
+                            &self.store.conn(),
+                            &job.name,
+                            run.due,
+                            self.clock.now(),
+                        )?
                     {
                         self.tell_admin_waiting(job, &firing, since, &report.detail);
                     }
@@ -554,9 +600,8 @@ impl<'a> Service<'a> {
             if stop.is_requested() {
                 break;
             }
-            let conn = self.store.conn();
-            let first = first_seen(conn, &job.name, now)?;
-            let last = last_due(conn, &job.name)?;
+            let first = first_seen(&self.store.conn(), &job.name, now)?;
+            let last = last_due(&self.store.conn(), &job.name)?;
             let plan = plan_catch_up(&job.schedule, last, now, job.catch_up, first);
             let text = plan.describe(job.schedule.timezone());
             match plan {
@@ -579,7 +624,13 @@ impl<'a> Service<'a> {
                         skipped,
                         "{text}"
                     );
-                    record_skipped(conn, &job.name, latest_due, self.clock.now(), &text)?;
+                    record_skipped(
+                        &self.store.conn(),
+                        &job.name,
+                        latest_due,
+                        self.clock.now(),
+                        &text,
+                    )?;
                 }
             }
         }
@@ -614,6 +665,104 @@ impl<'a> Service<'a> {
             })
     }
 
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.service.lease)
+            .unwrap_or_else(|_| chrono::Duration::minutes(2))
+    }
+
+    /// Runs `work` while a helper thread renews this instance's lease on the firing every
+    /// quarter lease, on its own connection (PostgreSQL only; on SQLite it just runs `work`).
+    fn with_lease<T>(&self, job: &str, due: DateTime<Utc>, work: impl FnOnce() -> T) -> T {
+        let Some(me) = self.instance.clone() else {
+            return work();
+        };
+        let lease = self.lease();
+        let every = (lease / 4)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(30));
+        let (config, clock) = (self.config, self.clock);
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let store = match Store::open_state(&config.state) {
+                    Ok(store) => store,
+                    Err(e) => {
+                        warn!(job, "Không gia hạn được quyền giữ lần chạy: {e}");
+                        return;
+                    }
+                };
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    finished.recv_timeout(every)
+                {
+                    match hold_lease(&store.conn(), job, due, &me, clock.now() + lease) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            warn!(job, "Lần chạy này đã do tiến trình khác giữ");
+                            return;
+                        }
+                        Err(e) => warn!(job, "Không gia hạn được quyền giữ lần chạy: {e}"),
+                    }
+                }
+            });
+            let out = work();
+            drop(done);
+            out
+        })
+    }
+
+    /// Instances on one PostgreSQL database: takes over each running firing whose instance let
+    /// its lease expire (it died, or hangs), marks that instance's messages in flight unknown
+    /// (never sent again without `--resend`) and runs the firing again — the ledger sends only
+    /// what had not gone. Nothing to do on SQLite.
+    fn take_over(&self, stop: &StopSignal) -> Result<(), ServiceError> {
+        let Some(me) = &self.instance else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let taken = self.store.immediate(|tx| {
+            take_expired(tx, me, now, now + self.lease()).map(Ok::<_, std::convert::Infallible>)
+        })?;
+        let Ok(taken) = taken;
+        for (run, dead) in taken {
+            if stop.is_requested() {
+                break;
+            }
+            let abandoned = crate::deliver::ledger::Ledger::new(&self.store)
+                .abandon(&dead, now)
+                .map_err(|e| ServiceError::Takeover {
+                    detail: e.to_string(),
+                })?;
+            for key in &abandoned {
+                warn!(
+                    job = %run.job, instance = %dead,
+                    "Thư đang gửi dở khi tiến trình {dead} dừng, không rõ kết quả, không gửi lại: {key}"
+                );
+            }
+            let Some(job) = self.config.job(&run.job) else {
+                continue;
+            };
+            let what = format!("Tiếp nhận lần chạy của tiến trình {dead} đã hết hạn giữ");
+            let (firing, report) =
+                self.with_lease(&run.job, run.due, || self.rerun(job, &run, &what, stop))?;
+            let outcome = report.outcome();
+            let one_line = report.detail.lines().collect::<Vec<_>>().join(" | ");
+            match outcome {
+                RunOutcome::Ok => info!(
+                    job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                    outcome = %outcome, "{what}: {one_line}"
+                ),
+                _ => {
+                    error!(
+                        job = %job.name, due = %firing.local_text(), period = %firing.period_key(),
+                        outcome = %outcome, "{what}: {one_line}"
+                    );
+                    self.tell_admin(job, &firing, &report.detail);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Claims the firing, runs it, records the outcome; `None` if it was already claimed.
     /// Only a database error is an `Err`: a job's own failure is recorded and alerted, and
     /// the service goes on.
@@ -626,8 +775,22 @@ impl<'a> Service<'a> {
         stop: &StopSignal,
     ) -> Result<Option<FiringResult>, ServiceError> {
         let firing = Firing::new(job, due, trigger);
-        let conn = self.store.conn();
-        if !claim_firing(conn, &job.name, due, self.clock.now(), trigger)? {
+        let now = self.clock.now();
+        let claimed = match &self.instance {
+            None => claim_firing(&self.store.conn(), &job.name, due, now, trigger)?,
+            // Claimed and leased in one transaction: a claimed firing always has an owner.
+            Some(me) => self.store.immediate(|tx| {
+                Ok(
+                    claim_firing(tx, &job.name, due, now, trigger).and_then(|claimed| {
+                        if claimed {
+                            hold_lease(tx, &job.name, due, me, now + self.lease())?;
+                        }
+                        Ok(claimed)
+                    }),
+                )
+            })??,
+        };
+        if !claimed {
             info!(
                 job = %job.name,
                 due = %firing.local_text(),
@@ -636,7 +799,7 @@ impl<'a> Service<'a> {
             return Ok(None);
         }
         debug!(job = %job.name, due = %firing.local_text(), trigger = %trigger, "Bắt đầu chạy");
-        let report = self.execute(job, &firing, stop);
+        let report = self.with_lease(&job.name, due, || self.execute(job, &firing, stop));
         let outcome = report.outcome();
         let detail = match note {
             Some(note) if report.detail.is_empty() => note,
@@ -644,7 +807,14 @@ impl<'a> Service<'a> {
             None => report.detail,
         };
         let detail = to_resume_if_stopped(detail, outcome, trigger, stop);
-        finish_firing(conn, &job.name, due, self.clock.now(), outcome, &detail)?;
+        finish_firing(
+            &self.store.conn(),
+            &job.name,
+            due,
+            self.clock.now(),
+            outcome,
+            &detail,
+        )?;
         let one_line = detail.lines().collect::<Vec<_>>().join(" | ");
         match outcome {
             RunOutcome::Ok => info!(
@@ -949,8 +1119,8 @@ mod tests {
     }
 
     fn runs(config: &Config, job: &str) -> Vec<JobRun> {
-        let store = Store::open(&config.state).unwrap();
-        let mut runs = history(store.conn(), job, 100).unwrap();
+        let store = Store::open_state(&config.state).unwrap();
+        let mut runs = history(&store.conn(), job, 100).unwrap();
         runs.reverse();
         runs
     }

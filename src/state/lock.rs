@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use crate::config::StateLocation;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
@@ -27,8 +29,9 @@ pub enum LockError {
 /// on it counts, never its existence.
 #[derive(Debug)]
 pub struct InstanceLock {
-    // Kept open: closing the file would release the lock.
-    _file: File,
+    // Kept open: closing the file would release the lock. None for a shared PostgreSQL
+    // database, where several instances run at once and the database itself keeps them apart.
+    _file: Option<File>,
     path: PathBuf,
 }
 
@@ -84,7 +87,34 @@ impl InstanceLock {
         file.flush().map_err(io)?;
         // Canonical, so the ledger can check the lock belongs to the database it recovers.
         let path = std::fs::canonicalize(&path).unwrap_or(path);
-        Ok(InstanceLock { _file: file, path })
+        Ok(InstanceLock {
+            _file: Some(file),
+            path,
+        })
+    }
+
+    /// The lock for the configured state: the file lock beside a SQLite file; none on
+    /// PostgreSQL, where instances run side by side (firings, numbers and messages are claimed
+    /// in the database) — the returned value then guards no file.
+    pub fn acquire_state(
+        state: &StateLocation,
+        started: DateTime<Utc>,
+    ) -> Result<InstanceLock, LockError> {
+        match state {
+            StateLocation::File(path) => Self::acquire(path, started),
+            StateLocation::Postgres { .. } => Ok(InstanceLock {
+                _file: None,
+                path: PathBuf::new(),
+            }),
+        }
+    }
+
+    /// [`InstanceLock::is_held`] for the configured state; on PostgreSQL there is no such lock.
+    pub fn is_held_state(state: &StateLocation) -> Result<bool, LockError> {
+        match state {
+            StateLocation::File(path) => Self::is_held(path),
+            StateLocation::Postgres { .. } => Ok(false),
+        }
     }
 
     /// Whether a live process holds the lock of `database`, checked without taking it and
@@ -121,6 +151,9 @@ impl InstanceLock {
 
     /// Whether this lock guards the database file at `database`.
     pub fn guards(&self, database: &Path) -> bool {
+        if self._file.is_none() {
+            return false;
+        }
         let expected = Self::path_for(database);
         let expected = std::fs::canonicalize(&expected).unwrap_or(expected);
         expected == self.path

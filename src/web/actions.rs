@@ -345,7 +345,8 @@ fn step_label(step: &str) -> &'static str {
 /// What the ledger and register say of each document and message of a period.
 pub fn period_view(app: &App, key: &str) -> Result<PeriodView, WebError> {
     let (upload, path, period) = load(app, key)?;
-    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let store =
+        Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let today = app.clock.today_in(VIETNAM);
     // This process holds the lock: a "sending" row is really in flight.
     let status = period_status(&app.config, &store, &path, today, true).map_err(|e| match e {
@@ -574,7 +575,8 @@ pub fn send_period(
         ));
     }
     let _one_at_a_time = app.sending.lock().unwrap_or_else(|e| e.into_inner());
-    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let store =
+        Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let renderers = app.backends.renderers();
     let stop: &crate::shutdown::StopSignal = &app.stop;
     let sleep = |delay: std::time::Duration| stop.wait_timeout(delay);
@@ -624,7 +626,8 @@ pub fn send_period(
 /// approvers (`deliver::submit`, as the scheduled render job does); an audit row.
 pub fn submit(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> {
     let (_, _, period) = load(app, key)?;
-    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let store =
+        Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let renderers = app.backends.renderers();
     let env = IssueEnv {
         store: &store,
@@ -671,7 +674,8 @@ pub fn decide(
     };
     let unit = Some(unit.trim()).filter(|u| !u.is_empty());
     let note = Some(note.trim()).filter(|n| !n.is_empty());
-    let store = Store::open(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let store =
+        Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let renderers = app.backends.renderers();
     let env = IssueEnv {
         store: &store,

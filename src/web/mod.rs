@@ -47,8 +47,9 @@ pub struct App {
 impl App {
     /// The folder holding the state database: uploads and previews live under `web/` in it.
     pub fn state_dir(&self) -> PathBuf {
-        self.config
-            .state
+        // On PostgreSQL (no file): beside the configuration.
+        let beside = self.config.state.file().unwrap_or(&self.config.path);
+        beside
             .parent()
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from("."))
@@ -189,8 +190,10 @@ pub fn start(
     stop: Arc<StopSignal>,
     scheduler: bool,
 ) -> Result<Server, ServeError> {
-    let lock = Arc::new(InstanceLock::acquire(&config.state, clock.now())?);
-    let store = store::WebStore::open(&config.state)?;
+    let lock = Arc::new(InstanceLock::acquire_state(&config.state, clock.now())?);
+    let store = store::WebStore::new(
+        crate::state::Store::open_state(&config.state).map_err(store::WebStoreError::from)?,
+    );
     let templates = config
         .templates_dir
         .clone()

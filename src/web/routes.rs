@@ -821,14 +821,14 @@ async fn units(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebE
 async fn jobs(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebError> {
     who.require(Permission::Administer)?;
     blocking(move || {
-        let store = crate::state::Store::open(&app.config.state)
+        let store = crate::state::Store::open_state(&app.config.state)
             .map_err(|e| WebError::Internal(e.to_string()))?;
         let now = app.clock.now();
-        let text = crate::schedule::listing::describe_jobs(&app.config, Some(store.conn()), now)
+        let text = crate::schedule::listing::describe_jobs(&app.config, Some(&store.conn()), now)
             .map_err(|e| WebError::Internal(e.to_string()))?;
         let mut rows = Vec::new();
         for job in &app.config.jobs {
-            let history = crate::schedule::history(store.conn(), &job.name, 20)
+            let history = crate::schedule::history(&store.conn(), &job.name, 20)
                 .map_err(|e| WebError::Internal(e.to_string()))?;
             for run in history {
                 rows.push(vec![

@@ -3,17 +3,16 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
+use crate::state::{Conn, Dialect, OptionalExtension, Params, Store, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::auth::Role;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebStoreError {
     #[error("Lỗi cơ sở dữ liệu của trang web: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[from] crate::state::DbError),
     #[error(transparent)]
     State(#[from] crate::state::StoreError),
     #[error("Tài khoản \"{0}\" đã có")]
@@ -95,28 +94,33 @@ pub struct RegisterRow {
     pub issue_date: Option<String>,
 }
 
-/// One connection, shared behind a mutex: every statement here is short, and SQLite serialises
-/// writers anyway.
+/// One connection, shared behind a mutex: every statement here is short, and the database
+/// serialises writers anyway.
 pub struct WebStore {
-    conn: Mutex<Connection>,
+    store: Mutex<Store>,
 }
 
 impl WebStore {
     /// Opens the state database, its schema (the web tables included) brought up to date by
     /// the state module, which owns it.
     pub fn open(path: &Path) -> Result<Self, WebStoreError> {
-        drop(crate::state::Store::open(path)?);
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self::new(Store::open(path)?))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Opens the configured state database (a SQLite file or PostgreSQL).
+    pub fn open_state(state: &crate::config::StateLocation) -> Result<Self, WebStoreError> {
+        Ok(Self::new(Store::open_state(state)?))
+    }
+
+    /// Over a database already open (a SQLite file or PostgreSQL).
+    pub fn new(store: Store) -> Self {
+        Self {
+            store: Mutex::new(store),
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn add_user(
@@ -127,7 +131,7 @@ impl WebStore {
         now: DateTime<Utc>,
     ) -> Result<(), WebStoreError> {
         let now = time_text(now);
-        let inserted = self.conn().execute(
+        let inserted = self.store().conn().execute(
             "INSERT INTO web_users (name, role, password_hash, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO NOTHING",
             params![name, role.as_str(), password_hash, now],
@@ -146,26 +150,26 @@ impl WebStore {
         active: bool,
         now: DateTime<Utc>,
     ) -> Result<(), WebStoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let changed = tx.execute(
-            "UPDATE web_users SET role = ?2, active = ?3, updated_at = ?4 WHERE name = ?1",
-            params![name, role.as_str(), active, time_text(now)],
-        )?;
-        if changed == 0 {
-            return Err(WebStoreError::NoSuchUser(name.to_string()));
-        }
-        // A changed role takes effect at the next login, never with a session granted before.
-        tx.execute(
-            "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM web_users WHERE name = ?1)",
-            params![name],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.store().immediate(|tx| {
+            let changed = tx.execute(
+                "UPDATE web_users SET role = ?2, active = ?3, updated_at = ?4 WHERE name = ?1",
+                params![name, role.as_str(), active, time_text(now)],
+            )?;
+            if changed == 0 {
+                return Ok(Err(WebStoreError::NoSuchUser(name.to_string())));
+            }
+            // A changed role takes effect at the next login, never with a session granted before.
+            tx.execute(
+                "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM web_users WHERE name = ?1)",
+                params![name],
+            )?;
+            Ok(Ok(()))
+        })?
     }
 
     pub fn user(&self, name: &str) -> Result<Option<User>, WebStoreError> {
         Ok(self
+            .store()
             .conn()
             .query_row(
                 "SELECT id, name, role, password_hash, active FROM web_users WHERE name = ?1",
@@ -176,7 +180,8 @@ impl WebStore {
     }
 
     pub fn users(&self) -> Result<Vec<User>, WebStoreError> {
-        let conn = self.conn();
+        let store = self.store();
+        let conn = store.conn();
         let mut stmt = conn
             .prepare("SELECT id, name, role, password_hash, active FROM web_users ORDER BY name")?;
         let rows = stmt.query_map([], user_row)?;
@@ -192,7 +197,8 @@ impl WebStore {
         expires: DateTime<Utc>,
         ip: &str,
     ) -> Result<(), WebStoreError> {
-        let conn = self.conn();
+        let store = self.store();
+        let conn = store.conn();
         // Expired sessions are swept at each login, so the table stays small.
         conn.execute(
             "DELETE FROM web_sessions WHERE expires_at <= ?1",
@@ -220,6 +226,7 @@ impl WebStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Session>, WebStoreError> {
         let found = self
+            .store()
             .conn()
             .query_row(
                 "SELECT u.id, u.name, u.role, u.password_hash, u.active, s.csrf, s.expires_at
@@ -245,7 +252,7 @@ impl WebStore {
     }
 
     pub fn delete_session(&self, id_hash: &str) -> Result<(), WebStoreError> {
-        self.conn().execute(
+        self.store().conn().execute(
             "DELETE FROM web_sessions WHERE id_hash = ?1",
             params![id_hash],
         )?;
@@ -259,7 +266,7 @@ impl WebStore {
         ok: bool,
         now: DateTime<Utc>,
     ) -> Result<(), WebStoreError> {
-        self.conn().execute(
+        self.store().conn().execute(
             "INSERT INTO web_login_attempts (at, username, ip, ok) VALUES (?1, ?2, ?3, ?4)",
             params![time_text(now), username, ip, ok],
         )?;
@@ -273,8 +280,9 @@ impl WebStore {
         ip: &str,
         since: DateTime<Utc>,
     ) -> Result<(u32, u32), WebStoreError> {
-        let conn = self.conn();
-        let count = |column: &str, value: &str| -> Result<u32, rusqlite::Error> {
+        let store = self.store();
+        let conn = store.conn();
+        let count = |column: &str, value: &str| -> Result<u32, crate::state::DbError> {
             conn.query_row(
                 &format!(
                     "SELECT count(*) FROM web_login_attempts
@@ -295,7 +303,7 @@ impl WebStore {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), WebStoreError> {
-        self.conn().execute(
+        self.store().conn().execute(
             "INSERT INTO web_audit (at, username, ip, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![time_text(now), username, ip, action, detail],
         )?;
@@ -303,7 +311,8 @@ impl WebStore {
     }
 
     pub fn audit_recent(&self, limit: u32) -> Result<Vec<AuditRow>, WebStoreError> {
-        let conn = self.conn();
+        let store = self.store();
+        let conn = store.conn();
         let mut stmt = conn.prepare(
             "SELECT at, username, ip, action, detail FROM web_audit ORDER BY id DESC LIMIT ?1",
         )?;
@@ -329,10 +338,11 @@ impl WebStore {
         problems: &str,
         now: DateTime<Utc>,
     ) -> Result<i64, WebStoreError> {
-        let conn = self.conn();
-        conn.execute(
+        let store = self.store();
+        let conn = store.conn();
+        Ok(conn.query_row(
             "INSERT INTO web_uploads (at, username, original_name, stored_name, period, problems)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
             params![
                 time_text(now),
                 username,
@@ -341,8 +351,8 @@ impl WebStore {
                 period,
                 problems
             ],
-        )?;
-        Ok(conn.last_insert_rowid())
+            |row| row.get(0),
+        )?)
     }
 
     pub fn recent_uploads(&self, limit: u32) -> Result<Vec<Upload>, WebStoreError> {
@@ -371,9 +381,10 @@ impl WebStore {
     fn uploads_where(
         &self,
         condition: &str,
-        params: impl rusqlite::Params,
+        params: impl Params,
     ) -> Result<Vec<Upload>, WebStoreError> {
-        let conn = self.conn();
+        let store = self.store();
+        let conn = store.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, at, username, original_name, stored_name, period, problems
              FROM web_uploads WHERE {condition}"
@@ -395,7 +406,8 @@ impl WebStore {
     /// Every delivery with its attempts (newest first), optionally of one unit (by id, or a
     /// part of it).
     pub fn ledger(&self, unit: &str) -> Result<Vec<LedgerRow>, WebStoreError> {
-        let conn = self.conn();
+        let store = self.store();
+        let conn = store.conn();
         // The ledger's tables exist once the state database has been opened by the deliverer;
         // a fresh database has none yet, which is an empty ledger.
         if !table_exists(&conn, "deliveries")? {
@@ -426,7 +438,8 @@ impl WebStore {
     }
 
     pub fn register(&self) -> Result<Vec<RegisterRow>, WebStoreError> {
-        let conn = self.conn();
+        let store = self.store();
+        let conn = store.conn();
         if !table_exists(&conn, "register")? {
             return Ok(Vec::new());
         }
@@ -448,16 +461,16 @@ impl WebStore {
     }
 }
 
-fn table_exists(conn: &Connection, name: &str) -> Result<bool, rusqlite::Error> {
-    conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-        params![name],
-        |row| row.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
+fn table_exists(conn: &Conn<'_>, name: &str) -> Result<bool, crate::state::DbError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        Dialect::Postgres => "SELECT count(*) FROM pg_tables WHERE tablename = ?1",
+    };
+    conn.query_row(sql, params![name], |row| row.get::<_, i64>(0))
+        .map(|n| n > 0)
 }
 
-fn user_row(row: &rusqlite::Row<'_>) -> Result<User, rusqlite::Error> {
+fn user_row(row: &crate::state::Row) -> Result<User, crate::state::DbError> {
     let role: String = row.get(2)?;
     Ok(User {
         id: row.get(0)?,
@@ -472,12 +485,13 @@ fn user_row(row: &rusqlite::Row<'_>) -> Result<User, rusqlite::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::testing;
     use chrono::TimeZone;
 
     #[test]
     fn sessions_expire_and_end_when_the_role_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = WebStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let store = WebStore::new(testing::open(&dir.path().join("s.sqlite")).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
         store.add_user("lan", Role::Clerk, "h", t0).unwrap();
         assert!(matches!(
@@ -495,5 +509,77 @@ mod tests {
         store.update_user("lan", Role::Approver, true, t0).unwrap();
         assert!(store.session(&hash, t0).unwrap().is_none());
         assert_eq!(store.user("lan").unwrap().unwrap().role, Role::Approver);
+    }
+
+    #[test]
+    fn the_admin_pages_queries_read_back_what_was_written() {
+        let store = WebStore::new(testing::open_in_memory().unwrap());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
+        store.record_attempt("lan", "10.0.0.1", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.2", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.1", true, t0).unwrap();
+        let since = t0 - chrono::Duration::minutes(1);
+        assert_eq!(
+            store.failures_since("lan", "10.0.0.1", since).unwrap(),
+            (2, 1)
+        );
+        store
+            .audit("lan", "10.0.0.1", "tải lên", "kỳ 2024-h1", t0)
+            .unwrap();
+        let audit = store.audit_recent(10).unwrap();
+        assert_eq!((audit.len(), audit[0].action.as_str()), (1, "tải lên"));
+        let first = store
+            .add_upload("lan", "ky.xlsx", "a.xlsx", Some("2024-h1"), "", t0)
+            .unwrap();
+        let second = store
+            .add_upload("lan", "ky2.xlsx", "b.xlsx", Some("2024-h1"), "", t0)
+            .unwrap();
+        store
+            .add_upload("lan", "hong.xlsx", "c.xlsx", None, "lỗi", t0)
+            .unwrap();
+        assert!(second > first);
+        assert_eq!(store.recent_uploads(2).unwrap().len(), 2);
+        assert_eq!(store.periods().unwrap()[0].id, second);
+        assert_eq!(store.current_upload("2024-h1").unwrap().unwrap().id, second);
+        assert!(store.current_upload("2025-h1").unwrap().is_none());
+        // The ledger and register pages: empty, then with a delivery and a number.
+        assert!(store.ledger("").unwrap().is_empty());
+        {
+            let db = store.store();
+            let conn = db.conn();
+            conn.execute(
+                "INSERT INTO deliveries (issuer, period, document, recipient, state, planned_at,
+                 updated_at) VALUES ('u', '2024-h1', 'bao-cao', 'bqlda', 'pending', 'x', 'x')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO register (issuer, year, series, number, symbol, document_key,
+                 reserved_at) VALUES ('u', 2024, 'BC', 1, 'BC-UBND', 'k', 'x')",
+                [],
+            )
+            .unwrap();
+        }
+        let ledger = store.ledger("bql").unwrap();
+        assert_eq!((ledger.len(), ledger[0].attempt), (1, None));
+        assert!(store.ledger("xa").unwrap().is_empty());
+        assert_eq!(store.register().unwrap()[0].number, 1);
+        assert_eq!(store.users().unwrap().len(), 0);
+    }
+
+    /// The same tests on PostgreSQL.
+    #[test]
+    #[ignore = "needs PostgreSQL: run .ci/run"]
+    fn the_tests_on_postgres() {
+        testing::on_postgres(&[
+            (
+                "sessions_expire_and_end_when_the_role_changes",
+                sessions_expire_and_end_when_the_role_changes,
+            ),
+            (
+                "the_admin_pages_queries_read_back_what_was_written",
+                the_admin_pages_queries_read_back_what_was_written,
+            ),
+        ]);
     }
 }

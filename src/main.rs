@@ -719,7 +719,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let templates = templates.map(Templates::with_overrides).unwrap_or_default();
             let limits = config.map(|c| render_limits(&c.limits)).unwrap_or_default();
-            let backends = Backends::with_limits(&templates, format.into(), limits)?;
+            let pdf_from = config.map(|c| c.pdf_from).unwrap_or_default();
+            let backends = Backends::with_pdf_from(&templates, format.into(), limits, pdf_from)?;
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             if let Some(dir) = &dump_context {
                 dump_contexts(dir, &documents)?;
@@ -895,10 +896,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             .clone()
                             .map(Templates::with_overrides)
                             .unwrap_or_default();
-                        let backends = Backends::with_limits(
+                        let backends = Backends::with_pdf_from(
                             &templates,
                             Formats::Both,
                             render_limits(&config.limits),
+                            config.pdf_from,
                         )?;
                         let renderers = backends.renderers();
                         let env = IssueEnv {
@@ -995,7 +997,12 @@ fn send_command(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
+    let backends = Backends::with_pdf_from(
+        &templates,
+        Formats::Both,
+        render_limits(&config.limits),
+        config.pdf_from,
+    )?;
     let renderers = backends.renderers();
     // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
     // exits at once (the ledger then shows that message as unknown, never as lost).
@@ -1080,7 +1087,12 @@ fn on_drafts(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
+    let backends = Backends::with_pdf_from(
+        &templates,
+        Formats::Both,
+        render_limits(&config.limits),
+        config.pdf_from,
+    )?;
     let renderers = backends.renderers();
     let env = IssueEnv {
         store: &store,

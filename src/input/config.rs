@@ -13,7 +13,7 @@ use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
     Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
-    NumberingScheme, OrganisationKey, Secret, SecretRef, Security, Sender, SignerKey,
+    NumberingScheme, OrganisationKey, PdfFrom, Secret, SecretRef, Security, Sender, SignerKey,
     SigningSettings, Smtp, SmtpSettings, TemplateLimits, WebSettings, parse_timezone, period_path,
     same_person,
 };
@@ -49,6 +49,7 @@ const TOP_KEYS: &[&str] = &[
     "limits",
     "signing",
     "approval",
+    "pdf_from",
 ];
 const SIGNING_KEYS: &[&str] = &["organisation", "issuers", "signers", "tsa_url"];
 /// Where a key is, for the organisation and for each signer. `password` and `pin` are known
@@ -274,6 +275,14 @@ fn read_config(
         ],
     )
     .unwrap_or_default();
+    let pdf_from = choice(
+        r,
+        &top,
+        "pdf_from",
+        false,
+        &[("typst", PdfFrom::Typst), ("docx", PdfFrom::Docx)],
+    )
+    .unwrap_or_default();
     let smtp = match top.get("smtp") {
         Some(n) => read_smtp(r, n, env, &resolve),
         None => None,
@@ -328,6 +337,7 @@ fn read_config(
         limits,
         approval,
         signing,
+        pdf_from,
     })
 }
 

@@ -1,0 +1,87 @@
+//! The PDF made from the office's filled DOCX (`pdf_from = "docx"`): the DOCX the filler
+//! produces is read ([`read`]: the WordprocessingML subset administrative templates use) and
+//! written as Typst source ([`emit`]), then compiled by the same [`PdfEngine`] as the built-in
+//! templates, under the same limits, Decree-30 page check and PDF/A-2b export. An office that
+//! reworks a template's layout in Word gets that layout in its PDF without LibreOffice.
+
+pub mod emit;
+pub mod read;
+
+use std::collections::BTreeMap;
+
+use super::docx::DocxRenderer;
+use super::pdf::PdfEngine;
+use super::{PlannedDocument, RenderError, Renderer};
+
+/// A DOCX converted to Typst source, with what the conversion left out.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub source: String,
+    /// Word elements whose formatting the PDF does not carry (their words are kept), with counts.
+    pub ignored: BTreeMap<String, usize>,
+}
+
+impl Conversion {
+    /// "w:numPr ×3, w:shd ×1": the ignored elements, for a log line or a dump.
+    pub fn ignored_summary(&self) -> String {
+        self.ignored
+            .iter()
+            .map(|(name, n)| format!("{name} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Converts a filled DOCX to Typst source.
+pub fn convert(docx: &[u8]) -> Result<Conversion, read::ReadError> {
+    let model = read::read(docx)?;
+    Ok(Conversion {
+        source: emit::document(&model),
+        ignored: model.ignored,
+    })
+}
+
+/// The PDF backend of `pdf_from = "docx"`: fills the DOCX template, converts it, compiles it.
+pub struct DocxPdfRenderer {
+    docx: DocxRenderer,
+    engine: PdfEngine,
+}
+
+impl DocxPdfRenderer {
+    pub fn new(docx: DocxRenderer, engine: PdfEngine) -> Self {
+        Self { docx, engine }
+    }
+}
+
+impl Renderer for DocxPdfRenderer {
+    fn name(&self) -> &'static str {
+        "pdf"
+    }
+
+    fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+        let filled = self.docx.render(document)?;
+        let conversion = convert(&filled).map_err(|e| RenderError::Docx {
+            document: document.label(),
+            message: format!("không chuyển được DOCX sang PDF: {e}"),
+        })?;
+        if !conversion.ignored.is_empty() {
+            // Named, never silent: the words are in the PDF, this formatting is not.
+            tracing::warn!(
+                document = %document.label(),
+                ignored = %conversion.ignored_summary(),
+                "PDF từ DOCX: định dạng Word chưa chuyển được (chữ vẫn giữ)"
+            );
+        }
+        // The whole source, for an IT officer looking into a layout (RUST_LOG=debug).
+        tracing::debug!(document = %document.label(), source = %conversion.source, "PDF từ DOCX: mã Typst");
+        self.engine
+            .render_source(conversion.source, document.date)
+            .map_err(|error| RenderError::Pdf {
+                document: document.label(),
+                error,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -235,10 +235,11 @@ fn every_sample_document_from_its_docx_passes_the_page_check_and_keeps_the_docx_
             .unwrap_or_else(|e| panic!("{}: {e}", document.file_stem));
         assert!(bytes.starts_with(b"%PDF-"));
         let text = String::from_utf8_lossy(&bytes);
+        // PDF/A-2b, as the Typst templates' PDFs: typst-pdf writes and checks the profile.
         assert!(
-            text.contains("pdfaid:part") && text.contains("<pdfaid:part>2</pdfaid:part>")
-                || text.contains("pdfaid:part=\"2\""),
-            "{}: not PDF/A-2",
+            text.contains("<pdfaid:part>2</pdfaid:part>")
+                && text.contains("<pdfaid:conformance>B</pdfaid:conformance>"),
+            "{}: not PDF/A-2b",
             document.file_stem
         );
         let name = format!("{}.pdf", document.file_stem);
@@ -559,5 +560,23 @@ fn a_docx_template_edited_and_saved_by_libreoffice_renders_with_the_edit() {
     assert!(
         out.contains("12 PDFs, 0 Decree-30 layout problems"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_signed_document_is_refused_rather_than_sent_without_its_signature_image() {
+    let mut documents = sample();
+    let notice = &mut documents[1];
+    notice.images.push(vanban::render::TemplateImage {
+        path: "/chu-ky.png".into(),
+        bytes: std::sync::Arc::from(&b"\x89PNG"[..]),
+    });
+    let error = renderer(&Templates::builtin())
+        .render(notice)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("chữ ký") && error.contains("pdf_from = \"typst\""),
+        "{error}"
     );
 }

@@ -59,6 +59,17 @@ impl Renderer for DocxPdfRenderer {
     }
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
+        // The signature and seal images of a signed document are drawn by the Typst templates
+        // only; a PDF from the DOCX would leave without them. Refused before anything is made.
+        if !document.images.is_empty() {
+            return Err(RenderError::Docx {
+                document: document.label(),
+                message:
+                    "pdf_from = \"docx\" chưa vẽ được hình chữ ký và con dấu của văn bản ký số; \
+                          khi ký số, đặt pdf_from = \"typst\" trong vanban.toml"
+                        .into(),
+            });
+        }
         let filled = self.docx.render(document)?;
         let conversion = convert(&filled).map_err(|e| RenderError::Docx {
             document: document.label(),

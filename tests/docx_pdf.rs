@@ -242,6 +242,13 @@ fn every_sample_document_from_its_docx_passes_the_page_check_and_keeps_the_docx_
             "{}: not PDF/A-2b",
             document.file_stem
         );
+        // The title in the metadata, as the Typst templates set it (the XMP packet is stored
+        // uncompressed; the page text is not, so only the metadata can match here).
+        assert!(
+            text.contains(&document.context.excerpt),
+            "{}: no title",
+            document.file_stem
+        );
         let name = format!("{}.pdf", document.file_stem);
         assert_same_words(
             &document.file_stem,

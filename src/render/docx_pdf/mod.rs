@@ -85,8 +85,15 @@ impl Renderer for DocxPdfRenderer {
         }
         // The whole source, for an IT officer looking into a layout (RUST_LOG=debug).
         tracing::debug!(document = %document.label(), source = %conversion.source, "PDF từ DOCX: mã Typst");
+        // The PDF's title and author, as the Typst templates set them (nd30.typ).
+        let source = format!(
+            "#set document(title: {}, author: {})\n{}",
+            emit::string(&document.context.excerpt),
+            emit::string(&document.context.issuer.name),
+            conversion.source
+        );
         self.engine
-            .render_source(conversion.source, document.date)
+            .render_source(source, document.date)
             .map_err(|error| RenderError::Pdf {
                 document: document.label(),
                 error,

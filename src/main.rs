@@ -751,6 +751,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", path.display());
             }
             println!("Đã tạo {} tệp trong {}.", written.len(), dir.display());
+            for note in backends.notes() {
+                eprintln!("Lưu ý: {note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {

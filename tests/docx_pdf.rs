@@ -508,20 +508,7 @@ fn a_docx_template_edited_and_saved_by_libreoffice_renders_with_the_edit() {
         std::fs::write(exported.join("docx").join(name), again).unwrap();
     }
     // Rendered by the binary with pdf_from = "docx" in vanban.toml.
-    let config = tmp.path().join("vanban.toml");
-    let base = std::fs::read_to_string(root().join("samples/vanban.toml")).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "pdf_from = \"docx\"\n{}",
-            base.replace(
-                "directory.toml",
-                root().join("samples/directory.toml").to_str().unwrap()
-            )
-            .replace("\"../out\"", "\"out\"")
-        ),
-    )
-    .unwrap();
+    let config = docx_config(tmp.path());
     let out = run(
         env!("CARGO_BIN_EXE_vanban"),
         &[
@@ -537,6 +524,8 @@ fn a_docx_template_edited_and_saved_by_libreoffice_renders_with_the_edit() {
     );
     let pdf = tmp.path().join("out/2024-h1/02-thong-bao-ket-luan.pdf");
     assert!(pdf.exists(), "{out}");
+    // Everything LibreOffice wrote is understood: no note of formatting left out.
+    assert!(!out.contains("chưa thể hiện được"), "{out}");
     let words = pdf_words(&std::fs::read(&pdf).unwrap(), tmp.path(), "check.pdf").join(" ");
     assert!(words.contains(EDITED_SENTENCE), "{words}");
     // Centred: the line's middle is the text area's middle (30 mm and 15 mm margins).
@@ -586,4 +575,72 @@ fn a_signed_document_is_refused_rather_than_sent_without_its_signature_image() {
         error.contains("chữ ký") && error.contains("pdf_from = \"typst\""),
         "{error}"
     );
+}
+
+/// A vanban.toml for the sample with `pdf_from = "docx"`, in `dir`.
+fn docx_config(dir: &Path) -> PathBuf {
+    let config = dir.join("vanban.toml");
+    let base = std::fs::read_to_string(root().join("samples/vanban.toml")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "pdf_from = \"docx\"\n{}",
+            base.replace(
+                "directory.toml",
+                root().join("samples/directory.toml").to_str().unwrap()
+            )
+            .replace("\"../out\"", "\"out\"")
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn render_names_the_word_formatting_the_pdf_could_not_carry_and_keeps_its_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exported = tmp.path().join("templates");
+    run(
+        env!("CARGO_BIN_EXE_vanban"),
+        &["templates", "export", exported.to_str().unwrap()],
+    );
+    let notice = exported.join("docx/conclusion-notice.docx");
+    let edited = edit_part(
+        &std::fs::read(&notice).unwrap(),
+        "word/document.xml",
+        |xml| {
+            let end = xml.rfind("./.").unwrap();
+            let at = xml[..end].rfind("<w:p>").unwrap();
+            let numbered = "<w:p><w:pPr><w:numPr><w:ilvl w:val=\"0\"/><w:numId w:val=\"1\"/></w:numPr></w:pPr><w:r><w:rPr><w:highlight w:val=\"yellow\"/></w:rPr><w:t>Câu đánh số tự động, tô vàng.</w:t></w:r></w:p>";
+            format!("{}{numbered}{}", &xml[..at], &xml[at..])
+        },
+    );
+    std::fs::write(&notice, edited).unwrap();
+    let config = docx_config(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args([
+            "render",
+            root().join("samples/dam-ha-2024-h1.toml").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--templates",
+            exported.to_str().unwrap(),
+            "--only",
+            "conclusion-notice",
+            "--format",
+            "pdf",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Lưu ý: ")
+            && stderr.contains("conclusion-notice.docx: PDF làm từ DOCX chưa thể hiện được")
+            && stderr.contains("w:highlight ×1, w:numPr ×1"),
+        "{stderr}"
+    );
+    let pdf = std::fs::read(tmp.path().join("out/2024-h1/02-thong-bao-ket-luan.pdf")).unwrap();
+    let words = pdf_words(&pdf, tmp.path(), "check.pdf").join(" ");
+    assert!(words.contains("Câu đánh số tự động, tô vàng."), "{words}");
 }

@@ -154,6 +154,11 @@ pub trait Renderer: Sync {
     /// "pdf", "docx": also the file extension.
     fn name(&self) -> &'static str;
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError>;
+    /// What the clerk should know about the files rendered so far (Vietnamese lines), e.g. the
+    /// Word formatting a PDF made from the DOCX could not carry. Most renderers have none.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 pub struct PdfRenderer {
@@ -289,6 +294,11 @@ impl Backends {
             Formats::Pdf => None,
         };
         Ok(Self { pdf, docx })
+    }
+
+    /// Every renderer's [`Renderer::notes`], for the end of a batch.
+    pub fn notes(&self) -> Vec<String> {
+        self.renderers().iter().flat_map(|r| r.notes()).collect()
     }
 
     /// The renderers, PDF first.

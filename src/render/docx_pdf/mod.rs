@@ -45,17 +45,37 @@ pub fn convert(docx: &[u8]) -> Result<Conversion, read::ReadError> {
 pub struct DocxPdfRenderer {
     docx: DocxRenderer,
     engine: PdfEngine,
+    /// The elements every conversion so far left out, by template: for the note at the end of
+    /// a batch (`render` prints it; the service logs each document's).
+    ignored: std::sync::Mutex<BTreeMap<String, BTreeMap<String, usize>>>,
 }
 
 impl DocxPdfRenderer {
     pub fn new(docx: DocxRenderer, engine: PdfEngine) -> Self {
-        Self { docx, engine }
+        Self {
+            docx,
+            engine,
+            ignored: Default::default(),
+        }
     }
 }
 
 impl Renderer for DocxPdfRenderer {
     fn name(&self) -> &'static str {
         "pdf"
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let all = self.ignored.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .map(|(template, counts)| {
+                let list: Vec<String> = counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+                format!(
+                    "{template}: PDF làm từ DOCX chưa thể hiện được định dạng Word sau (chữ vẫn đủ): {}",
+                    list.join(", ")
+                )
+            })
+            .collect()
     }
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
@@ -76,6 +96,13 @@ impl Renderer for DocxPdfRenderer {
             message: format!("không chuyển được DOCX sang PDF: {e}"),
         })?;
         if !conversion.ignored.is_empty() {
+            let template = self.docx.template(document.kind).name().to_string();
+            let mut all = self.ignored.lock().unwrap_or_else(|e| e.into_inner());
+            let counts = all.entry(template).or_default();
+            for (name, n) in &conversion.ignored {
+                *counts.entry(name.clone()).or_default() += n;
+            }
+            drop(all);
             // Named, never silent: the words are in the PDF, this formatting is not.
             tracing::warn!(
                 document = %document.label(),

@@ -655,7 +655,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     None => Formats::Pdf,
                 };
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-                let backends = Backends::new(&templates, formats)?;
+                // The PDF checked is the one `render` would make: from the DOCX if the config says so.
+                let pdf_from = match &config {
+                    Some(path) => input::config::load_without_secrets(path)?.pdf_from,
+                    None => render::PdfFrom::Typst,
+                };
+                let backends = Backends::with_pdf_from(
+                    &templates,
+                    formats,
+                    render::Limits::default(),
+                    pdf_from,
+                )?;
                 let documents = render::plan(&p, None, &|_, _| None);
                 // A template's mistake fails every document the same way: said once.
                 let mut said = std::collections::BTreeSet::new();
@@ -676,6 +686,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         period.display(),
                         documents.len()
                     );
+                }
+                for note in backends.notes() {
+                    eprintln!("Lưu ý: {note}");
                 }
             }
             if failed {

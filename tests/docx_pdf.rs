@@ -643,4 +643,28 @@ fn render_names_the_word_formatting_the_pdf_could_not_carry_and_keeps_its_words(
     let pdf = std::fs::read(tmp.path().join("out/2024-h1/02-thong-bao-ket-luan.pdf")).unwrap();
     let words = pdf_words(&pdf, tmp.path(), "check.pdf").join(" ");
     assert!(words.contains("Câu đánh số tự động, tô vàng."), "{words}");
+    // `check --render` with the same config checks the PDF render would make, and says the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args([
+            "check",
+            root().join("samples/dam-ha-2024-h1.toml").to_str().unwrap(),
+            "--render",
+            "--config",
+            config.to_str().unwrap(),
+            "--templates",
+            exported.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("12 văn bản đúng thể thức Nghị định 30/2020/NĐ-CP.")
+            && text.contains("w:highlight ×1, w:numPr ×1"),
+        "{text}"
+    );
 }

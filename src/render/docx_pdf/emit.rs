@@ -77,7 +77,7 @@ pub fn document(model: &Model) -> String {
     let header_blocks = |blocks: &[Block]| {
         let mut s = String::new();
         for b in blocks {
-            block(&mut s, b, model.base_size);
+            block(&mut s, b, model.base_size, false);
         }
         s
     };
@@ -111,18 +111,20 @@ pub fn document(model: &Model) -> String {
     out.push_str(
         "#set par(spacing: 0pt, leading: 0pt, justify: false, first-line-indent: 0pt, hanging-indent: 0pt)\n#set block(spacing: 0pt)\n",
     );
+    // Each block in a code block of its own: what follows a `;` in markup would be text.
     for b in &model.body {
-        out.push('#');
-        block(&mut out, b, model.base_size);
-        out.push('\n');
+        out.push_str("#{ ");
+        block(&mut out, b, model.base_size, true);
+        out.push_str(" }\n");
     }
     out
 }
 
-/// One block as a Typst code expression (no leading `#`), followed by `;`.
-fn block(out: &mut String, b: &Block, base: f64) {
+/// One block as Typst code statements, followed by `;`. `top`: in the page's flow, where a
+/// page may break (not in a table cell or the header).
+fn block(out: &mut String, b: &Block, base: f64, top: bool) {
     match b {
-        Block::Paragraph(p) => paragraph(out, p, base),
+        Block::Paragraph(p) => paragraph(out, p, base, top),
         Block::Table(t) => table(out, t, base),
     }
     out.push(';');
@@ -144,10 +146,10 @@ fn empty_height(line: LineSpacing, size: f64) -> f64 {
     }
 }
 
-fn paragraph(out: &mut String, p: &Paragraph, _base: f64) {
+fn paragraph(out: &mut String, p: &Paragraph, _base: f64, top: bool) {
     let props = &p.props;
     let first_x = props.left - props.hanging;
-    if props.page_break_before {
+    if props.page_break_before && top {
         out.push_str("pagebreak(weak: true); ");
     }
     let _ = write!(
@@ -213,7 +215,8 @@ fn paragraph(out: &mut String, p: &Paragraph, _base: f64) {
     }
     out.push('}');
     out.push(')');
-    if p.content.iter().any(|i| matches!(i, Inline::PageBreak)) {
+    // A page break inside a paragraph breaks the page after it (Typst breaks between blocks).
+    if top && p.content.iter().any(|i| matches!(i, Inline::PageBreak)) {
         out.push_str("; pagebreak(weak: true)");
     }
 }
@@ -270,9 +273,14 @@ fn table(out: &mut String, t: &Table, base: f64) {
     };
     let b = t.borders;
     let [mt, mr, mb, ml] = t.cell_margins;
+    let place = match t.align {
+        Align::Left | Align::Justify => "left",
+        Align::Center => "center",
+        Align::Right => "right",
+    };
     let _ = write!(
         out,
-        "block(width: 100%, inset: (left: {}), table(columns: {columns}, inset: (top: {}, right: {}, bottom: {}, left: {}), stroke: (x, y) => (left: if x == 0 {{ {} }} else {{ {} }}, top: if y == 0 {{ {} }} else {{ {} }}), ",
+        "block(width: 100%, inset: (left: {}), align({place}, table(columns: {columns}, inset: (top: {}, right: {}, bottom: {}, left: {}), stroke: (x, y) => (left: if x == 0 {{ {} }} else {{ {} }}, top: if y == 0 {{ {} }} else {{ {} }}), ",
         pt(t.indent),
         pt(mt),
         pt(mr),
@@ -315,7 +323,7 @@ fn table(out: &mut String, t: &Table, base: f64) {
             pt(width)
         );
     }
-    out.push_str("))");
+    out.push_str(")))");
 }
 
 fn cell(out: &mut String, c: &Cell, cant_split: bool, base: f64) {
@@ -338,13 +346,31 @@ fn cell(out: &mut String, c: &Cell, cant_split: bool, base: f64) {
     } else {
         format!("stroke: ({}), ", sides.join(", "))
     };
+    let mut extra = cell_stroke;
+    if c.margins.iter().any(Option::is_some) {
+        let [top, right, bottom, left] = c.margins;
+        let sides: Vec<String> = [
+            ("top", top),
+            ("right", right),
+            ("bottom", bottom),
+            ("left", left),
+        ]
+        .into_iter()
+        .filter_map(|(side, v)| v.map(|v| format!("{side}: {}", pt(v))))
+        .collect();
+        let _ = write!(extra, "inset: ({}), ", sides.join(", "));
+    }
+    if let Some(fill) = &c.fill {
+        // Six hex digits, checked when read.
+        let _ = write!(extra, "fill: rgb(\"#{fill}\"), ");
+    }
     let _ = write!(
         out,
-        "table.cell(colspan: {}, rowspan: {}, align: {valign}, breakable: {}, {cell_stroke}{{ ",
+        "table.cell(colspan: {}, rowspan: {}, align: {valign}, breakable: {}, {extra}{{ ",
         c.colspan, c.rowspan, !cant_split
     );
     for b in &c.blocks {
-        block(out, b, base);
+        block(out, b, base, false);
         out.push(' ');
     }
     out.push_str("}), ");

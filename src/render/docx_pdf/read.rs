@@ -312,6 +312,10 @@ pub struct CellBorders {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     pub borders: CellBorders,
+    /// The cell's own margins (`w:tcMar`: top, right, bottom, left), over the table's.
+    pub margins: [Option<f64>; 4],
+    /// Background (`w:shd` fill), as "RRGGBB".
+    pub fill: Option<String>,
     pub colspan: usize,
     pub rowspan: usize,
     pub valign: VAlign,
@@ -334,6 +338,8 @@ pub struct Table {
     pub borders: TableBorders,
     /// Cell margins (top, right, bottom, left), points.
     pub cell_margins: [f64; 4],
+    /// The table's place between the margins (`w:jc`): left (after the indent), centre, right.
+    pub align: Align,
     pub rows: Vec<Row>,
 }
 
@@ -482,7 +488,6 @@ const SILENT: &[&str] = &[
     "w:widowControl",
     "w:snapToGrid",
     "w:kern",
-    "w:color",
     "w:autoSpaceDE",
     "w:autoSpaceDN",
     "w:adjustRightInd",
@@ -506,8 +511,6 @@ const SILENT: &[&str] = &[
     "w:footerReference",
     "w:titlePg",
     "w:bidi",
-    "w:shd",
-    "w:jc",
     "w:tblCellSpacing",
     "w:tblOverlap",
     "w:suppressAutoHyphens",
@@ -601,6 +604,11 @@ impl Reader<'_> {
                 "w:keepNext" => p.keep_next = e.on(),
                 "w:keepLines" => p.keep_lines = e.on(),
                 "w:pageBreakBefore" => p.page_break_before = e.on(),
+                "w:shd" => {
+                    if fill(e).is_some() {
+                        self.ignore("w:shd (nền của đoạn)");
+                    }
+                }
                 "w:pBdr" => {
                     for side in e.elements() {
                         let rule = border(side);
@@ -647,6 +655,16 @@ impl Reader<'_> {
                 "w:sz" => {
                     if let Some(v) = e.num("w:val") {
                         r.size = v / 2.0;
+                    }
+                }
+                "w:color" => {
+                    if !matches!(e.attr("w:val"), None | Some("auto" | "000000")) {
+                        self.ignore("w:color (chữ in màu đen)");
+                    }
+                }
+                "w:shd" => {
+                    if fill(e).is_some() {
+                        self.ignore("w:shd (nền của chữ)");
                     }
                 }
                 "w:vertAlign" => {
@@ -876,12 +894,20 @@ impl Reader<'_> {
             borders: TableBorders::default(),
             // Word's defaults: 0.19 cm left and right, nothing above and below.
             cell_margins: [0.0, 5.4, 0.0, 5.4],
+            align: Align::Left,
             rows: Vec::new(),
         };
         for pr in chain.iter().filter_map(|s| s.tblpr.as_ref()).chain(tblpr) {
             for e in pr.elements() {
                 match e.name.as_str() {
                     "w:tblInd" => table.indent = twips(e.num("w:w").unwrap_or(0.0)),
+                    "w:jc" => {
+                        table.align = match e.attr("w:val") {
+                            Some("center") => Align::Center,
+                            Some("right" | "end") => Align::Right,
+                            _ => Align::Left,
+                        }
+                    }
                     "w:tblBorders" => {
                         for side in e.elements() {
                             let width = border(side).map(|(w, _)| w);
@@ -948,6 +974,8 @@ impl Reader<'_> {
                 }
                 let mut cell = Cell {
                     borders: CellBorders::default(),
+                    margins: [None; 4],
+                    fill: None,
                     colspan: 1,
                     rowspan: 1,
                     valign: VAlign::Top,
@@ -976,6 +1004,19 @@ impl Reader<'_> {
                             "w:vMerge" => {
                                 merge = Some(e.attr("w:val") == Some("restart"));
                             }
+                            "w:tcMar" => {
+                                for side in e.elements() {
+                                    let v = Some(twips(side.num("w:w").unwrap_or(0.0)));
+                                    match side.name.as_str() {
+                                        "w:top" => cell.margins[0] = v,
+                                        "w:right" | "w:end" => cell.margins[1] = v,
+                                        "w:bottom" => cell.margins[2] = v,
+                                        "w:left" | "w:start" => cell.margins[3] = v,
+                                        other => self.ignore(&format!("w:tcMar/{other}")),
+                                    }
+                                }
+                            }
+                            "w:shd" => cell.fill = fill(e),
                             "w:vAlign" => {
                                 cell.valign = match e.attr("w:val") {
                                     Some("center") => VAlign::Center,
@@ -1067,6 +1108,13 @@ fn all_text(e: &Element, out: &mut String) {
             all_text(child, out);
         }
     }
+}
+
+/// A shading's fill colour ("RRGGBB"), or None for none, auto or white.
+fn fill(shd: &Element) -> Option<String> {
+    let colour = shd.attr("w:fill")?;
+    let valid = colour.len() == 6 && colour.chars().all(|c| c.is_ascii_hexdigit());
+    (valid && !colour.eq_ignore_ascii_case("FFFFFF")).then(|| colour.to_ascii_uppercase())
 }
 
 /// A border side's (stroke width, distance) in points, or None for no line.

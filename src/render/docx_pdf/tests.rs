@@ -104,10 +104,10 @@ fn unknown_elements_keep_their_words_and_are_named() {
 
 #[test]
 fn tables_keep_grid_widths_borders_and_merged_cells() {
-    let body = r#"<w:tbl><w:tblPr><w:tblInd w:w="-108" w:type="dxa"/><w:tblBorders><w:top w:val="single" w:sz="4"/><w:insideH w:val="single" w:sz="8"/><w:insideV w:val="nil"/></w:tblBorders></w:tblPr>
+    let body = r#"<w:tbl><w:tblPr><w:jc w:val="center"/><w:tblInd w:w="-108" w:type="dxa"/><w:tblBorders><w:top w:val="single" w:sz="4"/><w:insideH w:val="single" w:sz="8"/><w:insideV w:val="nil"/></w:tblBorders></w:tblPr>
         <w:tblGrid><w:gridCol w:w="2000"/><w:gridCol w:w="3000"/><w:gridCol w:w="1000"/></w:tblGrid>
         <w:tr><w:trPr><w:tblHeader/></w:trPr><w:tc><w:tcPr><w:gridSpan w:val="2"/></w:tcPr><w:p><w:r><w:t>AB</w:t></w:r></w:p></w:tc><w:tc><w:tcPr><w:vMerge w:val="restart"/><w:vAlign w:val="center"/></w:tcPr><w:p><w:r><w:t>C</w:t></w:r></w:p></w:tc></w:tr>
-        <w:tr><w:tc><w:p><w:r><w:t>1</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>2</w:t></w:r></w:p></w:tc><w:tc><w:tcPr><w:vMerge/></w:tcPr><w:p/></w:tc></w:tr></w:tbl>"#;
+        <w:tr><w:tc><w:tcPr><w:tcMar><w:left w:w="40" w:type="dxa"/></w:tcMar><w:shd w:val="clear" w:fill="d9d9d9"/></w:tcPr><w:p><w:r><w:rPr><w:color w:val="FF0000"/></w:rPr><w:t>1</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>2</w:t></w:r></w:p></w:tc><w:tc><w:tcPr><w:vMerge/></w:tcPr><w:p/></w:tc></w:tr></w:tbl>"#;
     let model = read(&docx(body, None)).unwrap();
     let Block::Table(t) = &model.body[0] else {
         panic!()
@@ -135,6 +135,23 @@ fn tables_keep_grid_widths_borders_and_merged_cells() {
     assert!(source.contains("table.header(repeat: true, "), "{source}");
     assert!(source.contains("colspan: 2"), "{source}");
     assert!(source.contains("rowspan: 2, align: horizon"), "{source}");
+    assert!(source.contains("align(center, table("), "{source}");
+    assert!(
+        source.contains("inset: (left: 2.00pt), fill: rgb(\"#D9D9D9\")"),
+        "{source}"
+    );
+    assert!(
+        model.ignored.contains_key("w:color (chữ in màu đen)"),
+        "{:?}",
+        model.ignored
+    );
+    // And it compiles (the page check is off: a bare table is no Decree-30 page).
+    let mut engine = PdfEngine::new(&crate::render::templates::Templates::builtin()).unwrap();
+    engine.set_page_check(false);
+    let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+    engine
+        .render_source(source, today)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -177,4 +194,46 @@ fn a_file_that_is_not_a_docx_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("word/document.xml"), "{error}");
+}
+
+#[test]
+fn every_kind_of_run_and_paragraph_compiles() {
+    let body = r#"<w:p><w:pPr><w:pageBreakBefore/><w:pBdr><w:top w:val="single" w:sz="6" w:space="1"/><w:bottom w:val="double" w:sz="4" w:space="2"/><w:left w:val="single"/></w:pBdr><w:spacing w:line="300" w:lineRule="exact"/><w:ind w:left="100" w:hanging="400"/><w:jc w:val="right"/><w:keepLines/></w:pPr>
+        <w:r><w:rPr><w:u w:val="single"/><w:strike/></w:rPr><w:t>gạch</w:t></w:r><w:r><w:rPr><w:vertAlign w:val="superscript"/></w:rPr><w:t>2</w:t></w:r><w:r><w:rPr><w:vertAlign w:val="subscript"/></w:rPr><w:t>x</w:t></w:r>
+        <w:r><w:tab/><w:t>sau tab</w:t><w:br/><w:t>dòng mới</w:t><w:br w:type="page"/><w:t>trang mới</w:t><w:noBreakHyphen/><w:sym w:font="Symbol" w:char="2022"/></w:r></w:p>
+        <w:p><w:pPr><w:spacing w:line="200" w:lineRule="atLeast"/></w:pPr></w:p>"#;
+    let conversion = convert(&docx(body, None)).unwrap();
+    assert!(
+        conversion.ignored.contains_key("w:pBdr/w:left"),
+        "{:?}",
+        conversion.ignored
+    );
+    for piece in [
+        "strike(underline(text(",
+        "super(text(",
+        "sub(text(",
+        "linebreak()",
+        "pagebreak(weak: true)",
+        "h(36.00pt)",
+    ] {
+        assert!(
+            conversion.source.contains(piece),
+            "{piece}: {}",
+            conversion.source
+        );
+    }
+    // No statement leaks into the markup as text: every block line is a code block.
+    for line in conversion
+        .source
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#set"))
+    {
+        assert!(line.starts_with("#{ ") && line.ends_with(" }"), "{line}");
+    }
+    let mut engine = PdfEngine::new(&crate::render::templates::Templates::builtin()).unwrap();
+    engine.set_page_check(false);
+    let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap();
+    engine
+        .render_source(conversion.source, today)
+        .unwrap_or_else(|e| panic!("{e}"));
 }

@@ -1098,6 +1098,13 @@ fn push_text(out: &mut Vec<Inline>, text: &str, props: &RunProps) {
 
 /// Every w:t under an element, for the words of an element the converter does not know.
 fn all_text(e: &Element, out: &mut String) {
+    if e.name == "mc:AlternateContent" {
+        // The same content twice (a modern choice and a fallback): its words once.
+        if let Some(choice) = e.elements().next() {
+            all_text(choice, out);
+        }
+        return;
+    }
     for child in e.elements() {
         if child.name == "w:t" {
             out.push_str(&child.text());

@@ -68,7 +68,8 @@ fn unknown_elements_keep_their_words_and_are_named() {
         <w:hyperlink r:id="x"><w:r><w:t>liên kết</w:t></w:r></w:hyperlink>
         <w:r><w:rPr><w:highlight w:val="yellow"/></w:rPr><w:t> tô</w:t></w:r>
         <w:lạ><w:r><w:t> lạ</w:t></w:r></w:lạ>
-        <w:del><w:r><w:delText>đã xoá</w:delText></w:r></w:del></w:p>
+        <w:del><w:r><w:delText>đã xoá</w:delText></w:r></w:del>
+        <w:r><mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"><mc:Choice Requires="wps"><w:drawing><w:txbxContent><w:p><w:r><w:t> hộp</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t> hộp</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>
         <w:altChunk r:id="y"/>"#;
     let conversion = convert(&docx(body, None)).unwrap();
     for name in [
@@ -97,8 +98,8 @@ fn unknown_elements_keep_their_words_and_are_named() {
         })
         .collect();
     assert_eq!(
-        text, "Trước liên kết tô lạ",
-        "deleted text stays out, the rest stays in"
+        text, "Trước liên kết tô lạ hộp",
+        "deleted text stays out, the rest stays in, a text box's words once"
     );
 }
 

@@ -732,7 +732,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     None => Formats::Pdf,
                 };
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-                let backends = Backends::new(&templates, formats)?;
+                // The PDF checked is the one `render` would make: from the DOCX if the config says so.
+                let pdf_from = match &config {
+                    Some(path) => input::config::load_without_secrets(path)?.pdf_from,
+                    None => render::PdfFrom::Typst,
+                };
+                let backends = Backends::with_pdf_from(
+                    &templates,
+                    formats,
+                    render::Limits::default(),
+                    pdf_from,
+                )?;
                 let documents = render::plan(&p, None, &|_, _| None);
                 // A template's mistake fails every document the same way: said once.
                 let mut said = std::collections::BTreeSet::new();
@@ -753,6 +763,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         period.display(),
                         documents.len()
                     );
+                }
+                for note in backends.notes() {
+                    eprintln!("Lưu ý: {note}");
                 }
             }
             if failed {
@@ -796,7 +809,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let templates = templates.map(Templates::with_overrides).unwrap_or_default();
             let limits = config.map(|c| render_limits(&c.limits)).unwrap_or_default();
-            let backends = Backends::with_limits(&templates, format.into(), limits)?;
+            let pdf_from = config.map(|c| c.pdf_from).unwrap_or_default();
+            let backends = Backends::with_pdf_from(&templates, format.into(), limits, pdf_from)?;
             let documents = render::plan(&period_data, only.map(Into::into), &|_, _| None);
             if let Some(dir) = &dump_context {
                 dump_contexts(dir, &documents, &templates)?;
@@ -827,6 +841,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", path.display());
             }
             println!("Đã tạo {} tệp trong {}.", written.len(), dir.display());
+            for note in backends.notes() {
+                eprintln!("Lưu ý: {note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {
@@ -970,10 +987,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             .clone()
                             .map(Templates::with_overrides)
                             .unwrap_or_default();
-                        let backends = Backends::with_limits(
+                        let backends = Backends::with_pdf_from(
                             &templates,
                             Formats::Both,
                             render_limits(&config.limits),
+                            config.pdf_from,
                         )?;
                         let renderers = backends.renderers();
                         let env = IssueEnv {
@@ -1073,7 +1091,12 @@ fn send_command(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
+    let backends = Backends::with_pdf_from(
+        &templates,
+        Formats::Both,
+        render_limits(&config.limits),
+        config.pdf_from,
+    )?;
     let renderers = backends.renderers();
     // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
     // exits at once (the ledger then shows that message as unknown, never as lost).
@@ -1158,7 +1181,12 @@ fn on_drafts(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::with_limits(&templates, Formats::Both, render_limits(&config.limits))?;
+    let backends = Backends::with_pdf_from(
+        &templates,
+        Formats::Both,
+        render_limits(&config.limits),
+        config.pdf_from,
+    )?;
     let renderers = backends.renderers();
     let env = IssueEnv {
         store: &store,

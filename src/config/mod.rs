@@ -224,6 +224,18 @@ pub struct Config {
     pub service: ServiceSettings,
     /// `[signing]`; None: documents leave unsigned.
     pub signing: Option<SigningSettings>,
+    /// `pdf_from`: what the PDF is made from.
+    pub pdf_from: PdfFrom,
+}
+
+/// `pdf_from`: the PDF from the built-in (or office's) Typst templates, or from the office's
+/// filled DOCX converted through Typst (render/docx_pdf), for an office that lays out its
+/// documents in Word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PdfFrom {
+    #[default]
+    Typst,
+    Docx,
 }
 
 impl Config {

@@ -13,7 +13,7 @@ use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
     Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
-    NumberingScheme, OrganisationKey, PostgresUrl, Secret, SecretRef, Security, Sender,
+    NumberingScheme, OrganisationKey, PdfFrom, PostgresUrl, Secret, SecretRef, Security, Sender,
     ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings, StateLocation, TemplateLimits,
     WebSettings, parse_timezone, period_path, same_issuer, same_person,
 };
@@ -51,6 +51,7 @@ const TOP_KEYS: &[&str] = &[
     "signing",
     "approval",
     "service",
+    "pdf_from",
 ];
 const SIGNING_KEYS: &[&str] = &["organisation", "issuers", "signers", "tsa_url"];
 /// Where a key is, for the organisation and for each signer. `password` and `pin` are known
@@ -277,6 +278,14 @@ fn read_config(
         ],
     )
     .unwrap_or_default();
+    let pdf_from = choice(
+        r,
+        &top,
+        "pdf_from",
+        false,
+        &[("typst", PdfFrom::Typst), ("docx", PdfFrom::Docx)],
+    )
+    .unwrap_or_default();
     let smtp = match top.get("smtp") {
         Some(n) => read_smtp(r, n, env, &resolve),
         None => None,
@@ -364,6 +373,7 @@ fn read_config(
         approval,
         service,
         signing,
+        pdf_from,
     })
 }
 

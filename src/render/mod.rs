@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod docx;
+pub mod docx_pdf;
 pub mod fit;
 pub mod page_check;
 pub mod parity;
@@ -20,6 +21,7 @@ pub use docx::DocxRenderer;
 use pdf::{PdfEngine, PdfError, PdfLimits};
 use templates::write_atomically;
 
+pub use crate::config::PdfFrom;
 use crate::model::{DocumentKind, Half, Period};
 
 /// One document to produce: its kind, addressee (letters) and context.
@@ -161,6 +163,12 @@ pub trait Renderer: Sync {
     fn text(&self, _document: &PlannedDocument) -> Result<Option<String>, RenderError> {
         Ok(None)
     }
+
+    /// What the clerk should know about the files rendered so far (Vietnamese lines), e.g. the
+    /// Word formatting a PDF made from the DOCX could not carry. Most renderers have none.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 pub struct PdfRenderer {
@@ -265,7 +273,7 @@ impl Limits {
 /// The output backends, built once (fonts loaded, templates parsed) and shared by every
 /// document the process renders: the CLI, `send` and the scheduled service use the same set.
 pub struct Backends {
-    pdf: Option<PdfRenderer>,
+    pdf: Option<Box<dyn Renderer + Send>>,
     docx: Option<DocxRenderer>,
 }
 
@@ -280,14 +288,31 @@ impl Backends {
         formats: Formats,
         limits: Limits,
     ) -> Result<Self, BackendError> {
+        Self::with_pdf_from(templates, formats, limits, PdfFrom::Typst)
+    }
+
+    /// [`with_limits`](Self::with_limits), the PDF made as the config's `pdf_from` says: by the
+    /// Typst templates, or from the office's filled DOCX (render/docx_pdf).
+    pub fn with_pdf_from(
+        templates: &templates::Templates,
+        formats: Formats,
+        limits: Limits,
+        pdf_from: PdfFrom,
+    ) -> Result<Self, BackendError> {
         // The wording both formats read, checked first: its mistake is the office's wording
         // file's, not a template's.
         wording::Wording::load(templates).map_err(|e| BackendError::Wording(Box::new(e)))?;
-        let pdf = match formats {
+        let pdf: Option<Box<dyn Renderer + Send>> = match formats {
             Formats::Pdf | Formats::Both => {
                 let mut engine = PdfEngine::new(templates)?;
                 engine.set_limits(limits.pdf);
-                Some(PdfRenderer::new(engine))
+                Some(match pdf_from {
+                    PdfFrom::Typst => Box::new(PdfRenderer::new(engine)),
+                    PdfFrom::Docx => Box::new(docx_pdf::DocxPdfRenderer::new(
+                        DocxRenderer::with_limits(templates, limits.docx)?,
+                        engine,
+                    )),
+                })
             }
             Formats::Docx => None,
         };
@@ -300,10 +325,15 @@ impl Backends {
         Ok(Self { pdf, docx })
     }
 
+    /// Every renderer's [`Renderer::notes`], for the end of a batch.
+    pub fn notes(&self) -> Vec<String> {
+        self.renderers().iter().flat_map(|r| r.notes()).collect()
+    }
+
     /// The renderers, PDF first.
     pub fn renderers(&self) -> Vec<&dyn Renderer> {
         let mut renderers: Vec<&dyn Renderer> = Vec::new();
-        renderers.extend(self.pdf.as_ref().map(|r| r as &dyn Renderer));
+        renderers.extend(self.pdf.as_deref().map(|r| r as &dyn Renderer));
         renderers.extend(self.docx.as_ref().map(|r| r as &dyn Renderer));
         renderers
     }

@@ -34,6 +34,10 @@ const FONTS: &[&[u8]] = &[
 /// life of the process (at most 2^16 of them).
 const DATA_PATH: &str = "/data.json";
 
+/// The path of a document's own main source ([`PdfEngine::render_source`]); fixed for the same
+/// reason as [`DATA_PATH`].
+const OWN_MAIN_PATH: &str = "/document.typ";
+
 /// Memo-cache entries unused for this many renders are dropped (see `render`).
 const CACHE_MAX_AGE: usize = 1;
 
@@ -293,11 +297,42 @@ impl PdfEngine {
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
+            own_main: None,
             data: self.worded(kind, data)?,
             files,
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
+        self.compile_under_limits(world, job)
+    }
+
+    /// Compiles a whole Typst source made for one document (not a template: the PDF converted
+    /// from an office's DOCX, render/docx_pdf) under the same limits, page check and PDF/A
+    /// export as a template's document.
+    pub fn render_source(&self, source: String, today: NaiveDate) -> Result<Vec<u8>, PdfError> {
+        let id = file_id(OWN_MAIN_PATH)?;
+        let world = DocumentWorld {
+            engine: Arc::clone(&self.shared),
+            main: id,
+            own_main: Some(Source::new(id, source)),
+            data: Bytes::new(Vec::new()),
+            files: Vec::new(),
+            today,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        let (pdf_a, check_pages, max_pages) = (self.pdf_a, self.check_pages, self.limits.max_pages);
+        self.compile_under_limits(world, move |world| {
+            compile_and_export(world, pdf_a, check_pages, max_pages)
+        })
+    }
+
+    /// Runs `job` on `world` on a compile thread of its own under the deadline (see
+    /// [`render`](Self::render)).
+    fn compile_under_limits<T: Send + 'static>(
+        &self,
+        world: DocumentWorld,
+        job: impl FnOnce(&DocumentWorld) -> Result<T, PdfError> + Send + 'static,
+    ) -> Result<T, PdfError> {
         let cancelled = Arc::clone(&world.cancelled);
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
@@ -352,6 +387,7 @@ impl PdfEngine {
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
+            own_main: None,
             data: self.worded(kind, data)?,
             files: Vec::new(),
             today,
@@ -444,6 +480,7 @@ impl PdfEngine {
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: file_id(&format!("/{}", template_name(kind)))?,
+            own_main: None,
             data: self.worded(kind, data)?,
             files: Vec::new(),
             today,
@@ -540,6 +577,8 @@ impl Shared {
 struct DocumentWorld {
     engine: Arc<Shared>,
     main: FileId,
+    /// A main source of the document's own (at [`OWN_MAIN_PATH`]) instead of a template.
+    own_main: Option<Source>,
     data: Bytes,
     /// The document's own files besides its data (signature and seal images).
     files: Vec<(FileId, Bytes)>,
@@ -572,6 +611,9 @@ impl World for DocumentWorld {
 
     fn source(&self, id: FileId) -> FileResult<Source> {
         self.stop_if_cancelled();
+        if let Some(own) = self.own_main.as_ref().filter(|s| s.id() == id) {
+            return Ok(own.clone());
+        }
         self.engine
             .sources
             .get(&id)

@@ -39,16 +39,21 @@ impl JobExecutor {
             .map(Templates::with_overrides)
             .unwrap_or_default();
         Ok(JobExecutor {
-            backends: Backends::with_limits(&templates, Formats::Both, {
-                let l = &config.limits;
-                render::Limits::from_config_units(
-                    l.docx_max_uncompressed_mb,
-                    l.docx_max_entries,
-                    l.docx_max_filled_mb,
-                    l.typst_max_pages,
-                    l.typst_max_seconds,
-                )
-            })?,
+            backends: Backends::with_pdf_from(
+                &templates,
+                Formats::Both,
+                {
+                    let l = &config.limits;
+                    render::Limits::from_config_units(
+                        l.docx_max_uncompressed_mb,
+                        l.docx_max_entries,
+                        l.docx_max_filled_mb,
+                        l.typst_max_pages,
+                        l.typst_max_seconds,
+                    )
+                },
+                config.pdf_from,
+            )?,
             threads: render::default_threads(),
         })
     }

@@ -199,7 +199,12 @@ pub fn start(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::new(&templates, Formats::Both)?;
+    let backends = Backends::with_pdf_from(
+        &templates,
+        Formats::Both,
+        crate::render::Limits::default(),
+        config.pdf_from,
+    )?;
     let previews = PdfEngine::new(&templates)?;
     let pages = pages::Pages::new().map_err(ServeError::Pages)?;
     let addr = listen.unwrap_or(config.web.listen);

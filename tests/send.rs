@@ -1517,7 +1517,9 @@ fn instances_on_postgres_send_each_message_once_when_one_is_killed() {
     let cluster = pg::PgCluster::start();
     ON_POSTGRES.with(|pg| pg.set(Some(cluster.port())));
     for round in 0..3 {
-        let (sink, office) = sink_and_office(&["--stall-data", "2", "--stall-seconds", "30"]);
+        // One connection per instance, so "the second message" is pnn's report.
+        let (sink, office) =
+            sink_and_office_one_connection(&["--stall-data", "2", "--stall-seconds", "30"]);
         // The first instance sends the reports and stalls on the second (pnn's).
         let mut killed = office.send_reports_until_stalled(&sink, Stdio::null);
         // Two more instances send the whole period meanwhile.

@@ -356,15 +356,47 @@ fn postgres_office(
     due: DateTime<Utc>,
     extra: &str,
 ) -> (tempfile::TempDir, PathBuf) {
+    postgres_office_with(url, sink, due, extra, 0)
+}
+
+/// [`postgres_office`] whose report group is `members` more communes (`xa001@example.vn`, …),
+/// each sent the report in a message of its own, over one SMTP connection per instance (so a
+/// killed instance has exactly one message in flight).
+fn postgres_office_with(
+    url: &str,
+    sink: &Sink,
+    due: DateTime<Utc>,
+    extra: &str,
+    members: usize,
+) -> (tempfile::TempDir, PathBuf) {
     let cron = due.format("%S %M %H %d %m *").to_string();
     let period = covered_period(Covers::CurrentHalf, due.date_naive());
     let (year, half) = (period.year, period.half.number());
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/directory.toml"),
-        dir.path().join("directory.toml"),
-    )
+    let mut directory = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/directory.toml"
+    ))
     .unwrap();
+    if members > 0 {
+        let group = "members = [\"vp\", \"pnn\", \"ptnmt\", \"bqlda\"]";
+        assert!(
+            directory.contains(group),
+            "the sample's report group changed"
+        );
+        let ids: Vec<String> = (1..=members).map(|i| format!("xa{i:03}")).collect();
+        let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+        directory = directory.replace(group, &format!("members = [{}]", quoted.join(", ")));
+        for (i, id) in ids.iter().enumerate() {
+            directory.push_str(&format!(
+                "\n[[units]]\nid = \"{id}\"\nname = \"UBND xã Thử Nghiệm {}\"\n\
+                 email = \"{id}@example.vn\"\n",
+                i + 1
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("directory.toml"), directory).unwrap();
+    let connections = if members > 0 { 1 } else { 4 };
     std::fs::write(
         dir.path().join(format!("ky-{year}-h{half}.toml")),
         sample_period_for(year, half),
@@ -389,6 +421,7 @@ security = "none"
 timeout_seconds = 120
 max_attempts = 2
 retry_delay_seconds = 1
+connections = {connections}
 
 [approval]
 required = false
@@ -437,8 +470,9 @@ fn pg_firings(target: &vanban::state::PgTarget) -> Vec<(String, String, Option<S
         .unwrap()
 }
 
-/// An instance on PostgreSQL killed (SIGKILL) in the middle of a firing's batch, while the
-/// server holds back its reply to a message it has stored: once the lease (3 s here) expires,
+/// An instance on PostgreSQL killed (SIGKILL) in the middle of a firing's batch of more than 200
+/// messages (200 communes in the report group), while the server holds back its reply to a
+/// message it has stored: once the lease (3 s here) expires,
 /// another instance takes the firing over, leaves the killed one's message in flight unknown
 /// (never sent again) and sends the rest. One firing recorded; no message twice; numbers
 /// unique and without gaps. Three rounds, to shake out races.
@@ -459,7 +493,8 @@ fn take_over_round(cluster: &pg::PgCluster, round: usize) {
     let due: DateTime<Utc> = (now + chrono::Duration::seconds(8))
         .with_nanosecond(0)
         .unwrap();
-    let (dir, config) = postgres_office(&url, &sink, due, "[service]\nlease = \"3s\"");
+    // 200 communes in the report group besides the sample's units.
+    let (dir, config) = postgres_office_with(&url, &sink, due, "[service]\nlease = \"3s\"", 200);
     {
         let store = Store::open_postgres(&target).unwrap();
         first_seen(

@@ -513,6 +513,27 @@ mod tests {
             approval::decide(&env, &period, &ids, decision, "Hoàng Vĩnh Khuyến", note).unwrap()
         }
 
+        /// Adds to `status` what rendering the drafts now shows (approval, changes after issue).
+        fn check_drafts(&self, status: &mut PeriodStatus) {
+            let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+            let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+            let env = IssueEnv {
+                store: &self.store,
+                clock: &self.clock,
+                numbering: self.config.numbering,
+                renderers: &renderers,
+                signing: None,
+            };
+            crate::deliver::status::check_drafts(
+                status,
+                &env,
+                &self.config,
+                &self.period(),
+                self.clock.today_in(VIETNAM),
+            )
+            .unwrap();
+        }
+
         fn status(&self) -> PeriodStatus {
             period_status(
                 &self.config,
@@ -1289,23 +1310,7 @@ mod tests {
         // `status` says it too, once it renders the drafts.
         let mut status = f.status();
         assert!(!status.to_string().contains("đã đổi sau đó"));
-        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-        let env = IssueEnv {
-            store: &f.store,
-            clock: &f.clock,
-            numbering: f.config.numbering,
-            renderers: &renderers,
-            signing: None,
-        };
-        crate::deliver::status::check_drafts(
-            &mut status,
-            &env,
-            &f.config,
-            &f.period(),
-            f.clock.today_in(VIETNAM),
-        )
-        .unwrap();
+        f.check_drafts(&mut status);
         let changed: Vec<&issue::DocId> = status
             .documents
             .iter()
@@ -1380,23 +1385,7 @@ mod tests {
         let mut status = f.status();
         let shown = status.to_string();
         assert!(shown.contains("Thông báo kết luận: đã duyệt"), "{shown}");
-        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-        let env = IssueEnv {
-            store: &f.store,
-            clock: &f.clock,
-            numbering: f.config.numbering,
-            renderers: &renderers,
-            signing: None,
-        };
-        crate::deliver::status::check_drafts(
-            &mut status,
-            &env,
-            &f.config,
-            &f.period(),
-            f.clock.today_in(VIETNAM),
-        )
-        .unwrap();
+        f.check_drafts(&mut status);
         let shown = status.to_string();
         assert!(
             shown.contains(

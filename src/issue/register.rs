@@ -1340,15 +1340,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn two_connections_reserving_concurrently_never_share_a_number() {
-        let (_dir, path) = db();
-        drop(Store::open(&path).unwrap());
-        let threads: Vec<_> = (0..2)
+    /// `threads` connections, each opened by `open` on its own thread, reserving 50 numbers
+    /// each at once: every number from 1 up is taken exactly once.
+    fn reserving_concurrently_never_shares_or_skips(
+        threads: usize,
+        open: impl Fn() -> Store + Send + Clone + 'static,
+    ) {
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let path = path.clone();
+                let open = open.clone();
                 std::thread::spawn(move || {
-                    let store = Store::open(&path).unwrap();
+                    let store = open();
                     let reg = Register::new(&store);
                     (0..50)
                         .map(|i| {
@@ -1368,14 +1370,22 @@ mod tests {
             .collect();
         let mut all = BTreeSet::new();
         let mut count = 0;
-        for handle in threads {
+        for handle in handles {
             for n in handle.join().unwrap() {
                 all.insert(n);
                 count += 1;
             }
         }
-        assert_eq!(count, 100);
-        assert_eq!(all, (1..=100).collect::<BTreeSet<u32>>());
+        let total = 50 * threads as u32;
+        assert_eq!(count, total);
+        assert_eq!(all, (1..=total).collect::<BTreeSet<u32>>());
+    }
+
+    #[test]
+    fn two_connections_reserving_concurrently_never_share_a_number() {
+        let (_dir, path) = db();
+        drop(Store::open(&path).unwrap());
+        reserving_concurrently_never_shares_or_skips(2, move || Store::open(&path).unwrap());
     }
 
     /// The same tests on PostgreSQL (the concurrent one has its own below).
@@ -1447,37 +1457,8 @@ mod tests {
         let cluster = PgCluster::start();
         let target = PgTarget::new(&cluster.database(), None).unwrap();
         drop(Store::open_postgres(&target).unwrap());
-        let threads: Vec<_> = (0..3)
-            .map(|t| {
-                let target = target.clone();
-                std::thread::spawn(move || {
-                    let store = Store::open_postgres(&target).unwrap();
-                    let reg = Register::new(&store);
-                    (0..50)
-                        .map(|i| {
-                            reg.reserve(
-                                DAM_HA,
-                                2024,
-                                "TB-UBND",
-                                NumberingScheme::Single,
-                                &format!("t{t}-doc{i}"),
-                                now(),
-                            )
-                            .unwrap()
-                        })
-                        .collect::<Vec<u32>>()
-                })
-            })
-            .collect();
-        let mut all = BTreeSet::new();
-        let mut count = 0;
-        for handle in threads {
-            for n in handle.join().unwrap() {
-                all.insert(n);
-                count += 1;
-            }
-        }
-        assert_eq!(count, 150);
-        assert_eq!(all, (1..=150).collect::<BTreeSet<u32>>());
+        reserving_concurrently_never_shares_or_skips(3, move || {
+            Store::open_postgres(&target).unwrap()
+        });
     }
 }

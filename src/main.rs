@@ -985,17 +985,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     // issued document whose draft changed after its number, are shown as such:
                     // the drafts of approved and issued documents are rendered and compared.
                     {
-                        let templates = config
-                            .templates_dir
-                            .clone()
-                            .map(Templates::with_overrides)
-                            .unwrap_or_default();
-                        let backends = Backends::with_pdf_from(
-                            &templates,
-                            Formats::Both,
-                            render_limits(&config.limits),
-                            config.pdf_from,
-                        )?;
+                        let backends = office_backends(&config)?;
                         let renderers = backends.renderers();
                         let env = IssueEnv {
                             store: &store,
@@ -1089,17 +1079,7 @@ fn send_command(
     vanban::progress::bar_on_terminal();
     let lock = InstanceLock::acquire_state(&config.state, clock.now())?;
     let store = Store::open_state(&config.state)?;
-    let templates = config
-        .templates_dir
-        .clone()
-        .map(Templates::with_overrides)
-        .unwrap_or_default();
-    let backends = Backends::with_pdf_from(
-        &templates,
-        Formats::Both,
-        render_limits(&config.limits),
-        config.pdf_from,
-    )?;
+    let backends = office_backends(&config)?;
     let renderers = backends.renderers();
     // SIGTERM or Ctrl-C: finish and record the message in flight, then stop. A second Ctrl-C
     // exits at once (the ledger then shows that message as unknown, never as lost).
@@ -1179,17 +1159,7 @@ fn on_drafts(
             return Ok(ExitCode::FAILURE);
         }
     };
-    let templates = config
-        .templates_dir
-        .clone()
-        .map(Templates::with_overrides)
-        .unwrap_or_default();
-    let backends = Backends::with_pdf_from(
-        &templates,
-        Formats::Both,
-        render_limits(&config.limits),
-        config.pdf_from,
-    )?;
+    let backends = office_backends(config)?;
     let renderers = backends.renderers();
     let env = IssueEnv {
         store: &store,
@@ -1315,6 +1285,22 @@ fn dump_contexts(
     render::render_each(documents, &[&json], 1, &|file| staging.write(&file))?;
     staging.commit()?;
     Ok(())
+}
+
+/// Both formats' renderers for what the office's configuration says: its templates
+/// (`templates_dir`, else the built-in ones), its limits and where its PDF comes from.
+fn office_backends(config: &vanban::config::Config) -> Result<Backends> {
+    let templates = config
+        .templates_dir
+        .clone()
+        .map(Templates::with_overrides)
+        .unwrap_or_default();
+    Ok(Backends::with_pdf_from(
+        &templates,
+        Formats::Both,
+        render_limits(&config.limits),
+        config.pdf_from,
+    )?)
 }
 
 /// The config's `[limits]` for the renderers.

@@ -105,6 +105,7 @@ fn main() {
                 key,
                 field_name: "ChuKy".into(),
                 reason: None,
+                appearance: None,
             },
             None,
             now,
@@ -133,6 +134,51 @@ fn main() {
     println!(
         "{:<48} median {:>8.3} ms",
         "RSA-2048 private-key operation alone",
+        median(samples).as_secs_f64() * 1e3
+    );
+
+    // The organisation's signature on an attachment or a copy (Decree 30 box 14): the stamp's
+    // lines typeset by Typst, then one signature with that visible appearance.
+    let engine = PdfEngine::new(&Templates::builtin()).expect("engine");
+    let lines = vanban::issue::org_stamp::attachment_lines("02/TB-UBND", now);
+    let stamp = || vanban::issue::org_stamp::appearance(&engine, &lines, now).expect("stamp");
+    for _ in 0..5 {
+        stamp();
+    }
+    let samples = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            stamp();
+            t.elapsed()
+        })
+        .collect::<Vec<_>>();
+    println!(
+        "{:<48} median {:>8.3} ms",
+        "box-14 stamp typeset (Typst) and read",
+        median(samples).as_secs_f64() * 1e3
+    );
+    let appearance = stamp();
+    let samples = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            sign::sign_pdf(
+                &pdf,
+                &sign::Signing {
+                    key: &rsa_org,
+                    field_name: "ChuKyCoQuan".into(),
+                    reason: None,
+                    appearance: Some(&appearance),
+                },
+                None,
+                now,
+            )
+            .expect("sign");
+            t.elapsed()
+        })
+        .collect::<Vec<_>>();
+    println!(
+        "{:<48} median {:>8.3} ms",
+        "one RSA-2048 signature with the box-14 stamp",
         median(samples).as_secs_f64() * 1e3
     );
 

@@ -13,7 +13,7 @@ use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
 use vanban::issue::approval::{self, Decision};
 use vanban::issue::filing::IssueEnv;
-use vanban::issue::replacement;
+use vanban::issue::{copies, replacement};
 use vanban::model::{DocumentKind, Unreached};
 use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
@@ -47,8 +47,8 @@ enum Command {
         /// này, mọi văn bản, cả PDF và DOCX.
         #[arg(long)]
         templates: Option<PathBuf>,
-        /// The service configuration: with a [signing] section, every signer of the period's
-        /// documents must have a key and a signature image there.
+        /// Tệp cấu hình vanban.toml: nếu có mục [signing], mọi người ký và mọi cơ quan ban hành
+        /// văn bản của kỳ phải có khóa ký số và ảnh chữ ký, con dấu ở đó.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -158,6 +158,29 @@ enum Command {
         /// Lý do thay thế (bắt buộc).
         #[arg(long)]
         reason: String,
+    },
+    /// Sao y điện tử một văn bản đã ban hành: tệp PDF đã ban hành (giữ nguyên chữ ký số của
+    /// người ký và của cơ quan) được ký thêm chữ ký số của cơ quan ban hành, hiện ở góc trên bên
+    /// phải trang đầu: «Sao y», tên cơ quan, thời gian ký (Nghị định 30/2020, Phụ lục I, ô 14).
+    /// Bản sao được ghi sổ (ai làm, lúc nào, tệp nào).
+    Copy {
+        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
+        period: PathBuf,
+        /// Tệp cấu hình vanban.toml (mục [signing] có khóa ký số của cơ quan).
+        #[arg(long)]
+        config: PathBuf,
+        /// Loại văn bản cần sao y.
+        #[arg(value_enum)]
+        kind: KindArg,
+        /// Công văn gửi đơn vị này (mã đơn vị trong danh bạ; bắt buộc với công văn).
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
+        unit: Option<String>,
+        /// Họ tên người làm bản sao (văn thư).
+        #[arg(long, value_name = "HỌ_TÊN")]
+        by: String,
+        /// Nơi ghi bản sao (mặc định: ĐẦU_RA/<kỳ>/ban-sao/<tên tệp>-sao-y-<thời điểm>.pdf).
+        #[arg(long, value_name = "TỆP")]
+        out: Option<PathBuf>,
     },
     /// Trả lại dự thảo cho văn thư kèm lý do; văn bản bị trả lại không được gửi.
     Return {
@@ -966,6 +989,51 @@ fn run(cli: Cli) -> Result<ExitCode> {
                  rồi gửi cho mọi nơi đã nhận bản cũ.",
                 done.number,
                 approval::document_label(&id),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Copy {
+            period,
+            config,
+            kind,
+            unit,
+            by,
+            out,
+        } => {
+            let config = input::config::load_without_secrets(&config)?;
+            let store = Store::open_state(&config.state)?;
+            let today = clock.today_in(VIETNAM);
+            let period_data = match input::load_period(&period, config.directory.as_deref(), today)
+            {
+                Ok(p) => p,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let dir = config.output_dir.join(period_data.key());
+            let request = copies::CopyRequest {
+                kind: kind.into(),
+                unit: unit.as_deref(),
+                made_by: &by,
+                out: out.as_deref(),
+            };
+            let made = copies::make_copy(
+                &store,
+                &clock,
+                &period_data,
+                config.signing.as_ref(),
+                &dir,
+                &request,
+            )?;
+            println!(
+                "Đã sao y {} số {}: {}\nChữ ký số của {} ({}), lúc {}; đã ghi sổ bản sao.",
+                made.document,
+                made.number,
+                made.path.display(),
+                made.body,
+                made.subject,
+                vanban::clock::local_time(made.at),
             );
             Ok(ExitCode::SUCCESS)
         }

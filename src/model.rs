@@ -199,6 +199,18 @@ pub struct DocumentSettings {
     pub cc: Vec<String>,
     /// Abbreviation of the drafting unit in "- Lưu: VT, TH.".
     pub filing: String,
+    /// Attachments in separate files (văn bản kèm theo), sent with the document: at issue each
+    /// carries the organisation's digital signature with the document's number (Decree 30,
+    /// Phụ lục I box 14).
+    pub attachments: Vec<AttachedFile>,
+}
+
+/// A PDF sent with a document as a separate file, read when the period file is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedFile {
+    /// Its file name as the period file gives it, without folders: "Biểu số liệu chi tiết.pdf".
+    pub name: String,
+    pub bytes: std::sync::Arc<[u8]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -21,7 +21,7 @@ const ENGLISH: [&str; 13] = [
 ];
 
 /// Every command and subcommand.
-const COMMANDS: [&[&str]; 25] = [
+const COMMANDS: [&[&str]; 26] = [
     &[],
     &["check"],
     &["render"],
@@ -31,6 +31,7 @@ const COMMANDS: [&[&str]; 25] = [
     &["send"],
     &["status"],
     &["replace"],
+    &["copy"],
     &["run"],
     &["jobs"],
     &["run-job"],

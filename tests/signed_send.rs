@@ -851,6 +851,612 @@ fn every_pdf_sent_validates_with_pyhanko_and_pdfsig_and_one_changed_byte_is_caug
     }
 }
 
+/// The filed notice and the copy `vanban copy` made of it (after one send), with the copy's
+/// path and the command's output.
+fn copy_of_the_notice(office: &Office, args: &[&str]) -> (Vec<u8>, Vec<u8>, PathBuf, String) {
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    let (name, notice) = office
+        .filed()
+        .into_iter()
+        .find(|(n, _)| n.contains("-TB-") && n.ends_with(".pdf"))
+        .expect("a filed notice");
+    let mut all = vec!["conclusion-notice", "--by", "Nguyễn Thị Văn Thư"];
+    all.extend_from_slice(args);
+    let out = office.run("copy", &all);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let copies = office.path("out/2024-h1/ban-sao");
+    let path = match std::fs::read_dir(&copies) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).find(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .starts_with(name.trim_end_matches(".pdf"))
+            })
+        }),
+        Err(_) => None,
+    }
+    .or_else(|| {
+        args.iter()
+            .position(|a| *a == "--out")
+            .map(|i| office.path(args[i + 1]))
+    })
+    .unwrap_or_else(|| panic!("no copy written: {text}"));
+    let copy = std::fs::read(&path).unwrap();
+    (notice, copy, path, text)
+}
+
+/// The widget of the signature field `field` in `pdf`: its /Rect, its /F flags, and its normal
+/// appearance (a form XObject) with the font files its resources embed.
+fn signature_widget(pdf: &[u8], field: &str) -> ([f32; 4], i64, lopdf::Stream, usize) {
+    let doc = lopdf::Document::load_mem(pdf).unwrap();
+    let catalog = doc.catalog().unwrap();
+    let form = doc
+        .dereference(catalog.get(b"AcroForm").unwrap())
+        .unwrap()
+        .1
+        .as_dict()
+        .unwrap()
+        .clone();
+    for item in form.get(b"Fields").unwrap().as_array().unwrap() {
+        let widget = doc.dereference(item).unwrap().1.as_dict().unwrap().clone();
+        let name = widget.get(b"T").unwrap().as_str().unwrap();
+        if name != field.as_bytes() {
+            continue;
+        }
+        let rect: Vec<f32> = widget
+            .get(b"Rect")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_float().unwrap())
+            .collect();
+        let flags = widget.get(b"F").unwrap().as_i64().unwrap();
+        let ap = widget.get(b"AP").unwrap().as_dict().unwrap();
+        let normal = doc
+            .dereference(ap.get(b"N").unwrap())
+            .unwrap()
+            .1
+            .as_stream()
+            .unwrap()
+            .clone();
+        // Every font file reachable from the appearance's resources.
+        let mut fonts = 0;
+        let mut pending = vec![normal.dict.get(b"Resources").unwrap().clone()];
+        let mut seen = BTreeSet::new();
+        while let Some(object) = pending.pop() {
+            match object {
+                lopdf::Object::Reference(id) if seen.insert(id) => {
+                    pending.push(doc.get_object(id).unwrap().clone());
+                }
+                lopdf::Object::Array(items) => pending.extend(items),
+                lopdf::Object::Dictionary(d) => {
+                    fonts += usize::from(d.has(b"FontFile2") || d.has(b"FontFile3"));
+                    pending.extend(d.iter().map(|(_, v)| v.clone()));
+                }
+                lopdf::Object::Stream(s) => pending.extend(s.dict.iter().map(|(_, v)| v.clone())),
+                _ => {}
+            }
+        }
+        return ([rect[0], rect[1], rect[2], rect[3]], flags, normal, fonts);
+    }
+    panic!("no field {field}");
+}
+
+#[test]
+fn a_copy_of_an_issued_notice_adds_the_organisations_visible_signature_and_keeps_the_originals() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let (notice, copy, path, out) = copy_of_the_notice(&office, &[]);
+    assert!(
+        out.contains("Đã sao y Thông báo kết luận số 02/TB-UBND"),
+        "{out}"
+    );
+    assert!(out.contains("đã ghi sổ bản sao"), "{out}");
+    // The original's bytes, signatures and all, then one more update: nothing before it moves.
+    assert!(copy.starts_with(&notice));
+    assert_eq!(
+        verified_signatures("copy", &copy),
+        [
+            ("ChuKyNguoiKy".to_owned(), NOTICE_SIGNER.to_owned()),
+            ("ChuKyCoQuan".to_owned(), ORGANISATION.to_owned()),
+            ("ChuKySaoY".to_owned(), ORGANISATION.to_owned()),
+        ]
+    );
+    // Visible and printed, top right of page 1 above the 20 mm top margin, its font embedded
+    // (PDF/A-2b); the page's text itself is unchanged.
+    let ([x0, y0, x1, y1], flags, appearance, fonts) = signature_widget(&copy, "ChuKySaoY");
+    let mm = |v: f32| v * 72.0 / 25.4;
+    assert_eq!(flags, 4);
+    assert!((595.28 - x1 - mm(15.0)).abs() < 0.5, "{x1}");
+    assert!(x0 > 595.28 / 2.0 && x1 - x0 > 100.0, "{x0} {x1}");
+    assert!(y0 > 841.89 - mm(20.0) && y1 < 841.89 - mm(3.9), "{y0} {y1}");
+    assert_eq!(
+        appearance.dict.get(b"Subtype").unwrap().as_name().unwrap(),
+        b"Form"
+    );
+    assert!(fonts >= 1, "the stamp's font is not embedded");
+    // A reader draws the stamp's three lines (hayro, like most readers, draws a printable
+    // widget's appearance); without them the page reads as the original.
+    let scratch = tempfile::tempdir().unwrap();
+    let copy_words = words(scratch.path(), "copy.pdf", &copy);
+    let lead = format!("Sao y {ORGANISATION} ");
+    let at = copy_words
+        .find(&lead)
+        .unwrap_or_else(|| panic!("no stamp: {copy_words}"));
+    let time = copy_words[at + lead.len()..].split(' ').next().unwrap();
+    let t = time.as_bytes();
+    assert!(
+        time.len() == 25
+            && time.ends_with("+07:00")
+            && t[4] == b'-'
+            && t[7] == b'-'
+            && t[10] == b'T'
+            && t[13] == b':'
+            && t[16] == b':',
+        "not ISO 8601 in Vietnam time: {time}"
+    );
+    let stamp = format!("{lead}{time} ");
+    assert_eq!(
+        copy_words.replacen(&stamp, "", 1),
+        words(scratch.path(), "notice.pdf", &notice)
+    );
+    for mark in [
+        "<pdfaid:part>2</pdfaid:part>",
+        "<pdfaid:conformance>B</pdfaid:conformance>",
+    ] {
+        assert!(
+            copy.windows(mark.len()).any(|w| w == mark.as_bytes()),
+            "{mark}"
+        );
+    }
+    // Recorded: which number, by whom, the file and its hash.
+    let db = rusqlite::Connection::open(office.path("vanban.sqlite")).unwrap();
+    let (number, made_by, file, sha): (String, String, String, String) = db
+        .query_row(
+            "SELECT number, made_by, file, sha256 FROM copies",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(number, "02/TB-UBND");
+    assert_eq!(made_by, "Nguyễn Thị Văn Thư");
+    assert!(
+        Path::new(&file).ends_with(path.strip_prefix(office.path("")).unwrap()),
+        "{file}"
+    );
+    assert_eq!(sha, sha256_hex(&copy));
+    // status lists it.
+    assert!(
+        office
+            .status()
+            .contains("bản sao y số 02/TB-UBND: Nguyễn Thị Văn Thư")
+    );
+}
+
+#[test]
+fn a_copy_is_refused_before_issue_for_an_altered_file_or_an_expired_key_and_nothing_is_left() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let copy = |args: &[&str]| {
+        let out = office.run("copy", args);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Not issued yet: nothing to copy.
+    let (ok, err) = copy(&["conclusion-notice", "--by", "Văn thư"]);
+    assert!(!ok);
+    assert!(err.contains("Thông báo kết luận chưa ban hành"), "{err}");
+    // A letter needs its unit.
+    let (ok, err) = copy(&["assignment-letter", "--by", "Văn thư"]);
+    assert!(!ok);
+    assert!(err.contains("--unit"), "{err}");
+
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    let dir = office.path("out/2024-h1");
+    let notice = office
+        .filed()
+        .into_iter()
+        .find(|(n, _)| n.contains("-TB-") && n.ends_with(".pdf"))
+        .unwrap();
+    // A filed file changed after issue is never copied.
+    let mut altered = notice.1.clone();
+    let at = altered.len() / 3;
+    altered[at] ^= 1;
+    std::fs::write(dir.join(&notice.0), &altered).unwrap();
+    let (ok, err) = copy(&["conclusion-notice", "--by", "Văn thư"]);
+    assert!(!ok);
+    assert!(err.contains("không còn giống bản đã ban hành"), "{err}");
+    std::fs::write(dir.join(&notice.0), &notice.1).unwrap();
+
+    // The organisation's certificate expired: refused, nothing written or recorded.
+    let config = office.path("vanban.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let good = office.path("keys/ubnd.p12");
+    let saved = std::fs::read(&good).unwrap();
+    let expired_office = Office::new(sink.port, &[ORGANISATION], &[]);
+    std::fs::copy(expired_office.path("keys/ubnd.p12"), &good).unwrap();
+    let (ok, err) = copy(&["conclusion-notice", "--by", "Văn thư"]);
+    assert!(!ok);
+    assert!(err.contains("đã hết hạn"), "{err}");
+    std::fs::write(&good, saved).unwrap();
+    assert!(
+        !dir.join("ban-sao").exists()
+            || std::fs::read_dir(dir.join("ban-sao"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    // Without [signing] there is no copy at all.
+    let start = text.find("[signing]").unwrap();
+    std::fs::write(&config, &text[..start]).unwrap();
+    let (ok, err) = copy(&["conclusion-notice", "--by", "Văn thư"]);
+    assert!(!ok);
+    assert!(err.contains("mục [signing]"), "{err}");
+    std::fs::write(&config, &text).unwrap();
+
+    let db = rusqlite::Connection::open(office.path("vanban.sqlite")).unwrap();
+    let copies: i64 = db
+        .query_row("SELECT count(*) FROM copies", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(copies, 0);
+
+    // An existing file is never overwritten.
+    std::fs::write(office.path("ban-sao.pdf"), b"x").unwrap();
+    let (ok, err) = copy(&[
+        "conclusion-notice",
+        "--by",
+        "Văn thư",
+        "--out",
+        "ban-sao.pdf",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("không ghi đè"), "{err}");
+    assert_eq!(std::fs::read(office.path("ban-sao.pdf")).unwrap(), b"x");
+}
+
+#[test]
+#[ignore = "needs pyHanko and poppler: run .ci/run"]
+fn a_copy_validates_with_pyhanko_and_pdfsig_and_readers_draw_its_stamp_top_right() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let (notice, _, path, _) = copy_of_the_notice(&office, &[]);
+    let root = office.path("keys/root.pem");
+    let (ok, report) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--trust",
+            root.to_str().unwrap(),
+        ],
+        &path,
+    );
+    assert!(ok, "pyHanko rejects the copy:\n{report}");
+    assert_eq!(
+        report
+            .matches("The signature is cryptographically sound.")
+            .count(),
+        3,
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("The signature is judged VALID.").count(),
+        3,
+        "{report}"
+    );
+    // The original's two signatures see the copy's signature as an allowed addition.
+    assert_eq!(
+        report
+            .matches("All modifications relate to signing and form filling operations")
+            .count(),
+        2,
+        "{report}"
+    );
+    let (_, pdfsig) = tool("pdfsig", &[], &path);
+    assert_eq!(
+        pdfsig
+            .matches("Signature Validation: Signature is Valid.")
+            .count(),
+        3,
+        "{pdfsig}"
+    );
+    // What a reader draws: page 1 of the copy and of the original differ only inside the
+    // stamp's box, top right, and there they do differ (the stamp is drawn, in black).
+    let scratch = tempfile::tempdir().unwrap();
+    let original = scratch.path().join("original.pdf");
+    std::fs::write(&original, &notice).unwrap();
+    let raster = |pdf: &Path, name: &str| {
+        let prefix = scratch.path().join(name);
+        let out = Command::new("pdftoppm")
+            .args(["-r", "72", "-f", "1", "-l", "1", "-gray", "-singlefile"])
+            .arg(pdf)
+            .arg(&prefix)
+            .output()
+            .expect("pdftoppm (poppler-utils)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pgm(&std::fs::read(prefix.with_extension("pgm")).unwrap())
+    };
+    let (width, height, before) = raster(&original, "before");
+    let (w2, h2, after) = raster(&path, "after");
+    assert_eq!((width, height), (w2, h2));
+    let ([x0, y0, x1, y1], ..) = signature_widget(&std::fs::read(&path).unwrap(), "ChuKySaoY");
+    let mut changed_inside = 0;
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * width + x;
+            if before[i] == after[i] {
+                continue;
+            }
+            // Pixel centre in PDF points (72 dpi: one pixel a point), y from the bottom.
+            let (px, py) = (x as f32 + 0.5, height as f32 - (y as f32 + 0.5));
+            assert!(
+                px >= x0 - 1.0 && px <= x1 + 1.0 && py >= y0 - 1.0 && py <= y1 + 1.0,
+                "pixel ({px}, {py}) changed outside the stamp [{x0} {y0} {x1} {y1}]"
+            );
+            if after[i] < 128 {
+                changed_inside += 1;
+            }
+        }
+    }
+    assert!(
+        changed_inside > 100,
+        "the stamp is not drawn: {changed_inside} dark pixels"
+    );
+}
+
+/// Gives the conclusion notice an attachment in its own file, "Biểu số liệu.pdf" beside the
+/// period file: a real PDF (the report's draft as vanban renders it). Returns its bytes.
+fn attach_to_the_notice(office: &Office) -> Vec<u8> {
+    let scratch = office.path("ban-nhap");
+    let out = office.run(
+        "render",
+        &[
+            "--only",
+            "review-report",
+            "--format",
+            "pdf",
+            "--out",
+            scratch.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let draft = std::fs::read_dir(scratch.join("2024-h1"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .expect("the report's draft");
+    let bytes = std::fs::read(draft).unwrap();
+    std::fs::write(office.path("Biểu số liệu.pdf"), &bytes).unwrap();
+    let period = office.path("dam-ha-2024-h1.toml");
+    let text = std::fs::read_to_string(&period).unwrap();
+    let changed = text.replacen(
+        "conclusion_notice = { signer",
+        "conclusion_notice = { attachments = [\"Biểu số liệu.pdf\"], signer",
+        1,
+    );
+    assert_ne!(changed, text);
+    std::fs::write(&period, changed).unwrap();
+    bytes
+}
+
+#[test]
+fn an_attachment_in_its_own_file_goes_with_its_document_signed_by_the_organisation_with_its_number()
+{
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let attachment = attach_to_the_notice(&office);
+    let notices_sent = || {
+        parse_eml(&sink.received())
+            .iter()
+            .filter(|m| m["attachments"].to_string().contains("Thông báo kết luận"))
+            .count()
+    };
+    let notice_numbered = || {
+        let db = rusqlite::Connection::open(office.path("vanban.sqlite")).unwrap();
+        db.query_row(
+            "SELECT count(*) FROM register WHERE symbol = 'TB-UBND'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    // The approval given before the attachment no longer covers the notice: it is held back
+    // (the report goes, it is still what was approved).
+    let (_, out) = office.send();
+    assert!(out.contains("Thông báo kết luận"), "{out}");
+    assert_eq!(notices_sent(), 0, "{out}");
+    office.approve();
+    // Nor does an approval cover an attachment changed after it.
+    std::fs::write(
+        office.path("Biểu số liệu.pdf"),
+        [&attachment[..], b"% sua sau khi duyet\n"].concat(),
+    )
+    .unwrap();
+    let (_, out) = office.send();
+    assert_eq!(notices_sent(), 0, "{out}");
+    assert_eq!(notice_numbered(), 0, "no number used up");
+    std::fs::write(office.path("Biểu số liệu.pdf"), &attachment).unwrap();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    assert!(notices_sent() >= 10, "{out}");
+
+    let filed = office.filed();
+    let (name, signed) = filed
+        .iter()
+        .find(|(n, _)| n.ends_with("- Kem theo 1 - Bieu so lieu.pdf"))
+        .unwrap_or_else(|| panic!("no filed attachment: {filed:?}"));
+    assert!(name.starts_with("02-TB-UBND"), "{name}");
+    // The attachment as given, then the organisation's signature alone.
+    assert!(signed.starts_with(&attachment));
+    assert_eq!(
+        verified_signatures(name, signed),
+        [("ChuKyCoQuan".to_owned(), ORGANISATION.to_owned())]
+    );
+    let ([x0, y0, x1, y1], flags, _, fonts) = signature_widget(signed, "ChuKyCoQuan");
+    assert_eq!(flags, 4);
+    assert!(x0 > 595.28 / 2.0 && x1 < 595.28 && y0 > 841.89 - 20.0 * 72.0 / 25.4 && y1 < 841.89);
+    assert!(fonts >= 1);
+    // Its page shows the notice's number and the signing time (Decree 30 box 14), nothing else
+    // changed.
+    let scratch = tempfile::tempdir().unwrap();
+    let signed_words = words(scratch.path(), "signed.pdf", signed);
+    let lead = "Số: 02/TB-UBND ";
+    let at = signed_words
+        .find(lead)
+        .unwrap_or_else(|| panic!("no stamp: {signed_words}"));
+    let time = signed_words[at + lead.len()..].split(' ').next().unwrap();
+    assert!(
+        time.len() == 25 && time.ends_with("+07:00") && &time[10..11] == "T",
+        "{time}"
+    );
+    assert_eq!(
+        signed_words.replacen(&format!("{lead}{time} "), "", 1),
+        words(scratch.path(), "attachment.pdf", &attachment)
+    );
+    // The notice itself keeps its two signatures.
+    let (notice_name, notice) = filed
+        .iter()
+        .find(|(n, _)| n.contains("-TB-") && !n.contains("Kem theo") && n.ends_with(".pdf"))
+        .unwrap();
+    assert_eq!(verified_signatures(notice_name, notice).len(), 2);
+
+    // Every message carrying the notice carries the attachment, as filed, under its
+    // Vietnamese name after the notice's.
+    let messages = parse_eml(&sink.received());
+    let mut carried = 0;
+    for message in &messages {
+        let attachments = message["attachments"].as_array().unwrap();
+        let has = |needle: &str| {
+            attachments
+                .iter()
+                .any(|a| a["filename"].as_str().is_some_and(|f| f.contains(needle)))
+        };
+        if has("Thông báo kết luận.pdf") {
+            carried += 1;
+            assert!(
+                attachments.iter().any(|a| a["filename"]
+                    == "02-TB-UBND Thông báo kết luận - Kèm theo 1 - Biểu số liệu.pdf"
+                    && a["sha256"] == sha256_hex(signed)),
+                "{message}"
+            );
+        } else {
+            assert!(!has("Kèm theo"), "{message}");
+        }
+    }
+    assert!(carried >= 10, "{messages:?}");
+    // Recorded as signed, shown by status; a second send sends nothing again.
+    let status = office.status();
+    assert!(status.contains("Kem theo 1 - Bieu so lieu.pdf"), "{status}");
+    let before = sink.received().len();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    assert_eq!(sink.received().len(), before);
+}
+
+#[test]
+#[ignore = "needs pyHanko and poppler: run .ci/run"]
+fn a_signed_attachment_validates_with_pyhanko_and_pdfsig() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    attach_to_the_notice(&office);
+    office.approve();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    let (name, _) = office
+        .filed()
+        .into_iter()
+        .find(|(n, _)| n.contains("Kem theo 1"))
+        .expect("a filed attachment");
+    let path = office.path("out/2024-h1").join(name);
+    let root = office.path("keys/root.pem");
+    let (ok, report) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--trust",
+            root.to_str().unwrap(),
+        ],
+        &path,
+    );
+    assert!(ok, "pyHanko rejects the attachment:\n{report}");
+    assert_eq!(
+        report.matches("The signature is judged VALID.").count(),
+        1,
+        "{report}"
+    );
+    assert!(report.contains(ORGANISATION), "{report}");
+    let (_, pdfsig) = tool("pdfsig", &[], &path);
+    assert_eq!(
+        pdfsig
+            .matches("Signature Validation: Signature is Valid.")
+            .count(),
+        1,
+        "{pdfsig}"
+    );
+    // poppler reads the stamp where a reader shows it: the notice's number, top right.
+    let out = Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-f", "1", "-l", "1", "-bbox"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let html = String::from_utf8_lossy(&out.stdout);
+    let line = html
+        .lines()
+        .find(|l| l.contains(">02/TB-UBND<"))
+        .unwrap_or_else(|| panic!("pdftotext does not see the stamp:\n{html}"));
+    let attr = |name: &str| -> f32 {
+        let at = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        line[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    // pdftotext's y grows downwards: above the 20 mm top margin, in the right half.
+    assert!(
+        attr("yMax") < 20.0 * 72.0 / 25.4 && attr("xMin") > 595.28 / 2.0,
+        "{line}"
+    );
+}
+
+/// A binary PGM (P5) as (width, height, pixels).
+fn pgm(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+    }
+    assert_eq!(fields[0], "P5");
+    let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    (w, h, bytes[at + 1..at + 1 + w * h].to_vec())
+}
+
 /// tests/support/tsa_server.py on 127.0.0.1, answering with the openssl test CA's TSA key.
 struct TsaServer {
     child: std::process::Child,

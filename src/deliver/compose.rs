@@ -201,6 +201,7 @@ pub fn check(
                     display_name: file,
                     content_type: "application/pdf",
                     bytes: Vec::new(),
+                    attachment: false,
                 }],
                 symbol,
                 planned,

@@ -54,6 +54,8 @@ pub struct PeriodStatus {
     pub labels: BTreeMap<String, String>,
     /// The issued numbers replaced (`vanban replace`), by (issuer, document key).
     pub replaced: BTreeMap<(String, String), Replacement>,
+    /// Electronic copies made of the period's issued documents (`vanban copy`), oldest first.
+    pub copies: Vec<crate::issue::copies::CopyRecord>,
     /// A live process holds the lock: "sending" rows are really in flight. Otherwise they were
     /// left by a dead process and are shown as unknown.
     pub sender_alive: bool,
@@ -322,6 +324,8 @@ pub fn period_status(
         signed,
         labels,
         replaced,
+        copies: crate::issue::copies::copies_of_period(store, &period)
+            .map_err(crate::issue::register::RegisterError::Store)?,
         sender_alive,
         documents,
     })
@@ -569,6 +573,10 @@ impl fmt::Display for PeriodStatus {
                         )?;
                     }
                     None => writeln!(f, "  {:<14} chưa ký số", "")?,
+                }
+                let number = entry.number_and_symbol();
+                for copy in self.copies.iter().filter(|c| c.number == number) {
+                    writeln!(f, "  {:<14} {copy}", "")?;
                 }
             }
         }

@@ -9,8 +9,8 @@ use chrono::{Datelike, NaiveDate};
 use super::reader::{Reader, Table};
 use super::tree::Node;
 use crate::model::{
-    Budget, Committee, Conclusions, Directory, DocumentSettings, Documents, Half, Indicator,
-    Issuer, LetterSettings, Meeting, Period, Person, Program, ReportText, Signer, Task,
+    AttachedFile, Budget, Committee, Conclusions, Directory, DocumentSettings, Documents, Half,
+    Indicator, Issuer, LetterSettings, Meeting, Period, Person, Program, ReportText, Signer, Task,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -375,7 +375,92 @@ fn read_signer(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<Signer> {
     })
 }
 
-const SETTINGS_KEYS: &[&str] = &["issuer", "number", "signer", "excerpt", "cc", "filing"];
+const SETTINGS_KEYS: &[&str] = &[
+    "issuer",
+    "number",
+    "signer",
+    "excerpt",
+    "cc",
+    "filing",
+    "attachments",
+];
+
+/// An attachment larger than this is refused: it goes by email to every recipient.
+const ATTACHMENT_MAX_BYTES: usize = 20 << 20;
+
+/// The attachments a document's settings list (`attachments = ["phu-luc.pdf"]`, paths relative
+/// to the period file's folder), each read and checked to be a PDF that can be signed: present,
+/// readable, not encrypted, with pages, not too large, no two with one name.
+fn read_attachments(r: &mut Reader<'_>, t: &Table<'_>) -> Vec<AttachedFile> {
+    let base = std::path::Path::new(&r.source.name)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let path_name = t.key_path("attachments");
+    let mut files: Vec<AttachedFile> = Vec::new();
+    for (given, span) in t.strings(r, "attachments", false) {
+        let path = base.join(&given);
+        let name = std::path::Path::new(&given)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let problem = match std::fs::read(&path) {
+            Err(e) => Some(format!(
+                "không đọc được tệp kèm theo «{given}» (đường dẫn tính từ thư mục của tệp kỳ báo \
+                 cáo): {}",
+                match e.kind() {
+                    std::io::ErrorKind::NotFound => "không có tệp này".to_owned(),
+                    std::io::ErrorKind::PermissionDenied => "không có quyền đọc".to_owned(),
+                    std::io::ErrorKind::IsADirectory => "đây là thư mục, không phải tệp".to_owned(),
+                    _ => e.to_string(),
+                }
+            )),
+            Ok(_) if !name.to_lowercase().ends_with(".pdf") => Some(format!(
+                "tệp kèm theo «{given}» phải là tệp PDF (.pdf): chữ ký số của cơ quan được ký \
+                 trên chính tệp PDF"
+            )),
+            Ok(bytes) if bytes.len() > ATTACHMENT_MAX_BYTES => Some(format!(
+                "tệp kèm theo «{given}» lớn {} MB, quá giới hạn {} MB cho một tệp gửi kèm thư",
+                bytes.len() >> 20,
+                ATTACHMENT_MAX_BYTES >> 20
+            )),
+            Ok(bytes) => match attachment_problem(&bytes) {
+                Some(why) => Some(format!("tệp kèm theo «{given}» {why}")),
+                None if files.iter().any(|f| f.name == name) => Some(format!(
+                    "hai tệp kèm theo cùng tên «{name}»: người nhận không phân biệt được"
+                )),
+                None => {
+                    files.push(AttachedFile {
+                        name,
+                        bytes: bytes.into(),
+                    });
+                    None
+                }
+            },
+        };
+        if let Some(message) = problem {
+            r.report(&span, &path_name, message);
+        }
+    }
+    files
+}
+
+/// Why `bytes` is not a PDF vanban can sign and send, if it is not.
+fn attachment_problem(bytes: &[u8]) -> Option<&'static str> {
+    if !bytes.starts_with(b"%PDF-") {
+        return Some("không phải tệp PDF (không bắt đầu bằng %PDF-)");
+    }
+    let Ok(doc) = lopdf::Document::load_mem(bytes) else {
+        return Some("là tệp PDF hỏng (không đọc được cấu trúc tệp)");
+    };
+    if doc.trailer.get(b"Encrypt").is_ok() {
+        return Some("có mật khẩu (mã hóa): không ký số được; hãy lưu lại bản không mật khẩu");
+    }
+    if doc.get_pages().is_empty() {
+        return Some("không có trang nào");
+    }
+    None
+}
 
 fn read_settings(
     r: &mut Reader<'_>,
@@ -415,6 +500,7 @@ fn read_settings(
         filing: t
             .opt_string(r, "filing")
             .unwrap_or_else(|| default_filing.to_string()),
+        attachments: read_attachments(r, t),
         signer: signer?,
     })
 }

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+use super::org_stamp;
 use super::register::{
     IssueOutcome, IssuedDocument, IssuedFile, Register, RegisterError, document_key,
 };
@@ -18,6 +19,7 @@ use super::signatures::{self, FileRef, Keys, SignatureRecord, SigningError};
 use crate::clock::Clock;
 use crate::config::NumberingScheme;
 use crate::model::{DocumentKind, Half, Issuer, Period};
+use crate::render::pdf::PdfEngine;
 use crate::render::{self, PlannedDocument, RenderError, Renderer};
 use crate::state::Store;
 use crate::vi;
@@ -44,6 +46,11 @@ pub enum IssueError {
     IssuedChanged(IssuedChanged),
     #[error(transparent)]
     Signing(Box<SigningError>),
+    #[error("văn bản kèm theo của văn bản số {document}: {error}")]
+    Stamp {
+        document: String,
+        error: org_stamp::StampError,
+    },
     #[error(
         "không gửi thư nào vì tệp văn bản trên đĩa không giống bản sẽ gửi:\n{}",
         .0.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n")
@@ -214,6 +221,43 @@ pub struct DocFile {
     pub disk_name: String,
     pub content_type: &'static str,
     pub bytes: Vec<u8>,
+    /// A separate-file attachment of the document (`attachments` in the period file), not the
+    /// document itself: signed by the organisation only, its stamp naming the document's number.
+    pub attachment: bool,
+}
+
+/// Marks an attachment's name, after the document's own: "… - Kèm theo 1 - Biểu số liệu.pdf".
+const ATTACHMENT_MARK: &str = " - Kèm theo ";
+
+/// The Vietnamese name of the `index`-th (from 1) attachment `name` of the document whose PDF
+/// is called `document_pdf`: "02-TB-UBND Thông báo kết luận - Kèm theo 1 - Biểu số liệu.pdf".
+pub fn attached_file_name(document_pdf: &str, index: usize, name: &str) -> String {
+    let stem = document_pdf.strip_suffix(".pdf").unwrap_or(document_pdf);
+    let own = name
+        .strip_suffix(".pdf")
+        .or_else(|| name.strip_suffix(".PDF"))
+        .unwrap_or(name);
+    format!("{stem}{ATTACHMENT_MARK}{index} - {own}.pdf")
+}
+
+/// The period's attachments of a document, as files named after its PDF (`display_pdf`).
+fn attached_files(period: &Period, kind: DocumentKind, display_pdf: &str) -> Vec<DocFile> {
+    period
+        .settings(kind)
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let display_name = attached_file_name(display_pdf, i + 1, &file.name);
+            DocFile {
+                disk_name: ascii_file_name(&display_name),
+                display_name,
+                content_type: "application/pdf",
+                bytes: file.bytes.to_vec(),
+                attachment: true,
+            }
+        })
+        .collect()
 }
 
 /// A document with its number (none in a dry run), rendered now or read back as filed: the
@@ -338,23 +382,44 @@ pub fn prepare(
         // An issued document keeps its date and its content: re-sent as filed.
         dates.insert(id.clone(), issued.document.date);
         let mut files = Vec::new();
+        let display_pdf = attachment_name(
+            id.kind,
+            period.half,
+            Some(number),
+            &symbol,
+            unit_short(period, id),
+            "pdf",
+        );
+        // Attachments filed with the document keep the names the period gives them now when
+        // they still match; otherwise their ASCII names on disk.
+        let attached = attached_files(period, id.kind, &display_pdf);
         for file in &issued.document.files {
             let path = dir.join(&file.name);
             match std::fs::read(&path) {
                 Ok(bytes) if sha256_hex(&bytes) == file.sha256 => {
                     let extension = file.name.rsplit('.').next().unwrap_or_default();
-                    files.push(DocFile {
-                        display_name: attachment_name(
+                    let is_attachment = file.name.contains(&ascii_file_name(ATTACHMENT_MARK));
+                    let display_name = if is_attachment {
+                        attached
+                            .iter()
+                            .find(|a| a.disk_name == file.name)
+                            .map_or_else(|| file.name.clone(), |a| a.display_name.clone())
+                    } else {
+                        attachment_name(
                             id.kind,
                             period.half,
                             Some(number),
                             &symbol,
                             unit_short(period, id),
                             extension,
-                        ),
+                        )
+                    };
+                    files.push(DocFile {
+                        display_name,
                         disk_name: file.name.clone(),
                         content_type: content_type(extension),
                         bytes,
+                        attachment: is_attachment,
                     });
                 }
                 _ => break,
@@ -462,8 +527,22 @@ pub fn prepare(
                 display_name,
                 content_type: content_type(extension),
                 bytes: file.bytes,
+                attachment: false,
             });
         }
+    }
+    // Each rendered document's attachments go after its own files, named after its PDF: in
+    // drafts too, so the approval's hash covers them.
+    for (id, files) in rendered.iter_mut() {
+        let display_pdf = attachment_name(
+            id.kind,
+            period.half,
+            numbers.get(id).copied(),
+            &period.symbol(id.kind),
+            unit_short(period, id),
+            "pdf",
+        );
+        files.extend(attached_files(period, id.kind, &display_pdf));
     }
 
     let mut ready = BTreeMap::new();
@@ -532,6 +611,8 @@ pub fn make_ready(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<BTreeMap<DocId, ReadyDocument>, IssueError> {
     let mut ready = BTreeMap::new();
+    // The stamp of attachments is typeset by the PDF engine, made once and only when needed.
+    let mut engine: Option<PdfEngine> = None;
     for (id, d) in numbered {
         let mut files = d.files;
         let mut records = Vec::new();
@@ -540,22 +621,39 @@ pub fn make_ready(
             let key = id.register_key(period);
             let label = number_text(Some(number), &d.symbol);
             let signer = &period.settings(id.kind).signer.name;
+            let mut stamp = None;
             for file in files
                 .iter_mut()
                 .filter(|f| f.content_type == "application/pdf")
             {
-                let (bytes, signed) = signatures::sign_document(
-                    keys,
-                    signer,
-                    &file.bytes,
-                    &FileRef {
-                        issuer: &issuer,
-                        document_key: &key,
-                        file_name: &file.disk_name,
-                        label: &label,
-                    },
-                    now,
-                )?;
+                let file_ref = FileRef {
+                    issuer: &issuer,
+                    document_key: &key,
+                    file_name: &file.disk_name,
+                    label: &label,
+                };
+                let (bytes, signed) = if file.attachment {
+                    let appearance = match &stamp {
+                        Some(appearance) => appearance,
+                        None => {
+                            let engine = match &mut engine {
+                                Some(engine) => engine,
+                                None => engine.insert(
+                                    PdfEngine::new(&render::templates::Templates::builtin())
+                                        .map_err(|e| stamp_failed(&label, e.into()))?,
+                                ),
+                            };
+                            let lines = org_stamp::attachment_lines(&label, now);
+                            stamp.insert(
+                                org_stamp::appearance(engine, &lines, now)
+                                    .map_err(|e| stamp_failed(&label, e))?,
+                            )
+                        }
+                    };
+                    signatures::sign_attachment(keys, appearance, &file.bytes, &file_ref, now)?
+                } else {
+                    signatures::sign_document(keys, signer, &file.bytes, &file_ref, now)?
+                };
                 file.bytes = bytes;
                 records.extend(signed);
             }
@@ -576,6 +674,13 @@ pub fn make_ready(
         );
     }
     Ok(ready)
+}
+
+fn stamp_failed(label: &str, error: org_stamp::StampError) -> IssueError {
+    IssueError::Stamp {
+        document: label.to_owned(),
+        error,
+    }
 }
 
 /// Real runs: writes the newly issued documents to `dir` (atomically, with fsync), checks that

@@ -4,8 +4,10 @@
 //! silently changes: what it was issued from is recorded, and replacing it is a decision.
 
 pub mod approval;
+pub mod copies;
 pub mod filing;
 pub mod issued_content;
+pub mod org_stamp;
 pub mod register;
 pub mod replacement;
 pub mod sign;

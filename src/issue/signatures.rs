@@ -195,6 +195,19 @@ fn read_png(what: String, path: &Path) -> Result<Arc<[u8]>, SigningError> {
 }
 
 impl Keys {
+    /// The opened key of the issuing body registered as `issuer` (`filing::issuer_key`).
+    pub fn organisation_key(&self, issuer: &str) -> Option<&SigningKey> {
+        self.organisations
+            .iter()
+            .find(|o| o.issuer == issuer)
+            .map(|o| &o.key)
+    }
+
+    /// The time-stamping authority, when `[signing] tsa_url` asks for PAdES B-T.
+    pub fn tsa(&self) -> Option<&TsaClient> {
+        self.tsa.as_ref()
+    }
+
     /// Gives a document about to be issued the signer's signature image and the organisation's
     /// seal: its context names them, its PDF template reads them.
     pub fn add_images(&self, document: &mut PlannedDocument, issuer: &str) {
@@ -486,6 +499,52 @@ pub fn sign_document(
         })
         .collect();
     Ok((bytes, records))
+}
+
+/// Signs a separate-file attachment of a document being issued: the organisation's signature
+/// only, visible as `appearance` (the document's number and the signing time, Decree 30 box 14).
+/// The certificate is checked again at `now` first.
+pub fn sign_attachment(
+    keys: &Keys,
+    appearance: &sign::Appearance,
+    pdf: &[u8],
+    file: &FileRef<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, Vec<SignatureRecord>), SigningError> {
+    let key =
+        keys.organisation_key(file.issuer)
+            .ok_or_else(|| SigningError::NoOrganisationKey {
+                name: file.issuer.to_owned(),
+                abbr: file
+                    .issuer
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_uppercase(),
+            })?;
+    let signing = sign::Signing {
+        key,
+        field_name: "ChuKyCoQuan".into(),
+        reason: Some("Chữ ký số của cơ quan trên văn bản kèm theo".into()),
+        appearance: Some(appearance),
+    };
+    let bytes = sign::sign_pdf(pdf, &signing, keys.tsa.as_ref(), now).map_err(|error| {
+        SigningError::Sign {
+            document: format!("{} (văn bản kèm theo {})", file.label, file.file_name),
+            error,
+        }
+    })?;
+    let record = SignatureRecord {
+        issuer: file.issuer.to_owned(),
+        document_key: file.document_key.to_owned(),
+        file_name: file.file_name.to_owned(),
+        position: 1,
+        role: Role::Organisation,
+        subject: certificate::subject_name(key.certificate()),
+        signed_at: now,
+        sha256: super::filing::sha256_hex(&bytes),
+    };
+    Ok((bytes, vec![record]))
 }
 
 /// Records the signatures of a document's files (one transaction). Recording the same signature

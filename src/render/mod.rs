@@ -9,6 +9,7 @@ pub mod fit;
 pub mod page_check;
 pub mod parity;
 pub mod pdf;
+pub mod stamp;
 pub mod templates;
 pub mod wording;
 

@@ -310,6 +310,25 @@ impl PdfEngine {
     /// from an office's DOCX, render/docx_pdf) under the same limits, page check and PDF/A
     /// export as a template's document.
     pub fn render_source(&self, source: String, today: NaiveDate) -> Result<Vec<u8>, PdfError> {
+        self.render_own_source(source, today, self.check_pages)
+    }
+
+    /// [`render_source`](Self::render_source) for a piece that is not a page of a document (the
+    /// stamp of a signature, render/stamp.rs): the Decree 30 page check does not apply to it.
+    pub(crate) fn render_piece(
+        &self,
+        source: String,
+        today: NaiveDate,
+    ) -> Result<Vec<u8>, PdfError> {
+        self.render_own_source(source, today, false)
+    }
+
+    fn render_own_source(
+        &self,
+        source: String,
+        today: NaiveDate,
+        check_pages: bool,
+    ) -> Result<Vec<u8>, PdfError> {
         let id = file_id(OWN_MAIN_PATH)?;
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
@@ -320,7 +339,7 @@ impl PdfEngine {
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
-        let (pdf_a, check_pages, max_pages) = (self.pdf_a, self.check_pages, self.limits.max_pages);
+        let (pdf_a, max_pages) = (self.pdf_a, self.limits.max_pages);
         self.compile_under_limits(world, move |world| {
             compile_and_export(world, pdf_a, check_pages, max_pages)
         })

@@ -28,6 +28,7 @@ pub const TABLES: &[&str] = &[
     "web_login_attempts",
     "web_audit",
     "web_uploads",
+    "copies",
 ];
 
 /// Tables whose `id` is generated: the target's counter continues after the copied ids.
@@ -41,6 +42,7 @@ const IDENTITY_TABLES: &[&str] = &[
     "web_login_attempts",
     "web_audit",
     "web_uploads",
+    "copies",
 ];
 
 #[derive(Debug, thiserror::Error)]

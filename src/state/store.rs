@@ -39,6 +39,8 @@ pub const WEB_TIMES_SQL: &str = include_str!("migrations/010_web_times.sql");
 pub const INSTANCES_SQL: &str = include_str!("migrations/011_instances.sql");
 /// The instance running each firing, and until when it holds it.
 pub const LEASES_SQL: &str = include_str!("migrations/012_leases.sql");
+/// Electronic copies (sao y) of issued documents.
+pub const COPIES_SQL: &str = include_str!("migrations/013_copies.sql");
 
 /// One step of the schema. Its version is its position in [`MIGRATIONS`] plus one, recorded as a
 /// row of the `schema_version` table (and, for tools that only look there, in SQLite's
@@ -118,6 +120,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tiến trình giữ lần chạy và thời hạn giữ (job_runs.instance, job_runs.lease_until)",
         sql: LEASES_SQL,
         postgres: include_str!("migrations/postgres/012_leases.sql"),
+    },
+    Migration {
+        name: "bản sao điện tử của văn bản đã ban hành (copies)",
+        sql: COPIES_SQL,
+        postgres: include_str!("migrations/postgres/013_copies.sql"),
     },
 ];
 

@@ -320,6 +320,12 @@ pub fn info_rows() -> Vec<InfoRow> {
             Texts,
             "mỗi nơi nhận một dòng; thêm dòng nếu cần",
         ));
+        rows.push(row(
+            &l("tệp kèm theo (PDF)"),
+            &p("attachments"),
+            Texts,
+            "mỗi tệp một dòng, đường dẫn tính từ thư mục của tệp này; có thể bỏ trống",
+        ));
         if key != "assignment_letter" {
             rows.push(row(
                 &l("số văn bản"),

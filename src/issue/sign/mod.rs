@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 pub use certificate::{CertificateError, KeyAlgorithm};
 pub use keys::{KeyError, SecretSource, SignerKeySource, SigningKey};
-pub use pades::{PdfError, SignatureInfo};
+pub use pades::{Appearance, PdfError, Placement, SignatureInfo};
 pub use tsa::{TsaClient, TsaError};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,9 @@ pub struct Signing<'a> {
     pub key: &'a SigningKey,
     pub field_name: String,
     pub reason: Option<String>,
+    /// What page 1 shows of the signature; `None`: an invisible signature (the signer's and the
+    /// organisation's on an original, whose page already shows the signature and seal images).
+    pub appearance: Option<&'a Appearance>,
 }
 
 /// Room for the CMS in /Contents: the certificates it carries, the signature and attributes, and a
@@ -86,8 +89,13 @@ pub fn sign_pdf_in_turn(
             reason: step.reason.clone(),
             time: now,
         };
-        let (prepared, next) =
-            pades::prepare_next(&structure, &bytes, &info, contents_capacity(step.key, tsa));
+        let (prepared, next) = pades::prepare_next(
+            &structure,
+            &bytes,
+            &info,
+            contents_capacity(step.key, tsa),
+            step.appearance,
+        );
         let cms = cms::signed_data(&prepared.digest(), step.key, tsa)?;
         bytes = prepared.finish(&cms)?;
         ends.push(bytes.len());
@@ -108,11 +116,13 @@ pub fn decree30_steps<'a>(
             key: signer,
             field_name: "ChuKyNguoiKy".into(),
             reason: Some("Ký ban hành văn bản".into()),
+            appearance: None,
         },
         Signing {
             key: organisation,
             field_name: "ChuKyCoQuan".into(),
             reason: Some("Chữ ký số của cơ quan, tổ chức ban hành".into()),
+            appearance: None,
         },
     ]
 }

@@ -1,5 +1,6 @@
 //! PAdES signature as an incremental update: the signature dictionary with /ByteRange and a
-//! /Contents placeholder, an invisible widget (/F 4, empty appearance, kept PDF/A-2b), the AcroForm
+//! /Contents placeholder, a widget (/F 4; invisible with an empty appearance, or visible with an
+//! [`Appearance`] whose fonts come embedded; PDF/A-2b either way), the AcroForm
 //! with /SigFlags 3, and a cross-reference section of the same kind as the file's own (table or
 //! stream). The bytes before the update are never touched, so earlier signatures stay intact.
 
@@ -70,6 +71,164 @@ impl Prepared {
     }
 }
 
+/// A visible signature: what page 1 shows of it (Decree 30 box 14, the organisation's signature on
+/// an electronic copy or a separate attachment, shows its stamp text top right). The picture is
+/// the first page of a small PDF the caller typesets (fonts embedded, as PDF/A asks); its content
+/// becomes the widget's appearance, its resources are copied into the update.
+#[derive(Debug, Clone)]
+pub struct Appearance {
+    width: f32,
+    height: f32,
+    /// The page's content stream: its dictionary (filters kept) and its encoded bytes.
+    content: lopdf::Stream,
+    resources: Object,
+    /// Every object the resources reach, by their ids in the source PDF.
+    objects: BTreeMap<ObjectId, Object>,
+    placement: Placement,
+}
+
+/// Where an appearance goes on page 1, in points: its right edge `right` from the page's right
+/// edge, its bottom `bottom_from_top` below the page's top edge, but its top never nearer the top
+/// edge than `min_top` (a taller stamp then reaches further down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub right: f32,
+    pub bottom_from_top: f32,
+    pub min_top: f32,
+}
+
+/// At most this many objects and bytes of a stamp's resources: it is a few lines of text.
+const APPEARANCE_MAX_OBJECTS: usize = 200;
+const APPEARANCE_MAX_BYTES: usize = 4 << 20;
+
+impl Appearance {
+    /// Reads the first page of `pdf` as an appearance placed by `placement`.
+    pub fn from_pdf(pdf: &[u8], placement: Placement) -> Result<Appearance, PdfError> {
+        let unreadable = |what: &str| PdfError::Unreadable(format!("hình chữ ký: {what}"));
+        let doc = Document::load_mem(pdf).map_err(|e| unreadable(&e.to_string()))?;
+        let page_id = *doc
+            .get_pages()
+            .get(&1)
+            .ok_or_else(|| unreadable("không có trang"))?;
+        let page = doc
+            .get_object(page_id)
+            .and_then(Object::as_dict)
+            .map_err(|_| unreadable("trang hỏng"))?;
+        let media_box = page
+            .get(b"MediaBox")
+            .and_then(Object::as_array)
+            .map_err(|_| unreadable("thiếu /MediaBox"))?;
+        let number = |i: usize| {
+            media_box
+                .get(i)
+                .and_then(|o| o.as_float().ok())
+                .ok_or_else(|| unreadable("/MediaBox hỏng"))
+        };
+        let (x0, y0, x1, y1) = (number(0)?, number(1)?, number(2)?, number(3)?);
+        if x0 != 0.0 || y0 != 0.0 || x1 <= 0.0 || y1 <= 0.0 {
+            return Err(unreadable("/MediaBox không bắt đầu ở gốc tọa độ"));
+        }
+        let content = match page.get(b"Contents") {
+            Ok(Object::Reference(id)) => doc
+                .get_object(*id)
+                .and_then(Object::as_stream)
+                .map_err(|_| unreadable("nội dung trang hỏng"))?
+                .clone(),
+            Ok(_) => lopdf::Stream::new(
+                Dictionary::new(),
+                doc.get_page_content_with_limit(page_id, APPEARANCE_MAX_BYTES)
+                    .map_err(|e| unreadable(&e.to_string()))?,
+            ),
+            Err(_) => return Err(unreadable("trang trống")),
+        };
+        let resources = match page.get(b"Resources") {
+            Ok(Object::Reference(id)) => doc
+                .get_object(*id)
+                .map_err(|_| unreadable("/Resources hỏng"))?
+                .clone(),
+            Ok(other) => other.clone(),
+            Err(_) => Object::Dictionary(Dictionary::new()),
+        };
+        let mut objects = BTreeMap::new();
+        let mut pending = Vec::new();
+        references(&resources, &mut pending);
+        let mut bytes = 0;
+        while let Some(id) = pending.pop() {
+            if objects.contains_key(&id) {
+                continue;
+            }
+            let object = doc
+                .get_object(id)
+                .map_err(|_| unreadable("thiếu đối tượng"))?
+                .clone();
+            references(&object, &mut pending);
+            bytes += match &object {
+                Object::Stream(s) => s.content.len(),
+                _ => 0,
+            };
+            objects.insert(id, object);
+            if objects.len() > APPEARANCE_MAX_OBJECTS || bytes > APPEARANCE_MAX_BYTES {
+                return Err(unreadable("quá lớn"));
+            }
+        }
+        Ok(Appearance {
+            width: x1,
+            height: y1,
+            content,
+            resources,
+            objects,
+            placement,
+        })
+    }
+
+    /// Width and height in points.
+    pub fn size(&self) -> (f32, f32) {
+        (self.width, self.height)
+    }
+
+    /// The widget's rectangle on a page whose media box is `media_box`.
+    pub fn rect(&self, media_box: [f32; 4]) -> [f32; 4] {
+        let [_, _, right_edge, top_edge] = media_box;
+        let x1 = right_edge - self.placement.right;
+        let top = (top_edge - self.placement.bottom_from_top + self.height)
+            .min(top_edge - self.placement.min_top);
+        [x1 - self.width, top - self.height, x1, top]
+    }
+}
+
+/// Every indirect reference inside `object`, appended to `out`.
+fn references(object: &Object, out: &mut Vec<ObjectId>) {
+    match object {
+        Object::Reference(id) => out.push(*id),
+        Object::Array(items) => items.iter().for_each(|o| references(o, out)),
+        Object::Dictionary(dict) => dict.iter().for_each(|(_, o)| references(o, out)),
+        Object::Stream(stream) => stream.dict.iter().for_each(|(_, o)| references(o, out)),
+        _ => {}
+    }
+}
+
+/// `object` with every reference renumbered by `ids`.
+fn renumbered(object: &Object, ids: &BTreeMap<ObjectId, ObjectId>) -> Object {
+    let dict = |d: &Dictionary| {
+        let mut out = Dictionary::new();
+        for (k, v) in d.iter() {
+            out.set(k.clone(), renumbered(v, ids));
+        }
+        out
+    };
+    match object {
+        Object::Reference(id) => Object::Reference(ids.get(id).copied().unwrap_or(*id)),
+        Object::Array(items) => Object::Array(items.iter().map(|o| renumbered(o, ids)).collect()),
+        Object::Dictionary(d) => Object::Dictionary(dict(d)),
+        Object::Stream(s) => {
+            let mut stream = s.clone();
+            stream.dict = dict(&s.dict);
+            Object::Stream(stream)
+        }
+        other => other.clone(),
+    }
+}
+
 /// Placeholder for the four /ByteRange numbers, patched in place once offsets are known.
 const BYTE_RANGE_PLACEHOLDER: &str = "[0 0000000000 0000000000 0000000000]";
 
@@ -83,6 +242,8 @@ pub struct Structure {
     catalog: Dictionary,
     page_id: ObjectId,
     page: Dictionary,
+    /// Page 1's media box (its own or inherited), where a visible signature is placed.
+    media_box: [f32; 4],
     /// Page 1's /Annots when it is an indirect array: its id and items.
     annots: Option<(ObjectId, Vec<Object>)>,
     /// The AcroForm when it is an indirect object: its id and dictionary.
@@ -123,6 +284,7 @@ impl Structure {
             .and_then(Object::as_dict)
             .map_err(|_| PdfError::Missing("trang đầu"))?
             .clone();
+        let media_box = inherited_media_box(&doc, page_id).unwrap_or(A4);
         let annots = match page.get(b"Annots") {
             Ok(Object::Reference(id)) => Some((
                 *id,
@@ -159,6 +321,7 @@ impl Structure {
             catalog,
             page_id,
             page,
+            media_box,
             annots,
             acroform,
             fields,
@@ -174,6 +337,29 @@ impl Structure {
     }
 }
 
+/// A4 in points, for a page whose media box cannot be read.
+const A4: [f32; 4] = [0.0, 0.0, 595.276, 841.89];
+
+/// A page's /MediaBox, looked up through its /Parent chain as PDF inheritance has it.
+fn inherited_media_box(doc: &Document, page_id: ObjectId) -> Option<[f32; 4]> {
+    let mut id = page_id;
+    for _ in 0..32 {
+        let node = doc.get_object(id).and_then(Object::as_dict).ok()?;
+        if let Ok(array) = node.get(b"MediaBox").and_then(Object::as_array) {
+            let mut out = [0.0; 4];
+            for (slot, value) in out.iter_mut().zip(array) {
+                *slot = match value {
+                    Object::Reference(r) => doc.get_object(*r).ok()?.as_float().ok()?,
+                    v => v.as_float().ok()?,
+                };
+            }
+            return (array.len() == 4).then_some(out);
+        }
+        id = node.get(b"Parent").and_then(Object::as_reference).ok()?;
+    }
+    None
+}
+
 /// Appends the signature field, its widget on page 1 and the signature dictionary to `pdf`,
 /// reserving `contents_capacity` bytes for the CMS.
 pub fn prepare(
@@ -182,7 +368,7 @@ pub fn prepare(
     contents_capacity: usize,
 ) -> Result<Prepared, PdfError> {
     let structure = Structure::read(pdf)?;
-    Ok(prepare_next(&structure, pdf, info, contents_capacity).0)
+    Ok(prepare_next(&structure, pdf, info, contents_capacity, None).0)
 }
 
 /// [`prepare`] on a PDF whose structure is known: `structure` must be what [`Structure::read`]
@@ -192,6 +378,7 @@ pub fn prepare_next(
     pdf: &[u8],
     info: &SignatureInfo,
     contents_capacity: usize,
+    appearance: Option<&Appearance>,
 ) -> (Prepared, Structure) {
     let mut after = structure.clone();
     let root_id = structure.root_id;
@@ -260,11 +447,42 @@ pub fn prepare_next(
     }
 
     // PDF/A-2 wants an appearance for every widget, even an invisible one.
-    written.insert(
-        appearance_id,
-        b"<</Type/XObject/Subtype/Form/BBox[0 0 0 0]/Resources<<>>/Length 0>>\nstream\n\nendstream"
-            .to_vec(),
-    );
+    let rect = match appearance {
+        None => {
+            written.insert(
+                appearance_id,
+                b"<</Type/XObject/Subtype/Form/BBox[0 0 0 0]/Resources<<>>/Length 0>>\nstream\n\nendstream"
+                    .to_vec(),
+            );
+            [0.0; 4]
+        }
+        Some(appearance) => {
+            // The stamp's objects get fresh numbers in this update, references renumbered.
+            let ids: BTreeMap<ObjectId, ObjectId> =
+                appearance.objects.keys().map(|id| (*id, fresh())).collect();
+            for (old, object) in &appearance.objects {
+                written.insert(ids[old], serialize(&renumbered(object, &ids)));
+            }
+            let mut form = appearance.content.clone();
+            form.dict.set("Type", Object::Name(b"XObject".to_vec()));
+            form.dict.set("Subtype", Object::Name(b"Form".to_vec()));
+            form.dict.set(
+                "BBox",
+                Object::Array(vec![
+                    Object::Integer(0),
+                    Object::Integer(0),
+                    Object::Real(appearance.width),
+                    Object::Real(appearance.height),
+                ]),
+            );
+            form.dict
+                .set("Resources", renumbered(&appearance.resources, &ids));
+            form.dict
+                .set("Length", Object::Integer(form.content.len() as i64));
+            written.insert(appearance_id, serialize(&Object::Stream(form)));
+            appearance.rect(structure.media_box)
+        }
+    };
     let mut widget = Dictionary::new();
     widget.set("Type", Object::Name(b"Annot".to_vec()));
     widget.set("Subtype", Object::Name(b"Widget".to_vec()));
@@ -274,12 +492,14 @@ pub fn prepare_next(
     widget.set("F", Object::Integer(4));
     widget.set(
         "Rect",
-        Object::Array(vec![
-            Object::Integer(0),
-            Object::Integer(0),
-            Object::Integer(0),
-            Object::Integer(0),
-        ]),
+        Object::Array(
+            rect.iter()
+                .map(|v| match v.fract() == 0.0 {
+                    true => Object::Integer(*v as i64),
+                    false => Object::Real(*v),
+                })
+                .collect(),
+        ),
     );
     widget.set("P", Object::Reference(page_id));
     let mut ap = Dictionary::new();

@@ -619,6 +619,23 @@ fn a_send_killed_after_filing_resends_the_same_signed_bytes_never_signing_again(
 
 // ---- With the real validators (pyHanko, poppler's pdfsig): run .ci/run ----
 
+/// `pyhanko sign validate` of `pdf`, trusting the office's test root: whether it passed, and
+/// its report.
+fn pyhanko_validate(office: &Office, pdf: &Path) -> (bool, String) {
+    let root = office.path("keys/root.pem");
+    tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--trust",
+            root.to_str().unwrap(),
+        ],
+        pdf,
+    )
+}
+
 fn tool(program: &str, args: &[&str], pdf: &Path) -> (bool, String) {
     let out = Command::new(program)
         .args(args)
@@ -710,7 +727,6 @@ fn the_organisation_key_on_a_softhsm2_token_signs_every_sent_pdf() {
     let office = Office::build(sink.port, &[], &[], true);
     let (ok, out) = office.send();
     assert!(ok, "{out}");
-    let root = office.path("keys/root.pem");
     for (name, pdf) in office.filed().iter().filter(|(n, _)| n.ends_with(".pdf")) {
         assert_eq!(
             verified_signatures(name, pdf),
@@ -721,17 +737,7 @@ fn the_organisation_key_on_a_softhsm2_token_signs_every_sent_pdf() {
             "{name}"
         );
         let path = office.path("out/2024-h1").join(name);
-        let (ok, report) = tool(
-            "pyhanko",
-            &[
-                "sign",
-                "validate",
-                "--pretty-print",
-                "--trust",
-                root.to_str().unwrap(),
-            ],
-            &path,
-        );
+        let (ok, report) = pyhanko_validate(&office, &path);
         assert!(ok, "pyHanko rejects {name}:\n{report}");
     }
 }
@@ -767,18 +773,10 @@ fn every_pdf_sent_validates_with_pyhanko_and_pdfsig_and_one_changed_byte_is_caug
         layout.status.success() && layout_text.contains("12 PDFs, 0 Decree-30 layout problems"),
         "{layout_text}"
     );
-    let root = office.path("keys/root.pem");
-    let trust = [
-        "sign",
-        "validate",
-        "--pretty-print",
-        "--trust",
-        root.to_str().unwrap(),
-    ];
     let scratch = tempfile::tempdir().unwrap();
     for (name, pdf) in office.filed().iter().filter(|(n, _)| n.ends_with(".pdf")) {
         let path = office.path("out/2024-h1").join(name);
-        let (ok, report) = tool("pyhanko", &trust, &path);
+        let (ok, report) = pyhanko_validate(&office, &path);
         assert!(ok, "pyHanko rejects {name}:\n{report}");
         assert_eq!(
             report
@@ -836,7 +834,7 @@ fn every_pdf_sent_validates_with_pyhanko_and_pdfsig_and_one_changed_byte_is_caug
         tampered[at] = if tampered[at] == b'0' { b'1' } else { b'0' };
         let bad = scratch.path().join("tampered.pdf");
         std::fs::write(&bad, &tampered).unwrap();
-        let (ok, report) = tool("pyhanko", &trust, &bad);
+        let (ok, report) = pyhanko_validate(&office, &bad);
         assert!(
             !ok,
             "pyHanko must reject a changed byte in {name}:\n{report}"
@@ -1130,18 +1128,7 @@ fn a_copy_validates_with_pyhanko_and_pdfsig_and_readers_draw_its_stamp_top_right
     let sink = Sink::start(&[]);
     let office = Office::new(sink.port, &[], &[]);
     let (notice, _, path, _) = copy_of_the_notice(&office, &[]);
-    let root = office.path("keys/root.pem");
-    let (ok, report) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--pretty-print",
-            "--trust",
-            root.to_str().unwrap(),
-        ],
-        &path,
-    );
+    let (ok, report) = pyhanko_validate(&office, &path);
     assert!(ok, "pyHanko rejects the copy:\n{report}");
     assert_eq!(
         report
@@ -1388,18 +1375,7 @@ fn a_signed_attachment_validates_with_pyhanko_and_pdfsig() {
         .find(|(n, _)| n.contains("Kem theo 1"))
         .expect("a filed attachment");
     let path = office.path("out/2024-h1").join(name);
-    let root = office.path("keys/root.pem");
-    let (ok, report) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--pretty-print",
-            "--trust",
-            root.to_str().unwrap(),
-        ],
-        &path,
-    );
+    let (ok, report) = pyhanko_validate(&office, &path);
     assert!(ok, "pyHanko rejects the attachment:\n{report}");
     assert_eq!(
         report.matches("The signature is judged VALID.").count(),

@@ -382,33 +382,31 @@ impl<'a> Approvals<'a> {
             });
         }
         let files = draft.file_hashes();
-        self.store
-            .immediate(|tx| {
-                let id: i64 = tx.query_row(
-                    "INSERT INTO approval_decisions
+        self.store.write(|tx| {
+            let id: i64 = tx.query_row(
+                "INSERT INTO approval_decisions
                  (issuer, document_key, decision, by_name, at, note, content_sha256)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-                    params![
-                        draft.issuer,
-                        draft.document_key,
-                        decision.as_str(),
-                        by,
-                        time_to_sql(&now),
-                        note,
-                        draft.content_sha256
-                    ],
-                    |r| r.get(0),
-                )?;
-                for (position, (name, sha)) in files.iter().enumerate() {
-                    tx.execute(
-                        "INSERT INTO approval_files (decision_id, position, name, sha256)
+                params![
+                    draft.issuer,
+                    draft.document_key,
+                    decision.as_str(),
+                    by,
+                    time_to_sql(&now),
+                    note,
+                    draft.content_sha256
+                ],
+                |r| r.get(0),
+            )?;
+            for (position, (name, sha)) in files.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO approval_files (decision_id, position, name, sha256)
                      VALUES (?1, ?2, ?3, ?4)",
-                        params![id, position as i64, name, sha],
-                    )?;
-                }
-                Ok(Ok::<(), std::convert::Infallible>(()))
-            })?
-            .unwrap_or_else(|never| match never {});
+                    params![id, position as i64, name, sha],
+                )?;
+            }
+            Ok(())
+        })?;
         Ok(Recorded::Recorded)
     }
 

@@ -231,31 +231,26 @@ fn record(
     made: &MadeCopy,
     made_by: &str,
 ) -> Result<(), StoreError> {
-    store
-        .immediate(|tx| {
-            tx.execute(
-                "INSERT INTO copies (issuer, document_key, number, source_file, form, copied_by,
+    store.write(|tx| {
+        tx.execute(
+            "INSERT INTO copies (issuer, document_key, number, source_file, form, copied_by,
                    subject, made_by, made_at, file, sha256)
                  VALUES (?1, ?2, ?3, ?4, 'sao-y', ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    issuer,
-                    document_key,
-                    made.number,
-                    source_file,
-                    made.body,
-                    made.subject,
-                    made_by,
-                    time_to_sql(&made.at),
-                    made.path.display().to_string(),
-                    made.sha256
-                ],
-            )?;
-            Ok(Ok::<(), std::convert::Infallible>(()))
-        })
-        .map(|r| match r {
-            Ok(()) => (),
-            Err(never) => match never {},
-        })
+            params![
+                issuer,
+                document_key,
+                made.number,
+                source_file,
+                made.body,
+                made.subject,
+                made_by,
+                time_to_sql(&made.at),
+                made.path.display().to_string(),
+                made.sha256
+            ],
+        )?;
+        Ok(())
+    })
 }
 
 /// One recorded copy, as `vanban status` lists it.

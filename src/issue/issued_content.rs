@@ -33,32 +33,27 @@ pub fn record(
     content_sha256: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    store
-        .immediate(|tx| {
-            tx.execute(
-                "INSERT INTO issued_content
+    store.write(|tx| {
+        tx.execute(
+            "INSERT INTO issued_content
                    (issuer, year, symbol, number, document_key, content_sha256, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (issuer, year, symbol, number) DO UPDATE SET
                    document_key = excluded.document_key,
                    content_sha256 = excluded.content_sha256,
                    recorded_at = excluded.recorded_at",
-                params![
-                    issued.issuer,
-                    issued.year,
-                    issued.symbol,
-                    issued.number,
-                    issued.document_key,
-                    content_sha256,
-                    time_to_sql(&now)
-                ],
-            )?;
-            Ok(Ok::<(), std::convert::Infallible>(()))
-        })
-        .map(|r| match r {
-            Ok(()) => (),
-            Err(never) => match never {},
-        })
+            params![
+                issued.issuer,
+                issued.year,
+                issued.symbol,
+                issued.number,
+                issued.document_key,
+                content_sha256,
+                time_to_sql(&now)
+            ],
+        )?;
+        Ok(())
+    })
 }
 
 /// The draft hash the issued number `entry` came from; `None` for a number issued before this

@@ -444,6 +444,24 @@ pub struct FileRef<'a> {
     pub label: &'a str,
 }
 
+/// The key of the body issuing `file`. `open_keys` opened every issuing body's key; a body
+/// missing here is one it was not asked about, named by its register key.
+fn organisation_key<'k>(
+    keys: &'k Keys,
+    file: &FileRef<'_>,
+) -> Result<&'k SigningKey, SigningError> {
+    keys.organisation_key(file.issuer)
+        .ok_or_else(|| SigningError::NoOrganisationKey {
+            name: file.issuer.to_owned(),
+            abbr: file
+                .issuer
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_uppercase(),
+        })
+}
+
 /// Signs `pdf` as Decree 30 requires: the person named `signer` (the signature block's name), then
 /// the organisation. Both certificates are checked again at `now` before the first signature.
 pub fn sign_document(
@@ -465,22 +483,8 @@ pub fn sign_document(
         document: file.label.to_owned(),
         error,
     };
-    // `open_keys` opened every issuing body's key; a body missing here is one it was not
-    // asked about, named by its register key.
-    let organisation = keys
-        .organisations
-        .iter()
-        .find(|o| o.issuer == file.issuer)
-        .ok_or_else(|| SigningError::NoOrganisationKey {
-            name: file.issuer.to_owned(),
-            abbr: file
-                .issuer
-                .split('/')
-                .next()
-                .unwrap_or_default()
-                .to_uppercase(),
-        })?;
-    let signings = sign::decree30_steps(person, &organisation.key);
+    let organisation = organisation_key(keys, file)?;
+    let signings = sign::decree30_steps(person, organisation);
     let roles = [Role::Signer, Role::Organisation];
     // Both certificates are checked before the first signature; the file is parsed once.
     let (bytes, ends) =
@@ -511,17 +515,7 @@ pub fn sign_attachment(
     file: &FileRef<'_>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<u8>, Vec<SignatureRecord>), SigningError> {
-    let key =
-        keys.organisation_key(file.issuer)
-            .ok_or_else(|| SigningError::NoOrganisationKey {
-                name: file.issuer.to_owned(),
-                abbr: file
-                    .issuer
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_uppercase(),
-            })?;
+    let key = organisation_key(keys, file)?;
     let signing = sign::Signing {
         key,
         field_name: "ChuKyCoQuan".into(),
@@ -553,31 +547,26 @@ pub fn record(store: &Store, records: &[SignatureRecord]) -> Result<(), StoreErr
     if records.is_empty() {
         return Ok(());
     }
-    store
-        .immediate(|tx| {
-            for r in records {
-                tx.execute(
-                    "INSERT OR IGNORE INTO signatures
+    store.write(|tx| {
+        for r in records {
+            tx.execute(
+                "INSERT OR IGNORE INTO signatures
                        (issuer, document_key, file_name, position, role, subject, signed_at, sha256)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        r.issuer,
-                        r.document_key,
-                        r.file_name,
-                        r.position,
-                        r.role.slug(),
-                        r.subject,
-                        time_to_sql(&r.signed_at),
-                        r.sha256
-                    ],
-                )?;
-            }
-            Ok(Ok::<(), std::convert::Infallible>(()))
-        })
-        .map(|r| match r {
-            Ok(()) => (),
-            Err(never) => match never {},
-        })
+                params![
+                    r.issuer,
+                    r.document_key,
+                    r.file_name,
+                    r.position,
+                    r.role.slug(),
+                    r.subject,
+                    time_to_sql(&r.signed_at),
+                    r.sha256
+                ],
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The signatures recorded for a document, oldest first.

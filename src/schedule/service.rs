@@ -719,10 +719,9 @@ impl<'a> Service<'a> {
             return Ok(());
         };
         let now = self.clock.now();
-        let taken = self.store.immediate(|tx| {
-            take_expired(tx, me, now, now + self.lease()).map(Ok::<_, std::convert::Infallible>)
-        })?;
-        let Ok(taken) = taken;
+        let taken = self
+            .store
+            .write(|tx| take_expired(tx, me, now, now + self.lease()))?;
         for (run, dead) in taken {
             if stop.is_requested() {
                 break;

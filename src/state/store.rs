@@ -521,6 +521,16 @@ impl Store {
         self.in_transaction(true, f)
     }
 
+    /// [`immediate`](Self::immediate) for writes with no refusal of their own: commits when `f`
+    /// returns `Ok`.
+    pub fn write<T>(&self, f: impl FnOnce(&Conn<'_>) -> DbResult<T>) -> Result<T, StoreError> {
+        self.in_transaction(true, |tx| f(tx).map(Ok::<T, std::convert::Infallible>))
+            .map(|r| match r {
+                Ok(v) => v,
+                Err(never) => match never {},
+            })
+    }
+
     /// Runs read-only `f` in one transaction, so several queries see one snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> DbResult<T>) -> Result<T, StoreError> {
         self.in_transaction(false, |tx| f(tx).map(Ok::<T, std::convert::Infallible>))

@@ -561,20 +561,115 @@ fn a_docx_template_edited_and_saved_by_libreoffice_renders_with_the_edit() {
     );
 }
 
+/// The notice as issued with signing on: the context names the images, the document holds them
+/// (the test fixtures' signature and seal).
+fn signed(mut document: PlannedDocument) -> PlannedDocument {
+    let fixtures = root().join("tests/fixtures/sign");
+    for (path, file) in [
+        ("/chu-ky.png", "chu-ky.png"),
+        ("/con-dau.png", "con-dau.png"),
+    ] {
+        document.images.push(vanban::render::TemplateImage {
+            path: path.into(),
+            bytes: std::fs::read(fixtures.join(file)).unwrap().into(),
+        });
+    }
+    document.context.signer.signature_image = Some("/chu-ky.png".into());
+    document.context.signer.seal_image = Some("/con-dau.png".into());
+    document
+}
+
+/// The image XObjects each page of `pdf` draws, page by page.
+fn page_images(pdf: &[u8]) -> Vec<usize> {
+    let doc = lopdf::Document::load_mem(pdf).unwrap();
+    doc.get_pages()
+        .values()
+        .map(|&page| {
+            let (resources, ids) = doc.get_page_resources(page).unwrap();
+            let mut dicts: Vec<&lopdf::Dictionary> = resources.into_iter().collect();
+            dicts.extend(ids.iter().filter_map(|id| doc.get_dictionary(*id).ok()));
+            dicts
+                .iter()
+                .filter_map(|r| r.get(b"XObject").ok())
+                .filter_map(|x| doc.dereference(x).ok()?.1.as_dict().ok())
+                .flat_map(|x| x.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>())
+                .filter(|v| {
+                    doc.dereference(v)
+                        .ok()
+                        .and_then(|(_, o)| o.as_stream().ok())
+                        .is_some_and(|s| {
+                            s.dict.get(b"Subtype").and_then(|t| t.as_name()).ok() == Some(b"Image")
+                        })
+                })
+                .count()
+        })
+        .collect()
+}
+
 #[test]
-fn a_signed_document_is_refused_rather_than_sent_without_its_signature_image() {
+fn a_signed_document_from_its_docx_shows_the_signature_and_seal_in_the_room_above_the_name() {
+    let documents = sample();
+    let notice = documents[1].clone();
+    let renderer = renderer(&Templates::builtin());
+    let plain = renderer.render(&notice).unwrap();
+    let with_images = renderer.render(&signed(notice)).unwrap();
+    // The signature and the seal, on the last page (the signature block's), nowhere else.
+    let images = page_images(&with_images);
+    assert_eq!(page_images(&plain).iter().sum::<usize>(), 0);
+    assert_eq!(images.last(), Some(&2), "{images:?}");
+    assert_eq!(images.iter().sum::<usize>(), 2, "{images:?}");
+    // The room keeps its height: the same pages and words as the draft.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        pdf_words(&with_images, dir.path(), "signed.pdf"),
+        pdf_words(&plain, dir.path(), "plain.pdf")
+    );
+}
+
+#[test]
+fn a_signed_document_whose_docx_has_no_room_or_no_name_for_the_signature_is_named_and_refused() {
     let mut documents = sample();
-    let notice = &mut documents[1];
-    notice.images.push(vanban::render::TemplateImage {
-        path: "/chu-ky.png".into(),
-        bytes: std::sync::Arc::from(&b"\x89PNG"[..]),
+    let notice = signed(documents.remove(1));
+    let name = notice.context.signer.name.clone();
+    let filled = DocxRenderer::new(&Templates::builtin())
+        .unwrap()
+        .render(&notice)
+        .unwrap();
+    let images = || vanban::render::docx_pdf::signature::SignatureImages {
+        signature: "/chu-ky.png".into(),
+        seal: Some("/con-dau.png".into()),
+    };
+    // The built-in template leaves the room: converted.
+    assert!(vanban::render::docx_pdf::convert_signed(&filled, &name, images()).is_ok());
+    // An office template that puts the name right under the title leaves none.
+    let no_room = edit_part(&filled, "word/document.xml", |xml| {
+        let at = xml.rfind(&name).unwrap();
+        let paragraph = xml[..at]
+            .rfind("<w:p>")
+            .or_else(|| xml[..at].rfind("<w:p "))
+            .unwrap();
+        let before = &xml[..paragraph];
+        let gap_end = paragraph;
+        let gap_start = before
+            .rfind("<w:p>")
+            .or_else(|| before.rfind("<w:p "))
+            .unwrap();
+        format!("{}{}", &xml[..gap_start], &xml[gap_end..])
     });
-    let error = renderer(&Templates::builtin())
-        .render(notice)
+    let error = vanban::render::docx_pdf::convert_signed(&no_room, &name, images())
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("chữ ký") && error.contains("pdf_from = \"typst\""),
+        error.contains("không có chỗ trống phía trên tên người ký"),
+        "{error}"
+    );
+    assert!(error.contains(&name), "{error}");
+    // A template without the signer's name in a paragraph of its own.
+    let error = vanban::render::docx_pdf::convert_signed(&filled, "Nguyễn Văn Không Có", images())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("không thấy tên người ký «Nguyễn Văn Không Có»"),
         "{error}"
     );
 }

@@ -442,6 +442,40 @@ fn every_sent_pdf_is_signed_by_its_signer_then_the_organisation_and_reads_the_sa
 }
 
 #[test]
+fn with_pdf_from_docx_every_sent_pdf_is_signed_and_shows_the_signature_and_seal() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let config = office.path("vanban.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("pdf_from = \"docx\"\n{text}")).unwrap();
+    // The drafts now come from the DOCX: what the leader approves is what goes.
+    office.approve();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    let pdfs: Vec<(String, Vec<u8>)> = office
+        .filed()
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".pdf"))
+        .collect();
+    assert_eq!(pdfs.len(), 12);
+    for (name, pdf) in &pdfs {
+        assert_eq!(
+            verified_signatures(name, pdf),
+            [
+                ("ChuKyNguoiKy".to_owned(), expected_signer(name).to_owned()),
+                ("ChuKyCoQuan".to_owned(), ORGANISATION.to_owned()),
+            ],
+            "{name}"
+        );
+        assert!(
+            pdf.windows(b"/Image".len()).any(|w| w == b"/Image"),
+            "{name}: no signature or seal image"
+        );
+    }
+}
+
+#[test]
 fn a_notice_the_office_issues_is_signed_with_the_offices_key_not_the_committees() {
     let sink = Sink::start(&[]);
     let office = Office::build_full(sink.port, &[], &[], false, true);

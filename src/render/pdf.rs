@@ -310,7 +310,18 @@ impl PdfEngine {
     /// from an office's DOCX, render/docx_pdf) under the same limits, page check and PDF/A
     /// export as a template's document.
     pub fn render_source(&self, source: String, today: NaiveDate) -> Result<Vec<u8>, PdfError> {
-        self.render_own_source(source, today, self.check_pages)
+        self.render_own_source(source, today, self.check_pages, &[])
+    }
+
+    /// [`render_source`](Self::render_source) with files the source reads besides itself
+    /// (virtual path, bytes): the signature and seal images of a signed document.
+    pub fn render_source_with_files(
+        &self,
+        source: String,
+        today: NaiveDate,
+        files: &[(&str, &[u8])],
+    ) -> Result<Vec<u8>, PdfError> {
+        self.render_own_source(source, today, self.check_pages, files)
     }
 
     /// [`render_source`](Self::render_source) for a piece that is not a page of a document (the
@@ -320,7 +331,7 @@ impl PdfEngine {
         source: String,
         today: NaiveDate,
     ) -> Result<Vec<u8>, PdfError> {
-        self.render_own_source(source, today, false)
+        self.render_own_source(source, today, false, &[])
     }
 
     fn render_own_source(
@@ -328,14 +339,19 @@ impl PdfEngine {
         source: String,
         today: NaiveDate,
         check_pages: bool,
+        files: &[(&str, &[u8])],
     ) -> Result<Vec<u8>, PdfError> {
         let id = file_id(OWN_MAIN_PATH)?;
+        let files = files
+            .iter()
+            .map(|(path, bytes)| Ok((file_id(path)?, Bytes::new(bytes.to_vec()))))
+            .collect::<Result<Vec<_>, PdfError>>()?;
         let world = DocumentWorld {
             engine: Arc::clone(&self.shared),
             main: id,
             own_main: Some(Source::new(id, source)),
             data: Bytes::new(Vec::new()),
-            files: Vec::new(),
+            files,
             today,
             cancelled: Arc::new(AtomicBool::new(false)),
         };

@@ -126,6 +126,7 @@ fn block(out: &mut String, b: &Block, base: f64, top: bool) {
     match b {
         Block::Paragraph(p) => paragraph(out, p, base, top),
         Block::Table(t) => table(out, t, base),
+        Block::Signature(s) => signature(out, s),
     }
     out.push(';');
 }
@@ -138,7 +139,28 @@ fn leading(line: LineSpacing, size: f64) -> String {
     }
 }
 
-fn empty_height(line: LineSpacing, size: f64) -> f64 {
+/// The room above the signer's name with the signature image centred in it, as tall as the
+/// room, and the seal's centre on the middle of the signature's left third, 36 mm across (the
+/// Typst templates' `signature-space`, nd30.typ).
+fn signature(out: &mut String, s: &super::signature::SignatureSpace) {
+    let height = pt(s.height);
+    let _ = write!(
+        out,
+        "block(width: 100%, height: {height}, place(center + horizon, box({{ image({}, height: {height}, fit: \"contain\"); ",
+        string(&s.images.signature)
+    );
+    if let Some(seal) = &s.images.seal {
+        let _ = write!(
+            out,
+            "place(left + horizon, dx: 100% / 6 - 18mm, image({}, width: 36mm, height: 36mm, fit: \"contain\")); ",
+            string(seal)
+        );
+    }
+    out.push_str("})))");
+}
+
+/// The height of an empty paragraph's line, points.
+pub fn empty_height(line: LineSpacing, size: f64) -> f64 {
     match line {
         LineSpacing::Multiple(m) => m * SINGLE * size,
         LineSpacing::Exact(p) => p,

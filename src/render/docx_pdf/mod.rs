@@ -6,6 +6,7 @@
 
 pub mod emit;
 pub mod read;
+pub mod signature;
 
 use std::collections::BTreeMap;
 
@@ -35,6 +36,30 @@ impl Conversion {
 /// Converts a filled DOCX to Typst source.
 pub fn convert(docx: &[u8]) -> Result<Conversion, read::ReadError> {
     let model = read::read(docx)?;
+    Ok(Conversion {
+        source: emit::document(&model),
+        ignored: model.ignored,
+    })
+}
+
+/// Why a filled DOCX did not become Typst source.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("không chuyển được DOCX sang PDF: {0}")]
+    Read(#[from] read::ReadError),
+    #[error(transparent)]
+    Signature(#[from] signature::PlaceError),
+}
+
+/// [`convert`] for a document issued with digital signatures: the signature and seal images
+/// drawn in the room above the signer's name `signer`.
+pub fn convert_signed(
+    docx: &[u8],
+    signer: &str,
+    images: signature::SignatureImages,
+) -> Result<Conversion, ConvertError> {
+    let mut model = read::read(docx)?;
+    signature::place(&mut model, signer, images)?;
     Ok(Conversion {
         source: emit::document(&model),
         ignored: model.ignored,
@@ -79,21 +104,24 @@ impl Renderer for DocxPdfRenderer {
     }
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {
-        // The signature and seal images of a signed document are drawn by the Typst templates
-        // only; a PDF from the DOCX would leave without them. Refused before anything is made.
-        if !document.images.is_empty() {
-            return Err(RenderError::Docx {
-                document: document.label(),
-                message:
-                    "pdf_from = \"docx\" chưa vẽ được hình chữ ký và con dấu của văn bản ký số; \
-                          khi ký số, đặt pdf_from = \"typst\" trong vanban.toml"
-                        .into(),
-            });
-        }
         let filled = self.docx.render(document)?;
-        let conversion = convert(&filled).map_err(|e| RenderError::Docx {
+        // A document issued with digital signatures shows the signature and seal images (the
+        // context names their virtual paths, `document.images` holds them).
+        let signer = &document.context.signer;
+        let converted = match &signer.signature_image {
+            Some(signature) => convert_signed(
+                &filled,
+                &signer.name,
+                signature::SignatureImages {
+                    signature: signature.clone(),
+                    seal: signer.seal_image.clone(),
+                },
+            ),
+            None => convert(&filled).map_err(ConvertError::from),
+        };
+        let conversion = converted.map_err(|e| RenderError::Docx {
             document: document.label(),
-            message: format!("không chuyển được DOCX sang PDF: {e}"),
+            message: e.to_string(),
         })?;
         if !conversion.ignored.is_empty() {
             let template = self.docx.template(document.kind).name().to_string();
@@ -119,8 +147,13 @@ impl Renderer for DocxPdfRenderer {
             emit::string(&document.context.issuer.name),
             conversion.source
         );
+        let files: Vec<(&str, &[u8])> = document
+            .images
+            .iter()
+            .map(|image| (image.path.as_str(), &image.bytes[..]))
+            .collect();
         self.engine
-            .render_source(source, document.date)
+            .render_source_with_files(source, document.date, &files)
             .map_err(|error| RenderError::Pdf {
                 document: document.label(),
                 error,

@@ -279,6 +279,9 @@ pub struct Paragraph {
 pub enum Block {
     Paragraph(Paragraph),
     Table(Table),
+    /// Not read from the DOCX: the room above the signer's name, where the signature and seal
+    /// images of a signed document go (`signature::place`).
+    Signature(super::signature::SignatureSpace),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -1071,6 +1074,7 @@ fn has_words(block: &Block) -> bool {
             .rows
             .iter()
             .any(|r| r.cells.iter().any(|c| c.blocks.iter().any(has_words))),
+        Block::Signature(_) => false,
     }
 }
 

@@ -238,3 +238,34 @@ fn every_kind_of_run_and_paragraph_compiles() {
         .render_source(conversion.source, today)
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn the_signature_room_is_the_empty_paragraphs_above_the_last_paragraph_naming_the_signer() {
+    let empty =
+        r#"<w:p><w:pPr><w:spacing w:before="120" w:line="400" w:lineRule="exact"/></w:pPr></w:p>"#;
+    let body = format!(
+        r#"<w:p><w:r><w:t>Tô Xuân Lợi</w:t></w:r></w:p>
+        <w:p><w:r><w:t>PHÓ CHỦ TỊCH</w:t></w:r></w:p>{empty}{empty}
+        <w:p><w:r><w:t xml:space="preserve">  Tô  Xuân Lợi </w:t></w:r></w:p>"#
+    );
+    let mut model = read(&docx(&body, None)).unwrap();
+    let images = signature::SignatureImages {
+        signature: "/chu-ky.png".into(),
+        seal: None,
+    };
+    signature::place(&mut model, "Tô Xuân Lợi", images.clone()).unwrap();
+    // The name in the body text stays; the two empty paragraphs (6 pt before, 20 pt exact
+    // line each) become one room of their height, above the last naming paragraph.
+    assert_eq!(model.body.len(), 4);
+    let Block::Signature(room) = &model.body[2] else {
+        panic!("{:?}", model.body[2]);
+    };
+    assert!((room.height - 52.0).abs() < 1e-9, "{}", room.height);
+    assert_eq!(room.images, images);
+    let source = emit::document(&model);
+    assert!(
+        source.contains(r#"image("/chu-ky.png", height: 52.00pt"#),
+        "{source}"
+    );
+    assert!(!source.contains("con-dau"), "no seal asked for: {source}");
+}

@@ -885,39 +885,35 @@ fn every_pdf_sent_validates_with_pyhanko_and_pdfsig_and_one_changed_byte_is_caug
 
 /// The filed notice and the copy `vanban copy` made of it (after one send), with the copy's
 /// path and the command's output.
-fn copy_of_the_notice(office: &Office, args: &[&str]) -> (Vec<u8>, Vec<u8>, PathBuf, String) {
+fn copy_of_the_notice(office: &Office) -> (Vec<u8>, Vec<u8>, PathBuf, String) {
     let (ok, out) = office.send();
     assert!(ok, "{out}");
-    let (name, notice) = office
+    let (_, notice) = office
         .filed()
         .into_iter()
         .find(|(n, _)| n.contains("-TB-") && n.ends_with(".pdf"))
         .expect("a filed notice");
-    let mut all = vec!["conclusion-notice", "--by", "Nguyễn Thị Văn Thư"];
-    all.extend_from_slice(args);
-    let out = office.run("copy", &all);
+    let out = office.run("copy", &["conclusion-notice", "--by", "Nguyễn Thị Văn Thư"]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    let copies = office.path("out/2024-h1/ban-sao");
-    let path = match std::fs::read_dir(&copies) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).find(|p| {
+    // Named after the document's file stem and the time, beside the filed documents.
+    let path = std::fs::read_dir(office.path("out/2024-h1/ban-sao"))
+        .unwrap_or_else(|e| panic!("no copies folder ({e}): {text}"))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
             p.file_name().is_some_and(|n| {
                 n.to_string_lossy()
-                    .starts_with(name.trim_end_matches(".pdf"))
+                    .starts_with("02-thong-bao-ket-luan-sao-y-")
             })
-        }),
-        Err(_) => None,
-    }
-    .or_else(|| {
-        args.iter()
-            .position(|a| *a == "--out")
-            .map(|i| office.path(args[i + 1]))
-    })
-    .unwrap_or_else(|| panic!("no copy written: {text}"));
+        })
+        .unwrap_or_else(|| panic!("no copy written: {text}"));
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text.contains(&file), "{text}");
     let copy = std::fs::read(&path).unwrap();
     (notice, copy, path, text)
 }
@@ -984,7 +980,7 @@ fn signature_widget(pdf: &[u8], field: &str) -> ([f32; 4], i64, lopdf::Stream, u
 fn a_copy_of_an_issued_notice_adds_the_organisations_visible_signature_and_keeps_the_originals() {
     let sink = Sink::start(&[]);
     let office = Office::new(sink.port, &[], &[]);
-    let (notice, copy, path, out) = copy_of_the_notice(&office, &[]);
+    let (notice, copy, path, out) = copy_of_the_notice(&office);
     assert!(
         out.contains("Đã sao y Thông báo kết luận số 02/TB-UBND"),
         "{out}"
@@ -1161,7 +1157,7 @@ fn a_copy_is_refused_before_issue_for_an_altered_file_or_an_expired_key_and_noth
 fn a_copy_validates_with_pyhanko_and_pdfsig_and_readers_draw_its_stamp_top_right() {
     let sink = Sink::start(&[]);
     let office = Office::new(sink.port, &[], &[]);
-    let (notice, _, path, _) = copy_of_the_notice(&office, &[]);
+    let (notice, _, path, _) = copy_of_the_notice(&office);
     let (ok, report) = pyhanko_validate(&office, &path);
     assert!(ok, "pyHanko rejects the copy:\n{report}");
     assert_eq!(

@@ -109,11 +109,17 @@ pub struct MadeCopy {
     pub sha256: String,
 }
 
-/// The default place of a copy: beside the period's filed documents, in "ban-sao/".
-fn default_path(dir: &Path, source: &str, at: DateTime<Utc>) -> PathBuf {
-    let stem = source.strip_suffix(".pdf").unwrap_or(source);
+/// The default place of a copy: beside the period's filed documents, in "ban-sao/", named
+/// after the document's file stem ("02-thong-bao-ket-luan": lower-case ASCII, no spaces, safe in
+/// a shell and a URL) and the time it was made.
+pub fn default_path(dir: &Path, stem: &str, at: DateTime<Utc>) -> PathBuf {
     let time = at.with_timezone(&VIETNAM).format("%Y%m%d-%H%M%S");
-    dir.join("ban-sao").join(format!("{stem}-sao-y-{time}.pdf"))
+    copies_dir(dir).join(format!("{stem}-sao-y-{time}.pdf"))
+}
+
+/// The folder of the copies of a period whose filed documents are in `dir`.
+pub fn copies_dir(dir: &Path) -> PathBuf {
+    dir.join("ban-sao")
 }
 
 /// Makes an electronic copy of the issued document `request` names, from its file filed in
@@ -183,7 +189,14 @@ pub fn make_copy(
         })?;
     let path = match request.out {
         Some(out) => out.to_path_buf(),
-        None => default_path(dir, &source.name, now),
+        None => {
+            let stem = crate::render::plan(period, Some(id.kind), &|_, _| None)
+                .into_iter()
+                .find(|d| d.unit == id.unit)
+                .map(|d| d.file_stem)
+                .ok_or_else(|| CopyError::NotIssued(document_label(&id)))?;
+            default_path(dir, &stem, now)
+        }
     };
     if path.exists() {
         return Err(CopyError::Exists { path });
@@ -304,8 +317,8 @@ mod tests {
     fn a_copy_goes_beside_the_filed_documents_named_after_its_source_and_time() {
         let at = Utc.with_ymd_and_hms(2026, 11, 30, 2, 15, 30).unwrap();
         assert_eq!(
-            default_path(Path::new("out/2024-h1"), "02-TB-UBND Thong bao.pdf", at),
-            Path::new("out/2024-h1/ban-sao/02-TB-UBND Thong bao-sao-y-20261130-091530.pdf")
+            default_path(Path::new("out/2024-h1"), "02-thong-bao-ket-luan", at),
+            Path::new("out/2024-h1/ban-sao/02-thong-bao-ket-luan-sao-y-20261130-091530.pdf")
         );
     }
 }

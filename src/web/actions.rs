@@ -20,6 +20,7 @@ use crate::deliver::status::{Step, period_status};
 use crate::deliver::submit;
 use crate::input;
 use crate::issue::approval::{self, ApprovalError, Decision};
+use crate::issue::copies;
 use crate::issue::filing::IssueEnv;
 use crate::issue::register::document_key;
 use crate::model::{DocumentKind, Period};
@@ -556,6 +557,76 @@ pub fn thumbnail(app: &App, key: &str, stem: &str, page: usize) -> Result<Vec<u8
         return Err(WebError::NotFound);
     }
     std::fs::read(thumbnail_path(app, key, stem, page)).map_err(|_| WebError::NotFound)
+}
+
+/// Makes an electronic copy (sao y) of the issued document whose file stem is `stem`, as
+/// `vanban copy` does, in the signed-in clerk's name. Returns the message for the page and, when
+/// made, the copy's file name (served under /periods/KEY/copies/). A refusal (not issued, no
+/// key, an altered file) is the message itself, in Vietnamese, and nothing is written.
+pub fn copy_document(
+    app: &App,
+    who: &SignedIn,
+    key: &str,
+    stem: &str,
+) -> Result<(String, Option<String>), WebError> {
+    if !valid_file_part(stem) {
+        return Err(WebError::NotFound);
+    }
+    let (_, _, period) = load(app, key)?;
+    let document = render::plan(&period, None, &|_, _| None)
+        .into_iter()
+        .find(|d| d.file_stem == stem)
+        .ok_or(WebError::NotFound)?;
+    let store =
+        Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let request = copies::CopyRequest {
+        kind: document.kind,
+        unit: document.unit.as_deref(),
+        made_by: &who.user.name,
+        out: None,
+    };
+    let made = copies::make_copy(
+        &store,
+        &*app.clock,
+        &period,
+        app.config.signing.as_ref(),
+        &drafts_dir(app, key),
+        &request,
+    );
+    let (message, file, detail) = match made {
+        Ok(made) => {
+            let file = made
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            let message = format!(
+                "Đã sao y {} số {}: chữ ký số của {} ({}), lúc {}; đã ghi sổ bản sao.",
+                made.document,
+                made.number,
+                made.body,
+                made.subject,
+                crate::clock::local_time(made.at)
+            );
+            let detail = format!("kỳ {key}, văn bản số {}", made.number);
+            (message, file, detail)
+        }
+        Err(error) => {
+            let detail = format!("kỳ {key}, {stem}: không làm được ({error})");
+            (error.to_string(), None, detail)
+        }
+    };
+    app.store
+        .audit(&who.user.name, &who.ip, "sao y", &detail, app.clock.now())?;
+    Ok((message, file))
+}
+
+/// A copy's bytes, by its file name in the period's copies folder.
+pub fn copy_file(app: &App, key: &str, name: &str) -> Result<Vec<u8>, WebError> {
+    if !valid_period_key(key) || !valid_file_part(name) || !name.ends_with(".pdf") {
+        return Err(WebError::NotFound);
+    }
+    std::fs::read(copies::copies_dir(&drafts_dir(app, key)).join(name))
+        .map_err(|_| WebError::NotFound)
 }
 
 /// Issues, renders and sends the period's messages (or one unit's again, with a reason), as

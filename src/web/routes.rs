@@ -44,6 +44,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/periods/{key}/render", post(render_drafts))
         .route("/periods/{key}/send", post(send))
         .route("/periods/{key}/resend", post(resend))
+        .route("/periods/{key}/copy", post(copy_document))
+        .route("/periods/{key}/copies/{name}", get(copy_file))
         .route("/periods/{key}/submit", post(submit_drafts))
         .route("/periods/{key}/approve", post(approve))
         .route("/periods/{key}/return", post(return_drafts))
@@ -403,6 +405,18 @@ fn period_html(
     key: &str,
     message: &str,
 ) -> Result<Html<String>, WebError> {
+    period_html_with(app, who, key, message, None)
+}
+
+/// The period page with the result of an action and, when it made a copy, its file name for the
+/// download link.
+fn period_html_with(
+    app: &App,
+    who: &SignedIn,
+    key: &str,
+    message: &str,
+    copy: Option<&str>,
+) -> Result<Html<String>, WebError> {
     let view = actions::period_view(app, key)?;
     let mut upload = serde_json::to_value(&view.upload).unwrap_or_default();
     upload["at_text"] = json!(local_text(&view.upload.at));
@@ -416,6 +430,7 @@ fn period_html(
             "units": view.units,
             "upload": upload,
             "message": message,
+            "copy": copy,
         }),
     )
 }
@@ -479,6 +494,54 @@ async fn resend(
         period_html(&app, &who, &key, &message)
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct CopyForm {
+    #[serde(default)]
+    csrf: String,
+    /// The issued document's file stem, e.g. "02-thong-bao-ket-luan".
+    #[serde(default)]
+    stem: String,
+}
+
+/// The clerk makes an electronic copy (sao y) of an issued document: signed with the
+/// organisation's key, recorded, offered for download.
+async fn copy_document(
+    State(app): AppState,
+    who: SignedIn,
+    Path(key): Path<String>,
+    Form(form): Form<CopyForm>,
+) -> Result<Html<String>, WebError> {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::Prepare)?;
+    blocking(move || {
+        let (message, file) = actions::copy_document(&app, &who, &key, &form.stem)?;
+        period_html_with(&app, &who, &key, &message, file.as_deref())
+    })
+    .await
+}
+
+async fn copy_file(
+    State(app): AppState,
+    _who: SignedIn,
+    Path((key, name)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let name2 = name.clone();
+    let bytes = blocking(move || actions::copy_file(&app, &key, &name2)).await?;
+    // The name passed `valid_file_part`: ASCII letters, digits, '-' and '.', safe in a header.
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (
+                CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).map_err(|_| WebError::NotFound)?,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The clerk submits the drafts for approval: recorded, and mailed to the approvers.

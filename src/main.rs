@@ -536,6 +536,7 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
             vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
                 &config,
             ));
+            warn_stale_templates(&config);
             let stop = Arc::new(StopSignal::new());
             stop_on_signals(Arc::clone(&stop))?;
             let server = web::start(config, None, Arc::new(SystemClock), stop, true)?;
@@ -793,6 +794,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for note in backends.notes() {
                     eprintln!("Lưu ý: {note}");
                 }
+                for note in stale_template_notes(templates.override_dir.as_deref()) {
+                    eprintln!("Lưu ý: {note}");
+                }
             }
             if failed {
                 return Ok(ExitCode::FAILURE);
@@ -867,7 +871,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", path.display());
             }
             println!("Đã tạo {} tệp trong {}.", written.len(), dir.display());
-            for note in backends.notes() {
+            for note in backends
+                .notes()
+                .into_iter()
+                .chain(stale_template_notes(templates.override_dir.as_deref()))
+            {
                 eprintln!("Lưu ý: {note}");
             }
             Ok(ExitCode::SUCCESS)
@@ -877,6 +885,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             vanban::schedule::service::init_logging_in(vanban::schedule::service::log_zone(
                 &config,
             ));
+            warn_stale_templates(&config);
             vanban::schedule::run::serve(&config)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -1090,7 +1099,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Templates {
             command: TemplatesCommand::Export { dir, directory },
         } => {
-            let written = export_templates(&dir)?;
+            let written = export_templates(&dir, &clock)?;
             let units = match directory {
                 Some(path) => match input::load_directory(&path) {
                     Ok(d) => d,
@@ -1111,13 +1120,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                  {} (lời văn chung của cả bản PDF và bản Word: muốn đổi câu chữ, sửa ở đây) và \
                  biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
                  dùng --templates {} hoặc đặt templates_dir trong vanban.toml; kiểm tra bằng \
-                 vanban check <tệp kỳ> --templates {}.",
+                 vanban check <tệp kỳ> --templates {}. {} ghi phiên bản của các mẫu này (đừng \
+                 xóa): sau khi nâng cấp vanban, check chỉ ra mẫu nào đã cũ.",
                 written + 1,
                 dir.display(),
                 render::docx::SUBDIR,
                 render::wording::FILE,
                 dir.display(),
-                dir.display()
+                dir.display(),
+                render::template_versions::STAMP_FILE,
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -1308,40 +1319,53 @@ fn convert_command(
 }
 
 /// Writes the built-in templates under `dir` and returns how many files it wrote.
-fn export_templates(dir: &Path) -> Result<usize> {
-    let mut written = 0;
-    for (name, text) in render::templates::EMAIL {
-        let path = dir.join("email").join(name);
-        render::templates::write_atomically(&path, text.as_bytes())
-            .with_context(|| format!("không ghi được {}", path.display()))?;
-        println!("{}", path.display());
-        written += 1;
-    }
-    let docx = render::docx::builtin_templates().context("không tạo được mẫu DOCX")?;
-    // The wording first: it is the file an office edits to reword both formats.
-    let files = std::iter::once((
-        dir.join(render::wording::FILE),
-        render::wording::BUILTIN.as_bytes(),
-    ))
-    .chain(
-        render::templates::TYPST
+/// What an office's templates folder says of files fallen behind the built-ins after an
+/// upgrade (render/template_versions.rs), one line each, "thư mục mẫu …: …".
+fn stale_template_notes(dir: Option<&Path>) -> Vec<String> {
+    let Some(dir) = dir else {
+        return Vec::new();
+    };
+    match render::template_versions::stale(dir) {
+        Ok(Some(stale)) => stale
             .iter()
-            .map(|(name, text)| (dir.join("typst").join(name), text.as_bytes())),
-    )
-    .chain(
-        docx.iter()
-            .map(|(name, bytes)| (dir.join(render::docx::SUBDIR).join(name), &bytes[..])),
-    );
-    for (path, bytes) in files {
+            .map(|s| format!("thư mục mẫu {}: {s}", dir.display()))
+            .collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => vec![format!("thư mục mẫu {}: {e}", dir.display())],
+    }
+}
+
+/// At a service's start, the office's templates that fell behind an upgrade, in the log.
+fn warn_stale_templates(config: &vanban::config::Config) {
+    for note in stale_template_notes(config.templates_dir.as_deref()) {
+        tracing::warn!("{note}");
+    }
+}
+
+fn export_templates(dir: &Path, clock: &dyn Clock) -> Result<usize> {
+    let mut written = 0;
+    let files = render::template_versions::builtin_files().context("không tạo được mẫu DOCX")?;
+    // The wording first: it is the file an office edits to reword both formats.
+    for (name, bytes) in &files {
+        let path = dir.join(name);
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
         println!("{}", path.display());
         written += 1;
     }
-    Ok(written)
+    // What was exported, and by which version: after an upgrade, `check --templates` tells
+    // which files fell behind.
+    let at = vanban::clock::local_time(clock.now());
+    let path = dir.join(render::template_versions::STAMP_FILE);
+    render::templates::write_atomically(
+        &path,
+        render::template_versions::stamp(&files, &at).as_bytes(),
+    )
+    .with_context(|| format!("không ghi được {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(written + 1)
 }
 
-/// Writes each planned document's context as `<file stem>.json`.
 /// Writes each document's context (what its templates see) as `<file stem>.json` to `dir`.
 fn dump_contexts(
     dir: &Path,

@@ -405,3 +405,77 @@ fn the_dumped_context_carries_the_sentences_the_typst_templates_read() {
     let task = &data["letter"]["tasks"][0];
     assert_eq!(task["wording"]["dong_nhiem_vu"], task["line"]);
 }
+
+/// After an upgrade: a folder exported by an older vanban, whose stamp records other built-ins
+/// than today's. `check --templates` names the file the office never edited but that is now
+/// outdated, and the one it edited from a built-in that has changed since; a fresh export says
+/// nothing.
+#[test]
+fn check_names_the_templates_an_upgrade_left_behind() {
+    let (_tmp, dir) = exported();
+    let check = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("check")
+            .arg(root().join("samples/dam-ha-2024-h1.toml"))
+            .arg("--templates")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(!check().contains("thư mục mẫu"), "{}", check());
+
+    // The older export: its nd30.typ (kept as it was) and its email body (since edited by the
+    // office) differ from today's built-ins.
+    let sha = |bytes: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let nd30 = dir.join("typst/nd30.typ");
+    let older_nd30 = format!(
+        "{}\n// bản của phiên bản trước\n",
+        std::fs::read_to_string(&nd30).unwrap()
+    );
+    std::fs::write(&nd30, &older_nd30).unwrap();
+    let body = dir.join("email/review-report.body.txt");
+    let older_body = "Bản thân thư của phiên bản trước.\n";
+    std::fs::write(&body, format!("{older_body}Cơ quan sửa thêm dòng này.\n")).unwrap();
+    let stamp_path = dir.join(render::template_versions::STAMP_FILE);
+    let mut stamp = std::fs::read_to_string(&stamp_path).unwrap();
+    for (file, old) in [
+        ("typst/nd30.typ", sha(older_nd30.as_bytes())),
+        ("email/review-report.body.txt", sha(older_body.as_bytes())),
+    ] {
+        let at = stamp.find(&format!("\"{file}\" = \"")).unwrap() + file.len() + 6;
+        stamp.replace_range(at..at + 64, &old);
+    }
+    std::fs::write(
+        &stamp_path,
+        stamp.replace(
+            &format!("vanban = \"{}\"", render::template_versions::VERSION),
+            "vanban = \"0.0.9\"",
+        ),
+    )
+    .unwrap();
+    let said = check();
+    assert!(
+        said.contains("mẫu «typst/nd30.typ» là mẫu có sẵn xuất lúc")
+            && said.contains("(vanban 0.0.9), cơ quan chưa sửa")
+            && said.contains("xóa tệp để dùng mẫu mới"),
+        "{said}"
+    );
+    assert!(
+        said.contains("mẫu «email/review-report.body.txt» đã được cơ quan sửa")
+            && said.contains("so sánh và chép phần cơ quan đã sửa sang mẫu mới"),
+        "{said}"
+    );
+    assert_eq!(said.matches("thư mục mẫu").count(), 2, "{said}");
+}

@@ -10,6 +10,7 @@ pub mod page_check;
 pub mod parity;
 pub mod pdf;
 pub mod stamp;
+pub mod template_versions;
 pub mod templates;
 pub mod wording;
 

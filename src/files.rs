@@ -29,6 +29,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     sync_dir(dir)
 }
 
+/// [`write_atomically`] for a file that must not exist yet: fails with `AlreadyExists` (and
+/// leaves nothing behind) when `path` is there, even if another process made it a moment ago.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".vanban-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    // link(2) then unlink: never replaces an existing file.
+    temp.persist_noclobber(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
 /// Makes a rename or a new entry in `dir` durable. On systems that cannot open a folder for
 /// syncing (not Linux) this is skipped: only durability after a power cut is weaker there.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {

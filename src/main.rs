@@ -15,7 +15,7 @@ use vanban::issue::approval::{self, Decision};
 use vanban::issue::filing::IssueEnv;
 use vanban::issue::{copies, replacement};
 use vanban::model::{DocumentKind, Unreached};
-use vanban::render::{self, Backends, Formats, templates::Templates};
+use vanban::render::{self, Backends, Formats, Renderer, templates::Templates};
 use vanban::schedule::RunOutcome;
 use vanban::shutdown::{StopSignal, stop_on_signals};
 use vanban::state::InstanceLock;
@@ -741,6 +741,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     for problem in vanban::issue::signatures::setting_problems(signing, &to_sign) {
                         failed = true;
                         eprintln!("{}: [signing]: {problem}", config_path.display());
+                    }
+                    // On the DOCX route the signature and seal go in the room the office's
+                    // DOCX leaves above the signer's name: a template without it would fail
+                    // every send, after the numbers are taken.
+                    if settings.pdf_from == render::PdfFrom::Docx {
+                        let dir = templates.clone().or_else(|| settings.templates_dir.clone());
+                        let docx = render::DocxRenderer::new(&Templates { override_dir: dir })?;
+                        let mut said = std::collections::BTreeSet::new();
+                        for document in render::plan(&p, None, &|_, _| None) {
+                            let filled = docx.render(&document)?;
+                            let images = render::docx_pdf::signature::SignatureImages {
+                                signature: "/chu-ky.png".into(),
+                                seal: Some("/con-dau.png".into()),
+                            };
+                            let signer = &document.context.signer.name;
+                            if let Err(e) =
+                                render::docx_pdf::convert_signed(&filled, signer, images)
+                            {
+                                failed = true;
+                                let text = format!("{}: {e}", document.label_vi());
+                                if said.insert(text.clone()) {
+                                    eprintln!("{text}");
+                                }
+                            }
+                        }
                     }
                 }
                 // A warning, not a failure: `send --new-issuer` may be what the office means.

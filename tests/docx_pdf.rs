@@ -765,3 +765,67 @@ fn render_names_the_word_formatting_the_pdf_could_not_carry_and_keeps_its_words(
         "{text}"
     );
 }
+
+/// `check --config` with `[signing]` and `pdf_from = "docx"`: an office DOCX template that
+/// leaves no room above the signer's name is named now, not at the send that would have taken
+/// the numbers; the built-in templates pass.
+#[test]
+fn check_with_signing_on_the_docx_route_names_a_template_without_room_for_the_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = docx_config(tmp.path());
+    let fixtures = root().join("tests/fixtures/sign");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[signing]\norganisation = {{ pkcs12 = \"{0}/organisation.p12\", password_env = \"X\", \
+         seal_image = \"{0}/con-dau.png\" }}\n",
+        fixtures.display()
+    ));
+    for name in ["Hoàng Vĩnh Khuyến", "Tô Xuân Lợi", "Trần Anh Cường"] {
+        text.push_str(&format!(
+            "[[signing.signers]]\nname = \"{name}\"\npkcs12 = \"{0}/person.p12\"\n\
+             password_env = \"X\"\nsignature_image = \"{0}/chu-ky.png\"\n",
+            fixtures.display()
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let check = |templates: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vanban"));
+        command
+            .arg("check")
+            .arg(root().join("samples/dam-ha-2024-h1.toml"))
+            .arg("--config")
+            .arg(&config);
+        if let Some(dir) = templates {
+            command.arg("--templates").arg(dir);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = check(None);
+    assert!(ok, "{err}");
+
+    let mau = tmp.path().join("mau");
+    std::fs::create_dir_all(mau.join("docx")).unwrap();
+    let builtin = vanban::render::docx::builtin::template(
+        vanban::model::DocumentKind::ConclusionNotice,
+        &vanban::render::wording::Wording::builtin(),
+    )
+    .unwrap();
+    let no_room = edit_part(&builtin, "word/document.xml", |xml| {
+        let name = xml.find("{{ signer.name }}").unwrap();
+        let paragraph = xml[..name].rfind("<w:p>").unwrap();
+        let gap = xml[..paragraph].rfind("<w:p>").unwrap();
+        format!("{}{}", &xml[..gap], &xml[paragraph..])
+    });
+    std::fs::write(mau.join("docx/conclusion-notice.docx"), no_room).unwrap();
+    let (ok, err) = check(Some(&mau));
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("Thông báo kết luận")
+            && err.contains("không có chỗ trống phía trên tên người ký «Tô Xuân Lợi»"),
+        "{err}"
+    );
+}

@@ -907,3 +907,32 @@ fn signing_in_turn_from_one_parse_writes_the_same_bytes_as_parsing_before_each_s
         );
     }
 }
+
+/// A signature added to a file that already has a field of its name (an attachment that is
+/// itself a signed document) gets a name of its own: two fields of one name would be one field.
+#[test]
+fn a_signature_never_takes_the_name_of_a_field_already_there() {
+    let ca = ca();
+    let organisation = key(&ca.organisation.p12).expect("key");
+    let once = |pdf: &[u8]| {
+        sign::sign_pdf(
+            pdf,
+            &Signing {
+                key: &organisation,
+                field_name: "ChuKyCoQuan".into(),
+                reason: None,
+                appearance: None,
+            },
+            None,
+            now(),
+        )
+        .expect("sign")
+    };
+    let signed = once(&once(&once(report())));
+    let names: Vec<String> = pades::signatures(&signed)
+        .expect("signatures")
+        .into_iter()
+        .map(|s| s.field_name)
+        .collect();
+    assert_eq!(names, ["ChuKyCoQuan", "ChuKyCoQuan-2", "ChuKyCoQuan-3"]);
+}

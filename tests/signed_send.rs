@@ -1190,26 +1190,8 @@ fn a_copy_validates_with_pyhanko_and_pdfsig_and_readers_draw_its_stamp_top_right
     );
     // What a reader draws: page 1 of the copy and of the original differ only inside the
     // stamp's box, top right, and there they do differ (the stamp is drawn, in black).
-    let scratch = tempfile::tempdir().unwrap();
-    let original = scratch.path().join("original.pdf");
-    std::fs::write(&original, &notice).unwrap();
-    let raster = |pdf: &Path, name: &str| {
-        let prefix = scratch.path().join(name);
-        let out = Command::new("pdftoppm")
-            .args(["-r", "72", "-f", "1", "-l", "1", "-gray", "-singlefile"])
-            .arg(pdf)
-            .arg(&prefix)
-            .output()
-            .expect("pdftoppm (poppler-utils)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        pgm(&std::fs::read(prefix.with_extension("pgm")).unwrap())
-    };
-    let (width, height, before) = raster(&original, "before");
-    let (w2, h2, after) = raster(&path, "after");
+    let (width, height, before) = raster_page_1(&notice);
+    let (w2, h2, after) = raster_page_1(&std::fs::read(&path).unwrap());
     assert_eq!((width, height), (w2, h2));
     let ([x0, y0, x1, y1], ..) = signature_widget(&std::fs::read(&path).unwrap(), "ChuKySaoY");
     let mut changed_inside = 0;
@@ -1239,6 +1221,11 @@ fn a_copy_validates_with_pyhanko_and_pdfsig_and_readers_draw_its_stamp_top_right
 /// Gives the conclusion notice an attachment in its own file, "Biểu số liệu.pdf" beside the
 /// period file: a real PDF (the report's draft as vanban renders it). Returns its bytes.
 fn attach_to_the_notice(office: &Office) -> Vec<u8> {
+    attach_to_the_notice_as(office, |pdf| pdf)
+}
+
+/// [`attach_to_the_notice`] with the draft changed by `edit` first.
+fn attach_to_the_notice_as(office: &Office, edit: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
     let scratch = office.path("ban-nhap");
     let out = office.run(
         "render",
@@ -1262,7 +1249,7 @@ fn attach_to_the_notice(office: &Office) -> Vec<u8> {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "pdf"))
         .expect("the report's draft");
-    let bytes = std::fs::read(draft).unwrap();
+    let bytes = edit(std::fs::read(draft).unwrap());
     std::fs::write(office.path("Biểu số liệu.pdf"), &bytes).unwrap();
     let period = office.path("dam-ha-2024-h1.toml");
     let text = std::fs::read_to_string(&period).unwrap();
@@ -1441,6 +1428,82 @@ fn a_signed_attachment_validates_with_pyhanko_and_pdfsig() {
     assert!(
         attr("yMax") < 20.0 * 72.0 / 25.4 && attr("xMin") > 595.28 / 2.0,
         "{line}"
+    );
+}
+
+/// Page 1 of `pdf` as poppler draws it at 72 dpi in grey: (width, height, pixels).
+fn raster_page_1(pdf: &[u8]) -> (usize, usize, Vec<u8>) {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("p.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let prefix = scratch.path().join("page");
+    let out = Command::new("pdftoppm")
+        .args(["-r", "72", "-f", "1", "-l", "1", "-gray", "-singlefile"])
+        .arg(&path)
+        .arg(&prefix)
+        .output()
+        .expect("pdftoppm (poppler-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pgm(&std::fs::read(prefix.with_extension("pgm")).unwrap())
+}
+
+/// An attachment whose page a reader turns a quarter (/Rotate 90, as spreadsheets print wide
+/// tables): the stamp is drawn at the top right of the page as shown, and upright (wider than
+/// tall), not sideways in the page's own corner.
+#[test]
+#[ignore = "needs poppler: run .ci/run"]
+fn on_a_turned_attachment_page_the_stamp_is_upright_at_the_shown_top_right() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let attachment = attach_to_the_notice_as(&office, |pdf| {
+        let mut doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let first = *doc.get_pages().get(&1).unwrap();
+        doc.get_object_mut(first)
+            .unwrap()
+            .as_dict_mut()
+            .unwrap()
+            .set("Rotate", lopdf::Object::Integer(90));
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    });
+    office.approve();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    let (_, signed) = office
+        .filed()
+        .into_iter()
+        .find(|(n, _)| n.contains("Kem theo 1"))
+        .expect("a filed attachment");
+    let (width, height, before) = raster_page_1(&attachment);
+    let (w2, h2, after) = raster_page_1(&signed);
+    assert_eq!((width, height), (w2, h2));
+    assert!(width > height, "shown turned: {width}×{height}");
+    let (mut left, mut right, mut top, mut bottom) = (width, 0, height, 0);
+    for y in 0..height {
+        for x in 0..width {
+            if before[y * width + x] != after[y * width + x] {
+                left = left.min(x);
+                right = right.max(x);
+                top = top.min(y);
+                bottom = bottom.max(y);
+            }
+        }
+    }
+    assert!(right > left, "the stamp is not drawn");
+    let mm = |v: f64| (v * 72.0 / 25.4) as usize;
+    assert!(
+        left > width / 2 && right <= width - mm(15.0) + 2,
+        "{left}..{right} of {width}"
+    );
+    assert!(top >= mm(4.0) - 2 && bottom <= mm(20.0), "{top}..{bottom}");
+    assert!(
+        right - left > 2 * (bottom - top),
+        "sideways: {left}..{right} × {top}..{bottom}"
     );
 }
 

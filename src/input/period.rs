@@ -399,50 +399,118 @@ fn read_attachments(r: &mut Reader<'_>, t: &Table<'_>) -> Vec<AttachedFile> {
     let path_name = t.key_path("attachments");
     let mut files: Vec<AttachedFile> = Vec::new();
     for (given, span) in t.strings(r, "attachments", false) {
-        let path = base.join(&given);
-        let name = std::path::Path::new(&given)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let problem = match std::fs::read(&path) {
-            Err(e) => Some(format!(
-                "không đọc được tệp kèm theo «{given}» (đường dẫn tính từ thư mục của tệp kỳ báo \
-                 cáo): {}",
-                match e.kind() {
-                    std::io::ErrorKind::NotFound => "không có tệp này".to_owned(),
-                    std::io::ErrorKind::PermissionDenied => "không có quyền đọc".to_owned(),
-                    std::io::ErrorKind::IsADirectory => "đây là thư mục, không phải tệp".to_owned(),
-                    _ => e.to_string(),
-                }
-            )),
-            Ok(_) if !name.to_lowercase().ends_with(".pdf") => Some(format!(
-                "tệp kèm theo «{given}» phải là tệp PDF (.pdf): chữ ký số của cơ quan được ký \
-                 trên chính tệp PDF"
-            )),
-            Ok(bytes) if bytes.len() > ATTACHMENT_MAX_BYTES => Some(format!(
-                "tệp kèm theo «{given}» lớn {} MB, quá giới hạn {} MB cho một tệp gửi kèm thư",
-                bytes.len() >> 20,
-                ATTACHMENT_MAX_BYTES >> 20
-            )),
-            Ok(bytes) => match attachment_problem(&bytes) {
-                Some(why) => Some(format!("tệp kèm theo «{given}» {why}")),
-                None if files.iter().any(|f| f.name == name) => Some(format!(
-                    "hai tệp kèm theo cùng tên «{name}»: người nhận không phân biệt được"
-                )),
-                None => {
-                    files.push(AttachedFile {
-                        name,
-                        bytes: bytes.into(),
-                    });
-                    None
-                }
-            },
-        };
-        if let Some(message) = problem {
-            r.report(&span, &path_name, message);
+        match read_attachment(&base, &given, &files) {
+            Ok(file) => files.push(file),
+            Err(message) => r.report(&span, &path_name, message),
         }
     }
+    let total: usize = files.iter().map(|f| f.bytes.len()).sum();
+    if total > ATTACHMENT_MAX_BYTES {
+        let span = t
+            .get("attachments")
+            .map(|n| n.span.clone())
+            .unwrap_or_default();
+        r.report(
+            &span,
+            &path_name,
+            format!(
+                "các tệp kèm theo của văn bản này cộng lại {} MB, quá giới hạn {} MB gửi kèm \
+                 một thư",
+                total >> 20,
+                ATTACHMENT_MAX_BYTES >> 20
+            ),
+        );
+    }
     files
+}
+
+/// The longest attachment file name: it goes after the document's own name in the file vanban
+/// files and sends ("… - Kèm theo 1 - <tên>.pdf"), which must stay within a file system's 255.
+const ATTACHMENT_MAX_NAME: usize = 80;
+
+/// One attachment `given` (a path from the period file's folder `base`), read and checked; the
+/// message says what is wrong. Only a plain relative path inside that folder is followed: a
+/// period file uploaded on the web page must not reach other files of the server.
+fn read_attachment(
+    base: &std::path::Path,
+    given: &str,
+    earlier: &[AttachedFile],
+) -> Result<AttachedFile, String> {
+    use std::io::Read;
+    use std::path::Component;
+    let relative = std::path::Path::new(given);
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+        || given.contains('\\')
+    {
+        return Err(format!(
+            "tệp kèm theo «{given}»: chỉ ghi đường dẫn trong thư mục của tệp kỳ báo cáo (không \
+             bắt đầu bằng /, không có ..)"
+        ));
+    }
+    let name = relative
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.to_lowercase().ends_with(".pdf") {
+        return Err(format!(
+            "tệp kèm theo «{given}» phải là tệp PDF (.pdf): chữ ký số của cơ quan được ký trên \
+             chính tệp PDF"
+        ));
+    }
+    if name.chars().count() > ATTACHMENT_MAX_NAME {
+        return Err(format!(
+            "tên tệp kèm theo «{name}» dài {} ký tự, quá {ATTACHMENT_MAX_NAME}: hãy đặt tên ngắn hơn",
+            name.chars().count()
+        ));
+    }
+    if earlier.iter().any(|f| f.name == name) {
+        return Err(format!(
+            "hai tệp kèm theo cùng tên «{name}»: người nhận không phân biệt được"
+        ));
+    }
+    let path = base.join(relative);
+    let unreadable = |e: &std::io::Error| {
+        format!(
+            "không đọc được tệp kèm theo «{given}» (đường dẫn tính từ thư mục của tệp kỳ báo \
+             cáo): {}",
+            crate::vi::errors::io_error(e)
+        )
+    };
+    // The size from the file system first, and never more than the limit read: a device or a
+    // pipe named .pdf neither fills the memory nor blocks.
+    let metadata = std::fs::metadata(&path).map_err(|e| unreadable(&e))?;
+    if !metadata.is_file() {
+        return Err(format!("tệp kèm theo «{given}» không phải một tệp thường"));
+    }
+    let too_large = |size: u64| {
+        format!(
+            "tệp kèm theo «{given}» lớn {} MB, quá giới hạn {} MB cho một tệp gửi kèm thư",
+            size >> 20,
+            ATTACHMENT_MAX_BYTES >> 20
+        )
+    };
+    if metadata.len() > ATTACHMENT_MAX_BYTES as u64 {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| {
+            f.take(ATTACHMENT_MAX_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| unreadable(&e))?;
+    if bytes.len() > ATTACHMENT_MAX_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    if let Some(why) = attachment_problem(&bytes) {
+        return Err(format!("tệp kèm theo «{given}» {why}"));
+    }
+    Ok(AttachedFile {
+        name,
+        bytes: bytes.into(),
+    })
 }
 
 /// Why `bytes` is not a PDF vanban can sign and send, if it is not.

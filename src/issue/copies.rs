@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::approval::document_label;
-use super::filing::{DocId, issuer_key, sha256_hex};
+use super::filing::{DocId, is_attachment_name, issuer_key, sha256_hex};
 use super::org_stamp::{self, StampError};
 use super::register::{Register, RegisterError};
 use super::replacement::{self, ReplaceError};
@@ -158,13 +158,13 @@ pub fn make_copy(
         .document
         .files
         .iter()
-        .find(|f| f.name.ends_with(".pdf"))
+        .find(|f| f.name.ends_with(".pdf") && !is_attachment_name(&f.name))
         .ok_or_else(|| CopyError::NoPdf(number.clone()))?;
     let source_path = dir.join(&source.name);
     let original = std::fs::read(&source_path).map_err(|e| CopyError::Missing {
         path: source_path.clone(),
         number: number.clone(),
-        reason: e.to_string(),
+        reason: crate::vi::errors::io_error(&e),
     })?;
     if sha256_hex(&original) != source.sha256 {
         return Err(CopyError::Altered {
@@ -224,9 +224,16 @@ pub fn make_copy(
         at: now,
         sha256: sha256_hex(&copy),
     };
-    crate::files::write_atomically(&made.path, &copy).map_err(|e| CopyError::Write {
-        path: made.path.clone(),
-        reason: e.to_string(),
+    // Two copies in the same second (two clerks, a double click) share a name: the second is
+    // refused, never written over the first, whose record holds its hash.
+    crate::files::write_new(&made.path, &copy).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => CopyError::Exists {
+            path: made.path.clone(),
+        },
+        _ => CopyError::Write {
+            path: made.path.clone(),
+            reason: crate::vi::errors::io_error(&e),
+        },
     })?;
     // A copy on disk that the record does not know of would be an unregistered copy: removed.
     if let Err(error) = record(store, &issuer, &document_key, &source.name, &made, &made_by) {

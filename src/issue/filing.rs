@@ -233,11 +233,26 @@ const ATTACHMENT_MARK: &str = " - Kèm theo ";
 /// is called `document_pdf`: "02-TB-UBND Thông báo kết luận - Kèm theo 1 - Biểu số liệu.pdf".
 pub fn attached_file_name(document_pdf: &str, index: usize, name: &str) -> String {
     let stem = document_pdf.strip_suffix(".pdf").unwrap_or(document_pdf);
-    let own = name
-        .strip_suffix(".pdf")
-        .or_else(|| name.strip_suffix(".PDF"))
-        .unwrap_or(name);
+    // ".pdf" in any case (the period file's name was checked to end so).
+    let own = match name.len().checked_sub(4) {
+        Some(at) if name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".pdf") => {
+            &name[..at]
+        }
+        _ => name,
+    };
     format!("{stem}{ATTACHMENT_MARK}{index} - {own}.pdf")
+}
+
+/// Whether a filed file's name (on disk, ASCII) is an attachment's ("… - Kem theo 1 - ….pdf"),
+/// not the document's own file: the register keeps names and hashes, not roles.
+pub fn is_attachment_name(disk_name: &str) -> bool {
+    let mark = ascii_file_name(ATTACHMENT_MARK);
+    disk_name.match_indices(&mark).any(|(at, _)| {
+        let rest = &disk_name[at + mark.len()..];
+        let rest = rest.trim_start();
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        digits > 0 && rest[digits..].starts_with(" - ")
+    })
 }
 
 /// The period's attachments of a document, as files named after its PDF (`display_pdf`).
@@ -398,7 +413,7 @@ pub fn prepare(
             match std::fs::read(&path) {
                 Ok(bytes) if sha256_hex(&bytes) == file.sha256 => {
                     let extension = file.name.rsplit('.').next().unwrap_or_default();
-                    let is_attachment = file.name.contains(&ascii_file_name(ATTACHMENT_MARK));
+                    let is_attachment = is_attachment_name(&file.name);
                     let display_name = if is_attachment {
                         attached
                             .iter()
@@ -754,4 +769,33 @@ pub fn file(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attachment_is_named_after_its_document_and_known_by_that_name_on_disk() {
+        let display =
+            attached_file_name("02-TB-UBND Thông báo kết luận.pdf", 1, "Biểu số liệu.Pdf");
+        assert_eq!(
+            display,
+            "02-TB-UBND Thông báo kết luận - Kèm theo 1 - Biểu số liệu.pdf"
+        );
+        let disk = ascii_file_name(&display);
+        assert_eq!(
+            disk,
+            "02-TB-UBND Thong bao ket luan - Kem theo 1 - Bieu so lieu.pdf"
+        );
+        assert!(is_attachment_name(&disk));
+        assert!(is_attachment_name(
+            "07-UBND-NLN Cong van - Kem theo 12 - a.pdf"
+        ));
+        // The document's own files, even with the words in a unit's name, are not.
+        assert!(!is_attachment_name("02-TB-UBND Thong bao ket luan.pdf"));
+        assert!(!is_attachment_name(
+            "07-UBND-NLN Cong van giao nhiem vu - Kem theo doi xa.pdf"
+        ));
+    }
 }

@@ -103,7 +103,7 @@ mod tests {
         // Three lines of 10 pt: about 11.5 pt each from ascender to descender, plus leading.
         assert!((30.0..45.0).contains(&height), "{height}");
         assert!((100.0..stamp::MAX_WIDTH_PT).contains(&width), "{width}");
-        let [x0, y0, x1, y1] = appearance.rect(a4);
+        let [x0, y0, x1, y1] = appearance.rect(a4, 0);
         assert!(
             (a4[2] - x1 - mm(15.0)).abs() < 0.01,
             "right edge on the 15 mm margin"
@@ -115,9 +115,26 @@ mod tests {
 
         // A landscape page (a table exported from a spreadsheet): still its top right corner.
         let landscape = [0.0, 0.0, 841.89, 595.276];
-        let [_, _, x1, y1] = appearance.rect(landscape);
+        let [_, _, x1, y1] = appearance.rect(landscape, 0);
         assert!((landscape[2] - x1 - mm(15.0)).abs() < 0.01);
         assert!(y1 <= landscape[3] - mm(4.0) + 0.01 && y1 > landscape[3] - mm(20.0));
+
+        // A portrait page a reader turns a quarter clockwise (/Rotate 90, a table printed
+        // sideways): the stamp goes where the turned page's top right is, the page's own top
+        // left, its rectangle turned too (tall and narrow in the page's coordinates).
+        let [x0, y0, x1, y1] = appearance.rect(a4, 90);
+        assert!(((x1 - x0) - height).abs() < 0.01 && ((y1 - y0) - width).abs() < 0.01);
+        assert!(
+            (a4[3] - y1 - mm(15.0)).abs() < 0.01,
+            "15 mm from the shown right edge"
+        );
+        assert!(
+            x0 >= mm(4.0) - 0.01 && x1 < mm(20.0),
+            "in the shown top margin: {x0} {x1}"
+        );
+        // Turned half round: the page's own bottom left.
+        let [x0, y0, _, _] = appearance.rect(a4, 180);
+        assert!((x0 - mm(15.0)).abs() < 0.01 && y0 >= mm(4.0) - 0.01 && y0 < mm(20.0));
 
         // A body name too long for one line wraps at the stamp's width; the taller stamp keeps
         // 4 mm from the sheet's edge and reaches down instead.
@@ -129,7 +146,7 @@ mod tests {
         let (width, height) = tall.size();
         assert!(width <= stamp::MAX_WIDTH_PT + 0.01, "{width}");
         assert!(height > 60.0, "{height}");
-        let [_, low, _, high] = tall.rect(a4);
+        let [_, low, _, high] = tall.rect(a4, 0);
         assert!((a4[3] - high - mm(4.0)).abs() < 0.01);
         assert!(low < a4[3] - mm(20.0));
     }

@@ -251,7 +251,7 @@ impl PdfEngine {
     ) -> Result<Vec<u8>, PdfError> {
         let (pdf_a, check_pages, max_pages) = (self.pdf_a, self.check_pages, self.limits.max_pages);
         self.on_compile_thread(kind, data, today, files, move |world| {
-            compile_and_export(world, pdf_a, check_pages, max_pages)
+            compile_and_export(world, pdf_a, check_pages, max_pages, true)
         })
     }
 
@@ -310,7 +310,7 @@ impl PdfEngine {
     /// from an office's DOCX, render/docx_pdf) under the same limits, page check and PDF/A
     /// export as a template's document.
     pub fn render_source(&self, source: String, today: NaiveDate) -> Result<Vec<u8>, PdfError> {
-        self.render_own_source(source, today, self.check_pages, &[])
+        self.render_own_source(source, today, self.check_pages, &[], true)
     }
 
     /// [`render_source`](Self::render_source) with files the source reads besides itself
@@ -321,7 +321,7 @@ impl PdfEngine {
         today: NaiveDate,
         files: &[(&str, &[u8])],
     ) -> Result<Vec<u8>, PdfError> {
-        self.render_own_source(source, today, self.check_pages, files)
+        self.render_own_source(source, today, self.check_pages, files, true)
     }
 
     /// [`render_source`](Self::render_source) for a piece that is not a page of a document (the
@@ -331,7 +331,8 @@ impl PdfEngine {
         source: String,
         today: NaiveDate,
     ) -> Result<Vec<u8>, PdfError> {
-        self.render_own_source(source, today, false, &[])
+        // Untagged: its content becomes a signature's appearance, outside any structure tree.
+        self.render_own_source(source, today, false, &[], false)
     }
 
     fn render_own_source(
@@ -340,6 +341,7 @@ impl PdfEngine {
         today: NaiveDate,
         check_pages: bool,
         files: &[(&str, &[u8])],
+        tagged: bool,
     ) -> Result<Vec<u8>, PdfError> {
         let id = file_id(OWN_MAIN_PATH)?;
         let files = files
@@ -357,7 +359,7 @@ impl PdfEngine {
         };
         let (pdf_a, max_pages) = (self.pdf_a, self.limits.max_pages);
         self.compile_under_limits(world, move |world| {
-            compile_and_export(world, pdf_a, check_pages, max_pages)
+            compile_and_export(world, pdf_a, check_pages, max_pages, tagged)
         })
     }
 
@@ -441,6 +443,7 @@ fn compile_and_export(
     pdf_a: bool,
     check_pages: bool,
     max_pages: usize,
+    tagged: bool,
 ) -> Result<Vec<u8>, PdfError> {
     {
         let today = world.today;
@@ -495,6 +498,7 @@ fn compile_and_export(
         let options = PdfOptions {
             standards,
             timestamp,
+            tagged,
             ..PdfOptions::default()
         };
         typst_pdf::pdf(&document, &options)

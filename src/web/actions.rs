@@ -93,15 +93,15 @@ pub fn valid_period_key(key: &str) -> bool {
 }
 
 /// A document's file stem or file name as rendered ("03-cong-van-bqlda", "…​.pdf"): lower-case
-/// letters, digits, '-', and one extension; never a path.
+/// letters, digits, '-', '_' (unit ids may hold one), and one extension; never a path.
 pub fn valid_file_part(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 120
         && !text.starts_with(['.', '-'])
         && !text.contains("..")
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && text.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_'
+        })
 }
 
 /// Stores an uploaded period file under a name vanban makes, checks it, and records both.
@@ -805,5 +805,8 @@ mod tests {
         assert!(!valid_period_key("../etc"));
         assert!(valid_file_part("03-cong-van-bqlda.pdf"));
         assert!(!valid_file_part("../x.pdf") && !valid_file_part(".hidden"));
+        // A unit id may hold an underscore; a slash or a space never passes.
+        assert!(valid_file_part("03-cong-van-ubnd_xa.pdf"));
+        assert!(!valid_file_part("a/b.pdf") && !valid_file_part("a b.pdf"));
     }
 }

@@ -529,7 +529,7 @@ async fn copy_file(
 ) -> Result<Response, WebError> {
     let name2 = name.clone();
     let bytes = blocking(move || actions::copy_file(&app, &key, &name2)).await?;
-    // The name passed `valid_file_part`: ASCII letters, digits, '-' and '.', safe in a header.
+    // The name passed `valid_file_part`: ASCII letters, digits, '-', '_' and '.', safe in a header.
     let disposition = format!("attachment; filename=\"{name}\"");
     Ok((
         [
@@ -655,7 +655,7 @@ async fn file(
         true => "attachment",
         false => "inline",
     };
-    // The name passed `valid_file_part`: ASCII letters, digits, '-' and '.', safe in a header.
+    // The name passed `valid_file_part`: ASCII letters, digits, '-', '_' and '.', safe in a header.
     let disposition = format!("{disposition}; filename=\"{name}\"");
     Ok((
         [

@@ -186,13 +186,40 @@ impl Appearance {
         (self.width, self.height)
     }
 
-    /// The widget's rectangle on a page whose media box is `media_box`.
-    pub fn rect(&self, media_box: [f32; 4]) -> [f32; 4] {
-        let [_, _, right_edge, top_edge] = media_box;
-        let x1 = right_edge - self.placement.right;
-        let top = (top_edge - self.placement.bottom_from_top + self.height)
-            .min(top_edge - self.placement.min_top);
-        [x1 - self.width, top - self.height, x1, top]
+    /// The widget's rectangle, in the page's own coordinates, on a page whose visible box is
+    /// `page_box` and which a reader turns by `rotate` degrees clockwise (/Rotate): placed at
+    /// the top right of the page as the reader shows it.
+    pub fn rect(&self, page_box: [f32; 4], rotate: u16) -> [f32; 4] {
+        let [x0, y0, x1, y1] = page_box;
+        // The page as shown: its width and height after the turn.
+        let (width, height) = match rotate {
+            90 | 270 => (y1 - y0, x1 - x0),
+            _ => (x1 - x0, y1 - y0),
+        };
+        let right = width - self.placement.right;
+        let top = (height - self.placement.bottom_from_top + self.height)
+            .min(height - self.placement.min_top);
+        // Shown coordinates (from the shown page's lower left) back to the page's own.
+        let own = |sx: f32, sy: f32| match rotate {
+            90 => (x1 - sy, y0 + sx),
+            180 => (x1 - sx, y1 - sy),
+            270 => (x0 + sy, y1 - sx),
+            _ => (x0 + sx, y0 + sy),
+        };
+        let (ax, ay) = own(right - self.width, top - self.height);
+        let (bx, by) = own(right, top);
+        [ax.min(bx), ay.min(by), ax.max(bx), ay.max(by)]
+    }
+
+    /// The appearance's /Matrix on a page turned by `rotate`: turned the other way, so the
+    /// stamp reads upright as the page is shown.
+    fn matrix(rotate: u16) -> Option<[i64; 6]> {
+        match rotate {
+            90 => Some([0, 1, -1, 0, 0, 0]),
+            180 => Some([-1, 0, 0, -1, 0, 0]),
+            270 => Some([0, -1, 1, 0, 0, 0]),
+            _ => None,
+        }
     }
 }
 
@@ -242,14 +269,19 @@ pub struct Structure {
     catalog: Dictionary,
     page_id: ObjectId,
     page: Dictionary,
-    /// Page 1's media box (its own or inherited), where a visible signature is placed.
-    media_box: [f32; 4],
+    /// Page 1's visible box (its crop box, else its media box; its own or inherited), where
+    /// a visible signature is placed, and its /Rotate (0, 90, 180 or 270).
+    page_box: [f32; 4],
+    rotate: u16,
     /// Page 1's /Annots when it is an indirect array: its id and items.
     annots: Option<(ObjectId, Vec<Object>)>,
     /// The AcroForm when it is an indirect object: its id and dictionary.
     acroform: Option<(ObjectId, Dictionary)>,
     /// The AcroForm's /Fields, resolved.
     fields: Vec<Object>,
+    /// The fields' names (/T), so a new signature never takes one already there (an attachment
+    /// that is itself a signed document has a "ChuKyCoQuan" of its own).
+    field_names: Vec<Vec<u8>>,
     /// The first object number free for new objects.
     size: u32,
     info: Option<Object>,
@@ -284,7 +316,13 @@ impl Structure {
             .and_then(Object::as_dict)
             .map_err(|_| PdfError::Missing("trang đầu"))?
             .clone();
-        let media_box = inherited_media_box(&doc, page_id).unwrap_or(A4);
+        let page_box = inherited_box(&doc, page_id, b"CropBox")
+            .or_else(|| inherited_box(&doc, page_id, b"MediaBox"))
+            .unwrap_or(A4);
+        let rotate = inherited(&doc, page_id, b"Rotate")
+            .and_then(|r| r.as_i64().ok())
+            .map_or(0, |r| r.rem_euclid(360) as u16);
+        let rotate = if rotate.is_multiple_of(90) { rotate } else { 0 };
         let annots = match page.get(b"Annots") {
             Ok(Object::Reference(id)) => Some((
                 *id,
@@ -316,12 +354,27 @@ impl Structure {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
+        let field_names = fields
+            .iter()
+            .filter_map(|f| {
+                let field = match f {
+                    Object::Reference(id) => doc.get_object(*id).ok()?,
+                    other => other,
+                };
+                match field.as_dict().ok()?.get(b"T").ok()? {
+                    Object::String(name, _) => Some(name.clone()),
+                    _ => None,
+                }
+            })
+            .collect();
         Ok(Structure {
             root_id,
+            field_names,
             catalog,
             page_id,
             page,
-            media_box,
+            page_box,
+            rotate,
             annots,
             acroform,
             fields,
@@ -340,24 +393,42 @@ impl Structure {
 /// A4 in points, for a page whose media box cannot be read.
 const A4: [f32; 4] = [0.0, 0.0, 595.276, 841.89];
 
-/// A page's /MediaBox, looked up through its /Parent chain as PDF inheritance has it.
-fn inherited_media_box(doc: &Document, page_id: ObjectId) -> Option<[f32; 4]> {
+/// A page attribute looked up through the /Parent chain as PDF inheritance has it, references
+/// resolved.
+fn inherited<'d>(doc: &'d Document, page_id: ObjectId, key: &[u8]) -> Option<&'d Object> {
     let mut id = page_id;
     for _ in 0..32 {
         let node = doc.get_object(id).and_then(Object::as_dict).ok()?;
-        if let Ok(array) = node.get(b"MediaBox").and_then(Object::as_array) {
-            let mut out = [0.0; 4];
-            for (slot, value) in out.iter_mut().zip(array) {
-                *slot = match value {
-                    Object::Reference(r) => doc.get_object(*r).ok()?.as_float().ok()?,
-                    v => v.as_float().ok()?,
-                };
-            }
-            return (array.len() == 4).then_some(out);
+        if let Ok(value) = node.get(key) {
+            return match value {
+                Object::Reference(r) => doc.get_object(*r).ok(),
+                v => Some(v),
+            };
         }
         id = node.get(b"Parent").and_then(Object::as_reference).ok()?;
     }
     None
+}
+
+/// A page's box (/MediaBox, /CropBox), normalised so the first corner is the lower left.
+fn inherited_box(doc: &Document, page_id: ObjectId, key: &[u8]) -> Option<[f32; 4]> {
+    let array = inherited(doc, page_id, key)?.as_array().ok()?;
+    if array.len() != 4 {
+        return None;
+    }
+    let mut v = [0.0; 4];
+    for (slot, value) in v.iter_mut().zip(array) {
+        *slot = match value {
+            Object::Reference(r) => doc.get_object(*r).ok()?.as_float().ok()?,
+            v => v.as_float().ok()?,
+        };
+    }
+    Some([
+        v[0].min(v[2]),
+        v[1].min(v[3]),
+        v[0].max(v[2]),
+        v[1].max(v[3]),
+    ])
 }
 
 /// Appends the signature field, its widget on page 1 and the signature dictionary to `pdf`,
@@ -477,17 +548,40 @@ pub fn prepare_next(
             );
             form.dict
                 .set("Resources", renumbered(&appearance.resources, &ids));
+            if let Some(matrix) = Appearance::matrix(structure.rotate) {
+                form.dict.set(
+                    "Matrix",
+                    Object::Array(matrix.iter().map(|v| Object::Integer(*v)).collect()),
+                );
+            }
             form.dict
                 .set("Length", Object::Integer(form.content.len() as i64));
             written.insert(appearance_id, serialize(&Object::Stream(form)));
-            appearance.rect(structure.media_box)
+            appearance.rect(structure.page_box, structure.rotate)
         }
     };
     let mut widget = Dictionary::new();
     widget.set("Type", Object::Name(b"Annot".to_vec()));
     widget.set("Subtype", Object::Name(b"Widget".to_vec()));
     widget.set("FT", Object::Name(b"Sig".to_vec()));
-    widget.set("T", text_string(&info.field_name));
+    // A name already taken gets "-2", "-3"…: two fields of one name would be one field.
+    let taken = |name: &str| {
+        let Object::String(bytes, _) = text_string(name) else {
+            return false;
+        };
+        structure.field_names.contains(&bytes)
+    };
+    let mut field_name = info.field_name.clone();
+    let mut n = 1;
+    while taken(&field_name) {
+        n += 1;
+        field_name = format!("{}-{n}", info.field_name);
+    }
+    let title = text_string(&field_name);
+    if let Object::String(bytes, _) = &title {
+        after.field_names.push(bytes.clone());
+    }
+    widget.set("T", title);
     widget.set("V", Object::Reference(sig_id));
     widget.set("F", Object::Integer(4));
     widget.set(

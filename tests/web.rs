@@ -170,6 +170,16 @@ fn hidden_value(html: &str, name: &str) -> String {
 const BOUNDARY: &str = "----vanbanTestBoundary7MA4YWxk";
 
 fn multipart(csrf: Option<&str>, file_name: &str, content: &[u8]) -> Vec<u8> {
+    multipart_with(csrf, file_name, content, &[])
+}
+
+/// [`multipart`] with files in the "attachments" field besides the period file.
+fn multipart_with(
+    csrf: Option<&str>,
+    file_name: &str,
+    content: &[u8],
+    attachments: &[(&str, &[u8])],
+) -> Vec<u8> {
     let mut body = Vec::new();
     if let Some(csrf) = csrf {
         body.extend_from_slice(
@@ -186,6 +196,15 @@ fn multipart(csrf: Option<&str>, file_name: &str, content: &[u8]) -> Vec<u8> {
         .as_bytes(),
     );
     body.extend_from_slice(content);
+    for (name, bytes) in attachments {
+        body.extend_from_slice(
+            format!(
+                "\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{name}\"\r\nContent-Type: application/pdf\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+    }
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     body
 }
@@ -331,6 +350,29 @@ impl Running {
         )
     }
 
+    fn upload_with(
+        &self,
+        cookie: &str,
+        csrf: &str,
+        name: &str,
+        content: &[u8],
+        attachments: &[(&str, &[u8])],
+    ) -> Reply {
+        request(
+            self.addr,
+            "POST",
+            "/upload",
+            &[
+                ("Cookie", cookie),
+                (
+                    "Content-Type",
+                    &format!("multipart/form-data; boundary={BOUNDARY}"),
+                ),
+            ],
+            &multipart_with(Some(csrf), name, content, attachments),
+        )
+    }
+
     fn uploads_dir(&self) -> PathBuf {
         self.dir.path().join("state/web/uploads")
     }
@@ -439,6 +481,91 @@ fn a_clerk_makes_an_electronic_copy_of_an_issued_document_from_the_page() {
             .unwrap()
             .iter()
             .any(|a| a.action == "sao y" && a.detail.contains("02/TB-UBND") && a.username == "lan")
+    );
+}
+
+/// A period whose notice has an attachment, uploaded with it from the page: the attachment is
+/// stored beside the period file in a folder of its own, signed by the organisation at issue with
+/// the notice's number, and sent with the notice. A name that is a path is refused.
+#[test]
+fn a_clerk_uploads_a_period_with_its_attachment_and_it_goes_signed_with_the_notice() {
+    let sink = sink::Sink::start(&[]);
+    let keys = tempfile::tempdir().unwrap();
+    let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+    let app = Running::start_at(Some(sink.port), &signing_section(keys.path()), now);
+    let (cookie, csrf) = app.login("lan");
+    // A real PDF: the report's draft as vanban renders it.
+    let engine =
+        vanban::render::pdf::PdfEngine::new(&vanban::render::templates::Templates::builtin())
+            .unwrap();
+    let period = vanban::input::load_period(
+        Path::new(&format!("{SAMPLES}/dam-ha-2024-h1.toml")),
+        None,
+        chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap(),
+    )
+    .unwrap();
+    let report = &vanban::render::plan(&period, None, &|_, _| None)[0];
+    let pdf = vanban::render::Renderer::render(&vanban::render::PdfRenderer::new(engine), report)
+        .unwrap();
+    let with_attachment = String::from_utf8(sample()).unwrap().replacen(
+        "conclusion_notice = { signer",
+        "conclusion_notice = { attachments = [\"Biểu số liệu.pdf\"], signer",
+        1,
+    );
+
+    // A path as the file name never reaches the disk.
+    let bad = app.upload_with(
+        &cookie,
+        &csrf,
+        "ky.toml",
+        with_attachment.as_bytes(),
+        &[("../../vanban.pdf", &pdf)],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("không dùng được"), "{}", bad.text());
+    // Without its attachment the period is refused as check refuses it.
+    let missing = app.upload_with(&cookie, &csrf, "ky.toml", with_attachment.as_bytes(), &[]);
+    assert_eq!(missing.status, 303);
+    let page = app.get(missing.header("location").unwrap(), &cookie).text();
+    assert!(
+        page.contains("Biểu số liệu.pdf") && page.contains("không có tệp này"),
+        "{page}"
+    );
+
+    let good = app.upload_with(
+        &cookie,
+        &csrf,
+        "ky.toml",
+        with_attachment.as_bytes(),
+        &[("Biểu số liệu.pdf", &pdf)],
+    );
+    assert_eq!(good.status, 303, "{}", good.text());
+    let sent = app.post("/periods/2024-h1/send", &cookie, &[("csrf", &csrf)]);
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let filed: Vec<PathBuf> = std::fs::read_dir(app.dir.path().join("out/2024-h1"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.to_string_lossy()
+                .contains("Kem theo 1 - Bieu so lieu.pdf")
+        })
+        .collect();
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    let signed = std::fs::read(&filed[0]).unwrap();
+    assert!(signed.starts_with(&pdf));
+    let names: Vec<String> = vanban::issue::sign::pades::signatures(&signed)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.field_name)
+        .collect();
+    assert_eq!(names, ["ChuKyCoQuan"]);
+    let messages = sink::parse_eml(&sink.received());
+    assert!(
+        messages.iter().any(|m| m["attachments"]
+            .to_string()
+            .contains("Kèm theo 1 - Biểu số liệu.pdf")),
+        "{messages:?}"
     );
 }
 

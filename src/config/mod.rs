@@ -253,6 +253,9 @@ pub struct WebSettings {
     pub session_hours: u32,
     /// The largest period file an upload may be, in KiB.
     pub upload_limit_kb: u64,
+    /// The largest the PDF attachments sent with an upload may be together, in KiB (the period
+    /// file's `attachments`; each document's attachments are limited to 20 MB when read).
+    pub attachments_limit_kb: u64,
     /// Cookies marked `Secure` (sent over HTTPS only). Turn off only for plain http on
     /// 127.0.0.1, never for a page other machines reach.
     pub secure_cookies: bool,
@@ -264,6 +267,7 @@ impl Default for WebSettings {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             session_hours: 8,
             upload_limit_kb: 2048,
+            attachments_limit_kb: 20 * 1024,
             secure_cookies: true,
         }
     }

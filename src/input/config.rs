@@ -81,6 +81,7 @@ const WEB_KEYS: &[&str] = &[
     "listen",
     "session_hours",
     "upload_limit_kb",
+    "attachments_limit_kb",
     "secure_cookies",
 ];
 const SENDER_KEYS: &[&str] = &["name", "address"];
@@ -740,6 +741,8 @@ fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
         listen,
         session_hours: opt_unsigned(r, &t, "session_hours").unwrap_or(defaults.session_hours),
         upload_limit_kb: opt_unsigned(r, &t, "upload_limit_kb").unwrap_or(defaults.upload_limit_kb),
+        attachments_limit_kb: opt_unsigned(r, &t, "attachments_limit_kb")
+            .unwrap_or(defaults.attachments_limit_kb),
         secure_cookies: t
             .opt_bool(r, "secure_cookies")
             .unwrap_or(defaults.secure_cookies),

@@ -104,17 +104,57 @@ pub fn valid_file_part(text: &str) -> bool {
         })
 }
 
-/// Stores an uploaded period file under a name vanban makes, checks it, and records both.
+/// Why an attachment's file name, as the browser sent it, cannot be stored: it must be a plain
+/// PDF file name (the period file's `attachments` name it), never a path.
+fn attachment_name_problem(name: &str) -> Option<String> {
+    let plain = !name.is_empty()
+        && name.chars().count() <= 80
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && !name.chars().any(char::is_control);
+    if !plain {
+        return Some(format!(
+            "Tên tệp kèm theo \"{name}\" không dùng được: cần một tên tệp (không có / hay \\, \
+             không bắt đầu bằng dấu chấm, tối đa 80 ký tự)."
+        ));
+    }
+    if !name.to_lowercase().ends_with(".pdf") {
+        return Some(format!("Tệp kèm theo \"{name}\" phải là tệp PDF (.pdf)."));
+    }
+    None
+}
+
+/// Stores an uploaded period file under a name vanban makes, checks it, and records both. With
+/// `attachments` (PDF files its `attachments` name), the period file and they go into a folder
+/// of their own, so the period file finds them beside it as on the clerk's computer.
 pub fn accept_upload(
     app: &App,
     who: &SignedIn,
     original_name: &str,
     bytes: &[u8],
+    attachments: &[(String, Vec<u8>)],
 ) -> Result<Upload, WebError> {
     let kind = upload_kind(original_name)?;
     let limit_kb = app.config.web.upload_limit_kb;
     if bytes.len() as u64 > limit_kb * 1024 {
         return Err(WebError::TooLarge { limit_kb });
+    }
+    let attachments_kb = app.config.web.attachments_limit_kb;
+    let total: usize = attachments.iter().map(|(_, b)| b.len()).sum();
+    if total as u64 > attachments_kb * 1024 {
+        return Err(WebError::TooLarge {
+            limit_kb: attachments_kb,
+        });
+    }
+    for (i, (name, _)) in attachments.iter().enumerate() {
+        if let Some(problem) = attachment_name_problem(name) {
+            return Err(WebError::BadRequest(problem));
+        }
+        if attachments[..i].iter().any(|(other, _)| other == name) {
+            return Err(WebError::BadRequest(format!(
+                "Hai tệp kèm theo cùng tên \"{name}\"."
+            )));
+        }
     }
     match kind {
         // Measured before it is stored or calamine inflates a byte of it.
@@ -131,7 +171,20 @@ pub fn accept_upload(
     }
     let dir = app.uploads_dir();
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-    let stored_name = format!("{}.{}", &random_token()?[..32], kind.extension());
+    let token = random_token()?[..32].to_string();
+    let stored_name = match attachments.is_empty() {
+        true => format!("{token}.{}", kind.extension()),
+        false => {
+            // A folder of its own, created exclusively (an unpredictable name).
+            let folder = dir.join(&token);
+            std::fs::create_dir(&folder).map_err(|e| io_error(&folder, e))?;
+            for (name, content) in attachments {
+                let path = folder.join(name);
+                crate::files::write_new(&path, content).map_err(|e| io_error(&path, e))?;
+            }
+            format!("{token}/{token}.{}", kind.extension())
+        }
+    };
     let path = dir.join(&stored_name);
     let mut file = OpenOptions::new()
         .write(true)

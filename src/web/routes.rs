@@ -32,8 +32,9 @@ type AppState = State<Arc<App>>;
 const LOGIN_COOKIE: &str = "vanban_login";
 
 pub fn router(app: Arc<App>) -> Router {
-    // Room for the multipart framing around the largest allowed file.
-    let limit = (app.config.web.upload_limit_kb * 1024 + 16 * 1024) as usize;
+    // Room for the multipart framing around the largest allowed period file and attachments.
+    let web = &app.config.web;
+    let limit = ((web.upload_limit_kb + web.attachments_limit_kb) * 1024 + 64 * 1024) as usize;
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
@@ -329,6 +330,7 @@ async fn home(State(app): AppState, who: SignedIn) -> Result<Html<String>, WebEr
                 "uploads": uploads,
                 "next_firings": next_firings,
                 "limit_kb": app.config.web.upload_limit_kb,
+                "attachments_limit_kb": app.config.web.attachments_limit_kb,
             }),
         )
     })
@@ -342,13 +344,13 @@ async fn upload(
     mut multipart: Multipart,
 ) -> Result<Response, WebError> {
     who.require(Permission::Prepare)?;
-    let limit_kb = app.config.web.upload_limit_kb;
+    let limit_kb = app.config.web.upload_limit_kb + app.config.web.attachments_limit_kb;
     // Refused before a byte of the body is read, when the size is declared.
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit_kb * 1024 + 16 * 1024) {
+    if declared.is_some_and(|n| n > limit_kb * 1024 + 64 * 1024) {
         return Err(WebError::TooLarge { limit_kb });
     }
     let too_large = |e: axum::extract::multipart::MultipartError| match e.status() {
@@ -357,17 +359,23 @@ async fn upload(
     };
     let mut csrf = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;
+    let mut attachments: Vec<(String, Vec<u8>)> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(too_large)? {
         let field_name = field.name().map(str::to_string);
         match field_name.as_deref() {
             Some("csrf") => csrf = field.text().await.map_err(too_large)?,
-            Some("file") => {
+            Some(which @ ("file" | "attachments")) => {
                 // The token comes first in the form: a forged form is refused before its file
                 // is read.
                 who.check_csrf(&csrf)?;
                 let name = field.file_name().unwrap_or_default().to_string();
                 let bytes = field.bytes().await.map_err(too_large)?;
-                file = Some((name, bytes.to_vec()));
+                match which {
+                    "file" => file = Some((name, bytes.to_vec())),
+                    // A file input left empty still sends a part, nameless and empty.
+                    _ if name.is_empty() && bytes.is_empty() => {}
+                    _ => attachments.push((name, bytes.to_vec())),
+                }
             }
             _ => {}
         }
@@ -376,7 +384,8 @@ async fn upload(
     let Some((name, bytes)) = file else {
         return Err(WebError::BadRequest("Chưa chọn tệp để tải lên.".into()));
     };
-    let upload = blocking(move || actions::accept_upload(&app, &who, &name, &bytes)).await?;
+    let upload =
+        blocking(move || actions::accept_upload(&app, &who, &name, &bytes, &attachments)).await?;
     Ok(Redirect::to(&format!("/uploads/{}", upload.id)).into_response())
 }
 

@@ -67,7 +67,7 @@ def upload(driver, wait, path):
     # The page before the upload may itself show #problems (a second upload after a broken
     # one): wait for it to be replaced, not for an element it already has.
     before = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, "#upload-form input[type=file]").send_keys(path)
+    driver.find_element(By.CSS_SELECTOR, "#upload-form input[name=file]").send_keys(path)
     driver.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
     wait.until(EC.staleness_of(before))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#problems, p.ok")))

@@ -531,14 +531,37 @@ fn a_clerk_uploads_a_period_with_its_attachment_and_it_goes_signed_with_the_noti
         page.contains("Biểu số liệu.pdf") && page.contains("không có tệp này"),
         "{page}"
     );
+    assert!(
+        page.contains("chọn các tệp kèm theo ở ô «Tệp kèm theo»"),
+        "{page}"
+    );
 
+    // Too many files: refused while the body is read, nothing stored.
+    let tiny: Vec<(String, &[u8])> = (0..51)
+        .map(|i| (format!("{i}.pdf"), &b"%PDF-"[..]))
+        .collect();
+    let tiny: Vec<(&str, &[u8])> = tiny.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    let many = app.upload_with(&cookie, &csrf, "ky.toml", with_attachment.as_bytes(), &tiny);
+    assert_eq!(many.status, 400, "{}", many.text());
+    assert!(
+        many.text().contains("Tối đa 50 tệp kèm theo"),
+        "{}",
+        many.text()
+    );
+    let folders_before = files_in(&app.uploads_dir()).len();
+
+    // The name as a Mac sends it (decomposed) finds the period file's (composed) entry.
+    let decomposed: String =
+        unicode_normalization::UnicodeNormalization::nfd("Biểu số liệu.pdf").collect();
+    assert_ne!(decomposed, "Biểu số liệu.pdf");
     let good = app.upload_with(
         &cookie,
         &csrf,
         "ky.toml",
         with_attachment.as_bytes(),
-        &[("Biểu số liệu.pdf", &pdf)],
+        &[(decomposed.as_str(), &pdf)],
     );
+    assert_eq!(files_in(&app.uploads_dir()).len(), folders_before + 1);
     assert_eq!(good.status, 303, "{}", good.text());
     let sent = app.post("/periods/2024-h1/send", &cookie, &[("csrf", &csrf)]);
     assert_eq!(sent.status, 200, "{}", sent.text());
@@ -896,6 +919,13 @@ fn a_50_mb_upload_and_a_path_traversal_name_are_refused_cleanly() {
     let big = vec![b'#'; 600 * 1024];
     let reply = app.upload(&cookie, Some(&csrf), "ky.toml", &big);
     assert_eq!(reply.status, 413, "{}", reply.text());
+    // Refused by the period file's own limit as it is read, named as such (not the body's,
+    // which leaves room for attachments).
+    assert!(
+        reply.text().contains("giới hạn là 512 KB"),
+        "{}",
+        reply.text()
+    );
 
     for name in [
         "../../etc/cron.d/x.toml",
@@ -1206,8 +1236,14 @@ fn the_excel_form_uploads_renders_and_previews_like_the_toml() {
         pdfs[0] == pdfs[1],
         "the workbook and the TOML render the same PDF"
     );
-    // Stored under names vanban made, inside the state folder only.
-    let stored = files_in(&app.uploads_dir());
+    // Stored under names vanban made, inside the state folder only, each upload in a folder of
+    // its own.
+    let folders = files_in(&app.uploads_dir());
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    let stored: Vec<String> = folders
+        .iter()
+        .flat_map(|f| files_in(&app.uploads_dir().join(f)))
+        .collect();
     assert_eq!(stored.len(), 2, "{stored:?}");
     assert!(stored.iter().any(|n| n.ends_with(".xlsx") && n.len() == 37));
     assert!(!stored.iter().any(|n| n.contains("dam-ha")));

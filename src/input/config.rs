@@ -718,6 +718,9 @@ fn state_path_problem(state: &Path) -> Option<String> {
     }
 }
 
+/// The largest `[web]` upload limit, KiB (256 MB).
+const MAX_UPLOAD_KB: u64 = 256 * 1024;
+
 fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
     let defaults = WebSettings::default();
     let Some(t) = r.table(node, "web", WEB_KEYS) else {
@@ -737,12 +740,27 @@ fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
         },
         None => defaults.listen,
     };
+    // A page's uploads are buffered in memory: a few hundred MB at most, never a number that
+    // overflows the body limit.
+    let mut limit_kb = |key: &str, default: u64| {
+        let kb: u64 = opt_unsigned(r, &t, key).unwrap_or(default);
+        if kb == 0 || kb > MAX_UPLOAD_KB {
+            r.report(
+                &span_of(&t, key),
+                &format!("web.{key}"),
+                format!("giới hạn {kb} KB nằm ngoài khoảng 1–{MAX_UPLOAD_KB} KB"),
+            );
+            return default;
+        }
+        kb
+    };
+    let upload_limit_kb = limit_kb("upload_limit_kb", defaults.upload_limit_kb);
+    let attachments_limit_kb = limit_kb("attachments_limit_kb", defaults.attachments_limit_kb);
     WebSettings {
         listen,
         session_hours: opt_unsigned(r, &t, "session_hours").unwrap_or(defaults.session_hours),
-        upload_limit_kb: opt_unsigned(r, &t, "upload_limit_kb").unwrap_or(defaults.upload_limit_kb),
-        attachments_limit_kb: opt_unsigned(r, &t, "attachments_limit_kb")
-            .unwrap_or(defaults.attachments_limit_kb),
+        upload_limit_kb,
+        attachments_limit_kb,
         secure_cookies: t
             .opt_bool(r, "secure_cookies")
             .unwrap_or(defaults.secure_cookies),
@@ -1059,6 +1077,28 @@ period = "data/{year}-h{half}.toml"
         assert!(err.contains("approval.approval_wait"), "{err}");
         assert!(err.contains("\"3 ngày\""), "{err}");
         assert!(err.contains("v.toml:"), "{err}");
+    }
+
+    #[test]
+    fn web_upload_limits_default_and_out_of_range_ones_are_refused_with_their_place() {
+        let config = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert_eq!(config.web.upload_limit_kb, 2048);
+        assert_eq!(config.web.attachments_limit_kb, 20480);
+        for (key, bad) in [
+            ("upload_limit_kb", "0"),
+            ("attachments_limit_kb", "262145"),
+            ("attachments_limit_kb", "9223372036854775807"),
+        ] {
+            let text = format!("{GOOD}\n[web]\n{key} = {bad}\n");
+            let err = load_without_secrets_from(Path::new("v.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("web.{key}")), "{err}");
+            assert!(
+                err.contains("1–262144 KB") && err.contains("v.toml:"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

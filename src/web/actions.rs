@@ -104,11 +104,15 @@ pub fn valid_file_part(text: &str) -> bool {
         })
 }
 
+/// The most attachments one upload may carry.
+pub const MAX_ATTACHMENTS: usize = 50;
+
 /// Why an attachment's file name, as the browser sent it, cannot be stored: it must be a plain
 /// PDF file name (the period file's `attachments` name it), never a path.
 fn attachment_name_problem(name: &str) -> Option<String> {
     let plain = !name.is_empty()
         && name.chars().count() <= 80
+        && name.len() <= 255
         && !name.starts_with('.')
         && !name.contains(['/', '\\', '\0'])
         && !name.chars().any(char::is_control);
@@ -146,11 +150,26 @@ pub fn accept_upload(
             limit_kb: attachments_kb,
         });
     }
-    for (i, (name, _)) in attachments.iter().enumerate() {
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(WebError::BadRequest(format!(
+            "Tối đa {MAX_ATTACHMENTS} tệp kèm theo một lần tải lên."
+        )));
+    }
+    // In NFC, as the period file's names are read (a name typed on a Mac arrives decomposed).
+    let attachments: Vec<(String, &[u8])> = attachments
+        .iter()
+        .map(|(name, bytes)| {
+            let name: String =
+                unicode_normalization::UnicodeNormalization::nfc(name.as_str()).collect();
+            (name, &bytes[..])
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &attachments {
         if let Some(problem) = attachment_name_problem(name) {
             return Err(WebError::BadRequest(problem));
         }
-        if attachments[..i].iter().any(|(other, _)| other == name) {
+        if !seen.insert(name.clone()) {
             return Err(WebError::BadRequest(format!(
                 "Hai tệp kèm theo cùng tên \"{name}\"."
             )));
@@ -171,29 +190,32 @@ pub fn accept_upload(
     }
     let dir = app.uploads_dir();
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    // Every upload in a folder of its own, created exclusively under an unpredictable name: the
+    // period file's attachments are found beside it, and no other upload's files are.
     let token = random_token()?[..32].to_string();
-    let stored_name = match attachments.is_empty() {
-        true => format!("{token}.{}", kind.extension()),
-        false => {
-            // A folder of its own, created exclusively (an unpredictable name).
-            let folder = dir.join(&token);
-            std::fs::create_dir(&folder).map_err(|e| io_error(&folder, e))?;
-            for (name, content) in attachments {
-                let path = folder.join(name);
-                crate::files::write_new(&path, content).map_err(|e| io_error(&path, e))?;
-            }
-            format!("{token}/{token}.{}", kind.extension())
-        }
-    };
+    let folder = dir.join(&token);
+    std::fs::create_dir(&folder).map_err(|e| io_error(&folder, e))?;
+    let stored_name = format!("{token}/{token}.{}", kind.extension());
     let path = dir.join(&stored_name);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| io_error(&path, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_error(&path, e))?;
+    let stored = (|| {
+        for (name, content) in &attachments {
+            let path = folder.join(name);
+            crate::files::write_new(&path, content).map_err(|e| io_error(&path, e))?;
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_error(&path, e))
+    })();
+    if let Err(error) = stored {
+        // Nothing half-stored stays behind.
+        let _ = std::fs::remove_dir_all(&folder);
+        return Err(error);
+    }
 
     let today = app.clock.today_in(VIETNAM);
     let (period, problems) = match input::load_period(&path, app.config.directory.as_deref(), today)
@@ -209,12 +231,18 @@ pub fn accept_upload(
         ),
         // The messages name the file as the clerk knows it, so they read exactly as
         // `vanban check <their file>` prints them.
-        Err(problems) => (
-            None,
-            problems
+        Err(problems) => {
+            let mut text = problems
                 .to_string()
-                .replace(&path.display().to_string(), original_name),
-        ),
+                .replace(&path.display().to_string(), original_name);
+            if text.contains("không đọc được tệp kèm theo") {
+                text.push_str(
+                    "\nTrên trang web: chọn các tệp kèm theo ở ô «Tệp kèm theo» khi tải lên tệp \
+                     số liệu; trong tệp số liệu chỉ ghi tên tệp, không ghi thư mục.",
+                );
+            }
+            (None, text)
+        }
     };
     let now = app.clock.now();
     let id = app.store.add_upload(
@@ -248,7 +276,11 @@ pub fn accept_upload(
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> WebError {
-    WebError::Internal(format!("Không ghi hoặc đọc được {}: {e}", path.display()))
+    WebError::Internal(format!(
+        "Không ghi hoặc đọc được {}: {}",
+        path.display(),
+        crate::vi::errors::io_error(&e)
+    ))
 }
 
 /// The current file of a period and the period read from it.

@@ -344,6 +344,7 @@ async fn upload(
     mut multipart: Multipart,
 ) -> Result<Response, WebError> {
     who.require(Permission::Prepare)?;
+    // The whole body: the period file and its attachments.
     let limit_kb = app.config.web.upload_limit_kb + app.config.web.attachments_limit_kb;
     // Refused before a byte of the body is read, when the size is declared.
     let declared = headers
@@ -360,7 +361,12 @@ async fn upload(
     let mut csrf = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut attachments: Vec<(String, Vec<u8>)> = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(too_large)? {
+    // Each part is read only as far as its own limit: the period file's, and for attachments
+    // what is left of theirs together.
+    let file_limit = app.config.web.upload_limit_kb * 1024;
+    let attachments_limit = app.config.web.attachments_limit_kb * 1024;
+    let mut attachments_read = 0u64;
+    while let Some(mut field) = multipart.next_field().await.map_err(too_large)? {
         let field_name = field.name().map(str::to_string);
         match field_name.as_deref() {
             Some("csrf") => csrf = field.text().await.map_err(too_large)?,
@@ -369,12 +375,34 @@ async fn upload(
                 // is read.
                 who.check_csrf(&csrf)?;
                 let name = field.file_name().unwrap_or_default().to_string();
-                let bytes = field.bytes().await.map_err(too_large)?;
+                let (limit, refused) = match which {
+                    "file" => (file_limit, app.config.web.upload_limit_kb),
+                    _ => (
+                        attachments_limit - attachments_read,
+                        app.config.web.attachments_limit_kb,
+                    ),
+                };
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(too_large)? {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(WebError::TooLarge { limit_kb: refused });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
                 match which {
-                    "file" => file = Some((name, bytes.to_vec())),
+                    "file" => file = Some((name, bytes)),
                     // A file input left empty still sends a part, nameless and empty.
                     _ if name.is_empty() && bytes.is_empty() => {}
-                    _ => attachments.push((name, bytes.to_vec())),
+                    _ if attachments.len() >= actions::MAX_ATTACHMENTS => {
+                        return Err(WebError::BadRequest(format!(
+                            "Tối đa {} tệp kèm theo một lần tải lên.",
+                            actions::MAX_ATTACHMENTS
+                        )));
+                    }
+                    _ => {
+                        attachments_read += bytes.len() as u64;
+                        attachments.push((name, bytes));
+                    }
                 }
             }
             _ => {}

@@ -19,6 +19,7 @@ import tempfile
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -63,13 +64,28 @@ def login(driver, wait, args, user, password):
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "header.top")))
 
 
+def gone(element):
+    """The page holding `element` has been replaced. Chromedriver reports a node of a page
+    being torn down either as stale or, mid-navigation, as "does not belong to the document":
+    both mean it is gone (EC.staleness_of knows only the first, and failed on the second)."""
+
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    return check
+
+
 def upload(driver, wait, path):
     # The page before the upload may itself show #problems (a second upload after a broken
     # one): wait for it to be replaced, not for an element it already has.
     before = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "#upload-form input[name=file]").send_keys(path)
     driver.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
-    wait.until(EC.staleness_of(before))
+    wait.until(gone(before))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#problems, p.ok")))
 
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use vanban::clock::{Clock, SystemClock, VIETNAM};
 use vanban::deliver::send::{self, SendEnv, SendOptions};
@@ -141,17 +141,8 @@ enum Command {
     /// sau (khi nội dung mới đã được duyệt) cấp số mới cho văn bản thay thế và gửi cho mọi nơi
     /// đã nhận bản cũ; số cũ vẫn ở sổ đăng ký, ghi là đã bị thay thế.
     Replace {
-        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
-        period: PathBuf,
-        /// Tệp cấu hình vanban.toml.
-        #[arg(long)]
-        config: PathBuf,
-        /// Loại văn bản cần thay thế.
-        #[arg(value_enum)]
-        kind: KindArg,
-        /// Công văn gửi đơn vị này (mã đơn vị trong danh bạ; bắt buộc với công văn).
-        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
-        unit: Option<String>,
+        #[command(flatten)]
+        document: IssuedDocumentArgs,
         /// Họ tên người quyết định thay thế.
         #[arg(long, value_name = "HỌ_TÊN")]
         by: String,
@@ -162,23 +153,15 @@ enum Command {
     /// Sao y điện tử một văn bản đã ban hành: tệp PDF đã ban hành (giữ nguyên chữ ký số của
     /// người ký và của cơ quan) được ký thêm chữ ký số của cơ quan ban hành, hiện ở góc trên bên
     /// phải trang đầu: «Sao y», tên cơ quan, thời gian ký (Nghị định 30/2020, Phụ lục I, ô 14).
-    /// Bản sao được ghi sổ (ai làm, lúc nào, tệp nào).
+    /// Bản sao được ghi sổ (ai làm, lúc nào, tệp nào). Cần khóa ký số của cơ quan trong mục
+    /// [signing] của tệp cấu hình.
     Copy {
-        /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
-        period: PathBuf,
-        /// Tệp cấu hình vanban.toml (mục [signing] có khóa ký số của cơ quan).
-        #[arg(long)]
-        config: PathBuf,
-        /// Loại văn bản cần sao y.
-        #[arg(value_enum)]
-        kind: KindArg,
-        /// Công văn gửi đơn vị này (mã đơn vị trong danh bạ; bắt buộc với công văn).
-        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
-        unit: Option<String>,
+        #[command(flatten)]
+        document: IssuedDocumentArgs,
         /// Họ tên người làm bản sao (văn thư).
         #[arg(long, value_name = "HỌ_TÊN")]
         by: String,
-        /// Nơi ghi bản sao (mặc định: ĐẦU_RA/<kỳ>/ban-sao/<tên tệp>-sao-y-<thời điểm>.pdf).
+        /// Nơi ghi bản sao (mặc định: ĐẦU_RA/<kỳ>/ban-sao/<văn bản>-sao-y-<thời điểm>.pdf).
         #[arg(long, value_name = "TỆP")]
         out: Option<PathBuf>,
     },
@@ -616,6 +599,40 @@ enum ConvertTo {
     Xlsx,
 }
 
+/// One issued document of a period, for the commands that act on it (replace, copy).
+#[derive(Args)]
+struct IssuedDocumentArgs {
+    /// Tệp kỳ báo cáo (TOML, JSON hoặc .xlsx).
+    period: PathBuf,
+    /// Tệp cấu hình vanban.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Loại văn bản.
+    #[arg(value_enum)]
+    kind: KindArg,
+    /// Công văn gửi đơn vị này (mã đơn vị trong danh bạ; bắt buộc với công văn).
+    #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
+    unit: Option<String>,
+}
+
+/// The configuration, the state database and the period a document command works on; `None`
+/// when the period file has problems (printed as `check` prints them).
+fn open_document_period(
+    args: &IssuedDocumentArgs,
+    clock: &dyn Clock,
+) -> Result<Option<(vanban::config::Config, Store, vanban::model::Period)>> {
+    let config = input::config::load_without_secrets(&args.config)?;
+    let store = Store::open_state(&config.state)?;
+    let today = clock.today_in(VIETNAM);
+    match input::load_period(&args.period, config.directory.as_deref(), today) {
+        Ok(period) => Ok(Some((config, store, period))),
+        Err(problems) => {
+            eprintln!("{problems}");
+            Ok(None)
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum KindArg {
     ReviewReport,
@@ -993,25 +1010,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Some(&reason),
         ),
         Command::Replace {
-            period,
-            config,
-            kind,
-            unit,
+            document,
             by,
             reason,
         } => {
-            let config = input::config::load_without_secrets(&config)?;
-            let store = Store::open_state(&config.state)?;
-            let today = clock.today_in(VIETNAM);
-            let period_data = match input::load_period(&period, config.directory.as_deref(), today)
-            {
-                Ok(p) => p,
-                Err(problems) => {
-                    eprintln!("{problems}");
-                    return Ok(ExitCode::FAILURE);
-                }
+            let Some((config, store, period_data)) = open_document_period(&document, &clock)?
+            else {
+                return Ok(ExitCode::FAILURE);
             };
-            let id = replacement::select(&period_data, kind.into(), unit.as_deref())?;
+            let id =
+                replacement::select(&period_data, document.kind.into(), document.unit.as_deref())?;
             let done = replacement::replace(&store, &period_data, &id, &by, &reason, clock.now())?;
             let approve = if config.approval.required {
                 ", sau khi nội dung mới được duyệt (vanban approve),"
@@ -1026,29 +1034,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Copy {
-            period,
-            config,
-            kind,
-            unit,
-            by,
-            out,
-        } => {
-            let config = input::config::load_without_secrets(&config)?;
-            let store = Store::open_state(&config.state)?;
-            let today = clock.today_in(VIETNAM);
-            let period_data = match input::load_period(&period, config.directory.as_deref(), today)
-            {
-                Ok(p) => p,
-                Err(problems) => {
-                    eprintln!("{problems}");
-                    return Ok(ExitCode::FAILURE);
-                }
+        Command::Copy { document, by, out } => {
+            let Some((config, store, period_data)) = open_document_period(&document, &clock)?
+            else {
+                return Ok(ExitCode::FAILURE);
             };
             let dir = config.output_dir.join(period_data.key());
             let request = copies::CopyRequest {
-                kind: kind.into(),
-                unit: unit.as_deref(),
+                kind: document.kind.into(),
+                unit: document.unit.as_deref(),
                 made_by: &by,
                 out: out.as_deref(),
             };

@@ -1375,6 +1375,26 @@ fn an_attachment_in_its_own_file_goes_with_its_document_signed_by_the_organisati
     let (ok, out) = office.send();
     assert!(ok, "{out}");
     assert_eq!(sink.received().len(), before);
+    // Re-sent on purpose to one unit: read back as filed, the attachment under the same
+    // Vietnamese name and bytes, never signed again.
+    let out = office.run("send", &["--resend", "pnn"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = sink.received();
+    assert!(received.len() > before);
+    let again = parse_eml(&received[before..]);
+    assert!(
+        again
+            .iter()
+            .any(|m| m["attachments"].as_array().unwrap().iter().any(|a| {
+                a["filename"] == "02-TB-UBND Thông báo kết luận - Kèm theo 1 - Biểu số liệu.pdf"
+                    && a["sha256"] == sha256_hex(signed)
+            })),
+        "{again:?}"
+    );
 }
 
 #[test]

@@ -261,16 +261,29 @@ fn attached_files(period: &Period, kind: DocumentKind, display_pdf: &str) -> Vec
         .settings(kind)
         .attachments
         .iter()
+        .zip(attached_names(period, kind, display_pdf))
+        .map(|(file, (display_name, disk_name))| DocFile {
+            display_name,
+            disk_name,
+            content_type: "application/pdf",
+            bytes: file.bytes.to_vec(),
+            attachment: true,
+        })
+        .collect()
+}
+
+/// The (display, disk) names of the period's attachments of a document whose PDF is called
+/// `display_pdf`.
+fn attached_names(period: &Period, kind: DocumentKind, display_pdf: &str) -> Vec<(String, String)> {
+    period
+        .settings(kind)
+        .attachments
+        .iter()
         .enumerate()
         .map(|(i, file)| {
-            let display_name = attached_file_name(display_pdf, i + 1, &file.name);
-            DocFile {
-                disk_name: ascii_file_name(&display_name),
-                display_name,
-                content_type: "application/pdf",
-                bytes: file.bytes.to_vec(),
-                attachment: true,
-            }
+            let display = attached_file_name(display_pdf, i + 1, &file.name);
+            let disk = ascii_file_name(&display);
+            (display, disk)
         })
         .collect()
 }
@@ -407,7 +420,7 @@ pub fn prepare(
         );
         // Attachments filed with the document keep the names the period gives them now when
         // they still match; otherwise their ASCII names on disk.
-        let attached = attached_files(period, id.kind, &display_pdf);
+        let attached = attached_names(period, id.kind, &display_pdf);
         for file in &issued.document.files {
             let path = dir.join(&file.name);
             match std::fs::read(&path) {
@@ -417,8 +430,8 @@ pub fn prepare(
                     let display_name = if is_attachment {
                         attached
                             .iter()
-                            .find(|a| a.disk_name == file.name)
-                            .map_or_else(|| file.name.clone(), |a| a.display_name.clone())
+                            .find(|(_, disk)| *disk == file.name)
+                            .map_or_else(|| file.name.clone(), |(display, _)| display.clone())
                     } else {
                         attachment_name(
                             id.kind,

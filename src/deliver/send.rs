@@ -477,18 +477,41 @@ mod tests {
             options: &SendOptions,
             slept: &RefCell<Vec<Duration>>,
         ) -> Result<SendReport, DeliverError> {
+            let sleep = |d: Duration| slept.borrow_mut().push(d);
+            self.send_stopping(options, &sleep, &StopSignal::new())
+        }
+
+        /// [`send`](Self::send) with the sleep and the stop signal given.
+        fn send_stopping(
+            &self,
+            options: &SendOptions,
+            sleep: &dyn Fn(Duration),
+            stop: &StopSignal,
+        ) -> Result<SendReport, DeliverError> {
             let (pdf, docx) = (Fake("pdf"), Fake("docx"));
             let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-            let sleep = |d: Duration| slept.borrow_mut().push(d);
             let env = SendEnv {
                 config: &self.config,
                 store: &self.store,
                 lock: &self.lock,
                 clock: &self.clock,
                 renderers: &renderers,
-                sleep: &sleep,
+                sleep,
             };
-            send_period(&env, &self.period(), options, &StopSignal::new())
+            send_period(&env, &self.period(), options, stop)
+        }
+
+        /// Runs `f` with the issue environment of the office (the fake renderers, no signing).
+        fn with_issue_env<T>(&self, f: impl FnOnce(&IssueEnv<'_>) -> T) -> T {
+            let (pdf, docx) = (Fake("pdf"), Fake("docx"));
+            let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
+            f(&IssueEnv {
+                store: &self.store,
+                clock: &self.clock,
+                numbering: self.config.numbering,
+                renderers: &renderers,
+                signing: None,
+            })
         }
 
         /// Records `decision` on the chosen documents as `vanban approve`/`return` does.
@@ -499,39 +522,25 @@ mod tests {
             decision: approval::Decision,
             note: Option<&str>,
         ) -> Vec<approval::DecisionReport> {
-            let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-            let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-            let env = IssueEnv {
-                store: &self.store,
-                clock: &self.clock,
-                numbering: self.config.numbering,
-                renderers: &renderers,
-                signing: None,
-            };
             let period = load(self);
             let ids = approval::select(&period, only, unit).unwrap();
-            approval::decide(&env, &period, &ids, decision, "Hoàng Vĩnh Khuyến", note).unwrap()
+            self.with_issue_env(|env| {
+                approval::decide(env, &period, &ids, decision, "Hoàng Vĩnh Khuyến", note).unwrap()
+            })
         }
 
         /// Adds to `status` what rendering the drafts now shows (approval, changes after issue).
         fn check_drafts(&self, status: &mut PeriodStatus) {
-            let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-            let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-            let env = IssueEnv {
-                store: &self.store,
-                clock: &self.clock,
-                numbering: self.config.numbering,
-                renderers: &renderers,
-                signing: None,
-            };
-            crate::deliver::status::check_drafts(
-                status,
-                &env,
-                &self.config,
-                &self.period(),
-                self.clock.today_in(VIETNAM),
-            )
-            .unwrap();
+            self.with_issue_env(|env| {
+                crate::deliver::status::check_drafts(
+                    status,
+                    env,
+                    &self.config,
+                    &self.period(),
+                    self.clock.today_in(VIETNAM),
+                )
+                .unwrap()
+            })
         }
 
         fn status(&self) -> PeriodStatus {
@@ -1475,26 +1484,20 @@ mod tests {
             .unwrap();
         assert_eq!(rows, 12);
         // A return with no reason is refused before anything is recorded.
-        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-        let env = IssueEnv {
-            store: &f.store,
-            clock: &f.clock,
-            numbering: f.config.numbering,
-            renderers: &renderers,
-            signing: None,
-        };
         let period = load(&f);
         let ids = approval::select(&period, &[], None).unwrap();
-        let error = approval::decide(
-            &env,
-            &period,
-            &ids,
-            approval::Decision::Returned,
-            "An",
-            Some(" "),
-        )
-        .unwrap_err();
+        let error = f
+            .with_issue_env(|env| {
+                approval::decide(
+                    env,
+                    &period,
+                    &ids,
+                    approval::Decision::Returned,
+                    "An",
+                    Some(" "),
+                )
+            })
+            .unwrap_err();
         assert!(error.to_string().contains("lý do"), "{error}");
     }
 
@@ -1504,26 +1507,20 @@ mod tests {
         f.decide(&[], None, approval::Decision::Approved, None);
         f.send(&SendOptions::default(), &RefCell::default())
             .unwrap();
-        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-        let env = IssueEnv {
-            store: &f.store,
-            clock: &f.clock,
-            numbering: f.config.numbering,
-            renderers: &renderers,
-            signing: None,
-        };
         let period = load(&f);
         let ids = approval::select(&period, &[DocumentKind::ReviewReport], None).unwrap();
-        let error = approval::decide(
-            &env,
-            &period,
-            &ids,
-            approval::Decision::Returned,
-            "An",
-            Some("muộn"),
-        )
-        .unwrap_err();
+        let error = f
+            .with_issue_env(|env| {
+                approval::decide(
+                    env,
+                    &period,
+                    &ids,
+                    approval::Decision::Returned,
+                    "An",
+                    Some("muộn"),
+                )
+            })
+            .unwrap_err();
         assert!(error.to_string().contains("đã ban hành"), "{error}");
         // The next send re-sends the issued documents as filed, approval not asked again.
         f.clock.advance(chrono::Duration::days(1));
@@ -1537,22 +1534,11 @@ mod tests {
     #[test]
     fn a_stop_request_before_the_first_message_sends_nothing() {
         let f = Fixture::new("");
-        let (pdf, docx) = (Fake("pdf"), Fake("docx"));
-        let renderers: [&dyn Renderer; 2] = [&pdf, &docx];
-        let env = SendEnv {
-            config: &f.config,
-            store: &f.store,
-            lock: &f.lock,
-            clock: &f.clock,
-            renderers: &renderers,
-            sleep: &|_| {},
-        };
-        let report = send_period(&env, &f.period(), &SendOptions::default(), &{
-            let stop = StopSignal::new();
-            stop.request();
-            stop
-        })
-        .unwrap();
+        let stop = StopSignal::new();
+        stop.request();
+        let report = f
+            .send_stopping(&SendOptions::default(), &|_| {}, &stop)
+            .unwrap();
         assert!(report.stopped);
         assert!(!report.all_delivered());
         assert_eq!(report.count(|o| matches!(o, Outcome::NotTried { .. })), 14);

@@ -248,18 +248,7 @@ period = "ky-{{year}}-h{{half}}.toml"
             .then_some(files)
     });
 
-    send_sigterm(service.0.id());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = service.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "vanban run did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = stop_with_sigterm(&mut service.0);
     assert_eq!(status.code(), Some(0), "exit status {status:?}");
 
     // Exactly once: as many messages to units as the ledger has sent, each Message-ID once,
@@ -340,6 +329,22 @@ period = "ky-{{year}}-h{{half}}.toml"
 
 /// Sends SIGTERM, as systemd's stop would, with the shell's own `kill` (a minimal Debian has
 /// no procps, so no /bin/kill; sh is always there).
+/// Sends SIGTERM to `child` and waits for it to end, at most 30 s.
+fn stop_with_sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    send_sigterm(child.id());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "vanban run did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn send_sigterm(pid: u32) {
     let status = Command::new("sh")
         .args(["-c", "kill -TERM \"$0\"", &pid.to_string()])
@@ -665,18 +670,7 @@ fn three_run_instances_on_postgres_fire_a_job_once() {
     assert_eq!(runs[0].0, "ok", "{runs:?}");
 
     for (service, log) in &mut services {
-        send_sigterm(service.0.id());
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = service.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "vanban run did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let status = stop_with_sigterm(&mut service.0);
         assert_eq!(
             status.code(),
             Some(0),

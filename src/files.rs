@@ -10,6 +10,28 @@ use std::path::Path;
 /// this returns the file survives a power cut as surely as a database row committed after it
 /// (a filed document's hash is in the register; its bytes must be on disk too).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (dir, temp) = written_beside(path, bytes)?;
+    // rename(2) replaces a link at `path` itself, never the file it points to. On failure the
+    // temporary file is removed when dropped.
+    temp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// [`write_atomically`] for a file that must not exist yet: fails with `AlreadyExists` (and
+/// leaves nothing behind) when `path` is there, even if another process made it a moment ago.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (dir, temp) = written_beside(path, bytes)?;
+    // link(2) then unlink: never replaces an existing file.
+    temp.persist_noclobber(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// `bytes` in a temporary file beside `path`, synced, and the folder they share (created if
+/// need be).
+fn written_beside<'p>(
+    path: &'p Path,
+    bytes: &[u8],
+) -> std::io::Result<(&'p Path, tempfile::NamedTempFile)> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -23,29 +45,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
-    // rename(2) replaces a link at `path` itself, never the file it points to. On failure the
-    // temporary file is removed when dropped.
-    temp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
-}
-
-/// [`write_atomically`] for a file that must not exist yet: fails with `AlreadyExists` (and
-/// leaves nothing behind) when `path` is there, even if another process made it a moment ago.
-pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".vanban-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    // link(2) then unlink: never replaces an existing file.
-    temp.persist_noclobber(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    Ok((dir, temp))
 }
 
 /// Makes a rename or a new entry in `dir` durable. On systems that cannot open a folder for

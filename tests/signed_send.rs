@@ -1218,6 +1218,18 @@ fn a_copy_validates_with_pyhanko_and_pdfsig_and_readers_draw_its_stamp_top_right
     );
 }
 
+/// The leader approves, the clerk sends; the notice's attachment as filed: (name, bytes).
+fn approve_send_and_file_the_attachment(office: &Office) -> (String, Vec<u8>) {
+    office.approve();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    office
+        .filed()
+        .into_iter()
+        .find(|(n, _)| n.contains("Kem theo 1"))
+        .expect("a filed attachment")
+}
+
 /// Gives the conclusion notice an attachment in its own file, "Biểu số liệu.pdf" beside the
 /// period file: a real PDF (the report's draft as vanban renders it). Returns its bytes.
 fn attach_to_the_notice(office: &Office) -> Vec<u8> {
@@ -1403,14 +1415,7 @@ fn a_signed_attachment_validates_with_pyhanko_and_pdfsig() {
     let sink = Sink::start(&[]);
     let office = Office::new(sink.port, &[], &[]);
     attach_to_the_notice(&office);
-    office.approve();
-    let (ok, out) = office.send();
-    assert!(ok, "{out}");
-    let (name, _) = office
-        .filed()
-        .into_iter()
-        .find(|(n, _)| n.contains("Kem theo 1"))
-        .expect("a filed attachment");
+    let (name, _) = approve_send_and_file_the_attachment(&office);
     let path = office.path("out/2024-h1").join(name);
     let (ok, report) = pyhanko_validate(&office, &path);
     assert!(ok, "pyHanko rejects the attachment:\n{report}");
@@ -1491,14 +1496,7 @@ fn on_a_turned_attachment_page_the_stamp_is_upright_at_the_shown_top_right() {
         doc.save_to(&mut out).unwrap();
         out
     });
-    office.approve();
-    let (ok, out) = office.send();
-    assert!(ok, "{out}");
-    let (_, signed) = office
-        .filed()
-        .into_iter()
-        .find(|(n, _)| n.contains("Kem theo 1"))
-        .expect("a filed attachment");
+    let (_, signed) = approve_send_and_file_the_attachment(&office);
     let (width, height, before) = raster_page_1(&attachment);
     let (w2, h2, after) = raster_page_1(&signed);
     assert_eq!((width, height), (w2, h2));

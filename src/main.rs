@@ -426,17 +426,20 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
                 }
             };
             let kind = DocumentKind::from(kind);
-            let letter = kind == DocumentKind::AssignmentLetter;
+            let names = &kind.spec().names;
             match &unit {
-                None if letter => anyhow::bail!(
-                    "công văn giao nhiệm vụ có một số cho mỗi đơn vị: cần --unit <mã đơn vị>"
+                None if kind.per_unit() => anyhow::bail!(
+                    "{} có một số cho mỗi đơn vị: cần --unit <mã đơn vị>",
+                    vanban::vi::lower_first(names.any_period)
                 ),
-                Some(_) if !letter => {
-                    anyhow::bail!("chỉ công văn giao nhiệm vụ mới gửi riêng từng đơn vị: bỏ --unit")
-                }
-                Some(u) if !p.units_with_tasks().iter().any(|t| t.id == *u) => anyhow::bail!(
-                    "{}: đơn vị \"{u}\" không được giao nhiệm vụ trong kỳ này, nên không có công văn",
-                    period.display()
+                Some(_) if !kind.per_unit() => anyhow::bail!(
+                    "chỉ {} mới gửi riêng từng đơn vị: bỏ --unit",
+                    approval::per_unit_names()
+                ),
+                Some(u) if !kind.units(&p).iter().any(|t| t.id == *u) => anyhow::bail!(
+                    "{}: đơn vị \"{u}\" không được giao nhiệm vụ trong kỳ này, nên không có {}",
+                    period.display(),
+                    vanban::vi::lower_first(names.short)
                 ),
                 _ => {}
             }
@@ -633,20 +636,36 @@ fn open_document_period(
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum KindArg {
-    ReviewReport,
-    ConclusionNotice,
-    AssignmentLetter,
+/// A document kind on the command line, by its slug ("review-report"): the kinds' table lists
+/// the values.
+#[derive(Clone, Copy)]
+struct KindArg(DocumentKind);
+
+impl KindArg {
+    const ALL: [KindArg; DocumentKind::ALL.len()] = {
+        let mut all = [KindArg(DocumentKind::ALL[0]); DocumentKind::ALL.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = KindArg(DocumentKind::ALL[i]);
+            i += 1;
+        }
+        all
+    };
+}
+
+impl ValueEnum for KindArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.slug()))
+    }
 }
 
 impl From<KindArg> for DocumentKind {
     fn from(kind: KindArg) -> Self {
-        match kind {
-            KindArg::ReviewReport => DocumentKind::ReviewReport,
-            KindArg::ConclusionNotice => DocumentKind::ConclusionNotice,
-            KindArg::AssignmentLetter => DocumentKind::AssignmentLetter,
-        }
+        kind.0
     }
 }
 

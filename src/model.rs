@@ -3,6 +3,9 @@
 
 use chrono::NaiveDate;
 
+mod kind;
+pub use kind::{Addressed, Carriage, DocumentKind, FileNames, KINDS, KindNames, KindSpec, Signers};
+
 /// Which review: the first half (six months to 30 June) or the whole year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Half {
@@ -139,52 +142,6 @@ pub struct Signer {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub enum DocumentKind {
-    ReviewReport,
-    ConclusionNotice,
-    AssignmentLetter,
-}
-
-impl DocumentKind {
-    pub const ALL: [DocumentKind; 3] = [
-        DocumentKind::ReviewReport,
-        DocumentKind::ConclusionNotice,
-        DocumentKind::AssignmentLetter,
-    ];
-
-    /// The name used on the command line, in file names and in the ledger.
-    pub fn slug(self) -> &'static str {
-        match self {
-            DocumentKind::ReviewReport => "review-report",
-            DocumentKind::ConclusionNotice => "conclusion-notice",
-            DocumentKind::AssignmentLetter => "assignment-letter",
-        }
-    }
-
-    /// The kind as a clerk names it: "Báo cáo sơ kết", "Công văn giao nhiệm vụ".
-    pub fn name_vi(self) -> &'static str {
-        match self {
-            DocumentKind::ReviewReport => "Báo cáo sơ kết",
-            DocumentKind::ConclusionNotice => "Thông báo kết luận",
-            DocumentKind::AssignmentLetter => "Công văn giao nhiệm vụ",
-        }
-    }
-
-    pub fn from_slug(slug: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.slug() == slug)
-    }
-
-    /// The type abbreviation of Decree 30 (Phụ lục III); a công văn has none.
-    pub fn type_abbr(self) -> Option<&'static str> {
-        match self {
-            DocumentKind::ReviewReport => Some("BC"),
-            DocumentKind::ConclusionNotice => Some("TB"),
-            DocumentKind::AssignmentLetter => None,
-        }
-    }
-}
-
 /// How one kind of document is issued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentSettings {
@@ -203,6 +160,13 @@ pub struct DocumentSettings {
     /// carries the organisation's digital signature with the document's number (Decree 30,
     /// Phụ lục I box 14).
     pub attachments: Vec<AttachedFile>,
+    /// Its issue date when it is not [`Documents::date`]: `send` sets it from the register for a
+    /// document another one cites ([`KindSpec::cites`]), so a letter issued later cites the
+    /// notice as issued. `None`: [`Documents::date`].
+    pub issued_on: Option<NaiveDate>,
+    /// What only a công văn has (its kind has no type abbreviation): present exactly for those
+    /// kinds.
+    pub letter: Option<LetterSettings>,
 }
 
 /// A PDF sent with a document as a separate file, read when the period file is loaded.
@@ -213,9 +177,9 @@ pub struct AttachedFile {
     pub bytes: std::sync::Arc<[u8]>,
 }
 
+/// The settings of a công văn besides those every document has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LetterSettings {
-    pub common: DocumentSettings,
     /// The drafting unit in the công văn symbol: UBND-NLN.
     pub unit_abbr: String,
     /// The unit results are reported through: "(qua Phòng ...)".
@@ -228,14 +192,35 @@ pub struct LetterSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Documents {
     pub date: NaiveDate,
-    /// The conclusion notice's issue date, when it differs from `date`: `send` sets it from the
-    /// register so a letter issued later cites the notice as issued. `None`: `date`.
-    pub notice_date: Option<NaiveDate>,
     /// The document the review answers to: "Thực hiện Văn bản số ... của ...".
     pub basis: Option<String>,
-    pub review_report: DocumentSettings,
-    pub conclusion_notice: DocumentSettings,
-    pub assignment_letter: LetterSettings,
+    /// Each kind's settings, in the order of [`DocumentKind::ALL`].
+    kinds: [DocumentSettings; KINDS.len()],
+}
+
+impl Documents {
+    /// `kinds` in the order of [`DocumentKind::ALL`].
+    pub fn new(
+        date: NaiveDate,
+        basis: Option<String>,
+        kinds: [DocumentSettings; KINDS.len()],
+    ) -> Documents {
+        Documents { date, basis, kinds }
+    }
+
+    /// How `kind` is issued.
+    pub fn settings(&self, kind: DocumentKind) -> &DocumentSettings {
+        &self.kinds[kind.index()]
+    }
+
+    pub fn settings_mut(&mut self, kind: DocumentKind) -> &mut DocumentSettings {
+        &mut self.kinds[kind.index()]
+    }
+
+    /// The day `kind` is (or was) issued.
+    pub fn date_of(&self, kind: DocumentKind) -> NaiveDate {
+        self.settings(kind).issued_on.unwrap_or(self.date)
+    }
 }
 
 /// The prose of the review report that only people can write.
@@ -489,11 +474,7 @@ impl Period {
 
     /// Settings for one kind of document.
     pub fn settings(&self, kind: DocumentKind) -> &DocumentSettings {
-        match kind {
-            DocumentKind::ReviewReport => &self.documents.review_report,
-            DocumentKind::ConclusionNotice => &self.documents.conclusion_notice,
-            DocumentKind::AssignmentLetter => &self.documents.assignment_letter.common,
-        }
+        self.documents.settings(kind)
     }
 
     /// The body issuing `kind`: the document's own issuer if set, else the period's.
@@ -504,12 +485,11 @@ impl Period {
     /// The symbol after the number: "BC-UBND", "TB-VP", "UBND-NLN".
     pub fn symbol(&self, kind: DocumentKind) -> String {
         let issuer = self.issuer_of(kind);
-        match kind.type_abbr() {
-            Some(abbr) => format!("{abbr}-{}", issuer.abbr),
-            None => format!(
-                "{}-{}",
-                issuer.abbr, self.documents.assignment_letter.unit_abbr
-            ),
+        match (kind.type_abbr(), &self.settings(kind).letter) {
+            (Some(abbr), _) => format!("{abbr}-{}", issuer.abbr),
+            (None, Some(letter)) => format!("{}-{}", issuer.abbr, letter.unit_abbr),
+            // A công văn's settings always name its drafting unit (the period file requires it).
+            (None, None) => issuer.abbr.clone(),
         }
     }
 }

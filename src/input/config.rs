@@ -925,7 +925,8 @@ fn read_jobs(r: &mut Reader<'_>, top: &Table<'_>, base: &Path) -> Vec<Job> {
                     &span,
                     &t.key_path("documents"),
                     format!(
-                        "tác vụ \"{name}\": loại văn bản \"{slug}\" không có (dùng review-report, conclusion-notice hoặc assignment-letter)"
+                        "tác vụ \"{name}\": loại văn bản \"{slug}\" không có (dùng {})",
+                        kind_slugs()
                     ),
                 ),
             }
@@ -978,6 +979,16 @@ fn read_jobs(r: &mut Reader<'_>, top: &Table<'_>, base: &Path) -> Vec<Job> {
         });
     }
     jobs
+}
+
+/// "review-report, conclusion-notice hoặc assignment-letter": the kinds a job may name.
+fn kind_slugs() -> String {
+    let slugs: Vec<&str> = DocumentKind::ALL.iter().map(|k| k.slug()).collect();
+    match slugs.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} hoặc {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

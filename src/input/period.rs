@@ -10,7 +10,8 @@ use super::reader::{Reader, Table};
 use super::tree::Node;
 use crate::model::{
     AttachedFile, Budget, Committee, Conclusions, Directory, DocumentSettings, Documents, Half,
-    Indicator, Issuer, LetterSettings, Meeting, Period, Person, Program, ReportText, Signer, Task,
+    Indicator, Issuer, KINDS, KindSpec, LetterSettings, Meeting, Period, Person, Program,
+    ReportText, Signer, Task,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -570,6 +571,8 @@ fn read_settings(
             .unwrap_or_else(|| default_filing.to_string()),
         attachments: read_attachments(r, t),
         signer: signer?,
+        issued_on: None,
+        letter: None,
     })
 }
 
@@ -582,17 +585,9 @@ fn read_documents(
     meeting: Option<NaiveDate>,
     year: Option<i32>,
 ) -> Option<Documents> {
-    let t = r.table(
-        node,
-        "documents",
-        &[
-            "date",
-            "basis",
-            "review_report",
-            "conclusion_notice",
-            "assignment_letter",
-        ],
-    )?;
+    let mut keys = vec!["date", "basis"];
+    keys.extend(KINDS.iter().map(|k| k.settings_key));
+    let t = r.table(node, "documents", &keys)?;
     let given = t.opt_date(r, "date");
     if let Some(date) = given {
         let span = t.get("date").map(|n| n.span.clone()).unwrap_or_default();
@@ -626,131 +621,150 @@ fn read_documents(
     let date = given.unwrap_or(today);
     let basis = t.opt_string(r, "basis");
 
-    let report = t
-        .required(r, "review_report")
-        .and_then(|n| r.table(n, "documents.review_report", SETTINGS_KEYS))
-        .and_then(|s| read_settings(r, &s, issuer, "TH"));
-    let notice = t
-        .required(r, "conclusion_notice")
-        .and_then(|n| r.table(n, "documents.conclusion_notice", SETTINGS_KEYS))
-        .and_then(|s| read_settings(r, &s, issuer, "TH"));
+    let mut kinds = Vec::with_capacity(KINDS.len());
+    for spec in &KINDS {
+        let path = format!("documents.{}", spec.settings_key);
+        let mut known = SETTINGS_KEYS.to_vec();
+        if spec.type_abbr.is_none() {
+            known.extend(LETTER_KEYS);
+        }
+        kinds.push(
+            t.required(r, spec.settings_key)
+                .and_then(|n| r.table(n, &path, &known))
+                .and_then(|s| read_kind(r, &s, spec, issuer, directory, meeting)),
+        );
+    }
+    let kinds: Vec<DocumentSettings> = kinds.into_iter().collect::<Option<_>>()?;
+    Some(Documents::new(date, basis, kinds.try_into().ok()?))
+}
 
-    let mut letter_keys = SETTINGS_KEYS.to_vec();
-    letter_keys.extend(["unit_abbr", "report_via", "report_due", "report_due_units"]);
-    let letter = t
-        .required(r, "assignment_letter")
-        .and_then(|n| r.table(n, "documents.assignment_letter", &letter_keys))
-        .and_then(|s| {
-            let unit_abbr = s.string(r, "unit_abbr");
-            if let Some(abbr) = &unit_abbr {
-                let span = s.get("unit_abbr").map(|n| n.span.clone()).unwrap_or_default();
-                if !is_symbol_part(abbr) {
+/// The keys of a công văn's settings besides [`SETTINGS_KEYS`].
+const LETTER_KEYS: [&str; 4] = ["unit_abbr", "report_via", "report_due", "report_due_units"];
+
+/// One kind's settings: those of every document, and a công văn's own.
+fn read_kind(
+    r: &mut Reader<'_>,
+    s: &Table<'_>,
+    spec: &KindSpec,
+    issuer: Option<&Issuer>,
+    directory: &Directory,
+    meeting: Option<NaiveDate>,
+) -> Option<DocumentSettings> {
+    if spec.type_abbr.is_some() {
+        return read_settings(r, s, issuer, "TH");
+    }
+    let unit_abbr = s.string(r, "unit_abbr");
+    if let Some(abbr) = &unit_abbr {
+        let span = s
+            .get("unit_abbr")
+            .map(|n| n.span.clone())
+            .unwrap_or_default();
+        if !is_symbol_part(abbr) {
+            r.report(
+                &span,
+                &s.key_path("unit_abbr"),
+                format!("chữ viết tắt \"{abbr}\" chỉ được gồm chữ và số (ví dụ NLN, KT, VX)"),
+            );
+        } else if has_lowercase(abbr) {
+            r.report(
+                &span,
+                &s.key_path("unit_abbr"),
+                lowercase_symbol(abbr, "NLN, KT, VX"),
+            );
+        }
+    }
+    // Each letter to a unit is its own document with its own number (Decree 30 art. 15): one
+    // number for all of them would repeat it.
+    if spec.kind.per_unit()
+        && let Some(node) = s.get("number")
+    {
+        r.report(
+            &node.span,
+            &s.key_path("number"),
+            format!(
+                "mỗi {} có số riêng; không ghi một số chung cho mọi đơn vị (số do sổ đăng ký cấp khi gửi)",
+                crate::vi::lower_first(spec.names.half_year)
+            ),
+        );
+    }
+    let report_via = s.opt_string(r, "report_via");
+    if let Some(via) = &report_via
+        && directory.unit(via).is_none()
+    {
+        let span = s
+            .get("report_via")
+            .map(|n| n.span.clone())
+            .unwrap_or_default();
+        r.report(
+            &span,
+            &s.key_path("report_via"),
+            unknown_id_message(via, directory, false),
+        );
+    }
+    let report_due = s.opt_date(r, "report_due");
+    if let (Some(due), Some(meeting)) = (report_due, meeting)
+        && due < meeting
+    {
+        let span = s
+            .get("report_due")
+            .map(|n| n.span.clone())
+            .unwrap_or_default();
+        r.report(
+            &span,
+            &s.key_path("report_due"),
+            format!(
+                "hạn báo cáo {} trước ngày họp {}",
+                due.format("%d/%m/%Y"),
+                meeting.format("%d/%m/%Y")
+            ),
+        );
+    }
+    // report_due_units = { pnn = 2024-07-10, ... }: a deadline per unit.
+    let mut report_due_units = Vec::new();
+    if let Some(node) = s.get("report_due_units") {
+        // Any unit id is a key here: the table's own keys are the known ones.
+        let ids: Vec<String> = match &node.value {
+            super::tree::Value::Table(entries) => {
+                entries.iter().map(|(k, _)| k.name.clone()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let known: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let units = r.table(node, &s.key_path("report_due_units"), &known);
+        for id in units.iter().flat_map(|_| ids.iter().cloned()) {
+            let Some(units) = &units else { break };
+            let path = units.key_path(&id);
+            let span = units.get(&id).map(|n| n.span.clone()).unwrap_or_default();
+            if directory.unit(&id).is_none() {
+                r.report(&span, &path, unknown_id_message(&id, directory, false));
+            }
+            if let Some(due) = units.opt_date(r, &id) {
+                if let Some(meeting) = meeting
+                    && due < meeting
+                {
                     r.report(
                         &span,
-                        &s.key_path("unit_abbr"),
+                        &path,
                         format!(
-                            "chữ viết tắt \"{abbr}\" chỉ được gồm chữ và số (ví dụ NLN, KT, VX)"
+                            "hạn báo cáo {} trước ngày họp {}",
+                            due.format("%d/%m/%Y"),
+                            meeting.format("%d/%m/%Y")
                         ),
                     );
-                } else if has_lowercase(abbr) {
-                    r.report(
-                        &span,
-                        &s.key_path("unit_abbr"),
-                        lowercase_symbol(abbr, "NLN, KT, VX"),
-                    );
                 }
+                report_due_units.push((id, due));
             }
-            // Each letter is its own document with its own number (Decree 30 art. 15): one
-            // number for all of them would repeat it.
-            if let Some(node) = s.get("number") {
-                r.report(
-                    &node.span,
-                    &s.key_path("number"),
-                    "mỗi công văn giao nhiệm vụ có số riêng; không ghi một số chung cho mọi đơn vị (số do sổ đăng ký cấp khi gửi)",
-                );
-            }
-            let report_via = s.opt_string(r, "report_via");
-            if let Some(via) = &report_via
-                && directory.unit(via).is_none()
-            {
-                let span = s
-                    .get("report_via")
-                    .map(|n| n.span.clone())
-                    .unwrap_or_default();
-                r.report(
-                    &span,
-                    &s.key_path("report_via"),
-                    unknown_id_message(via, directory, false),
-                );
-            }
-            let report_due = s.opt_date(r, "report_due");
-            if let (Some(due), Some(meeting)) = (report_due, meeting)
-                && due < meeting
-            {
-                let span = s.get("report_due").map(|n| n.span.clone()).unwrap_or_default();
-                r.report(
-                    &span,
-                    &s.key_path("report_due"),
-                    format!(
-                        "hạn báo cáo {} trước ngày họp {}",
-                        due.format("%d/%m/%Y"),
-                        meeting.format("%d/%m/%Y")
-                    ),
-                );
-            }
-            // report_due_units = { pnn = 2024-07-10, ... }: a deadline per unit.
-            let mut report_due_units = Vec::new();
-            if let Some(node) = s.get("report_due_units") {
-                // Any unit id is a key here: the table's own keys are the known ones.
-                let ids: Vec<String> = match &node.value {
-                    super::tree::Value::Table(entries) => {
-                        entries.iter().map(|(k, _)| k.name.clone()).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                let known: Vec<&str> = ids.iter().map(String::as_str).collect();
-                let units = r.table(node, &s.key_path("report_due_units"), &known);
-                for id in units.iter().flat_map(|_| ids.iter().cloned()) {
-                    let Some(units) = &units else { break };
-                    let path = units.key_path(&id);
-                    let span = units.get(&id).map(|n| n.span.clone()).unwrap_or_default();
-                    if directory.unit(&id).is_none() {
-                        r.report(&span, &path, unknown_id_message(&id, directory, false));
-                    }
-                    if let Some(due) = units.opt_date(r, &id) {
-                        if let Some(meeting) = meeting
-                            && due < meeting
-                        {
-                            r.report(
-                                &span,
-                                &path,
-                                format!(
-                                    "hạn báo cáo {} trước ngày họp {}",
-                                    due.format("%d/%m/%Y"),
-                                    meeting.format("%d/%m/%Y")
-                                ),
-                            );
-                        }
-                        report_due_units.push((id, due));
-                    }
-                }
-            }
-            let common = read_settings(r, &s, issuer, unit_abbr.as_deref().unwrap_or("VP"))?;
-            Some(LetterSettings {
-                common,
-                unit_abbr: unit_abbr?,
-                report_via,
-                report_due,
-                report_due_units,
-            })
-        });
-    Some(Documents {
-        date,
-        notice_date: None,
-        basis,
-        review_report: report?,
-        conclusion_notice: notice?,
-        assignment_letter: letter?,
+        }
+    }
+    let settings = read_settings(r, s, issuer, unit_abbr.as_deref().unwrap_or("VP"))?;
+    Some(DocumentSettings {
+        letter: Some(LetterSettings {
+            unit_abbr: unit_abbr?,
+            report_via,
+            report_due,
+            report_due_units,
+        }),
+        ..settings
     })
 }
 

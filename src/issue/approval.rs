@@ -16,6 +16,7 @@ use crate::clock::local_time;
 use crate::model::{DocumentKind, Period};
 use crate::render;
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
+use crate::vi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
@@ -26,8 +27,9 @@ pub enum ApprovalError {
     #[error("không dựng được dự thảo để đối chiếu: {0}")]
     Render(Box<IssueError>),
     #[error(
-        "đơn vị «{unit}» không có công văn giao nhiệm vụ trong kỳ {period} (đơn vị không có nhiệm \
-         vụ, hoặc mã đơn vị sai)"
+        "đơn vị «{unit}» không có {} trong kỳ {period} (đơn vị không có nhiệm vụ, hoặc mã đơn \
+         vị sai)",
+        per_unit_names()
     )]
     NoLetter { unit: String, period: String },
     #[error("kỳ {period} không có văn bản nào được chọn để duyệt")]
@@ -89,14 +91,21 @@ impl Decision {
     }
 }
 
+/// The kinds addressed to one unit each, named mid-sentence: "công văn giao nhiệm vụ" (what
+/// `--unit` chooses among).
+pub fn per_unit_names() -> String {
+    let names: Vec<String> = DocumentKind::ALL
+        .into_iter()
+        .filter(|k| k.per_unit())
+        .map(|k| vi::lower_first(k.spec().names.any_period))
+        .collect();
+    names.join(" hay ")
+}
+
 /// A document's Vietnamese name in messages: "Thông báo kết luận", "Công văn giao nhiệm vụ gửi
 /// bqlda".
 pub fn document_label(id: &DocId) -> String {
-    let kind = match id.kind {
-        DocumentKind::ReviewReport => "Báo cáo sơ kết/tổng kết",
-        DocumentKind::ConclusionNotice => "Thông báo kết luận",
-        DocumentKind::AssignmentLetter => "Công văn giao nhiệm vụ",
-    };
+    let kind = id.kind.spec().names.any_period;
     match &id.unit {
         Some(unit) => format!("{kind} gửi {unit}"),
         None => kind.to_owned(),
@@ -160,8 +169,7 @@ pub fn select(
         .into_iter()
         .filter(|d| match unit {
             Some(unit) => {
-                d.unit.as_deref() == Some(unit)
-                    || (d.kind != DocumentKind::AssignmentLetter && only.contains(&d.kind))
+                d.unit.as_deref() == Some(unit) || (!d.kind.per_unit() && only.contains(&d.kind))
             }
             None => only.is_empty() || only.contains(&d.kind),
         })
@@ -176,20 +184,23 @@ pub fn select(
 }
 
 /// Renders the drafts of `ids` exactly as a dry run of `send` does (no number, nothing
-/// reserved, nothing written). The notice is always rendered with the letters, since they
-/// cite its date: a letter's draft is the same whether or not the notice was asked for too.
+/// reserved, nothing written). A cited document ([`crate::model::KindSpec::cites`]) is always
+/// rendered with those citing it, since they cite its date: a letter's draft is the same
+/// whether or not the notice was asked for too.
 pub fn drafts(
     env: &IssueEnv<'_>,
     period: &Period,
     ids: &[DocId],
 ) -> Result<Vec<Draft>, ApprovalError> {
     let mut render_ids: Vec<DocId> = ids.to_vec();
-    let notice = DocId {
-        kind: DocumentKind::ConclusionNotice,
-        unit: None,
-    };
-    if ids.iter().any(|d| d.kind == DocumentKind::AssignmentLetter) && !ids.contains(&notice) {
-        render_ids.push(notice);
+    for cited in ids.iter().filter_map(|d| d.kind.spec().cites) {
+        let cited = DocId {
+            kind: cited,
+            unit: None,
+        };
+        if !render_ids.contains(&cited) {
+            render_ids.push(cited);
+        }
     }
     render_ids.sort_by_key(|id| id.kind);
     let mut notes = Vec::new();

@@ -29,8 +29,9 @@ pub struct IssueEnv<'a> {
     pub store: &'a Store,
     pub clock: &'a dyn Clock,
     pub numbering: NumberingScheme,
-    /// Every format to render; assignment letters are rendered in each of them, the notice and
-    /// the report as PDF only (all formats if there is no "pdf" renderer).
+    /// Every format to render; the kinds sent in all formats (`all_formats` of their entry: the
+    /// assignment letters) are rendered in each of them, the others as PDF only (all formats if
+    /// there is no "pdf" renderer).
     pub renderers: &'a [&'a dyn Renderer],
     /// Signing on: the keys, opened and checked, and the images the issued pages show.
     pub signing: Option<&'a Keys>,
@@ -103,11 +104,11 @@ pub enum FileProblem {
     },
 }
 
-/// A document of the period: its kind, and for an assignment letter its addressee.
+/// A document of the period: its kind, and for a kind addressed to each unit its addressee.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DocId {
     pub kind: DocumentKind,
-    /// The addressee of an assignment letter.
+    /// The addressee of a document addressed to one unit (an assignment letter).
     pub unit: Option<String>,
 }
 
@@ -190,12 +191,7 @@ pub fn attachment_name(
     unit: Option<&str>,
     extension: &str,
 ) -> String {
-    let title = match (kind, half) {
-        (DocumentKind::ReviewReport, Half::First) => "Báo cáo sơ kết",
-        (DocumentKind::ReviewReport, Half::Whole) => "Báo cáo tổng kết",
-        (DocumentKind::ConclusionNotice, _) => "Thông báo kết luận",
-        (DocumentKind::AssignmentLetter, _) => "Công văn giao nhiệm vụ",
-    };
+    let title = kind.spec().name(half);
     let title = match unit.map(str::trim).filter(|u| !u.is_empty()) {
         Some(unit) => format!("{title} - {unit}"),
         None => title.to_owned(),
@@ -461,24 +457,30 @@ pub fn prepare(
     }
 
     // Contexts for every document (the emails quote them), with the issued numbers and dates;
-    // the letters cite the notice's number.
+    // a document citing another (a letter, the notice) cites it by its issued number and its
+    // own issue date, which may be earlier than the citing document's.
     let mut planned: BTreeMap<DocId, PlannedDocument> = BTreeMap::new();
-    let notice_number = numbers
-        .iter()
-        .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
-        .map(|(_, n)| *n);
-    // Letters cite the notice with its own issue date, which may be earlier than theirs.
-    let notice_date = dates
-        .iter()
-        .find(|(id, _)| id.kind == DocumentKind::ConclusionNotice)
-        .map(|(_, date)| *date);
+    let cited: BTreeSet<DocumentKind> = DocumentKind::ALL
+        .into_iter()
+        .filter_map(|k| k.spec().cites)
+        .collect();
+    let cited: Vec<(DocumentKind, Option<u32>, Option<NaiveDate>)> = cited
+        .into_iter()
+        .map(|kind| {
+            let id = DocId { kind, unit: None };
+            (kind, numbers.get(&id).copied(), dates.get(&id).copied())
+        })
+        .collect();
     let distinct_dates: BTreeSet<NaiveDate> = dates.values().copied().collect();
     for date in distinct_dates {
         let mut dated = period.clone();
         dated.documents.date = date;
-        dated.documents.notice_date = notice_date.or(period.documents.notice_date);
-        if notice_number.is_some() {
-            dated.documents.conclusion_notice.number = notice_number;
+        for (kind, number, issued_on) in &cited {
+            let settings = dated.documents.settings_mut(*kind);
+            settings.issued_on = issued_on.or(settings.issued_on);
+            if number.is_some() {
+                settings.number = *number;
+            }
         }
         let number_of = |kind: DocumentKind, unit: Option<&str>| {
             numbers
@@ -508,7 +510,7 @@ pub fn prepare(
         }
     }
 
-    // Render what is not filed: letters in every format, the rest as PDF.
+    // Render what is not filed: the kinds sent in all formats (letters) in each, the rest as PDF.
     let pdf_only: Vec<&dyn Renderer> = {
         let pdf: Vec<&dyn Renderer> = env
             .renderers
@@ -524,17 +526,21 @@ pub fn prepare(
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut rendered: HashMap<DocId, Vec<DocFile>> = HashMap::new();
-    for letters in [true, false] {
+    for all_formats in [true, false] {
         let batch: Vec<PlannedDocument> = planned
             .iter()
             .filter(|(id, _)| !filed.contains_key(*id))
-            .filter(|(id, _)| (id.kind == DocumentKind::AssignmentLetter) == letters)
+            .filter(|(id, _)| id.kind.spec().all_formats == all_formats)
             .map(|(_, d)| d.clone())
             .collect();
         if batch.is_empty() {
             continue;
         }
-        let renderers: &[&dyn Renderer] = if letters { env.renderers } else { &pdf_only };
+        let renderers: &[&dyn Renderer] = if all_formats {
+            env.renderers
+        } else {
+            &pdf_only
+        };
         for file in render::render_all(&batch, renderers, threads)? {
             let id = DocId {
                 kind: file.kind,

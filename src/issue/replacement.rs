@@ -10,13 +10,14 @@ use std::fmt;
 use crate::state::{Conn, DbResult, OptionalExtension, params};
 use chrono::{DateTime, Utc};
 
-use super::approval::document_label;
+use super::approval::{document_label, per_unit_names};
 use super::filing::{DocId, issuer_key};
 use super::register::{base_key, current_key, format_number};
 use crate::clock::local_time;
 use crate::model::{DocumentKind, Period};
 use crate::render;
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
+use crate::vi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
@@ -26,14 +27,23 @@ pub enum ReplaceError {
     NoName,
     #[error("thay thế văn bản đã ban hành cần ghi lý do (--reason)")]
     NoReason,
-    #[error("công văn giao nhiệm vụ: cần --unit MÃ_ĐƠN_VỊ để chọn công văn gửi đơn vị nào")]
-    NoUnit,
     #[error(
-        "đơn vị «{unit}» không có công văn giao nhiệm vụ trong kỳ {period} (đơn vị không có nhiệm \
-         vụ, hoặc mã đơn vị sai)"
+        "{}: cần --unit MÃ_ĐƠN_VỊ để chọn {} gửi đơn vị nào",
+        vi::lower_first(.0.spec().names.any_period),
+        vi::lower_first(.0.spec().names.short)
     )]
-    NoLetter { unit: String, period: String },
-    #[error("chỉ công văn giao nhiệm vụ gửi riêng từng đơn vị; bỏ --unit cho {0}")]
+    NoUnit(DocumentKind),
+    #[error(
+        "đơn vị «{unit}» không có {} trong kỳ {period} (đơn vị không có nhiệm vụ, hoặc mã đơn \
+         vị sai)",
+        vi::lower_first(.kind.spec().names.any_period)
+    )]
+    NoLetter {
+        kind: DocumentKind,
+        unit: String,
+        period: String,
+    },
+    #[error("chỉ {} gửi riêng từng đơn vị; bỏ --unit cho {}", per_unit_names(), .0)]
     UnitNotWanted(String),
     #[error(
         "{0} chưa ban hành (chưa có số): không có gì để thay thế; sửa dự thảo rồi trình duyệt lại"
@@ -94,9 +104,9 @@ pub fn select(
     kind: DocumentKind,
     unit: Option<&str>,
 ) -> Result<DocId, ReplaceError> {
-    match (kind, unit) {
-        (DocumentKind::AssignmentLetter, None) => Err(ReplaceError::NoUnit),
-        (DocumentKind::AssignmentLetter, Some(unit)) => {
+    match (kind.per_unit(), unit) {
+        (true, None) => Err(ReplaceError::NoUnit(kind)),
+        (true, Some(unit)) => {
             let planned = render::plan(period, Some(kind), &|_, _| None)
                 .into_iter()
                 .any(|d| d.unit.as_deref() == Some(unit));
@@ -107,16 +117,17 @@ pub fn select(
                 })
             } else {
                 Err(ReplaceError::NoLetter {
+                    kind,
                     unit: unit.to_owned(),
                     period: period.key(),
                 })
             }
         }
-        (kind, Some(_)) => Err(ReplaceError::UnitNotWanted(document_label(&DocId {
+        (false, Some(_)) => Err(ReplaceError::UnitNotWanted(document_label(&DocId {
             kind,
             unit: None,
         }))),
-        (kind, None) => Ok(DocId { kind, unit: None }),
+        (false, None) => Ok(DocId { kind, unit: None }),
     }
 }
 
@@ -427,7 +438,7 @@ mod tests {
         ));
         assert!(matches!(
             select(&period, DocumentKind::AssignmentLetter, None),
-            Err(ReplaceError::NoUnit)
+            Err(ReplaceError::NoUnit(DocumentKind::AssignmentLetter))
         ));
         assert!(matches!(
             select(&period, DocumentKind::AssignmentLetter, Some("khong-co")),

@@ -519,36 +519,9 @@ pub fn build(
     };
     let period_text = period_text(period);
     let meeting = &period.meeting;
-    let (title, excerpt) = match kind {
-        DocumentKind::ReviewReport => (
-            Some("BÁO CÁO".to_string()),
-            settings.excerpt.clone().unwrap_or_else(|| {
-                format!(
-                    "{} thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm {}",
-                    vi::capitalize_first(&format!("{} {}", period_text.review, period_text.label)),
-                    period_text.next_label
-                )
-            }),
-        ),
-        DocumentKind::ConclusionNotice => (
-            Some("THÔNG BÁO".to_string()),
-            settings.excerpt.clone().unwrap_or_else(|| {
-                format!(
-                    "Kết luận của đồng chí {}, {} tại {} của {}",
-                    meeting.chair.name, meeting.chair.title, period_text.meeting_name, period.committee.name
-                )
-            }),
-        ),
-        DocumentKind::AssignmentLetter => (
-            None,
-            settings.excerpt.clone().unwrap_or_else(|| {
-                format!(
-                    "V/v triển khai nhiệm vụ theo kết luận tại Hội nghị {} {} các Chương trình mục tiêu quốc gia",
-                    period_text.review, period_text.label
-                )
-            }),
-        ),
-    };
+    let title = kind.spec().title.map(str::to_owned);
+    let part = kind_part(period, kind, unit, &period_text);
+    let excerpt = part.excerpt;
 
     let mut header = header;
     header.issuer_rule_mm = rule_mm(header.issuer.iter().map(|l| bold_12(l)));
@@ -604,9 +577,9 @@ pub fn build(
             }),
         },
         basis: period.documents.basis.clone(),
-        report: None,
-        notice: None,
-        letter: None,
+        report: part.report,
+        notice: part.notice,
+        letter: part.letter,
         signer: SignerText {
             authority: settings.signer.authority.as_deref().map(vi::upper),
             title: vi::upper(&settings.signer.title),
@@ -617,37 +590,7 @@ pub fn build(
         recipients: Vec::new(),
     };
 
-    let mut recipients: Vec<String> = Vec::new();
-    match kind {
-        DocumentKind::ReviewReport => {
-            context.report = Some(report_context(period));
-            recipients.extend(settings.cc.iter().cloned());
-            if let Some(group) = period
-                .directory
-                .report_to
-                .as_deref()
-                .and_then(|g| period.directory.group(g))
-            {
-                recipients.push(group.name.clone());
-            }
-        }
-        DocumentKind::ConclusionNotice => {
-            context.notice = Some(notice_context(period));
-            recipients.extend(settings.cc.iter().cloned());
-            recipients.extend(
-                notice_addressees(period)
-                    .into_iter()
-                    .map(|id| short_of(period, id)),
-            );
-        }
-        DocumentKind::AssignmentLetter => {
-            if let Some(unit) = unit {
-                context.letter = Some(letter_context(period, unit));
-            }
-            recipients.push("Như trên".into());
-            recipients.extend(settings.cc.iter().cloned());
-        }
-    }
+    let mut recipients = part.recipients;
     let mut seen = Vec::new();
     recipients.retain(|r| {
         let fresh = !seen.contains(r);
@@ -662,6 +605,86 @@ pub fn build(
         .recipients
         .push(format!("- Lưu: VT, {}.", settings.filing));
     context
+}
+
+/// What a kind of document adds to the context every document has.
+#[derive(Default)]
+struct KindPart {
+    /// The excerpt (trích yếu): the settings' own, or the one the kind composes.
+    excerpt: String,
+    report: Option<ReportContext>,
+    notice: Option<NoticeContext>,
+    letter: Option<LetterContext>,
+    /// "Nơi nhận" before "Lưu", unprinted.
+    recipients: Vec<String>,
+}
+
+/// Each kind's own part of its context: the one place a kind's content is told apart.
+fn kind_part(
+    period: &Period,
+    kind: DocumentKind,
+    unit: Option<&Unit>,
+    period_text: &PeriodText,
+) -> KindPart {
+    let settings = period.settings(kind);
+    let excerpt = |composed: String| settings.excerpt.clone().unwrap_or(composed);
+    let meeting = &period.meeting;
+    match kind {
+        DocumentKind::ReviewReport => KindPart {
+            excerpt: excerpt(format!(
+                "{} thực hiện các Chương trình mục tiêu quốc gia; nhiệm vụ, giải pháp trọng tâm {}",
+                vi::capitalize_first(&format!("{} {}", period_text.review, period_text.label)),
+                period_text.next_label
+            )),
+            report: Some(report_context(period)),
+            recipients: settings
+                .cc
+                .iter()
+                .cloned()
+                .chain(
+                    period
+                        .directory
+                        .report_to
+                        .as_deref()
+                        .and_then(|g| period.directory.group(g))
+                        .map(|group| group.name.clone()),
+                )
+                .collect(),
+            ..KindPart::default()
+        },
+        DocumentKind::ConclusionNotice => KindPart {
+            excerpt: excerpt(format!(
+                "Kết luận của đồng chí {}, {} tại {} của {}",
+                meeting.chair.name,
+                meeting.chair.title,
+                period_text.meeting_name,
+                period.committee.name
+            )),
+            notice: Some(notice_context(period)),
+            recipients: settings
+                .cc
+                .iter()
+                .cloned()
+                .chain(
+                    notice_addressees(period)
+                        .into_iter()
+                        .map(|id| short_of(period, id)),
+                )
+                .collect(),
+            ..KindPart::default()
+        },
+        DocumentKind::AssignmentLetter => KindPart {
+            excerpt: excerpt(format!(
+                "V/v triển khai nhiệm vụ theo kết luận tại Hội nghị {} {} các Chương trình mục tiêu quốc gia",
+                period_text.review, period_text.label
+            )),
+            letter: unit.map(|unit| letter_context(period, unit)),
+            recipients: std::iter::once("Như trên".to_owned())
+                .chain(settings.cc.iter().cloned())
+                .collect(),
+            ..KindPart::default()
+        },
+    }
 }
 
 /// The units and groups named in the conclusions, without those a listed group already
@@ -964,19 +987,15 @@ fn notice_context(period: &Period) -> NoticeContext {
 }
 
 fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
-    let notice_number = match period.documents.conclusion_notice.number {
+    let notice = DocumentKind::ConclusionNotice;
+    let notice_number = match period.settings(notice).number {
         Some(n) => vi::document_number(n),
         None => vi::dates::BLANK_DAY.to_string(),
     };
     let notice_ref = format!(
         "Thông báo số {notice_number}/{} ngày {}",
-        period.symbol(DocumentKind::ConclusionNotice),
-        vi::short_date(
-            period
-                .documents
-                .notice_date
-                .unwrap_or(period.documents.date)
-        )
+        period.symbol(notice),
+        vi::short_date(period.documents.date_of(notice))
     );
     // "Kính gửi" names the unit in full; others in full the first time a line names them.
     let mut mentions = Mentions::new(period);
@@ -1033,13 +1052,15 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
             }
         })
         .collect();
-    let letter = &period.documents.assignment_letter;
+    let letter = period
+        .settings(DocumentKind::AssignmentLetter)
+        .letter
+        .as_ref();
     let report_to = period.issuer.short.clone();
     let mut report_line = format!("Báo cáo kết quả thực hiện về {report_to}");
     // The reporting channel itself reports directly, not "through itself".
     let report_via = letter
-        .report_via
-        .as_deref()
+        .and_then(|l| l.report_via.as_deref())
         .filter(|id| *id != unit.id)
         .and_then(|id| period.directory.unit(id))
         .map(|via| via.name.clone());
@@ -1048,9 +1069,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
     }
     // The unit's own deadline, else the earliest of its tasks', else the period's.
     let due = letter
-        .report_due_units
-        .iter()
-        .find(|(id, _)| *id == unit.id)
+        .and_then(|l| l.report_due_units.iter().find(|(id, _)| *id == unit.id))
         .map(|(_, d)| *d)
         .or_else(|| {
             period
@@ -1059,7 +1078,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
                 .filter_map(|t| t.task.report_due)
                 .min()
         })
-        .or(letter.report_due);
+        .or(letter.and_then(|l| l.report_due));
     let report_due = due.map(vi::short_date);
     if let Some(due) = &report_due {
         report_line.push_str(&format!(" trước ngày {due}"));
@@ -1072,10 +1091,7 @@ fn letter_context(period: &Period, unit: &Unit) -> LetterContext {
             short: unit.short.clone(),
         },
         notice_ref,
-        notice_issuer: period
-            .issuer_of(DocumentKind::ConclusionNotice)
-            .short
-            .clone(),
+        notice_issuer: period.issuer_of(notice).short.clone(),
         tasks,
         report_line,
         report_to,

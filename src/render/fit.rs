@@ -224,6 +224,7 @@ fn table_problems(period: &Period) -> Vec<FitProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DocumentKind;
 
     /// The `columns: (…)` list of the table whose rows are `rows`, as fractions.
     fn template_columns(rows: &str) -> Vec<f64> {
@@ -329,9 +330,17 @@ mod tests {
         let mut period =
             crate::input::load_period(&root.join("samples/dam-ha-2024-h1.toml"), None, today)
                 .unwrap();
-        period.documents.assignment_letter.unit_abbr = "N9223372036854775807LN".into();
-        period.documents.review_report.signer.name =
-            "Ho{% for x in letter.tasks %}àng Vĩnh Khuyến".into();
+        let documents = &mut period.documents;
+        if let Some(letter) = &mut documents
+            .settings_mut(DocumentKind::AssignmentLetter)
+            .letter
+        {
+            letter.unit_abbr = "N9223372036854775807LN".into();
+        }
+        documents
+            .settings_mut(DocumentKind::ReviewReport)
+            .signer
+            .name = "Ho{% for x in letter.tasks %}àng Vĩnh Khuyến".into();
         let found = problems(&period);
         let text: Vec<String> = found.iter().map(ToString::to_string).collect();
         // The letters share one symbol: said once.

@@ -24,7 +24,7 @@ use pdf::{PdfEngine, PdfError, PdfLimits};
 use templates::write_atomically;
 
 pub use crate::config::PdfFrom;
-use crate::model::{DocumentKind, Half, Period};
+use crate::model::{Addressed, DocumentKind, Period, Unit};
 
 /// One document to produce: its kind, addressee (letters) and context.
 #[derive(Debug, Clone)]
@@ -79,53 +79,35 @@ impl PlannedDocument {
     }
 }
 
-/// The documents of a period: the report, the notice, and a letter per unit with tasks.
-/// `number` gives a document its number (from the register); None leaves the period file's.
+/// The documents of a period, kind by kind in the order of [`DocumentKind::ALL`]: one of each
+/// kind addressed once, and one per unit of a kind addressed to each unit (a letter per unit
+/// with tasks). `number` gives a document its number (from the register); None leaves the period
+/// file's.
 pub fn plan(
     period: &Period,
     only: Option<DocumentKind>,
     number: &dyn Fn(DocumentKind, Option<&str>) -> Option<u32>,
 ) -> Vec<PlannedDocument> {
-    let wanted = |kind| only.is_none_or(|k| k == kind);
     let mut documents = Vec::new();
     let date = period.documents.date;
-    let review = match period.half {
-        Half::First => "bao-cao-so-ket",
-        Half::Whole => "bao-cao-tong-ket",
-    };
-    if wanted(DocumentKind::ReviewReport) {
-        let kind = DocumentKind::ReviewReport;
-        documents.push(PlannedDocument {
-            kind,
-            unit: None,
-            file_stem: format!("01-{review}"),
-            context: context::build(period, kind, None, number(kind, None)),
-            date,
-            images: Vec::new(),
-        });
-    }
-    if wanted(DocumentKind::ConclusionNotice) {
-        let kind = DocumentKind::ConclusionNotice;
-        documents.push(PlannedDocument {
-            kind,
-            unit: None,
-            file_stem: "02-thong-bao-ket-luan".into(),
-            context: context::build(period, kind, None, number(kind, None)),
-            date,
-            images: Vec::new(),
-        });
-    }
-    if wanted(DocumentKind::AssignmentLetter) {
-        let kind = DocumentKind::AssignmentLetter;
-        for unit in period.units_with_tasks() {
+    for kind in DocumentKind::ALL {
+        if only.is_some_and(|k| k != kind) {
+            continue;
+        }
+        let mut push = |unit: Option<&Unit>| {
+            let id = unit.map(|u| u.id.as_str());
             documents.push(PlannedDocument {
                 kind,
-                unit: Some(unit.id.clone()),
-                file_stem: format!("03-cong-van-{}", unit.id),
-                context: context::build(period, kind, Some(unit), number(kind, Some(&unit.id))),
+                unit: id.map(str::to_owned),
+                file_stem: kind.spec().file_stem(period.half, id),
+                context: context::build(period, kind, unit, number(kind, id)),
                 date,
                 images: Vec::new(),
             });
+        };
+        match kind.spec().addressed {
+            Addressed::Once => push(None),
+            Addressed::EachUnit(units) => units(period).into_iter().for_each(|u| push(Some(u))),
         }
     }
     documents

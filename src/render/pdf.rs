@@ -151,11 +151,7 @@ fn file_id(path: &str) -> Result<FileId, PdfError> {
 
 /// The main template of each document kind.
 pub fn template_name(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::ReviewReport => "review-report.typ",
-        DocumentKind::ConclusionNotice => "conclusion-notice.typ",
-        DocumentKind::AssignmentLetter => "assignment-letter.typ",
-    }
+    kind.spec().typst_template
 }
 
 impl PdfEngine {

@@ -145,3 +145,17 @@ impl Templates {
 
 /// Writes a file whole or not at all, with fsync (one helper for every file vanban writes).
 pub use crate::files::write_atomically;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DocumentKind;
+
+    #[test]
+    fn every_kind_has_its_typst_template_built_in() {
+        for kind in DocumentKind::ALL {
+            let name = kind.spec().typst_template;
+            assert!(TYPST.iter().any(|(n, _)| *n == name), "{kind:?}: {name}");
+        }
+    }
+}

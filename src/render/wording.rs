@@ -181,11 +181,16 @@ fn item_values(path: &str) -> &'static [&'static str] {
 
 /// The file's section of a document kind.
 pub fn section_of(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::ReviewReport => "bao_cao",
-        DocumentKind::ConclusionNotice => "thong_bao",
-        DocumentKind::AssignmentLetter => "cong_van",
-    }
+    kind.spec().wording_section
+}
+
+/// "[bao_cao], [thong_bao], [cong_van]": the sections the file may have, one per kind.
+fn known_sections() -> String {
+    let sections: Vec<String> = DocumentKind::ALL
+        .iter()
+        .map(|k| format!("[{}]", section_of(*k)))
+        .collect();
+    sections.join(", ")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +204,8 @@ pub enum WordingError {
         detail: String,
     },
     #[error(
-        "{file}, dòng {line}: mục lạ [{section}]; tệp lời văn chỉ có [bao_cao], [thong_bao], [cong_van]"
+        "{file}, dòng {line}: mục lạ [{section}]; tệp lời văn chỉ có {}",
+        known_sections()
     )]
     UnknownSection {
         file: String,
@@ -627,6 +633,41 @@ fn check_values(file: &str, name: &str, spec: &Spec, entry: &Entry) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_its_section_and_every_section_is_a_kinds() {
+        for kind in DocumentKind::ALL {
+            assert!(
+                SPECS.iter().any(|s| s.section == section_of(kind)),
+                "{kind:?}: no sentence in [{}]",
+                section_of(kind)
+            );
+        }
+        for spec in SPECS {
+            assert!(
+                DocumentKind::ALL
+                    .iter()
+                    .any(|k| section_of(*k) == spec.section),
+                "[{}] belongs to no kind",
+                spec.section
+            );
+        }
+        let text = format!("{BUILTIN}\n[bien_ban]\nx = \"y\"\n");
+        let line = text[..text.find("[bien_ban]").unwrap()]
+            .matches('\n')
+            .count()
+            + 1;
+        let message = Wording::parse("loi-van.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            format!(
+                "loi-van.toml, dòng {line}: mục lạ [bien_ban]; tệp lời văn chỉ có [bao_cao], \
+                 [thong_bao], [cong_van]"
+            )
+        );
+    }
 
     fn replaced(from: &str, to: &str) -> String {
         assert!(BUILTIN.contains(from), "{from}");

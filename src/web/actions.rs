@@ -515,8 +515,7 @@ fn document_view(
                 .is_some_and(|m| m.documents().contains(&document.kind))
         })
         .filter(|l| {
-            document.kind != DocumentKind::AssignmentLetter
-                || document.unit.as_deref() == Some(l.key.recipient.as_str())
+            !document.kind.per_unit() || document.unit.as_deref() == Some(l.key.recipient.as_str())
         })
         .map(|l| {
             l.record
@@ -587,12 +586,7 @@ pub fn preview(
     let (upload, path, period) = load(app, key)?;
     // Only the kind the stem names is planned: the preview answers without building the
     // contexts of every letter of the period.
-    let kind = match stem.get(..3) {
-        Some("01-") => DocumentKind::ReviewReport,
-        Some("02-") => DocumentKind::ConclusionNotice,
-        Some("03-") => DocumentKind::AssignmentLetter,
-        _ => return Err(WebError::NotFound),
-    };
+    let kind = DocumentKind::from_file_stem(stem).ok_or(WebError::NotFound)?;
     let documents = render::plan(&period, Some(kind), &|_, _| None);
     let document = documents
         .iter()

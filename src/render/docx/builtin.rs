@@ -81,15 +81,11 @@ const SLOGAN_RULE: u32 = mm(56);
 
 /// File names of the built-in templates, under `docx/` in a templates directory.
 pub fn file_name(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::ReviewReport => "review-report.docx",
-        DocumentKind::ConclusionNotice => "conclusion-notice.docx",
-        DocumentKind::AssignmentLetter => "assignment-letter.docx",
-    }
+    kind.spec().docx_template
 }
 
 /// Builds the built-in template of one kind, worded by `wording`: a complete .docx holding Tera
-/// tags.
+/// tags. Each kind's layout is code of its own, below.
 pub fn template(kind: DocumentKind, wording: &Wording) -> Result<Vec<u8>, String> {
     let docx = match kind {
         DocumentKind::ReviewReport => review_report(wording),

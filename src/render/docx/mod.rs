@@ -98,11 +98,7 @@ impl DocxRenderer {
 
     /// The parsed template of one kind.
     pub fn template(&self, kind: DocumentKind) -> &DocxTemplate {
-        let i = DocumentKind::ALL
-            .iter()
-            .position(|k| *k == kind)
-            .unwrap_or_default();
-        &self.templates[i]
+        &self.templates[kind.index()]
     }
 }
 

@@ -3,9 +3,12 @@
 //!
 //! The pipeline, one module each: [`input`] (period file, directory, validation) →
 //! [`model`] (typed period, derived figures) → [`render`] (context, PDF, DOCX) →
-//! deliver (mail, ledger) → schedule, and [`web`] on top: the staff page of `vanban serve`. [`vi`] holds the Vietnamese formatting rules and
-//! [`clock`] the only reading of the system time.
+//! deliver (mail, ledger) → schedule, and [`web`] on top: the staff page of `vanban serve`.
+//! [`check`] is what `vanban check` and the page's upload ask of a period, one function for
+//! both. [`vi`] holds the Vietnamese formatting rules and [`clock`] the only reading of the
+//! system time.
 
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod deliver;

@@ -14,8 +14,8 @@ use vanban::input;
 use vanban::issue::approval::{self, Decision};
 use vanban::issue::filing::IssueEnv;
 use vanban::issue::{copies, replacement};
-use vanban::model::{DocumentKind, Unreached};
-use vanban::render::{self, Backends, Formats, Renderer, templates::Templates};
+use vanban::model::DocumentKind;
+use vanban::render::{self, Backends, Formats, templates::Templates};
 use vanban::schedule::RunOutcome;
 use vanban::shutdown::{StopSignal, stop_on_signals};
 use vanban::state::InstanceLock;
@@ -686,24 +686,6 @@ impl From<FormatArg> for Formats {
     }
 }
 
-/// Why a document would reach nobody, for the clerk.
-fn describe_unreached(unreached: &Unreached) -> String {
-    match unreached {
-        Unreached::ReviewReport => {
-            "báo cáo không được gửi cho ai: danh bạ cần khóa report_to = \"<mã nhóm>\" \
-             (hoặc một nhóm có mã \"report_to\") với ít nhất một đơn vị có địa chỉ thư"
-                .to_string()
-        }
-        Unreached::ConclusionNotice => {
-            "thông báo kết luận không được gửi cho ai: không có đơn vị nào được giao nhiệm vụ"
-                .to_string()
-        }
-        Unreached::AssignmentLetter(unit) => {
-            format!("công văn gửi đơn vị \"{unit}\" không đến được ai: đơn vị chưa có địa chỉ thư")
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = match cli_vi::parse::<Cli>() {
         Ok(cli) => cli,
@@ -742,125 +724,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             templates,
             config,
         } => {
-            let today = clock.today_in(VIETNAM);
-            let p = match input::load_period(&period, directory.as_deref(), today) {
-                Ok(p) => p,
-                Err(problems) => {
-                    eprintln!("{problems}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            };
-            let mut failed = false;
-            for unreached in p.unreached() {
-                failed = true;
-                eprintln!("{}: {}", period.display(), describe_unreached(&unreached));
+            let settings = config
+                .as_deref()
+                .map(input::config::load_without_secrets)
+                .transpose()?;
+            let report = vanban::check::check(&vanban::check::Request {
+                period: &period,
+                directory: directory.as_deref(),
+                config: settings.as_ref(),
+                templates: templates.as_deref(),
+                render,
+                today: clock.today_in(VIETNAM),
+            })?;
+            for problem in &report.problems {
+                eprintln!("{problem}");
             }
-            // A word its table column cannot hold would run over the margin: refused now, not at
-            // render. Measured against the built-in templates' places; with the office's own
-            // templates (--templates) every document is laid out and page-checked below instead.
-            if templates.is_none() {
-                for problem in render::fit::problems(&p) {
-                    failed = true;
-                    eprintln!("{}: {problem}", period.display());
+            let Some(p) = report
+                .period
+                .as_ref()
+                .filter(|_| report.problems.is_empty())
+            else {
+                for warning in &report.warnings {
+                    eprintln!("{warning}");
                 }
-            }
-            if let Some(config_path) = &config {
-                let settings = input::config::load_without_secrets(config_path)?;
-                if let Some(signing) = &settings.signing {
-                    let mut to_sign = vanban::issue::signatures::ToSign::default();
-                    for kind in vanban::model::DocumentKind::ALL {
-                        to_sign.add(
-                            &p.settings(kind).signer.name,
-                            vanban::issue::signatures::IssuingBody::of(&p, kind),
-                        );
-                    }
-                    for problem in vanban::issue::signatures::setting_problems(signing, &to_sign) {
-                        failed = true;
-                        eprintln!("{}: [signing]: {problem}", config_path.display());
-                    }
-                    // On the DOCX route the signature and seal go in the room the office's
-                    // DOCX leaves above the signer's name: a template without it would fail
-                    // every send, after the numbers are taken.
-                    if settings.pdf_from == render::PdfFrom::Docx {
-                        let dir = templates.clone().or_else(|| settings.templates_dir.clone());
-                        let docx = render::DocxRenderer::new(&Templates { override_dir: dir })?;
-                        let mut said = std::collections::BTreeSet::new();
-                        for document in render::plan(&p, None, &|_, _| None) {
-                            let filled = docx.render(&document)?;
-                            let images = render::docx_pdf::signature::SignatureImages {
-                                signature: "/chu-ky.png".into(),
-                                seal: Some("/con-dau.png".into()),
-                            };
-                            let signer = &document.context.signer.name;
-                            if let Err(e) =
-                                render::docx_pdf::convert_signed(&filled, signer, images)
-                            {
-                                failed = true;
-                                let text = format!("{}: {e}", document.label_vi());
-                                if said.insert(text.clone()) {
-                                    eprintln!("{text}");
-                                }
-                            }
-                        }
-                    }
-                }
-                // A warning, not a failure: `send --new-issuer` may be what the office means.
-                if settings.state.exists() {
-                    let store = Store::open_state(&settings.state)?;
-                    let key = vanban::issue::filing::issuer_key(&p.issuer);
-                    if let Err(e) = send::refuse_a_changed_issuer(&store, p.id(), &key) {
-                        eprintln!("{}: cảnh báo: {e}", period.display());
-                    }
-                }
-            }
-            // The office's templates are checked whenever given: both formats, every document.
-            if render || templates.is_some() {
-                let formats = match templates {
-                    Some(_) => Formats::Both,
-                    None => Formats::Pdf,
-                };
-                let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-                // The PDF checked is the one `render` would make: from the DOCX if the config says so.
-                let pdf_from = match &config {
-                    Some(path) => input::config::load_without_secrets(path)?.pdf_from,
-                    None => render::PdfFrom::Typst,
-                };
-                let backends = Backends::with_pdf_from(
-                    &templates,
-                    formats,
-                    render::Limits::default(),
-                    pdf_from,
-                )?;
-                let documents = render::plan(&p, None, &|_, _| None);
-                // A template's mistake fails every document the same way: said once.
-                let mut said = std::collections::BTreeSet::new();
-                for renderer in backends.renderers() {
-                    for document in &documents {
-                        if let Err(error) = renderer.render(document) {
-                            failed = true;
-                            let text = error.to_string();
-                            if said.insert(text.clone()) {
-                                eprintln!("{text}");
-                            }
-                        }
-                    }
-                }
-                if !failed {
-                    println!(
-                        "{}: {} văn bản đúng thể thức Nghị định 30/2020/NĐ-CP.",
-                        period.display(),
-                        documents.len()
-                    );
-                }
-                for note in backends.notes() {
-                    eprintln!("Lưu ý: {note}");
-                }
-                for note in stale_template_notes(templates.override_dir.as_deref()) {
-                    eprintln!("Lưu ý: {note}");
-                }
-            }
-            if failed {
                 return Ok(ExitCode::FAILURE);
+            };
+            if let Some(count) = report.laid_out {
+                println!(
+                    "{}: {count} văn bản đúng thể thức Nghị định 30/2020/NĐ-CP.",
+                    period.display(),
+                );
+            }
+            for warning in &report.warnings {
+                eprintln!("{warning}");
             }
             println!(
                 "{}: hợp lệ — {} chương trình, {} nhiệm vụ, {} đơn vị nhận công văn.",
@@ -935,7 +831,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for note in backends
                 .notes()
                 .into_iter()
-                .chain(stale_template_notes(templates.override_dir.as_deref()))
+                .chain(vanban::check::stale_template_notes(
+                    templates.override_dir.as_deref(),
+                ))
             {
                 eprintln!("Lưu ý: {note}");
             }
@@ -1356,30 +1254,14 @@ fn convert_command(
     }
 }
 
-/// Writes the built-in templates under `dir` and returns how many files it wrote.
-/// What an office's templates folder says of files fallen behind the built-ins after an
-/// upgrade (render/template_versions.rs), one line each, "thư mục mẫu …: …".
-fn stale_template_notes(dir: Option<&Path>) -> Vec<String> {
-    let Some(dir) = dir else {
-        return Vec::new();
-    };
-    match render::template_versions::stale(dir) {
-        Ok(Some(stale)) => stale
-            .iter()
-            .map(|s| format!("thư mục mẫu {}: {s}", dir.display()))
-            .collect(),
-        Ok(None) => Vec::new(),
-        Err(e) => vec![format!("thư mục mẫu {}: {e}", dir.display())],
-    }
-}
-
 /// At a service's start, the office's templates that fell behind an upgrade, in the log.
 fn warn_stale_templates(config: &vanban::config::Config) {
-    for note in stale_template_notes(config.templates_dir.as_deref()) {
+    for note in vanban::check::stale_template_notes(config.templates_dir.as_deref()) {
         tracing::warn!("{note}");
     }
 }
 
+/// Writes the built-in templates under `dir` and returns how many files it wrote.
 fn export_templates(dir: &Path, clock: &dyn Clock) -> Result<usize> {
     let mut written = 0;
     let files = render::template_versions::builtin_files().context("không tạo được mẫu DOCX")?;

@@ -217,32 +217,36 @@ pub fn accept_upload(
         return Err(error);
     }
 
-    let today = app.clock.today_in(VIETNAM);
-    let (period, problems) = match input::load_period(&path, app.config.directory.as_deref(), today)
-    {
-        // What `vanban check` also refuses: a text the templates' fixed places cannot hold.
-        Ok(period) => (
-            Some(period.key()),
-            crate::render::fit::problems(&period)
-                .iter()
-                .map(|p| format!("{original_name}: {p}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-        // The messages name the file as the clerk knows it, so they read exactly as
-        // `vanban check <their file>` prints them.
-        Err(problems) => {
-            let mut text = problems
-                .to_string()
-                .replace(&path.display().to_string(), original_name);
-            if text.contains("không đọc được tệp kèm theo") {
-                text.push_str(
+    // Exactly what `vanban check <file> --config <this config>` says of the same file: the one
+    // check of crate::check, its lines naming the file as the clerk knows it.
+    let request = crate::check::Request {
+        period: &path,
+        directory: app.config.directory.as_deref(),
+        config: Some(&app.config),
+        templates: None,
+        render: false,
+        today: app.clock.today_in(VIETNAM),
+    };
+    let as_named = |text: String| text.replace(&path.display().to_string(), original_name);
+    let (period, problems, warnings) = match crate::check::check(&request) {
+        Ok(report) => {
+            let lines = |items: Vec<String>| as_named(items.join("\n"));
+            let mut problems = lines(report.problems.iter().map(ToString::to_string).collect());
+            if problems.contains("không đọc được tệp kèm theo") {
+                problems.push_str(
                     "\nTrên trang web: chọn các tệp kèm theo ở ô «Tệp kèm theo» khi tải lên tệp \
                      số liệu; trong tệp số liệu chỉ ghi tên tệp, không ghi thư mục.",
                 );
             }
-            (None, text)
+            (
+                report.period.as_ref().map(Period::key),
+                problems,
+                lines(report.warnings.iter().map(ToString::to_string).collect()),
+            )
         }
+        // The check could not run (the office's templates or the state database): the file is
+        // not taken as valid, and the page says why as `vanban check` would.
+        Err(error) => (None, as_named(format!("Lỗi: {error}")), String::new()),
     };
     let now = app.clock.now();
     let id = app.store.add_upload(
@@ -253,10 +257,15 @@ pub fn accept_upload(
         &problems,
         now,
     )?;
-    let outcome = match (&period, problems.is_empty()) {
+    let mut outcome = match (&period, problems.is_empty()) {
         (Some(p), true) => format!("hợp lệ, kỳ {p}"),
         _ => format!("có lỗi ({} dòng)", problems.lines().count()),
     };
+    // A warning does not fail the file (a new issuer may be meant); it is kept in the record.
+    if !warnings.is_empty() {
+        tracing::warn!("{original_name}: {warnings}");
+        outcome.push_str(&format!("; {warnings}"));
+    }
     app.store.audit(
         &who.user.name,
         &who.ip,

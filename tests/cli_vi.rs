@@ -228,3 +228,22 @@ fn templates_export_says_what_it_wrote() {
     );
     assert!(out.contains("vanban check <tệp kỳ> --templates"), "{out}");
 }
+
+/// A value's placeholder in the help (`--reason <LÝ_DO>`) is a Vietnamese word too: one spelled
+/// in plain ASCII capitals (`<REASON>`) is clap's name for the field, English to a clerk.
+#[test]
+fn every_value_placeholder_is_vietnamese() {
+    for command in COMMANDS {
+        let args: Vec<&str> = command.iter().copied().chain(["--help"]).collect();
+        let (_, out, _) = vanban(&args);
+        let english: Vec<&str> = out
+            .split('<')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('>').map(|(name, _)| name))
+            .filter(|name| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            })
+            .collect();
+        assert!(english.is_empty(), "{}: {english:?}\n{out}", args.join(" "));
+    }
+}

@@ -16,6 +16,7 @@ use crate::clock::local_time;
 use crate::model::{DocumentKind, Period};
 use crate::render;
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
+use crate::vi::names::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
@@ -34,6 +35,11 @@ pub enum ApprovalError {
     NothingSelected { period: String },
     #[error("cần ghi tên người {what} (--by)")]
     NoName { what: &'static str },
+    #[error("tên người {what} (--by) không dùng được: {error}")]
+    BadName {
+        what: &'static str,
+        error: crate::vi::names::NameError,
+    },
     #[error("trả lại dự thảo cần ghi lý do (--reason) để văn thư biết sửa gì")]
     NoReason,
     #[error("{0}: văn bản này đã ban hành (đã có số), không duyệt hay trả lại được nữa")]
@@ -277,13 +283,20 @@ impl fmt::Display for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Gate::Approved | Gate::Waiting => f.write_str(self.label_vi()),
-            Gate::Returned { by, at, reason } => {
-                write!(f, "bị trả lại: {reason} ({by}, lúc {})", local_time(*at))
-            }
+            // Names and reasons as stored, hidden characters written out (`vi::names::shown`):
+            // one stored by an older version cannot turn the line around.
+            Gate::Returned { by, at, reason } => write!(
+                f,
+                "bị trả lại: {} ({}, lúc {})",
+                shown(reason),
+                shown(by),
+                local_time(*at)
+            ),
             Gate::Changed { by, at } => write!(
                 f,
-                "nội dung đã thay đổi sau khi duyệt ({by} duyệt lúc {}; tệp kỳ báo cáo hoặc mẫu \
+                "nội dung đã thay đổi sau khi duyệt ({} duyệt lúc {}; tệp kỳ báo cáo hoặc mẫu \
                  đã đổi): cần duyệt lại",
+                shown(by),
                 local_time(*at)
             ),
         }
@@ -358,15 +371,7 @@ impl<'a> Approvals<'a> {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Recorded, ApprovalError> {
-        let by = by.trim();
-        if by.is_empty() {
-            return Err(ApprovalError::NoName {
-                what: match decision {
-                    Decision::Returned => "trả lại",
-                    _ => "duyệt",
-                },
-            });
-        }
+        let by = &checked_name(decision, by)?;
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         if decision == Decision::Returned && note.is_none() {
             return Err(ApprovalError::NoReason);
@@ -433,6 +438,20 @@ impl<'a> Approvals<'a> {
     }
 }
 
+/// The name of who decides, as the record keeps names (`vi::names`): in NFC, without
+/// surrounding spaces, invisible and control characters refused.
+fn checked_name(decision: Decision, by: &str) -> Result<String, ApprovalError> {
+    let what = match decision {
+        Decision::Returned => "trả lại",
+        Decision::Submitted => "trình",
+        Decision::Approved => "duyệt",
+    };
+    crate::vi::names::person_name(by).map_err(|error| match error {
+        crate::vi::names::NameError::Empty => ApprovalError::NoName { what },
+        error => ApprovalError::BadName { what, error },
+    })
+}
+
 /// One document's decision as `approve`/`return` report it.
 #[derive(Debug, Clone)]
 pub struct DecisionReport {
@@ -449,7 +468,8 @@ impl fmt::Display for DecisionReport {
             Recorded::Recorded => write!(f, "{label}: đã ghi (nội dung sha256 {short}…)"),
             Recorded::AlreadyDone { by, at } => write!(
                 f,
-                "{label}: đã ghi trước đó với đúng nội dung này ({by}, lúc {}); không ghi thêm",
+                "{label}: đã ghi trước đó với đúng nội dung này ({}, lúc {}); không ghi thêm",
+                shown(by),
                 local_time(*at)
             ),
             Recorded::Issued => write!(f, "{label}: đã ban hành (đã có số), bỏ qua"),
@@ -468,14 +488,7 @@ pub fn decide(
     by: &str,
     note: Option<&str>,
 ) -> Result<Vec<DecisionReport>, ApprovalError> {
-    if by.trim().is_empty() {
-        return Err(ApprovalError::NoName {
-            what: match decision {
-                Decision::Returned => "trả lại",
-                _ => "duyệt",
-            },
-        });
-    }
+    checked_name(decision, by)?;
     if decision == Decision::Returned && note.is_none_or(|n| n.trim().is_empty()) {
         return Err(ApprovalError::NoReason);
     }
@@ -582,4 +595,82 @@ pub fn latest_decisions(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn draft() -> Draft {
+        Draft {
+            id: DocId {
+                kind: DocumentKind::ConclusionNotice,
+                unit: None,
+            },
+            issuer: "ubnd/đầm hà".into(),
+            document_key: "2024-h1/conclusion-notice".into(),
+            files: Vec::new(),
+            content_sha256: "a".repeat(64),
+        }
+    }
+
+    #[test]
+    fn a_decision_under_a_name_with_hidden_characters_is_refused_and_nothing_recorded() {
+        let store = Store::open_in_memory().unwrap();
+        let approvals = Approvals::new(&store);
+        let now = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        for (decision, name) in [
+            (Decision::Approved, "Hoàng Vĩnh Khuyến\u{202e}"),
+            (Decision::Returned, "Hoàng\u{200b}Vĩnh Khuyến"),
+            (Decision::Submitted, "Văn thư\u{1b}[2J"),
+        ] {
+            let err = approvals
+                .record(&draft(), decision, name, Some("Sửa số liệu"), now)
+                .unwrap_err();
+            assert!(matches!(err, ApprovalError::BadName { .. }), "{err:?}");
+            assert!(err.to_string().contains("U+"), "{err}");
+        }
+        assert_eq!(
+            approvals
+                .latest("ubnd/đầm hà", "2024-h1/conclusion-notice")
+                .unwrap(),
+            None
+        );
+        approvals
+            .record(
+                &draft(),
+                Decision::Approved,
+                " Hoàng Vĩnh Khuyến ",
+                None,
+                now,
+            )
+            .unwrap();
+        let latest = approvals
+            .latest("ubnd/đầm hà", "2024-h1/conclusion-notice")
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.by, "Hoàng Vĩnh Khuyến");
+    }
+
+    #[test]
+    fn a_name_or_reason_stored_before_names_were_checked_is_shown_written_out() {
+        let at = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        let returned = Gate::Returned {
+            by: "Hoa\u{202e}nauH".into(),
+            at,
+            reason: "sai\u{1b}[2J số".into(),
+        }
+        .to_string();
+        assert!(
+            returned.starts_with("bị trả lại: sai\\u{001B}[2J số (Hoa\\u{202E}nauH, lúc "),
+            "{returned}"
+        );
+        let changed = Gate::Changed {
+            by: "Hoa\u{2066}".into(),
+            at,
+        }
+        .to_string();
+        assert!(changed.contains("(Hoa\\u{2066} duyệt lúc"), "{changed}");
+    }
 }

@@ -349,11 +349,13 @@ impl<'a> Approvals<'a> {
                 .collect::<Result<Vec<(String, String)>, _>>()?;
             // The CHECK constraint allows only the three words.
             let decision = Decision::from_db(&decision).unwrap_or(Decision::Submitted);
+            // Read as every listing prints them: a name or note an older version stored with
+            // invisible or control characters comes back with them written out.
             Ok(Some(DecisionRecord {
                 decision,
-                by,
+                by: shown(&by).into_owned(),
                 at,
-                note,
+                note: note.map(|n| shown(&n).into_owned()),
                 content_sha256,
                 files,
             }))
@@ -379,7 +381,8 @@ impl<'a> Approvals<'a> {
         if let Some(latest) = self.latest(&draft.issuer, &draft.document_key)?
             && latest.decision == decision
             && latest.content_sha256 == draft.content_sha256
-            && (decision != Decision::Returned || latest.note.as_deref() == note)
+            && (decision != Decision::Returned
+                || latest.note.as_deref() == note.map(shown).as_deref())
         {
             return Ok(Recorded::AlreadyDone {
                 by: latest.by,
@@ -651,6 +654,27 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(latest.by, "Hoàng Vĩnh Khuyến");
+    }
+
+    #[test]
+    fn a_decision_stored_before_names_were_checked_is_read_back_written_out() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO approval_decisions
+                 (issuer, document_key, decision, by_name, at, note, content_sha256)
+                 VALUES ('ubnd/đầm hà', '2024-h1/conclusion-notice', 'returned', ?1,
+                         '2024-06-25T01:00:00.000000Z', ?2, ?3)",
+                crate::state::params!["Hoa\u{202e}nauH", "sai\u{1b}[2J", "a".repeat(64)],
+            )
+            .unwrap();
+        let latest = Approvals::new(&store)
+            .latest("ubnd/đầm hà", "2024-h1/conclusion-notice")
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.by, "Hoa\\u{202E}nauH");
+        assert_eq!(latest.note.as_deref(), Some("sai\\u{001B}[2J"));
     }
 
     #[test]

@@ -685,7 +685,9 @@ pub fn recorded(
                 file_name: row.get(0)?,
                 position: row.get(1)?,
                 role: Role::from_slug(&role).unwrap_or(Role::Organisation),
-                subject: row.get(3)?,
+                // A certificate's subject is printed by `status`: written out if it holds
+                // invisible or control characters (`vi::names::shown`).
+                subject: crate::vi::names::shown(&row.get::<_, String>(3)?).into_owned(),
                 signed_at: time_from_row(row, 4)?,
                 sha256: row.get(5)?,
             })

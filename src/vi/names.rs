@@ -11,8 +11,8 @@
 use std::borrow::Cow;
 
 /// The longest name kept: a person's full name with a title is far shorter, and a listing line
-/// stays readable.
-pub const MAX_NAME_CHARS: usize = 100;
+/// stays readable; room is left for the service's own "vanban (tác vụ <tên tác vụ>)".
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// Why a name cannot go into the record. `Display` says it in Vietnamese; the caller adds which
 /// argument or field it came from.

@@ -23,6 +23,34 @@ use vanban::state::Store;
 
 mod cli_vi;
 
+/// Standard output closed by its reader (`vanban register show | head`): the reader had
+/// enough, which is not a failure of the command.
+#[derive(Debug, thiserror::Error)]
+#[error("đầu ra chuẩn đã bị đóng")]
+struct StdoutClosed;
+
+/// Writes `text` to standard output. `print!` panics when the reader has gone away (the
+/// process ignores SIGPIPE, as the mail and database connections need); here a closed pipe
+/// becomes [`StdoutClosed`], which `main` ends on quietly.
+fn say(text: std::fmt::Arguments<'_>) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        done => Ok(done?),
+    }
+}
+
+/// `print!` through [`say`]: every listing of the command line survives `| head`.
+macro_rules! out {
+    ($($arg:tt)*) => { say(format_args!($($arg)*)) };
+}
+
+/// `println!` through [`say`].
+macro_rules! outln {
+    ($($arg:tt)*) => { say(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 /// vanban: báo cáo sơ kết, thông báo kết luận và công văn giao nhiệm vụ theo Nghị định 30/2020/NĐ-CP.
 #[derive(Parser)]
 #[command(name = "vanban", version)]
@@ -284,11 +312,11 @@ fn db_command(command: DbCommand) -> Result<ExitCode> {
         DbCommand::Migrate { config } => {
             let config = input::config::load_without_secrets(&config)?;
             let store = Store::open_state(&config.state)?;
-            println!(
+            outln!(
                 "Cơ sở dữ liệu {} ở phiên bản lược đồ {}.",
                 store.name(),
                 store.schema_version()?
-            );
+            )?;
         }
         DbCommand::Copy {
             from,
@@ -314,11 +342,11 @@ fn db_command(command: DbCommand) -> Result<ExitCode> {
             let source = Store::open(source_path)?;
             let target = Store::open_postgres(&PgTarget::new(&to, password_file.as_deref())?)?;
             let report = copy::copy(&source, &target)?;
-            println!(
+            outln!(
                 "Đã chép {} sang {} (đã so từng bảng, không đổi số nào):\n{report}",
                 source.name(),
                 target.name()
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -328,15 +356,15 @@ fn db_command(command: DbCommand) -> Result<ExitCode> {
 enum RegisterCommand {
     /// Đánh số nối tiếp sổ đăng ký của cơ quan: số tiếp theo cấp trong NĂM là SỐ.
     SetNext {
-        /// Số tiếp theo, ví dụ 125.
-        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
-        number: u32,
+        /// Số tiếp theo, ví dụ 125 (từ 1 đến 99.999).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        number: u64,
         /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Năm của sổ, ví dụ 2026.
+        /// Năm của sổ, ví dụ 2026 (từ 2000 đến 2100).
         #[arg(long)]
-        year: i32,
+        year: i64,
         /// Chỉ dãy số này (khi numbering = "per-type"): TB, BC, UBND … (mặc định: mọi dãy).
         #[arg(long)]
         symbol: Option<String>,
@@ -355,9 +383,9 @@ enum RegisterCommand {
         /// Loại văn bản.
         #[arg(value_enum)]
         kind: KindArg,
-        /// Số văn bản, ví dụ 125.
-        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
-        number: u32,
+        /// Số văn bản, ví dụ 125 (từ 1 đến 99.999).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        number: u64,
         /// Đơn vị nhận, với công văn giao nhiệm vụ (mỗi đơn vị một công văn).
         #[arg(long)]
         unit: Option<String>,
@@ -373,16 +401,16 @@ enum RegisterCommand {
         /// Tệp cấu hình vanban.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Năm của sổ, ví dụ 2026.
+        /// Năm của sổ, ví dụ 2026 (từ 2000 đến 2100).
         #[arg(long)]
-        year: i32,
+        year: i64,
     },
 }
 
 fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
     use chrono::Datelike;
     use vanban::issue::filing::{DocId, issuer_key};
-    use vanban::issue::register::{NextScope, Register};
+    use vanban::issue::register::{NextScope, Register, checked_number, checked_year};
     match command {
         RegisterCommand::SetNext {
             number,
@@ -392,6 +420,8 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
             issuer,
             by,
         } => {
+            // Out of range is said before the database is opened: nothing is created for it.
+            let (number, year) = (checked_number(number)?, checked_year(year)?);
             let config = input::config::load_without_secrets(&config)?;
             let store = Store::open_state(&config.state)?;
             let scope = NextScope { issuer, symbol };
@@ -403,7 +433,7 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
                 &by,
                 clock.now(),
             )?;
-            println!("Đã ghi vào sổ: số tiếp theo năm {year} là {number} (người ghi: {by}).");
+            outln!("Đã ghi vào sổ: số tiếp theo năm {year} là {number} (người ghi: {by}).")?;
         }
         RegisterCommand::Assign {
             period,
@@ -413,6 +443,7 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
             config,
             by,
         } => {
+            let number = checked_number(number)?;
             let config = input::config::load_without_secrets(&config)?;
             let p = match input::load_period(
                 &period,
@@ -455,13 +486,14 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
                 &by,
                 clock.now(),
             )?;
-            println!(
+            outln!(
                 "Đã ghi vào sổ: số {}/{symbol} cho «{}» (người ghi: {by}); lệnh send sẽ cấp số này.",
                 vanban::issue::register::format_number(number),
                 id.register_key(&p)
-            );
+            )?;
         }
         RegisterCommand::Show { config, year } => {
+            let year = checked_year(year)?;
             let config = input::config::load_without_secrets(&config)?;
             // Read only: a database that does not exist yet is not created.
             let store = if config.state.exists() {
@@ -469,7 +501,7 @@ fn register_command(clock: &SystemClock, command: RegisterCommand) -> Result<Exi
             } else {
                 Store::open_in_memory()?
             };
-            print!("{}", Register::new(&store).listing(year)?);
+            out!("{}", Register::new(&store).listing(year)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -555,7 +587,7 @@ fn web_command(command: WebCommand) -> Result<ExitCode> {
                 &format!("{name} ({})", role.as_str()),
                 now,
             )?;
-            println!("Đã thêm tài khoản {name} ({}).", role.label_vi());
+            outln!("Đã thêm tài khoản {name} ({}).", role.label_vi())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -711,6 +743,7 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        Err(error) if error.chain().any(|e| e.is::<StdoutClosed>()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Lỗi: {}", error_chain(&error));
             ExitCode::FAILURE
@@ -743,6 +776,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config,
         } => {
             let today = clock.today_in(VIETNAM);
+            // With --config, the period is read against the config's directory, as `send` reads
+            // it (--directory still wins): otherwise check could pass a period that send refuses.
+            let settings = config
+                .as_deref()
+                .map(input::config::load_without_secrets)
+                .transpose()?;
+            let directory =
+                directory.or_else(|| settings.as_ref().and_then(|s| s.directory.clone()));
             let p = match input::load_period(&period, directory.as_deref(), today) {
                 Ok(p) => p,
                 Err(problems) => {
@@ -764,8 +805,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     eprintln!("{}: {problem}", period.display());
                 }
             }
-            if let Some(config_path) = &config {
-                let settings = input::config::load_without_secrets(config_path)?;
+            if let (Some(config_path), Some(settings)) = (&config, &settings) {
                 if let Some(signing) = &settings.signing {
                     let mut to_sign = vanban::issue::signatures::ToSign::default();
                     for kind in vanban::model::DocumentKind::ALL {
@@ -821,10 +861,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();
                 // The PDF checked is the one `render` would make: from the DOCX if the config says so.
-                let pdf_from = match &config {
-                    Some(path) => input::config::load_without_secrets(path)?.pdf_from,
-                    None => render::PdfFrom::Typst,
-                };
+                let pdf_from = settings
+                    .as_ref()
+                    .map_or(render::PdfFrom::Typst, |s| s.pdf_from);
                 let backends = Backends::with_pdf_from(
                     &templates,
                     formats,
@@ -846,11 +885,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
                 if !failed {
-                    println!(
+                    outln!(
                         "{}: {} văn bản đúng thể thức Nghị định 30/2020/NĐ-CP.",
                         period.display(),
                         documents.len()
-                    );
+                    )?;
                 }
                 for note in backends.notes() {
                     eprintln!("Lưu ý: {note}");
@@ -862,13 +901,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if failed {
                 return Ok(ExitCode::FAILURE);
             }
-            println!(
+            outln!(
                 "{}: hợp lệ — {} chương trình, {} nhiệm vụ, {} đơn vị nhận công văn.",
                 period.display(),
                 p.programs.len(),
                 p.tasks.len(),
                 p.units_with_tasks().len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Render {
@@ -929,9 +968,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             progress.finish();
             let written = staging.commit()?;
             for path in &written {
-                println!("{}", path.display());
+                outln!("{}", path.display())?;
             }
-            println!("Đã tạo {} tệp trong {}.", written.len(), dir.display());
+            outln!("Đã tạo {} tệp trong {}.", written.len(), dir.display())?;
             for note in backends
                 .notes()
                 .into_iter()
@@ -960,7 +999,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let conn = store.as_ref().map(Store::conn);
             let text =
                 vanban::schedule::listing::describe_jobs(&config, conn.as_ref(), clock.now())?;
-            print!("{text}");
+            out!("{text}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::RunJob { name, config } => {
@@ -969,12 +1008,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &config,
             ));
             let result = vanban::schedule::run::run_job_now(&config, &name)?;
-            println!(
+            outln!(
                 "Tác vụ \"{name}\" (kỳ {}): {}\n{}",
                 result.firing.period_key(),
                 result.outcome,
                 result.detail
-            );
+            )?;
             Ok(match result.outcome {
                 RunOutcome::Ok => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,
@@ -1045,12 +1084,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "Văn bản số {} ({}) {done}.\nLần gửi sau cấp số mới cho văn bản thay thế{approve} \
                  rồi gửi cho mọi nơi đã nhận bản cũ.",
                 done.number,
                 approval::document_label(&id),
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Copy { document, by, out } => {
@@ -1073,7 +1112,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &dir,
                 &request,
             )?;
-            println!(
+            outln!(
                 "Đã sao y {} số {}: {}\nChữ ký số của {} ({}), lúc {}; đã ghi sổ bản sao.",
                 made.document,
                 made.number,
@@ -1081,7 +1120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 made.body,
                 made.subject,
                 vanban::clock::local_time(made.at),
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { period, config } => {
@@ -1117,7 +1156,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             today,
                         )?;
                     }
-                    println!("{status}");
+                    outln!("{status}")?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(send::DeliverError::Period(problems)) => {
@@ -1152,8 +1191,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let path = dir.join("bieu-mau-so-ket.xlsx");
             render::templates::write_atomically(&path, &form)
                 .with_context(|| format!("không ghi được {}", path.display()))?;
-            println!("{}", path.display());
-            println!(
+            outln!("{}", path.display())?;
+            outln!(
                 "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư), \
                  {} (lời văn chung của cả bản PDF và bản Word: muốn đổi câu chữ, sửa ở đây) và \
                  biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
@@ -1167,7 +1206,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display(),
                 dir.display(),
                 render::template_versions::STAMP_FILE,
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Register { command } => register_command(&clock, command),
@@ -1219,7 +1258,7 @@ fn send_command(
     };
     match send::send_period(&env, period, &options, &stop) {
         Ok(report) => {
-            println!("{report}");
+            outln!("{report}")?;
             Ok(if report.all_delivered() {
                 ExitCode::SUCCESS
             } else {
@@ -1248,7 +1287,7 @@ fn submit_command(
         let kinds: Vec<DocumentKind> = only.iter().map(|k| (*k).into()).collect();
         let submission =
             vanban::deliver::submit::submit_drafts(&config, env, period_data, &kinds, by.trim())?;
-        println!("{submission}");
+        outln!("{submission}")?;
         Ok(if submission.failed() {
             ExitCode::FAILURE
         } else {
@@ -1287,10 +1326,10 @@ fn on_drafts(
     };
     let code = work(&env, &period_data)?;
     if !config.approval.required {
-        println!(
+        outln!(
             "Lưu ý: {} đặt [approval] required = false nên send không đòi ý kiến duyệt.",
             config.path.display()
-        );
+        )?;
     }
     Ok(code)
 }
@@ -1317,9 +1356,9 @@ fn decide_command(
             Decision::Returned => "Trả lại",
             _ => "Duyệt",
         };
-        println!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim());
+        outln!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim())?;
         for report in &reports {
-            println!("  {report}");
+            outln!("  {report}")?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -1345,7 +1384,7 @@ fn convert_command(
         Ok(bytes) => {
             render::templates::write_atomically(&out, &bytes)
                 .with_context(|| format!("không ghi được {}", out.display()))?;
-            println!("{}", out.display());
+            outln!("{}", out.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Err(input::ConvertError::Period(problems)) => {
@@ -1388,7 +1427,7 @@ fn export_templates(dir: &Path, clock: &dyn Clock) -> Result<usize> {
         let path = dir.join(name);
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
-        println!("{}", path.display());
+        outln!("{}", path.display())?;
         written += 1;
     }
     // What was exported, and by which version: after an upgrade, `check --templates` tells
@@ -1400,7 +1439,7 @@ fn export_templates(dir: &Path, clock: &dyn Clock) -> Result<usize> {
         render::template_versions::stamp(&files, &at).as_bytes(),
     )
     .with_context(|| format!("không ghi được {}", path.display()))?;
-    println!("{}", path.display());
+    outln!("{}", path.display())?;
     Ok(written + 1)
 }
 

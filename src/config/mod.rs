@@ -18,8 +18,8 @@ use crate::model::DocumentKind;
 pub use cron::{CronSchedule, parse_timezone};
 pub use period::{Covers, covered_period, period_path};
 pub use signing::{
-    IssuerKey, KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings, same_issuer,
-    same_person,
+    ImageLimits, IssuerKey, KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings,
+    same_issuer, same_person,
 };
 pub use smtp::{Secret, Security, SmtpSettings};
 
@@ -327,6 +327,12 @@ pub struct TemplateLimits {
     pub typst_max_pages: usize,
     /// Seconds to compile one PDF.
     pub typst_max_seconds: u64,
+    /// Size of one signature or seal image file, in KiB: it is drawn into every document it
+    /// signs, and a document goes to every recipient by email.
+    pub image_max_kb: u64,
+    /// Width and height of a signature or seal image, in pixels, read from the PNG's header
+    /// before it is decoded (a 30000 × 30000 image is 3.6 GB once decoded).
+    pub image_max_side_px: u32,
 }
 
 impl Default for TemplateLimits {
@@ -337,6 +343,9 @@ impl Default for TemplateLimits {
             docx_max_filled_mb: 50,
             typst_max_pages: 200,
             typst_max_seconds: 30,
+            // A seal 36 mm across scanned at 1200 dpi is 1700 pixels and a few hundred KiB.
+            image_max_kb: 1024,
+            image_max_side_px: 4000,
         }
     }
 }

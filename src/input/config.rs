@@ -12,10 +12,11 @@ use super::Problems;
 use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
-    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
-    NumberingScheme, OrganisationKey, PdfFrom, PostgresUrl, Secret, SecretRef, Security, Sender,
-    ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings, StateLocation, TemplateLimits,
-    WebSettings, parse_timezone, period_path, same_issuer, same_person,
+    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, ImageLimits, IssuerKey, Job,
+    KeyLocation, NumberingScheme, OrganisationKey, PdfFrom, PostgresUrl, Secret, SecretRef,
+    Security, Sender, ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings,
+    StateLocation, TemplateLimits, WebSettings, parse_timezone, period_path, same_issuer,
+    same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -76,6 +77,8 @@ const LIMIT_KEYS: &[&str] = &[
     "docx_max_filled_mb",
     "typst_max_pages",
     "typst_max_seconds",
+    "image_max_kb",
+    "image_max_side_px",
 ];
 const WEB_KEYS: &[&str] = &[
     "listen",
@@ -302,7 +305,11 @@ fn read_config(
     };
     let signing = top
         .get("signing")
-        .and_then(|n| read_signing(r, n, &resolve));
+        .and_then(|n| read_signing(r, n, &resolve))
+        .map(|signing| SigningSettings {
+            images: ImageLimits::of(&limits),
+            ..signing
+        });
     let approval = match top.get("approval") {
         Some(n) => read_approval(r, n),
         None => ApprovalSettings::default(),
@@ -471,6 +478,8 @@ fn read_signing(
         issuers,
         signers,
         tsa_url,
+        // Set from `[limits]` by the caller, once both sections are read.
+        images: ImageLimits::default(),
     })
 }
 
@@ -696,6 +705,11 @@ fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
         typst_max_pages: positive(r, "typst_max_pages")
             .map_or(defaults.typst_max_pages, |v| v as usize),
         typst_max_seconds: positive(r, "typst_max_seconds").unwrap_or(defaults.typst_max_seconds),
+        image_max_kb: positive(r, "image_max_kb").unwrap_or(defaults.image_max_kb),
+        image_max_side_px: positive(r, "image_max_side_px")
+            .map_or(defaults.image_max_side_px, |v| {
+                u32::try_from(v).unwrap_or(u32::MAX)
+            }),
     }
 }
 

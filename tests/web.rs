@@ -242,6 +242,22 @@ impl Running {
         extra: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Running {
+        Running::start_full(smtp_port, extra, "", now)
+    }
+
+    /// Approval not required, with `web` added to the `[web]` section.
+    fn start_web(web: &str) -> Running {
+        let at = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
+        Running::start_full(None, "[approval]\nrequired = false\n", web, at)
+    }
+
+    /// [`Running::start_at`] with `web` added to the `[web]` section.
+    fn start_full(
+        smtp_port: Option<u16>,
+        extra: &str,
+        web: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let smtp = smtp_port.map_or(String::new(), |port| {
             format!(
@@ -251,7 +267,7 @@ impl Running {
         let text = format!(
             "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
              [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
-             {smtp}{extra}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+             {smtp}{extra}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n{web}"
         );
         let path = dir.path().join("vanban.toml");
         std::fs::write(&path, &text).unwrap();
@@ -287,17 +303,25 @@ impl Running {
     }
 
     fn login_reply(&self, user: &str, password: &str) -> Reply {
+        self.login_reply_with(user, password, &[])
+    }
+
+    /// [`Running::login_reply`] with more request headers (what a reverse proxy adds).
+    fn login_reply_with(&self, user: &str, password: &str, headers: &[(&str, &str)]) -> Reply {
         let page = request(self.addr, "GET", "/login", &[], b"");
         let token = page.set_cookie("vanban_login").unwrap();
         assert_eq!(hidden_value(&page.text(), "login_token"), token);
+        let cookie = format!("vanban_login={token}");
+        let mut all = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookie.as_str()),
+        ];
+        all.extend_from_slice(headers);
         request(
             self.addr,
             "POST",
             "/login",
-            &[
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("Cookie", &format!("vanban_login={token}")),
-            ],
+            &all,
             &form(&[
                 ("username", user),
                 ("password", password),
@@ -1322,4 +1346,155 @@ fn a_zip_bomb_or_a_non_zip_named_xlsx_is_refused_before_it_is_read_or_stored() {
     let store = WebStore::open_state(&app.config.state).unwrap();
     assert!(store.recent_uploads(10).unwrap().is_empty());
     assert_eq!(app.get("/", &cookie).status, 200);
+}
+
+/// Twenty wrong logins with names no account has, from one address (behind a proxy: everyone's
+/// address), lock out nobody: the admin still logs in.
+#[test]
+fn wrong_logins_with_invented_names_lock_out_no_real_account() {
+    let app = Running::start(None);
+    // Four tries on each of six names: under each name's own limit, past the address's.
+    for i in 0..24 {
+        let reply = app.login_reply(&format!("khong-co-{}", i % 6), "sai-mat-khau");
+        assert_eq!(reply.status, 401, "try {i}: {}", reply.text());
+    }
+    let reply = app.login_reply("it", PASSWORD);
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    app.login("lan");
+    // An invented name is still throttled by that name: its fifth failure, then refused.
+    assert_eq!(app.login_reply("khong-co-0", "sai-mat-khau").status, 401);
+    let reply = app.login_reply("khong-co-0", "sai-mat-khau");
+    assert_eq!(reply.status, 429, "{}", reply.text());
+}
+
+/// Accounts to guess at: more names than one name's own limit allows guesses on.
+fn add_accounts(app: &Running, names: &[&str]) {
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    let hash = vanban::web::auth::hash_password(PASSWORD).unwrap();
+    let t = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
+    for name in names {
+        store.add_user(name, Role::Clerk, &hash, t).unwrap();
+    }
+}
+
+/// Twenty wrong passwords on real accounts from `headers`' client, four per account.
+fn guess_twenty(app: &Running, headers: &[(&str, &str)]) {
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        for _ in 0..4 {
+            let reply = app.login_reply_with(name, "sai-mat-khau", headers);
+            assert_eq!(reply.status, 401, "{name}: {}", reply.text());
+        }
+    }
+}
+
+/// Behind the configured proxy, each client is counted by the address the proxy forwards: a
+/// guesser's twenty failures block the guesser, not the office. From anyone else the forwarded
+/// headers are ignored (a guesser cannot hop addresses by writing them).
+#[test]
+fn behind_a_trusted_proxy_each_client_is_throttled_by_its_own_address() {
+    let app = Running::start_web("trusted_proxies = [\"127.0.0.1\"]\n");
+    add_accounts(&app, &["u1", "u2", "u3", "u4", "u5"]);
+    let guesser = [("X-Forwarded-For", "10.0.0.7"), ("X-Real-IP", "10.0.0.7")];
+    guess_twenty(&app, &guesser);
+    let reply = app.login_reply_with("it", PASSWORD, &guesser);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    // The admin at another desk, through the same proxy: not blocked.
+    let reply = app.login_reply_with("it", PASSWORD, &[("X-Forwarded-For", "10.0.0.8")]);
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    // A client's own X-Forwarded-For is left of what the proxy appends: not believed.
+    let reply = app.login_reply_with("it", PASSWORD, &[("X-Forwarded-For", "10.0.0.9, 10.0.0.7")]);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    let audit = store.audit_recent(100).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "đăng nhập sai" && a.ip == "10.0.0.7"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "đăng nhập" && a.username == "it" && a.ip == "10.0.0.8"),
+        "{audit:?}"
+    );
+
+    // No proxy configured: the headers are anyone's writing and change nothing.
+    let app = Running::start(None);
+    add_accounts(&app, &["u1", "u2", "u3", "u4", "u5"]);
+    guess_twenty(&app, &[("X-Forwarded-For", "10.0.0.7")]);
+    let reply = app.login_reply_with("it", PASSWORD, &[("X-Forwarded-For", "10.0.0.8")]);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    assert!(
+        store
+            .audit_recent(100)
+            .unwrap()
+            .iter()
+            .all(|a| a.ip == "127.0.0.1"),
+    );
+}
+
+/// A name tried at the login form is stored and logged cut short, its invisible and control
+/// characters written out: it cannot forge an audit line or run to megabytes.
+#[test]
+fn a_tried_login_name_is_stored_cut_and_with_its_hidden_characters_written_out() {
+    let app = Running::start(None);
+    let forged = format!(
+        "admin\n2024-06-24 09:00 it 127.0.0.1 đăng nhập\u{202e}{}",
+        "x".repeat(5000)
+    );
+    let reply = app.login_reply(&forged, "sai-mat-khau");
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    let audit = store.audit_recent(10).unwrap();
+    let row = audit
+        .iter()
+        .find(|a| a.action == "đăng nhập sai")
+        .expect("an audit row");
+    assert!(
+        row.username.starts_with("admin<U+000A>2024-06-24"),
+        "{row:?}"
+    );
+    assert!(
+        !row.username.contains('\n') && !row.username.contains('\u{202e}'),
+        "{row:?}"
+    );
+    assert!(row.username.chars().count() <= 65, "{row:?}");
+    assert!(row.username.ends_with('…'), "{row:?}");
+    // The name shown back in the form is the same safe text.
+    assert!(!reply.text().contains('\u{202e}'));
+    // A login body of 100 KB is not read.
+    let reply = app.login_reply(&"y".repeat(100 * 1024), "sai-mat-khau");
+    assert_eq!(reply.status, 413, "{}", reply.text());
+}
+
+/// A client that opens a connection and trickles a request line without ever finishing its
+/// headers (slowloris) is disconnected once `header_timeout_seconds` has passed.
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = Running::start_web("header_timeout_seconds = 1\n");
+    let mut stream = TcpStream::connect(app.addr).unwrap();
+    // Far longer than the server's timeout: a read that ends before it means the server closed.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-a: ")
+        .unwrap();
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "the server kept the connection open: {e}"
+        ),
+    }
+    // Nothing was answered to the unfinished request, and the page still serves others.
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+    assert_eq!(request(app.addr, "GET", "/login", &[], b"").status, 200);
 }

@@ -31,12 +31,21 @@ type AppState = State<Arc<App>>;
 /// The login form's own anti-forgery cookie (there is no session yet to hold a token).
 const LOGIN_COOKIE: &str = "vanban_login";
 
+/// The largest login form body read.
+const LOGIN_BODY_LIMIT: usize = 16 * 1024;
+
 pub fn router(app: Arc<App>) -> Router {
     // Room for the multipart framing around the largest allowed period file and attachments.
     let web = &app.config.web;
     let limit = ((web.upload_limit_kb + web.attachments_limit_kb) * 1024 + 64 * 1024) as usize;
     Router::new()
-        .route("/login", get(login_page).post(login))
+        // A login form is a few hundred bytes: its body is never read past 16 KB.
+        .route(
+            "/login",
+            get(login_page)
+                .post(login)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+        )
         .route("/logout", post(logout))
         .route("/", get(home))
         .route("/upload", post(upload))
@@ -165,10 +174,11 @@ async fn login(
     if form.login_token.is_empty() || !auth::same_secret(&form.login_token, &cookie) {
         return Err(WebError::Csrf);
     }
-    let ip = addr.ip().to_string();
+    let ip =
+        sessions::client_address(addr.ip(), &headers, &app.config.web.trusted_proxies).to_string();
     let app2 = Arc::clone(&app);
-    let username = form.username.trim().to_string();
-    let outcome = blocking(move || check_login(&app2, &username, &form.password, &ip)).await?;
+    let typed = form.username.trim().to_string();
+    let outcome = blocking(move || check_login(&app2, &typed, &form.password, &ip)).await?;
     match outcome {
         LoginOutcome::Ok { session_id } => {
             let max_age = i64::from(app.config.web.session_hours) * 3600;
@@ -204,16 +214,15 @@ enum LoginOutcome {
     Throttled { username: String },
 }
 
-fn check_login(
-    app: &App,
-    username: &str,
-    password: &str,
-    ip: &str,
-) -> Result<LoginOutcome, WebError> {
+/// Checks a login. `typed` is the name as typed: only its safe form ([`auth::tried_name`]) is
+/// counted, stored, logged and shown back; it is looked up only when it is a valid user name.
+fn check_login(app: &App, typed: &str, password: &str, ip: &str) -> Result<LoginOutcome, WebError> {
+    let username = auth::tried_name(typed);
+    let username = username.as_str();
     let now = app.clock.now();
-    let (by_user, by_ip) = app
-        .store
-        .failures_since(username, ip, auth::window_start(now))?;
+    let since = auth::window_start(now);
+    let (by_user, _) = app.store.failures_since(username, ip, since)?;
+    let by_ip = app.store.account_failures_from(ip, since)?;
     if auth::throttled(by_user, by_ip) {
         app.store
             .audit(username, ip, "đăng nhập bị chặn", "quá nhiều lần sai", now)?;
@@ -223,7 +232,10 @@ fn check_login(
             username: username.to_string(),
         });
     }
-    let user = app.store.user(username)?;
+    let user = match auth::valid_user_name(typed) {
+        true => app.store.user(typed)?,
+        false => None,
+    };
     let hash = user
         .as_ref()
         .map_or(auth::decoy_hash(), |u| u.password_hash.as_str());

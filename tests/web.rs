@@ -662,6 +662,8 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
     assert_eq!(app.post("/periods/2024-h1/approve", &boss, &[]).status, 403);
     let page = app.get("/periods/2024-h1", &boss).text();
     assert!(page.contains("/periods/2024-h1/approve"), "{page}");
+    // The forms carry what the page shows of each draft: here, what was submitted by email.
+    let shown = hidden_value(&page, "shown");
     assert!(
         !app.get("/periods/2024-h1", &clerk)
             .text()
@@ -675,6 +677,7 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
             ("csrf", &csrf),
             ("only", "conclusion-notice"),
             ("note", "Bổ sung thời hạn cho nhiệm vụ 2"),
+            ("shown", &shown),
         ],
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -688,7 +691,12 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
     let reply = app.post(
         "/periods/2024-h1/approve",
         &boss,
-        &[("csrf", &csrf), ("only", ""), ("note", "Đồng ý")],
+        &[
+            ("csrf", &csrf),
+            ("only", ""),
+            ("note", "Đồng ý"),
+            ("shown", &shown),
+        ],
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
@@ -1346,6 +1354,238 @@ fn a_zip_bomb_or_a_non_zip_named_xlsx_is_refused_before_it_is_read_or_stored() {
     let store = WebStore::open_state(&app.config.state).unwrap();
     assert!(store.recent_uploads(10).unwrap().is_empty());
     assert_eq!(app.get("/", &cookie).status, 200);
+}
+
+/// The sample with its documents dated a day later: every draft renders differently.
+fn sample_redated() -> Vec<u8> {
+    let text = String::from_utf8(sample()).unwrap();
+    let changed = text.replacen("date = 2024-06-25", "date = 2024-06-26", 1);
+    assert_ne!(changed, text);
+    changed.into_bytes()
+}
+
+/// The approver decides on the drafts the page showed, never on what the current file renders:
+/// a clerk's new upload hides the old previews, and a decision made on the old page is refused
+/// with nothing recorded, until the new drafts are rendered and seen.
+#[test]
+fn an_approval_binds_to_the_drafts_the_page_showed() {
+    let app = Running::start_with(None, "");
+    let (clerk, clerk_csrf) = app.login("lan");
+    assert_eq!(
+        app.upload(&clerk, Some(&clerk_csrf), "ky.toml", &sample())
+            .status,
+        303
+    );
+    let reply = app.post("/periods/2024-h1/render", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let (boss, csrf) = app.login("khuyen");
+    let seen = app.get("/periods/2024-h1", &boss).text();
+    let shown = hidden_value(&seen, "shown");
+    assert_eq!(shown.split(',').count(), 12, "{shown}");
+    assert!(seen.contains("/periods/2024-h1/documents/02-thong-bao-ket-luan"));
+
+    // The clerk uploads a changed file and renders nothing: the old drafts are no longer shown.
+    assert_eq!(
+        app.upload(&clerk, Some(&clerk_csrf), "ky.toml", &sample_redated())
+            .status,
+        303
+    );
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert!(page.contains("id=\"stale-drafts\""), "{page}");
+    assert!(
+        !page.contains("/periods/2024-h1/documents/02-thong-bao-ket-luan"),
+        "{page}"
+    );
+    let preview = app.get("/periods/2024-h1/documents/02-thong-bao-ket-luan", &boss);
+    assert_eq!(preview.status, 400, "{}", preview.text());
+    assert!(
+        preview.text().contains("tệp kỳ hiện tại"),
+        "{}",
+        preview.text()
+    );
+    for path in [
+        "/periods/2024-h1/files/02-thong-bao-ket-luan.pdf",
+        "/periods/2024-h1/files/02-thong-bao-ket-luan.docx",
+        "/periods/2024-h1/thumbs/02-thong-bao-ket-luan/1.png",
+    ] {
+        assert_eq!(app.get(path, &boss).status, 404, "{path}");
+    }
+
+    // "Duyệt" (or "Trả lại") on the page as it was: refused, nothing recorded.
+    for (action, note) in [("approve", "Đồng ý"), ("return", "Sửa lại số liệu")] {
+        let reply = app.post(
+            &format!("/periods/2024-h1/{action}"),
+            &boss,
+            &[
+                ("csrf", &csrf),
+                ("only", ""),
+                ("note", note),
+                ("shown", &shown),
+            ],
+        );
+        assert_eq!(reply.status, 409, "{action}: {}", reply.text());
+        let text = reply.text();
+        assert!(text.contains("nội dung đã thay đổi, hãy xem lại"), "{text}");
+        assert!(text.contains("Chưa ghi quyết định nào"), "{text}");
+        assert!(!text.contains("đã ghi (nội dung sha256"), "{text}");
+    }
+    // The page as it is now shows no draft: nothing to decide on until one is rendered.
+    let page = app.get("/periods/2024-h1", &boss).text();
+    let now_shown = hidden_value(&page, "shown");
+    assert!(now_shown.is_empty(), "{now_shown}");
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("shown", &now_shown)],
+    );
+    assert_eq!(reply.status, 409, "{}", reply.text());
+    assert!(
+        reply.text().contains("chưa có bản nháp nào của"),
+        "{}",
+        reply.text()
+    );
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert!(
+        !page.contains("step-approved") && !page.contains("step-returned"),
+        "{page}"
+    );
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    assert!(
+        store
+            .audit_recent(20)
+            .unwrap()
+            .iter()
+            .any(|a| a.username == "khuyen" && a.detail.contains("không ghi")),
+    );
+
+    // Rendered again and seen: the decision goes through, on exactly that content.
+    let reply = app.post("/periods/2024-h1/render", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert!(!page.contains("id=\"stale-drafts\""), "{page}");
+    let fresh = hidden_value(&page, "shown");
+    assert_ne!(fresh, shown);
+    assert_eq!(
+        app.get("/periods/2024-h1/files/02-thong-bao-ket-luan.pdf", &boss)
+            .status,
+        200
+    );
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("shown", &fresh)],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.text().matches(": đã ghi (nội dung sha256").count(),
+        12,
+        "{}",
+        reply.text()
+    );
+}
+
+/// The page names a document's step as `vanban status` does: approved content that the period
+/// file (or an attachment) has changed since reads "nội dung đã thay đổi sau khi duyệt".
+#[test]
+fn a_document_changed_after_approval_never_reads_approved_on_the_page() {
+    let app = Running::start_with(None, "");
+    let (clerk, clerk_csrf) = app.login("lan");
+    // The notice with an attachment: two different real PDFs to swap.
+    let engine =
+        vanban::render::pdf::PdfEngine::new(&vanban::render::templates::Templates::builtin())
+            .unwrap();
+    let period = vanban::input::load_period(
+        Path::new(&format!("{SAMPLES}/dam-ha-2024-h1.toml")),
+        None,
+        chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap(),
+    )
+    .unwrap();
+    let planned = vanban::render::plan(&period, None, &|_, _| None);
+    let renderer = vanban::render::PdfRenderer::new(engine);
+    let first = vanban::render::Renderer::render(&renderer, &planned[0]).unwrap();
+    let second = vanban::render::Renderer::render(&renderer, &planned[1]).unwrap();
+    assert_ne!(first, second);
+    let with_attachment = String::from_utf8(sample()).unwrap().replacen(
+        "conclusion_notice = { signer",
+        "conclusion_notice = { attachments = [\"Biểu số liệu.pdf\"], signer",
+        1,
+    );
+    let upload = |pdf: &[u8]| {
+        let reply = app.upload_with(
+            &clerk,
+            &clerk_csrf,
+            "ky.toml",
+            with_attachment.as_bytes(),
+            &[("Biểu số liệu.pdf", pdf)],
+        );
+        assert_eq!(reply.status, 303, "{}", reply.text());
+    };
+    upload(&first);
+    let reply = app.post("/periods/2024-h1/render", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let (boss, csrf) = app.login("khuyen");
+    let shown = hidden_value(&app.get("/periods/2024-h1", &boss).text(), "shown");
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("shown", &shown)],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert_eq!(page.matches("step-approved").count(), 12, "{page}");
+
+    // Only the attachment changes: the notice is changed, the other documents still approved.
+    upload(&second);
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert_eq!(page.matches("step-changed").count(), 1, "{page}");
+    assert_eq!(page.matches("step-approved").count(), 11, "{page}");
+    let row = page
+        .split("<tr>")
+        .find(|row| row.contains("<td>Thông báo</td>"))
+        .unwrap();
+    assert!(
+        row.contains("nội dung đã thay đổi sau khi duyệt") && !row.contains("đã duyệt<"),
+        "{row}"
+    );
+    assert!(row.contains("cần duyệt lại"), "{row}");
+
+    // The period file changes: every document.
+    let redated = with_attachment.replacen("date = 2024-06-25", "date = 2024-06-26", 1);
+    let reply = app.upload_with(
+        &clerk,
+        &clerk_csrf,
+        "ky.toml",
+        redated.as_bytes(),
+        &[("Biểu số liệu.pdf", &first)],
+    );
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert_eq!(page.matches("step-changed").count(), 12, "{page}");
+    assert!(
+        !page.contains("step-approved") && !page.contains(">đã duyệt<"),
+        "{page}"
+    );
+    // What `vanban status` says of the same state.
+    let dir = tempfile::tempdir().unwrap();
+    let period_file = dir.path().join("ky.toml");
+    std::fs::write(&period_file, &redated).unwrap();
+    std::fs::write(dir.path().join("Biểu số liệu.pdf"), &first).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .arg("status")
+        .arg(&period_file)
+        .arg("--config")
+        .arg(&app.config.path)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        status
+            .matches("nội dung đã thay đổi sau khi duyệt (khuyen duyệt bản trước)")
+            .count(),
+        12,
+        "{status}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Twenty wrong logins with names no account has, from one address (behind a proxy: everyone's

@@ -2,12 +2,14 @@
 //! and the scheduler, in one process sharing one instance lock.
 //!
 //! Layout: [`routes`] maps URLs to handlers, [`pages`] renders the HTML templates, [`actions`]
-//! does the work behind a form (upload, check, render, send) on blocking threads, [`sessions`]
+//! does the work behind a form (upload, check, render, send) on blocking threads, [`drafts`]
+//! records which drafts the page shows (from which upload, with which content), [`sessions`]
 //! and [`auth`] decide who is asking and what they may do, [`store`] keeps the page's tables,
 //! `input::xlsx::guard` measures an uploaded Excel workbook before anything reads it.
 
 pub mod actions;
 pub mod auth;
+pub mod drafts;
 pub mod pages;
 pub mod routes;
 pub mod sessions;
@@ -77,6 +79,10 @@ pub enum WebError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// The request was made on a view of the period that is no longer true (the approver's
+    /// drafts changed since the page showed them): refused, nothing done.
+    #[error("{0}")]
+    Conflict(String),
     #[error("Tệp quá lớn: giới hạn là {limit_kb} KB.")]
     TooLarge { limit_kb: u64 },
     #[error(transparent)]
@@ -95,6 +101,7 @@ impl WebError {
         match self {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::BadRequest(_) | WebError::Workbook(_) => StatusCode::BAD_REQUEST,
             WebError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Store(_) | WebError::Auth(_) | WebError::Internal(_) => {

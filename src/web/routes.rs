@@ -480,6 +480,8 @@ fn period_html_with(
             "upload": upload,
             "message": message,
             "copy": copy,
+            "stale_drafts": view.stale_drafts,
+            "shown": view.shown,
         }),
     )
 }
@@ -622,6 +624,9 @@ struct DecideForm {
     /// The note of an approval, the reason of a return.
     #[serde(default)]
     note: String,
+    /// What the page showed of each draft ("stem:sha256,…"): the decision is on that content.
+    #[serde(default)]
+    shown: String,
 }
 
 async fn approve(
@@ -629,7 +634,7 @@ async fn approve(
     who: SignedIn,
     Path(key): Path<String>,
     Form(form): Form<DecideForm>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     decide(app, who, key, form, Decision::Approved).await
 }
 
@@ -638,25 +643,41 @@ async fn return_drafts(
     who: SignedIn,
     Path(key): Path<String>,
     Form(form): Form<DecideForm>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     decide(app, who, key, form, Decision::Returned).await
 }
 
-/// The approver's decision, the same one `vanban approve`/`return` records.
+/// The approver's decision, the same one `vanban approve`/`return` records, on the drafts as
+/// the page showed them. Refused when they render otherwise now: the period page comes back
+/// (409) with the reason and the drafts as they are now, for the approver to look again.
 async fn decide(
     app: Arc<App>,
     who: SignedIn,
     key: String,
     form: DecideForm,
     decision: Decision,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     who.check_csrf(&form.csrf)?;
     who.require(Permission::Approve)?;
     blocking(move || {
-        let message = actions::decide(
-            &app, &who, &key, decision, &form.only, &form.unit, &form.note,
-        )?;
-        period_html(&app, &who, &key, &message)
+        let decided = actions::decide(
+            &app,
+            &who,
+            &key,
+            decision,
+            &form.only,
+            &form.unit,
+            &form.note,
+            &form.shown,
+        );
+        match decided {
+            Ok(message) => Ok(period_html(&app, &who, &key, &message)?.into_response()),
+            Err(WebError::Conflict(message)) => {
+                let page = period_html(&app, &who, &key, &message)?;
+                Ok((StatusCode::CONFLICT, page).into_response())
+            }
+            Err(e) => Err(e),
+        }
     })
     .await
 }

@@ -487,7 +487,8 @@ pub struct PeriodView {
     /// Drafts rendered from an earlier file of the period are on disk, and not shown.
     pub stale_drafts: bool,
     /// The approve and return forms' `shown` field: the content of each draft as the page shows
-    /// it (its preview), or, with no preview, as it was submitted to the approvers by email.
+    /// it (its preview), or, with no preview, as its latest decision names it (the draft
+    /// submitted to the approvers by email, or the one last approved or returned).
     pub shown: String,
 }
 

@@ -46,6 +46,34 @@ pub enum ApprovalError {
     NoReason,
     #[error("{0}: văn bản này đã ban hành (đã có số), không duyệt hay trả lại được nữa")]
     AlreadyIssued(String),
+    /// The decision names the content the approver was shown, and the drafts render otherwise
+    /// now (or some were never shown): nothing is recorded, for any of them.
+    #[error("{}", not_as_shown(.changed, .unseen))]
+    NotAsShown {
+        changed: Vec<String>,
+        unseen: Vec<String>,
+    },
+}
+
+fn not_as_shown(changed: &[String], unseen: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!(
+            "nội dung đã thay đổi, hãy xem lại: {} — bản dựng từ tệp kỳ báo cáo hiện tại khác bản \
+             đã hiện cho người duyệt (tệp kỳ báo cáo, tệp kèm theo hoặc mẫu đã đổi sau đó)",
+            changed.join(", ")
+        ));
+    }
+    if !unseen.is_empty() {
+        parts.push(format!(
+            "chưa có bản nháp nào của {} được hiện cho người duyệt",
+            unseen.join(", ")
+        ));
+    }
+    format!(
+        "{}. Chưa ghi quyết định nào; văn thư tạo lại bản nháp, người duyệt xem rồi quyết định lại",
+        parts.join("; ")
+    )
 }
 
 impl From<RegisterError> for ApprovalError {
@@ -502,6 +530,34 @@ pub fn decide(
     by: &str,
     note: Option<&str>,
 ) -> Result<Vec<DecisionReport>, ApprovalError> {
+    decide_checked(env, period, ids, decision, by, note, None)
+}
+
+/// [`decide`] for an approver who was shown the drafts (the web page): `shown` holds the content
+/// hash of each draft as it was shown. The drafts are rendered now, and unless each chosen one
+/// that is not issued renders exactly as shown, nothing is recorded: a period file, attachment or
+/// template changed after the approver looked is never approved (or returned) unseen.
+pub fn decide_as_shown(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+    shown: &BTreeMap<DocId, String>,
+) -> Result<Vec<DecisionReport>, ApprovalError> {
+    decide_checked(env, period, ids, decision, by, note, Some(shown))
+}
+
+fn decide_checked(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+    shown: Option<&BTreeMap<DocId, String>>,
+) -> Result<Vec<DecisionReport>, ApprovalError> {
     checked_name(decision, by)?;
     if decision == Decision::Returned && note.is_none_or(|n| n.trim().is_empty()) {
         return Err(ApprovalError::NoReason);
@@ -523,6 +579,19 @@ pub fn decide(
         return Err(ApprovalError::AlreadyIssued(document_label(first)));
     }
     let drafts = drafts(env, period, &open)?;
+    if let Some(shown) = shown {
+        let (mut changed, mut unseen) = (Vec::new(), Vec::new());
+        for draft in &drafts {
+            match shown.get(&draft.id) {
+                Some(sha) if *sha == draft.content_sha256 => {}
+                Some(_) => changed.push(document_label(&draft.id)),
+                None => unseen.push(document_label(&draft.id)),
+            }
+        }
+        if !changed.is_empty() || !unseen.is_empty() {
+            return Err(ApprovalError::NotAsShown { changed, unseen });
+        }
+    }
     let approvals = Approvals::new(env.store);
     let now = env.clock.now();
     let mut reports: Vec<DecisionReport> = issued

@@ -296,6 +296,23 @@ impl WebStore {
         Ok((count("username", username)?, count("ip", ip)?))
     }
 
+    /// Failed logins since `since` from this address on the names of existing accounts. Names
+    /// no account has are left out: the address limit is there to stop guessing at real
+    /// accounts, and invented names must not lock out everyone behind a shared address.
+    pub fn account_failures_from(
+        &self,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u32, WebStoreError> {
+        Ok(self.store().conn().query_row(
+            "SELECT count(*) FROM web_login_attempts
+             WHERE ip = ?1 AND ok = 0 AND at > ?2
+               AND username IN (SELECT name FROM web_users)",
+            params![ip, time_text(since)],
+            |row| row.get(0),
+        )?)
+    }
+
     /// Records one act on the page. The audit log must keep even an attempt made under a name
     /// no account could have (a failed login with a direction override typed into the form), so
     /// such a name is not refused here: its invisible and control characters are stored
@@ -612,6 +629,23 @@ mod tests {
         assert_eq!(store.users().unwrap().len(), 0);
     }
 
+    #[test]
+    fn an_address_counts_only_its_failures_on_real_accounts() {
+        let store = WebStore::new(testing::open_in_memory().unwrap());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
+        store.add_user("lan", Role::Clerk, "h", t0).unwrap();
+        for name in ["khong-co", "admin", "root"] {
+            store.record_attempt(name, "10.0.0.1", false, t0).unwrap();
+        }
+        store.record_attempt("lan", "10.0.0.1", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.2", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.1", true, t0).unwrap();
+        let since = t0 - chrono::Duration::minutes(1);
+        assert_eq!(store.account_failures_from("10.0.0.1", since).unwrap(), 1);
+        assert_eq!(store.account_failures_from("10.0.0.3", since).unwrap(), 0);
+        assert_eq!(store.account_failures_from("10.0.0.1", t0).unwrap(), 0);
+    }
+
     /// The same tests on PostgreSQL.
     #[test]
     #[ignore = "needs PostgreSQL: run .ci/run"]
@@ -624,6 +658,10 @@ mod tests {
             (
                 "the_admin_pages_queries_read_back_what_was_written",
                 the_admin_pages_queries_read_back_what_was_written,
+            ),
+            (
+                "an_address_counts_only_its_failures_on_real_accounts",
+                an_address_counts_only_its_failures_on_real_accounts,
             ),
         ]);
     }

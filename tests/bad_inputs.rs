@@ -31,7 +31,9 @@ fn verdict(dir: &Path) -> String {
     let sample_period = root().join("samples/dam-ha-2024-h1.toml");
     let sample_directory = root().join("samples/directory.toml");
     let config = dir.join("vanban.toml");
-    let message = if config.exists() {
+    let message = if dir.join("command.txt").exists() {
+        return command_verdict(dir);
+    } else if config.exists() {
         match vanban::input::config::load_without_secrets(&config) {
             Ok(_) => "(cấu hình được chấp nhận)".to_string(),
             Err(e) => e.to_string(),
@@ -61,6 +63,69 @@ fn verdict(dir: &Path) -> String {
     message
         .replace(&format!("{}/", dir.display()), "")
         .replace(&format!("{}/", root().display()), "")
+}
+
+/// A case whose bad input is given on the command line, or is only caught by a command (a
+/// `--by` name, a register number, `check --config`): `command.txt` holds the arguments, one
+/// per line, `\u{202E}` for a character that should not be in the file as itself and
+/// `{samples}` for the samples folder. The binary runs in a copy of the case's folder (its
+/// state database is made there, not in the repository); the verdict is what it says on
+/// stderr, and it must exit with a failure.
+fn command_verdict(dir: &Path) -> String {
+    let work = tempfile::tempdir().unwrap();
+    copy_folder(dir, work.path());
+    let samples = root().join("samples");
+    let args: Vec<String> = std::fs::read_to_string(dir.join("command.txt"))
+        .unwrap()
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| unescape(&line.replace("{samples}", &samples.display().to_string())))
+        .collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(&args)
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    if out.status.success() {
+        return format!(
+            "(lệnh được chấp nhận: {})",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    String::from_utf8_lossy(&out.stderr)
+        .trim_end()
+        .replace(&format!("{}/", work.path().display()), "")
+        .replace(&format!("{}/", root().display()), "")
+}
+
+/// `\u{XXXX}` in a command line of the corpus, as the character.
+fn unescape(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("\\u{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 3..];
+        let end = after.find('}').expect("\\u{ without }");
+        let code = u32::from_str_radix(&after[..end], 16).expect("hex after \\u{");
+        out.push(char::from_u32(code).expect("a character"));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Copies `from` into `to`, following links (a case's inputs are plain files).
+fn copy_folder(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 /// Renders the conclusion notice with the case's template overrides.

@@ -217,7 +217,8 @@ fn the_upload_and_vanban_check_give_the_same_problems_for_the_same_file() {
     let page = upload(addr, &session, &csrf, "ky-2024.toml", bad.as_bytes());
     let on_page = problems_on(&page);
 
-    // The clerk's own copy, checked where it lies, so `check` names it as the page does.
+    // The clerk's own copy, checked where it lies, so `check` names it as the page does; the
+    // directory is the config's, as the page's.
     let desk = dir.path().join("ban-lam-viec");
     std::fs::create_dir_all(&desk).unwrap();
     std::fs::write(desk.join("ky-2024.toml"), &bad).unwrap();
@@ -227,8 +228,6 @@ fn the_upload_and_vanban_check_give_the_same_problems_for_the_same_file() {
         .arg("ky-2024.toml")
         .arg("--config")
         .arg(&config_path)
-        .arg("--directory")
-        .arg(dir.path().join("danh-ba.toml"))
         .output()
         .unwrap();
     server.stop();

@@ -765,6 +765,110 @@ fn numbers_continue_the_offices_register_and_an_assigned_number_is_used() {
     );
 }
 
+/// An older version accepted `register set-next 4294967294`; the send after it reserved the
+/// report's number from there before failing, and every later send of that year failed too.
+/// Now the send stops before it reserves or sends anything, saying how to put the register
+/// back, and one `set-next` back in range does: the report, whose number from then is withdrawn
+/// (kept in the register, recorded as replaced), takes 126 and the rest follow.
+#[test]
+fn a_register_an_older_version_ran_past_its_bound_is_put_back_by_set_next() {
+    let (sink, office) = sink_and_office(&[]);
+    let period = vanban::input::load_period(
+        &office.path("dam-ha-2024-h1.toml"),
+        Some(&office.path("directory.toml")),
+        chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap(),
+    )
+    .unwrap();
+    let issuer = vanban::issue::filing::issuer_key(&period.issuer);
+    let report = vanban::issue::filing::DocId {
+        kind: vanban::model::DocumentKind::ReviewReport,
+        unit: None,
+    }
+    .register_key(&period);
+    let register_rows = || -> i64 {
+        office
+            .store()
+            .conn()
+            .query_row("SELECT count(*) FROM register", [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        let store = office.store();
+        let conn = store.conn();
+        let at = "2024-06-24T01:00:00.000000Z";
+        conn.execute(
+            "INSERT INTO register_history
+                 (action, issuer, year, series, symbol, number, document_key, by_name, at)
+             VALUES ('set-next', '', 2024, NULL, NULL, 4294967294, NULL, 'Hoa', ?1)",
+            [at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO register
+                 (issuer, year, series, number, symbol, document_key, reserved_at)
+             VALUES (?1, 2024, '', 4294967294, 'BC-UBND', ?2, ?3)",
+            [issuer.as_str(), report.as_str(), at],
+        )
+        .unwrap();
+    }
+    let (ok, out) = office.send(&[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("99.999") && out.contains("register set-next"),
+        "{out}"
+    );
+    assert!(out.contains("4294967294/BC-UBND"), "{out}");
+    assert!(sink.received().is_empty());
+    assert_eq!(register_rows(), 1);
+
+    let register = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("register")
+            .args(args)
+            .arg("--config")
+            .arg(office.path("vanban.toml"))
+            .current_dir(office.dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    // A number past the bound is refused now, saying the range.
+    let (ok, out) = register(&["set-next", "4294967294", "--year", "2024", "--by", "Hoa"]);
+    assert!(!ok && out.contains("từ 1 đến 99.999"), "{out}");
+    let (ok, out) = register(&[
+        "set-next",
+        "126",
+        "--year",
+        "2024",
+        "--by",
+        "Nguyễn Thị Hoa",
+    ]);
+    assert!(ok, "{out}");
+
+    let (ok, out) = office.send(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("đã gửi 14"), "{out}");
+    assert_eq!(sink.received().len(), 14);
+    let status = office.status();
+    assert!(status.contains("126/BC-UBND"), "{status}");
+    assert!(status.contains("127/TB-UBND"), "{status}");
+    let (ok, shown) = register(&["show", "--year", "2024"]);
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("4294967294/BC-UBND  đã giữ số lúc"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Nguyễn Thị Hoa: đặt số tiếp theo là 126"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
     let (sink, office) = sink_and_office(&[]);

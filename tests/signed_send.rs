@@ -551,6 +551,93 @@ fn an_expired_certificate_or_a_signer_without_a_key_sends_nothing_and_uses_no_nu
     assert!(text.contains(LETTER_SIGNER), "{text}");
 }
 
+/// A signature or seal image is checked whole before any number is reserved, by `send` and by
+/// `check --config`: a truncated PNG (which used to pass, then fail half-way through issuing), an
+/// image whose header announces 30000 × 30000 pixels (refused from the header, never decoded),
+/// and one over `[limits] image_max_kb` (a 50 MB scan made every message too large for the mail
+/// server after the numbers were issued). Each is named with its file and its setting; the
+/// register stays empty and nothing is sent.
+#[test]
+fn a_truncated_huge_or_oversized_image_stops_send_and_check_before_any_number() {
+    let sink = Sink::start(&[]);
+    let office = Office::new(sink.port, &[], &[]);
+    let signature = std::fs::read(Path::new(FIXTURES).join("chu-ky.png")).unwrap();
+    let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr: Vec<u8> = [
+        &30000u32.to_be_bytes()[..],
+        &30000u32.to_be_bytes(),
+        &[8, 6, 0, 0, 0],
+    ]
+    .concat();
+    huge.extend(png_chunk(b"IHDR", &ihdr));
+    huge.extend(png_chunk(b"IEND", &[]));
+    let config = std::fs::read_to_string(office.path("vanban.toml")).unwrap();
+    let cases: [(&str, Vec<u8>, &str, &str); 3] = [
+        ("keys/chu-ky.png", signature[..700].to_vec(), "", "cắt cụt"),
+        (
+            "keys/con-dau.png",
+            huge,
+            "",
+            "rộng 30000 × cao 30000 điểm ảnh, quá giới hạn 4000 điểm ảnh mỗi chiều \
+             (limits.image_max_side_px",
+        ),
+        (
+            "keys/chu-ky.png",
+            signature.clone(),
+            "[limits]\nimage_max_kb = 1\n",
+            "quá giới hạn 1 KB (limits.image_max_kb",
+        ),
+    ];
+    for (file, bytes, limits, said) in cases {
+        let good = std::fs::read(office.path(file)).unwrap();
+        std::fs::write(office.path(file), &bytes).unwrap();
+        std::fs::write(office.path("vanban.toml"), format!("{config}\n{limits}")).unwrap();
+        let (ok, out) = office.send();
+        assert!(!ok, "{out}");
+        assert!(out.contains(said), "{file}: {out}");
+        assert!(
+            out.contains(&office.path(file).display().to_string()),
+            "{out}"
+        );
+        assert!(out.contains("Chưa cấp số"), "{out}");
+        assert!(sink.received().is_empty());
+        assert_eq!(office.register_rows(), 0, "{file}");
+        assert!(!office.path("out/2024-h1").exists());
+        let check = office.run("check", &[]);
+        let text = String::from_utf8_lossy(&check.stderr);
+        assert!(!check.status.success(), "{text}");
+        assert!(text.contains("[signing]") && text.contains(said), "{text}");
+        std::fs::write(office.path(file), good).unwrap();
+    }
+    // With the images whole again, the same office sends.
+    std::fs::write(office.path("vanban.toml"), config).unwrap();
+    let (ok, out) = office.send();
+    assert!(ok, "{out}");
+    assert!(office.register_rows() > 0);
+}
+
+/// A PNG chunk: length, kind, data, CRC-32 of kind and data.
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut crc = 0xffff_ffffu32;
+    for &b in kind.iter().chain(data) {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    [
+        &(data.len() as u32).to_be_bytes()[..],
+        kind,
+        data,
+        &(!crc).to_be_bytes(),
+    ]
+    .concat()
+}
+
 #[test]
 fn a_run_that_stops_after_filing_resends_the_same_signed_bytes_never_signing_again() {
     // No server at first: every document is numbered, signed and filed, no message goes out

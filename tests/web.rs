@@ -242,6 +242,22 @@ impl Running {
         extra: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Running {
+        Running::start_full(smtp_port, extra, "", now)
+    }
+
+    /// Approval not required, with `web` added to the `[web]` section.
+    fn start_web(web: &str) -> Running {
+        let at = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
+        Running::start_full(None, "[approval]\nrequired = false\n", web, at)
+    }
+
+    /// [`Running::start_at`] with `web` added to the `[web]` section.
+    fn start_full(
+        smtp_port: Option<u16>,
+        extra: &str,
+        web: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let smtp = smtp_port.map_or(String::new(), |port| {
             format!(
@@ -251,7 +267,7 @@ impl Running {
         let text = format!(
             "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
              [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
-             {smtp}{extra}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+             {smtp}{extra}[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n{web}"
         );
         let path = dir.path().join("vanban.toml");
         std::fs::write(&path, &text).unwrap();
@@ -287,17 +303,25 @@ impl Running {
     }
 
     fn login_reply(&self, user: &str, password: &str) -> Reply {
+        self.login_reply_with(user, password, &[])
+    }
+
+    /// [`Running::login_reply`] with more request headers (what a reverse proxy adds).
+    fn login_reply_with(&self, user: &str, password: &str, headers: &[(&str, &str)]) -> Reply {
         let page = request(self.addr, "GET", "/login", &[], b"");
         let token = page.set_cookie("vanban_login").unwrap();
         assert_eq!(hidden_value(&page.text(), "login_token"), token);
+        let cookie = format!("vanban_login={token}");
+        let mut all = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookie.as_str()),
+        ];
+        all.extend_from_slice(headers);
         request(
             self.addr,
             "POST",
             "/login",
-            &[
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("Cookie", &format!("vanban_login={token}")),
-            ],
+            &all,
             &form(&[
                 ("username", user),
                 ("password", password),
@@ -638,6 +662,8 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
     assert_eq!(app.post("/periods/2024-h1/approve", &boss, &[]).status, 403);
     let page = app.get("/periods/2024-h1", &boss).text();
     assert!(page.contains("/periods/2024-h1/approve"), "{page}");
+    // The forms carry what the page shows of each draft: here, what was submitted by email.
+    let shown = hidden_value(&page, "shown");
     assert!(
         !app.get("/periods/2024-h1", &clerk)
             .text()
@@ -651,6 +677,7 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
             ("csrf", &csrf),
             ("only", "conclusion-notice"),
             ("note", "Bổ sung thời hạn cho nhiệm vụ 2"),
+            ("shown", &shown),
         ],
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -664,7 +691,12 @@ fn an_approver_approves_or_returns_from_the_page_and_the_cli_sees_the_same_decis
     let reply = app.post(
         "/periods/2024-h1/approve",
         &boss,
-        &[("csrf", &csrf), ("only", ""), ("note", "Đồng ý")],
+        &[
+            ("csrf", &csrf),
+            ("only", ""),
+            ("note", "Đồng ý"),
+            ("shown", &shown),
+        ],
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
@@ -1322,4 +1354,387 @@ fn a_zip_bomb_or_a_non_zip_named_xlsx_is_refused_before_it_is_read_or_stored() {
     let store = WebStore::open_state(&app.config.state).unwrap();
     assert!(store.recent_uploads(10).unwrap().is_empty());
     assert_eq!(app.get("/", &cookie).status, 200);
+}
+
+/// The sample with its documents dated a day later: every draft renders differently.
+fn sample_redated() -> Vec<u8> {
+    let text = String::from_utf8(sample()).unwrap();
+    let changed = text.replacen("date = 2024-06-25", "date = 2024-06-26", 1);
+    assert_ne!(changed, text);
+    changed.into_bytes()
+}
+
+/// The approver decides on the drafts the page showed, never on what the current file renders:
+/// a clerk's new upload hides the old previews, and a decision made on the old page is refused
+/// with nothing recorded, until the new drafts are rendered and seen.
+#[test]
+fn an_approval_binds_to_the_drafts_the_page_showed() {
+    let app = Running::start_with(None, "");
+    let (clerk, clerk_csrf) = app.login("lan");
+    assert_eq!(
+        app.upload(&clerk, Some(&clerk_csrf), "ky.toml", &sample())
+            .status,
+        303
+    );
+    let reply = app.post("/periods/2024-h1/render", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let (boss, csrf) = app.login("khuyen");
+    let seen = app.get("/periods/2024-h1", &boss).text();
+    let shown = hidden_value(&seen, "shown");
+    assert_eq!(shown.split(',').count(), 12, "{shown}");
+    assert!(seen.contains("/periods/2024-h1/documents/02-thong-bao-ket-luan"));
+
+    // The clerk uploads a changed file and renders nothing: the old drafts are no longer shown.
+    assert_eq!(
+        app.upload(&clerk, Some(&clerk_csrf), "ky.toml", &sample_redated())
+            .status,
+        303
+    );
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert!(page.contains("id=\"stale-drafts\""), "{page}");
+    assert!(
+        !page.contains("/periods/2024-h1/documents/02-thong-bao-ket-luan"),
+        "{page}"
+    );
+    let preview = app.get("/periods/2024-h1/documents/02-thong-bao-ket-luan", &boss);
+    assert_eq!(preview.status, 400, "{}", preview.text());
+    assert!(
+        preview.text().contains("tệp kỳ hiện tại"),
+        "{}",
+        preview.text()
+    );
+    for path in [
+        "/periods/2024-h1/files/02-thong-bao-ket-luan.pdf",
+        "/periods/2024-h1/files/02-thong-bao-ket-luan.docx",
+        "/periods/2024-h1/thumbs/02-thong-bao-ket-luan/1.png",
+    ] {
+        assert_eq!(app.get(path, &boss).status, 404, "{path}");
+    }
+
+    // "Duyệt" (or "Trả lại") on the page as it was: refused, nothing recorded.
+    for (action, note) in [("approve", "Đồng ý"), ("return", "Sửa lại số liệu")] {
+        let reply = app.post(
+            &format!("/periods/2024-h1/{action}"),
+            &boss,
+            &[
+                ("csrf", &csrf),
+                ("only", ""),
+                ("note", note),
+                ("shown", &shown),
+            ],
+        );
+        assert_eq!(reply.status, 409, "{action}: {}", reply.text());
+        let text = reply.text();
+        assert!(text.contains("nội dung đã thay đổi, hãy xem lại"), "{text}");
+        assert!(text.contains("Chưa ghi quyết định nào"), "{text}");
+        assert!(!text.contains("đã ghi (nội dung sha256"), "{text}");
+    }
+    // The page as it is now shows no draft: nothing to decide on until one is rendered.
+    let page = app.get("/periods/2024-h1", &boss).text();
+    let now_shown = hidden_value(&page, "shown");
+    assert!(now_shown.is_empty(), "{now_shown}");
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("shown", &now_shown)],
+    );
+    assert_eq!(reply.status, 409, "{}", reply.text());
+    assert!(
+        reply.text().contains("chưa có bản nháp nào của"),
+        "{}",
+        reply.text()
+    );
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert!(
+        !page.contains("step-approved") && !page.contains("step-returned"),
+        "{page}"
+    );
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    assert!(
+        store
+            .audit_recent(20)
+            .unwrap()
+            .iter()
+            .any(|a| a.username == "khuyen" && a.detail.contains("không ghi")),
+    );
+
+    // Rendered again and seen: the decision goes through, on exactly that content.
+    let reply = app.post("/periods/2024-h1/render", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert!(!page.contains("id=\"stale-drafts\""), "{page}");
+    let fresh = hidden_value(&page, "shown");
+    assert_ne!(fresh, shown);
+    assert_eq!(
+        app.get("/periods/2024-h1/files/02-thong-bao-ket-luan.pdf", &boss)
+            .status,
+        200
+    );
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("shown", &fresh)],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.text().matches(": đã ghi (nội dung sha256").count(),
+        12,
+        "{}",
+        reply.text()
+    );
+}
+
+/// The page names a document's step as `vanban status` does: approved content that the period
+/// file (or an attachment) has changed since reads "nội dung đã thay đổi sau khi duyệt".
+#[test]
+fn a_document_changed_after_approval_never_reads_approved_on_the_page() {
+    let app = Running::start_with(None, "");
+    let (clerk, clerk_csrf) = app.login("lan");
+    // The notice with an attachment: two different real PDFs to swap.
+    let engine =
+        vanban::render::pdf::PdfEngine::new(&vanban::render::templates::Templates::builtin())
+            .unwrap();
+    let period = vanban::input::load_period(
+        Path::new(&format!("{SAMPLES}/dam-ha-2024-h1.toml")),
+        None,
+        chrono::NaiveDate::from_ymd_opt(2024, 6, 25).unwrap(),
+    )
+    .unwrap();
+    let planned = vanban::render::plan(&period, None, &|_, _| None);
+    let renderer = vanban::render::PdfRenderer::new(engine);
+    let first = vanban::render::Renderer::render(&renderer, &planned[0]).unwrap();
+    let second = vanban::render::Renderer::render(&renderer, &planned[1]).unwrap();
+    assert_ne!(first, second);
+    let with_attachment = String::from_utf8(sample()).unwrap().replacen(
+        "conclusion_notice = { signer",
+        "conclusion_notice = { attachments = [\"Biểu số liệu.pdf\"], signer",
+        1,
+    );
+    let upload = |pdf: &[u8]| {
+        let reply = app.upload_with(
+            &clerk,
+            &clerk_csrf,
+            "ky.toml",
+            with_attachment.as_bytes(),
+            &[("Biểu số liệu.pdf", pdf)],
+        );
+        assert_eq!(reply.status, 303, "{}", reply.text());
+    };
+    upload(&first);
+    let reply = app.post("/periods/2024-h1/render", &clerk, &[("csrf", &clerk_csrf)]);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let (boss, csrf) = app.login("khuyen");
+    let shown = hidden_value(&app.get("/periods/2024-h1", &boss).text(), "shown");
+    let reply = app.post(
+        "/periods/2024-h1/approve",
+        &boss,
+        &[("csrf", &csrf), ("only", ""), ("shown", &shown)],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert_eq!(page.matches("step-approved").count(), 12, "{page}");
+
+    // Only the attachment changes: the notice is changed, the other documents still approved.
+    upload(&second);
+    let page = app.get("/periods/2024-h1", &clerk).text();
+    assert_eq!(page.matches("step-changed").count(), 1, "{page}");
+    assert_eq!(page.matches("step-approved").count(), 11, "{page}");
+    let row = page
+        .split("<tr>")
+        .find(|row| row.contains("<td>Thông báo</td>"))
+        .unwrap();
+    assert!(
+        row.contains("nội dung đã thay đổi sau khi duyệt") && !row.contains("đã duyệt<"),
+        "{row}"
+    );
+    assert!(row.contains("cần duyệt lại"), "{row}");
+
+    // The period file changes: every document.
+    let redated = with_attachment.replacen("date = 2024-06-25", "date = 2024-06-26", 1);
+    let reply = app.upload_with(
+        &clerk,
+        &clerk_csrf,
+        "ky.toml",
+        redated.as_bytes(),
+        &[("Biểu số liệu.pdf", &first)],
+    );
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let page = app.get("/periods/2024-h1", &boss).text();
+    assert_eq!(page.matches("step-changed").count(), 12, "{page}");
+    assert!(
+        !page.contains("step-approved") && !page.contains(">đã duyệt<"),
+        "{page}"
+    );
+    // What `vanban status` says of the same state.
+    let dir = tempfile::tempdir().unwrap();
+    let period_file = dir.path().join("ky.toml");
+    std::fs::write(&period_file, &redated).unwrap();
+    std::fs::write(dir.path().join("Biểu số liệu.pdf"), &first).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .arg("status")
+        .arg(&period_file)
+        .arg("--config")
+        .arg(&app.config.path)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        status
+            .matches("nội dung đã thay đổi sau khi duyệt (khuyen duyệt bản trước)")
+            .count(),
+        12,
+        "{status}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Twenty wrong logins with names no account has, from one address (behind a proxy: everyone's
+/// address), lock out nobody: the admin still logs in.
+#[test]
+fn wrong_logins_with_invented_names_lock_out_no_real_account() {
+    let app = Running::start(None);
+    // Four tries on each of six names: under each name's own limit, past the address's.
+    for i in 0..24 {
+        let reply = app.login_reply(&format!("khong-co-{}", i % 6), "sai-mat-khau");
+        assert_eq!(reply.status, 401, "try {i}: {}", reply.text());
+    }
+    let reply = app.login_reply("it", PASSWORD);
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    app.login("lan");
+    // An invented name is still throttled by that name: its fifth failure, then refused.
+    assert_eq!(app.login_reply("khong-co-0", "sai-mat-khau").status, 401);
+    let reply = app.login_reply("khong-co-0", "sai-mat-khau");
+    assert_eq!(reply.status, 429, "{}", reply.text());
+}
+
+/// Accounts to guess at: more names than one name's own limit allows guesses on.
+fn add_accounts(app: &Running, names: &[&str]) {
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    let hash = vanban::web::auth::hash_password(PASSWORD).unwrap();
+    let t = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
+    for name in names {
+        store.add_user(name, Role::Clerk, &hash, t).unwrap();
+    }
+}
+
+/// Twenty wrong passwords on real accounts from `headers`' client, four per account.
+fn guess_twenty(app: &Running, headers: &[(&str, &str)]) {
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        for _ in 0..4 {
+            let reply = app.login_reply_with(name, "sai-mat-khau", headers);
+            assert_eq!(reply.status, 401, "{name}: {}", reply.text());
+        }
+    }
+}
+
+/// Behind the configured proxy, each client is counted by the address the proxy forwards: a
+/// guesser's twenty failures block the guesser, not the office. From anyone else the forwarded
+/// headers are ignored (a guesser cannot hop addresses by writing them).
+#[test]
+fn behind_a_trusted_proxy_each_client_is_throttled_by_its_own_address() {
+    let app = Running::start_web("trusted_proxies = [\"127.0.0.1\"]\n");
+    add_accounts(&app, &["u1", "u2", "u3", "u4", "u5"]);
+    let guesser = [("X-Forwarded-For", "10.0.0.7"), ("X-Real-IP", "10.0.0.7")];
+    guess_twenty(&app, &guesser);
+    let reply = app.login_reply_with("it", PASSWORD, &guesser);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    // The admin at another desk, through the same proxy: not blocked.
+    let reply = app.login_reply_with("it", PASSWORD, &[("X-Forwarded-For", "10.0.0.8")]);
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    // A client's own X-Forwarded-For is left of what the proxy appends: not believed.
+    let reply = app.login_reply_with("it", PASSWORD, &[("X-Forwarded-For", "10.0.0.9, 10.0.0.7")]);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    let audit = store.audit_recent(100).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "đăng nhập sai" && a.ip == "10.0.0.7"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "đăng nhập" && a.username == "it" && a.ip == "10.0.0.8"),
+        "{audit:?}"
+    );
+
+    // No proxy configured: the headers are anyone's writing and change nothing.
+    let app = Running::start(None);
+    add_accounts(&app, &["u1", "u2", "u3", "u4", "u5"]);
+    guess_twenty(&app, &[("X-Forwarded-For", "10.0.0.7")]);
+    let reply = app.login_reply_with("it", PASSWORD, &[("X-Forwarded-For", "10.0.0.8")]);
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    assert!(
+        store
+            .audit_recent(100)
+            .unwrap()
+            .iter()
+            .all(|a| a.ip == "127.0.0.1"),
+    );
+}
+
+/// A name tried at the login form is stored and logged cut short, its invisible and control
+/// characters written out: it cannot forge an audit line or run to megabytes.
+#[test]
+fn a_tried_login_name_is_stored_cut_and_with_its_hidden_characters_written_out() {
+    let app = Running::start(None);
+    let forged = format!(
+        "admin\n2024-06-24 09:00 it 127.0.0.1 đăng nhập\u{202e}{}",
+        "x".repeat(5000)
+    );
+    let reply = app.login_reply(&forged, "sai-mat-khau");
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    let audit = store.audit_recent(10).unwrap();
+    let row = audit
+        .iter()
+        .find(|a| a.action == "đăng nhập sai")
+        .expect("an audit row");
+    assert!(
+        row.username.starts_with("admin<U+000A>2024-06-24"),
+        "{row:?}"
+    );
+    assert!(
+        !row.username.contains('\n') && !row.username.contains('\u{202e}'),
+        "{row:?}"
+    );
+    assert!(row.username.chars().count() <= 65, "{row:?}");
+    assert!(row.username.ends_with('…'), "{row:?}");
+    // The name shown back in the form is the same safe text.
+    assert!(!reply.text().contains('\u{202e}'));
+    // A login body of 100 KB is not read.
+    let reply = app.login_reply(&"y".repeat(100 * 1024), "sai-mat-khau");
+    assert_eq!(reply.status, 413, "{}", reply.text());
+}
+
+/// A client that opens a connection and trickles a request line without ever finishing its
+/// headers (slowloris) is disconnected once `header_timeout_seconds` has passed.
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = Running::start_web("header_timeout_seconds = 1\n");
+    let mut stream = TcpStream::connect(app.addr).unwrap();
+    // Far longer than the server's timeout: a read that ends before it means the server closed.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-a: ")
+        .unwrap();
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "the server kept the connection open: {e}"
+        ),
+    }
+    // Nothing was answered to the unfinished request, and the page still serves others.
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+    assert_eq!(request(app.addr, "GET", "/login", &[], b"").status, 200);
 }

@@ -337,14 +337,14 @@ pub enum RegisterCommand {
     /// Đánh số nối tiếp sổ đăng ký của cơ quan: số tiếp theo cấp trong NĂM là SỐ.
     #[command(mut_arg("by", |a| a.help("Người thực hiện, ghi vào lịch sử sổ")))]
     SetNext {
-        /// Số tiếp theo, ví dụ 125.
-        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
-        number: u32,
+        /// Số tiếp theo, ví dụ 125 (từ 1 đến 99.999).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        number: u64,
         #[command(flatten)]
         config: ConfigFile,
-        /// Năm của sổ, ví dụ 2026.
+        /// Năm của sổ, ví dụ 2026 (từ 2000 đến 2100).
         #[arg(long)]
-        year: i32,
+        year: i64,
         /// Chỉ dãy số này (khi numbering = "per-type"): TB, BC, UBND … (mặc định: mọi dãy).
         #[arg(long)]
         symbol: Option<String>,
@@ -363,9 +363,9 @@ pub enum RegisterCommand {
         /// Loại văn bản.
         #[arg(value_enum)]
         kind: KindArg,
-        /// Số văn bản, ví dụ 125.
-        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
-        number: u32,
+        /// Số văn bản, ví dụ 125 (từ 1 đến 99.999).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        number: u64,
         /// Đơn vị nhận, với công văn giao nhiệm vụ (mỗi đơn vị một công văn).
         #[arg(long)]
         unit: Option<String>,
@@ -378,9 +378,9 @@ pub enum RegisterCommand {
     Show {
         #[command(flatten)]
         config: ConfigFile,
-        /// Năm của sổ, ví dụ 2026.
+        /// Năm của sổ, ví dụ 2026 (từ 2000 đến 2100).
         #[arg(long)]
-        year: i32,
+        year: i64,
     },
 }
 

@@ -22,6 +22,9 @@ pub fn run(clock: &SystemClock, args: CheckArgs) -> Result<ExitCode> {
         .as_deref()
         .map(input::config::load_without_secrets)
         .transpose()?;
+    // With --config, the period is read against the config's directory, as `send` reads it
+    // (--directory still wins): otherwise check could pass a period that send refuses.
+    let directory = directory.or_else(|| settings.as_ref().and_then(|s| s.directory.clone()));
     let report = check(&Request {
         period: &period,
         directory: directory.as_deref(),
@@ -45,10 +48,10 @@ pub fn run(clock: &SystemClock, args: CheckArgs) -> Result<ExitCode> {
     if problems.is_empty()
         && let Some(count) = laid_out
     {
-        println!(
+        outln!(
             "{}: {count} văn bản đúng thể thức Nghị định 30/2020/NĐ-CP.",
             period.display(),
-        );
+        )?;
     }
     for warning in warnings {
         eprintln!("{warning}");
@@ -56,12 +59,12 @@ pub fn run(clock: &SystemClock, args: CheckArgs) -> Result<ExitCode> {
     if !problems.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
-    println!(
+    outln!(
         "{}: hợp lệ — {} chương trình, {} nhiệm vụ, {} đơn vị nhận công văn.",
         period.display(),
         p.programs.len(),
         p.tasks.len(),
         p.units_with_tasks().len()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,7 +29,7 @@ pub fn run(clock: &SystemClock, args: ConvertArgs) -> Result<ExitCode> {
         Ok(bytes) => {
             render::templates::write_atomically(&out, &bytes)
                 .with_context(|| format!("không ghi được {}", out.display()))?;
-            println!("{}", out.display());
+            outln!("{}", out.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Err(input::ConvertError::Period(problems)) => {

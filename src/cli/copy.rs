@@ -30,7 +30,7 @@ pub fn run(clock: &SystemClock, args: CopyArgs) -> Result<ExitCode> {
         &dir,
         &request,
     )?;
-    println!(
+    outln!(
         "Đã sao y {} số {}: {}\nChữ ký số của {} ({}), lúc {}; đã ghi sổ bản sao.",
         made.document,
         made.number,
@@ -38,6 +38,6 @@ pub fn run(clock: &SystemClock, args: CopyArgs) -> Result<ExitCode> {
         made.body,
         made.subject,
         vanban::clock::local_time(made.at),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

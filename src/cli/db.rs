@@ -15,11 +15,11 @@ pub fn run(command: DbCommand) -> Result<ExitCode> {
         DbCommand::Migrate(args) => {
             let config = input::config::load_without_secrets(&args.config)?;
             let store = Store::open_state(&config.state)?;
-            println!(
+            outln!(
                 "Cơ sở dữ liệu {} ở phiên bản lược đồ {}.",
                 store.name(),
                 store.schema_version()?
-            );
+            )?;
         }
         DbCommand::Copy {
             from,
@@ -45,11 +45,11 @@ pub fn run(command: DbCommand) -> Result<ExitCode> {
             let source = Store::open(source_path)?;
             let target = Store::open_postgres(&PgTarget::new(&to, password_file.as_deref())?)?;
             let report = copy::copy(&source, &target)?;
-            println!(
+            outln!(
                 "Đã chép {} sang {} (đã so từng bảng, không đổi số nào):\n{report}",
                 source.name(),
                 target.name()
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

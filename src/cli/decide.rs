@@ -41,9 +41,9 @@ fn decide(
             Decision::Returned => "Trả lại",
             _ => "Duyệt",
         };
-        println!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim());
+        outln!("{verb} dự thảo kỳ {} — {}:", period_data.key(), by.trim())?;
         for report in &reports {
-            println!("  {report}");
+            outln!("  {report}")?;
         }
         Ok(ExitCode::SUCCESS)
     })

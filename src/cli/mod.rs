@@ -1,12 +1,25 @@
 //! The `vanban` command line: the arguments (args.rs), one file per command, and here the run
 //! itself: parse (in Vietnamese, `cli_vi`), hand the command to its file, report an error.
 
+/// `print!` through [`output::say`]: every listing of the command line survives `| head`.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::say(format_args!($($arg)*)) };
+}
+
+/// `println!` through [`output::say`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::say(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod args;
 mod check;
 mod convert;
 mod copy;
 mod db;
 mod decide;
+mod output;
 mod register;
 mod render;
 mod replace;
@@ -34,6 +47,7 @@ pub fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        Err(error) if error.chain().any(|e| e.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Lỗi: {}", error_chain(&error));
             ExitCode::FAILURE

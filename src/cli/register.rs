@@ -9,7 +9,7 @@ use vanban::clock::{Clock, SystemClock, VIETNAM};
 use vanban::input;
 use vanban::issue::approval;
 use vanban::issue::filing::{DocId, issuer_key};
-use vanban::issue::register::{NextScope, Register, format_number};
+use vanban::issue::register::{NextScope, Register, checked_number, checked_year, format_number};
 use vanban::model::DocumentKind;
 use vanban::state::Store;
 
@@ -26,6 +26,8 @@ pub fn run(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
             by,
         } => {
             let by = by.by;
+            // Out of range is said before the database is opened: nothing is created for it.
+            let (number, year) = (checked_number(number)?, checked_year(year)?);
             let config = input::config::load_without_secrets(&config.config)?;
             let store = Store::open_state(&config.state)?;
             let scope = NextScope { issuer, symbol };
@@ -37,7 +39,7 @@ pub fn run(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
                 &by,
                 clock.now(),
             )?;
-            println!("Đã ghi vào sổ: số tiếp theo năm {year} là {number} (người ghi: {by}).");
+            outln!("Đã ghi vào sổ: số tiếp theo năm {year} là {number} (người ghi: {by}).")?;
         }
         RegisterCommand::Assign {
             period,
@@ -48,6 +50,7 @@ pub fn run(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
             by,
         } => {
             let by = by.by;
+            let number = checked_number(number)?;
             let config = input::config::load_without_secrets(&config.config)?;
             let p = match input::load_period(
                 &period,
@@ -90,13 +93,14 @@ pub fn run(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
                 &by,
                 clock.now(),
             )?;
-            println!(
+            outln!(
                 "Đã ghi vào sổ: số {}/{symbol} cho «{}» (người ghi: {by}); lệnh send sẽ cấp số này.",
                 format_number(number),
                 id.register_key(&p)
-            );
+            )?;
         }
         RegisterCommand::Show { config, year } => {
+            let year = checked_year(year)?;
             let config = input::config::load_without_secrets(&config.config)?;
             // Read only: a database that does not exist yet is not created.
             let store = if config.state.exists() {
@@ -104,7 +108,7 @@ pub fn run(clock: &SystemClock, command: RegisterCommand) -> Result<ExitCode> {
             } else {
                 Store::open_in_memory()?
             };
-            print!("{}", Register::new(&store).listing(year)?);
+            out!("{}", Register::new(&store).listing(year)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -73,9 +73,9 @@ pub fn run(clock: &SystemClock, args: RenderArgs) -> Result<ExitCode> {
     progress.finish();
     let written = staging.commit()?;
     for path in &written {
-        println!("{}", path.display());
+        outln!("{}", path.display())?;
     }
-    println!("Đã tạo {} tệp trong {}.", written.len(), dir.display());
+    outln!("Đã tạo {} tệp trong {}.", written.len(), dir.display())?;
     for note in backends
         .notes()
         .into_iter()

@@ -26,11 +26,11 @@ pub fn run(clock: &SystemClock, args: ReplaceArgs) -> Result<ExitCode> {
     } else {
         ""
     };
-    println!(
+    outln!(
         "Văn bản số {} ({}) {done}.\nLần gửi sau cấp số mới cho văn bản thay thế{approve} \
          rồi gửi cho mọi nơi đã nhận bản cũ.",
         done.number,
         approval::document_label(&id),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

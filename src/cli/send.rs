@@ -57,7 +57,7 @@ pub fn run(clock: &SystemClock, args: SendArgs) -> Result<ExitCode> {
     };
     match send::send_period(&env, &period.period, &options, &stop) {
         Ok(report) => {
-            println!("{report}");
+            outln!("{report}")?;
             Ok(if report.all_delivered() {
                 ExitCode::SUCCESS
             } else {

@@ -31,7 +31,7 @@ pub fn jobs(clock: &SystemClock, args: ConfigFile) -> Result<ExitCode> {
     };
     let conn = store.as_ref().map(Store::conn);
     let text = schedule::listing::describe_jobs(&config, conn.as_ref(), clock.now())?;
-    print!("{text}");
+    out!("{text}")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -41,12 +41,12 @@ pub fn run_job(args: RunJobArgs) -> Result<ExitCode> {
     let config = input::config::load(&config.config)?;
     schedule::service::init_logging_in(schedule::service::log_zone(&config));
     let result = schedule::run::run_job_now(&config, &name)?;
-    println!(
+    outln!(
         "Tác vụ \"{name}\" (kỳ {}): {}\n{}",
         result.firing.period_key(),
         result.outcome,
         result.detail
-    );
+    )?;
     Ok(match result.outcome {
         RunOutcome::Ok => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

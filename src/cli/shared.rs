@@ -78,10 +78,10 @@ pub fn on_drafts(
     };
     let code = work(&env, &period_data)?;
     if !config.approval.required {
-        println!(
+        outln!(
             "Lưu ý: {} đặt [approval] required = false nên send không đòi ý kiến duyệt.",
             config.path.display()
-        );
+        )?;
     }
     Ok(code)
 }

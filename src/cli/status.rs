@@ -42,7 +42,7 @@ pub fn run(clock: &SystemClock, args: PeriodConfig) -> Result<ExitCode> {
                 };
                 status::check_drafts(&mut status, &env, &config, &period, today)?;
             }
-            println!("{status}");
+            outln!("{status}")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(DeliverError::Period(problems)) => {

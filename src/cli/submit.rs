@@ -21,7 +21,7 @@ pub fn run(clock: &SystemClock, args: SubmitArgs) -> Result<ExitCode> {
             &kinds.kinds(),
             by.by.trim(),
         )?;
-        println!("{submission}");
+        outln!("{submission}")?;
         Ok(if submission.failed() {
             ExitCode::FAILURE
         } else {

@@ -28,8 +28,8 @@ pub fn run(clock: &SystemClock, command: TemplatesCommand) -> Result<ExitCode> {
     let path = dir.join("bieu-mau-so-ket.xlsx");
     render::templates::write_atomically(&path, &form)
         .with_context(|| format!("không ghi được {}", path.display()))?;
-    println!("{}", path.display());
-    println!(
+    outln!("{}", path.display())?;
+    outln!(
         "Đã ghi {} tệp mẫu vào {}: typst/ (mẫu PDF), {}/ (mẫu Word), email/ (mẫu thư), \
          {} (lời văn chung của cả bản PDF và bản Word: muốn đổi câu chữ, sửa ở đây) và \
          biểu mẫu Excel bieu-mau-so-ket.xlsx. Sửa các tệp cần đổi (xóa tệp không sửa), rồi \
@@ -43,7 +43,7 @@ pub fn run(clock: &SystemClock, command: TemplatesCommand) -> Result<ExitCode> {
         dir.display(),
         dir.display(),
         render::template_versions::STAMP_FILE,
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -56,7 +56,7 @@ fn export_templates(dir: &Path, clock: &dyn Clock) -> Result<usize> {
         let path = dir.join(name);
         render::templates::write_atomically(&path, bytes)
             .with_context(|| format!("không ghi được {}", path.display()))?;
-        println!("{}", path.display());
+        outln!("{}", path.display())?;
         written += 1;
     }
     // What was exported, and by which version: after an upgrade, `check --templates` tells
@@ -68,6 +68,6 @@ fn export_templates(dir: &Path, clock: &dyn Clock) -> Result<usize> {
         render::template_versions::stamp(&files, &at).as_bytes(),
     )
     .with_context(|| format!("không ghi được {}", path.display()))?;
-    println!("{}", path.display());
+    outln!("{}", path.display())?;
     Ok(written + 1)
 }

@@ -54,7 +54,7 @@ pub fn run(command: WebCommand) -> Result<ExitCode> {
                 &format!("{name} ({})", role.as_str()),
                 now,
             )?;
-            println!("Đã thêm tài khoản {name} ({}).", role.label_vi());
+            outln!("Đã thêm tài khoản {name} ({}).", role.label_vi())?;
             Ok(ExitCode::SUCCESS)
         }
     }

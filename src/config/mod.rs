@@ -18,8 +18,8 @@ use crate::model::DocumentKind;
 pub use cron::{CronSchedule, parse_timezone};
 pub use period::{Covers, covered_period, period_path};
 pub use signing::{
-    IssuerKey, KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings, same_issuer,
-    same_person,
+    ImageLimits, IssuerKey, KeyLocation, OrganisationKey, SecretRef, SignerKey, SigningSettings,
+    same_issuer, same_person,
 };
 pub use smtp::{Secret, Security, SmtpSettings};
 
@@ -259,6 +259,58 @@ pub struct WebSettings {
     /// Cookies marked `Secure` (sent over HTTPS only). Turn off only for plain http on
     /// 127.0.0.1, never for a page other machines reach.
     pub secure_cookies: bool,
+    /// The reverse proxies whose `X-Forwarded-For` / `X-Real-IP` is believed (nginx on the same
+    /// machine: 127.0.0.1). Empty: the socket's address is the client's and those headers are
+    /// ignored, since any client can write them.
+    pub trusted_proxies: Vec<ProxyRange>,
+    /// A connection that has not sent a whole request head this long after it opened (or after
+    /// its previous request) is closed: a client trickling its headers cannot hold connections.
+    pub header_timeout: Duration,
+}
+
+/// One entry of `trusted_proxies`: an address ("127.0.0.1", "::1") or a network in CIDR form
+/// ("10.0.0.0/8").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyRange {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl ProxyRange {
+    /// Reads "ADDRESS" or "ADDRESS/PREFIX"; None for anything else (a host name, a bad prefix).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let network = address.parse::<std::net::IpAddr>().ok()?.to_canonical();
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+            None => bits,
+        };
+        (prefix <= bits).then_some(Self { network, prefix })
+    }
+
+    /// Whether `address` is in this range (an IPv4 address written as IPv6, "::ffff:127.0.0.1",
+    /// is its IPv4 self).
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let (net, addr, bits) = match (self.network, address.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                (u128::from(n.to_bits()), u128::from(a.to_bits()), 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => (n.to_bits(), a.to_bits(), 128),
+            _ => return false,
+        };
+        let host_bits = bits - u32::from(self.prefix);
+        match host_bits {
+            0 => net == addr,
+            n if n >= 128 => true,
+            n => (net >> n) == (addr >> n),
+        }
+    }
 }
 
 impl Default for WebSettings {
@@ -269,6 +321,8 @@ impl Default for WebSettings {
             upload_limit_kb: 2048,
             attachments_limit_kb: 20 * 1024,
             secure_cookies: true,
+            trusted_proxies: Vec::new(),
+            header_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -327,6 +381,12 @@ pub struct TemplateLimits {
     pub typst_max_pages: usize,
     /// Seconds to compile one PDF.
     pub typst_max_seconds: u64,
+    /// Size of one signature or seal image file, in KiB: it is drawn into every document it
+    /// signs, and a document goes to every recipient by email.
+    pub image_max_kb: u64,
+    /// Width and height of a signature or seal image, in pixels, read from the PNG's header
+    /// before it is decoded (a 30000 × 30000 image is 3.6 GB once decoded).
+    pub image_max_side_px: u32,
 }
 
 impl Default for TemplateLimits {
@@ -337,6 +397,48 @@ impl Default for TemplateLimits {
             docx_max_filled_mb: 50,
             typst_max_pages: 200,
             typst_max_seconds: 30,
+            // A seal 36 mm across scanned at 1200 dpi is 1700 pixels and a few hundred KiB.
+            image_max_kb: 1024,
+            image_max_side_px: 4000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProxyRange;
+
+    #[test]
+    fn a_trusted_proxy_is_an_address_or_a_network() {
+        let ip = |t: &str| t.parse::<std::net::IpAddr>().unwrap();
+        let one = ProxyRange::parse("127.0.0.1").unwrap();
+        assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
+        // The same address as a dual-stack socket reports it.
+        assert!(one.contains(ip("::ffff:127.0.0.1")));
+        let lan = ProxyRange::parse("10.1.0.0/16").unwrap();
+        assert!(lan.contains(ip("10.1.200.3")) && !lan.contains(ip("10.2.0.1")));
+        assert!(!lan.contains(ip("::1")));
+        let v6 = ProxyRange::parse("fd00::/8").unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert!(
+            ProxyRange::parse("::/0")
+                .unwrap()
+                .contains(ip("2001:db8::1"))
+        );
+        assert!(
+            ProxyRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
+        for bad in [
+            "nginx.local",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+            "",
+            "::1/129",
+        ] {
+            assert!(ProxyRange::parse(bad).is_none(), "{bad}");
         }
     }
 }

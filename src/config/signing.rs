@@ -60,6 +60,33 @@ pub struct SignerKey {
     pub signature_image: PathBuf,
 }
 
+/// How large a signature or seal image may be: `[limits] image_max_kb` and
+/// `image_max_side_px`, carried here so that whoever opens the keys and images of `[signing]`
+/// (`check --config`, `send`, `copy`) has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Bytes of the file.
+    pub max_bytes: u64,
+    /// Pixels of its width and of its height.
+    pub max_side_px: u32,
+}
+
+impl ImageLimits {
+    /// The bounds `[limits]` sets (its defaults when the section is absent).
+    pub fn of(limits: &super::TemplateLimits) -> ImageLimits {
+        ImageLimits {
+            max_bytes: limits.image_max_kb.saturating_mul(1024),
+            max_side_px: limits.image_max_side_px,
+        }
+    }
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits::of(&super::TemplateLimits::default())
+    }
+}
+
 /// `[signing]`: absent, documents are sent unsigned (with a warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningSettings {
@@ -70,6 +97,8 @@ pub struct SigningSettings {
     pub signers: Vec<SignerKey>,
     /// An RFC 3161 time-stamping authority: signatures become PAdES B-T.
     pub tsa_url: Option<String>,
+    /// The images' bounds, from `[limits]`.
+    pub images: ImageLimits,
 }
 
 impl SigningSettings {
@@ -152,6 +181,7 @@ mod tests {
             }],
             issuers: Vec::new(),
             tsa_url: None,
+            images: ImageLimits::default(),
         };
         // NFD spelling, extra spaces, upper case.
         let nfd: String =
@@ -177,6 +207,7 @@ mod tests {
             }],
             signers: Vec::new(),
             tsa_url: None,
+            images: ImageLimits::default(),
         };
         let seal = |k: Option<(&OrganisationKey, String)>| k.map(|(k, _)| k.seal_image.clone());
         assert_eq!(

@@ -12,10 +12,11 @@ use super::Problems;
 use super::reader::{Reader, Table};
 use super::tree::{self, Node, Source};
 use crate::config::{
-    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, IssuerKey, Job, KeyLocation,
-    NumberingScheme, OrganisationKey, PdfFrom, PostgresUrl, Secret, SecretRef, Security, Sender,
-    ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings, StateLocation, TemplateLimits,
-    WebSettings, parse_timezone, period_path, same_issuer, same_person,
+    Action, ApprovalSettings, CatchUp, Config, Covers, CronSchedule, ImageLimits, IssuerKey, Job,
+    KeyLocation, NumberingScheme, OrganisationKey, PdfFrom, PostgresUrl, ProxyRange, Secret,
+    SecretRef, Security, Sender, ServiceSettings, SignerKey, SigningSettings, Smtp, SmtpSettings,
+    StateLocation, TemplateLimits, WebSettings, parse_timezone, period_path, same_issuer,
+    same_person,
 };
 use crate::model::{DocumentKind, Half, PeriodId};
 
@@ -76,6 +77,8 @@ const LIMIT_KEYS: &[&str] = &[
     "docx_max_filled_mb",
     "typst_max_pages",
     "typst_max_seconds",
+    "image_max_kb",
+    "image_max_side_px",
 ];
 const WEB_KEYS: &[&str] = &[
     "listen",
@@ -83,6 +86,8 @@ const WEB_KEYS: &[&str] = &[
     "upload_limit_kb",
     "attachments_limit_kb",
     "secure_cookies",
+    "trusted_proxies",
+    "header_timeout_seconds",
 ];
 const SENDER_KEYS: &[&str] = &["name", "address"];
 const SMTP_KEYS: &[&str] = &[
@@ -302,7 +307,11 @@ fn read_config(
     };
     let signing = top
         .get("signing")
-        .and_then(|n| read_signing(r, n, &resolve));
+        .and_then(|n| read_signing(r, n, &resolve))
+        .map(|signing| SigningSettings {
+            images: ImageLimits::of(&limits),
+            ..signing
+        });
     let approval = match top.get("approval") {
         Some(n) => read_approval(r, n),
         None => ApprovalSettings::default(),
@@ -471,6 +480,8 @@ fn read_signing(
         issuers,
         signers,
         tsa_url,
+        // Set from `[limits]` by the caller, once both sections are read.
+        images: ImageLimits::default(),
     })
 }
 
@@ -696,6 +707,11 @@ fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
         typst_max_pages: positive(r, "typst_max_pages")
             .map_or(defaults.typst_max_pages, |v| v as usize),
         typst_max_seconds: positive(r, "typst_max_seconds").unwrap_or(defaults.typst_max_seconds),
+        image_max_kb: positive(r, "image_max_kb").unwrap_or(defaults.image_max_kb),
+        image_max_side_px: positive(r, "image_max_side_px")
+            .map_or(defaults.image_max_side_px, |v| {
+                u32::try_from(v).unwrap_or(u32::MAX)
+            }),
     }
 }
 
@@ -756,6 +772,39 @@ fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
     };
     let upload_limit_kb = limit_kb("upload_limit_kb", defaults.upload_limit_kb);
     let attachments_limit_kb = limit_kb("attachments_limit_kb", defaults.attachments_limit_kb);
+    let mut trusted_proxies = Vec::new();
+    for (i, (text, span)) in t
+        .strings(r, "trusted_proxies", false)
+        .into_iter()
+        .enumerate()
+    {
+        match ProxyRange::parse(&text) {
+            Some(range) => trusted_proxies.push(range),
+            None => r.report(
+                &span,
+                &format!("web.trusted_proxies[{i}]"),
+                format!(
+                    "\"{text}\" không phải địa chỉ IP hay dải mạng; viết địa chỉ của máy chạy \
+                     proxy, ví dụ \"127.0.0.1\", \"::1\" hoặc \"10.0.0.0/24\" (không dùng tên máy)"
+                ),
+            ),
+        }
+    }
+    let header_timeout_seconds: u64 =
+        opt_unsigned(r, &t, "header_timeout_seconds").unwrap_or(defaults.header_timeout.as_secs());
+    let header_timeout = match header_timeout_seconds {
+        1..=MAX_HEADER_TIMEOUT_SECONDS => Duration::from_secs(header_timeout_seconds),
+        _ => {
+            r.report(
+                &span_of(&t, "header_timeout_seconds"),
+                "web.header_timeout_seconds",
+                format!(
+                    "{header_timeout_seconds} giây nằm ngoài khoảng 1–{MAX_HEADER_TIMEOUT_SECONDS} giây"
+                ),
+            );
+            defaults.header_timeout
+        }
+    };
     WebSettings {
         listen,
         session_hours: opt_unsigned(r, &t, "session_hours").unwrap_or(defaults.session_hours),
@@ -764,8 +813,14 @@ fn read_web(r: &mut Reader<'_>, node: &Node) -> WebSettings {
         secure_cookies: t
             .opt_bool(r, "secure_cookies")
             .unwrap_or(defaults.secure_cookies),
+        trusted_proxies,
+        header_timeout,
     }
 }
+
+/// The longest `[web] header_timeout_seconds`: a browser sends its headers at once, and a
+/// longer wait only lets slow clients hold connections.
+const MAX_HEADER_TIMEOUT_SECONDS: u64 = 300;
 
 fn read_smtp(
     r: &mut Reader<'_>,
@@ -1109,6 +1164,44 @@ period = "data/{year}-h{half}.toml"
                 err.contains("1–262144 KB") && err.contains("v.toml:"),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn web_trusted_proxies_and_header_timeout_are_read_and_bad_ones_named() {
+        let config = load_without_secrets_from(Path::new("v.toml"), GOOD).unwrap();
+        assert!(config.web.trusted_proxies.is_empty());
+        assert_eq!(config.web.header_timeout, Duration::from_secs(20));
+        let text = format!(
+            "{GOOD}\n[web]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/24\"]\nheader_timeout_seconds = 5\n"
+        );
+        let config = load_without_secrets_from(Path::new("v.toml"), &text).unwrap();
+        assert_eq!(
+            config.web.trusted_proxies,
+            [
+                ProxyRange::parse("127.0.0.1").unwrap(),
+                ProxyRange::parse("10.0.0.0/24").unwrap()
+            ]
+        );
+        assert_eq!(config.web.header_timeout, Duration::from_secs(5));
+        let text = format!("{GOOD}\n[web]\ntrusted_proxies = [\"::1\", \"nginx.local\"]\n");
+        let err = load_without_secrets_from(Path::new("v.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        // Counted from 1, as every path in a message is: the second entry.
+        assert!(err.contains("web.trusted_proxies[2]"), "{err}");
+        assert!(
+            err.contains("\"nginx.local\" không phải địa chỉ IP"),
+            "{err}"
+        );
+        assert!(err.contains("v.toml:"), "{err}");
+        for bad in ["0", "301"] {
+            let text = format!("{GOOD}\n[web]\nheader_timeout_seconds = {bad}\n");
+            let err = load_without_secrets_from(Path::new("v.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("web.header_timeout_seconds"), "{err}");
+            assert!(err.contains("1–300 giây"), "{err}");
         }
     }
 

@@ -471,7 +471,6 @@ fn read_attachment(
             "hai tệp kèm theo cùng tên «{name}»: người nhận không phân biệt được"
         ));
     }
-    let path = base.join(relative);
     let unreadable = |e: &std::io::Error| {
         format!(
             "không đọc được tệp kèm theo «{given}» (đường dẫn tính từ thư mục của tệp kỳ báo \
@@ -479,6 +478,27 @@ fn read_attachment(
             crate::vi::errors::io_error(e)
         )
     };
+    // The path as the file system resolves it: a symbolic link inside the folder (the file's
+    // own, or a folder's on the way) can point anywhere, and a plain relative path does not
+    // stop it. Only a file whose real path is inside the folder's real path is read, and it
+    // is read through that real path.
+    let folder = if base.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        base
+    };
+    let folder = folder.canonicalize().map_err(|e| unreadable(&e))?;
+    let path = folder
+        .join(relative)
+        .canonicalize()
+        .map_err(|e| unreadable(&e))?;
+    if !path.starts_with(&folder) {
+        return Err(format!(
+            "tệp kèm theo «{given}» là liên kết tượng trưng (hoặc nằm trong thư mục liên kết) dẫn \
+             ra ngoài thư mục của tệp kỳ báo cáo: chỉ gửi kèm tệp nằm thật trong thư mục đó; hãy \
+             chép tệp vào thư mục này thay cho liên kết"
+        ));
+    }
     // The size from the file system first, and never more than the limit read: a device or a
     // pipe named .pdf neither fills the memory nor blocks.
     let metadata = std::fs::metadata(&path).map_err(|e| unreadable(&e))?;

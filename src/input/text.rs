@@ -54,41 +54,10 @@ pub struct Cleaned {
     pub too_long: Option<String>,
 }
 
-/// "U+202E (RIGHT-TO-LEFT OVERRIDE)", or "U+9EC3 '黃'" for a printable one.
+/// "U+202E (RIGHT-TO-LEFT OVERRIDE)", or "U+9EC3 '黃'" for a printable one: the names of the
+/// invisible characters are the ones the record's names are checked with (`vi::names`).
 pub fn describe(ch: char) -> String {
-    let code = format!("U+{:04X}", ch as u32);
-    match control_name(ch) {
-        Some(name) => format!("{code} ({name})"),
-        None => format!("{code} '{ch}'"),
-    }
-}
-
-/// Names of the invisible characters people actually paste; others are shown as themselves.
-fn control_name(ch: char) -> Option<&'static str> {
-    Some(match ch {
-        '\0' => "NULL",
-        '\u{7}' => "BELL",
-        '\u{8}' => "BACKSPACE",
-        '\u{b}' => "LINE TABULATION",
-        '\u{c}' => "FORM FEED",
-        '\u{1b}' => "ESCAPE",
-        '\u{7f}' => "DELETE",
-        '\u{200e}' => "LEFT-TO-RIGHT MARK",
-        '\u{200f}' => "RIGHT-TO-LEFT MARK",
-        '\u{202a}' => "LEFT-TO-RIGHT EMBEDDING",
-        '\u{202b}' => "RIGHT-TO-LEFT EMBEDDING",
-        '\u{202c}' => "POP DIRECTIONAL FORMATTING",
-        '\u{202d}' => "LEFT-TO-RIGHT OVERRIDE",
-        '\u{202e}' => "RIGHT-TO-LEFT OVERRIDE",
-        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
-        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
-        '\u{2068}' => "FIRST STRONG ISOLATE",
-        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
-        '\u{2060}' => "WORD JOINER",
-        '\u{fffd}' => "REPLACEMENT CHARACTER",
-        c if c.is_control() => "CONTROL",
-        _ => return None,
-    })
+    crate::vi::names::describe(ch)
 }
 
 /// Line breaks and tabs: a name typed over two lines is one name.

@@ -17,6 +17,7 @@ use crate::model::{DocumentKind, Period};
 use crate::render;
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
 use crate::vi;
+use crate::vi::names::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
@@ -36,10 +37,43 @@ pub enum ApprovalError {
     NothingSelected { period: String },
     #[error("cần ghi tên người {what} (--by)")]
     NoName { what: &'static str },
+    #[error("tên người {what} (--by) không dùng được: {error}")]
+    BadName {
+        what: &'static str,
+        error: crate::vi::names::NameError,
+    },
     #[error("trả lại dự thảo cần ghi lý do (--reason) để văn thư biết sửa gì")]
     NoReason,
     #[error("{0}: văn bản này đã ban hành (đã có số), không duyệt hay trả lại được nữa")]
     AlreadyIssued(String),
+    /// The decision names the content the approver was shown, and the drafts render otherwise
+    /// now (or some were never shown): nothing is recorded, for any of them.
+    #[error("{}", not_as_shown(.changed, .unseen))]
+    NotAsShown {
+        changed: Vec<String>,
+        unseen: Vec<String>,
+    },
+}
+
+fn not_as_shown(changed: &[String], unseen: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!(
+            "nội dung đã thay đổi, hãy xem lại: {} — bản dựng từ tệp kỳ báo cáo hiện tại khác bản \
+             đã hiện cho người duyệt (tệp kỳ báo cáo, tệp kèm theo hoặc mẫu đã đổi sau đó)",
+            changed.join(", ")
+        ));
+    }
+    if !unseen.is_empty() {
+        parts.push(format!(
+            "chưa có bản nháp nào của {} được hiện cho người duyệt",
+            unseen.join(", ")
+        ));
+    }
+    format!(
+        "{}. Chưa ghi quyết định nào; văn thư tạo lại bản nháp, người duyệt xem rồi quyết định lại",
+        parts.join("; ")
+    )
 }
 
 impl From<RegisterError> for ApprovalError {
@@ -288,13 +322,20 @@ impl fmt::Display for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Gate::Approved | Gate::Waiting => f.write_str(self.label_vi()),
-            Gate::Returned { by, at, reason } => {
-                write!(f, "bị trả lại: {reason} ({by}, lúc {})", local_time(*at))
-            }
+            // Names and reasons as stored, hidden characters written out (`vi::names::shown`):
+            // one stored by an older version cannot turn the line around.
+            Gate::Returned { by, at, reason } => write!(
+                f,
+                "bị trả lại: {} ({}, lúc {})",
+                shown(reason),
+                shown(by),
+                local_time(*at)
+            ),
             Gate::Changed { by, at } => write!(
                 f,
-                "nội dung đã thay đổi sau khi duyệt ({by} duyệt lúc {}; tệp kỳ báo cáo hoặc mẫu \
+                "nội dung đã thay đổi sau khi duyệt ({} duyệt lúc {}; tệp kỳ báo cáo hoặc mẫu \
                  đã đổi): cần duyệt lại",
+                shown(by),
                 local_time(*at)
             ),
         }
@@ -347,11 +388,13 @@ impl<'a> Approvals<'a> {
                 .collect::<Result<Vec<(String, String)>, _>>()?;
             // The CHECK constraint allows only the three words.
             let decision = Decision::from_db(&decision).unwrap_or(Decision::Submitted);
+            // Read as every listing prints them: a name or note an older version stored with
+            // invisible or control characters comes back with them written out.
             Ok(Some(DecisionRecord {
                 decision,
-                by,
+                by: shown(&by).into_owned(),
                 at,
-                note,
+                note: note.map(|n| shown(&n).into_owned()),
                 content_sha256,
                 files,
             }))
@@ -369,15 +412,7 @@ impl<'a> Approvals<'a> {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Recorded, ApprovalError> {
-        let by = by.trim();
-        if by.is_empty() {
-            return Err(ApprovalError::NoName {
-                what: match decision {
-                    Decision::Returned => "trả lại",
-                    _ => "duyệt",
-                },
-            });
-        }
+        let by = &checked_name(decision, by)?;
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         if decision == Decision::Returned && note.is_none() {
             return Err(ApprovalError::NoReason);
@@ -385,7 +420,8 @@ impl<'a> Approvals<'a> {
         if let Some(latest) = self.latest(&draft.issuer, &draft.document_key)?
             && latest.decision == decision
             && latest.content_sha256 == draft.content_sha256
-            && (decision != Decision::Returned || latest.note.as_deref() == note)
+            && (decision != Decision::Returned
+                || latest.note.as_deref() == note.map(shown).as_deref())
         {
             return Ok(Recorded::AlreadyDone {
                 by: latest.by,
@@ -444,6 +480,20 @@ impl<'a> Approvals<'a> {
     }
 }
 
+/// The name of who decides, as the record keeps names (`vi::names`): in NFC, without
+/// surrounding spaces, invisible and control characters refused.
+fn checked_name(decision: Decision, by: &str) -> Result<String, ApprovalError> {
+    let what = match decision {
+        Decision::Returned => "trả lại",
+        Decision::Submitted => "trình",
+        Decision::Approved => "duyệt",
+    };
+    crate::vi::names::person_name(by).map_err(|error| match error {
+        crate::vi::names::NameError::Empty => ApprovalError::NoName { what },
+        error => ApprovalError::BadName { what, error },
+    })
+}
+
 /// One document's decision as `approve`/`return` report it.
 #[derive(Debug, Clone)]
 pub struct DecisionReport {
@@ -460,7 +510,8 @@ impl fmt::Display for DecisionReport {
             Recorded::Recorded => write!(f, "{label}: đã ghi (nội dung sha256 {short}…)"),
             Recorded::AlreadyDone { by, at } => write!(
                 f,
-                "{label}: đã ghi trước đó với đúng nội dung này ({by}, lúc {}); không ghi thêm",
+                "{label}: đã ghi trước đó với đúng nội dung này ({}, lúc {}); không ghi thêm",
+                shown(by),
                 local_time(*at)
             ),
             Recorded::Issued => write!(f, "{label}: đã ban hành (đã có số), bỏ qua"),
@@ -479,14 +530,35 @@ pub fn decide(
     by: &str,
     note: Option<&str>,
 ) -> Result<Vec<DecisionReport>, ApprovalError> {
-    if by.trim().is_empty() {
-        return Err(ApprovalError::NoName {
-            what: match decision {
-                Decision::Returned => "trả lại",
-                _ => "duyệt",
-            },
-        });
-    }
+    decide_checked(env, period, ids, decision, by, note, None)
+}
+
+/// [`decide`] for an approver who was shown the drafts (the web page): `shown` holds the content
+/// hash of each draft as it was shown. The drafts are rendered now, and unless each chosen one
+/// that is not issued renders exactly as shown, nothing is recorded: a period file, attachment or
+/// template changed after the approver looked is never approved (or returned) unseen.
+pub fn decide_as_shown(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+    shown: &BTreeMap<DocId, String>,
+) -> Result<Vec<DecisionReport>, ApprovalError> {
+    decide_checked(env, period, ids, decision, by, note, Some(shown))
+}
+
+fn decide_checked(
+    env: &IssueEnv<'_>,
+    period: &Period,
+    ids: &[DocId],
+    decision: Decision,
+    by: &str,
+    note: Option<&str>,
+    shown: Option<&BTreeMap<DocId, String>>,
+) -> Result<Vec<DecisionReport>, ApprovalError> {
+    checked_name(decision, by)?;
     if decision == Decision::Returned && note.is_none_or(|n| n.trim().is_empty()) {
         return Err(ApprovalError::NoReason);
     }
@@ -507,6 +579,19 @@ pub fn decide(
         return Err(ApprovalError::AlreadyIssued(document_label(first)));
     }
     let drafts = drafts(env, period, &open)?;
+    if let Some(shown) = shown {
+        let (mut changed, mut unseen) = (Vec::new(), Vec::new());
+        for draft in &drafts {
+            match shown.get(&draft.id) {
+                Some(sha) if *sha == draft.content_sha256 => {}
+                Some(_) => changed.push(document_label(&draft.id)),
+                None => unseen.push(document_label(&draft.id)),
+            }
+        }
+        if !changed.is_empty() || !unseen.is_empty() {
+            return Err(ApprovalError::NotAsShown { changed, unseen });
+        }
+    }
     let approvals = Approvals::new(env.store);
     let now = env.clock.now();
     let mut reports: Vec<DecisionReport> = issued
@@ -593,4 +678,103 @@ pub fn latest_decisions(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn draft() -> Draft {
+        Draft {
+            id: DocId {
+                kind: DocumentKind::ConclusionNotice,
+                unit: None,
+            },
+            issuer: "ubnd/đầm hà".into(),
+            document_key: "2024-h1/conclusion-notice".into(),
+            files: Vec::new(),
+            content_sha256: "a".repeat(64),
+        }
+    }
+
+    #[test]
+    fn a_decision_under_a_name_with_hidden_characters_is_refused_and_nothing_recorded() {
+        let store = Store::open_in_memory().unwrap();
+        let approvals = Approvals::new(&store);
+        let now = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        for (decision, name) in [
+            (Decision::Approved, "Hoàng Vĩnh Khuyến\u{202e}"),
+            (Decision::Returned, "Hoàng\u{200b}Vĩnh Khuyến"),
+            (Decision::Submitted, "Văn thư\u{1b}[2J"),
+        ] {
+            let err = approvals
+                .record(&draft(), decision, name, Some("Sửa số liệu"), now)
+                .unwrap_err();
+            assert!(matches!(err, ApprovalError::BadName { .. }), "{err:?}");
+            assert!(err.to_string().contains("U+"), "{err}");
+        }
+        assert_eq!(
+            approvals
+                .latest("ubnd/đầm hà", "2024-h1/conclusion-notice")
+                .unwrap(),
+            None
+        );
+        approvals
+            .record(
+                &draft(),
+                Decision::Approved,
+                " Hoàng Vĩnh Khuyến ",
+                None,
+                now,
+            )
+            .unwrap();
+        let latest = approvals
+            .latest("ubnd/đầm hà", "2024-h1/conclusion-notice")
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.by, "Hoàng Vĩnh Khuyến");
+    }
+
+    #[test]
+    fn a_decision_stored_before_names_were_checked_is_read_back_written_out() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO approval_decisions
+                 (issuer, document_key, decision, by_name, at, note, content_sha256)
+                 VALUES ('ubnd/đầm hà', '2024-h1/conclusion-notice', 'returned', ?1,
+                         '2024-06-25T01:00:00.000000Z', ?2, ?3)",
+                crate::state::params!["Hoa\u{202e}nauH", "sai\u{1b}[2J", "a".repeat(64)],
+            )
+            .unwrap();
+        let latest = Approvals::new(&store)
+            .latest("ubnd/đầm hà", "2024-h1/conclusion-notice")
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.by, "Hoa\\u{202E}nauH");
+        assert_eq!(latest.note.as_deref(), Some("sai\\u{001B}[2J"));
+    }
+
+    #[test]
+    fn a_name_or_reason_stored_before_names_were_checked_is_shown_written_out() {
+        let at = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        let returned = Gate::Returned {
+            by: "Hoa\u{202e}nauH".into(),
+            at,
+            reason: "sai\u{1b}[2J số".into(),
+        }
+        .to_string();
+        assert!(
+            returned.starts_with("bị trả lại: sai\\u{001B}[2J số (Hoa\\u{202E}nauH, lúc "),
+            "{returned}"
+        );
+        let changed = Gate::Changed {
+            by: "Hoa\u{2066}".into(),
+            at,
+        }
+        .to_string();
+        assert!(changed.contains("(Hoa\\u{2066} duyệt lúc"), "{changed}");
+    }
 }

@@ -22,6 +22,7 @@ use crate::model::{DocumentKind, Period};
 use crate::render::pdf::{PdfEngine, PdfError};
 use crate::render::templates::Templates;
 use crate::state::{Store, StoreError, params, time_to_sql};
+use crate::vi::names::shown;
 
 /// The copy's signature field (the original carries "ChuKyNguoiKy" and "ChuKyCoQuan").
 pub const FIELD_NAME: &str = "ChuKySaoY";
@@ -32,6 +33,8 @@ pub enum CopyError {
     Select(#[from] ReplaceError),
     #[error("cần ghi tên người làm bản sao (--by)")]
     NoName,
+    #[error("tên người làm bản sao (--by) không dùng được: {0}")]
+    BadName(crate::vi::names::NameError),
     #[error(
         "sao y cần chữ ký số của cơ quan: tệp cấu hình chưa có mục [signing] (xem README, \
          «Chữ ký số»)"
@@ -139,9 +142,10 @@ pub fn make_copy(
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    if made_by.is_empty() {
-        return Err(CopyError::NoName);
-    }
+    let made_by = crate::vi::names::person_name(&made_by).map_err(|error| match error {
+        crate::vi::names::NameError::Empty => CopyError::NoName,
+        error => CopyError::BadName(error),
+    })?;
     let id: DocId = replacement::select(period, request.kind, request.unit)?;
     let settings = signing.ok_or(CopyError::NoSigning)?;
     let issuer = issuer_key(period.issuer_of(id.kind));
@@ -287,10 +291,10 @@ impl std::fmt::Display for CopyRecord {
         write!(
             f,
             "bản sao y số {}: {} làm lúc {}, tệp {}",
-            self.number,
-            self.made_by,
+            shown(&self.number),
+            shown(&self.made_by),
             local_time(self.made_at),
-            self.file
+            shown(&self.file)
         )
     }
 }

@@ -8,6 +8,7 @@ use crate::clock::local_time;
 use crate::config::NumberingScheme;
 use crate::model::PeriodId;
 use crate::state::{DbName, Store, StoreError, opt_time_from_row, time_from_row, time_to_sql};
+use crate::vi::names::{NameError, person_name, shown};
 
 /// The series a document with `symbol` is numbered in. Under [`NumberingScheme::PerType`] it is
 /// the first group of the symbol: the type for typed documents ("TB" of "TB-UBND", "BC" of
@@ -23,6 +24,31 @@ pub fn series_for(scheme: NumberingScheme, symbol: &str) -> String {
 /// A number as printed after "Số:": two digits below 10 ("05"), unpadded from 10 ("125").
 pub fn format_number(n: u32) -> String {
     format!("{n:02}")
+}
+
+/// The highest number the register gives or records in a year. An office issues a few
+/// thousand documents a year; a number beyond this is a typing mistake (`set-next 4294967294`
+/// once went in, and every later number then overflowed), and the "Số:" line of Decree 30 has
+/// room for five digits. The period file's own `number` has the same bound.
+pub const MAX_NUMBER: u32 = 99_999;
+
+/// The years a register holds: those a period file may have (`period.year`).
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// `number` if the register can hold it (1 to [`MAX_NUMBER`]).
+pub fn checked_number(number: u64) -> Result<u32, RegisterError> {
+    match u32::try_from(number) {
+        Ok(n) if (1..=MAX_NUMBER).contains(&n) => Ok(n),
+        _ => Err(RegisterError::NumberOutOfRange { number }),
+    }
+}
+
+/// `year` if the register can hold it (one of [`YEARS`]).
+pub fn checked_year(year: i64) -> Result<i32, RegisterError> {
+    match i32::try_from(year) {
+        Ok(y) if YEARS.contains(&y) => Ok(y),
+        _ => Err(RegisterError::YearOutOfRange { year }),
+    }
 }
 
 /// The register's key for a document: one number per (issuer, this key, year). Documents sent to
@@ -181,6 +207,40 @@ pub enum RegisterError {
     ZeroNumber { db: DbName },
     #[error("Sổ đăng ký {db}: cần tên người thực hiện (--by), để sổ ghi ai đã làm")]
     NoName { db: DbName },
+    #[error("Sổ đăng ký {db}: tên người thực hiện (--by) không dùng được: {error}")]
+    BadName { db: DbName, error: NameError },
+    #[error(
+        "số văn bản {number} không dùng được: sổ đăng ký nhận số từ 1 đến 99.999 (mỗi năm đánh số \
+         lại từ 01); chưa ghi gì vào sổ"
+    )]
+    NumberOutOfRange { number: u64 },
+    #[error("năm {year} không dùng được: sổ đăng ký nhận năm từ 2000 đến 2100; chưa ghi gì vào sổ")]
+    YearOutOfRange { year: i64 },
+    #[error(
+        "Sổ đăng ký {db}: số tiếp theo năm {year} của {issuer} sẽ là {next}, quá số lớn nhất \
+         99.999 sổ nhận; chưa cấp số nào. Xem sổ bằng `vanban register show --year {year}`; nếu \
+         số tiếp theo bị đặt nhầm, đặt lại bằng `vanban register set-next <số> --year {year} \
+         --by <họ tên>` (được hạ xuống khi chưa số nào từ đó trở lên được cấp hay giữ)"
+    )]
+    Full {
+        db: DbName,
+        issuer: String,
+        year: i32,
+        next: i64,
+    },
+    #[error(
+        "Sổ đăng ký {db}: văn bản «{document_key}» đang giữ số {number}/{symbol} năm {year} (do \
+         phiên bản cũ ghi), quá số lớn nhất 99.999 sổ nhận; chưa cấp số nào. Đặt lại số tiếp theo \
+         bằng `vanban register set-next <số> --year {year} --by <họ tên>`: số đã giữ đó được bỏ \
+         (ghi vào lịch sử thay thế) và văn bản nhận số mới từ đó"
+    )]
+    HeldOutOfRange {
+        db: DbName,
+        document_key: String,
+        number: u64,
+        symbol: String,
+        year: i32,
+    },
 }
 
 /// Which numbers a [`Register::set_next`] applies to.
@@ -236,6 +296,9 @@ pub struct RegisterListing {
 }
 
 impl std::fmt::Display for RegisterListing {
+    /// Every text that came from the database is printed through [`shown`]: a name or key
+    /// stored by an older version with a direction override or an escape sequence in it shows
+    /// those characters written out instead of turning the line around or driving the terminal.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "Sổ đăng ký văn bản đi năm {}", self.year)?;
         if self.entries.is_empty() {
@@ -244,24 +307,23 @@ impl std::fmt::Display for RegisterListing {
         let mut issuer: Option<&str> = None;
         for entry in &self.entries {
             if issuer != Some(entry.issuer.as_str()) {
-                writeln!(f, "Cơ quan ban hành {}:", entry.issuer)?;
+                writeln!(f, "Cơ quan ban hành {}:", shown(&entry.issuer))?;
                 issuer = Some(&entry.issuer);
             }
+            let number = shown_number(entry.number, &entry.symbol);
             match &entry.issued {
                 Some(issued) => writeln!(
                     f,
-                    "  {}  ngày {}  đã cấp lúc {} — {}",
-                    entry.number_and_symbol(),
+                    "  {number}  ngày {}  đã cấp lúc {} — {}",
                     issued.document.date.format("%d/%m/%Y"),
                     local_time(issued.at),
-                    entry.document_key
+                    shown(&entry.document_key)
                 )?,
                 None => writeln!(
                     f,
-                    "  {}  đã giữ số lúc {}, chưa cấp — {}",
-                    entry.number_and_symbol(),
+                    "  {number}  đã giữ số lúc {}, chưa cấp — {}",
                     local_time(entry.reserved_at),
-                    entry.document_key
+                    shown(&entry.document_key)
                 )?,
             }
         }
@@ -269,30 +331,37 @@ impl std::fmt::Display for RegisterListing {
             writeln!(f, "Lịch sử sổ:")?;
         }
         for act in &self.history {
-            let what = match act.action {
-                HistoryAction::SetNext => format!(
-                    "đặt số tiếp theo là {} ({}, {})",
-                    format_number(act.number),
-                    act.issuer
-                        .as_deref()
-                        .map_or("mọi cơ quan ban hành".to_owned(), |i| format!(
-                            "cơ quan {i}"
-                        )),
-                    act.series
-                        .as_deref()
-                        .map_or("mọi dãy số".to_owned(), |s| format!("dãy {s}")),
-                ),
-                HistoryAction::Assign => format!(
-                    "ghi số {}/{} lấy từ hệ thống quản lý văn bản cho «{}»",
-                    format_number(act.number),
-                    act.symbol.as_deref().unwrap_or_default(),
-                    act.document_key.as_deref().unwrap_or_default()
-                ),
-            };
-            writeln!(f, "  {} {}: {what}", local_time(act.at), act.by)?;
+            let what =
+                match act.action {
+                    HistoryAction::SetNext => format!(
+                        "đặt số tiếp theo là {} ({}, {})",
+                        format_number(act.number),
+                        act.issuer.as_deref().map_or(
+                            "mọi cơ quan ban hành".to_owned(),
+                            |i| format!("cơ quan {}", shown(i))
+                        ),
+                        act.series
+                            .as_deref()
+                            .map_or("mọi dãy số".to_owned(), |s| format!(
+                                "dãy {}",
+                                shown(s)
+                            )),
+                    ),
+                    HistoryAction::Assign => format!(
+                        "ghi số {} lấy từ hệ thống quản lý văn bản cho «{}»",
+                        shown_number(act.number, act.symbol.as_deref().unwrap_or_default()),
+                        shown(act.document_key.as_deref().unwrap_or_default())
+                    ),
+                };
+            writeln!(f, "  {} {}: {what}", local_time(act.at), shown(&act.by))?;
         }
         Ok(())
     }
+}
+
+/// "05/TB-UBND" with the symbol escaped as [`shown`] does.
+fn shown_number(number: u32, symbol: &str) -> String {
+    format!("{}/{}", format_number(number), shown(symbol))
 }
 
 /// The register over a [`Store`].
@@ -326,6 +395,17 @@ impl<'a> Register<'a> {
         let number = self.store.immediate(|tx| {
             let document_key = &current_key(tx, issuer, document_key)?;
             if let Some((number, reserved)) = held_number(tx, issuer, year, document_key)? {
+                // Held since an older version took a number the register no longer gives:
+                // refused until `set-next` puts the register back, never printed.
+                if number > MAX_NUMBER {
+                    return Ok(Err(RegisterError::HeldOutOfRange {
+                        db: db.clone(),
+                        document_key: document_key.to_owned(),
+                        number: u64::from(number),
+                        symbol: reserved,
+                        year,
+                    }));
+                }
                 if reserved == symbol {
                     return Ok(Ok(number));
                 }
@@ -341,19 +421,34 @@ impl<'a> Register<'a> {
             // Above every number given, and from where the office's own register continues
             // (the latest `set-next` that covers this issuer and series).
             // Two columns, the larger taken here: SQLite's two-argument max() is GREATEST()
-            // on PostgreSQL.
-            let next: u32 = tx.query_row(
+            // on PostgreSQL. Numbers above MAX_NUMBER (written by older versions) are left out:
+            // they stay in the register as they are, and a `set-next` back in range numbers on
+            // from where it says (nothing in range can equal them). Read as i64, so such a
+            // number plus one cannot overflow the reading.
+            let next: i64 = tx.query_row(
                 "SELECT
                      (SELECT COALESCE(MAX(number), 0) + 1 FROM register
-                      WHERE issuer = ?1 AND year = ?2 AND (series = ?3 OR symbol = ?4)),
+                      WHERE issuer = ?1 AND year = ?2 AND (series = ?3 OR symbol = ?4)
+                        AND number <= ?5),
                      (SELECT COALESCE(
                          (SELECT number FROM register_history
                           WHERE action = 'set-next' AND year = ?2 AND issuer IN (?1, '')
                             AND (series IS NULL OR series = ?3)
                           ORDER BY id DESC LIMIT 1), 1))",
-                params![issuer, year, series, symbol],
-                |r| Ok(r.get::<_, u32>(0)?.max(r.get::<_, u32>(1)?)),
+                params![issuer, year, series, symbol, MAX_NUMBER],
+                |r| Ok(r.get::<_, i64>(0)?.max(r.get::<_, i64>(1)?)),
             )?;
+            let next = match u32::try_from(next) {
+                Ok(n) if n <= MAX_NUMBER => n,
+                _ => {
+                    return Ok(Err(RegisterError::Full {
+                        db: db.clone(),
+                        issuer: issuer.to_owned(),
+                        year,
+                        next,
+                    }));
+                }
+            };
             tx.execute(
                 "INSERT INTO register
                      (issuer, year, series, number, symbol, document_key, reserved_at)
@@ -540,7 +635,15 @@ impl<'a> Register<'a> {
     /// Numbering continues the office's own register: the next number given in `scope` in
     /// `year` is at least `next` (and, as always, above every number already given). Refused if
     /// a number from `next` up is already issued or reserved there: that would give it twice.
-    /// Recorded in the history with `by` and `now`.
+    /// Below that, it may move the next number down as well as up (a number typed wrong is put
+    /// right while nothing from it up has been used). Recorded in the history with `by` and
+    /// `now`.
+    ///
+    /// Numbers above [`MAX_NUMBER`], which older versions let in, never stand in the way: an
+    /// issued one stays in the register as it is; one only reserved (a run that failed before
+    /// issuing it) is withdrawn from its document, recorded as replaced by `by` with the reason,
+    /// so that the document takes a number from `next` at its next send. That is how a register
+    /// stuck by such a number is put back.
     pub fn set_next(
         &self,
         scope: &NextScope,
@@ -551,7 +654,7 @@ impl<'a> Register<'a> {
         now: DateTime<Utc>,
     ) -> Result<(), RegisterError> {
         let db = self.store.name().clone();
-        check_act(&db, next, by)?;
+        let by = check_act(&db, next, year, by)?;
         let series = match (&scope.symbol, scheme) {
             (None, _) => None,
             (Some(symbol), NumberingScheme::Single) => {
@@ -568,41 +671,51 @@ impl<'a> Register<'a> {
         self.store.immediate(|tx| {
             let used = {
                 let mut st = tx.prepare(
-                    "SELECT number, symbol, series, document_key FROM register
+                    "SELECT number, symbol, series, document_key, issuer,
+                            issued_at IS NOT NULL
+                     FROM register
                      WHERE year = ?1 AND (?2 = '' OR issuer = ?2)",
                 )?;
                 st.query_map(params![year, issuer], |r| {
-                    Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
+                    Ok(Used {
+                        number: r.get::<_, i64>(0)?,
+                        symbol: r.get(1)?,
+                        series: r.get(2)?,
+                        document_key: r.get(3)?,
+                        issuer: r.get(4)?,
+                        issued: r.get(5)?,
+                    })
                 })?
                 .collect::<DbResult<Vec<_>>>()?
             };
             // In the series when it is its series now, or its symbol's type is the series (a
             // number given before a switch of scheme).
-            let highest = used
+            let (in_range, beyond): (Vec<Used>, Vec<Used>) = used
                 .into_iter()
-                .filter(|(_, symbol, entry_series, _)| match &series {
+                .filter(|u| match &series {
                     None => true,
                     Some(s) => {
-                        entry_series == s || &series_for(NumberingScheme::PerType, symbol) == s
+                        &u.series == s || &series_for(NumberingScheme::PerType, &u.symbol) == s
                     }
                 })
-                .max_by_key(|(number, ..)| *number);
-            if let Some((number, symbol, _, document_key)) = highest
-                && number >= next
+                .partition(|u| u.number <= i64::from(MAX_NUMBER));
+            let highest = in_range.into_iter().max_by_key(|u| u.number);
+            if let Some(u) = highest
+                && u.number >= i64::from(next)
             {
+                // In range, so it fits a u32.
+                let number = u32::try_from(u.number).unwrap_or(MAX_NUMBER);
                 return Ok(Err(RegisterError::NextTooLow {
                     db: db.clone(),
                     next,
                     year,
-                    highest: format!("{}/{symbol}", format_number(number)),
-                    document_key,
+                    highest: format!("{}/{}", format_number(number), u.symbol),
+                    document_key: u.document_key,
                     above: number + 1,
                 }));
+            }
+            for held in beyond.iter().filter(|u| !u.issued) {
+                withdraw(tx, held, year, next, &by, &now)?;
             }
             tx.execute(
                 "INSERT INTO register_history
@@ -614,7 +727,7 @@ impl<'a> Register<'a> {
                     series,
                     scope.symbol,
                     next,
-                    by.trim(),
+                    by,
                     time_to_sql(&now)
                 ],
             )?;
@@ -640,7 +753,7 @@ impl<'a> Register<'a> {
         now: DateTime<Utc>,
     ) -> Result<(), RegisterError> {
         let db = self.store.name().clone();
-        check_act(&db, number, by)?;
+        let by = check_act(&db, number, year, by)?;
         check_symbol(&db, symbol, document_key)?;
         let series = series_for(scheme, symbol);
         self.store.immediate(|tx| {
@@ -685,16 +798,7 @@ impl<'a> Register<'a> {
                 "INSERT INTO register_history
                      (action, issuer, year, series, symbol, number, document_key, by_name, at)
                  VALUES ('assign', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    issuer,
-                    year,
-                    series,
-                    symbol,
-                    number,
-                    document_key,
-                    by.trim(),
-                    at
-                ],
+                params![issuer, year, series, symbol, number, document_key, by, at],
             )?;
             Ok(Ok(()))
         })??;
@@ -798,14 +902,83 @@ fn held_number(
     .optional()
 }
 
-/// What every act on the register needs: a number from 1 and the name of who did it.
-fn check_act(db: &DbName, number: u32, by: &str) -> Result<(), RegisterError> {
+/// What every act on the register needs: a number and a year the register holds, and the name
+/// of who did it, as the record keeps names (`vi::names`). Returns the name to record.
+fn check_act(db: &DbName, number: u32, year: i32, by: &str) -> Result<String, RegisterError> {
     if number == 0 {
         return Err(RegisterError::ZeroNumber { db: db.clone() });
     }
-    if by.trim().is_empty() {
-        return Err(RegisterError::NoName { db: db.clone() });
+    checked_number(u64::from(number))?;
+    checked_year(i64::from(year))?;
+    person_name(by).map_err(|error| match error {
+        NameError::Empty => RegisterError::NoName { db: db.clone() },
+        error => RegisterError::BadName {
+            db: db.clone(),
+            error,
+        },
+    })
+}
+
+/// A number of the register as `set_next` weighs it.
+struct Used {
+    number: i64,
+    symbol: String,
+    series: String,
+    document_key: String,
+    issuer: String,
+    issued: bool,
+}
+
+/// Withdraws a number above [`MAX_NUMBER`] that `held`'s document reserved but never issued:
+/// the row stays (the register forgets nothing), and the document is numbered under its next
+/// key (`<key>#2`), as after `vanban replace`, with who, when and why recorded beside it.
+fn withdraw(
+    tx: &Conn<'_>,
+    held: &Used,
+    year: i32,
+    next: u32,
+    by: &str,
+    now: &DateTime<Utc>,
+) -> DbResult<()> {
+    let already: Option<String> = tx
+        .query_row(
+            "SELECT replacement_key FROM register_replacements
+             WHERE issuer = ?1 AND document_key = ?2",
+            params![held.issuer, held.document_key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if already.is_some() {
+        return Ok(());
     }
+    let revision = held
+        .document_key
+        .rsplit_once('#')
+        .and_then(|(_, n)| n.parse::<u32>().ok())
+        .unwrap_or(1);
+    let replacement_key = format!("{}#{}", base_key(&held.document_key), revision + 1);
+    let reason = format!(
+        "số {} do phiên bản cũ giữ, quá số lớn nhất 99.999 sổ nhận, chưa ban hành: bỏ khi đặt \
+         lại số tiếp theo năm {year} là {}; văn bản được cấp số mới",
+        held.number,
+        format_number(next)
+    );
+    tx.execute(
+        "INSERT INTO register_replacements
+           (issuer, document_key, year, symbol, number, by_name, at, reason, replacement_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            held.issuer,
+            held.document_key,
+            year,
+            held.symbol,
+            held.number,
+            by,
+            time_to_sql(now),
+            reason,
+            replacement_key
+        ],
+    )?;
     Ok(())
 }
 
@@ -1340,6 +1513,216 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_number_or_year_the_register_cannot_hold_is_refused_and_nothing_recorded() {
+        let store = testing::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        for next in [4_294_967_294, 100_000] {
+            let err = set_next(&reg, None, None, s, next).unwrap_err();
+            assert!(
+                matches!(err, RegisterError::NumberOutOfRange { number } if number == u64::from(next)),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("từ 1 đến 99.999"), "{err}");
+        }
+        let scope = NextScope::default();
+        for year in [1900, 1999, 2101] {
+            let err = reg
+                .set_next(&scope, s, year, 125, "Nguyễn Thị Hoa", now())
+                .unwrap_err();
+            assert!(
+                matches!(err, RegisterError::YearOutOfRange { .. }),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("từ 2000 đến 2100"), "{err}");
+        }
+        let err = reg
+            .assign(
+                DAM_HA,
+                2024,
+                "TB-UBND",
+                s,
+                "kl",
+                4_294_967_294,
+                "Hoa",
+                now(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, RegisterError::NumberOutOfRange { .. }),
+            "{err:?}"
+        );
+        assert!(reg.listing(2024).unwrap().history.is_empty());
+        assert!(reg.listing(1900).unwrap().history.is_empty());
+        // The bounds themselves are held.
+        set_next(&reg, None, None, s, MAX_NUMBER).unwrap();
+        assert_eq!(reserve(&reg, "TB-UBND", s, "a"), MAX_NUMBER);
+        // And the register stops there, saying so, rather than give a number past it.
+        let err = reg
+            .reserve(DAM_HA, 2024, "TB-UBND", s, "b", now())
+            .unwrap_err();
+        assert!(
+            matches!(err, RegisterError::Full { next: 100_000, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("register set-next"), "{err}");
+        assert_eq!(reg.listing(2024).unwrap().entries.len(), 1);
+        assert_eq!(checked_year(2000).unwrap(), 2000);
+        assert_eq!(checked_number(1).unwrap(), 1);
+        assert!(checked_number(0).is_err());
+    }
+
+    /// What an older version left behind after `set-next 4294967294` and a send that reserved
+    /// numbers from it before failing: the history row and a reserved, never issued number.
+    fn stuck_by_an_older_version(store: &Store) {
+        let conn = store.conn();
+        conn.execute(
+            "INSERT INTO register_history
+                 (action, issuer, year, series, symbol, number, document_key, by_name, at)
+             VALUES ('set-next', '', 2024, NULL, NULL, 4294967294, NULL, 'Hoa', ?1)",
+            params![time_to_sql(&now())],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO register
+                 (issuer, year, series, number, symbol, document_key, reserved_at)
+             VALUES (?1, 2024, '', 4294967294, 'BC-UBND', 'bc', ?2)",
+            params![DAM_HA, time_to_sql(&now())],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_register_an_older_version_ran_past_the_bound_is_put_back_by_set_next() {
+        let store = testing::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        stuck_by_an_older_version(&store);
+        // Every send stops before reserving anything, saying what to do.
+        let err = reg
+            .reserve(DAM_HA, 2024, "TB-UBND", s, "tb", now())
+            .unwrap_err();
+        assert!(matches!(err, RegisterError::Full { .. }), "{err:?}");
+        let err = reg
+            .reserve(DAM_HA, 2024, "BC-UBND", s, "bc", now())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegisterError::HeldOutOfRange {
+                    number: 4_294_967_294,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("set-next"), "{err}");
+        assert_eq!(reg.listing(2024).unwrap().entries.len(), 1);
+        // The clerk puts the register back where the office's own register is.
+        set_next(&reg, None, None, s, 126).unwrap();
+        assert_eq!(reserve(&reg, "BC-UBND", s, "bc"), 126);
+        assert_eq!(reserve(&reg, "TB-UBND", s, "tb"), 127);
+        // The withdrawn number stays in the register, its document now numbered anew; the
+        // withdrawal is recorded with who, when and why.
+        let listing = reg.listing(2024).unwrap();
+        let numbers: Vec<u32> = listing.entries.iter().map(|e| e.number).collect();
+        assert_eq!(numbers, [126, 127, 4_294_967_294]);
+        let withdrawn = store
+            .read(|tx| {
+                tx.query_row(
+                    "SELECT by_name, reason, replacement_key FROM register_replacements
+                     WHERE issuer = ?1 AND document_key = 'bc'",
+                    params![DAM_HA],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(withdrawn.0, "Nguyễn Thị Hoa");
+        assert!(withdrawn.1.contains("126"), "{}", withdrawn.1);
+        assert_eq!(withdrawn.2, "bc#2");
+        assert_eq!(
+            reg.lookup(DAM_HA, 2024, "bc").unwrap().map(|e| e.number),
+            Some(126)
+        );
+        // Once numbers in range are used, the register is guarded below them as always.
+        assert!(matches!(
+            set_next(&reg, None, None, s, 120).unwrap_err(),
+            RegisterError::NextTooLow { .. }
+        ));
+    }
+
+    #[test]
+    fn set_next_moves_the_next_number_down_while_nothing_from_it_up_is_used() {
+        let store = testing::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        set_next(&reg, None, None, s, 9_000).unwrap();
+        set_next(&reg, None, None, s, 126).unwrap();
+        assert_eq!(reserve(&reg, "TB-UBND", s, "a"), 126);
+    }
+
+    #[test]
+    fn a_name_with_hidden_characters_is_refused_and_one_stored_before_is_shown_written_out() {
+        let store = testing::open_in_memory().unwrap();
+        let reg = Register::new(&store);
+        let s = NumberingScheme::Single;
+        let scope = NextScope::default();
+        for name in [
+            "Hoa\u{202e}nauH",
+            "Ho\u{200b}a",
+            "Hoa\u{1b}[2J",
+            "\u{2066}Hoa",
+        ] {
+            let err = reg.set_next(&scope, s, 2024, 125, name, now()).unwrap_err();
+            assert!(matches!(err, RegisterError::BadName { .. }), "{err:?}");
+            assert!(err.to_string().contains("U+"), "{err}");
+            assert!(
+                !err.to_string().chars().any(crate::vi::names::is_hidden),
+                "{err:?}"
+            );
+            let err = reg
+                .assign(DAM_HA, 2024, "TB-UBND", s, "kl", 125, name, now())
+                .unwrap_err();
+            assert!(matches!(err, RegisterError::BadName { .. }), "{err:?}");
+        }
+        assert!(reg.listing(2024).unwrap().history.is_empty());
+        assert!(reg.listing(2024).unwrap().entries.is_empty());
+        // A name is kept as NFC, without surrounding spaces.
+        let nfd: String =
+            unicode_normalization::UnicodeNormalization::nfd(" Nguyễn Thị Hoa ").collect();
+        reg.set_next(&scope, s, 2024, 125, &nfd, now()).unwrap();
+        assert_eq!(reg.listing(2024).unwrap().history[0].by, "Nguyễn Thị Hoa");
+        // Stored by an older version, before names were checked.
+        store
+            .conn()
+            .execute(
+                "INSERT INTO register_history
+                     (action, issuer, year, series, symbol, number, document_key, by_name, at)
+                 VALUES ('assign', ?1, 2024, '', 'TB-UBND', 130, 'kl\u{202e}', ?2, ?3)",
+                params![DAM_HA, "Hoa\u{202e}nauH\u{1b}[2J", time_to_sql(&now())],
+            )
+            .unwrap();
+        let text = reg.listing(2024).unwrap().to_string();
+        assert!(
+            text.contains("Hoa\\u{202E}nauH\\u{001B}[2J: ghi số 130/TB-UBND"),
+            "{text}"
+        );
+        assert!(text.contains("«kl\\u{202E}»"), "{text}");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && crate::vi::names::is_hidden(c)),
+            "{text:?}"
+        );
+    }
+
     /// `threads` connections, each opened by `open` on its own thread, reserving 50 numbers
     /// each at once: every number from 1 up is taken exactly once.
     fn reserving_concurrently_never_shares_or_skips(
@@ -1444,6 +1827,22 @@ mod tests {
             (
                 "an_assigned_number_is_the_documents_and_never_given_twice",
                 an_assigned_number_is_the_documents_and_never_given_twice,
+            ),
+            (
+                "a_number_or_year_the_register_cannot_hold_is_refused_and_nothing_recorded",
+                a_number_or_year_the_register_cannot_hold_is_refused_and_nothing_recorded,
+            ),
+            (
+                "a_register_an_older_version_ran_past_the_bound_is_put_back_by_set_next",
+                a_register_an_older_version_ran_past_the_bound_is_put_back_by_set_next,
+            ),
+            (
+                "set_next_moves_the_next_number_down_while_nothing_from_it_up_is_used",
+                set_next_moves_the_next_number_down_while_nothing_from_it_up_is_used,
+            ),
+            (
+                "a_name_with_hidden_characters_is_refused_and_one_stored_before_is_shown_written_out",
+                a_name_with_hidden_characters_is_refused_and_one_stored_before_is_shown_written_out,
             ),
         ]);
     }

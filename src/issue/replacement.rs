@@ -18,6 +18,7 @@ use crate::model::{DocumentKind, Period};
 use crate::render;
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
 use crate::vi;
+use crate::vi::names::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
@@ -25,6 +26,8 @@ pub enum ReplaceError {
     Store(#[from] StoreError),
     #[error("cần ghi tên người quyết định thay thế (--by)")]
     NoName,
+    #[error("tên người quyết định thay thế (--by) không dùng được: {0}")]
+    BadName(crate::vi::names::NameError),
     #[error("thay thế văn bản đã ban hành cần ghi lý do (--reason)")]
     NoReason,
     #[error(
@@ -50,8 +53,9 @@ pub enum ReplaceError {
     )]
     NotIssued(String),
     #[error(
-        "văn bản số {number} đã được đánh dấu thay thế ({by}, lúc {}); bản thay thế được cấp \
+        "văn bản số {number} đã được đánh dấu thay thế ({}, lúc {}); bản thay thế được cấp \
          số mới ở lần gửi sau (nếu phải duyệt: khi nội dung mới đã được duyệt)",
+        shown(.by),
         local_time(*.at)
     )]
     AlreadyReplaced {
@@ -91,9 +95,9 @@ impl fmt::Display for Replacement {
         write!(
             f,
             " — {} quyết định lúc {}: {}",
-            self.by,
+            shown(&self.by),
             local_time(self.at),
-            self.reason
+            shown(&self.reason)
         )
     }
 }
@@ -142,10 +146,11 @@ pub fn replace(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Replacement, ReplaceError> {
-    let (by, reason) = (by.trim(), reason.trim());
-    if by.is_empty() {
-        return Err(ReplaceError::NoName);
-    }
+    let by = &crate::vi::names::person_name(by).map_err(|error| match error {
+        crate::vi::names::NameError::Empty => ReplaceError::NoName,
+        error => ReplaceError::BadName(error),
+    })?;
+    let reason = reason.trim();
     if reason.is_empty() {
         return Err(ReplaceError::NoReason);
     }

@@ -12,7 +12,9 @@ use super::sign::{
     self, CertificateError, KeyError, SecretSource, SignError, SignerKeySource, SigningKey,
     TsaClient, certificate,
 };
-use crate::config::{KeyLocation, OrganisationKey, SecretRef, SigningSettings, same_person};
+use crate::config::{
+    ImageLimits, KeyLocation, OrganisationKey, SecretRef, SigningSettings, same_person,
+};
 use crate::render::{PlannedDocument, TemplateImage};
 use crate::state::{Store, StoreError, time_from_row, time_to_sql};
 
@@ -77,14 +79,11 @@ pub enum SigningError {
         owner: KeyOwner,
         error: CertificateError,
     },
-    #[error(
-        "{what} {}: {reason}. Cần ảnh PNG nền trong suốt; chưa cấp số, chưa gửi thư nào.",
-        .path.display()
-    )]
+    #[error("{what} {}: {problem}. Chưa cấp số, chưa gửi thư nào.", .path.display())]
     Image {
         what: String,
         path: PathBuf,
-        reason: String,
+        problem: ImageProblem,
     },
     #[error("ký số văn bản {document} không thành công: {error}")]
     Sign { document: String, error: SignError },
@@ -178,20 +177,97 @@ pub struct Keys {
 const SIGNATURE_PATH: &str = "/chu-ky.png";
 const SEAL_PATH: &str = "/con-dau.png";
 
-fn read_png(what: String, path: &Path) -> Result<Arc<[u8]>, SigningError> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.starts_with(b"\x89PNG\r\n\x1a\n") => Ok(bytes.into()),
-        Ok(_) => Err(SigningError::Image {
-            what,
-            path: path.to_path_buf(),
-            reason: "không phải ảnh PNG".into(),
-        }),
-        Err(e) => Err(SigningError::Image {
-            what,
-            path: path.to_path_buf(),
-            reason: format!("không đọc được ({e})"),
-        }),
+/// What is wrong with a signature or seal image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageProblem {
+    #[error("không đọc được ({0})")]
+    Unreadable(String),
+    #[error("không phải ảnh PNG (cần ảnh PNG nền trong suốt)")]
+    NotPng,
+    #[error(
+        "lớn {kb} KB, quá giới hạn {limit_kb} KB (limits.image_max_kb của tệp cấu hình): ảnh \
+         được in vào mọi văn bản được ký và gửi theo mọi thư; hãy lưu ảnh nhỏ hơn (ảnh chữ ký, \
+         con dấu chỉ cần vài trăm KB) hoặc nâng limits.image_max_kb"
+    )]
+    TooLarge { kb: u64, limit_kb: u64 },
+    #[error(
+        "rộng {width} × cao {height} điểm ảnh, quá giới hạn {limit} điểm ảnh mỗi chiều \
+         (limits.image_max_side_px của tệp cấu hình); hãy thu nhỏ ảnh (con dấu 36 mm quét ở 1200 \
+         dpi là 1700 điểm ảnh) hoặc nâng limits.image_max_side_px"
+    )]
+    TooManyPixels { width: u32, height: u32, limit: u32 },
+    #[error(
+        "là ảnh PNG hỏng hoặc bị cắt cụt: không giải mã được hết ảnh; hãy lưu lại ảnh từ tệp gốc"
+    )]
+    Broken,
+}
+
+/// Reads a signature or seal image and checks all of it, within `limits`: the file's size
+/// first (from the file system, and never more than the limit is read), then the PNG header's
+/// width and height before any pixel is decoded, then every pixel and chunk to the end. An
+/// image that passes this draws in every document; one that would fail in the middle of
+/// issuing (a truncated file) or make every message too large for the mail server (a 50 MB
+/// scan) is stopped here, before any number is reserved. `check --config`, `send` and `copy`
+/// all come through this one function.
+pub fn read_image(path: &Path, limits: &ImageLimits) -> Result<Arc<[u8]>, ImageProblem> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| ImageProblem::Unreadable(crate::vi::errors::io_error(&e));
+    let too_large = |bytes: u64| ImageProblem::TooLarge {
+        kb: bytes.div_ceil(1024),
+        limit_kb: limits.max_bytes / 1024,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    if size > limits.max_bytes {
+        return Err(too_large(size));
     }
+    let mut bytes = Vec::new();
+    file.take(limits.max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(too_large(bytes.len() as u64));
+    }
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(ImageProblem::NotPng);
+    }
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes[..]));
+    // The decoder's own cap on what it allocates, beyond the side check below.
+    let side = u64::from(limits.max_side_px);
+    decoder.set_limits(png::Limits {
+        bytes: usize::try_from(side.saturating_mul(side).saturating_mul(8)).unwrap_or(usize::MAX),
+    });
+    // The header (IHDR) alone first: its width and height are weighed before anything is
+    // allocated for the pixels.
+    let (width, height) = decoder
+        .read_header_info()
+        .map(|info| (info.width, info.height))
+        .map_err(|_| ImageProblem::Broken)?;
+    if width > limits.max_side_px || height > limits.max_side_px {
+        return Err(ImageProblem::TooManyPixels {
+            width,
+            height,
+            limit: limits.max_side_px,
+        });
+    }
+    let mut reader = decoder.read_info().map_err(|_| ImageProblem::Broken)?;
+    let size = reader.output_buffer_size().ok_or(ImageProblem::Broken)?;
+    let mut pixels = vec![0; size];
+    reader
+        .next_frame(&mut pixels)
+        .map_err(|_| ImageProblem::Broken)?;
+    // The chunks after the pixels, to IEND: a file cut after its image data is cut all the same.
+    reader.finish().map_err(|_| ImageProblem::Broken)?;
+    Ok(bytes.into())
+}
+
+/// [`read_image`] for the keys about to be opened: the problem said with whose image it is.
+fn read_png(what: String, path: &Path, limits: &ImageLimits) -> Result<Arc<[u8]>, SigningError> {
+    read_image(path, limits).map_err(|problem| SigningError::Image {
+        what,
+        path: path.to_path_buf(),
+        problem,
+    })
 }
 
 impl Keys {
@@ -295,9 +371,14 @@ pub fn open_keys(
     to_sign: &ToSign,
     now: DateTime<Utc>,
 ) -> Result<Keys, SigningError> {
-    let mut opened: Vec<OpenedSigner> = Vec::new();
+    // First what needs no secret: every entry found and every image read whole, so a bad image
+    // is said even when a key would also fail, and no token is asked for a PIN in vain.
+    let mut signers: Vec<(&crate::config::SignerKey, Arc<[u8]>)> = Vec::new();
     for name in &to_sign.signers {
-        if opened.iter().any(|s| same_person(&s.name, name)) {
+        if signers
+            .iter()
+            .any(|(entry, _)| same_person(&entry.name, name))
+        {
             continue;
         }
         let entry = settings
@@ -306,15 +387,11 @@ pub fn open_keys(
         let image = read_png(
             format!("ảnh chữ ký của «{}»", entry.name),
             &entry.signature_image,
+            &settings.images,
         )?;
-        let key = open_checked(&entry.key, KeyOwner::Signer(entry.name.clone()), now)?;
-        opened.push(OpenedSigner {
-            name: entry.name.clone(),
-            key,
-            image,
-        });
+        signers.push((entry, image));
     }
-    let mut organisations = Vec::new();
+    let mut bodies = Vec::new();
     for body in &to_sign.bodies {
         let (entry, label) =
             body.settings(settings)
@@ -325,7 +402,22 @@ pub fn open_keys(
         let seal = read_png(
             format!("ảnh con dấu của «{}» ({label})", body.name),
             &entry.seal_image,
+            &settings.images,
         )?;
+        bodies.push((body, entry, label, seal));
+    }
+    // Then the keys, each certificate checked.
+    let mut opened: Vec<OpenedSigner> = Vec::new();
+    for (entry, image) in signers {
+        let key = open_checked(&entry.key, KeyOwner::Signer(entry.name.clone()), now)?;
+        opened.push(OpenedSigner {
+            name: entry.name.clone(),
+            key,
+            image,
+        });
+    }
+    let mut organisations = Vec::new();
+    for (body, entry, label, seal) in bodies {
         let owner = KeyOwner::Organisation {
             name: body.name.clone(),
             entry: label,
@@ -349,13 +441,18 @@ pub fn open_keys(
 /// image that is not there or an image that is not a PNG.
 pub fn setting_problems(settings: &SigningSettings, to_sign: &ToSign) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut file = |what: String, path: &Path, png: bool| match std::fs::read(path) {
-        Ok(bytes) if png && !bytes.starts_with(b"\x89PNG\r\n\x1a\n") => problems.push(format!(
-            "{what} {} không phải ảnh PNG (cần ảnh PNG nền trong suốt)",
-            path.display()
-        )),
-        Ok(_) => {}
-        Err(e) => problems.push(format!("{what} {}: không đọc được ({e})", path.display())),
+    // Images are checked whole, as `open_keys` checks them (`read_image`); a key file only for
+    // being there: opening it needs its secret.
+    let mut file = |what: String, path: &Path, png: bool| {
+        let problem = match png {
+            true => read_image(path, &settings.images).err(),
+            false => std::fs::read(path)
+                .err()
+                .map(|e| ImageProblem::Unreadable(crate::vi::errors::io_error(&e))),
+        };
+        if let Some(problem) = problem {
+            problems.push(format!("{what} {}: {problem}", path.display()));
+        }
     };
     let key_file = |location: &KeyLocation| -> Option<PathBuf> {
         match location {
@@ -588,7 +685,9 @@ pub fn recorded(
                 file_name: row.get(0)?,
                 position: row.get(1)?,
                 role: Role::from_slug(&role).unwrap_or(Role::Organisation),
-                subject: row.get(3)?,
+                // A certificate's subject is printed by `status`: written out if it holds
+                // invisible or control characters (`vi::names::shown`).
+                subject: crate::vi::names::shown(&row.get::<_, String>(3)?).into_owned(),
                 signed_at: time_from_row(row, 4)?,
                 sha256: row.get(5)?,
             })
@@ -603,7 +702,8 @@ mod tests {
     use crate::config::{OrganisationKey, SignerKey};
     use chrono::TimeZone;
 
-    const PNG: &[u8] = b"\x89PNG\r\n\x1a\nrest";
+    /// A real PNG: images are decoded whole before any key is opened.
+    const PNG: &[u8] = include_bytes!("../../tests/fixtures/sign/chu-ky.png");
 
     fn committee() -> IssuingBody {
         IssuingBody {
@@ -649,6 +749,7 @@ mod tests {
                 signature_image: dir.join("khuyen.jpg"),
             }],
             tsa_url: None,
+            images: ImageLimits::default(),
         }
     }
 
@@ -764,6 +865,130 @@ mod tests {
         assert!(
             problems[0].contains("ảnh con dấu của «Văn phòng HĐND và UBND huyện Đầm Hà» ([[signing.issuers]] issuer = \"vp\")"),
             "{problems:?}"
+        );
+    }
+
+    /// A PNG whose header says `width` × `height`, with a few bytes of pixels after it.
+    fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut crc_input = kind.to_vec();
+            crc_input.extend_from_slice(data);
+            let mut out = (data.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(&crc_input);
+            out.extend_from_slice(&crc32(&crc_input).to_be_bytes());
+            out
+        };
+        let mut header = width.to_be_bytes().to_vec();
+        header.extend_from_slice(&height.to_be_bytes());
+        header.extend_from_slice(&[8, 6, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &header));
+        png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]));
+        png.extend(chunk(b"IEND", &[]));
+        png
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn an_image_is_read_whole_within_its_limits_before_any_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = ImageLimits::default();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        assert_eq!(
+            read_image(&write("ok.png", PNG), &limits).unwrap().len(),
+            PNG.len()
+        );
+        // Cut anywhere after its header: refused, though it starts as a PNG.
+        for cut in [40, PNG.len() / 2, PNG.len() - 12, PNG.len() - 1] {
+            assert_eq!(
+                read_image(&write("cut.png", &PNG[..cut]), &limits),
+                Err(ImageProblem::Broken),
+                "cut at {cut}"
+            );
+        }
+        // 30000 × 30000 from its header, before a byte of pixels is allocated.
+        let huge = png_header_only(30_000, 30_000);
+        assert_eq!(
+            read_image(&write("huge.png", &huge), &limits),
+            Err(ImageProblem::TooManyPixels {
+                width: 30_000,
+                height: 30_000,
+                limit: 4_000
+            })
+        );
+        let narrow = ImageLimits {
+            max_bytes: 1024,
+            ..limits
+        };
+        let err = read_image(&write("ok.png", PNG), &narrow).unwrap_err();
+        assert_eq!(err, ImageProblem::TooLarge { kb: 2, limit_kb: 1 });
+        assert!(err.to_string().contains("limits.image_max_kb"), "{err}");
+        assert!(
+            ImageProblem::TooManyPixels {
+                width: 1,
+                height: 1,
+                limit: 1
+            }
+            .to_string()
+            .contains("limits.image_max_side_px")
+        );
+
+        // `check` and `send` both say it, naming the file, before any key is opened.
+        std::fs::write(dir.path().join("ubnd.p12"), b"p12").unwrap();
+        std::fs::write(dir.path().join("khuyen.p12"), b"p12").unwrap();
+        std::fs::write(dir.path().join("con-dau.png"), PNG).unwrap();
+        std::fs::write(dir.path().join("khuyen.jpg"), &PNG[..PNG.len() / 2]).unwrap();
+        let names = vec!["Hoàng Vĩnh Khuyến".to_owned()];
+        let problems = setting_problems(&settings(dir.path()), &to_sign(&names));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("ảnh chữ ký của «Hoàng Vĩnh Khuyến»"));
+        assert!(problems[0].contains("khuyen.jpg"));
+        assert!(problems[0].contains("cắt cụt"));
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
+        let error = open_keys(&settings(dir.path()), &to_sign(&names), now).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                SigningError::Image {
+                    problem: ImageProblem::Broken,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("Chưa cấp số"), "{error}");
+        // The seal too, against the bounds of the configuration.
+        std::fs::write(dir.path().join("khuyen.jpg"), PNG).unwrap();
+        std::fs::write(dir.path().join("con-dau.png"), &huge).unwrap();
+        let problems = setting_problems(&settings(dir.path()), &to_sign(&names));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("ảnh con dấu") && p.contains("30000")),
+            "{problems:?}"
+        );
+        let error = open_keys(&settings(dir.path()), &to_sign(&names), now).unwrap_err();
+        assert!(
+            error.to_string().contains("limits.image_max_side_px"),
+            "{error}"
         );
     }
 

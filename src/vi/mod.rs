@@ -5,6 +5,7 @@
 
 pub mod dates;
 pub mod errors;
+pub mod names;
 pub mod numbers;
 pub mod phrases;
 pub mod text;

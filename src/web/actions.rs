@@ -2,6 +2,7 @@
 //! check it exactly as `vanban check` does, render drafts and their page thumbnails, read a
 //! period's documents and deliveries, and send through the same `send_period` as the CLI.
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::auth::random_token;
+use super::drafts;
 use super::sessions::SignedIn;
 use super::store::Upload;
 use super::{App, WebError};
@@ -16,12 +18,12 @@ use crate::clock::VIETNAM;
 use crate::deliver::email::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
 use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
-use crate::deliver::status::{Step, period_status};
+use crate::deliver::status::{Step, check_drafts, period_status};
 use crate::deliver::submit;
 use crate::input;
 use crate::issue::approval::{self, ApprovalError, Decision};
 use crate::issue::copies;
-use crate::issue::filing::IssueEnv;
+use crate::issue::filing::{DocId, IssueEnv};
 use crate::issue::register::document_key;
 use crate::model::{DocumentKind, Period};
 use crate::render::{self, PlannedDocument};
@@ -257,6 +259,13 @@ pub fn accept_upload(
         &problems,
         now,
     )?;
+    // The period's file is this one now: the drafts and thumbnails of the previous one are no
+    // longer shown (the page renders again from this file).
+    if let (Some(key), true) = (&period, problems.is_empty())
+        && let Err(e) = drafts::forget(app, key)
+    {
+        tracing::warn!(error = %e, period = %key, "trang web: không xóa được ảnh xem trước cũ");
+    }
     let mut outcome = match (&period, problems.is_empty()) {
         (Some(p), true) => format!("hợp lệ, kỳ {p}"),
         _ => format!("có lỗi ({} dòng)", problems.lines().count()),
@@ -324,9 +333,11 @@ fn thumbnail_path(app: &App, key: &str, stem: &str, page: usize) -> PathBuf {
 }
 
 /// Renders every draft (PDF and DOCX, to the output folder as `vanban render` does) and each
-/// page's thumbnail. Returns a line for the page.
+/// page's thumbnail, and records what the page now shows: the upload they come from, each
+/// draft's content hash as approval computes it, and each file's hash. Returns a line for the
+/// page.
 pub fn render_drafts(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> {
-    let (_, _, period) = load(app, key)?;
+    let (upload, _, period) = load(app, key)?;
     let documents = render::plan(&period, None, &|_, _| None);
     let dir = drafts_dir(app, key);
     let written = render::render_to_dir(
@@ -356,6 +367,51 @@ pub fn render_drafts(app: &App, who: &SignedIn, key: &str) -> Result<String, Web
             std::fs::write(&path, png).map_err(|e| io_error(&path, e))?;
         }
     }
+    // The approver's decision is checked against these hashes: they are computed exactly as
+    // `approve` computes them, from the same period as the files just written.
+    let ids: Vec<DocId> = documents.iter().map(doc_id).collect();
+    let store =
+        Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
+    let renderers = app.backends.renderers();
+    let env = issue_env(app, &store, &renderers);
+    let contents: BTreeMap<DocId, String> = approval::drafts(&env, &period, &ids)
+        .map_err(|e| match e {
+            ApprovalError::Store(e) => WebError::Internal(e.to_string()),
+            other => WebError::BadRequest(format!("Không tạo được bản nháp: {other}")),
+        })?
+        .into_iter()
+        .map(|d| (d.id, d.content_sha256))
+        .collect();
+    let mut shown = drafts::Shown {
+        upload_id: upload.id,
+        documents: BTreeMap::new(),
+    };
+    for document in &documents {
+        let Some(content_sha256) = contents.get(&doc_id(document)) else {
+            continue;
+        };
+        let mut files = BTreeMap::new();
+        for path in &written {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let own = name
+                .rsplit_once('.')
+                .is_some_and(|(stem, _)| stem == document.file_stem);
+            if own {
+                let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+                files.insert(name.to_string(), crate::issue::filing::sha256_hex(&bytes));
+            }
+        }
+        shown.documents.insert(
+            document.file_stem.clone(),
+            drafts::ShownDocument {
+                content_sha256: content_sha256.clone(),
+                files,
+            },
+        );
+    }
+    drafts::record(app, key, &shown)?;
     let line = format!(
         "Đã tạo {} tệp bản nháp trong {}.",
         written.len(),
@@ -371,19 +427,45 @@ pub fn render_drafts(app: &App, who: &SignedIn, key: &str) -> Result<String, Web
     Ok(line)
 }
 
+fn doc_id(document: &PlannedDocument) -> DocId {
+    DocId {
+        kind: document.kind,
+        unit: document.unit.clone(),
+    }
+}
+
+/// What issuing needs, for the page's dry runs: no signing (drafts are never signed).
+fn issue_env<'a>(
+    app: &'a App,
+    store: &'a Store,
+    renderers: &'a [&'a dyn render::Renderer],
+) -> IssueEnv<'a> {
+    IssueEnv {
+        store,
+        clock: &*app.clock,
+        numbering: app.config.numbering,
+        renderers,
+        signing: None,
+    }
+}
+
 /// One document's row on the period page.
 #[derive(Debug, Clone, Serialize)]
 pub struct DocumentView {
     pub stem: String,
     pub title: String,
     pub unit_name: Option<String>,
-    /// none | draft | waiting | approved | returned | issued | sent | failed | unknown
+    /// none | draft | waiting | approved | changed | returned | issued | sent | failed | unknown
     pub step: &'static str,
     pub step_label: &'static str,
     pub number: Option<String>,
+    /// Its draft, rendered by the page from the period's current file, can be previewed.
     pub rendered: bool,
     /// Returned by the approver: the reason and who.
     pub returned: Option<String>,
+    /// What `vanban status` adds: who approved the earlier content of a changed draft, or that
+    /// an issued document's data changed after it was issued.
+    pub note: Option<String>,
 }
 
 /// One message's row.
@@ -411,6 +493,12 @@ pub struct PeriodView {
     pub deliveries: Vec<DeliveryView>,
     pub units: Vec<UnitChoice>,
     pub upload: Upload,
+    /// Drafts rendered from an earlier file of the period are on disk, and not shown.
+    pub stale_drafts: bool,
+    /// The approve and return forms' `shown` field: the content of each draft as the page shows
+    /// it (its preview), or, with no preview, as its latest decision names it (the draft
+    /// submitted to the approvers by email, or the one last approved or returned).
+    pub shown: String,
 }
 
 fn state_slug(state: DeliveryState) -> &'static str {
@@ -428,6 +516,8 @@ fn step_label(step: &str) -> &'static str {
         "draft" => "bản nháp",
         "waiting" => "chờ duyệt",
         "approved" => "đã duyệt",
+        // The words of `vanban status` and `send` (approval::Gate::Changed).
+        "changed" => "nội dung đã thay đổi sau khi duyệt",
         "returned" => "bị trả lại",
         "issued" => "đã cấp số",
         "sent" => "đã gửi",
@@ -437,23 +527,54 @@ fn step_label(step: &str) -> &'static str {
     }
 }
 
-/// What the ledger and register say of each document and message of a period.
+/// What the ledger and register say of each document and message of a period, with each
+/// document's step exactly as `vanban status` names it (drafts of approved and issued documents
+/// are rendered again to tell whether they changed since).
 pub fn period_view(app: &App, key: &str) -> Result<PeriodView, WebError> {
     let (upload, path, period) = load(app, key)?;
     let store =
         Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let today = app.clock.today_in(VIETNAM);
-    // This process holds the lock: a "sending" row is really in flight.
-    let status = period_status(&app.config, &store, &path, today, true).map_err(|e| match e {
+    let status_error = |e: DeliverError| match e {
         DeliverError::Period(p) => WebError::BadRequest(p.to_string()),
         other => WebError::Internal(other.to_string()),
-    })?;
+    };
+    // This process holds the lock: a "sending" row is really in flight.
+    let mut status =
+        period_status(&app.config, &store, &path, today, true).map_err(status_error)?;
+    {
+        let renderers = app.backends.renderers();
+        let env = issue_env(app, &store, &renderers);
+        check_drafts(&mut status, &env, &app.config, &path, today).map_err(status_error)?;
+    }
     let documents = render::plan(&period, None, &|_, _| None);
     let drafts = drafts_dir(app, key);
+    let shown = drafts::current(app, key, upload.id);
     let views = documents
         .iter()
-        .map(|d| document_view(d, &period, &status, &drafts))
+        .map(|d| document_view(d, &period, &status, &drafts, shown.as_ref()))
         .collect();
+    // Drafts on disk that the page no longer shows: made from an earlier file of the period.
+    let stale_drafts = shown.is_none()
+        && documents
+            .iter()
+            .any(|d| drafts.join(format!("{}.pdf", d.file_stem)).is_file());
+    let mut hashes = BTreeMap::new();
+    for document in &documents {
+        let previewed = shown
+            .as_ref()
+            .and_then(|s| s.documents.get(&document.file_stem))
+            .map(|d| d.content_sha256.clone());
+        let decided = status
+            .documents
+            .iter()
+            .find(|d| d.id == doc_id(document))
+            .and_then(|d| d.decision.as_ref())
+            .map(|d| d.content_sha256.clone());
+        if let Some(sha) = previewed.or(decided) {
+            hashes.insert(document.file_stem.clone(), sha);
+        }
+    }
     let deliveries = status
         .lines
         .iter()
@@ -501,6 +622,8 @@ pub fn period_view(app: &App, key: &str) -> Result<PeriodView, WebError> {
         deliveries,
         units,
         upload,
+        stale_drafts,
+        shown: drafts::shown_field(&hashes),
     })
 }
 
@@ -509,6 +632,7 @@ fn document_view(
     period: &Period,
     status: &crate::deliver::status::PeriodStatus,
     drafts: &Path,
+    shown: Option<&drafts::Shown>,
 ) -> DocumentView {
     let key = document_key(period.id(), document.kind.slug(), document.unit.as_deref());
     let number = status
@@ -532,7 +656,9 @@ fn document_view(
                 .map_or(DeliveryState::Pending, |r| r.state)
         })
         .collect();
-    let rendered = drafts.join(format!("{}.pdf", document.file_stem)).is_file();
+    let rendered = shown.is_some_and(|s| s.documents.contains_key(&document.file_stem))
+        && drafts.join(format!("{}.pdf", document.file_stem)).is_file();
+    let found = status.documents.iter().find(|d| d.id == doc_id(document));
     let step = if carried.contains(&DeliveryState::Failed) {
         "failed"
     } else if carried
@@ -545,27 +671,24 @@ fn document_view(
     } else if number.is_some() {
         "issued"
     } else {
-        match status
-            .documents
-            .iter()
-            .find(|d| d.id.kind == document.kind && d.id.unit == document.unit)
-            .map(|d| &d.step)
-        {
+        match found.map(|d| &d.step) {
             Some(Step::Waiting) => "waiting",
             Some(Step::Approved { .. }) => "approved",
+            Some(Step::Changed { .. }) => "changed",
             Some(Step::Returned { .. }) => "returned",
             _ if rendered => "draft",
             _ => "none",
         }
     };
-    let returned = status
-        .documents
-        .iter()
-        .find(|d| d.id.kind == document.kind && d.id.unit == document.unit)
-        .and_then(|d| match &d.step {
-            Step::Returned { by, reason } => Some(format!("{reason} ({by})")),
-            _ => None,
-        });
+    let returned = found.and_then(|d| match &d.step {
+        Step::Returned { by, reason } => Some(format!("{reason} ({by})")),
+        _ => None,
+    });
+    let note = found.and_then(|d| match (&d.step, &d.changed_after_issue) {
+        (Step::Changed { .. }, _) => Some(d.step.label_vi()),
+        (_, Some(change)) => Some(change.to_string()),
+        _ => None,
+    });
     DocumentView {
         stem: document.file_stem.clone(),
         title: title_of(document.kind).to_string(),
@@ -579,6 +702,7 @@ fn document_view(
         number,
         rendered,
         returned,
+        note,
     }
 }
 
@@ -602,10 +726,15 @@ pub fn preview(
         .find(|d| d.file_stem == stem)
         .ok_or(WebError::NotFound)?;
     let drafts = drafts_dir(app, key);
-    let rendered = drafts.join(format!("{stem}.pdf")).is_file();
+    // Only a draft rendered from the period's current file is previewed.
+    let rendered = drafts::current(app, key, upload.id)
+        .is_some_and(|shown| shown.documents.contains_key(stem))
+        && drafts.join(format!("{stem}.pdf")).is_file();
     if !rendered {
         return Err(WebError::BadRequest(
-            "Văn bản này chưa có bản nháp; hãy bấm \"Tạo bản nháp\" ở trang của kỳ.".into(),
+            "Văn bản này chưa có bản nháp từ tệp kỳ hiện tại (tệp kỳ có thể vừa được tải lên lại); \
+             hãy bấm \"Tạo bản nháp\" ở trang của kỳ."
+                .into(),
         ));
     }
     let pages = (1..)
@@ -624,6 +753,7 @@ pub fn preview(
         number: None,
         rendered,
         returned: None,
+        note: None,
     };
     // The file parsed a moment ago in `load`, so this cannot fail on syntax; an I/O error in
     // between only leaves the sources out.
@@ -631,17 +761,32 @@ pub fn preview(
     Ok((view, pages, sources))
 }
 
-/// A rendered draft's bytes (PDF or DOCX), by file name.
+/// The drafts the page shows for `key`: those rendered from its current upload.
+fn current_drafts(app: &App, key: &str) -> Result<drafts::Shown, WebError> {
+    let upload = app.store.current_upload(key)?.ok_or(WebError::NotFound)?;
+    drafts::current(app, key, upload.id).ok_or(WebError::NotFound)
+}
+
+/// A rendered draft's bytes (PDF or DOCX), by file name: only a file the page rendered from the
+/// period's current upload, with the bytes it rendered.
 pub fn draft_file(app: &App, key: &str, name: &str) -> Result<Vec<u8>, WebError> {
     if !valid_period_key(key) || !valid_file_part(name) {
         return Err(WebError::NotFound);
     }
-    std::fs::read(drafts_dir(app, key).join(name)).map_err(|_| WebError::NotFound)
+    let shown = current_drafts(app, key)?;
+    let bytes = std::fs::read(drafts_dir(app, key).join(name)).map_err(|_| WebError::NotFound)?;
+    match shown.serves(name, &bytes) {
+        true => Ok(bytes),
+        false => Err(WebError::NotFound),
+    }
 }
 
-/// A page thumbnail's bytes.
+/// A page thumbnail's bytes, of a draft rendered from the period's current upload.
 pub fn thumbnail(app: &App, key: &str, stem: &str, page: usize) -> Result<Vec<u8>, WebError> {
     if !valid_period_key(key) || !valid_file_part(stem) {
+        return Err(WebError::NotFound);
+    }
+    if !current_drafts(app, key)?.documents.contains_key(stem) {
         return Err(WebError::NotFound);
     }
     std::fs::read(thumbnail_path(app, key, stem, page)).map_err(|_| WebError::NotFound)
@@ -788,13 +933,7 @@ pub fn submit(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> 
     let store =
         Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let renderers = app.backends.renderers();
-    let env = IssueEnv {
-        store: &store,
-        clock: &*app.clock,
-        numbering: app.config.numbering,
-        renderers: &renderers,
-        signing: None,
-    };
+    let env = issue_env(app, &store, &renderers);
     let submission = submit::submit_drafts(&app.config, &env, &period, &[], &who.user.name)
         .map_err(|e| match e {
             ApprovalError::Store(e) => WebError::Internal(e.to_string()),
@@ -813,7 +952,10 @@ pub fn submit(app: &App, who: &SignedIn, key: &str) -> Result<String, WebError> 
 
 /// The approver's decision on the period's drafts (all, one kind, or one unit's letter), as
 /// `vanban approve`/`vanban return` records it, in the signed-in approver's name; the audit log
-/// gets a row.
+/// gets a row. `shown` is the form's record of what the page showed of each draft: a draft that
+/// renders otherwise now, or was not shown, is refused ([`WebError::Conflict`]) and nothing is
+/// recorded.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     app: &App,
     who: &SignedIn,
@@ -822,8 +964,10 @@ pub fn decide(
     only: &str,
     unit: &str,
     note: &str,
+    shown: &str,
 ) -> Result<String, WebError> {
     let (_, _, period) = load(app, key)?;
+    let shown_stems = drafts::parse_shown_field(shown)?;
     let only: Vec<DocumentKind> = match only.trim() {
         "" => Vec::new(),
         slug => vec![
@@ -836,25 +980,42 @@ pub fn decide(
     let store =
         Store::open_state(&app.config.state).map_err(|e| WebError::Internal(e.to_string()))?;
     let renderers = app.backends.renderers();
-    let env = IssueEnv {
-        store: &store,
-        clock: &*app.clock,
-        numbering: app.config.numbering,
-        renderers: &renderers,
-        signing: None,
-    };
+    let env = issue_env(app, &store, &renderers);
     let refused = |e: ApprovalError| match e {
         ApprovalError::Store(e) => WebError::Internal(e.to_string()),
+        e @ ApprovalError::NotAsShown { .. } => WebError::Conflict(e.to_string()),
         other => WebError::BadRequest(other.to_string()),
     };
+    let shown: BTreeMap<DocId, String> = render::plan(&period, None, &|_, _| None)
+        .iter()
+        .filter_map(|d| Some((doc_id(d), shown_stems.get(&d.file_stem)?.clone())))
+        .collect();
     let ids = approval::select(&period, &only, unit).map_err(refused)?;
-    let reports =
-        approval::decide(&env, &period, &ids, decision, &who.user.name, note).map_err(refused)?;
-    let lines: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    let decided =
+        approval::decide_as_shown(&env, &period, &ids, decision, &who.user.name, note, &shown);
     let action = match decision {
         Decision::Returned => "trả lại dự thảo",
         _ => "duyệt dự thảo",
     };
+    let reports = match decided {
+        Ok(reports) => reports,
+        Err(e) => {
+            let refusal = refused(e);
+            // A decision refused because the content moved under the approver is worth a line
+            // in the audit log: someone changed the period after it was shown.
+            if let WebError::Conflict(text) = &refusal {
+                app.store.audit(
+                    &who.user.name,
+                    &who.ip,
+                    action,
+                    &format!("kỳ {key}: không ghi — {text}"),
+                    app.clock.now(),
+                )?;
+            }
+            return Err(refusal);
+        }
+    };
+    let lines: Vec<String> = reports.iter().map(ToString::to_string).collect();
     let detail = format!(
         "kỳ {key}: {}{}",
         reports

@@ -1,13 +1,15 @@
 //! Who may do what: roles and their permissions, Argon2id password hashes, random tokens, and
-//! the rule that slows down guessing (login attempts per user name and per address).
+//! the rule that slows down guessing (login attempts per user name tried, and per address for
+//! the names of real accounts).
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-/// Wrong passwords allowed in [`ATTEMPT_WINDOW`] for one user name or one address; the next
-/// login is refused without checking the password until the window has passed.
+/// Wrong passwords allowed in [`ATTEMPT_WINDOW`] for one user name (and four times as many from
+/// one address, counting only the names of real accounts); the next login is refused without
+/// checking the password until the window has passed.
 pub const MAX_FAILURES: u32 = 5;
 pub const ATTEMPT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
@@ -147,9 +149,62 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// Whether a login must be refused before its password is even checked: too many failures
-/// for the name or from the address within the window.
-pub fn throttled(failures_by_user: u32, failures_by_ip: u32) -> bool {
-    failures_by_user >= MAX_FAILURES || failures_by_ip >= MAX_FAILURES * 4
+/// for the name, or from the address on names of real accounts, within the window. Failures on
+/// names no account has never count for the address: behind a proxy every user may share one
+/// address, and invented names must not lock the real accounts out.
+pub fn throttled(failures_by_user: u32, account_failures_by_ip: u32) -> bool {
+    failures_by_user >= MAX_FAILURES || account_failures_by_ip >= MAX_FAILURES * 4
+}
+
+/// The most characters of a tried user name kept in the attempts table and the audit log: the
+/// longest valid user name. A longer one is cut and ends in "…".
+pub const MAX_TRIED_NAME_CHARS: usize = 64;
+
+/// A user name as typed at the login form, made safe to store, count and show: characters that
+/// are invisible or control the terminal or the text direction (a newline forging a second
+/// audit line, U+202E turning a name around) are written as "<U+202E>", and the result is cut to
+/// [`MAX_TRIED_NAME_CHARS`]. A valid user name comes back unchanged.
+pub fn tried_name(typed: &str) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for c in typed.chars() {
+        let piece = match hidden_char(c) {
+            true => format!("<U+{:04X}>", c as u32),
+            false => c.to_string(),
+        };
+        let len = piece.chars().count();
+        if count + len > MAX_TRIED_NAME_CHARS {
+            out.push('…');
+            return out;
+        }
+        out.push_str(&piece);
+        count += len;
+    }
+    out
+}
+
+/// Characters a reader of the audit log cannot see, or that act on what follows them.
+fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || crate::input::text::is_invisible_control(c)
+        || matches!(
+            c,
+            // Zero-width space and joiners, BOM, soft hyphen, line and paragraph separators,
+            // Mongolian vowel separator, Hangul fillers.
+            '\u{200b}'..='\u{200d}'
+                | '\u{feff}'
+                | '\u{ad}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{180e}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{3164}'
+                | '\u{ffa0}'
+        )
+        // Variation selectors and tag characters: invisible, used to smuggle text.
+        || ('\u{fe00}'..='\u{fe0f}').contains(&c)
+        || ('\u{e0000}'..='\u{e01ef}').contains(&c)
 }
 
 /// The start of the window of failures that count at `now`.
@@ -200,5 +255,36 @@ mod tests {
         assert!(valid_user_name("van-thu.lan"));
         assert!(same_secret("abc", "abc") && !same_secret("abc", "abd"));
         assert_eq!(random_token().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn a_tried_name_is_cut_and_its_hidden_characters_written_out() {
+        assert_eq!(tried_name("van-thu.lan"), "van-thu.lan");
+        assert_eq!(tried_name("Trần"), "Trần");
+        assert_eq!(
+            tried_name("admin\nđăng nhập\u{202e}x\u{200b}"),
+            "admin<U+000A>đăng nhập<U+202E>x<U+200B>"
+        );
+        let long = tried_name(&"a".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_TRIED_NAME_CHARS + 1);
+        assert!(long.ends_with('…'));
+        // An escape is never cut in half.
+        let cut = tried_name(&format!("{}\u{7}", "b".repeat(60)));
+        assert_eq!(cut, format!("{}…", "b".repeat(60)));
+        for c in [
+            '\u{0}',
+            '\u{1b}',
+            '\u{85}',
+            '\u{2066}',
+            '\u{feff}',
+            '\u{e0041}',
+            '\u{fe0f}',
+        ] {
+            assert!(!tried_name(&c.to_string()).contains(c), "{:04X}", c as u32);
+        }
+        // The longest valid name is kept whole.
+        let longest = "x".repeat(MAX_TRIED_NAME_CHARS);
+        assert!(valid_user_name(&longest));
+        assert_eq!(tried_name(&longest), longest);
     }
 }

@@ -2,12 +2,14 @@
 //! and the scheduler, in one process sharing one instance lock.
 //!
 //! Layout: [`routes`] maps URLs to handlers, [`pages`] renders the HTML templates, [`actions`]
-//! does the work behind a form (upload, check, render, send) on blocking threads, [`sessions`]
+//! does the work behind a form (upload, check, render, send) on blocking threads, [`drafts`]
+//! records which drafts the page shows (from which upload, with which content), [`sessions`]
 //! and [`auth`] decide who is asking and what they may do, [`store`] keeps the page's tables,
 //! `input::xlsx::guard` measures an uploaded Excel workbook before anything reads it.
 
 pub mod actions;
 pub mod auth;
+pub mod drafts;
 pub mod pages;
 pub mod routes;
 pub mod sessions;
@@ -77,6 +79,10 @@ pub enum WebError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// The request was made on a view of the period that is no longer true (the approver's
+    /// drafts changed since the page showed them): refused, nothing done.
+    #[error("{0}")]
+    Conflict(String),
     #[error("Tệp quá lớn: giới hạn là {limit_kb} KB.")]
     TooLarge { limit_kb: u64 },
     #[error(transparent)]
@@ -95,6 +101,7 @@ impl WebError {
         match self {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::BadRequest(_) | WebError::Workbook(_) => StatusCode::BAD_REQUEST,
             WebError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Store(_) | WebError::Auth(_) | WebError::Internal(_) => {
@@ -257,21 +264,9 @@ pub fn start(
                     return;
                 }
             };
+            let header_timeout = app.config.web.header_timeout;
             let router = routes::router(app);
-            let shutdown = async move {
-                while !web_stop.is_requested() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            };
-            let served = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "trang web dừng vì lỗi");
-            }
+            serve(listener, router, header_timeout, &web_stop).await;
         });
     });
     Ok(Server {
@@ -280,6 +275,81 @@ pub fn start(
         web,
         scheduler,
     })
+}
+
+/// Serves `router` on `listener` until a stop is requested, then lets the requests under way
+/// finish. HTTP/1.1 through hyper with a timer, so that a connection which has not sent a whole
+/// request head within `header_timeout` (a slowloris client trickling its headers to hold
+/// connections open) is closed: `axum::serve` gives hyper no timer, and without one hyper's
+/// header timeout never fires.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    header_timeout: Duration,
+    stop: &StopSignal,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    // Told to the connections when the page stops; each holds a `closed` receiver until it ends.
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(());
+    let (closed_tx, closed_rx) = tokio::sync::watch::channel(());
+    let stop_requested = async {
+        while !stop.is_requested() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let mut stop_requested = std::pin::pin!(stop_requested);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors, typically: wait instead of spinning.
+                    tracing::warn!(error = %e, "trang web: không nhận được kết nối mới");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop_requested => break,
+        };
+        // Handlers read the client's socket address (`ConnectInfo`), as axum::serve gives it.
+        let service = router.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request.map(axum::body::Body::new)
+            },
+        );
+        let service = TowerToHyperService::new(service);
+        let mut stopping = stopping_rx.clone();
+        let closed = closed_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.as_mut().await
+                }
+            };
+            // A client that timed out or hung up: nothing for the log above debug.
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, client = %remote, "trang web: kết nối đóng");
+            }
+            drop(closed);
+        });
+    }
+    drop(listener);
+    let _ = stopping_tx.send(());
+    drop(closed_rx);
+    closed_tx.closed().await;
 }
 
 /// Whether a stop has been requested (for long loops in handlers).

@@ -31,12 +31,21 @@ type AppState = State<Arc<App>>;
 /// The login form's own anti-forgery cookie (there is no session yet to hold a token).
 const LOGIN_COOKIE: &str = "vanban_login";
 
+/// The largest login form body read.
+const LOGIN_BODY_LIMIT: usize = 16 * 1024;
+
 pub fn router(app: Arc<App>) -> Router {
     // Room for the multipart framing around the largest allowed period file and attachments.
     let web = &app.config.web;
     let limit = ((web.upload_limit_kb + web.attachments_limit_kb) * 1024 + 64 * 1024) as usize;
     Router::new()
-        .route("/login", get(login_page).post(login))
+        // A login form is a few hundred bytes: its body is never read past 16 KB.
+        .route(
+            "/login",
+            get(login_page)
+                .post(login)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+        )
         .route("/logout", post(logout))
         .route("/", get(home))
         .route("/upload", post(upload))
@@ -165,10 +174,11 @@ async fn login(
     if form.login_token.is_empty() || !auth::same_secret(&form.login_token, &cookie) {
         return Err(WebError::Csrf);
     }
-    let ip = addr.ip().to_string();
+    let ip =
+        sessions::client_address(addr.ip(), &headers, &app.config.web.trusted_proxies).to_string();
     let app2 = Arc::clone(&app);
-    let username = form.username.trim().to_string();
-    let outcome = blocking(move || check_login(&app2, &username, &form.password, &ip)).await?;
+    let typed = form.username.trim().to_string();
+    let outcome = blocking(move || check_login(&app2, &typed, &form.password, &ip)).await?;
     match outcome {
         LoginOutcome::Ok { session_id } => {
             let max_age = i64::from(app.config.web.session_hours) * 3600;
@@ -204,16 +214,15 @@ enum LoginOutcome {
     Throttled { username: String },
 }
 
-fn check_login(
-    app: &App,
-    username: &str,
-    password: &str,
-    ip: &str,
-) -> Result<LoginOutcome, WebError> {
+/// Checks a login. `typed` is the name as typed: only its safe form ([`auth::tried_name`]) is
+/// counted, stored, logged and shown back; it is looked up only when it is a valid user name.
+fn check_login(app: &App, typed: &str, password: &str, ip: &str) -> Result<LoginOutcome, WebError> {
+    let username = auth::tried_name(typed);
+    let username = username.as_str();
     let now = app.clock.now();
-    let (by_user, by_ip) = app
-        .store
-        .failures_since(username, ip, auth::window_start(now))?;
+    let since = auth::window_start(now);
+    let (by_user, _) = app.store.failures_since(username, ip, since)?;
+    let by_ip = app.store.account_failures_from(ip, since)?;
     if auth::throttled(by_user, by_ip) {
         app.store
             .audit(username, ip, "đăng nhập bị chặn", "quá nhiều lần sai", now)?;
@@ -223,7 +232,10 @@ fn check_login(
             username: username.to_string(),
         });
     }
-    let user = app.store.user(username)?;
+    let user = match auth::valid_user_name(typed) {
+        true => app.store.user(typed)?,
+        false => None,
+    };
     let hash = user
         .as_ref()
         .map_or(auth::decoy_hash(), |u| u.password_hash.as_str());
@@ -468,6 +480,8 @@ fn period_html_with(
             "upload": upload,
             "message": message,
             "copy": copy,
+            "stale_drafts": view.stale_drafts,
+            "shown": view.shown,
         }),
     )
 }
@@ -610,6 +624,9 @@ struct DecideForm {
     /// The note of an approval, the reason of a return.
     #[serde(default)]
     note: String,
+    /// What the page showed of each draft ("stem:sha256,…"): the decision is on that content.
+    #[serde(default)]
+    shown: String,
 }
 
 async fn approve(
@@ -617,7 +634,7 @@ async fn approve(
     who: SignedIn,
     Path(key): Path<String>,
     Form(form): Form<DecideForm>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     decide(app, who, key, form, Decision::Approved).await
 }
 
@@ -626,25 +643,41 @@ async fn return_drafts(
     who: SignedIn,
     Path(key): Path<String>,
     Form(form): Form<DecideForm>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     decide(app, who, key, form, Decision::Returned).await
 }
 
-/// The approver's decision, the same one `vanban approve`/`return` records.
+/// The approver's decision, the same one `vanban approve`/`return` records, on the drafts as
+/// the page showed them. Refused when they render otherwise now: the period page comes back
+/// (409) with the reason and the drafts as they are now, for the approver to look again.
 async fn decide(
     app: Arc<App>,
     who: SignedIn,
     key: String,
     form: DecideForm,
     decision: Decision,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     who.check_csrf(&form.csrf)?;
     who.require(Permission::Approve)?;
     blocking(move || {
-        let message = actions::decide(
-            &app, &who, &key, decision, &form.only, &form.unit, &form.note,
-        )?;
-        period_html(&app, &who, &key, &message)
+        let decided = actions::decide(
+            &app,
+            &who,
+            &key,
+            decision,
+            &form.only,
+            &form.unit,
+            &form.note,
+            &form.shown,
+        );
+        match decided {
+            Ok(message) => Ok(period_html(&app, &who, &key, &message)?.into_response()),
+            Err(WebError::Conflict(message)) => {
+                let page = period_html(&app, &who, &key, &message)?;
+                Ok((StatusCode::CONFLICT, page).into_response())
+            }
+            Err(e) => Err(e),
+        }
     })
     .await
 }

@@ -8,6 +8,7 @@ use crate::state::{Conn, Dialect, OptionalExtension, Params, Store, params};
 use chrono::{DateTime, Utc};
 
 use super::auth::Role;
+use crate::vi::names::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebStoreError {
@@ -295,6 +296,27 @@ impl WebStore {
         Ok((count("username", username)?, count("ip", ip)?))
     }
 
+    /// Failed logins since `since` from this address on the names of existing accounts. Names
+    /// no account has are left out: the address limit is there to stop guessing at real
+    /// accounts, and invented names must not lock out everyone behind a shared address.
+    pub fn account_failures_from(
+        &self,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u32, WebStoreError> {
+        Ok(self.store().conn().query_row(
+            "SELECT count(*) FROM web_login_attempts
+             WHERE ip = ?1 AND ok = 0 AND at > ?2
+               AND username IN (SELECT name FROM web_users)",
+            params![ip, time_text(since)],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Records one act on the page. The audit log must keep even an attempt made under a name
+    /// no account could have (a failed login with a direction override typed into the form), so
+    /// such a name is not refused here: its invisible and control characters are stored
+    /// written out (`vi::names::shown`), never as themselves, and so is the detail.
     pub fn audit(
         &self,
         username: &str,
@@ -303,9 +325,16 @@ impl WebStore {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), WebStoreError> {
+        let (username, detail) = (shown(username), shown(detail));
         self.store().conn().execute(
             "INSERT INTO web_audit (at, username, ip, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![time_text(now), username, ip, action, detail],
+            params![
+                time_text(now),
+                username.as_ref(),
+                ip,
+                action,
+                detail.as_ref()
+            ],
         )?;
         Ok(())
     }
@@ -317,12 +346,16 @@ impl WebStore {
             "SELECT at, username, ip, action, detail FROM web_audit ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![limit], |row| {
+            // Rows written before names were checked are shown written out too.
+            let text = |i: usize| -> Result<String, crate::state::DbError> {
+                Ok(shown(&row.get::<_, String>(i)?).into_owned())
+            };
             Ok(AuditRow {
                 at: row.get(0)?,
-                username: row.get(1)?,
-                ip: row.get(2)?,
-                action: row.get(3)?,
-                detail: row.get(4)?,
+                username: text(1)?,
+                ip: text(2)?,
+                action: text(3)?,
+                detail: text(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -489,6 +522,35 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn the_audit_log_never_keeps_a_hidden_or_control_character_as_itself() {
+        let store = WebStore::new(testing::open_in_memory().unwrap());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
+        // A failed login typed under a name no account can have: kept, written out.
+        store
+            .audit("lan\u{202e}nimda", "10.0.0.1", "đăng nhập sai", "", t0)
+            .unwrap();
+        let stored: String = store
+            .store()
+            .conn()
+            .query_row("SELECT username FROM web_audit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, "lan\\u{202E}nimda");
+        // A row an older version wrote as it came is read back written out.
+        store
+            .store()
+            .conn()
+            .execute(
+                "INSERT INTO web_audit (at, username, ip, action, detail)
+                 VALUES (?1, ?2, '10.0.0.1', 'đăng nhập sai', ?3)",
+                params![time_text(t0), "x\u{1b}[2J", "\u{2066}chi tiết"],
+            )
+            .unwrap();
+        let rows = store.audit_recent(10).unwrap();
+        assert_eq!(rows[0].username, "x\\u{001B}[2J");
+        assert_eq!(rows[0].detail, "\\u{2066}chi tiết");
+    }
+
+    #[test]
     fn sessions_expire_and_end_when_the_role_changes() {
         let dir = tempfile::tempdir().unwrap();
         let store = WebStore::new(testing::open(&dir.path().join("s.sqlite")).unwrap());
@@ -567,6 +629,23 @@ mod tests {
         assert_eq!(store.users().unwrap().len(), 0);
     }
 
+    #[test]
+    fn an_address_counts_only_its_failures_on_real_accounts() {
+        let store = WebStore::new(testing::open_in_memory().unwrap());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).unwrap();
+        store.add_user("lan", Role::Clerk, "h", t0).unwrap();
+        for name in ["khong-co", "admin", "root"] {
+            store.record_attempt(name, "10.0.0.1", false, t0).unwrap();
+        }
+        store.record_attempt("lan", "10.0.0.1", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.2", false, t0).unwrap();
+        store.record_attempt("lan", "10.0.0.1", true, t0).unwrap();
+        let since = t0 - chrono::Duration::minutes(1);
+        assert_eq!(store.account_failures_from("10.0.0.1", since).unwrap(), 1);
+        assert_eq!(store.account_failures_from("10.0.0.3", since).unwrap(), 0);
+        assert_eq!(store.account_failures_from("10.0.0.1", t0).unwrap(), 0);
+    }
+
     /// The same tests on PostgreSQL.
     #[test]
     #[ignore = "needs PostgreSQL: run .ci/run"]
@@ -579,6 +658,10 @@ mod tests {
             (
                 "the_admin_pages_queries_read_back_what_was_written",
                 the_admin_pages_queries_read_back_what_was_written,
+            ),
+            (
+                "an_address_counts_only_its_failures_on_real_accounts",
+                an_address_counts_only_its_failures_on_real_accounts,
             ),
         ]);
     }

@@ -596,6 +596,22 @@ fn a_19_kb_form_with_one_cell_at_xfd1048576_is_refused_by_every_command_at_its_c
     let file = path.to_str().unwrap();
     let out = dir.path().join("out");
     let expected = format!("{file}: Chỉ tiêu!XFD1048576: {OUTSIDE}");
+    // `send` and the service's job take the same file through a config.
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    let config = dir.path().join("vanban.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "directory = \"{}\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
+             [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
+             [approval]\nrequired = false\n\
+             [[jobs]]\nname = \"bao-cao\"\ncron = \"0 8 15 6,12 *\"\naction = \"render\"\n\
+             covers = \"current-half\"\nperiod = \"{file}\"\n",
+            root().join(DIRECTORY).display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
     for args in [
         vec!["check", file, "--directory", DIRECTORY],
         vec![
@@ -616,6 +632,8 @@ fn a_19_kb_form_with_one_cell_at_xfd1048576_is_refused_by_every_command_at_its_c
             "--out",
             dir.path().join("ky.toml").to_str().unwrap(),
         ],
+        vec!["send", file, "--config", config, "--dry-run"],
+        vec!["run-job", "bao-cao", "--config", config],
     ] {
         let result = vanban(&args);
         // An abort ends the process by a signal, with no exit code.

@@ -92,7 +92,7 @@ pub fn check(name: &str, bytes: &[u8], limits: &TemplateLimits) -> Result<(), Wo
     };
     for (_, sheet) in super::read::form_sheets(&book) {
         if let Err(super::read::SheetError::Outside(e)) =
-            super::read::sheet_cells(&mut book, name, &sheet)
+            super::read::check_sheet(&mut book, name, &sheet)
         {
             return Err(e);
         }

@@ -2,7 +2,7 @@
 //! and validated by the same code. Each node's position is a cell; `Located` turns the tree
 //! reader's problems back into "Sheet!E7" and adds the sheet reader's own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Cursor, Read, Seek};
 use std::ops::Range;
 
@@ -97,11 +97,10 @@ enum Streamed {
     Unsaved(Option<String>),
 }
 
-/// A form sheet's cells, streamed from its XML one at a time: by position, the last one written
-/// at a position winning, as calamine's own range has it.
-#[derive(Debug, Default)]
-pub struct SheetCells {
-    cells: HashMap<(u32, u32), Streamed>,
+impl Default for Streamed {
+    fn default() -> Self {
+        Streamed::Value(Data::Empty)
+    }
 }
 
 /// Why a form sheet's cells could not be read.
@@ -115,23 +114,23 @@ pub enum SheetError {
     Unreadable(XlsxError),
 }
 
-/// Streams a sheet's cells through calamine's cell reader, refusing the first value beyond
-/// `guard::MAX_ROWS` × `guard::MAX_COLUMNS` before anything is laid out densely. Empty cells
-/// are skipped as calamine's range skips them (a formatted empty cell far away is harmless);
-/// a formula without its saved result is kept, to be named at its cell. Shared formulas are
-/// not expanded (calamine sizes its table of them by an index the file gives).
-pub fn sheet_cells<RS: Read + Seek>(
+/// Streams a sheet's cells through calamine's cell reader to `each`, refusing the first value
+/// beyond `guard::MAX_ROWS` × `guard::MAX_COLUMNS` before anything is laid out. Empty cells are
+/// skipped as calamine's own range skips them (a formatted empty cell far away is harmless); a
+/// formula without its saved result is kept, to be named at its cell. Shared formulas are not
+/// expanded (calamine sizes its table of them by an index the file gives).
+fn stream_cells<RS: Read + Seek>(
     book: &mut Xlsx<RS>,
     file: &str,
     sheet: &str,
-) -> Result<SheetCells, SheetError> {
+    mut each: impl FnMut(u32, u32, Streamed),
+) -> Result<(), SheetError> {
     let mut reader = match book.worksheet_cells_reader(sheet) {
         Ok(reader) => reader,
         // A chart sheet named like a form sheet: calamine reads it as empty, so does the form.
-        Err(XlsxError::NotAWorksheet(_)) => return Ok(SheetCells::default()),
+        Err(XlsxError::NotAWorksheet(_)) => return Ok(()),
         Err(e) => return Err(SheetError::Unreadable(e)),
     };
-    let mut out = SheetCells::default();
     while let Some(record) = reader
         .next_cell_with_formula_metadata()
         .map_err(SheetError::Unreadable)?
@@ -154,55 +153,87 @@ pub fn sheet_cells<RS: Read + Seek>(
                 cell: cell_name(row, col),
             }));
         }
-        out.cells.insert((row, col), streamed);
+        each(row, col, streamed);
     }
-    Ok(out)
+    Ok(())
 }
 
-/// A form sheet laid out for reading: calamine's dense range over the used cells (within the
-/// form's bound, so at most `MAX_ROWS` × `MAX_COLUMNS` cells), and the formulas without a
-/// saved result.
+/// Checks that a form sheet holds nothing beyond the form's bound, keeping nothing.
+pub fn check_sheet<RS: Read + Seek>(
+    book: &mut Xlsx<RS>,
+    file: &str,
+    sheet: &str,
+) -> Result<(), SheetError> {
+    stream_cells(book, file, sheet, |_, _, _| ())
+}
+
+/// A form sheet laid out for reading: row by row, each row as long as its last cell, so at most
+/// `MAX_ROWS` × `MAX_COLUMNS` cells; the last cell written at a position wins, as in calamine's
+/// own range. `get_value`, `start` and `end` answer as calamine's range does (the first and
+/// last row and column holding a cell).
+#[derive(Debug, Default)]
 struct Sheet {
-    range: calamine::Range<Data>,
-    unsaved: HashMap<(u32, u32), Option<String>>,
+    rows: Vec<Vec<Streamed>>,
+    bounds: Option<((u32, u32), (u32, u32))>,
 }
 
 impl Sheet {
-    fn new(cells: SheetCells) -> Sheet {
-        let mut unsaved = HashMap::new();
-        let mut dense = Vec::with_capacity(cells.cells.len());
-        for (pos, streamed) in cells.cells {
-            let value = match streamed {
-                Streamed::Value(value) => value,
-                // Kept in the range as an empty cell, so its row and column are read.
-                Streamed::Unsaved(formula) => {
-                    unsaved.insert(pos, formula);
-                    Data::Empty
-                }
-            };
-            dense.push(calamine::Cell::new(pos, value));
+    fn read<RS: Read + Seek>(
+        book: &mut Xlsx<RS>,
+        file: &str,
+        sheet: &str,
+    ) -> Result<Sheet, SheetError> {
+        let mut out = Sheet::default();
+        stream_cells(book, file, sheet, |row, col, cell| out.put(row, col, cell))?;
+        Ok(out)
+    }
+
+    fn put(&mut self, row: u32, col: u32, cell: Streamed) {
+        let (r, c) = (row as usize, col as usize);
+        if self.rows.len() <= r {
+            self.rows.resize_with(r + 1, Vec::new);
         }
-        Sheet {
-            range: calamine::Range::from_sparse(dense),
-            unsaved,
+        let line = &mut self.rows[r];
+        if line.len() <= c {
+            line.resize_with(c + 1, Streamed::default);
+        }
+        line[c] = cell;
+        self.bounds = Some(match self.bounds {
+            None => ((row, col), (row, col)),
+            Some(((r0, c0), (r1, c1))) => ((r0.min(row), c0.min(col)), (r1.max(row), c1.max(col))),
+        });
+    }
+
+    fn cell(&self, row: u32, col: u32) -> Option<&Streamed> {
+        self.rows.get(row as usize)?.get(col as usize)
+    }
+
+    fn get_value(&self, (row, col): (u32, u32)) -> Option<&Data> {
+        match self.cell(row, col)? {
+            Streamed::Value(data) => Some(data),
+            Streamed::Unsaved(_) => None,
         }
     }
 
-    fn get_value(&self, pos: (u32, u32)) -> Option<&Data> {
-        self.range.get_value(pos)
+    /// The formula of a cell that has one but no saved result (its text, if the file gives it).
+    fn unsaved(&self, row: u32, col: u32) -> Option<Option<&str>> {
+        match self.cell(row, col)? {
+            Streamed::Unsaved(formula) => Some(formula.as_deref()),
+            Streamed::Value(_) => None,
+        }
     }
 
     fn start(&self) -> Option<(u32, u32)> {
-        self.range.start()
+        self.bounds.map(|(start, _)| start)
     }
 
     fn end(&self) -> Option<(u32, u32)> {
-        self.range.end()
+        self.bounds.map(|(_, end)| end)
     }
 
     /// Nothing in the cell: no value and no formula waiting for one.
     fn is_blank(&self, row: u32, col: u32) -> bool {
-        !self.unsaved.contains_key(&(row, col)) && is_empty(self.get_value((row, col)))
+        self.unsaved(row, col).is_none() && is_empty(self.get_value((row, col)))
     }
 }
 
@@ -660,8 +691,8 @@ impl Builder {
     ) -> Option<Node> {
         let data = range.get_value((row, col));
         let span = self.place(Place::Cell(sheet, row, col));
-        if let Some(formula) = range.unsaved.get(&(row, col)) {
-            self.report(&span, unsaved_formula_message(formula.as_deref()));
+        if let Some(formula) = range.unsaved(row, col) {
+            self.report(&span, unsaved_formula_message(formula));
             return None;
         }
         if is_empty(data) {
@@ -806,8 +837,8 @@ pub fn read(name: &str, bytes: Vec<u8>) -> Result<(Source, Node, Located), Probl
             .find(|(f, _)| *f == wanted)
             .map(|(_, n)| n.clone())
     };
-    let mut range_of = |sheet: &str, b: &mut Builder| match sheet_cells(&mut book, name, sheet) {
-        Ok(cells) => Some(Sheet::new(cells)),
+    let mut range_of = |sheet: &str, b: &mut Builder| match Sheet::read(&mut book, name, sheet) {
+        Ok(sheet) => Some(sheet),
         Err(e) => {
             let s = b.add_sheet(sheet);
             let span = b.place(Place::Sheet(s));

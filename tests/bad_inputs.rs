@@ -1,7 +1,7 @@
 //! The malformed-input corpus (issue 15 item 12): every folder under tests/fixtures/bad/ holds a
-//! hostile period file, directory, config or template and, in `expected.txt`, the exact message
-//! vanban must give for it. A case passes only if the input is refused with exactly that message:
-//! no panic, no hang, nothing rendered.
+//! hostile period file (TOML, JSON or the Excel form), directory, config or template and, in
+//! `expected.txt`, the exact message vanban must give for it. A case passes only if the input is
+//! refused with exactly that message: no panic, no abort, no hang, nothing rendered.
 //!
 //! The cases are written by tests/fixtures/bad/make_cases.py; `VANBAN_BLESS=1` rewrites the
 //! expected messages from what vanban says now (then read the diff before committing).
@@ -39,7 +39,7 @@ fn verdict(dir: &Path) -> String {
             Err(e) => e.to_string(),
         }
     } else {
-        let period = ["period.toml", "period.json"]
+        let period = ["period.toml", "period.json", "period.xlsx"]
             .iter()
             .map(|n| dir.join(n))
             .find(|p| p.exists())

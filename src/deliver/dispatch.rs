@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use lettre::Message;
 
 use super::ledger::{Begin, Ledger};
-use super::mail::{self, Flow, RetryPolicy, SendError, SendHooks, Transport};
 use super::plan::Pending;
 use super::report::Outcome;
+use super::retry::{self, Flow, RetryPolicy, SendHooks};
+use super::transport::{SendError, Transport};
 use crate::clock::Clock;
 use crate::progress::Progress;
 use crate::shutdown::StopSignal;
@@ -176,7 +177,7 @@ fn progress_line(
 
 /// Sends `messages`, one per pending message to send (in plan order), through `transport`, and
 /// writes each one's outcome into its [`Pending`]. Up to `connections` exchanges run at once;
-/// the ledger is written on this thread only (see [`mail::send_all`]), each claim before its
+/// the ledger is written on this thread only (see [`retry::send_all`]), each claim before its
 /// exchange and each outcome as it comes. `sleep` waits between retry rounds. Returns whether
 /// the run stopped early (shutdown requested, or the ledger could not be written).
 #[allow(clippy::too_many_arguments)]
@@ -225,7 +226,7 @@ pub fn dispatch(
             sleep(delay);
         }
     };
-    let summary = mail::send_all(transport, messages, policy, connections, &wait, &mut hooks);
+    let summary = retry::send_all(transport, messages, policy, connections, &wait, &mut hooks);
     hooks.progress.finish();
     for (item, outcome) in hooks.messages.iter_mut().zip(summary.outcomes) {
         if item.decided {

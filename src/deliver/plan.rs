@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::email::MessageKind;
+use super::email::templates::MessageKind;
 use super::error::{DeliverError, SendProblem};
 use super::ledger::{
     AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState, Ledger, LedgerError,
@@ -400,7 +400,7 @@ fn sender_domain(address: &str) -> &str {
 }
 
 pub fn message_id(config: &Config, key: &DeliveryKey, tag: &str) -> String {
-    super::mail::message_id_for(
+    super::email::mime::message_id_for(
         // The period's key text, as before PeriodId: Message-IDs of earlier sends stay the same.
         &[
             &key.issuer,

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::email::MessageKind;
+use super::email::templates::MessageKind;
 use super::ledger::DeliveryKey;
-use super::mail::SendError;
+use super::transport::SendError;
 use crate::clock::local_time;
 use crate::issue::approval::Gate;
 use crate::model::DocumentKind;

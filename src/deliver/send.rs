@@ -1,6 +1,6 @@
 //! `vanban send`: one run through the phases, each in its own file — [`plan`](super::plan)
 //! (which messages, for whom, what the ledger says), issue (`crate::issue::filing`: numbers from
-//! the register, final documents rendered and filed), [`compose`](super::compose) (the MIME
+//! the register, final documents rendered and filed), [`compose`](super::email::compose) (the MIME
 //! messages), [`dispatch`](super::dispatch) (SMTP or outbox, retries, ledger) and
 //! [`report`](super::report). What happened to each message is read back by `status.rs`.
 
@@ -9,15 +9,17 @@ use std::time::Duration;
 
 use chrono::Datelike;
 
-use super::compose;
 use super::dispatch::{self, Recording};
+use super::email::compose;
+use super::email::outbox::Outbox;
+use super::email::smtp::SmtpMailer;
 pub use super::error::DeliverError;
 use super::error::SendProblems;
 use super::ledger::Ledger;
-use super::mail::{RetryPolicy, SmtpMailer, Transport};
-use super::outbox::Outbox;
 use super::plan::{Pending, Plan};
 pub use super::report::{DeliveryReport, DocumentReport, Outcome, SendReport};
+use super::retry::RetryPolicy;
+use super::transport::Transport;
 use crate::clock::{Clock, VIETNAM};
 use crate::config::Config;
 use crate::input;
@@ -378,7 +380,7 @@ fn record_issued_content(
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::deliver::email::MessageKind;
+    use crate::deliver::email::templates::MessageKind;
     use crate::deliver::ledger::{
         Attempt, AttemptOutcome, Begin, DeliveryKey, DeliveryRecord, DeliveryState,
     };

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::email::MessageKind;
+use super::email::smtp;
+use super::email::templates::MessageKind;
 use super::error::DeliverError;
 use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
-use super::mail;
 use super::plan::{ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
@@ -403,7 +403,7 @@ impl StatusLine {
         let mut text = match &latest.outcome {
             AttemptOutcome::Sent { at, server_reply } => {
                 let mut text = format!("lúc {}, Message-ID {}", local_time(*at), latest.message_id);
-                if let Some(refused) = mail::refused_in_reply(server_reply) {
+                if let Some(refused) = smtp::refused_in_reply(server_reply) {
                     text.push_str(&format!("; không gửi tới được {refused}"));
                 }
                 text

@@ -13,7 +13,7 @@ use super::sessions::SignedIn;
 use super::store::Upload;
 use super::{App, WebError};
 use crate::clock::VIETNAM;
-use crate::deliver::email::title_of;
+use crate::deliver::email::templates::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
 use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
 use crate::deliver::status::{Step, period_status};

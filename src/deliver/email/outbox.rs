@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use lettre::Message;
 
-use super::mail::{SendError, Transport, message_id_stem};
+use super::mime::message_id_stem;
+use crate::deliver::transport::{SendError, Transport};
 use crate::files::write_atomically;
 
 /// A folder of `.eml` files, one per message, openable in any mail client.
@@ -52,7 +53,7 @@ impl Transport for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deliver::mail::{Attachment, OutgoingMessage, build_message, message_id_for};
+    use crate::deliver::email::mime::{Attachment, OutgoingMessage, build_message, message_id_for};
     use std::fs;
     use std::time::{Duration, SystemTime};
 
@@ -114,7 +115,7 @@ mod tests {
         );
 
         // Parseable by a real MIME parser (mail-parser, in the tests' SMTP harness).
-        let value = crate::deliver::mail::test_sink::parse_eml(&[std::path::PathBuf::from(&path)]);
+        let value = crate::deliver::email::test_sink::parse_eml(&[std::path::PathBuf::from(&path)]);
         assert_eq!(value[0]["subject"], "Thông báo kết luận số 125/TB-UBND");
         assert_eq!(value[0]["message_id"], id);
         assert_eq!(value[0]["defects"], serde_json::json!([]));

@@ -8,15 +8,15 @@ use std::time::SystemTime;
 
 use lettre::Message;
 
-use super::email::{
+use super::mime::{self, Attachment, OutgoingMessage};
+use super::templates::{
     EmailContext, EmailDocument, EmailError, EmailSender, EmailTemplates, EmailUnit, about,
     title_of,
 };
-use super::error::{DeliverError, SendProblem, SendProblems, UnitLabel};
-use super::mail::{self, Attachment, OutgoingMessage};
-use super::plan::{Delivery, Plan};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::deliver::error::{DeliverError, SendProblem, SendProblems, UnitLabel};
+use crate::deliver::plan::{Delivery, Plan};
 use crate::issue::filing::{
     DocFile, DocId, ReadyDocument, ascii_file_name, attachment_name, issuer_key, number_text,
     unit_short,
@@ -291,7 +291,7 @@ pub fn build_messages(
             message_id: pending.message_id.clone(),
             date,
         };
-        match mail::build_message(&outgoing) {
+        match mime::build_message(&outgoing) {
             Ok(message) => messages.push(message),
             Err(error) => problems.push(SendProblem::Message {
                 unit: UnitLabel::of(&delivery.unit),

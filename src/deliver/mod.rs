@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod email;
 pub mod error;
 pub mod ledger;
+pub mod parcel;
 pub mod plan;
 pub mod report;
 pub mod retry;

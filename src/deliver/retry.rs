@@ -6,15 +6,14 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use lettre::Message;
-
+use super::parcel::Parcel;
 use super::transport::{SendError, Transport};
 
 /// How transient failures are retried: attempt n+1 waits `first_delay * factor^(n-1)`, capped at
 /// `max_delay`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts per message, the first included (0 is treated as 1).
+    /// Attempts per parcel, the first included (0 is treated as 1).
     pub max_attempts: u32,
     pub first_delay: Duration,
     pub factor: f64,
@@ -56,7 +55,7 @@ impl RetryPolicy {
 pub enum Flow {
     Continue,
     Stop,
-    /// From `before_attempt` only: leave this message alone (the ledger says it was sent or its
+    /// From `before_attempt` only: leave this parcel alone (the ledger says it was sent or its
     /// outcome is unknown) and go on with the others; it is not tried again in later rounds.
     /// From `after_attempt` it means the same as `Continue`.
     Skip,
@@ -64,14 +63,14 @@ pub enum Flow {
 
 /// The caller's view of each attempt; the ledger is written here.
 pub trait SendHooks {
-    /// Before attempt `attempt` (1-based) of message `index`: record "sending". `Stop` means this
-    /// message is not sent and nothing further is (the ledger could not be written, or a
+    /// Before attempt `attempt` (1-based) of parcel `index`: record "sending". `Stop` means this
+    /// parcel is not sent and nothing further is (the ledger could not be written, or a
     /// shutdown was requested).
     fn before_attempt(&mut self, index: usize, attempt: u32) -> Flow;
 
     /// After the attempt: record "sent" or "failed". `will_retry` is true when the failure is
-    /// transient and attempts remain, so the message will be tried again in a later round.
-    /// `Stop` ends the run after this message (SIGTERM: finish the one in flight, record, stop).
+    /// transient and attempts remain, so the parcel will be tried again in a later round.
+    /// `Stop` ends the run after this parcel (SIGTERM: finish the one in flight, record, stop).
     fn after_attempt(
         &mut self,
         index: usize,
@@ -81,19 +80,19 @@ pub trait SendHooks {
     ) -> Flow;
 }
 
-/// What happened to one message in [`send_all`].
+/// What happened to one parcel in [`send_all`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MessageOutcome {
+pub struct ParcelOutcome {
     /// Attempts made (0: never tried, because the run stopped first).
     pub attempts: u32,
     /// The last attempt's outcome, `None` if never tried.
     pub result: Option<Result<String, SendError>>,
 }
 
-/// The result of [`send_all`], one outcome per message in input order.
+/// The result of [`send_all`], one outcome per parcel in input order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendSummary {
-    pub outcomes: Vec<MessageOutcome>,
+    pub outcomes: Vec<ParcelOutcome>,
     /// A hook returned [`Flow::Stop`].
     pub stopped: bool,
 }
@@ -107,30 +106,30 @@ impl SendSummary {
     }
 }
 
-/// Sends every message once, then retries the transient failures in rounds, waiting
+/// Delivers every parcel once, then retries the transient failures in rounds, waiting
 /// `policy.delay_before(n)` (through `sleep`, so tests and shutdown can intercept it) before
 /// round n, until they succeed or `max_attempts` is reached. Permanent failures are never
-/// retried. Rounds rather than per-message retries: a server that is briefly unavailable gets
-/// the whole delay, and one slow message does not hold up the others.
+/// retried. Rounds rather than per-parcel retries: a server that is briefly unavailable gets
+/// the whole delay, and one slow parcel does not hold up the others.
 ///
 /// Up to `connections` exchanges run at once, each on a worker thread of its own (and so, over
 /// SMTP, on a connection of its own). The hooks run on the calling thread only, in the order
-/// things happen: `before_attempt` just before a message is handed to a free worker (the
-/// ledger's claim, so a message is never on two workers), `after_attempt` as soon as its
-/// exchange ends. A hook's `Stop` hands out no further message; those already in flight finish
+/// things happen: `before_attempt` just before a parcel is handed to a free worker (the
+/// ledger's claim, so a parcel is never on two workers), `after_attempt` as soon as its
+/// exchange ends. A hook's `Stop` hands out no further parcel; those already in flight finish
 /// and go through `after_attempt` (their outcome recorded, never lost). With one connection
 /// this is the plain one-after-another loop, hook for hook.
-pub fn send_all<T: Transport + ?Sized>(
+pub fn send_all<T: Transport + ?Sized, P: AsRef<Parcel> + Sync>(
     transport: &T,
-    messages: &[Message],
+    parcels: &[P],
     policy: &RetryPolicy,
     connections: usize,
     sleep: &dyn Fn(Duration),
     hooks: &mut dyn SendHooks,
 ) -> SendSummary {
-    let mut outcomes = vec![MessageOutcome::default(); messages.len()];
+    let mut outcomes = vec![ParcelOutcome::default(); parcels.len()];
     let max_attempts = policy.max_attempts.max(1);
-    let workers = connections.clamp(1, messages.len().max(1));
+    let workers = connections.clamp(1, parcels.len().max(1));
     let mut stopped = false;
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel::<(usize, usize, Result<String, SendError>)>();
@@ -140,7 +139,7 @@ pub fn send_all<T: Transport + ?Sized>(
             let done = done_tx.clone();
             scope.spawn(move || {
                 for index in job_rx {
-                    let result = exchange(transport, &messages[index]);
+                    let result = exchange(transport, parcels[index].as_ref());
                     if done.send((worker, index, result)).is_err() {
                         break;
                     }
@@ -149,9 +148,9 @@ pub fn send_all<T: Transport + ?Sized>(
             jobs.push(job_tx);
         }
         drop(done_tx);
-        // Free workers, the first one on top, so one message at a time reuses one connection.
+        // Free workers, the first one on top, so one parcel at a time reuses one connection.
         let mut idle: Vec<usize> = (0..workers).rev().collect();
-        let mut pending: Vec<usize> = (0..messages.len()).collect();
+        let mut pending: Vec<usize> = (0..parcels.len()).collect();
         for attempt in 1..=max_attempts {
             if pending.is_empty() || stopped {
                 break;
@@ -175,13 +174,13 @@ pub fn send_all<T: Transport + ?Sized>(
                     }
                     let worker = idle.pop().unwrap_or_default();
                     if jobs[worker].send(index).is_err() {
-                        // The worker is gone (it panicked): its message was claimed but never
+                        // The worker is gone (it panicked): its parcel was claimed but never
                         // exchanged; record it as unknown rather than pretend it was not tried.
                         let result = Err(SendError::Unknown {
                             reason: "lỗi nội bộ: luồng gửi thư đã dừng".to_owned(),
                         });
                         hooks.after_attempt(index, attempt, &result, false);
-                        outcomes[index] = MessageOutcome {
+                        outcomes[index] = ParcelOutcome {
                             attempts: attempt,
                             result: Some(result),
                         };
@@ -203,7 +202,7 @@ pub fn send_all<T: Transport + ?Sized>(
                 let will_retry =
                     matches!(&result, Err(e) if e.is_transient()) && attempt < max_attempts;
                 let flow = hooks.after_attempt(index, attempt, &result, will_retry);
-                outcomes[index] = MessageOutcome {
+                outcomes[index] = ParcelOutcome {
                     attempts: attempt,
                     result: Some(result),
                 };
@@ -224,11 +223,11 @@ pub fn send_all<T: Transport + ?Sized>(
     SendSummary { outcomes, stopped }
 }
 
-/// One exchange on a worker thread. A panic in the transport would leave the message claimed
+/// One exchange on a worker thread. A panic in the transport would leave the parcel claimed
 /// with nobody to record it: it comes back as an unknown outcome instead (the exchange may have
 /// gone through), so the ledger keeps it from being resent.
-fn exchange<T: Transport + ?Sized>(transport: &T, message: &Message) -> Result<String, SendError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transport.send(message)))
+fn exchange<T: Transport + ?Sized>(transport: &T, parcel: &Parcel) -> Result<String, SendError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transport.deliver(parcel)))
         .unwrap_or_else(|_| {
             Err(SendError::Unknown {
                 reason: "lỗi nội bộ trong lúc gửi thư".to_owned(),
@@ -239,8 +238,9 @@ fn exchange<T: Transport + ?Sized>(transport: &T, message: &Message) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deliver::email::mime::build_message;
-    use crate::deliver::email::mime::test_samples::*;
+    use crate::deliver::ledger::DeliveryKey;
+    use crate::deliver::parcel::Parcel;
+    use crate::model::{Half, PeriodId};
     use std::cell::RefCell;
     use std::collections::{BTreeMap, BTreeSet, VecDeque};
     use std::sync::Mutex;
@@ -286,7 +286,7 @@ mod tests {
         }
     }
 
-    /// Answers each message (by index in the To address) from a script; records every send.
+    /// Answers each parcel (by the index in its recipient) from a script; records every send.
     struct Scripted {
         script: Shared<Vec<VecDeque<Result<String, SendError>>>>,
         log: Shared<Vec<usize>>,
@@ -295,7 +295,7 @@ mod tests {
     }
 
     impl Scripted {
-        /// Message i is answered from `script[i]` in turn, then with "250 OK".
+        /// Parcel i is answered from `script[i]` in turn, then with "250 OK".
         fn new(script: Vec<Vec<Result<String, SendError>>>) -> Self {
             Scripted {
                 script: Shared::new(script.into_iter().map(VecDeque::from).collect()),
@@ -304,7 +304,7 @@ mod tests {
             }
         }
 
-        /// `send_all` over one indexed message per line of the script.
+        /// `send_all` over one indexed parcel per line of the script.
         fn send_all(
             &self,
             max_attempts: u32,
@@ -314,7 +314,7 @@ mod tests {
             let count = self.script.borrow().len();
             send_all(
                 self,
-                &indexed_messages(count),
+                &indexed_parcels(count),
                 &policy(max_attempts),
                 self.connections,
                 sleep,
@@ -324,9 +324,13 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        fn send(&self, message: &Message) -> Result<String, SendError> {
-            let to = message.envelope().to()[0].user().to_owned();
-            let index: usize = to.trim_start_matches('u').parse().unwrap();
+        fn deliver(&self, parcel: &Parcel) -> Result<String, SendError> {
+            let index: usize = parcel
+                .key
+                .recipient
+                .trim_start_matches('u')
+                .parse()
+                .unwrap();
             self.log.borrow_mut().push(index);
             self.script.borrow_mut()[index]
                 .pop_front()
@@ -389,13 +393,21 @@ mod tests {
         })
     }
 
-    fn indexed_messages(n: usize) -> Vec<Message> {
+    /// Parcel i goes to unit "u<i>"; what it holds does not matter here.
+    fn indexed_parcels(n: usize) -> Vec<Parcel> {
         (0..n)
-            .map(|i| {
-                let mut msg = unit_message(&i.to_string());
-                msg.to = vec![(String::new(), format!("u{i}@damha.example"))];
-                msg.attachments.clear();
-                build_message(&msg).unwrap()
+            .map(|i| Parcel {
+                key: DeliveryKey::new(
+                    "UBND",
+                    PeriodId::new(2024, Half::First),
+                    "review-report",
+                    format!("u{i}"),
+                ),
+                id: format!("<{i}.1@damha.example>"),
+                sender: "vanphong@damha.example".to_owned(),
+                recipients: vec![format!("u{i}@damha.example")],
+                media_type: "text/plain".to_owned(),
+                bytes: format!("parcel {i}").into_bytes(),
             })
             .collect()
     }
@@ -461,7 +473,7 @@ mod tests {
         let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(!summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 2, 0]);
-        assert_eq!(summary.outcomes[1], MessageOutcome::default());
+        assert_eq!(summary.outcomes[1], ParcelOutcome::default());
         assert_eq!(summary.sent(), 2);
         assert_eq!(
             hooks.events,
@@ -489,7 +501,7 @@ mod tests {
         let summary = transport.send_all(3, &|_| {}, &mut hooks);
         assert!(summary.stopped);
         assert_eq!(*transport.log.borrow(), [0, 1]);
-        assert_eq!(summary.outcomes[2], MessageOutcome::default());
+        assert_eq!(summary.outcomes[2], ParcelOutcome::default());
         assert_eq!(summary.outcomes[1].result, Some(Ok("250 OK".to_owned())));
 
         // Refusing before an attempt sends nothing more (e.g. the ledger could not be written).
@@ -521,15 +533,19 @@ mod tests {
         running: std::sync::atomic::AtomicUsize,
         peak: std::sync::atomic::AtomicUsize,
         log: Shared<Vec<usize>>,
-        /// Message index → failures before it goes through (transient, then "250 OK").
+        /// Parcel index → failures before it goes through (transient, then "250 OK").
         transient: Shared<BTreeMap<usize, u32>>,
     }
 
     impl Transport for Slow {
-        fn send(&self, message: &Message) -> Result<String, SendError> {
+        fn deliver(&self, parcel: &Parcel) -> Result<String, SendError> {
             use std::sync::atomic::Ordering::SeqCst;
-            let to = message.envelope().to()[0].user().to_owned();
-            let index: usize = to.trim_start_matches('u').parse().unwrap();
+            let index: usize = parcel
+                .key
+                .recipient
+                .trim_start_matches('u')
+                .parse()
+                .unwrap();
             let now = self.running.fetch_add(1, SeqCst) + 1;
             self.peak.fetch_max(now, SeqCst);
             std::thread::sleep(Duration::from_millis(20));
@@ -572,7 +588,7 @@ mod tests {
         let slept = Shared::new(Vec::new());
         let summary = send_all(
             &transport,
-            &indexed_messages(12),
+            &indexed_parcels(12),
             &policy(3),
             4,
             &|d| slept.borrow_mut().push(d.as_secs()),
@@ -611,7 +627,7 @@ mod tests {
         };
         let summary = send_all(
             &transport,
-            &indexed_messages(20),
+            &indexed_parcels(20),
             &policy(3),
             4,
             &|_| {},
@@ -650,14 +666,14 @@ mod tests {
     fn a_panicking_transport_leaves_the_message_unknown_not_lost() {
         struct Panics;
         impl Transport for Panics {
-            fn send(&self, _: &Message) -> Result<String, SendError> {
+            fn deliver(&self, _: &Parcel) -> Result<String, SendError> {
                 panic!("a bug in a transport")
             }
         }
         let mut hooks = Recorder::default();
         let summary = send_all(
             &Panics,
-            &indexed_messages(2),
+            &indexed_parcels(2),
             &policy(3),
             2,
             &|_| {},

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Datelike;
 
-use super::dispatch::{self, Recording};
+use super::dispatch::{self, Handover, Recording, Route};
 use super::email::compose;
 use super::email::outbox::Outbox;
 use super::email::smtp::SmtpMailer;
@@ -19,7 +19,6 @@ use super::ledger::Ledger;
 use super::plan::{Pending, Plan};
 pub use super::report::{DeliveryReport, DocumentReport, Outcome, SendReport};
 use super::retry::RetryPolicy;
-use super::transport::Transport;
 use crate::clock::{Clock, VIETNAM};
 use crate::config::Config;
 use crate::input;
@@ -273,8 +272,8 @@ pub fn send_period(
         // Signing (and approval) go here: numbered documents in, ready documents out.
         let documents = issue::make_ready(numbered, &plan.period, keys.as_ref(), env.clock.now())?;
         // Compose every message before filing or sending anything.
-        let messages =
-            compose::build_messages(config, env.clock, &plan, dry_run, &emails, &documents)?;
+        let parcels =
+            compose::build_parcels(config, env.clock, &plan, dry_run, &emails, &documents)?;
         if !dry_run {
             issue::file(
                 &issue_env,
@@ -311,32 +310,46 @@ pub fn send_period(
             }
         };
         let outbox = Outbox::new(config.outbox.join(&period_key));
-        let dry_policy = RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        };
         // A dry run writes files one after another: nothing to wait for, and the order of the
         // outbox's files stays the plan's.
-        let (transport, policy, connections): (&dyn Transport, &RetryPolicy, usize) = match &mailer
-        {
-            Some((mailer, policy)) => (
-                mailer,
-                policy,
-                config.smtp.as_ref().map_or(1, |s| s.connections),
-            ),
-            None => (&outbox, &dry_policy, 1),
+        let route = match &mailer {
+            Some((mailer, policy)) => Route {
+                transport: mailer,
+                policy: policy.clone(),
+                connections: config.smtp.as_ref().map_or(1, |s| s.connections),
+            },
+            None => Route {
+                transport: &outbox,
+                policy: RetryPolicy {
+                    max_attempts: 1,
+                    ..RetryPolicy::default()
+                },
+                connections: 1,
+            },
         };
-        report.stopped = dispatch::dispatch(
-            transport,
-            policy,
-            connections,
-            &recording,
-            &mut plan.pending,
-            &messages,
-            stop,
-            env.sleep,
-            &mut notes,
+        let to_send: Vec<&mut Pending> = plan.pending.iter_mut().filter(|p| p.to_send()).collect();
+        assert_eq!(
+            to_send.len(),
+            parcels.len(),
+            "one composed parcel per message to send"
         );
+        let handovers: Vec<Handover> = to_send
+            .iter()
+            .zip(parcels)
+            .map(|(pending, parcel)| Handover {
+                parcel,
+                resend: pending.resend(),
+                again: pending.again(),
+            })
+            .collect();
+        let dispatched = dispatch::dispatch(&route, &recording, &handovers, stop, env.sleep);
+        for (pending, outcome) in to_send.into_iter().zip(dispatched.outcomes) {
+            if let Some(outcome) = outcome {
+                pending.outcome = outcome;
+            }
+        }
+        report.stopped = dispatched.stopped;
+        notes.extend(dispatched.notes);
     } else if !problems.is_empty() {
         return Err(DeliverError::Invalid(SendProblems(problems)));
     }

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 
 use super::email::mime::{Attachment, OutgoingMessage, build_message, message_id_for};
 use super::email::smtp::SmtpMailer;
-use super::transport::Transport;
 use crate::config::Config;
 use crate::issue::approval::{self, ApprovalError, Approvals, Decision, Draft};
 use crate::issue::filing::{DocId, IssueEnv};

@@ -17,7 +17,6 @@ use crate::deliver::email::mime::{OutgoingMessage, build_message, message_id_for
 use crate::deliver::email::smtp::SmtpMailer;
 use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
 use crate::deliver::submit;
-use crate::deliver::transport::Transport;
 use crate::input::Problems;
 use crate::issue::filing::IssueEnv;
 use crate::model::{DocumentKind, Period};

@@ -1,12 +1,11 @@
-//! Composing the messages: the email context of each message from the documents it carries,
-//! the subject and body from the Tera templates, and the MIME message with its attachments.
+//! Composing the email channel's parcels: the email context of each message from the documents
+//! it carries, the subject and body from the Tera templates, and the MIME message with its
+//! attachments, as a `message/rfc822` parcel.
 //! Every template is tried against every message (with draft documents) before any number is
 //! issued, and every message is built before any is sent: a failure here sends nothing.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
-
-use lettre::Message;
 
 use super::mime::{self, Attachment, OutgoingMessage};
 use super::templates::{
@@ -16,6 +15,7 @@ use super::templates::{
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::deliver::error::{DeliverError, SendProblem, SendProblems, UnitLabel};
+use crate::deliver::parcel::Parcel;
 use crate::deliver::plan::{Delivery, Plan};
 use crate::issue::filing::{
     DocFile, DocId, ReadyDocument, ascii_file_name, attachment_name, issuer_key, number_text,
@@ -227,17 +227,18 @@ pub fn check(
     Some(emails)
 }
 
-/// Every message, built before any is sent: a failure here sends nothing.
-pub fn build_messages(
+/// Every message, built before any is sent (one parcel per message to send, in plan order): a
+/// failure here sends nothing.
+pub fn build_parcels(
     config: &Config,
     clock: &dyn Clock,
     plan: &Plan,
     dry_run: bool,
     emails: &EmailTemplates,
     documents: &BTreeMap<DocId, ReadyDocument>,
-) -> Result<Vec<Message>, DeliverError> {
+) -> Result<Vec<Parcel>, DeliverError> {
     let date = SystemTime::from(clock.now());
-    let mut messages = Vec::new();
+    let mut parcels = Vec::new();
     let mut problems = Vec::new();
     for pending in plan.to_send() {
         let delivery = &pending.delivery;
@@ -292,7 +293,7 @@ pub fn build_messages(
             date,
         };
         match mime::build_message(&outgoing) {
-            Ok(message) => messages.push(message),
+            Ok(message) => parcels.push(mime::parcel(delivery.key.clone(), &message)),
             Err(error) => problems.push(SendProblem::Message {
                 unit: UnitLabel::of(&delivery.unit),
                 error,
@@ -300,7 +301,7 @@ pub fn build_messages(
         }
     }
     if problems.is_empty() {
-        Ok(messages)
+        Ok(parcels)
     } else {
         Err(DeliverError::Invalid(SendProblems(problems)))
     }

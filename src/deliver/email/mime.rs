@@ -11,6 +11,8 @@ use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePa
 use sha2::{Digest, Sha256};
 
 use super::MailError;
+use crate::deliver::ledger::DeliveryKey;
+use crate::deliver::parcel::{MESSAGE_RFC822, Parcel};
 use crate::issue::filing::ascii_file_name;
 
 /// A file attached to a message.
@@ -215,6 +217,25 @@ pub fn build_message(msg: &OutgoingMessage) -> Result<Message, MailError> {
         subject: msg.subject.clone(),
         reason: e.to_string(),
     })
+}
+
+/// A built message as the email channel's parcel: its envelope's addresses (the From address;
+/// every To address), its Message-ID and its bytes, exactly as they go over SMTP or into the
+/// outbox.
+pub fn parcel(key: DeliveryKey, message: &Message) -> Parcel {
+    let envelope = message.envelope();
+    Parcel {
+        key,
+        id: message
+            .headers()
+            .get_raw("Message-ID")
+            .unwrap_or_default()
+            .to_owned(),
+        sender: envelope.from().map(ToString::to_string).unwrap_or_default(),
+        recipients: envelope.to().iter().map(ToString::to_string).collect(),
+        media_type: MESSAGE_RFC822.to_owned(),
+        bytes: message.formatted(),
+    }
 }
 
 /// Standard base64 with padding, as SMTP AUTH encodes (RFC 4954).

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use lettre::Message;
+use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -14,7 +14,9 @@ use lettre::transport::smtp::extension::ClientId;
 use super::MailError;
 use super::mime::base64;
 use crate::config::{Secret, Security, SmtpSettings};
-use crate::deliver::transport::{SendError, Transport};
+use crate::deliver::parcel::{MESSAGE_RFC822, Parcel};
+use crate::deliver::transport::{SendError, Transport, expect_media_type};
+use lettre::Message;
 
 /// The SMTP transport, built once per process. It drives lettre's `SmtpConnection` itself rather
 /// than `SmtpTransport`, so it knows whether a failure came before the mail transaction (nothing
@@ -371,8 +373,17 @@ fn tls_reason(detail: &str, server: &str) -> String {
     reason
 }
 
-impl Transport for SmtpMailer {
-    fn send(&self, message: &Message) -> Result<String, SendError> {
+impl SmtpMailer {
+    /// Sends a built message to the recipients of its envelope (its To addresses), as lettre's
+    /// `Transport::send` does: [`SmtpMailer::send_raw`] of its envelope and formatted bytes.
+    pub fn send(&self, message: &Message) -> Result<String, SendError> {
+        self.send_raw(message.envelope(), &message.formatted())
+    }
+
+    /// One mail transaction of `email` (the whole RFC 5322 message, as it goes after DATA) from
+    /// and to the envelope's addresses, on a kept connection or a new one. `Ok` carries the
+    /// server's reply, with the addresses it refused after [`REFUSED_MARK`].
+    pub fn send_raw(&self, envelope: &Envelope, email: &[u8]) -> Result<String, SendError> {
         let kept = self
             .idle
             .lock()
@@ -395,13 +406,12 @@ impl Transport for SmtpMailer {
             }
             None => (self.fresh_connection()?, false),
         };
-        let email = message.formatted();
-        let mut result = transact(&mut connection, message.envelope(), &email);
+        let mut result = transact(&mut connection, envelope, email);
         if unchecked && matches!(result, Err(TransactError::BeforeMail(_))) {
             // The unchecked connection was refused or gone at MAIL FROM: nothing of the message
             // was sent, so it goes on a new connection, once.
             connection = self.fresh_connection()?;
-            result = transact(&mut connection, message.envelope(), &email);
+            result = transact(&mut connection, envelope, email);
         }
         let transacted = match result {
             Ok(transacted) => transacted,
@@ -462,6 +472,39 @@ impl Transport for SmtpMailer {
     }
 }
 
+/// The email channel's parcels (`message/rfc822`) over SMTP: the envelope is the parcel's
+/// sender and recipients, the message its bytes, sent as they are.
+impl Transport for SmtpMailer {
+    fn deliver(&self, parcel: &Parcel) -> Result<String, SendError> {
+        expect_media_type(parcel, MESSAGE_RFC822, "máy chủ thư")?;
+        let envelope = envelope_of(parcel)?;
+        self.send_raw(&envelope, &parcel.bytes)
+    }
+}
+
+/// The SMTP envelope of a parcel. An address that does not parse is refused before any
+/// connection (the composer checked them, so this means a parcel built elsewhere went wrong).
+fn envelope_of(parcel: &Parcel) -> Result<Envelope, SendError> {
+    let address = |text: &str| {
+        text.parse::<Address>().map_err(|e| SendError::Permanent {
+            reason: format!(
+                "{}: địa chỉ thư không hợp lệ «{text}» ({})",
+                parcel.key,
+                crate::vi::errors::address_error(&e)
+            ),
+        })
+    };
+    let from = address(&parcel.sender)?;
+    let to = parcel
+        .recipients
+        .iter()
+        .map(|r| address(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Envelope::new(Some(from), to).map_err(|e| SendError::Permanent {
+        reason: format!("{}: không có người nhận ({e})", parcel.key),
+    })
+}
+
 /// Between the server's reply to the message and the addresses it refused, in the reply the
 /// ledger keeps for a sent message (`status` shows what follows it).
 pub const REFUSED_MARK: &str = " — địa chỉ bị từ chối: ";
@@ -498,7 +541,7 @@ enum TransactError {
 /// the connection kept.
 fn transact(
     connection: &mut SmtpConnection,
-    envelope: &lettre::address::Envelope,
+    envelope: &Envelope,
     email: &[u8],
 ) -> Result<Transacted, TransactError> {
     use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
@@ -575,9 +618,28 @@ mod tests {
     use crate::deliver::email::mime::test_samples::*;
     use crate::deliver::email::mime::{OutgoingMessage, build_message};
     use crate::deliver::email::test_sink::{Certs, Sink, parse_eml, sha256_hex};
+    use crate::deliver::ledger::DeliveryKey;
     use crate::deliver::retry::{Flow, RetryPolicy, SendHooks, send_all};
     use crate::issue::filing::ascii_file_name;
+    use crate::model::{Half, PeriodId};
     use std::cell::RefCell;
+
+    /// The parcels of built messages, as the send's composer makes them.
+    fn parcels(messages: &[Message]) -> Vec<Parcel> {
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, message)| {
+                let key = DeliveryKey::new(
+                    "UBND",
+                    PeriodId::new(2024, Half::First),
+                    "letter-and-notice",
+                    format!("u{i}"),
+                );
+                crate::deliver::email::mime::parcel(key, message)
+            })
+            .collect()
+    }
 
     fn policy(max_attempts: u32) -> RetryPolicy {
         RetryPolicy {
@@ -898,7 +960,7 @@ mod tests {
         let mut hooks = Counting::default();
         let summary = send_all(
             &mailer,
-            std::slice::from_ref(&message),
+            &parcels(std::slice::from_ref(&message)),
             &policy(5),
             1,
             &|d| slept.borrow_mut().push(d),
@@ -934,7 +996,14 @@ mod tests {
             .map(|unit| build_message(&sample(&[*unit], unit.1, 2_000)).unwrap())
             .collect();
         let mut hooks = Counting::default();
-        let summary = send_all(&mailer, &messages, &policy(3), 1, &|_| {}, &mut hooks);
+        let summary = send_all(
+            &mailer,
+            &parcels(&messages),
+            &policy(3),
+            1,
+            &|_| {},
+            &mut hooks,
+        );
         assert_eq!(
             hooks.attempts,
             [(0, 1), (1, 1), (2, 1)],
@@ -982,7 +1051,14 @@ mod tests {
             build_message(&sample(&both[..1], "vp", 2_000)).unwrap(),
         ];
         let mut hooks = Counting::default();
-        let summary = send_all(&mailer, &messages, &policy(3), 1, &|_| {}, &mut hooks);
+        let summary = send_all(
+            &mailer,
+            &parcels(&messages),
+            &policy(3),
+            1,
+            &|_| {},
+            &mut hooks,
+        );
         assert_eq!(hooks.attempts, [(0, 1), (1, 1)], "sent once, no retry");
         let reply = summary.outcomes[0]
             .result
@@ -1025,7 +1101,7 @@ mod tests {
         let mut hooks = Counting::default();
         let summary = send_all(
             &mailer,
-            std::slice::from_ref(&message),
+            &parcels(std::slice::from_ref(&message)),
             &policy(2),
             1,
             &|_| {},
@@ -1067,6 +1143,29 @@ mod tests {
     }
 
     #[test]
+    fn a_parcel_that_is_not_an_email_is_refused_without_connecting() {
+        // Nothing listens at the port: a connection attempt would fail as transient.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mailer = SmtpMailer::new(&local_settings(
+            port,
+            Security::None,
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+        let mut parcel = parcels(&[build_message(&unit_message("tckh")).unwrap()]).remove(0);
+        parcel.media_type = "application/xml".to_owned();
+        let error = mailer.deliver(&parcel).unwrap_err();
+        assert!(matches!(error, SendError::Permanent { .. }), "{error}");
+        assert!(error.reason().contains("«application/xml»"), "{error}");
+        parcel.media_type = MESSAGE_RFC822.to_owned();
+        assert!(mailer.deliver(&parcel).unwrap_err().is_transient());
+    }
+
+    #[test]
     fn a_silent_server_times_out_as_transient() {
         // Accepts the connection but never sends the greeting.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1101,7 +1200,7 @@ mod tests {
         let mut hooks = Counting::default();
         let summary = send_all(
             &mailer,
-            std::slice::from_ref(&message),
+            &parcels(std::slice::from_ref(&message)),
             &policy(4),
             1,
             &|_| {},

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::email::templates::MessageKind;
 use super::ledger::DeliveryKey;
+use super::plan::MessageKind;
 use super::transport::SendError;
 use crate::clock::local_time;
 use crate::issue::approval::Gate;

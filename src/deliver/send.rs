@@ -126,19 +126,16 @@ pub fn send_period(
     if !options.new_issuer {
         refuse_a_changed_issuer(env.store, period.id(), &issue::issuer_key(&period.issuer))?;
     }
-    let mut notes = Vec::new();
-    let mut problems = Vec::new();
-
     // Plan: which messages, for whom, and what the ledger says of each.
-    let mut plan = Plan::new(
+    let (mut plan, found) = Plan::new(
         config,
         env.store,
         period,
         &options.only,
         options.resend.as_deref(),
-        &mut problems,
-        &mut notes,
     )?;
+    let mut notes = found.notes;
+    let mut problems = found.problems;
     // A document replaced (`vanban replace`) goes again, with its new number, to every unit
     // that received the old one.
     if !dry_run {
@@ -223,9 +220,13 @@ pub fn send_period(
     }
 
     if plan.to_send().next().is_some() {
-        let emails = compose::check(config, &plan, dry_run, &mut problems);
-        let (Some(emails), true) = (emails, problems.is_empty()) else {
-            return Err(DeliverError::Invalid(SendProblems(problems)));
+        let emails = match compose::check(config, &plan, dry_run) {
+            Ok(emails) if problems.is_empty() => emails,
+            Ok(_) => return Err(DeliverError::Invalid(SendProblems(problems))),
+            Err(more) => {
+                problems.extend(more);
+                return Err(DeliverError::Invalid(SendProblems(problems)));
+            }
         };
         // Issue: numbers from the register, the final documents rendered (or read back).
         let dir = config.output_dir.join(&period_key);
@@ -393,11 +394,8 @@ fn record_issued_content(
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::deliver::email::templates::MessageKind;
-    use crate::deliver::ledger::{
-        Attempt, AttemptOutcome, Begin, DeliveryKey, DeliveryRecord, DeliveryState,
-    };
-    use crate::deliver::plan::{Decision, decide, ledger_issuer, ledger_records};
+    use crate::deliver::ledger::{Begin, DeliveryKey, DeliveryState};
+    use crate::deliver::plan::{MessageKind, ledger_issuer, ledger_records};
     use crate::deliver::status::{PeriodStatus, period_status};
     use crate::issue::filing::ascii_file_name;
     use crate::issue::filing::{attachment_name, sha256_hex};
@@ -1558,73 +1556,6 @@ mod tests {
         assert!(!report.all_delivered());
         assert_eq!(report.count(|o| matches!(o, Outcome::NotTried { .. })), 14);
         assert!(f.status().lines.iter().all(|l| l.record.is_none()));
-    }
-
-    fn record(state: DeliveryState, outcomes: &[(AttemptOutcome, bool)]) -> DeliveryRecord {
-        let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
-        DeliveryRecord {
-            key: DeliveryKey::new(
-                "UBND",
-                crate::model::PeriodId::new(2024, Half::First),
-                "letter-and-notice",
-                "pnn",
-            ),
-            state,
-            planned_at: t,
-            updated_at: t,
-            attempts: outcomes
-                .iter()
-                .enumerate()
-                .map(|(i, (outcome, resend))| Attempt {
-                    number: i as u32 + 1,
-                    resend: *resend,
-                    message_id: format!("<m{}@x>", i + 1),
-                    started_at: t,
-                    outcome: outcome.clone(),
-                    instance: None,
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn decisions_follow_the_ledger() {
-        let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
-        let sent = AttemptOutcome::Sent {
-            at: t,
-            server_reply: "250".into(),
-        };
-        let failed = AttemptOutcome::Failed {
-            at: t,
-            reason: "451".into(),
-            permanent: false,
-        };
-        let tag = |d: Decision| match d {
-            Decision::Send { resend, again, tag } => format!("send {resend} {again} {tag}"),
-            Decision::Done(o) => o.label_vi().to_owned(),
-        };
-        assert_eq!(tag(decide(None, false)), "send false false 1");
-        assert_eq!(tag(decide(None, true)), "send true false 1");
-        let failed_once = record(DeliveryState::Failed, &[(failed.clone(), false)]);
-        assert_eq!(tag(decide(Some(&failed_once), false)), "send false false 1");
-        assert_eq!(tag(decide(Some(&failed_once), true)), "send true false 1");
-        let delivered = record(
-            DeliveryState::Sent,
-            &[(failed.clone(), false), (sent.clone(), false)],
-        );
-        assert_eq!(tag(decide(Some(&delivered), false)), "đã gửi trước đó");
-        assert_eq!(tag(decide(Some(&delivered), true)), "send true true r3");
-        // A failed resend does not make a sent letter unsent.
-        let resend_failed = record(DeliveryState::Failed, &[(sent, false), (failed, true)]);
-        assert_eq!(tag(decide(Some(&resend_failed), false)), "đã gửi trước đó");
-        let unknown = record(
-            DeliveryState::Unknown,
-            &[(AttemptOutcome::Unknown { found_at: t }, false)],
-        );
-        assert_eq!(tag(decide(Some(&unknown), false)), "không rõ kết quả");
-        assert_eq!(tag(decide(Some(&unknown), true)), "send true true r2");
-        let sending = record(DeliveryState::Sending, &[(AttemptOutcome::Sending, false)]);
-        assert_eq!(tag(decide(Some(&sending), true)), "đang gửi");
     }
 
     #[test]

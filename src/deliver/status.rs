@@ -8,10 +8,9 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 
 use super::email::smtp;
-use super::email::templates::MessageKind;
 use super::error::DeliverError;
 use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
-use super::plan::{ledger_records, plan_deliveries};
+use super::plan::{MessageKind, ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
 use crate::input;

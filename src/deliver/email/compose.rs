@@ -143,14 +143,15 @@ fn check_addresses(delivery: &Delivery, problems: &mut Vec<SendProblem>) {
 
 /// Everything that can be checked before a number is issued: addresses, numbers typed into
 /// the period file, and every email template against every message (with draft documents).
+/// The templates, or every problem found.
 pub fn check(
     config: &Config,
     plan: &Plan,
     dry_run: bool,
-    problems: &mut Vec<SendProblem>,
-) -> Option<EmailTemplates> {
+) -> Result<EmailTemplates, Vec<SendProblem>> {
+    let mut problems = Vec::new();
     for pending in plan.to_send() {
-        check_addresses(&pending.delivery, problems);
+        check_addresses(&pending.delivery, &mut problems);
     }
     let needed = plan.needed_documents();
     if !dry_run {
@@ -172,7 +173,7 @@ pub fn check(
         Ok(emails) => emails,
         Err(e) => {
             problems.push(SendProblem::Templates(e));
-            return None;
+            return Err(problems);
         }
     };
     let period = &plan.period;
@@ -224,7 +225,11 @@ pub fn check(
             });
         }
     }
-    Some(emails)
+    if problems.is_empty() {
+        Ok(emails)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Every message, built before any is sent (one parcel per message to send, in plan order): a

@@ -10,7 +10,6 @@ pub mod parcel;
 pub mod plan;
 pub mod report;
 pub mod retry;
-pub mod send;
 pub mod status;
 pub mod submit;
 pub mod transport;

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use vanban::clock::{Clock, SystemClock, VIETNAM};
-use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
 use vanban::issue::approval::{self, Decision};
 use vanban::issue::filing::IssueEnv;
@@ -20,6 +19,7 @@ use vanban::schedule::RunOutcome;
 use vanban::shutdown::{StopSignal, stop_on_signals};
 use vanban::state::InstanceLock;
 use vanban::state::Store;
+use vanban::workflow::send::{self, SendEnv, SendOptions};
 
 mod cli_vi;
 

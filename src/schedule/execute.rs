@@ -13,8 +13,8 @@ use super::RunOutcome;
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
 use crate::clock::VIETNAM;
 use crate::config::{Action, Config, Job};
-use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
-use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
+use crate::deliver::email::mime::{OutgoingMessage, build_message, message_id_for};
+use crate::deliver::email::smtp::SmtpMailer;
 use crate::deliver::submit;
 use crate::input::Problems;
 use crate::issue::filing::IssueEnv;
@@ -22,6 +22,7 @@ use crate::model::{DocumentKind, Period};
 use crate::render::templates::Templates;
 use crate::render::{self, BackendError, Backends, Formats};
 use crate::shutdown::StopSignal;
+use crate::workflow::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
 
 /// The real work of a firing, with the engines built once for the life of the service.
 pub struct JobExecutor {

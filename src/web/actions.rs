@@ -15,9 +15,8 @@ use super::sessions::SignedIn;
 use super::store::Upload;
 use super::{App, WebError};
 use crate::clock::VIETNAM;
-use crate::deliver::email::title_of;
+use crate::deliver::email::templates::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
-use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
 use crate::deliver::status::{Step, check_drafts, period_status};
 use crate::deliver::submit;
 use crate::input;
@@ -28,6 +27,7 @@ use crate::issue::register::document_key;
 use crate::model::{DocumentKind, Period};
 use crate::render::{self, PlannedDocument};
 use crate::state::Store;
+use crate::workflow::send::{self, DeliverError, SendEnv, SendOptions};
 
 /// Thumbnail resolution: an A4 page (595 pt wide) becomes 446 px, legible when enlarged on a
 /// phone and small enough (about 60 KB) to list every page.

@@ -1,311 +1,22 @@
-//! Email messages and their transport: builds each recipient's message with lettre, sends it over
-//! SMTP (connection reused, rustls) with failures classified as transient, permanent or unknown
-//! outcome, and retries only the transient ones. The `.eml` outbox for dry runs is in `outbox.rs`.
+//! The SMTP transport and its connection pool: lettre's `SmtpConnection` driven by vanban
+//! (connections kept between messages, rustls, every recipient tried), each failure classified
+//! as transient, permanent or of unknown outcome, in Vietnamese, with the password masked.
 
 use std::fmt;
-use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError, mpsc};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use lettre::Message;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use sha2::{Digest, Sha256};
 
+use super::MailError;
+use super::mime::base64;
 use crate::config::{Secret, Security, SmtpSettings};
-use crate::issue::filing::ascii_file_name;
-
-/// A file attached to a message.
-#[derive(Debug, Clone)]
-pub struct Attachment {
-    /// The Vietnamese display name, e.g. "125-TB-UBND Thông báo kết luận.pdf".
-    pub file_name: String,
-    /// A MIME type without parameters, e.g. "application/pdf".
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
-
-/// Everything one message needs; subject and body are already rendered from their templates.
-#[derive(Debug, Clone)]
-pub struct OutgoingMessage {
-    /// (display name, address)
-    pub from: (String, String),
-    /// (display name, address); a unit with several addresses gets them all in one message.
-    pub to: Vec<(String, String)>,
-    pub subject: String,
-    pub body: String,
-    pub attachments: Vec<Attachment>,
-    /// From [`message_id_for`], angle brackets included.
-    pub message_id: String,
-    /// The `Date:` header; passed in (not read from the clock) so runs are reproducible.
-    pub date: SystemTime,
-}
-
-/// Errors in building messages or the SMTP transport: configuration or data problems that no
-/// retry can fix.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    #[error("địa chỉ thư của «{name}» không hợp lệ: «{address}» ({reason})")]
-    InvalidAddress {
-        name: String,
-        address: String,
-        reason: String,
-    },
-    #[error("thư «{subject}» không có người nhận")]
-    NoRecipient { subject: String },
-    #[error("tệp đính kèm «{file_name}» có kiểu nội dung không hợp lệ: «{content_type}»")]
-    InvalidContentType {
-        file_name: String,
-        content_type: String,
-    },
-    #[error("Message-ID không hợp lệ: «{0}» (phải có dạng <phần-đầu@tên-miền>)")]
-    InvalidMessageId(String),
-    #[error("không dựng được thư «{subject}»: {reason}")]
-    Build { subject: String, reason: String },
-    #[error("không đọc được tệp chứng chỉ CA {path}: {reason}")]
-    CaFile { path: PathBuf, reason: String },
-    #[error("cấu hình TLS cho máy chủ thư {server} bị lỗi: {reason}")]
-    Tls { server: String, reason: String },
-    #[error(
-        "[smtp] có tên đăng nhập «{username}» nhưng chưa có mật khẩu (password_env hoặc password_file)"
-    )]
-    MissingPassword { username: String },
-    #[error(
-        "[smtp] không được gửi mật khẩu qua kết nối không mã hóa tới {server}: đặt security = \"starttls\" hoặc \"tls\""
-    )]
-    CredentialsWithoutTls { server: String },
-}
-
-/// Why one message was not sent. The text is Vietnamese, names the server and, for a refusal,
-/// quotes the server's reply; it never contains the password.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// Nothing can have been delivered and a retry may help: 4xx replies, and refused, dropped
-    /// or timed-out connections before the mail transaction began.
-    #[error("lỗi tạm thời: {reason}")]
-    Transient { reason: String },
-    /// A retry will not help: 5xx replies, failed authentication, an untrusted certificate.
-    #[error("lỗi vĩnh viễn: {reason}")]
-    Permanent { reason: String },
-    /// The connection timed out or dropped during the mail transaction, without a reply: the
-    /// server may already have the message (a lost "250"). Never retried automatically.
-    #[error("không rõ kết quả: {reason}")]
-    Unknown { reason: String },
-}
-
-impl SendError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. })
-    }
-
-    pub fn is_unknown(&self) -> bool {
-        matches!(self, Self::Unknown { .. })
-    }
-
-    pub fn reason(&self) -> &str {
-        match self {
-            Self::Transient { reason } | Self::Permanent { reason } | Self::Unknown { reason } => {
-                reason
-            }
-        }
-    }
-
-    fn reason_mut(&mut self) -> &mut String {
-        match self {
-            Self::Transient { reason } | Self::Permanent { reason } | Self::Unknown { reason } => {
-                reason
-            }
-        }
-    }
-}
-
-/// Something that takes a finished message: the SMTP server, or the outbox in a dry run.
-/// `Ok` carries the server's reply or the path of the written file, for the ledger. `Sync`: a
-/// `send` with several connections calls it from several threads at once.
-pub trait Transport: Sync {
-    fn send(&self, message: &Message) -> Result<String, SendError>;
-}
-
-/// A Message-ID derived from the delivery key: `<stem.tag@domain>`, where the stem is the first
-/// 96 bits of the SHA-256 of the key parts. The same key always gives the same stem, so a resend
-/// is recognisable as the same letter; automatic retries keep the same tag (so a duplicate caused
-/// by a lost "250" reply carries the same Message-ID, which mail systems de-duplicate), and a
-/// deliberate `--resend` passes a new tag.
-pub fn message_id_for(key_parts: &[&str], sender_domain: &str, attempt_tag: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in key_parts {
-        // Length-prefixed so ("ab", "c") and ("a", "bc") cannot collide.
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let digest = hasher.finalize();
-    let stem: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    let tag: String = attempt_tag
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    let tag = if tag.is_empty() { "0".to_owned() } else { tag };
-    let domain: String = sender_domain
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
-        .collect();
-    let domain = domain.trim_matches('.');
-    let domain = if domain.is_empty() {
-        "vanban.invalid"
-    } else {
-        domain
-    };
-    format!("<{stem}.{tag}@{domain}>")
-}
-
-/// The part of a Message-ID before `@`, without the angle bracket: the outbox file name stem.
-pub fn message_id_stem(message_id: &str) -> Option<&str> {
-    let inner = message_id.trim().strip_prefix('<')?.strip_suffix('>')?;
-    let (left, right) = inner.split_once('@')?;
-    let safe = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_';
-    if left.is_empty() || right.is_empty() || !left.chars().all(safe) || left.starts_with('.') {
-        return None;
-    }
-    Some(left)
-}
-
-fn mailbox((name, address): &(String, String)) -> Result<Mailbox, MailError> {
-    let parsed = address
-        .trim()
-        .parse()
-        .map_err(
-            |e: lettre::address::AddressError| MailError::InvalidAddress {
-                name: name.clone(),
-                address: address.clone(),
-                reason: e.to_string(),
-            },
-        )?;
-    let name = name.trim();
-    Ok(Mailbox::new(
-        (!name.is_empty()).then(|| name.to_owned()),
-        parsed,
-    ))
-}
-
-/// The From header with a Vietnamese sender name written by vanban rather than lettre: lettre
-/// cuts the encoded name wherever a line fills up, inside a word ("Tâ" | "n"), and some mail
-/// clients show such a cut as a space. Here every encoded-word holds whole words. `None` for a
-/// plain ASCII name, which lettre writes well.
-fn from_header(from: &Mailbox) -> Option<HeaderValue> {
-    let name = from
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_ascii())?;
-    let encoded = format!("{}\r\n <{}>", encoded_words(name), from.email);
-    Some(HeaderValue::dangerous_new_pre_encoded(
-        HeaderName::new_from_ascii_str("From"),
-        from.to_string(),
-        encoded,
-    ))
-}
-
-/// `text` as RFC 2047 encoded-words (`=?utf-8?b?…?=`), one per folded line, each holding whole
-/// words and the space after them (a decoder drops the white space between encoded-words).
-/// Only a single word too long for one encoded-word is cut, between characters.
-fn encoded_words(text: &str) -> String {
-    // 45 bytes are 60 base64 characters: "=?utf-8?b?" + 60 + "?=" is 72, within RFC 2047's 75
-    // and, after "From: ", within a 78-character line.
-    const MAX_BYTES: usize = 45;
-    let mut chunks: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in text.split_inclusive(' ') {
-        if !current.is_empty() && current.len() + word.len() > MAX_BYTES {
-            chunks.push(std::mem::take(&mut current));
-        }
-        for c in word.chars() {
-            if current.len() + c.len_utf8() > MAX_BYTES {
-                chunks.push(std::mem::take(&mut current));
-            }
-            current.push(c);
-        }
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-        .iter()
-        .map(|chunk| format!("=?utf-8?b?{}?=", base64(chunk.as_bytes())))
-        .collect::<Vec<_>>()
-        .join("\r\n ")
-}
-
-fn attachment_part(attachment: &Attachment) -> Result<SinglePart, MailError> {
-    let invalid = || MailError::InvalidContentType {
-        file_name: attachment.file_name.clone(),
-        content_type: attachment.content_type.clone(),
-    };
-    let bare = attachment.content_type.trim();
-    ContentType::parse(bare).map_err(|_| invalid())?;
-    // lettre writes the real (Vietnamese) name only as RFC 2231 `filename*` in
-    // Content-Disposition. Clients that do not read RFC 2231 (older Outlook, some webmail) fall
-    // back to the Content-Type `name=` parameter, so that one carries the ASCII-folded name.
-    let with_name = format!(
-        "{bare}; name=\"{}\"",
-        ascii_file_name(&attachment.file_name)
-    );
-    let content_type = ContentType::parse(&with_name).map_err(|_| invalid())?;
-    Ok(MimeAttachment::new(attachment.file_name.clone())
-        .body(attachment.bytes.clone(), content_type))
-}
-
-/// Builds the MIME message: plain-text body (UTF-8) and the attachments, with the given
-/// Message-ID and Date so the same input gives the same bytes.
-pub fn build_message(msg: &OutgoingMessage) -> Result<Message, MailError> {
-    if msg.to.is_empty() {
-        return Err(MailError::NoRecipient {
-            subject: msg.subject.clone(),
-        });
-    }
-    if message_id_stem(&msg.message_id).is_none() {
-        return Err(MailError::InvalidMessageId(msg.message_id.clone()));
-    }
-    let from = mailbox(&msg.from)?;
-    let mut builder = Message::builder()
-        .from(from.clone())
-        .subject(msg.subject.clone())
-        .message_id(Some(msg.message_id.clone()))
-        .date(msg.date);
-    if let Some(header) = from_header(&from) {
-        builder = builder.raw_header(header);
-    }
-    for recipient in &msg.to {
-        builder = builder.to(mailbox(recipient)?);
-    }
-    let body = SinglePart::plain(msg.body.clone());
-    let built = if msg.attachments.is_empty() {
-        builder.singlepart(body)
-    } else {
-        // lettre's default boundary is random; one derived from the Message-ID makes the same
-        // input give the same bytes (reproducible outbox files, comparable resends). "=_" cannot
-        // occur in base64 or quoted-printable lines, so the boundary cannot collide with content.
-        let boundary: String = Sha256::digest(msg.message_id.as_bytes())[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let mut parts = MultiPart::mixed()
-            .boundary(format!("=_vanban_{boundary}"))
-            .singlepart(body);
-        for attachment in &msg.attachments {
-            parts = parts.singlepart(attachment_part(attachment)?);
-        }
-        builder.multipart(parts)
-    };
-    built.map_err(|e| MailError::Build {
-        subject: msg.subject.clone(),
-        reason: e.to_string(),
-    })
-}
+use crate::deliver::parcel::{MESSAGE_RFC822, Parcel};
+use crate::deliver::transport::{SendError, Transport, expect_media_type};
+use lettre::Message;
 
 /// The SMTP transport, built once per process. It drives lettre's `SmtpConnection` itself rather
 /// than `SmtpTransport`, so it knows whether a failure came before the mail transaction (nothing
@@ -467,28 +178,6 @@ fn secrets_to_mask(username: Option<&str>, password: Option<&Secret>) -> Vec<Sec
     }
     masked.sort_by_key(|s| std::cmp::Reverse(s.len()));
     masked.into_iter().map(Secret::new).collect()
-}
-
-/// Standard base64 with padding, as SMTP AUTH encodes (RFC 4954).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn tls_parameters(settings: &SmtpSettings, server: &str) -> Result<TlsParameters, MailError> {
@@ -684,8 +373,17 @@ fn tls_reason(detail: &str, server: &str) -> String {
     reason
 }
 
-impl Transport for SmtpMailer {
-    fn send(&self, message: &Message) -> Result<String, SendError> {
+impl SmtpMailer {
+    /// Sends a built message to the recipients of its envelope (its To addresses), as lettre's
+    /// `Transport::send` does: [`SmtpMailer::send_raw`] of its envelope and formatted bytes.
+    pub fn send(&self, message: &Message) -> Result<String, SendError> {
+        self.send_raw(message.envelope(), &message.formatted())
+    }
+
+    /// One mail transaction of `email` (the whole RFC 5322 message, as it goes after DATA) from
+    /// and to the envelope's addresses, on a kept connection or a new one. `Ok` carries the
+    /// server's reply, with the addresses it refused after [`REFUSED_MARK`].
+    pub fn send_raw(&self, envelope: &Envelope, email: &[u8]) -> Result<String, SendError> {
         let kept = self
             .idle
             .lock()
@@ -708,13 +406,12 @@ impl Transport for SmtpMailer {
             }
             None => (self.fresh_connection()?, false),
         };
-        let email = message.formatted();
-        let mut result = transact(&mut connection, message.envelope(), &email);
+        let mut result = transact(&mut connection, envelope, email);
         if unchecked && matches!(result, Err(TransactError::BeforeMail(_))) {
             // The unchecked connection was refused or gone at MAIL FROM: nothing of the message
             // was sent, so it goes on a new connection, once.
             connection = self.fresh_connection()?;
-            result = transact(&mut connection, message.envelope(), &email);
+            result = transact(&mut connection, envelope, email);
         }
         let transacted = match result {
             Ok(transacted) => transacted,
@@ -775,6 +472,39 @@ impl Transport for SmtpMailer {
     }
 }
 
+/// The email channel's parcels (`message/rfc822`) over SMTP: the envelope is the parcel's
+/// sender and recipients, the message its bytes, sent as they are.
+impl Transport for SmtpMailer {
+    fn deliver(&self, parcel: &Parcel) -> Result<String, SendError> {
+        expect_media_type(parcel, MESSAGE_RFC822, "máy chủ thư")?;
+        let envelope = envelope_of(parcel)?;
+        self.send_raw(&envelope, &parcel.bytes)
+    }
+}
+
+/// The SMTP envelope of a parcel. An address that does not parse is refused before any
+/// connection (the composer checked them, so this means a parcel built elsewhere went wrong).
+fn envelope_of(parcel: &Parcel) -> Result<Envelope, SendError> {
+    let address = |text: &str| {
+        text.parse::<Address>().map_err(|e| SendError::Permanent {
+            reason: format!(
+                "{}: địa chỉ thư không hợp lệ «{text}» ({})",
+                parcel.key,
+                crate::vi::errors::address_error(&e)
+            ),
+        })
+    };
+    let from = address(&parcel.sender)?;
+    let to = parcel
+        .recipients
+        .iter()
+        .map(|r| address(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Envelope::new(Some(from), to).map_err(|e| SendError::Permanent {
+        reason: format!("{}: không có người nhận ({e})", parcel.key),
+    })
+}
+
 /// Between the server's reply to the message and the addresses it refused, in the reply the
 /// ledger keeps for a sent message (`status` shows what follows it).
 pub const REFUSED_MARK: &str = " — địa chỉ bị từ chối: ";
@@ -811,7 +541,7 @@ enum TransactError {
 /// the connection kept.
 fn transact(
     connection: &mut SmtpConnection,
-    envelope: &lettre::address::Envelope,
+    envelope: &Envelope,
     email: &[u8],
 ) -> Result<Transacted, TransactError> {
     use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
@@ -882,255 +612,41 @@ fn transact(
     }
 }
 
-/// How transient failures are retried: attempt n+1 waits `first_delay * factor^(n-1)`, capped at
-/// `max_delay`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts per message, the first included (0 is treated as 1).
-    pub max_attempts: u32,
-    pub first_delay: Duration,
-    pub factor: f64,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            first_delay: Duration::from_secs(30),
-            factor: 2.0,
-            max_delay: Duration::from_secs(600),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before attempt `attempt` (2 or more; the first attempt does not wait).
-    pub fn delay_before(&self, attempt: u32) -> Duration {
-        if attempt <= 1 {
-            return Duration::ZERO;
-        }
-        let factor = if self.factor.is_finite() && self.factor >= 1.0 {
-            self.factor
-        } else {
-            1.0
-        };
-        let exponent = i32::try_from(attempt - 2).unwrap_or(i32::MAX);
-        let seconds = self.first_delay.as_secs_f64() * factor.powi(exponent);
-        Duration::try_from_secs_f64(seconds)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
-    }
-}
-
-/// Whether [`send_all`] goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    Stop,
-    /// From `before_attempt` only: leave this message alone (the ledger says it was sent or its
-    /// outcome is unknown) and go on with the others; it is not tried again in later rounds.
-    /// From `after_attempt` it means the same as `Continue`.
-    Skip,
-}
-
-/// The caller's view of each attempt; the ledger is written here.
-pub trait SendHooks {
-    /// Before attempt `attempt` (1-based) of message `index`: record "sending". `Stop` means this
-    /// message is not sent and nothing further is (the ledger could not be written, or a
-    /// shutdown was requested).
-    fn before_attempt(&mut self, index: usize, attempt: u32) -> Flow;
-
-    /// After the attempt: record "sent" or "failed". `will_retry` is true when the failure is
-    /// transient and attempts remain, so the message will be tried again in a later round.
-    /// `Stop` ends the run after this message (SIGTERM: finish the one in flight, record, stop).
-    fn after_attempt(
-        &mut self,
-        index: usize,
-        attempt: u32,
-        outcome: &Result<String, SendError>,
-        will_retry: bool,
-    ) -> Flow;
-}
-
-/// What happened to one message in [`send_all`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MessageOutcome {
-    /// Attempts made (0: never tried, because the run stopped first).
-    pub attempts: u32,
-    /// The last attempt's outcome, `None` if never tried.
-    pub result: Option<Result<String, SendError>>,
-}
-
-/// The result of [`send_all`], one outcome per message in input order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendSummary {
-    pub outcomes: Vec<MessageOutcome>,
-    /// A hook returned [`Flow::Stop`].
-    pub stopped: bool,
-}
-
-impl SendSummary {
-    pub fn sent(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| matches!(o.result, Some(Ok(_))))
-            .count()
-    }
-}
-
-/// Sends every message once, then retries the transient failures in rounds, waiting
-/// `policy.delay_before(n)` (through `sleep`, so tests and shutdown can intercept it) before
-/// round n, until they succeed or `max_attempts` is reached. Permanent failures are never
-/// retried. Rounds rather than per-message retries: a server that is briefly unavailable gets
-/// the whole delay, and one slow message does not hold up the others.
-///
-/// Up to `connections` exchanges run at once, each on a worker thread of its own (and so, over
-/// SMTP, on a connection of its own). The hooks run on the calling thread only, in the order
-/// things happen: `before_attempt` just before a message is handed to a free worker (the
-/// ledger's claim, so a message is never on two workers), `after_attempt` as soon as its
-/// exchange ends. A hook's `Stop` hands out no further message; those already in flight finish
-/// and go through `after_attempt` (their outcome recorded, never lost). With one connection
-/// this is the plain one-after-another loop, hook for hook.
-pub fn send_all<T: Transport + ?Sized>(
-    transport: &T,
-    messages: &[Message],
-    policy: &RetryPolicy,
-    connections: usize,
-    sleep: &dyn Fn(Duration),
-    hooks: &mut dyn SendHooks,
-) -> SendSummary {
-    let mut outcomes = vec![MessageOutcome::default(); messages.len()];
-    let max_attempts = policy.max_attempts.max(1);
-    let workers = connections.clamp(1, messages.len().max(1));
-    let mut stopped = false;
-    std::thread::scope(|scope| {
-        let (done_tx, done_rx) = mpsc::channel::<(usize, usize, Result<String, SendError>)>();
-        let mut jobs = Vec::with_capacity(workers);
-        for worker in 0..workers {
-            let (job_tx, job_rx) = mpsc::channel::<usize>();
-            let done = done_tx.clone();
-            scope.spawn(move || {
-                for index in job_rx {
-                    let result = exchange(transport, &messages[index]);
-                    if done.send((worker, index, result)).is_err() {
-                        break;
-                    }
-                }
-            });
-            jobs.push(job_tx);
-        }
-        drop(done_tx);
-        // Free workers, the first one on top, so one message at a time reuses one connection.
-        let mut idle: Vec<usize> = (0..workers).rev().collect();
-        let mut pending: Vec<usize> = (0..messages.len()).collect();
-        for attempt in 1..=max_attempts {
-            if pending.is_empty() || stopped {
-                break;
-            }
-            if attempt > 1 {
-                sleep(policy.delay_before(attempt));
-            }
-            let mut retry = Vec::new();
-            let mut queue = pending.iter().copied();
-            let mut in_flight = 0usize;
-            loop {
-                while !stopped && !idle.is_empty() {
-                    let Some(index) = queue.next() else { break };
-                    match hooks.before_attempt(index, attempt) {
-                        Flow::Continue => {}
-                        Flow::Skip => continue,
-                        Flow::Stop => {
-                            stopped = true;
-                            break;
-                        }
-                    }
-                    let worker = idle.pop().unwrap_or_default();
-                    if jobs[worker].send(index).is_err() {
-                        // The worker is gone (it panicked): its message was claimed but never
-                        // exchanged; record it as unknown rather than pretend it was not tried.
-                        let result = Err(SendError::Unknown {
-                            reason: "lỗi nội bộ: luồng gửi thư đã dừng".to_owned(),
-                        });
-                        hooks.after_attempt(index, attempt, &result, false);
-                        outcomes[index] = MessageOutcome {
-                            attempts: attempt,
-                            result: Some(result),
-                        };
-                        stopped = true;
-                        break;
-                    }
-                    in_flight += 1;
-                }
-                if in_flight == 0 {
-                    break;
-                }
-                let Ok((worker, index, result)) = done_rx.recv() else {
-                    // Every worker is gone: nothing more will come back.
-                    stopped = true;
-                    break;
-                };
-                in_flight -= 1;
-                idle.push(worker);
-                let will_retry =
-                    matches!(&result, Err(e) if e.is_transient()) && attempt < max_attempts;
-                let flow = hooks.after_attempt(index, attempt, &result, will_retry);
-                outcomes[index] = MessageOutcome {
-                    attempts: attempt,
-                    result: Some(result),
-                };
-                if will_retry {
-                    retry.push(index);
-                }
-                if flow == Flow::Stop {
-                    stopped = true;
-                }
-            }
-            // Results come back in the order exchanges end; the next round goes in plan order.
-            retry.sort_unstable();
-            pending = retry;
-        }
-        // Closing the job channels ends the workers; the scope joins them.
-        drop(jobs);
-    });
-    SendSummary { outcomes, stopped }
-}
-
-/// One exchange on a worker thread. A panic in the transport would leave the message claimed
-/// with nobody to record it: it comes back as an unknown outcome instead (the exchange may have
-/// gone through), so the ledger keeps it from being resent.
-fn exchange<T: Transport + ?Sized>(transport: &T, message: &Message) -> Result<String, SendError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transport.send(message)))
-        .unwrap_or_else(|_| {
-            Err(SendError::Unknown {
-                reason: "lỗi nội bộ trong lúc gửi thư".to_owned(),
-            })
-        })
-}
-
-/// The SMTP sink harness the integration tests use too (outbox's tests read its MIME parser).
-/// Declared here, not in `tests`: a path in an inline module would be read relative to
-/// `mail/tests/`, which does not exist.
-#[cfg(test)]
-#[path = "../../tests/support/sink.rs"]
-pub(crate) mod test_sink;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deliver::email::mime::test_samples::*;
+    use crate::deliver::email::mime::{OutgoingMessage, build_message};
+    use crate::deliver::email::test_sink::{Certs, Sink, parse_eml, sha256_hex};
+    use crate::deliver::ledger::DeliveryKey;
+    use crate::deliver::retry::{Flow, RetryPolicy, SendHooks, send_all};
+    use crate::issue::filing::ascii_file_name;
+    use crate::model::{Half, PeriodId};
+    use std::cell::RefCell;
 
-    #[test]
-    fn base64_is_rfc_4648() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
+    /// The parcels of built messages, as the send's composer makes them.
+    fn parcels(messages: &[Message]) -> Vec<Parcel> {
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, message)| {
+                let key = DeliveryKey::new(
+                    "UBND",
+                    PeriodId::new(2024, Half::First),
+                    "letter-and-notice",
+                    format!("u{i}"),
+                );
+                crate::deliver::email::mime::parcel(key, message)
+            })
+            .collect()
+    }
+
+    fn policy(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            first_delay: Duration::from_secs(1),
+            factor: 2.0,
+            max_delay: Duration::from_secs(60),
         }
     }
 
@@ -1146,202 +662,6 @@ mod tests {
         }
         assert_eq!(reason, "535 5.7.8 *** rejected; 535 ***; ***");
         assert!(secrets_to_mask(Some("vanphong"), None).is_empty());
-    }
-    use std::cell::RefCell;
-    use std::collections::{BTreeMap, BTreeSet, VecDeque};
-    use std::time::Instant;
-    use unicode_normalization::UnicodeNormalization;
-
-    use super::test_sink::{Certs, Sink, parse_eml, sha256_hex};
-
-    const SUBJECT: &str = "Công văn giao nhiệm vụ triển khai kết luận của Chủ tịch UBND huyện Đầm Hà (6 tháng đầu năm 2024)";
-    const BODY: &str = "Kính gửi: Phòng Tài chính - Kế hoạch\n\nThực hiện Thông báo kết luận số 125/TB-UBND, \
-        Ủy ban nhân dân huyện gửi kèm công văn giao nhiệm vụ.\n.dòng bắt đầu bằng dấu chấm\nFrom dòng bắt đầu bằng From\n\n\
-        Trân trọng./.\n";
-    const PDF_NAME: &str = "125-TB-UBND Thông báo kết luận.pdf";
-    const DOCX_NAME: &str = "126-UBND-TCKH Công văn giao nhiệm vụ Phòng Tài chính – Kế hoạch.docx";
-    const DOCX_TYPE: &str =
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-
-    fn date() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_719_000_000)
-    }
-
-    /// Deterministic bytes covering every byte value, CRLF and "\r\n.\r\n" (the SMTP end marker).
-    fn binary(len: usize, seed: u64, magic: &[u8]) -> Vec<u8> {
-        let mut out = magic.to_vec();
-        out.extend_from_slice(b"\r\n.\r\n\x00\xff");
-        out.extend((0..=255u8).collect::<Vec<_>>());
-        let mut x = seed | 1;
-        while out.len() < len {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            out.push((x >> 24) as u8);
-        }
-        out.truncate(len);
-        out
-    }
-
-    fn sample(to: &[(&str, &str)], key: &str, pdf_len: usize) -> OutgoingMessage {
-        OutgoingMessage {
-            from: (
-                "Văn phòng HĐND và UBND huyện Đầm Hà".to_owned(),
-                "vanphong@damha.example".to_owned(),
-            ),
-            to: to
-                .iter()
-                .map(|(n, a)| ((*n).to_owned(), (*a).to_owned()))
-                .collect(),
-            subject: SUBJECT.to_owned(),
-            body: BODY.to_owned(),
-            attachments: vec![
-                Attachment {
-                    file_name: PDF_NAME.to_owned(),
-                    content_type: "application/pdf".to_owned(),
-                    bytes: binary(pdf_len, 7, b"%PDF-1.7\n"),
-                },
-                Attachment {
-                    file_name: DOCX_NAME.to_owned(),
-                    content_type: DOCX_TYPE.to_owned(),
-                    bytes: binary(6_206, 11, b"PK\x03\x04"),
-                },
-            ],
-            message_id: message_id_for(
-                &["UBND", "2024-h1", "assignment", key],
-                "damha.example",
-                "1",
-            ),
-            date: date(),
-        }
-    }
-
-    fn unit_message(key: &str) -> OutgoingMessage {
-        sample(
-            &[("Phòng Tài chính - Kế hoạch", "taichinh@damha.example")],
-            key,
-            51_714,
-        )
-    }
-
-    // ---- pure functions ----
-
-    #[test]
-    fn the_senders_name_is_folded_between_words() {
-        let long = "Văn phòng Hội đồng nhân dân và Ủy ban nhân dân huyện Đầm Hà, tỉnh Quảng Ninh";
-        let mut msg = unit_message("tckh");
-        msg.from.0 = long.to_owned();
-        let bytes = build_message(&msg).unwrap().formatted();
-        let text = String::from_utf8_lossy(&bytes);
-        let header: String = text
-            .split("\r\n")
-            .skip_while(|l| !l.starts_with("From: "))
-            .take_while(|l| l.starts_with("From: ") || l.starts_with(' '))
-            .collect::<Vec<_>>()
-            .join("\r\n");
-        let words: Vec<&str> = header
-            .split_whitespace()
-            .filter(|w| w.starts_with("=?utf-8?b?"))
-            .collect();
-        assert!(words.len() > 1, "{header}");
-        let mut decoded = Vec::new();
-        for word in &words {
-            let one = format!("Subject: {word}\r\n\r\n");
-            let parsed = mail_parser::MessageParser::default()
-                .parse(one.as_bytes())
-                .unwrap();
-            decoded.push(parsed.subject().unwrap().to_owned());
-        }
-        // Each piece ends at a word's end: with its space, or the name's end.
-        for piece in &decoded[..decoded.len() - 1] {
-            assert!(piece.ends_with(' '), "{decoded:?}");
-        }
-        assert_eq!(decoded.concat(), long);
-        assert!(header.lines().all(|l| l.len() <= 78), "{header}");
-        let parsed = mail_parser::MessageParser::default()
-            .parse(&bytes[..])
-            .unwrap();
-        let from = parsed.from().unwrap().first().unwrap();
-        assert_eq!(from.name(), Some(long));
-        assert_eq!(from.address(), Some("vanphong@damha.example"));
-    }
-
-    #[test]
-    fn ascii_file_name_folds_vietnamese() {
-        assert_eq!(
-            ascii_file_name(PDF_NAME),
-            "125-TB-UBND Thong bao ket luan.pdf"
-        );
-        assert_eq!(
-            ascii_file_name("Đầm Hà: Ủy ban \"nhân dân\" / Đường ống.docx"),
-            "Dam Ha- Uy ban _nhan dan_ - Duong ong.docx"
-        );
-        assert_eq!(
-            ascii_file_name("  Trường  học\tư ơ.pdf "),
-            "Truong hoc u o.pdf"
-        );
-        // Decomposed input (another keyboard) folds the same way.
-        let decomposed: String = "Thông báo".nfd().collect();
-        assert_eq!(ascii_file_name(&decomposed), "Thong bao");
-        assert_eq!(ascii_file_name("…"), "_");
-        assert_eq!(ascii_file_name(" . "), "tep-dinh-kem");
-        assert!(ascii_file_name("Ắ Ặ ẵ ỹ Ỹ – “x”").is_ascii());
-    }
-
-    #[test]
-    fn message_id_is_derived_from_the_key() {
-        let a = message_id_for(
-            &["UBND", "2024-h1", "assignment", "tckh"],
-            "Damha.example",
-            "1",
-        );
-        assert_eq!(
-            a,
-            message_id_for(
-                &["UBND", "2024-h1", "assignment", "tckh"],
-                "damha.example",
-                "1"
-            )
-        );
-        assert!(
-            a.starts_with('<') && a.ends_with(".1@damha.example>"),
-            "{a}"
-        );
-        assert_eq!(message_id_stem(&a).map(str::len), Some(24 + 2));
-        let resend = message_id_for(
-            &["UBND", "2024-h1", "assignment", "tckh"],
-            "damha.example",
-            "r1",
-        );
-        assert_ne!(a, resend);
-        assert_eq!(a[1..25], resend[1..25], "same key, same stem");
-        let other = message_id_for(
-            &["UBND", "2024-h1", "assignment", "nn"],
-            "damha.example",
-            "1",
-        );
-        assert_ne!(a[1..25], other[1..25]);
-        // Part boundaries matter.
-        assert_ne!(
-            message_id_for(&["ab", "c"], "x.vn", "1"),
-            message_id_for(&["a", "bc"], "x.vn", "1")
-        );
-        assert_eq!(
-            message_id_for(&["k"], " ", "?!"),
-            format!(
-                "<{}.0@vanban.invalid>",
-                &message_id_for(&["k"], "x", "0")[1..25]
-            )
-        );
-    }
-
-    #[test]
-    fn message_id_stem_rejects_unsafe_ids() {
-        assert_eq!(message_id_stem("<abc.1@x.vn>"), Some("abc.1"));
-        assert_eq!(message_id_stem("abc@x.vn"), None);
-        assert_eq!(message_id_stem("<../etc@x.vn>"), None);
-        assert_eq!(message_id_stem("<a/b@x.vn>"), None);
-        assert_eq!(message_id_stem("<@x.vn>"), None);
     }
 
     #[test]
@@ -1367,86 +687,6 @@ mod tests {
         assert_eq!(all, [Security::None, Security::StartTls, Security::Tls]);
         assert!(serde_json::from_str::<Security>("\"STARTTLS\"").is_err());
         assert!(serde_json::from_str::<Security>("\"start_tls\"").is_err());
-    }
-
-    #[test]
-    fn built_message_has_both_file_names_and_fixed_headers() {
-        let message = build_message(&unit_message("tckh")).unwrap();
-        let text = String::from_utf8(message.formatted()).unwrap();
-        assert!(text.is_ascii());
-        assert!(
-            text.contains("Date: Fri, 21 Jun 2024 20:00:00 +0000\r\n"),
-            "{text:.600}"
-        );
-        let id = message_id_for(
-            &["UBND", "2024-h1", "assignment", "tckh"],
-            "damha.example",
-            "1",
-        );
-        assert!(text.contains(&format!("Message-ID: {id}\r\n")));
-        assert!(
-            text.contains("name=\"125-TB-UBND Thong bao ket luan.pdf\""),
-            "{text:.3000}"
-        );
-        assert!(text.contains("filename*0*=utf-8''125-TB-UBND%20Th%C3%B4ng"));
-        // The same input gives the same bytes (reproducible outbox and resends).
-        assert_eq!(
-            message.formatted(),
-            build_message(&unit_message("tckh")).unwrap().formatted()
-        );
-        let envelope = message.envelope();
-        assert_eq!(envelope.to().len(), 1);
-        assert_eq!(
-            envelope.from().unwrap().to_string(),
-            "vanphong@damha.example"
-        );
-    }
-
-    #[test]
-    fn odd_file_names_still_build() {
-        let mut msg = unit_message("x");
-        msg.attachments[0].file_name =
-            "Báo cáo; số=1 (bản 2), 'nháp' #3 [x] {y} ~!@$%^&.pdf".to_owned();
-        let message = build_message(&msg).unwrap();
-        // A long quoted parameter may be folded; unfolding restores the space.
-        let text = String::from_utf8(message.formatted())
-            .unwrap()
-            .replace("\r\n ", " ");
-        assert!(
-            text.contains("name=\"Bao cao; so=1 (ban 2), 'nhap' #3 [x] {y} ~!@$%^&.pdf\""),
-            "{text:.3000}"
-        );
-    }
-
-    #[test]
-    fn build_refuses_bad_input_naming_it() {
-        let mut msg = unit_message("x");
-        msg.to
-            .push(("Xã Quảng Lâm".to_owned(), "quanglam@@damha".to_owned()));
-        let error = build_message(&msg).unwrap_err().to_string();
-        assert!(
-            error.contains("Xã Quảng Lâm") && error.contains("quanglam@@damha"),
-            "{error}"
-        );
-
-        let mut msg = unit_message("x");
-        msg.to.clear();
-        assert!(matches!(
-            build_message(&msg),
-            Err(MailError::NoRecipient { .. })
-        ));
-
-        let mut msg = unit_message("x");
-        msg.attachments[0].content_type = "pdf".to_owned();
-        let error = build_message(&msg).unwrap_err().to_string();
-        assert!(error.contains(PDF_NAME), "{error}");
-
-        let mut msg = unit_message("x");
-        msg.message_id = "no-brackets@x".to_owned();
-        assert!(matches!(
-            build_message(&msg),
-            Err(MailError::InvalidMessageId(_))
-        ));
     }
 
     #[test]
@@ -1484,433 +724,6 @@ mod tests {
         settings.ca_file = Some(dir.path().join("missing.pem"));
         let error = SmtpMailer::new(&settings).unwrap_err().to_string();
         assert!(error.contains("missing.pem"), "{error}");
-    }
-
-    #[test]
-    fn retry_delays_grow_and_cap() {
-        let policy = RetryPolicy {
-            max_attempts: 6,
-            first_delay: Duration::from_secs(10),
-            factor: 3.0,
-            max_delay: Duration::from_secs(60),
-        };
-        let delays: Vec<u64> = (1..=6).map(|n| policy.delay_before(n).as_secs()).collect();
-        assert_eq!(delays, [0, 10, 30, 60, 60, 60]);
-        let odd = RetryPolicy {
-            factor: f64::NAN,
-            ..policy.clone()
-        };
-        assert_eq!(odd.delay_before(5), Duration::from_secs(10));
-        let huge = RetryPolicy {
-            factor: 1e300,
-            max_delay: Duration::from_secs(99),
-            ..policy
-        };
-        assert_eq!(huge.delay_before(40), Duration::from_secs(99));
-    }
-
-    // ---- send_all with a scripted transport ----
-
-    /// A `RefCell` that can be shared between `send_all`'s workers (`Transport` is `Sync`).
-    #[derive(Default)]
-    struct Shared<T>(Mutex<T>);
-
-    impl<T> Shared<T> {
-        fn new(value: T) -> Self {
-            Self(Mutex::new(value))
-        }
-        fn borrow(&self) -> std::sync::MutexGuard<'_, T> {
-            self.0.lock().unwrap()
-        }
-        fn borrow_mut(&self) -> std::sync::MutexGuard<'_, T> {
-            self.0.lock().unwrap()
-        }
-    }
-
-    /// Answers each message (by index in the To address) from a script; records every send.
-    struct Scripted {
-        script: Shared<Vec<VecDeque<Result<String, SendError>>>>,
-        log: Shared<Vec<usize>>,
-        /// `send_all`'s connections (1: one after another).
-        connections: usize,
-    }
-
-    impl Scripted {
-        /// Message i is answered from `script[i]` in turn, then with "250 OK".
-        fn new(script: Vec<Vec<Result<String, SendError>>>) -> Self {
-            Scripted {
-                script: Shared::new(script.into_iter().map(VecDeque::from).collect()),
-                log: Shared::default(),
-                connections: 1,
-            }
-        }
-
-        /// `send_all` over one indexed message per line of the script.
-        fn send_all(
-            &self,
-            max_attempts: u32,
-            sleep: &dyn Fn(Duration),
-            hooks: &mut dyn SendHooks,
-        ) -> SendSummary {
-            let count = self.script.borrow().len();
-            send_all(
-                self,
-                &indexed_messages(count),
-                &policy(max_attempts),
-                self.connections,
-                sleep,
-                hooks,
-            )
-        }
-    }
-
-    impl Transport for Scripted {
-        fn send(&self, message: &Message) -> Result<String, SendError> {
-            let to = message.envelope().to()[0].user().to_owned();
-            let index: usize = to.trim_start_matches('u').parse().unwrap();
-            self.log.borrow_mut().push(index);
-            self.script.borrow_mut()[index]
-                .pop_front()
-                .unwrap_or_else(|| Ok("250 OK".to_owned()))
-        }
-    }
-
-    #[derive(Default)]
-    struct Recorder {
-        events: Vec<String>,
-        stop_before: Option<(usize, u32)>,
-        stop_after: Option<(usize, u32)>,
-        skip_before: Option<usize>,
-    }
-
-    impl SendHooks for Recorder {
-        fn before_attempt(&mut self, index: usize, attempt: u32) -> Flow {
-            self.events.push(format!("before {index}#{attempt}"));
-            if self.stop_before == Some((index, attempt)) {
-                Flow::Stop
-            } else if self.skip_before == Some(index) {
-                Flow::Skip
-            } else {
-                Flow::Continue
-            }
-        }
-        fn after_attempt(
-            &mut self,
-            index: usize,
-            attempt: u32,
-            outcome: &Result<String, SendError>,
-            will_retry: bool,
-        ) -> Flow {
-            let what = match outcome {
-                Ok(_) => "ok",
-                Err(e) if e.is_transient() => "transient",
-                Err(_) => "permanent",
-            };
-            self.events.push(format!(
-                "after {index}#{attempt} {what}{}",
-                if will_retry { " retry" } else { "" }
-            ));
-            if self.stop_after == Some((index, attempt)) {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        }
-    }
-
-    fn transient() -> Result<String, SendError> {
-        Err(SendError::Transient {
-            reason: "451".to_owned(),
-        })
-    }
-
-    fn permanent() -> Result<String, SendError> {
-        Err(SendError::Permanent {
-            reason: "550".to_owned(),
-        })
-    }
-
-    fn indexed_messages(n: usize) -> Vec<Message> {
-        (0..n)
-            .map(|i| {
-                let mut msg = unit_message(&i.to_string());
-                msg.to = vec![(String::new(), format!("u{i}@damha.example"))];
-                msg.attachments.clear();
-                build_message(&msg).unwrap()
-            })
-            .collect()
-    }
-
-    fn policy(max_attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts,
-            first_delay: Duration::from_secs(1),
-            factor: 2.0,
-            max_delay: Duration::from_secs(60),
-        }
-    }
-
-    #[test]
-    fn send_all_retries_only_transient_failures_in_rounds() {
-        let transport = Scripted::new(vec![
-            vec![transient(), transient()],
-            vec![permanent()],
-            vec![],
-            vec![transient(), transient(), transient(), transient()],
-        ]);
-        let slept = RefCell::new(Vec::new());
-        let mut hooks = Recorder::default();
-        let summary = transport.send_all(3, &|d| slept.borrow_mut().push(d.as_secs()), &mut hooks);
-        assert_eq!(*transport.log.borrow(), [0, 1, 2, 3, 0, 3, 0, 3]);
-        assert_eq!(*slept.borrow(), [1, 2]);
-        assert!(!summary.stopped);
-        assert_eq!(summary.sent(), 2);
-        let attempts: Vec<u32> = summary.outcomes.iter().map(|o| o.attempts).collect();
-        assert_eq!(attempts, [3, 1, 1, 3]);
-        assert_eq!(summary.outcomes[1].result, Some(permanent()));
-        assert_eq!(summary.outcomes[3].result, Some(transient()));
-        assert_eq!(
-            hooks.events,
-            [
-                "before 0#1",
-                "after 0#1 transient retry",
-                "before 1#1",
-                "after 1#1 permanent",
-                "before 2#1",
-                "after 2#1 ok",
-                "before 3#1",
-                "after 3#1 transient retry",
-                "before 0#2",
-                "after 0#2 transient retry",
-                "before 3#2",
-                "after 3#2 transient retry",
-                "before 0#3",
-                "after 0#3 ok",
-                "before 3#3",
-                "after 3#3 transient",
-            ]
-        );
-    }
-
-    #[test]
-    fn a_skipped_message_is_not_sent_nor_retried_and_the_others_go_on() {
-        let transport = Scripted::new(vec![vec![transient()], vec![transient()], vec![]]);
-        let mut hooks = Recorder {
-            skip_before: Some(1),
-            ..Recorder::default()
-        };
-        let summary = transport.send_all(3, &|_| {}, &mut hooks);
-        assert!(!summary.stopped);
-        assert_eq!(*transport.log.borrow(), [0, 2, 0]);
-        assert_eq!(summary.outcomes[1], MessageOutcome::default());
-        assert_eq!(summary.sent(), 2);
-        assert_eq!(
-            hooks.events,
-            [
-                "before 0#1",
-                "after 0#1 transient retry",
-                "before 1#1",
-                "before 2#1",
-                "after 2#1 ok",
-                "before 0#2",
-                "after 0#2 ok",
-            ]
-        );
-    }
-
-    #[test]
-    fn send_all_stops_when_a_hook_says_so() {
-        let script = || vec![vec![transient()], vec![], vec![]];
-        // Stop after message 1: it is recorded, message 2 is never tried.
-        let transport = Scripted::new(script());
-        let mut hooks = Recorder {
-            stop_after: Some((1, 1)),
-            ..Recorder::default()
-        };
-        let summary = transport.send_all(3, &|_| {}, &mut hooks);
-        assert!(summary.stopped);
-        assert_eq!(*transport.log.borrow(), [0, 1]);
-        assert_eq!(summary.outcomes[2], MessageOutcome::default());
-        assert_eq!(summary.outcomes[1].result, Some(Ok("250 OK".to_owned())));
-
-        // Refusing before an attempt sends nothing more (e.g. the ledger could not be written).
-        let transport = Scripted::new(script());
-        let mut hooks = Recorder {
-            stop_before: Some((0, 2)),
-            ..Recorder::default()
-        };
-        let summary = transport.send_all(3, &|_| {}, &mut hooks);
-        assert!(summary.stopped);
-        assert_eq!(*transport.log.borrow(), [0, 1, 2]);
-        assert_eq!(summary.outcomes[0].attempts, 1);
-        assert_eq!(hooks.events.last().unwrap(), "before 0#2");
-
-        // max_attempts 0 still tries once and never sleeps.
-        let transport = Scripted::new(script());
-        let summary = transport.send_all(
-            0,
-            &|_| panic!("no sleep expected"),
-            &mut Recorder::default(),
-        );
-        assert_eq!(summary.outcomes[0].result, Some(transient()));
-        assert_eq!(summary.sent(), 2);
-    }
-
-    /// A transport that takes 20 ms a message and counts the exchanges running at once.
-    #[derive(Default)]
-    struct Slow {
-        running: std::sync::atomic::AtomicUsize,
-        peak: std::sync::atomic::AtomicUsize,
-        log: Shared<Vec<usize>>,
-        /// Message index → failures before it goes through (transient, then "250 OK").
-        transient: Shared<BTreeMap<usize, u32>>,
-    }
-
-    impl Transport for Slow {
-        fn send(&self, message: &Message) -> Result<String, SendError> {
-            use std::sync::atomic::Ordering::SeqCst;
-            let to = message.envelope().to()[0].user().to_owned();
-            let index: usize = to.trim_start_matches('u').parse().unwrap();
-            let now = self.running.fetch_add(1, SeqCst) + 1;
-            self.peak.fetch_max(now, SeqCst);
-            std::thread::sleep(Duration::from_millis(20));
-            self.log.borrow_mut().push(index);
-            self.running.fetch_sub(1, SeqCst);
-            match self.transient.borrow_mut().get_mut(&index) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    transient()
-                }
-                _ => Ok(format!("250 OK {index}")),
-            }
-        }
-    }
-
-    /// Checks a hook sequence of several connections: each message's attempt is claimed
-    /// ("before") once and ended ("after") once, the claim first, and never more than
-    /// `connections` claimed and not yet ended.
-    fn check_interleaving(events: &[String], connections: usize) {
-        let mut open = BTreeSet::new();
-        for event in events {
-            let (what, rest) = event.split_once(' ').unwrap();
-            let id = rest.split(' ').next().unwrap().to_owned();
-            match what {
-                "before" => {
-                    assert!(open.insert(id.clone()), "{id} claimed twice: {events:?}");
-                    assert!(open.len() <= connections, "{events:?}");
-                }
-                _ => assert!(open.remove(&id), "{id} ended unclaimed: {events:?}"),
-            }
-        }
-        assert!(open.is_empty(), "claimed, never ended: {open:?}");
-    }
-
-    #[test]
-    fn several_connections_send_each_message_once_and_claim_it_first() {
-        let transport = Slow::default();
-        transport.transient.borrow_mut().extend([(3, 1), (7, 2)]);
-        let mut hooks = Recorder::default();
-        let slept = Shared::new(Vec::new());
-        let summary = send_all(
-            &transport,
-            &indexed_messages(12),
-            &policy(3),
-            4,
-            &|d| slept.borrow_mut().push(d.as_secs()),
-            &mut hooks,
-        );
-        assert!(!summary.stopped);
-        assert_eq!(summary.sent(), 12);
-        assert_eq!(transport.peak.load(std::sync::atomic::Ordering::SeqCst), 4);
-        let mut log = transport.log.borrow().clone();
-        log.sort_unstable();
-        assert_eq!(log, [0, 1, 2, 3, 3, 4, 5, 6, 7, 7, 7, 8, 9, 10, 11]);
-        let attempts: Vec<u32> = summary.outcomes.iter().map(|o| o.attempts).collect();
-        assert_eq!(attempts, [1, 1, 1, 2, 1, 1, 1, 3, 1, 1, 1, 1]);
-        assert_eq!(summary.outcomes[7].result, Some(Ok("250 OK 7".to_owned())));
-        // Rounds as with one connection: round 2 waits once, after round 1 has ended.
-        assert_eq!(*slept.borrow(), [1, 2]);
-        check_interleaving(&hooks.events, 4);
-        let round_two = hooks.events.iter().position(|e| e == "before 3#2").unwrap();
-        assert!(
-            hooks.events[..round_two]
-                .iter()
-                .filter(|e| e.starts_with("after") && e.ends_with("#1 ok"))
-                .count()
-                == 10,
-            "round 2 starts once round 1 has ended: {:?}",
-            hooks.events
-        );
-    }
-
-    #[test]
-    fn a_stop_on_several_connections_hands_out_nothing_more_and_records_those_in_flight() {
-        let transport = Slow::default();
-        let mut hooks = Recorder {
-            stop_after: Some((2, 1)),
-            ..Recorder::default()
-        };
-        let summary = send_all(
-            &transport,
-            &indexed_messages(20),
-            &policy(3),
-            4,
-            &|_| {},
-            &mut hooks,
-        );
-        assert!(summary.stopped);
-        check_interleaving(&hooks.events, 4);
-        let stop_at = hooks
-            .events
-            .iter()
-            .position(|e| e == "after 2#1 ok")
-            .unwrap();
-        assert!(
-            hooks.events[stop_at..]
-                .iter()
-                .all(|e| e.starts_with("after")),
-            "no claim after the stop: {:?}",
-            hooks.events
-        );
-        // Every message sent was recorded; the rest were never tried. How many were claimed
-        // before the stop depends on which exchanges finished first (a slow machine may finish
-        // several before the third), so the count is checked against the claims, not a range.
-        let sent = transport.log.borrow().len();
-        assert_eq!(summary.sent(), sent);
-        let claims_before_stop = hooks.events[..stop_at]
-            .iter()
-            .filter(|e| e.starts_with("before"))
-            .count();
-        assert!(sent >= 3, "{sent}");
-        assert_eq!(sent, claims_before_stop, "{:?}", hooks.events);
-        let untried = summary.outcomes.iter().filter(|o| o.attempts == 0).count();
-        assert_eq!(untried, 20 - sent);
-    }
-
-    #[test]
-    fn a_panicking_transport_leaves_the_message_unknown_not_lost() {
-        struct Panics;
-        impl Transport for Panics {
-            fn send(&self, _: &Message) -> Result<String, SendError> {
-                panic!("a bug in a transport")
-            }
-        }
-        let mut hooks = Recorder::default();
-        let summary = send_all(
-            &Panics,
-            &indexed_messages(2),
-            &policy(3),
-            2,
-            &|_| {},
-            &mut hooks,
-        );
-        for outcome in &summary.outcomes {
-            assert!(
-                matches!(&outcome.result, Some(Err(e)) if e.is_unknown()),
-                "{outcome:?}"
-            );
-        }
-        check_interleaving(&hooks.events, 2);
     }
 
     // ---- against the tests' SMTP server (tests/support/sink.rs) ----
@@ -2147,7 +960,7 @@ mod tests {
         let mut hooks = Counting::default();
         let summary = send_all(
             &mailer,
-            std::slice::from_ref(&message),
+            &parcels(std::slice::from_ref(&message)),
             &policy(5),
             1,
             &|d| slept.borrow_mut().push(d),
@@ -2183,7 +996,14 @@ mod tests {
             .map(|unit| build_message(&sample(&[*unit], unit.1, 2_000)).unwrap())
             .collect();
         let mut hooks = Counting::default();
-        let summary = send_all(&mailer, &messages, &policy(3), 1, &|_| {}, &mut hooks);
+        let summary = send_all(
+            &mailer,
+            &parcels(&messages),
+            &policy(3),
+            1,
+            &|_| {},
+            &mut hooks,
+        );
         assert_eq!(
             hooks.attempts,
             [(0, 1), (1, 1), (2, 1)],
@@ -2231,7 +1051,14 @@ mod tests {
             build_message(&sample(&both[..1], "vp", 2_000)).unwrap(),
         ];
         let mut hooks = Counting::default();
-        let summary = send_all(&mailer, &messages, &policy(3), 1, &|_| {}, &mut hooks);
+        let summary = send_all(
+            &mailer,
+            &parcels(&messages),
+            &policy(3),
+            1,
+            &|_| {},
+            &mut hooks,
+        );
         assert_eq!(hooks.attempts, [(0, 1), (1, 1)], "sent once, no retry");
         let reply = summary.outcomes[0]
             .result
@@ -2274,7 +1101,7 @@ mod tests {
         let mut hooks = Counting::default();
         let summary = send_all(
             &mailer,
-            std::slice::from_ref(&message),
+            &parcels(std::slice::from_ref(&message)),
             &policy(2),
             1,
             &|_| {},
@@ -2316,6 +1143,29 @@ mod tests {
     }
 
     #[test]
+    fn a_parcel_that_is_not_an_email_is_refused_without_connecting() {
+        // Nothing listens at the port: a connection attempt would fail as transient.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mailer = SmtpMailer::new(&local_settings(
+            port,
+            Security::None,
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+        let mut parcel = parcels(&[build_message(&unit_message("tckh")).unwrap()]).remove(0);
+        parcel.media_type = "application/xml".to_owned();
+        let error = mailer.deliver(&parcel).unwrap_err();
+        assert!(matches!(error, SendError::Permanent { .. }), "{error}");
+        assert!(error.reason().contains("«application/xml»"), "{error}");
+        parcel.media_type = MESSAGE_RFC822.to_owned();
+        assert!(mailer.deliver(&parcel).unwrap_err().is_transient());
+    }
+
+    #[test]
     fn a_silent_server_times_out_as_transient() {
         // Accepts the connection but never sends the greeting.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -2350,7 +1200,7 @@ mod tests {
         let mut hooks = Counting::default();
         let summary = send_all(
             &mailer,
-            std::slice::from_ref(&message),
+            &parcels(std::slice::from_ref(&message)),
             &policy(4),
             1,
             &|_| {},

@@ -327,6 +327,12 @@ pub struct TemplateLimits {
     pub typst_max_pages: usize,
     /// Seconds to compile one PDF.
     pub typst_max_seconds: u64,
+    /// Address space of each process that renders documents, in MB: a template or an image
+    /// that allocates without bound stops there, not in the process that serves or sends.
+    pub render_max_memory_mb: u64,
+    /// CPU seconds one document may use in its render process, enforced by the kernel even if
+    /// the process that asked for it is gone.
+    pub render_max_cpu_seconds: u64,
 }
 
 impl Default for TemplateLimits {
@@ -337,6 +343,8 @@ impl Default for TemplateLimits {
             docx_max_filled_mb: 50,
             typst_max_pages: 200,
             typst_max_seconds: 30,
+            render_max_memory_mb: 1024,
+            render_max_cpu_seconds: 60,
         }
     }
 }

@@ -430,9 +430,7 @@ impl Backends {
         program: &worker::WorkerProgram,
     ) -> Result<Self, BackendError> {
         drop(Self::in_process(templates, formats, limits, pdf_from)?);
-        let pool = std::sync::Arc::new(worker::Pool::new(
-            program, templates, formats, limits, pdf_from, false,
-        ));
+        let pool = worker::Pool::new(program, templates, formats, limits, pdf_from, false);
         let isolated = |name| -> Box<dyn Renderer + Send> {
             Box::new(worker::IsolatedRenderer::new(
                 std::sync::Arc::clone(&pool),
@@ -471,7 +469,7 @@ pub struct Previews(PreviewsBy);
 
 enum PreviewsBy {
     InProcess(PdfEngine),
-    Workers(worker::Pool),
+    Workers(std::sync::Arc<worker::Pool>),
 }
 
 impl Previews {

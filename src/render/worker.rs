@@ -76,6 +76,12 @@ const STDERR_TAIL: usize = 8 << 10;
 const MAX_LOGS: usize = 200;
 const MAX_LOG_BYTES: usize = 64 << 10;
 
+/// A worker unused this long is stopped (a new one starts in milliseconds when needed): the
+/// service renders in bursts, twice a year, and its idle workers would otherwise hold their
+/// memory between them.
+const IDLE: Duration = Duration::from_secs(120);
+const REAP_EVERY: Duration = Duration::from_secs(30);
+
 /// The worker's own margin on the deadline: the parent's kill is the one that normally stops a
 /// late document; the worker's in-process deadline is the second line.
 const WORKER_DEADLINE_SLACK: Duration = Duration::from_secs(2);
@@ -294,7 +300,10 @@ fn parse_args(mut args: impl Iterator<Item = OsString>) -> Option<ProcessLimits>
 
 fn apply_limits(limits: &ProcessLimits) -> io::Result<()> {
     use rlimit::Resource;
-    let bytes = limits.max_memory_mb.saturating_mul(1 << 20);
+    // A hard limit set from outside (ulimit, systemd's LimitAS=) cannot be raised: the lower of
+    // the two holds.
+    let (_, hard) = Resource::AS.get()?;
+    let bytes = limits.max_memory_mb.saturating_mul(1 << 20).min(hard);
     Resource::AS.set(bytes, bytes)?;
     Resource::CORE.set(0, 0)?;
     cpu_budget(limits.max_cpu)
@@ -316,7 +325,10 @@ fn cpu_used() -> Option<Duration> {
 fn cpu_budget(budget: Duration) -> io::Result<()> {
     let used = cpu_used().ok_or_else(|| io::Error::other("không đọc được /proc/self/stat"))?;
     let soft = used.as_secs() + 1 + budget.as_secs();
-    rlimit::Resource::CPU.set(soft, rlimit::INFINITY)
+    // The hard limit is left as it is (unlimited unless set from outside), so the next
+    // document's soft limit can be raised again.
+    let (_, hard) = rlimit::Resource::CPU.get()?;
+    rlimit::Resource::CPU.set(soft.min(hard), hard)
 }
 
 static LOGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -575,6 +587,8 @@ struct Worker {
     stdin: ChildStdin,
     frames: mpsc::Receiver<io::Result<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// When it last finished a document.
+    idle_since: Instant,
 }
 
 /// Why an exchange with a worker did not give an answer.
@@ -595,7 +609,7 @@ impl Pool {
         limits: Limits,
         pdf_from: PdfFrom,
         previews: bool,
-    ) -> Self {
+    ) -> Arc<Self> {
         let setup = Setup {
             templates_dir: templates.override_dir.clone(),
             pdf: matches!(formats, Formats::Pdf | Formats::Both),
@@ -626,7 +640,7 @@ impl Pool {
             names.push(("pdf", kind, pdf));
             names.push(("docx", kind, docx));
         }
-        Self {
+        let pool = Arc::new(Self {
             program: program.clone(),
             // Plain data of our own: it always serializes.
             setup: serde_json::to_vec(&setup).unwrap_or_default(),
@@ -636,7 +650,20 @@ impl Pool {
             max_workers: super::default_threads(),
             state: Mutex::default(),
             freed: Condvar::new(),
-        }
+        });
+        // Ends within REAP_EVERY of the pool's end. Without it (no thread to be had) idle
+        // workers stay until the pool ends: only memory is lost.
+        let weak = Arc::downgrade(&pool);
+        let _ = std::thread::Builder::new()
+            .name("render-worker-reaper".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(REAP_EVERY);
+                    let Some(pool) = weak.upgrade() else { break };
+                    pool.reap(IDLE);
+                }
+            });
+        pool
     }
 
     /// The pids of the workers alive now.
@@ -763,6 +790,8 @@ impl Pool {
         if let Some(filter) = std::env::var_os("RUST_LOG") {
             command.env("RUST_LOG", filter);
         }
+        // `ps` shows "vanban render-worker …", not the path it was started by (/proc/self/exe).
+        std::os::unix::process::CommandExt::arg0(&mut command, "vanban");
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command.spawn().map_err(|e| start_error(e.to_string()))?;
         let (Some(stdin), Some(mut stdout), Some(mut stderr_pipe)) =
@@ -817,6 +846,7 @@ impl Pool {
             stdin,
             frames,
             stderr,
+            idle_since: Instant::now(),
         };
         let ready = write_frame(&mut worker.stdin, &self.setup)
             .and_then(|()| worker.stdin.flush())
@@ -842,11 +872,28 @@ impl Pool {
         }
     }
 
-    fn release(&self, worker: Worker) {
+    fn release(&self, mut worker: Worker) {
+        worker.idle_since = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.idle.push(worker);
         drop(state);
         self.freed.notify_one();
+    }
+
+    /// Stops the workers idle for `idle` or longer.
+    fn reap(&self, idle: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (stale, kept): (Vec<Worker>, Vec<Worker>) = std::mem::take(&mut state.idle)
+            .into_iter()
+            .partition(|w| w.idle_since.elapsed() >= idle);
+        state.idle = kept;
+        for worker in &stale {
+            state.live.remove(&worker.child.id());
+        }
+        drop(state);
+        for mut worker in stale {
+            worker.stop();
+        }
     }
 
     fn discard(&self, mut worker: Worker) {
@@ -1186,6 +1233,49 @@ mod tests {
             parse_args([OsString::from("--max-memory-mb")].into_iter()),
             None
         );
+    }
+
+    /// A stand-in worker: a `sleep` with the pipes a worker has, idle since `ago`.
+    fn sleeper(ago: Duration) -> Worker {
+        let mut child = Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (_, frames) = mpsc::channel();
+        Worker {
+            stdin: child.stdin.take().unwrap(),
+            child,
+            frames,
+            stderr: Arc::default(),
+            idle_since: Instant::now().checked_sub(ago).unwrap(),
+        }
+    }
+
+    #[test]
+    fn workers_idle_too_long_are_stopped_and_the_others_kept() {
+        let pool = Pool::new(
+            &WorkerProgram::at("vanban"),
+            &Templates::builtin(),
+            Formats::Pdf,
+            Limits::default(),
+            PdfFrom::Typst,
+            false,
+        );
+        let (stale, fresh) = (sleeper(IDLE * 2), sleeper(Duration::ZERO));
+        let (stale_pid, fresh_pid) = (stale.child.id(), fresh.child.id());
+        {
+            let mut state = pool.state.lock().unwrap();
+            state.live.extend([stale_pid, fresh_pid]);
+            state.idle.extend([stale, fresh]);
+        }
+        pool.reap(IDLE);
+        assert_eq!(pool.pids(), vec![fresh_pid]);
+        // Killed and reaped: its /proc entry is gone.
+        assert!(!std::path::Path::new(&format!("/proc/{stale_pid}")).exists());
+        assert!(std::path::Path::new(&format!("/proc/{fresh_pid}")).exists());
+        drop(pool);
+        assert!(!std::path::Path::new(&format!("/proc/{fresh_pid}")).exists());
     }
 
     #[test]

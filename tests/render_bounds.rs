@@ -309,3 +309,200 @@ fn a_docx_template_whose_pdf_needs_gigabytes_is_stopped_on_the_docx_route() {
     );
     assert!(own_mb("VmHWM:") < 200, "peak {} MB", own_mb("VmHWM:"));
 }
+
+/// One HTTP request on its own connection; the status, the raw head and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let (mut out, mut rest) = (Vec::new(), &body[..]);
+        loop {
+            let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..end]).trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 4 + size..];
+        }
+        body = out;
+    }
+    (status, head, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn cookie(head: &str, name: &str) -> String {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.trim().split(';').next()?.split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| panic!("no cookie {name} in {head}"))
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+fn status_mb(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+/// A running `vanban serve`: a clerk's "Tạo bản nháp" with the doubling template in the
+/// config's templates_dir is answered with the Vietnamese message, and the server stays up and
+/// small (the 6.3 GB and the abort happen in its worker).
+#[test]
+fn vanban_serve_answers_a_doubling_template_and_stays_up_and_small() {
+    use std::io::BufRead;
+    let (templates, _) = typst_notice(DOUBLING);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vanban.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "directory = \"{root}/samples/directory.toml\"\noutput_dir = \"out\"\nstate = \"vanban.sqlite\"\n\
+             templates_dir = \"{templates}\"\n\n[limits]\nrender_max_memory_mb = 512\n\n\
+             [sender]\nname = \"Văn phòng\"\naddress = \"vp@example.vn\"\n\n\
+             [web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\n",
+            root = root().display(),
+            templates = templates.path().display()
+        ),
+    )
+    .unwrap();
+    let password = "mật-khẩu-đủ-dài-1";
+    {
+        let loaded = vanban::input::config::load_without_secrets(&config).unwrap();
+        let store = vanban::web::store::WebStore::open_state(&loaded.state).unwrap();
+        let hash = vanban::web::auth::hash_password(password).unwrap();
+        let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2024, 6, 24, 2, 0, 0).unwrap();
+        store
+            .add_user("lan", vanban::web::auth::Role::Clerk, &hash, at)
+            .unwrap();
+    }
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = server.id();
+    let mut log = std::io::BufReader::new(server.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(log.read_line(&mut line).unwrap() > 0, "vanban serve ended");
+        if let Some((_, rest)) = line.split_once("đang chạy tại http://") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Whatever it logs from now on is drained, so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+
+    let (_, head, page) = http(&addr, "GET", "/login", &[], b"");
+    let token = cookie(&head, "vanban_login");
+    assert_eq!(hidden(&page, "login_token"), token);
+    let encoded: String = password.bytes().map(|b| format!("%{b:02X}")).collect();
+    let form = format!("username=lan&password={encoded}&login_token={token}");
+    let (status, head, _) = http(
+        &addr,
+        "POST",
+        "/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &format!("vanban_login={token}")),
+        ],
+        form.as_bytes(),
+    );
+    assert_eq!(status, 303, "{head}");
+    let session = format!("vanban_session={}", cookie(&head, "vanban_session"));
+    let (_, _, home) = http(&addr, "GET", "/", &[("Cookie", &session)], b"");
+    let csrf = hidden(&home, "csrf");
+    let period = std::fs::read(root().join("samples/dam-ha-2024-h1.toml")).unwrap();
+    let boundary = "----vanbanRenderBounds";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ky.toml\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&period);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, head, _) = http(
+        &addr,
+        "POST",
+        "/upload",
+        &[
+            ("Cookie", &session),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        &body,
+    );
+    assert_eq!(status, 303, "{head}");
+
+    let (status, _, reply) = http(
+        &addr,
+        "POST",
+        "/periods/2024-h1/render",
+        &[
+            ("Cookie", &session),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!("csrf={csrf}").as_bytes(),
+    );
+    let template = templates.path().join("typst/conclusion-notice.typ");
+    let expected = format!(
+        "Không tạo được bản nháp: Thông báo kết luận: tạo văn bản từ mẫu {} cần quá 512 MB bộ nhớ nên đã bị dừng",
+        template.display()
+    );
+    assert!(
+        reply.contains(&vanban::web::pages::escape(&expected)),
+        "{status}: {reply}"
+    );
+    // Up, answering, and it never held the memory.
+    assert!(server.try_wait().unwrap().is_none(), "vanban serve died");
+    let (status, _, _) = http(&addr, "GET", "/", &[("Cookie", &session)], b"");
+    assert_eq!(status, 200);
+    let peak = status_mb(pid, "VmHWM:");
+    assert!(peak < 200, "vanban serve peaked at {peak} MB");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

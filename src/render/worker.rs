@@ -320,8 +320,8 @@ fn cpu_used() -> Option<Duration> {
     Some(Duration::from_millis(ticks.saturating_mul(10)))
 }
 
-/// Lets the next document use `budget` of CPU time from now: the soft limit is what was used so
-/// far plus the budget, the hard one unlimited so the next document can be given its own.
+/// Lets the next document use `budget` of CPU time from now: the soft limit becomes what was
+/// used so far plus the budget.
 fn cpu_budget(budget: Duration) -> io::Result<()> {
     let used = cpu_used().ok_or_else(|| io::Error::other("không đọc được /proc/self/stat"))?;
     let soft = used.as_secs() + 1 + budget.as_secs();
@@ -436,13 +436,13 @@ fn serve_requests(limits: &ProcessLimits) -> io::Result<()> {
             });
         }
         cpu_budget(limits.max_cpu)?;
-        let (mut answer, frames) = handle(&served, request, images);
+        let (answer, frames) = handle(&served, request, images);
         write_frame(&mut output, &serde_json::to_vec(&answer)?)?;
         for frame in &frames {
             write_frame(&mut output, frame)?;
         }
         output.flush()?;
-        if std::mem::take(&mut answer.retire) {
+        if answer.retire {
             // A compile thread stopped at its deadline may still be running: leaving takes it
             // along.
             return Ok(());

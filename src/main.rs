@@ -737,6 +737,14 @@ fn describe_unreached(unreached: &Unreached) -> String {
 }
 
 fn main() -> ExitCode {
+    // This binary is also the render worker every command renders through: an office template
+    // or image that allocates or loops without end stops in that bounded child, not here.
+    if let Some(code) = render::worker::serve_if_asked() {
+        return code;
+    }
+    if let Some(program) = render::worker::WorkerProgram::this_binary() {
+        render::worker::register(program);
+    }
     let cli = match cli_vi::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -860,16 +868,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     None => Formats::Pdf,
                 };
                 let templates = templates.map(Templates::with_overrides).unwrap_or_default();
-                // The PDF checked is the one `render` would make: from the DOCX if the config says so.
-                let pdf_from = settings
-                    .as_ref()
-                    .map_or(render::PdfFrom::Typst, |s| s.pdf_from);
-                let backends = Backends::with_pdf_from(
-                    &templates,
-                    formats,
-                    render::Limits::default(),
-                    pdf_from,
-                )?;
+                // The PDF checked is the one `render` would make: from the DOCX if the config says
+                // so, under its limits.
+                let (pdf_from, limits) = match &settings {
+                    Some(config) => (config.pdf_from, render_limits(&config.limits)),
+                    None => (render::PdfFrom::Typst, render::Limits::default()),
+                };
+                let backends = Backends::with_pdf_from(&templates, formats, limits, pdf_from)?;
                 let documents = render::plan(&p, None, &|_, _| None);
                 // A template's mistake fails every document the same way: said once.
                 let mut said = std::collections::BTreeSet::new();
@@ -1474,11 +1479,5 @@ fn office_backends(config: &vanban::config::Config) -> Result<Backends> {
 
 /// The config's `[limits]` for the renderers.
 fn render_limits(limits: &vanban::config::TemplateLimits) -> render::Limits {
-    render::Limits::from_config_units(
-        limits.docx_max_uncompressed_mb,
-        limits.docx_max_entries,
-        limits.docx_max_filled_mb,
-        limits.typst_max_pages,
-        limits.typst_max_seconds,
-    )
+    render::Limits::from_config(limits)
 }

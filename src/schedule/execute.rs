@@ -43,16 +43,7 @@ impl JobExecutor {
             backends: Backends::with_pdf_from(
                 &templates,
                 Formats::Both,
-                {
-                    let l = &config.limits;
-                    render::Limits::from_config_units(
-                        l.docx_max_uncompressed_mb,
-                        l.docx_max_entries,
-                        l.docx_max_filled_mb,
-                        l.typst_max_pages,
-                        l.typst_max_seconds,
-                    )
-                },
+                render::Limits::from_config(&config.limits),
                 config.pdf_from,
             )?,
             threads: render::default_threads(),

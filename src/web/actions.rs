@@ -347,12 +347,10 @@ pub fn render_drafts(app: &App, who: &SignedIn, key: &str) -> Result<String, Web
     }
     std::fs::create_dir_all(&previews).map_err(|e| io_error(&previews, e))?;
     for document in &documents {
-        let data = serde_json::to_vec(&document.context)
-            .map_err(|e| WebError::Internal(format!("{}: {e}", document.label())))?;
         let pages = app
             .previews
-            .render_png_pages(document.kind, &data, document.date, THUMBNAIL_PIXELS_PER_PT)
-            .map_err(|e| WebError::BadRequest(format!("{}: {e}", document.label())))?;
+            .pages(document, THUMBNAIL_PIXELS_PER_PT)
+            .map_err(|e| WebError::BadRequest(e.to_string()))?;
         for (i, png) in pages.iter().enumerate() {
             let path = thumbnail_path(app, key, &document.file_stem, i + 1);
             std::fs::write(&path, png).map_err(|e| io_error(&path, e))?;

@@ -65,7 +65,7 @@ pub struct SendEnv<'a> {
 /// Refuses a period whose documents were issued under another issuer key: a changed name or
 /// place ("Đầm Hà" → "huyện Đầm Hà") without `issuer.id` makes a new key, and under it the
 /// register and the ledger know nothing, so every document would be numbered and every message
-/// sent a second time (issue 15 item 4).
+/// sent a second time.
 pub fn refuse_a_changed_issuer(
     store: &Store,
     period: PeriodId,

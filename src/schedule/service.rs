@@ -1380,7 +1380,8 @@ mod tests {
         assert_eq!(left[0].outcome, RunOutcome::Running);
 
         // Restarted an hour later; runs to the end of the year. The June firing is run again
-        // (issue 15 item 1: the ledger keeps what it had sent sent), as it was scheduled.
+        // (a crash must not cost a scheduled send; the ledger keeps what it had sent sent), as it
+        // was scheduled.
         clock.set(vn(2026, 6, 15, 9, 30));
         let executor = Scripted::ok(&clock);
         run_until(&config, &clock, &executor, &alerts, utc(2027, 1, 1, 0, 0));

@@ -141,7 +141,7 @@ impl ExecReport {
 
     /// Stopped by SIGTERM/SIGINT part-way: what was done is recorded (the ledger says which
     /// messages went out); the service runs its own firings on at its next start
-    /// ([`to_resume_if_stopped`]), a stopped `run-job` waits for the clerk.
+    /// (`to_resume_if_stopped`), a stopped `run-job` waits for the clerk.
     pub fn interrupted(detail: impl Into<String>) -> Self {
         Self {
             outcome: RunOutcome::Interrupted,
@@ -247,7 +247,7 @@ pub struct Service<'a> {
 impl<'a> Service<'a> {
     /// Takes the instance lock (refusing if another vanban process holds it), opens the state
     /// database, marks firings a dead process left running as interrupted and tells the admin
-    /// (`run` resumes them once, see [`Service::resume_interrupted`]).
+    /// (`run` resumes them once, see `Service::resume_interrupted`).
     pub fn start(
         config: &'a Config,
         clock: &'a dyn Clock,

@@ -1,4 +1,4 @@
-//! The malformed-input corpus (issue 15 item 12): every folder under tests/fixtures/bad/ holds a
+//! The malformed-input corpus: every folder under tests/fixtures/bad/ holds a
 //! hostile period file (TOML, JSON or the Excel form), directory, config or template and, in
 //! `expected.txt`, the exact message vanban must give for it. A case passes only if the input is
 //! refused with exactly that message: no panic, no abort, no hang, nothing rendered.

@@ -1,5 +1,6 @@
 //! A mutation fuzzer (proptest, stable Rust) over the period reader and the DOCX filler, with the
-//! promise of issue 15: whatever `check` accepts, `render` renders: no panic, no hang, no error.
+//! promise that no file a clerk or an office supplies can stop vanban: whatever `check` accepts,
+//! `render` renders: no panic, no hang, no error.
 //!
 //! Each case mutates a real input (the sample period as TOML, a period as JSON, the directory,
 //! a built-in DOCX template, the sample Excel form's sheets and shared strings) with edits an
@@ -32,7 +33,8 @@ fn budget() -> Duration {
     Duration::from_secs(seconds)
 }
 
-/// Pieces that make an input interesting: every one was a way in during the attack on issue 15.
+/// Pieces that make an input interesting: every one was a way in when vanban was attacked with
+/// hostile files.
 const TOKENS: &[&str] = &[
     "\"",
     "\"\"\"",

@@ -1,6 +1,7 @@
 //! `vanban.toml` as plain data: where the directory, output and database are, the sender, the
-//! SMTP server, the numbering scheme, the signing keys and the scheduled jobs. The bottom layer:
-//! it imports nothing of the pipeline, so input can read it and deliver and schedule can use it
+//! SMTP server, the numbering scheme, the signing keys and the scheduled jobs. It sits just above
+//! the foundation (layers.toml): it names periods and document kinds in the model's words and
+//! imports no stage of the pipeline, so input can read it and deliver and schedule can use it
 //! without reaching into each other. Reading and checking the file is `input::config`'s job.
 
 mod cron;

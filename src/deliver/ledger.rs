@@ -431,7 +431,7 @@ impl<'a> Ledger<'a> {
         // On PostgreSQL other instances may be sending right now: a "sending" row proves no
         // death there, so nothing is recovered. A dead instance's in-flight message stays
         // "sending" (reported as such, never sent again); deciding it is dead is the lease's
-        // job, not done yet (issue 16).
+        // job (the firing's lease), not this function's.
         if self.store.dialect() == crate::state::Dialect::Postgres {
             return Ok(Vec::new());
         }

@@ -124,7 +124,7 @@ pub struct DocumentReport {
     pub reused: bool,
 }
 
-/// The result of a send.
+/// The result of [`send_period`](crate::workflow::send::send_period).
 #[derive(Debug, Clone)]
 pub struct SendReport {
     /// "2024-h1".

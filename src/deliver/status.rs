@@ -79,7 +79,7 @@ pub enum Step {
         by: String,
     },
     /// Approved, but the draft renders differently now (period file or template changed):
-    /// found only by [`check_approved`], which renders.
+    /// found only by [`crate::issue::approval::gates`], which renders.
     Changed {
         by: String,
     },
@@ -134,7 +134,7 @@ pub struct DocumentStatus {
 }
 
 /// Reads the ledger and the register for a period, without writing anything. `sender_alive`:
-/// whether a sending process holds the lock (see [`InstanceLock::is_held`](super::lock::InstanceLock::is_held)).
+/// whether a sending process holds the lock (see [`InstanceLock::is_held`](crate::state::InstanceLock::is_held)).
 pub fn period_status(
     config: &Config,
     store: &Store,

@@ -1141,7 +1141,8 @@ mod tests {
 
     #[test]
     fn amounts_past_a_million_trieu_are_read_in_ty() {
-        // Issue 10 item 4, and the boundaries on each side of the switch to tỷ.
+        // A province's budget past a million triệu is read in tỷ; and the boundaries on each
+        // side of the switch.
         assert_eq!(
             amount_words(2_345_678.0),
             "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng"

@@ -535,7 +535,7 @@ enum TransactError {
 
 /// lettre's `SmtpConnection::send`, except that a refused RCPT does not end the transaction:
 /// lettre gives up the whole envelope at the first refusal, so one mistyped address of a unit
-/// kept its letter from the unit's valid address (issue 15 item 6). Here every recipient is
+/// kept its letter from the unit's valid address. Here every recipient is
 /// tried; the message goes in one transaction to those the server accepted, and the refused
 /// ones come back with the server's reply. If none is accepted the transaction is reset and
 /// the connection kept.
@@ -1260,8 +1260,8 @@ mod tests {
         assert_eq!(sink.received().len(), 6);
     }
 
-    /// Issue 4 benchmark: 100 messages with ~200 KB attachments, one reused connection vs a new
-    /// connection each.
+    /// Whether reusing one SMTP connection pays: 100 messages with ~200 KB attachments, one
+    /// reused connection vs a new connection each.
     /// Prints, does not assert. Run: cargo test --release bench_pooled -- --ignored --nocapture
     #[test]
     #[ignore = "benchmark"]

@@ -1,4 +1,4 @@
-//! `vanban send` of one batch to a slow SMTP server, one connection against several (issue 16):
+//! `vanban send` of one batch to a slow SMTP server, one connection against several:
 //! the built binary sends the review report to a group of N communes (default 400) through the
 //! tests' SMTP server (tests/support/sink.rs) made slow in two ways — every command answered
 //! after 50 ms, and only the reply to each message's end after 50 ms — with `[smtp]

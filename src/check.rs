@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use crate::config::Config;
-use crate::deliver::send::{DeliverError, refuse_a_changed_issuer};
 use crate::input::{self, Problems};
 use crate::issue::filing::issuer_key;
 use crate::issue::signatures::{IssuingBody, ToSign, setting_problems};
@@ -28,6 +27,7 @@ use crate::render::{
     docx::DocxError,
 };
 use crate::state::{Store, StoreError};
+use crate::workflow::send::{DeliverError, refuse_a_changed_issuer};
 
 /// What to check, as `vanban check`'s arguments say it.
 #[derive(Debug, Clone, Copy)]
@@ -220,10 +220,13 @@ pub fn check(request: &Request<'_>) -> Result<Report, CheckError> {
             Some(dir) => (Formats::Both, Templates::with_overrides(dir)),
             None => (Formats::Pdf, Templates::default()),
         };
-        // The PDF checked is the one `render` would make: from the DOCX if the config says so.
-        let pdf_from = request.config.map_or(PdfFrom::Typst, |c| c.pdf_from);
-        let backends =
-            Backends::with_pdf_from(&templates, formats, render::Limits::default(), pdf_from)?;
+        // The PDF checked is the one `render` would make: from the DOCX if the config says so,
+        // under its limits.
+        let (pdf_from, limits) = match request.config {
+            Some(config) => (config.pdf_from, render::Limits::from_config(&config.limits)),
+            None => (PdfFrom::Typst, render::Limits::default()),
+        };
+        let backends = Backends::with_pdf_from(&templates, formats, limits, pdf_from)?;
         let documents = render::plan(&period, None, &|_, _| None);
         // A template's mistake fails every document the same way: said once.
         let mut said = BTreeSet::new();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use tracing::{info, warn};
 
 /// A stop request (SIGTERM/SIGINT) that a waiting thread notices at once, and that the work in
-/// progress checks between messages through [`StopSignal::flag`].
+/// progress checks between messages through `StopSignal::flag`.
 #[derive(Debug, Default)]
 pub struct StopSignal {
     flag: AtomicBool,

@@ -1,7 +1,7 @@
-//! The malformed-input corpus (issue 15 item 12): every folder under tests/fixtures/bad/ holds a
-//! hostile period file, directory, config or template and, in `expected.txt`, the exact message
-//! vanban must give for it. A case passes only if the input is refused with exactly that message:
-//! no panic, no hang, nothing rendered.
+//! The malformed-input corpus: every folder under tests/fixtures/bad/ holds a
+//! hostile period file (TOML, JSON or the Excel form), directory, config or template and, in
+//! `expected.txt`, the exact message vanban must give for it. A case passes only if the input is
+//! refused with exactly that message: no panic, no abort, no hang, nothing rendered.
 //!
 //! The cases are written by tests/fixtures/bad/make_cases.py; `VANBAN_BLESS=1` rewrites the
 //! expected messages from what vanban says now (then read the diff before committing).
@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use vanban::model::DocumentKind;
 use vanban::render::templates::Templates;
-use vanban::render::{self, Backends, Formats, Limits};
+use vanban::render::worker::{ProcessLimits, WorkerProgram};
+use vanban::render::{self, Backends, Formats, Limits, PdfFrom};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,8 +23,16 @@ fn today() -> NaiveDate {
 }
 
 /// Small limits, so the bombs in the corpus stay small files and a runaway template stops soon.
+/// The render worker's address space is left large: the endless layout case must meet its
+/// 3-second deadline before it has laid out enough pages to fill it (about 1 GB by then).
 fn test_limits() -> Limits {
-    Limits::from_config_units(1, 50, 5, 20, 3)
+    Limits {
+        process: ProcessLimits {
+            max_memory_mb: 4096,
+            max_cpu: std::time::Duration::from_secs(60),
+        },
+        ..Limits::from_config_units(1, 50, 5, 20, 3)
+    }
 }
 
 /// What vanban says about one case's input, with the folder paths taken out.
@@ -39,7 +48,7 @@ fn verdict(dir: &Path) -> String {
             Err(e) => e.to_string(),
         }
     } else {
-        let period = ["period.toml", "period.json"]
+        let period = ["period.toml", "period.json", "period.xlsx"]
             .iter()
             .map(|n| dir.join(n))
             .find(|p| p.exists())
@@ -128,10 +137,18 @@ fn copy_folder(from: &Path, to: &Path) {
     }
 }
 
-/// Renders the conclusion notice with the case's template overrides.
+/// Renders the conclusion notice with the case's template overrides, through a render worker as
+/// every command does (a case that allocates without bound stops there, not in this process).
 fn render_with_templates(dir: &Path, period: &vanban::model::Period) -> String {
     let templates = Templates::with_overrides(dir.join("templates"));
-    let backends = match Backends::with_limits(&templates, Formats::Both, test_limits()) {
+    let program = WorkerProgram::at(env!("CARGO_BIN_EXE_vanban"));
+    let backends = match Backends::isolated(
+        &templates,
+        Formats::Both,
+        test_limits(),
+        PdfFrom::Typst,
+        &program,
+    ) {
         Ok(b) => b,
         Err(e) => return e.to_string(),
     };

@@ -1,7 +1,7 @@
-//! `vanban send` with several SMTP connections (issue 16) and its progress as it happens (issue
-//! 14 item 6), end to end: the built binary against the tests' SMTP server
-//! (tests/support/sink.rs) made slow (`--delay-ms`: every command answered after a wait), with
-//! the review report going to a large group so one batch is hundreds of messages.
+//! `vanban send` with several SMTP connections and its progress as it happens, end to end: the
+//! built binary against the tests' SMTP server (tests/support/sink.rs) made slow (`--delay-ms`:
+//! every command answered after a wait), with the review report going to a large group so one batch
+//! is hundreds of messages.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command};

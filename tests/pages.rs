@@ -1,7 +1,8 @@
 //! Every document of every fixture period (tests/fixtures/<case>/) and of the sample, laid out
-//! in-process and measured against Decree 30 by the page check; the defects of issue 10, each
-//! on the documents where a clerk found them. Needs nothing but Rust: no PDF reader, no office
-//! suite (the LibreOffice-converted DOCX is checked in tests/docx.rs under .ci/run).
+//! in-process and measured against Decree 30 by the page check; the defects a clerk found on
+//! rendered documents, each on the documents where they were found. Needs nothing but Rust: no PDF
+//! reader, no office suite (the LibreOffice-converted DOCX is checked in tests/docx.rs under
+//! .ci/run).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -87,7 +88,7 @@ fn every_document_of_every_fixture_and_of_the_sample_passes_the_page_check() {
 }
 
 #[test]
-fn the_fixtures_cover_what_issue_10_asks() {
+fn the_fixtures_cover_a_commune_a_province_and_a_one_unit_office() {
     let commune = fixture("commune-h2");
     assert!(!commune.issuer.name.contains("huyện"));
     assert_eq!(commune.half.number(), 2);

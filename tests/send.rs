@@ -893,10 +893,10 @@ fn respelling_the_issuers_name_after_a_send_neither_resends_nor_renumbers() {
     assert!(status.contains("Tổng: chờ gửi 10, đã gửi 4."), "{status}");
 }
 
-/// Issue 15 item 4: a changed place (without `issuer.id`) makes another issuer key; sending
-/// under it would number and send everything a second time. `send` refuses, naming both keys,
-/// until the period says `id = <old key>` or `--new-issuer` is given. ("huyện Đầm Hà" of the
-/// issue is now refused by the place check, so the new place is capitalised.)
+/// A changed place (without `issuer.id`) makes another issuer key; sending under it would number
+/// and send everything a second time. `send` refuses, naming both keys, until the period says
+/// `id = <old key>` or `--new-issuer` is given. ("huyện Đầm Hà", the place first reported, is now
+/// refused by the place check, so the new place is capitalised.)
 #[test]
 fn a_changed_issuer_place_after_a_send_is_refused_naming_both_issuers() {
     let (sink, office) = sink_and_office(&[]);
@@ -996,9 +996,10 @@ fn a_refused_recipient_is_recorded_with_the_server_text_and_the_others_delivered
     );
 }
 
-/// Issue 15 item 6: bqlda has two addresses; a 550 for one of them must not keep its messages
-/// from the other. The refused address is shown with the server's reply by `send` and
-/// `status`, and a later `send` sends nothing again (the message was delivered).
+/// One mistyped address of a unit must not cost it its letter: bqlda has two addresses; a 550 for
+/// one of them must not keep its messages from the other. The refused address is shown with the
+/// server's reply by `send` and `status`, and a later `send` sends nothing again (the message was
+/// delivered).
 #[test]
 fn a_refused_address_does_not_keep_the_message_from_the_units_other_address() {
     let (sink, office) = sink_and_office(&[

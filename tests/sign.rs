@@ -1,7 +1,8 @@
-//! Digital signatures (issue 11): PAdES signatures on PDFs the real binary renders, keys and a
-//! test CA made in the test. The default tests check the result in-process (ByteRange, CMS
-//! attributes, the signatures verified with the certificates' keys); the ignored ones ask the real
-//! validators (pyHanko, poppler's pdfsig), openssl's CA and time-stamp responder, and SoftHSM2.
+//! Digital signatures (Decree 30 makes an electronic document valid once signed): PAdES signatures
+//! on PDFs the real binary renders, keys and a test CA made in the test. The default tests check
+//! the result in-process (ByteRange, CMS attributes, the signatures verified with the certificates'
+//! keys); the ignored ones ask the real validators (pyHanko, poppler's pdfsig), openssl's CA and
+//! time-stamp responder, and SoftHSM2.
 
 #[path = "support/sign_ca.rs"]
 mod sign_ca;
@@ -727,15 +728,50 @@ fn softhsm_token(ca: &Path) -> PathBuf {
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
+/// The folder of the CA and token a parent run of the SoftHSM2 test made, for the run it starts.
+const TOKEN_FOLDER: &str = "VANBAN_TEST_SOFTHSM2_FOLDER";
+
 #[test]
 #[ignore = "needs openssl/pyHanko/pdfsig/SoftHSM2: run .ci/run"]
 fn keys_on_a_softhsm2_token_sign_rsa_and_ecdsa() {
+    // SoftHSM2 reads its configuration from SOFTHSM2_CONF when the module initialises, and a
+    // test cannot set a variable in its own process (changing the environment while other tests
+    // run in threads beside it is `unsafe`, and the crate forbids unsafe code). So this test
+    // makes the CA and the token, then runs itself again, alone, in a process started with the
+    // variable set; that run signs on the token and asserts.
+    if let Some(folder) = std::env::var_os(TOKEN_FOLDER) {
+        sign_on_the_softhsm2_token(Path::new(&folder));
+        return;
+    }
     let ca = openssl_ca();
     let conf = softhsm_token(ca.path());
-    // SoftHSM2 reads its configuration from the environment when the module initialises; only
-    // this test loads the module in this process.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
-    let pin = ca.path().join("token-pin");
+    let name = "keys_on_a_softhsm2_token_sign_rsa_and_ecdsa";
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            name,
+            "--exact",
+            "--include-ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .env(TOKEN_FOLDER, ca.path())
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The second run must have run this test, not filtered it away.
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+/// Signs the sample report with the person's RSA key and the organisation's ECDSA key on the
+/// token the parent run made in `folder` (SOFTHSM2_CONF already points at it).
+fn sign_on_the_softhsm2_token(folder: &Path) {
+    let pin = folder.join("token-pin");
     std::fs::write(&pin, "123456\n").expect("write");
     let token = |label: &str| {
         SigningKey::open(&sign::SignerKeySource::Pkcs11 {
@@ -762,11 +798,11 @@ fn keys_on_a_softhsm2_token_sign_rsa_and_ecdsa() {
         soon_after_issue(&signer),
     )
     .expect("sign on the token");
-    let path = ca.path().join("token-signed.pdf");
+    let path = folder.join("token-signed.pdf");
     std::fs::write(&path, &signed).expect("write");
     assert_validators_accept(
         &path,
-        ca.path(),
+        folder,
         "Hoàng Vĩnh Khuyến",
         "Ủy ban nhân dân huyện Đầm Hà",
     );

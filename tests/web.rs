@@ -1738,3 +1738,117 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
     );
     assert_eq!(request(app.addr, "GET", "/login", &[], b"").status, 200);
 }
+
+/// `vanban serve` as an office runs it, in a process of its own (killed when dropped): a
+/// workbook that aborts the reader ends that process, and with it every later request, where an
+/// in-process server would take the test binary down with it.
+struct ServeProcess {
+    child: std::process::Child,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `vanban serve` on 127.0.0.1 with a clerk account; returns a [`Running`] to speak to
+/// it (its `server` None: the process is the server) and the process.
+fn serve_in_a_process() -> (Running, ServeProcess) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "directory = \"{SAMPLES}/directory.toml\"\noutput_dir = \"out\"\nstate = \"state/vanban.sqlite\"\n\
+         [sender]\nname = \"Văn phòng HĐND và UBND huyện Đầm Hà\"\naddress = \"vanphong@example.vn\"\n\
+         [approval]\nrequired = false\n[web]\nlisten = \"127.0.0.1:0\"\nsecure_cookies = false\nupload_limit_kb = 512\n"
+    );
+    let path = dir.path().join("vanban.toml");
+    std::fs::write(&path, &text).unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    let config = vanban::input::config::load_without_secrets(&path).unwrap();
+    {
+        let store = WebStore::open_state(&config.state).unwrap();
+        let hash = vanban::web::auth::hash_password(PASSWORD).unwrap();
+        let t = chrono::Utc.with_ymd_and_hms(2024, 6, 24, 2, 0, 0).unwrap();
+        store.add_user("lan", Role::Clerk, &hash, t).unwrap();
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vanban serve");
+    // The log says where it listens; the rest of the log is drained so the pipe never fills.
+    let stderr = child.stderr.take().unwrap();
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(at) = line.split("trang web đang chạy tại http://").nth(1) {
+                let _ = found.send(at.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let process = ServeProcess { child };
+    let addr: SocketAddr = address
+        .recv_timeout(Duration::from_secs(60))
+        .expect("vanban serve did not say where it listens")
+        .parse()
+        .unwrap();
+    let app = Running {
+        server: None,
+        addr,
+        dir,
+        config,
+    };
+    (app, process)
+}
+
+#[test]
+fn a_19_kb_workbook_with_one_cell_at_xfd1048576_is_refused_and_the_page_still_answers() {
+    let (app, mut process) = serve_in_a_process();
+    let (cookie, csrf) = app.login("lan");
+    // The sample form (vanban's own writer) with one number at the last cell a sheet can have,
+    // in "Chỉ tiêu": calamine's dense range over it asked for 512 GiB and aborted the process.
+    let far = rezip(&sample_workbook(), "xl/worksheets/sheet3.xml", |xml| {
+        xml.replace(
+            "</sheetData>",
+            "<row r=\"1048576\"><c r=\"XFD1048576\"><v>1</v></c></row></sheetData>",
+        )
+    });
+    assert!(far.len() < 20 * 1024, "{}", far.len());
+    let reply = app.upload(&cookie, Some(&csrf), "bieu-mau.xlsx", &far);
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(
+        reply.text().contains(
+            "Tệp &quot;bieu-mau.xlsx&quot;, trang tính «Chỉ tiêu»: ô XFD1048576 có dữ liệu nhưng \
+             nằm ngoài vùng biểu mẫu đọc được (tối đa 10.000 dòng và 200 cột, từ A1 đến GR10000)"
+        ),
+        "{}",
+        reply.text()
+    );
+    // The process lives on and the page answers.
+    assert!(
+        process.child.try_wait().unwrap().is_none(),
+        "vanban serve ended"
+    );
+    assert_eq!(app.get("/", &cookie).status, 200);
+    // Nothing of the refused upload is stored or recorded.
+    assert!(files_in(&app.uploads_dir()).is_empty());
+    let store = WebStore::open_state(&app.config.state).unwrap();
+    assert!(store.recent_uploads(10).unwrap().is_empty());
+    // And the form itself still uploads.
+    let reply = app.upload(
+        &cookie,
+        Some(&csrf),
+        "dam-ha-2024-h1.xlsx",
+        &sample_workbook(),
+    );
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let page = app.get(reply.header("location").unwrap(), &cookie).text();
+    assert!(page.contains("Tệp hợp lệ: kỳ 2024-h1"), "{page}");
+}

@@ -1,8 +1,8 @@
-//! One wording for both formats (issue 14 item 1): the fixed sentences come from loi-van.toml,
-//! an office's reworded file reaches the PDF and the DOCX alike, a bad file is refused with its
-//! line, and the guard before sending finds an office template of one format that says other
-//! words (a DOCX reworded in Word, a Typst file edited by hand). Needs nothing but Rust: the PDF's
-//! words come from Typst's layout, the DOCX's from its document part.
+//! One wording for both formats (so an edit to one can never make the two differ): the fixed
+//! sentences come from loi-van.toml, an office's reworded file reaches the PDF and the DOCX alike,
+//! a bad file is refused with its line, and the guard before sending finds an office template of
+//! one format that says other words (a DOCX reworded in Word, a Typst file edited by hand). Needs
+//! nothing but Rust: the PDF's words come from Typst's layout, the DOCX's from its document part.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

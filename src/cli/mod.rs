@@ -35,12 +35,21 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use vanban::clock::SystemClock;
+use vanban::render::worker;
 
 use crate::cli_vi;
 use args::{Cli, Command};
 
 /// Runs the command line: the process's exit code.
 pub fn main() -> ExitCode {
+    // This binary is also the render worker every command renders through: an office template
+    // or image that allocates or loops without end stops in that bounded child, not here.
+    if let Some(code) = worker::serve_if_asked() {
+        return code;
+    }
+    if let Some(program) = worker::WorkerProgram::this_binary() {
+        worker::register(program);
+    }
     let cli = match cli_vi::parse::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return code,

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 use vanban::clock::{Clock, SystemClock};
-use vanban::deliver::send::{self, SendEnv, SendOptions};
 use vanban::input;
 use vanban::shutdown::{StopSignal, stop_on_signals};
 use vanban::state::{InstanceLock, Store};
+use vanban::workflow::send::{self, SendEnv, SendOptions};
 
 use super::args::SendArgs;
 use super::shared::office_backends;

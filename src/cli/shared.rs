@@ -32,13 +32,7 @@ pub fn office_backends(config: &Config) -> Result<Backends> {
 
 /// The config's `[limits]` for the renderers.
 pub fn render_limits(limits: &TemplateLimits) -> render::Limits {
-    render::Limits::from_config_units(
-        limits.docx_max_uncompressed_mb,
-        limits.docx_max_entries,
-        limits.docx_max_filled_mb,
-        limits.typst_max_pages,
-        limits.typst_max_seconds,
-    )
+    render::Limits::from_config(limits)
 }
 
 /// At a service's start, the office's templates that fell behind an upgrade, in the log.

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use vanban::clock::{Clock, SystemClock, VIETNAM};
-use vanban::deliver::send::DeliverError;
 use vanban::deliver::status;
 use vanban::input;
 use vanban::issue::filing::IssueEnv;
 use vanban::state::{InstanceLock, Store};
+use vanban::workflow::send::DeliverError;
 
 use super::args::PeriodConfig;
 use super::shared::office_backends;

@@ -1,6 +1,7 @@
 //! `vanban.toml` as plain data: where the directory, output and database are, the sender, the
-//! SMTP server, the numbering scheme, the signing keys and the scheduled jobs. The bottom layer:
-//! it imports nothing of the pipeline, so input can read it and deliver and schedule can use it
+//! SMTP server, the numbering scheme, the signing keys and the scheduled jobs. It sits just above
+//! the foundation (layers.toml): it names periods and document kinds in the model's words and
+//! imports no stage of the pipeline, so input can read it and deliver and schedule can use it
 //! without reaching into each other. Reading and checking the file is `input::config`'s job.
 
 mod cron;
@@ -387,6 +388,12 @@ pub struct TemplateLimits {
     /// Width and height of a signature or seal image, in pixels, read from the PNG's header
     /// before it is decoded (a 30000 × 30000 image is 3.6 GB once decoded).
     pub image_max_side_px: u32,
+    /// Address space of each process that renders documents, in MB: a template or an image
+    /// that allocates without bound stops there, not in the process that serves or sends.
+    pub render_max_memory_mb: u64,
+    /// CPU seconds one document may use in its render process, enforced by the kernel even if
+    /// the process that asked for it is gone.
+    pub render_max_cpu_seconds: u64,
 }
 
 impl Default for TemplateLimits {
@@ -400,6 +407,8 @@ impl Default for TemplateLimits {
             // A seal 36 mm across scanned at 1200 dpi is 1700 pixels and a few hundred KiB.
             image_max_kb: 1024,
             image_max_side_px: 4000,
+            render_max_memory_mb: 1024,
+            render_max_cpu_seconds: 60,
         }
     }
 }

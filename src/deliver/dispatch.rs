@@ -1,18 +1,18 @@
-//! Dispatch: hands each composed message to the transport (SMTP, or the `.eml` outbox of a dry
-//! run), retries transient failures in rounds, and records every attempt in the ledger before
-//! and after the exchange, so nothing is sent twice and no outcome is lost. The transport is
-//! injected; this file does not know which one it has.
+//! Dispatch: hands each parcel to the transport, retries transient failures in rounds, and
+//! records every attempt in the ledger before and after the hand-over, so nothing is delivered
+//! twice and no outcome is lost. The transport is injected and the parcels are opaque: this file
+//! knows neither the channel nor what the bytes hold (email, an edXML package).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::Message;
 
 use super::ledger::{Begin, Ledger};
-use super::mail::{self, Flow, RetryPolicy, SendError, SendHooks, Transport};
-use super::plan::Pending;
+use super::parcel::Parcel;
 use super::report::Outcome;
+use super::retry::{self, Flow, RetryPolicy, SendHooks};
+use super::transport::{SendError, Transport};
 use crate::clock::Clock;
 use crate::progress::Progress;
 use crate::shutdown::StopSignal;
@@ -26,30 +26,67 @@ pub enum Recording<'a> {
     DryRun,
 }
 
-/// One message in flight: its plan record and what the ledger said of its current attempt.
-struct InFlight<'p> {
-    pending: &'p mut Pending,
+/// Where parcels go and how: the transport, how its transient failures are retried, and how
+/// many hand-overs may run at once (SMTP: connections).
+pub struct Route<'a> {
+    pub transport: &'a dyn Transport,
+    pub policy: RetryPolicy,
+    pub connections: usize,
+}
+
+/// One parcel for dispatch, with what the plan decided of it.
+#[derive(Debug, Clone)]
+pub struct Handover {
+    pub parcel: Parcel,
+    /// Asked for on purpose (`--resend`): the ledger allows a new attempt after a delivery.
+    pub resend: bool,
+    /// A deliberate second copy of one delivered before (or whose outcome is unknown): the
+    /// report says "sent again".
+    pub again: bool,
+}
+
+impl AsRef<Parcel> for Handover {
+    fn as_ref(&self) -> &Parcel {
+        &self.parcel
+    }
+}
+
+/// What dispatch did.
+#[derive(Debug, Clone)]
+pub struct Dispatched {
+    /// One per handover, in order; `None`: never tried (the run stopped first).
+    pub outcomes: Vec<Option<Outcome>>,
+    /// The run stopped early (shutdown requested, or the ledger could not be written).
+    pub stopped: bool,
+    /// Warnings for the report: a stop on request, a ledger that could not be written.
+    pub notes: Vec<String>,
+}
+
+/// One parcel in flight: what the ledger said of its current attempt.
+#[derive(Default)]
+struct InFlight {
     /// The ledger's attempt number for the current attempt.
     ledger_attempt: Option<u32>,
     /// When the current attempt began.
     started: Option<DateTime<Utc>>,
     /// Set when the ledger decided the outcome instead of the transport (sent or unknown
     /// meanwhile, or the ledger could not be written).
-    decided: bool,
+    decided: Option<Outcome>,
 }
 
 /// The ledger's view of each attempt: "sending" before, "sent"/"failed"/"unknown" after.
-struct Hooks<'a, 'p> {
+struct Hooks<'a> {
     recording: &'a Recording<'a>,
     stop: &'a StopSignal,
-    messages: Vec<InFlight<'p>>,
+    handovers: &'a [Handover],
+    in_flight: Vec<InFlight>,
     problems: Vec<String>,
     stopped_by_request: bool,
     /// The bar of a `send` at a terminal; otherwise the lines below are the progress.
     progress: Progress,
 }
 
-impl SendHooks for Hooks<'_, '_> {
+impl SendHooks for Hooks<'_> {
     fn before_attempt(&mut self, index: usize, _attempt: u32) -> Flow {
         if self.stop.is_requested() {
             self.stopped_by_request = true;
@@ -58,11 +95,11 @@ impl SendHooks for Hooks<'_, '_> {
         let Recording::Ledger { ledger, clock } = self.recording else {
             return Flow::Continue;
         };
-        let item = &mut self.messages[index];
-        let key = &item.pending.delivery.key;
+        let handover = &self.handovers[index];
+        let item = &mut self.in_flight[index];
+        let key = &handover.parcel.key;
         let now = clock.now();
-        let resend = item.pending.resend();
-        let decided = match ledger.begin(key, &item.pending.message_id, now, resend) {
+        let decided = match ledger.begin(key, &handover.parcel.id, now, handover.resend) {
             Ok(Begin::Proceed { attempt }) => {
                 item.ledger_attempt = Some(attempt);
                 item.started = Some(now);
@@ -74,20 +111,18 @@ impl SendHooks for Hooks<'_, '_> {
                 Outcome::InProgress { since, message_id }
             }
             Err(e) => {
-                // Without the "sending" row a crash would lose track of the message: send nothing.
+                // Without the "sending" row a crash would lose track of the parcel: send nothing.
                 self.problems.push(format!("{key}: {e}"));
-                item.pending.outcome = Outcome::NotTried {
+                item.decided = Some(Outcome::NotTried {
                     reason: format!("không ghi được vào sổ gửi: {e}"),
-                };
-                item.decided = true;
+                });
                 return Flow::Stop;
             }
         };
         // Sent before: done; unknown or in progress elsewhere: not sent by this run.
         self.progress
             .item_done(matches!(decided, Outcome::AlreadySent { .. }));
-        item.pending.outcome = decided;
-        item.decided = true;
+        item.decided = Some(decided);
         Flow::Skip
     }
 
@@ -98,12 +133,13 @@ impl SendHooks for Hooks<'_, '_> {
         outcome: &Result<String, SendError>,
         will_retry: bool,
     ) -> Flow {
-        // One line per message as it happens (the service's log, the command's stderr), so a
+        let handover = &self.handovers[index];
+        // One line per parcel as it happens (the service's log, the command's stderr), so a
         // slow batch shows its progress instead of everything at the end.
         let line = progress_line(
             index + 1,
-            self.messages.len(),
-            &self.messages[index].pending.delivery.key.to_string(),
+            self.handovers.len(),
+            &handover.parcel.key.to_string(),
             attempt,
             outcome,
             will_retry,
@@ -119,8 +155,8 @@ impl SendHooks for Hooks<'_, '_> {
             self.progress.item_done(outcome.is_ok());
         }
         if let Recording::Ledger { ledger, clock } = self.recording {
-            let item = &mut self.messages[index];
-            let key = &item.pending.delivery.key;
+            let item = &mut self.in_flight[index];
+            let key = &handover.parcel.key;
             let Some(attempt) = item.ledger_attempt else {
                 return Flow::Stop;
             };
@@ -128,11 +164,10 @@ impl SendHooks for Hooks<'_, '_> {
             let written = match outcome {
                 Ok(reply) => ledger.mark_sent(key, attempt, now, reply),
                 Err(e) if e.is_unknown() => {
-                    item.pending.outcome = Outcome::Unknown {
+                    item.decided = Some(Outcome::Unknown {
                         since: item.started.unwrap_or(now),
-                        message_id: item.pending.message_id.clone(),
-                    };
-                    item.decided = true;
+                        message_id: handover.parcel.id.clone(),
+                    });
                     ledger.mark_unknown(key, attempt, now, e.reason())
                 }
                 Err(e) => ledger.mark_failed(key, attempt, now, e.reason(), !e.is_transient()),
@@ -174,48 +209,28 @@ fn progress_line(
     format!("thư {number}/{total} ({key}): {what}, lần thử {attempt}")
 }
 
-/// Sends `messages`, one per pending message to send (in plan order), through `transport`, and
-/// writes each one's outcome into its [`Pending`]. Up to `connections` exchanges run at once;
-/// the ledger is written on this thread only (see [`mail::send_all`]), each claim before its
-/// exchange and each outcome as it comes. `sleep` waits between retry rounds. Returns whether
-/// the run stopped early (shutdown requested, or the ledger could not be written).
-#[allow(clippy::too_many_arguments)]
+/// Delivers `handovers` (in plan order) through `route`, and returns each one's outcome. Up to
+/// `route.connections` hand-overs run at once; the ledger is written on this thread only (see
+/// [`retry::send_all`]), each claim before its hand-over and each outcome as it comes. `sleep`
+/// waits between retry rounds.
 pub fn dispatch(
-    transport: &dyn Transport,
-    policy: &RetryPolicy,
-    connections: usize,
+    route: &Route<'_>,
     recording: &Recording<'_>,
-    pending: &mut [Pending],
-    messages: &[Message],
+    handovers: &[Handover],
     stop: &StopSignal,
     sleep: &dyn Fn(Duration),
-    notes: &mut Vec<String>,
-) -> bool {
+) -> Dispatched {
     let dry_run = matches!(recording, Recording::DryRun);
-    let in_flight: Vec<InFlight<'_>> = pending
-        .iter_mut()
-        .filter(|p| p.to_send())
-        .map(|pending| InFlight {
-            pending,
-            ledger_attempt: None,
-            started: None,
-            decided: false,
-        })
-        .collect();
-    assert_eq!(
-        in_flight.len(),
-        messages.len(),
-        "one composed message per message to send"
-    );
     let progress = Progress::start(
-        in_flight.len(),
+        handovers.len(),
         "thư",
         if dry_run { "đã ghi" } else { "đã gửi" },
     );
     let mut hooks = Hooks {
         recording,
         stop,
-        messages: in_flight,
+        handovers,
+        in_flight: handovers.iter().map(|_| InFlight::default()).collect(),
         problems: Vec::new(),
         stopped_by_request: false,
         progress,
@@ -225,30 +240,38 @@ pub fn dispatch(
             sleep(delay);
         }
     };
-    let summary = mail::send_all(transport, messages, policy, connections, &wait, &mut hooks);
+    let summary = retry::send_all(
+        route.transport,
+        handovers,
+        &route.policy,
+        route.connections,
+        &wait,
+        &mut hooks,
+    );
     hooks.progress.finish();
-    for (item, outcome) in hooks.messages.iter_mut().zip(summary.outcomes) {
-        if item.decided {
-            continue;
-        }
-        let again = item.pending.again();
-        match outcome.result {
-            Some(Ok(path)) if dry_run => {
-                item.pending.outcome = Outcome::Written {
-                    path: PathBuf::from(path),
-                }
+    let outcomes = hooks
+        .in_flight
+        .into_iter()
+        .zip(handovers)
+        .zip(summary.outcomes)
+        .map(|((item, handover), outcome)| {
+            if item.decided.is_some() {
+                return item.decided;
             }
-            Some(Ok(reply)) => {
-                item.pending.outcome = Outcome::Sent {
+            match outcome.result? {
+                Ok(path) if dry_run => Some(Outcome::Written {
+                    path: PathBuf::from(path),
+                }),
+                Ok(reply) => Some(Outcome::Sent {
                     reply,
                     attempts: outcome.attempts,
-                    resend: again,
-                }
+                    resend: handover.again,
+                }),
+                Err(e) => Some(Outcome::failed(&e, outcome.attempts)),
             }
-            Some(Err(e)) => item.pending.outcome = Outcome::failed(&e, outcome.attempts),
-            None => {}
-        }
-    }
+        })
+        .collect();
+    let mut notes = Vec::new();
     if hooks.stopped_by_request && !dry_run {
         notes.push(
             "đã dừng theo yêu cầu: thư đang gửi đã xong và được ghi sổ; các thư còn lại sẽ \
@@ -257,7 +280,11 @@ pub fn dispatch(
         );
     }
     notes.extend(hooks.problems);
-    summary.stopped
+    Dispatched {
+        outcomes,
+        stopped: summary.stopped,
+        notes,
+    }
 }
 
 #[cfg(test)]
@@ -281,5 +308,204 @@ mod tests {
         );
         assert!(progress_line(4, 14, key, 3, &refused, false, false).contains("không gửi được"));
         assert!(progress_line(1, 1, key, 1, &Ok(String::new()), false, true).contains(".eml"));
+    }
+
+    // ---- a channel that is not email, through the same exactly-once path ----
+
+    use crate::clock::FixedClock;
+    use crate::deliver::ledger::{AttemptOutcome, DeliveryKey, DeliveryState};
+    use crate::deliver::transport::expect_media_type;
+    use crate::model::{Half, PeriodId};
+    use crate::state::testing;
+    use chrono::TimeZone;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    /// An edXML-like package's media type: nothing the email transports take.
+    const PACKAGE: &str = "application/vnd.vanban.package+xml";
+
+    /// A document exchange as a folder: each package written as `<id>.xml`, its recipients'
+    /// organisation codes in the reply. Answers from a script first (a busy exchange, a lost
+    /// acknowledgement), then takes the package.
+    struct PackageFolder {
+        dir: PathBuf,
+        script: Mutex<std::collections::HashMap<String, VecDeque<SendError>>>,
+        handed: Mutex<Vec<String>>,
+    }
+
+    impl PackageFolder {
+        fn new(dir: PathBuf, script: &[(&str, SendError)]) -> PackageFolder {
+            let mut answers: std::collections::HashMap<String, VecDeque<SendError>> =
+                std::collections::HashMap::new();
+            for (id, error) in script {
+                answers
+                    .entry((*id).to_owned())
+                    .or_default()
+                    .push_back(error.clone());
+            }
+            PackageFolder {
+                dir,
+                script: Mutex::new(answers),
+                handed: Mutex::default(),
+            }
+        }
+
+        fn handed(&self) -> Vec<String> {
+            self.handed.lock().unwrap().clone()
+        }
+    }
+
+    impl Transport for PackageFolder {
+        fn deliver(&self, parcel: &Parcel) -> Result<String, SendError> {
+            expect_media_type(parcel, PACKAGE, "thư mục gói tin")?;
+            self.handed.lock().unwrap().push(parcel.id.clone());
+            let scripted = self
+                .script
+                .lock()
+                .unwrap()
+                .get_mut(&parcel.id)
+                .and_then(VecDeque::pop_front);
+            if let Some(error) = scripted {
+                return Err(error);
+            }
+            let path = self.dir.join(format!("{}.xml", parcel.id));
+            std::fs::write(&path, &parcel.bytes).map_err(|e| SendError::Permanent {
+                reason: e.to_string(),
+            })?;
+            Ok(format!("đã nhận {}", parcel.recipients.join(", ")))
+        }
+    }
+
+    fn package(recipient: &str, id: &str) -> Handover {
+        Handover {
+            parcel: Parcel {
+                key: DeliveryKey::new(
+                    "UBND huyện Đầm Hà",
+                    PeriodId::new(2024, Half::First),
+                    "letter-and-notice",
+                    recipient,
+                ),
+                id: id.to_owned(),
+                sender: "000.00.12.H40".to_owned(),
+                recipients: vec![format!("000.00.12.{recipient}")],
+                media_type: PACKAGE.to_owned(),
+                bytes: format!("<edXML><To>{recipient}</To></edXML>").into_bytes(),
+            },
+            resend: false,
+            again: false,
+        }
+    }
+
+    #[test]
+    fn a_channel_that_is_not_email_is_delivered_exactly_once_and_retried_like_smtp() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = testing::open_in_memory().unwrap();
+        let clock = FixedClock::new(Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap());
+        let transport = PackageFolder::new(
+            folder.path().to_path_buf(),
+            &[
+                (
+                    "pkg-pnn",
+                    SendError::Transient {
+                        reason: "hệ thống nhận đang bận".into(),
+                    },
+                ),
+                (
+                    "pkg-vp",
+                    SendError::Unknown {
+                        reason: "mất kết nối sau khi gửi gói tin".into(),
+                    },
+                ),
+            ],
+        );
+        let route = Route {
+            transport: &transport,
+            policy: RetryPolicy {
+                max_attempts: 3,
+                first_delay: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            },
+            connections: 1,
+        };
+        let recording = Recording::Ledger {
+            ledger: Ledger::new(&store),
+            clock: &clock,
+        };
+        let handovers = [
+            package("pnn", "pkg-pnn"),
+            package("bqlda", "pkg-bqlda"),
+            package("vp", "pkg-vp"),
+        ];
+        let slept = Mutex::new(Vec::new());
+        let sleep = |d: Duration| slept.lock().unwrap().push(d);
+        let stop = StopSignal::new();
+
+        let first = dispatch(&route, &recording, &handovers, &stop, &sleep);
+        assert!(
+            !first.stopped && first.notes.is_empty(),
+            "{:?}",
+            first.notes
+        );
+        // The busy exchange is tried again after the retry delay, as SMTP's 4xx is; the lost
+        // acknowledgement is never retried.
+        assert_eq!(
+            transport.handed(),
+            ["pkg-pnn", "pkg-bqlda", "pkg-vp", "pkg-pnn"]
+        );
+        assert_eq!(*slept.lock().unwrap(), [Duration::from_secs(5)]);
+        assert!(
+            matches!(&first.outcomes[0], Some(Outcome::Sent { attempts: 2, reply, .. }) if reply == "đã nhận 000.00.12.pnn"),
+            "{:?}",
+            first.outcomes
+        );
+        assert!(matches!(
+            &first.outcomes[1],
+            Some(Outcome::Sent { attempts: 1, .. })
+        ));
+        assert!(
+            matches!(&first.outcomes[2], Some(Outcome::Unknown { message_id, .. }) if message_id == "pkg-vp")
+        );
+        for recipient in ["pnn", "bqlda"] {
+            assert_eq!(
+                std::fs::read(folder.path().join(format!("pkg-{recipient}.xml"))).unwrap(),
+                format!("<edXML><To>{recipient}</To></edXML>").into_bytes()
+            );
+        }
+        // The ledger knows each package by its id, as it knows an email by its Message-ID.
+        let records = Ledger::new(&store)
+            .status("UBND huyện Đầm Hà", PeriodId::new(2024, Half::First))
+            .unwrap();
+        let of = |recipient: &str| {
+            records
+                .iter()
+                .find(|r| r.key.recipient == recipient)
+                .unwrap()
+        };
+        let pnn = of("pnn");
+        assert_eq!(pnn.state, DeliveryState::Sent);
+        assert_eq!(pnn.attempts.len(), 2);
+        assert!(pnn.attempts.iter().all(|a| a.message_id == "pkg-pnn"));
+        assert!(matches!(
+            pnn.attempts[0].outcome,
+            AttemptOutcome::Failed {
+                permanent: false,
+                ..
+            }
+        ));
+        assert_eq!(of("vp").state, DeliveryState::Unknown);
+
+        // A re-run hands nothing over twice: the delivered ones are done, the unknown one waits
+        // for a person.
+        clock.advance(chrono::Duration::hours(1));
+        let again = dispatch(&route, &recording, &handovers, &stop, &sleep);
+        assert_eq!(transport.handed().len(), 4, "{:?}", transport.handed());
+        assert!(
+            matches!(&again.outcomes[0], Some(Outcome::AlreadySent { message_id, .. }) if message_id == "pkg-pnn")
+        );
+        assert!(matches!(
+            &again.outcomes[1],
+            Some(Outcome::AlreadySent { .. })
+        ));
+        assert!(matches!(&again.outcomes[2], Some(Outcome::Unknown { .. })));
     }
 }

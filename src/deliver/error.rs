@@ -4,9 +4,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::email::EmailError;
+use super::email::MailError;
+use super::email::templates::EmailError;
 use super::ledger::LedgerError;
-use super::mail::MailError;
 use crate::input::Problems;
 use crate::issue::approval::ApprovalError;
 use crate::issue::filing::{IssueError, IssuedChanged};

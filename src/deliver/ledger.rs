@@ -1,5 +1,6 @@
-//! The delivery ledger: every message's state, written before and after the SMTP exchange, so
-//! nothing is sent twice and no outcome is lost or guessed after a crash.
+//! The delivery ledger: every delivery's state, written before and after its hand-over to the
+//! transport (whatever the channel: an SMTP exchange, a package handed to a document exchange),
+//! so nothing is sent twice and no outcome is lost or guessed after a crash.
 
 use std::fmt;
 
@@ -65,7 +66,7 @@ pub enum Begin {
     Unknown {
         /// When that sending began.
         since: DateTime<Utc>,
-        /// The Message-ID to look for in the mail server's log.
+        /// The id to look for in the other side's log (an email's Message-ID).
         message_id: String,
     },
     /// Being sent right now by an attempt that has not finished (or [`Ledger::recover`] was not
@@ -216,7 +217,7 @@ pub enum LedgerError {
     },
 }
 
-/// The ledger over a [`Store`]. Transactions are short and never span an SMTP exchange.
+/// The ledger over a [`Store`]. Transactions are short and never span a hand-over.
 #[derive(Debug, Clone, Copy)]
 pub struct Ledger<'a> {
     store: &'a Store,
@@ -236,8 +237,8 @@ impl<'a> Ledger<'a> {
         Ok(inserted)
     }
 
-    /// Decides whether to send and, if so, records "sending" with this attempt's Message-ID
-    /// before the SMTP transaction starts. `resend` is the user's explicit `--resend`: it
+    /// Decides whether to send and, if so, records "sending" with this attempt's id (an
+    /// email's Message-ID, a package's id) before the hand-over starts. `resend` is the user's explicit `--resend`: it
     /// allows a delivery that was sent or whose outcome is unknown, and is recorded.
     pub fn begin(
         &self,
@@ -430,7 +431,7 @@ impl<'a> Ledger<'a> {
         // On PostgreSQL other instances may be sending right now: a "sending" row proves no
         // death there, so nothing is recovered. A dead instance's in-flight message stays
         // "sending" (reported as such, never sent again); deciding it is dead is the lease's
-        // job, not done yet (issue 16).
+        // job (the firing's lease), not this function's.
         if self.store.dialect() == crate::state::Dialect::Postgres {
             return Ok(Vec::new());
         }

@@ -1,15 +1,16 @@
-//! Delivery: which messages go to whom, the email messages and their transports (SMTP, the
-//! `.eml` outbox), the ledger that makes each delivery happen exactly once, and its status.
+//! Delivery, knowing channels rather than email: which messages go to whom (`plan`), each as a
+//! parcel (`parcel`) handed to a transport (`transport`) by `dispatch`, with `retry` rounds and
+//! the `ledger` that makes each delivery happen exactly once, and its `status`. Email is one
+//! channel (`email`: MIME, templates, composing, SMTP, the `.eml` outbox).
 
-pub mod compose;
 pub mod dispatch;
 pub mod email;
 pub mod error;
 pub mod ledger;
-pub mod mail;
-pub mod outbox;
+pub mod parcel;
 pub mod plan;
 pub mod report;
-pub mod send;
+pub mod retry;
 pub mod status;
 pub mod submit;
+pub mod transport;

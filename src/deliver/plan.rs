@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::email::MessageKind;
 use super::error::{DeliverError, SendProblem};
 use super::ledger::{
     AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState, Ledger, LedgerError,
@@ -17,6 +16,58 @@ use crate::issue::filing::{DocId, ReadyDocument, issuer_key};
 use crate::model::{DocumentKind, Period, Unit};
 use crate::state::Store;
 use chrono::{DateTime, Utc};
+
+/// The kinds of message a period sends, whatever carries them: each names its documents and
+/// is the `document` part of the ledger key (an email has a subject and a body template per
+/// kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageKind {
+    /// To each unit with tasks: its assignment letter and the conclusion notice.
+    LetterAndNotice,
+    /// To each member of the directory's `report_to` group: the review report.
+    ReviewReport,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 2] = [MessageKind::ReviewReport, MessageKind::LetterAndNotice];
+
+    /// The `document` part of the ledger key, and the email templates' name stem.
+    pub fn slug(self) -> &'static str {
+        match self {
+            MessageKind::LetterAndNotice => "letter-and-notice",
+            MessageKind::ReviewReport => "review-report",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.slug() == slug)
+    }
+
+    /// The documents attached, in attachment order.
+    pub fn documents(self) -> &'static [DocumentKind] {
+        match self {
+            MessageKind::LetterAndNotice => &[
+                DocumentKind::AssignmentLetter,
+                DocumentKind::ConclusionNotice,
+            ],
+            MessageKind::ReviewReport => &[DocumentKind::ReviewReport],
+        }
+    }
+
+    /// For `status` and the report lines.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            MessageKind::LetterAndNotice => "công văn giao nhiệm vụ + thông báo kết luận",
+            MessageKind::ReviewReport => "báo cáo",
+        }
+    }
+
+    /// Whether a run restricted to `only` (empty: everything) sends this kind. The letter and the
+    /// notice travel together, so naming either selects the message.
+    pub fn selected_by(self, only: &[DocumentKind]) -> bool {
+        only.is_empty() || self.documents().iter().any(|d| only.contains(d))
+    }
+}
 
 /// One message to one unit.
 #[derive(Debug, Clone)]
@@ -247,6 +298,16 @@ impl Pending {
     }
 }
 
+/// What planning found besides the plan.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Problems that stop the run (told together with those found when the messages are
+    /// checked).
+    pub problems: Vec<SendProblem>,
+    /// Things worth knowing, for the report.
+    pub notes: Vec<String>,
+}
+
 /// A run's plan: the period, every message it plans, and the ones this run considers.
 pub struct Plan {
     pub period: Period,
@@ -259,23 +320,21 @@ pub struct Plan {
 
 impl Plan {
     /// Plans the period's messages restricted to `only` (empty: all) and, with `resend`, to that
-    /// unit, and decides each from the ledger. Problems that stop the run are added to
-    /// `problems`, things worth knowing to `notes`.
+    /// unit, and decides each from the ledger; with what it found.
     pub fn new(
         config: &Config,
         store: &Store,
         period: Period,
         only: &[DocumentKind],
         resend: Option<&str>,
-        problems: &mut Vec<SendProblem>,
-        notes: &mut Vec<String>,
-    ) -> Result<Plan, DeliverError> {
+    ) -> Result<(Plan, Findings), DeliverError> {
+        let mut found = Findings::default();
         let mut deliveries = plan_deliveries(&period, only);
         if period.directory.report_to.is_none() && MessageKind::ReviewReport.selected_by(only) {
             if only.contains(&DocumentKind::ReviewReport) {
-                problems.push(SendProblem::NoReportGroup);
+                found.problems.push(SendProblem::NoReportGroup);
             } else {
-                notes.push(SendProblem::NoReportGroup.to_string());
+                found.notes.push(SendProblem::NoReportGroup.to_string());
             }
         }
         if let Some(unit) = resend {
@@ -295,12 +354,13 @@ impl Plan {
                 Pending::new(config, d, decision)
             })
             .collect();
-        Ok(Plan {
+        let plan = Plan {
             every_delivery: plan_deliveries(&period, &[]),
             period,
             pending,
             records,
-        })
+        };
+        Ok((plan, found))
     }
 
     /// The messages to send now.
@@ -400,7 +460,7 @@ fn sender_domain(address: &str) -> &str {
 }
 
 pub fn message_id(config: &Config, key: &DeliveryKey, tag: &str) -> String {
-    super::mail::message_id_for(
+    super::email::mime::message_id_for(
         // The period's key text, as before PeriodId: Message-IDs of earlier sends stay the same.
         &[
             &key.issuer,
@@ -411,4 +471,91 @@ pub fn message_id(config: &Config, key: &DeliveryKey, tag: &str) -> String {
         sender_domain(&config.sender.address),
         tag,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::ledger::Attempt;
+    use crate::model::Half;
+    use chrono::TimeZone;
+
+    #[test]
+    fn selection_by_document_kind() {
+        assert!(MessageKind::LetterAndNotice.selected_by(&[]));
+        assert!(MessageKind::LetterAndNotice.selected_by(&[DocumentKind::ConclusionNotice]));
+        assert!(!MessageKind::LetterAndNotice.selected_by(&[DocumentKind::ReviewReport]));
+        assert!(MessageKind::ReviewReport.selected_by(&[DocumentKind::ReviewReport]));
+        assert_eq!(
+            MessageKind::from_slug("letter-and-notice"),
+            Some(MessageKind::LetterAndNotice)
+        );
+    }
+
+    fn record(state: DeliveryState, outcomes: &[(AttemptOutcome, bool)]) -> DeliveryRecord {
+        let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        DeliveryRecord {
+            key: DeliveryKey::new(
+                "UBND",
+                crate::model::PeriodId::new(2024, Half::First),
+                "letter-and-notice",
+                "pnn",
+            ),
+            state,
+            planned_at: t,
+            updated_at: t,
+            attempts: outcomes
+                .iter()
+                .enumerate()
+                .map(|(i, (outcome, resend))| Attempt {
+                    number: i as u32 + 1,
+                    resend: *resend,
+                    message_id: format!("<m{}@x>", i + 1),
+                    started_at: t,
+                    outcome: outcome.clone(),
+                    instance: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn decisions_follow_the_ledger() {
+        let t = Utc.with_ymd_and_hms(2024, 6, 25, 1, 0, 0).unwrap();
+        let sent = AttemptOutcome::Sent {
+            at: t,
+            server_reply: "250".into(),
+        };
+        let failed = AttemptOutcome::Failed {
+            at: t,
+            reason: "451".into(),
+            permanent: false,
+        };
+        let tag = |d: Decision| match d {
+            Decision::Send { resend, again, tag } => format!("send {resend} {again} {tag}"),
+            Decision::Done(o) => o.label_vi().to_owned(),
+        };
+        assert_eq!(tag(decide(None, false)), "send false false 1");
+        assert_eq!(tag(decide(None, true)), "send true false 1");
+        let failed_once = record(DeliveryState::Failed, &[(failed.clone(), false)]);
+        assert_eq!(tag(decide(Some(&failed_once), false)), "send false false 1");
+        assert_eq!(tag(decide(Some(&failed_once), true)), "send true false 1");
+        let delivered = record(
+            DeliveryState::Sent,
+            &[(failed.clone(), false), (sent.clone(), false)],
+        );
+        assert_eq!(tag(decide(Some(&delivered), false)), "đã gửi trước đó");
+        assert_eq!(tag(decide(Some(&delivered), true)), "send true true r3");
+        // A failed resend does not make a sent letter unsent.
+        let resend_failed = record(DeliveryState::Failed, &[(sent, false), (failed, true)]);
+        assert_eq!(tag(decide(Some(&resend_failed), false)), "đã gửi trước đó");
+        let unknown = record(
+            DeliveryState::Unknown,
+            &[(AttemptOutcome::Unknown { found_at: t }, false)],
+        );
+        assert_eq!(tag(decide(Some(&unknown), false)), "không rõ kết quả");
+        assert_eq!(tag(decide(Some(&unknown), true)), "send true true r2");
+        let sending = record(DeliveryState::Sending, &[(AttemptOutcome::Sending, false)]);
+        assert_eq!(tag(decide(Some(&sending), true)), "đang gửi");
+    }
 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::email::MessageKind;
 use super::ledger::DeliveryKey;
-use super::mail::SendError;
+use super::plan::MessageKind;
+use super::transport::SendError;
 use crate::clock::local_time;
 use crate::issue::approval::Gate;
 use crate::model::DocumentKind;
@@ -124,7 +124,7 @@ pub struct DocumentReport {
     pub reused: bool,
 }
 
-/// The result of [`send_period`].
+/// The result of [`send_period`](crate::workflow::send::send_period).
 #[derive(Debug, Clone)]
 pub struct SendReport {
     /// "2024-h1".

@@ -7,11 +7,10 @@ use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::email::MessageKind;
+use super::email::smtp;
 use super::error::DeliverError;
 use super::ledger::{AttemptOutcome, DeliveryKey, DeliveryRecord, DeliveryState};
-use super::mail;
-use super::plan::{ledger_records, plan_deliveries};
+use super::plan::{MessageKind, ledger_records, plan_deliveries};
 use crate::clock::local_time;
 use crate::config::Config;
 use crate::input;
@@ -80,7 +79,7 @@ pub enum Step {
         by: String,
     },
     /// Approved, but the draft renders differently now (period file or template changed):
-    /// found only by [`check_approved`], which renders.
+    /// found only by [`crate::issue::approval::gates`], which renders.
     Changed {
         by: String,
     },
@@ -135,7 +134,7 @@ pub struct DocumentStatus {
 }
 
 /// Reads the ledger and the register for a period, without writing anything. `sender_alive`:
-/// whether a sending process holds the lock (see [`InstanceLock::is_held`](super::lock::InstanceLock::is_held)).
+/// whether a sending process holds the lock (see [`InstanceLock::is_held`](crate::state::InstanceLock::is_held)).
 pub fn period_status(
     config: &Config,
     store: &Store,
@@ -403,7 +402,7 @@ impl StatusLine {
         let mut text = match &latest.outcome {
             AttemptOutcome::Sent { at, server_reply } => {
                 let mut text = format!("lúc {}, Message-ID {}", local_time(*at), latest.message_id);
-                if let Some(refused) = mail::refused_in_reply(server_reply) {
+                if let Some(refused) = smtp::refused_in_reply(server_reply) {
                     text.push_str(&format!("; không gửi tới được {refused}"));
                 }
                 text

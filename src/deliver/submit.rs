@@ -8,9 +8,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use super::mail::{
-    Attachment, OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for,
-};
+use super::email::mime::{Attachment, OutgoingMessage, build_message, message_id_for};
+use super::email::smtp::SmtpMailer;
 use crate::config::Config;
 use crate::issue::approval::{self, ApprovalError, Approvals, Decision, Draft};
 use crate::issue::filing::{DocId, IssueEnv};

@@ -79,6 +79,8 @@ const LIMIT_KEYS: &[&str] = &[
     "typst_max_seconds",
     "image_max_kb",
     "image_max_side_px",
+    "render_max_memory_mb",
+    "render_max_cpu_seconds",
 ];
 const WEB_KEYS: &[&str] = &[
     "listen",
@@ -679,6 +681,9 @@ fn parse_wait(text: &str) -> Option<Duration> {
     number.checked_mul(seconds).map(Duration::from_secs)
 }
 
+/// The least address space a render process may be given, in MB.
+const MIN_RENDER_MEMORY_MB: u64 = 256;
+
 fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
     let defaults = TemplateLimits::default();
     let Some(t) = r.table(node, "limits", LIMIT_KEYS) else {
@@ -712,6 +717,26 @@ fn read_limits(r: &mut Reader<'_>, node: &Node) -> TemplateLimits {
             .map_or(defaults.image_max_side_px, |v| {
                 u32::try_from(v).unwrap_or(u32::MAX)
             }),
+        render_max_memory_mb: positive(r, "render_max_memory_mb")
+            .filter(|&mb| {
+                // A render process maps the binary, its fonts and its threads' stacks before it
+                // renders anything (about 200 MB of address space for a province's batch).
+                let enough = mb >= MIN_RENDER_MEMORY_MB;
+                if !enough {
+                    r.report(
+                        &span_of(&t, "render_max_memory_mb"),
+                        &t.key_path("render_max_memory_mb"),
+                        format!(
+                            "limits.render_max_memory_mb phải từ {MIN_RENDER_MEMORY_MB} trở lên: \
+                             tiến trình tạo văn bản cần chừng ấy bộ nhớ để khởi động"
+                        ),
+                    );
+                }
+                enough
+            })
+            .unwrap_or(defaults.render_max_memory_mb),
+        render_max_cpu_seconds: positive(r, "render_max_cpu_seconds")
+            .unwrap_or(defaults.render_max_cpu_seconds),
     }
 }
 

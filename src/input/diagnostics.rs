@@ -15,18 +15,41 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A problem's file, place and message never carry a control or direction character raw, even
+/// when they quote what the input holds (a cell's text, a misspelt key): on a terminal an
+/// ESCAPE would be obeyed, a line break would forge a problem line of its own, a right-to-left
+/// override would turn the message around. Each is shown as `<U+001B>`.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            write!(f, "{}: ", self.file)?;
+            write!(f, "{}: ", visible(&self.file))?;
         } else {
-            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+            write!(f, "{}:{}:{}: ", visible(&self.file), self.line, self.column)?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", human_path(&self.path))?;
+            write!(f, "{}: ", visible(&human_path(&self.path)))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&visible(&self.message))
     }
+}
+
+/// `text` with every control character (line breaks and tabs too) and every invisible
+/// direction or format mark written as `<U+XXXX>`, so a message quoting input shows what is
+/// there instead of obeying it.
+pub fn visible(text: &str) -> String {
+    let hidden = |ch: char| ch.is_control() || super::text::is_invisible_control(ch);
+    if !text.chars().any(hidden) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        if hidden(ch) {
+            out.push_str(&format!("<U+{:04X}>", ch as u32));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// A key path as people count: `programs[0].budget` (the first program) is shown as
@@ -160,6 +183,22 @@ mod tests {
             message: "thiếu".into(),
         };
         assert_eq!(problem.to_string(), "k.toml:3:7: tasks[1].to: thiếu");
+    }
+
+    #[test]
+    fn controls_quoted_from_the_input_are_shown_not_obeyed() {
+        let problem = Problem {
+            file: "bieu-mau.xlsx".into(),
+            line: 0,
+            column: 3,
+            path: "Chỉ\u{202e} tiêu!F4".into(),
+            message: "giá trị phải là số, không phải «12\u{1b}[31m\nbieu-mau.xlsx: giả»".into(),
+        };
+        assert_eq!(
+            problem.to_string(),
+            "bieu-mau.xlsx: Chỉ<U+202E> tiêu!F4: giá trị phải là số, không phải «12<U+001B>[31m<U+000A>bieu-mau.xlsx: giả»"
+        );
+        assert_eq!(visible("Đầm Hà"), "Đầm Hà");
     }
 
     #[test]

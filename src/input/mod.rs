@@ -32,16 +32,6 @@ pub fn default_directory_path(period_path: &Path) -> PathBuf {
         .join("directory.toml")
 }
 
-fn whole_file_problem(path: &Path, message: String) -> Problem {
-    Problem {
-        file: path.display().to_string(),
-        line: 1,
-        column: 1,
-        path: String::new(),
-        message,
-    }
-}
-
 /// A file that could not be read at all: named, with why in Vietnamese, and no position (there
 /// is no line to point at).
 fn unreadable_file(path: &Path, error: &std::io::Error) -> Problem {
@@ -83,7 +73,6 @@ fn parse_period_file(path: &Path) -> Result<(Source, Node, Option<xlsx::Located>
     let bytes = std::fs::read(path).map_err(|e| unreadable_file(path, &e))?;
     xlsx::read::read(&path.display().to_string(), bytes)
         .map(|(source, node, located)| (source, node, Some(located)))
-        .map_err(|message| whole_file_problem(path, message))
 }
 
 pub fn load_directory(path: &Path) -> Result<Directory, Problems> {

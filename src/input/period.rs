@@ -241,7 +241,8 @@ fn check_place(r: &mut Reader<'_>, t: &Table<'_>, place: &str) {
 
 /// An `issuer.id`: lower-case ASCII letters, digits, '-' and '_'; or the key vanban derives
 /// when a file gives none ("ubnd/đầm hà", see [`default_issuer_id`]), written out so that an
-/// office that changes its place keeps the issuer its period was issued under (issue 15 item 4).
+/// office that changes its place keeps the issuer its period was issued under (a new key would
+/// number and send every document a second time).
 fn is_issuer_id(id: &str) -> bool {
     let plain = !id.is_empty()
         && id

@@ -462,16 +462,39 @@ fn read_money(r: &mut Reader<'_>, node: &Node, path: &str) -> Option<f64> {
     if !x.is_finite() {
         r.report(&node.span, path, "số không hợp lệ");
         None
-    } else if decimals > 6 || (x != 0.0 && x.abs() < 1e-6) || (x * 1e6).fract().abs() > 1e-3 {
+    } else if decimals > 6
+        || value_decimals(x) > 6
+        || (x != 0.0 && x.abs() < 1e-6)
+        || (x * 1e6).fract().abs() > 1e-3
+    {
+        // As typed in a TOML or JSON file (a number, or a quoted Vietnamese one); a workbook's
+        // node has no typed text (its span names the cell), so its value, the Vietnamese way.
+        let shown = if literal.parse::<f64>().is_ok() || literal.starts_with(['"', '\'']) {
+            literal
+        } else {
+            format!("{x}").replace('.', ",")
+        };
         r.report(
             &node.span,
             path,
-            format!("số tiền {literal} triệu đồng có phần lẻ nhỏ hơn một đồng (tối đa 6 chữ số thập phân)"),
+            format!(
+                "số tiền {shown} triệu đồng có phần lẻ nhỏ hơn một đồng (tối đa 6 chữ số thập phân)"
+            ),
         );
         None
     } else {
         Some(x)
     }
+}
+
+/// Decimals of the shortest decimal that reads back as `x` (Rust prints an f64 so, and never
+/// with an exponent): 61864.00000000001 has 11, whether it was typed so, written `6.186400000000001e4`
+/// or saved by Excel as the result of a formula. Counting the typed digits alone let the
+/// exponent form through, and a workbook cell has no typed digits; the product with 10^6 is
+/// too coarse at that size (61864000000.00001 is within 10^-5 of a whole number).
+fn value_decimals(x: f64) -> usize {
+    let text = format!("{x}");
+    text.split_once('.').map_or(0, |(_, frac)| frac.len())
 }
 
 /// A figure that may have decimals (74,4 triệu đồng/người/năm), within what a document can print.
@@ -738,6 +761,38 @@ mod tests {
             assert_eq!(value, None, "{text}");
             assert_eq!(problems.len(), 1, "{text}: {problems:?}");
         }
+    }
+
+    #[test]
+    fn money_below_one_dong_is_refused_however_it_is_written() {
+        // The value decides, not the digits typed: an exponent hides 11 decimals.
+        assert_eq!(
+            read_one("x = 6.1864e4", |t, r| t.money(r, "x")).0,
+            Some(61864.0)
+        );
+        let (value, problems) = read_one("x = 6.186400000000001e4", |t, r| t.money(r, "x"));
+        assert_eq!(value, None);
+        assert_eq!(
+            problems,
+            [
+                "p.toml:1:5: x: số tiền 6.186400000000001e4 triệu đồng có phần lẻ nhỏ hơn một đồng (tối đa 6 chữ số thập phân)"
+            ]
+        );
+        let (value, problems) = read_one("x = 61864.00000000001", |t, r| t.money(r, "x"));
+        assert_eq!((value, problems.len()), (None, 1), "{problems:?}");
+        // JSON the same way.
+        let src = Source::new("p.json", "{\"x\": 6.186400000000001e4, \"y\": 61864.5}");
+        let root = super::super::tree::parse_json(&src).unwrap();
+        let mut r = Reader::new(&src);
+        let top = r.table(&root, "", &["x", "y"]).unwrap();
+        assert_eq!(top.money(&mut r, "x"), None);
+        assert_eq!(top.money(&mut r, "y"), Some(61864.5));
+        assert_eq!(r.problems.len(), 1, "{}", r.problems);
+        assert!(
+            r.problems.to_string().contains("phần lẻ nhỏ hơn một đồng"),
+            "{}",
+            r.problems
+        );
     }
 
     #[test]

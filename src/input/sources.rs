@@ -1,6 +1,6 @@
 //! Where each figure of a period file came from: the key, the value as written, and its line in
 //! the TOML/JSON file or its sheet and cell in the Excel form. The approver checks a number in
-//! a draft against its source without opening the file (issue 12: "the figures' sources").
+//! a draft against its source without opening the file.
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Issuing the period's documents: numbers reserved in the register (a document issued before
 //! keeps its number, date and files), the final documents rendered, then filed on disk with
-//! their hashes in the register. Between [`prepare`] and [`file`] lies the seam where approval
+//! their hashes in the register. Between [`prepare`] and [`file()`] lies the seam where approval
 //! and signing go: [`make_ready`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

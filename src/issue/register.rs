@@ -602,7 +602,7 @@ impl<'a> Register<'a> {
 
     /// The issuers (keys) under which documents of `period` were issued, sorted: a
     /// period issued under one key and now sent under another would be numbered and sent twice
-    /// (issue 15 item 4), so `send` compares the two.
+    /// (every number and message anew), so `send` compares the two.
     pub fn issuers_of_period(&self, period: PeriodId) -> Result<Vec<String>, RegisterError> {
         let prefix = format!("{period}/");
         let issuers = self.store.read(|tx| {

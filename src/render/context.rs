@@ -2,7 +2,7 @@
 //! once, in Vietnamese, and the raw value travels beside it; the Typst and DOCX templates only
 //! place these strings, so no figure is formatted twice.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::input::text as text_width;
 use crate::model::{DocumentKind, Half, Indicator, Period, Role, Unit};
@@ -11,9 +11,10 @@ use crate::vi;
 /// Printed where a figure is not reported.
 pub const NO_FIGURE: &str = "—";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DocumentContext {
-    pub kind: &'static str,
+    #[serde(deserialize_with = "kind_slug")]
+    pub kind: FixedWord,
     pub header: Header,
     /// "BÁO CÁO", "THÔNG BÁO"; none for a công văn.
     pub title: Option<String>,
@@ -32,7 +33,7 @@ pub struct DocumentContext {
     pub recipients: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
     /// The parent body's line, upper case, not bold; none for a body without one in its header.
     pub parent: Option<String>,
@@ -55,7 +56,7 @@ pub struct Header {
     pub place_date: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeriodText {
     pub key: String,
     pub year: i32,
@@ -70,27 +71,27 @@ pub struct PeriodText {
     pub meeting_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IssuerText {
     pub name: String,
     pub short: String,
     pub place: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommitteeText {
     pub name: String,
     pub head_name: String,
     pub head_title: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonText {
     pub name: String,
     pub title: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeetingText {
     /// "21/6/2024".
     pub date: String,
@@ -106,7 +107,7 @@ pub struct MeetingText {
     pub speakers_text: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignerText {
     pub authority: Option<String>,
     pub title: String,
@@ -120,14 +121,14 @@ pub struct SignerText {
     pub seal_image: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Money {
     /// "61.864" (million VND).
     pub text: String,
     pub value: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BudgetText {
     pub allocated: Money,
     /// "Sáu mươi mốt nghìn tám trăm sáu mươi tư triệu đồng".
@@ -137,7 +138,7 @@ pub struct BudgetText {
     pub rate: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndicatorText {
     pub no: String,
     pub name: String,
@@ -155,7 +156,7 @@ pub struct IndicatorText {
     pub plan_rate_cell: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProgramText {
     /// Its clause number under section II ("2", "3", ...).
     pub no: String,
@@ -165,7 +166,7 @@ pub struct ProgramText {
     pub indicators: Vec<IndicatorText>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BudgetRow {
     pub no: String,
     pub name: String,
@@ -176,7 +177,7 @@ pub struct BudgetRow {
 
 /// Roman section numbers of the report; a section without content is left out and the
 /// following ones move up, as a clerk would number them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportSections {
     /// None when the period has no leadership text: the section is left out, not left empty.
     pub leadership: Option<String>,
@@ -186,7 +187,7 @@ pub struct ReportSections {
     pub proposals: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportContext {
     pub sections: ReportSections,
     pub leadership: Vec<String>,
@@ -210,7 +211,7 @@ pub struct ReportContext {
     pub proposals: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NoticeSection {
     pub no: String,
     pub title: String,
@@ -220,7 +221,7 @@ pub struct NoticeSection {
     pub paragraphs: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NoticeTask {
     pub text: String,
     /// Coordinating units' names, "UBND xã Quảng Lâm, UBND xã Quảng An".
@@ -230,7 +231,7 @@ pub struct NoticeTask {
     pub line: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assignment {
     /// "3.1".
     pub no: String,
@@ -239,7 +240,7 @@ pub struct Assignment {
     pub tasks: Vec<NoticeTask>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NoticeContext {
     pub sections: Vec<NoticeSection>,
     pub assignments_no: String,
@@ -250,19 +251,20 @@ pub struct NoticeContext {
     pub notifier: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UnitText {
     pub id: String,
     pub name: String,
     pub short: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LetterTask {
     pub no: String,
     pub text: String,
     /// "lead", "member" (through a group) or "coordinate".
-    pub role: &'static str,
+    #[serde(deserialize_with = "role_name")]
+    pub role: FixedWord,
     pub group: Option<String>,
     /// For "coordinate": who leads the task.
     pub leads: Option<String>,
@@ -277,7 +279,7 @@ pub struct LetterTask {
     pub line: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LetterContext {
     pub unit: UnitText,
     /// "Thông báo số      /TB-UBND ngày 25/6/2024".
@@ -291,6 +293,33 @@ pub struct LetterContext {
     pub report_to: String,
     pub report_via: Option<String>,
     pub report_due: Option<String>,
+}
+
+/// One of a fixed set of words. A name of its own, because serde's derive takes a field written
+/// `&'static str` for text borrowed from the input and would read the context only from
+/// `'static` bytes; it is read back as the same static word by [`kind_slug`] and [`role_name`].
+pub type FixedWord = &'static str;
+
+/// The context travels to a render worker as JSON (render/worker.rs) and is read back there:
+/// its fixed words come back as the same static strings.
+fn one_of<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    known: &[&'static str],
+) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    known
+        .iter()
+        .find(|k| **k == text)
+        .copied()
+        .ok_or_else(|| serde::de::Error::unknown_variant(&text, &[]))
+}
+
+fn kind_slug<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    one_of(deserializer, &DocumentKind::ALL.map(DocumentKind::slug))
+}
+
+fn role_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    one_of(deserializer, &["lead", "member", "coordinate"])
 }
 
 /// A sentence fragment without its final punctuation, so templates can add their own.
@@ -1112,7 +1141,8 @@ mod tests {
 
     #[test]
     fn amounts_past_a_million_trieu_are_read_in_ty() {
-        // Issue 10 item 4, and the boundaries on each side of the switch to tỷ.
+        // A province's budget past a million triệu is read in tỷ; and the boundaries on each
+        // side of the switch.
         assert_eq!(
             amount_words(2_345_678.0),
             "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng"

@@ -13,6 +13,7 @@ pub mod stamp;
 pub mod template_versions;
 pub mod templates;
 pub mod wording;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 
@@ -133,6 +134,47 @@ pub enum RenderError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A render worker's error, as the worker said it (its text names the document).
+    #[error("{0}")]
+    Worker(String),
+    #[error(
+        "{document}: tạo văn bản từ mẫu {template} cần quá {limit_mb} MB bộ nhớ nên đã bị dừng (render_max_memory_mb trong [limits] của vanban.toml); kiểm tra vòng lặp hoặc danh sách nhân đôi trong mẫu{images}"
+    )]
+    OutOfMemory {
+        document: String,
+        template: String,
+        limit_mb: u64,
+        /// ", hoặc ảnh … quá lớn" when the document draws images, else empty.
+        images: &'static str,
+    },
+    #[error(
+        "{document}: tạo văn bản từ mẫu {template} dùng quá {seconds} giây CPU nên đã bị dừng (render_max_cpu_seconds trong [limits] của vanban.toml); kiểm tra vòng lặp trong mẫu"
+    )]
+    CpuTime {
+        document: String,
+        template: String,
+        seconds: u64,
+    },
+    #[error(
+        "{document}: tiến trình tạo văn bản dừng bất thường ({detail}); cả đợt dừng lại, chưa ghi tệp nào"
+    )]
+    WorkerDied { document: String, detail: String },
+    #[error("không chạy được tiến trình tạo văn bản ({program}): {detail}")]
+    WorkerStart { program: String, detail: String },
+}
+
+/// What a renderer noted while rendering, by template: how often each Word element a PDF made
+/// from DOCX could not carry appeared.
+pub type NoteCounts = std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>>;
+
+/// Adds `more` to `all`.
+pub(crate) fn add_notes(all: &mut NoteCounts, more: NoteCounts) {
+    for (template, counts) in more {
+        let into = all.entry(template).or_default();
+        for (name, n) in counts {
+            *into.entry(name).or_default() += n;
+        }
+    }
 }
 
 /// An output backend: turns a planned document into the bytes of one file.
@@ -152,6 +194,12 @@ pub trait Renderer: Sync {
     /// Word formatting a PDF made from the DOCX could not carry. Most renderers have none.
     fn notes(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// What [`notes`](Self::notes) gathered so far, as counts, taken out (none left): how a
+    /// render worker hands each document's notes to the process that prints them.
+    fn take_notes(&self) -> NoteCounts {
+        NoteCounts::new()
     }
 }
 
@@ -228,6 +276,8 @@ pub enum BackendError {
 pub struct Limits {
     pub pdf: PdfLimits,
     pub docx: docx::fill::DocxLimits,
+    /// What a render process may use (only on the bounded path, [`worker`]).
+    pub process: worker::ProcessLimits,
 }
 
 impl Limits {
@@ -250,15 +300,37 @@ impl Limits {
                 max_filled: usize::try_from(docx_max_filled_mb.saturating_mul(1 << 20))
                     .unwrap_or(usize::MAX),
             },
+            process: worker::ProcessLimits::default(),
+        }
+    }
+
+    /// The config's `[limits]`, every key.
+    pub fn from_config(limits: &crate::config::TemplateLimits) -> Self {
+        Self {
+            process: worker::ProcessLimits {
+                max_memory_mb: limits.render_max_memory_mb,
+                max_cpu: std::time::Duration::from_secs(limits.render_max_cpu_seconds),
+            },
+            ..Self::from_config_units(
+                limits.docx_max_uncompressed_mb,
+                limits.docx_max_entries,
+                limits.docx_max_filled_mb,
+                limits.typst_max_pages,
+                limits.typst_max_seconds,
+            )
         }
     }
 }
 
 /// The output backends, built once (fonts loaded, templates parsed) and shared by every
 /// document the process renders: the CLI, `send` and the scheduled service use the same set.
+/// In a process that [registered](worker::register) a render worker (the vanban binary), every
+/// document is rendered in a worker process bounded in memory and CPU ([`worker`]); elsewhere
+/// (the library's tests and benches) in this process.
 pub struct Backends {
     pdf: Option<Box<dyn Renderer + Send>>,
-    docx: Option<DocxRenderer>,
+    docx: Option<Box<dyn Renderer + Send>>,
+    pool: Option<std::sync::Arc<worker::Pool>>,
 }
 
 impl Backends {
@@ -276,8 +348,24 @@ impl Backends {
     }
 
     /// [`with_limits`](Self::with_limits), the PDF made as the config's `pdf_from` says: by the
-    /// Typst templates, or from the office's filled DOCX (render/docx_pdf).
+    /// Typst templates, or from the office's filled DOCX (render/docx_pdf). In render workers
+    /// if this process registered one ([`worker::register`]).
     pub fn with_pdf_from(
+        templates: &templates::Templates,
+        formats: Formats,
+        limits: Limits,
+        pdf_from: PdfFrom,
+    ) -> Result<Self, BackendError> {
+        match worker::registered() {
+            Some(program) => Self::isolated(templates, formats, limits, pdf_from, program),
+            None => Self::in_process(templates, formats, limits, pdf_from),
+        }
+    }
+
+    /// Every document rendered in this process: no bound on its memory, and a compile stopped
+    /// at its deadline runs on until it ends (see [`PdfEngine::render`]). For tests, benches and
+    /// the render worker itself.
+    pub fn in_process(
         templates: &templates::Templates,
         formats: Formats,
         limits: Limits,
@@ -300,13 +388,47 @@ impl Backends {
             }
             Formats::Docx => None,
         };
-        let docx = match formats {
+        let docx: Option<Box<dyn Renderer + Send>> = match formats {
             Formats::Docx | Formats::Both => {
-                Some(DocxRenderer::with_limits(templates, limits.docx)?)
+                Some(Box::new(DocxRenderer::with_limits(templates, limits.docx)?))
             }
             Formats::Pdf => None,
         };
-        Ok(Self { pdf, docx })
+        Ok(Self {
+            pdf,
+            docx,
+            pool: None,
+        })
+    }
+
+    /// Every document rendered in a worker process started from `program`, under
+    /// `limits.process` ([`worker`]). The templates are loaded here once first, so a broken one
+    /// is reported now, as by [`in_process`](Self::in_process), not at the first document.
+    pub fn isolated(
+        templates: &templates::Templates,
+        formats: Formats,
+        limits: Limits,
+        pdf_from: PdfFrom,
+        program: &worker::WorkerProgram,
+    ) -> Result<Self, BackendError> {
+        drop(Self::in_process(templates, formats, limits, pdf_from)?);
+        let pool = worker::Pool::new(program, templates, formats, limits, pdf_from, false);
+        let isolated = |name| -> Box<dyn Renderer + Send> {
+            Box::new(worker::IsolatedRenderer::new(
+                std::sync::Arc::clone(&pool),
+                name,
+            ))
+        };
+        Ok(Self {
+            pdf: matches!(formats, Formats::Pdf | Formats::Both).then(|| isolated("pdf")),
+            docx: matches!(formats, Formats::Docx | Formats::Both).then(|| isolated("docx")),
+            pool: Some(pool),
+        })
+    }
+
+    /// The render workers alive now (none in-process): to see that a stopped one is gone.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.pool.as_ref().map(|p| p.pids()).unwrap_or_default()
     }
 
     /// Every renderer's [`Renderer::notes`], for the end of a batch.
@@ -318,8 +440,50 @@ impl Backends {
     pub fn renderers(&self) -> Vec<&dyn Renderer> {
         let mut renderers: Vec<&dyn Renderer> = Vec::new();
         renderers.extend(self.pdf.as_deref().map(|r| r as &dyn Renderer));
-        renderers.extend(self.docx.as_ref().map(|r| r as &dyn Renderer));
+        renderers.extend(self.docx.as_deref().map(|r| r as &dyn Renderer));
         renderers
+    }
+}
+
+/// The page images of documents (the web page's thumbnails), from the Typst templates, as
+/// [`Backends`] renders: in a bounded worker process when this process registered one.
+pub struct Previews(PreviewsBy);
+
+enum PreviewsBy {
+    InProcess(PdfEngine),
+    Workers(std::sync::Arc<worker::Pool>),
+}
+
+impl Previews {
+    /// With the office's templates (the Typst ones), in workers if this process registered one.
+    /// The templates are loaded here first either way, so a broken one is reported now.
+    pub fn new(templates: &templates::Templates, limits: Limits) -> Result<Self, BackendError> {
+        let engine = PdfEngine::new(templates)?;
+        Ok(Self(match worker::registered() {
+            Some(program) => PreviewsBy::Workers(worker::Pool::new(
+                program,
+                templates,
+                Formats::Pdf,
+                limits,
+                PdfFrom::Typst,
+                true,
+            )),
+            None => PreviewsBy::InProcess(engine),
+        }))
+    }
+
+    /// Each page of `document` as a PNG, `pixels_per_pt` pixels per point.
+    pub fn pages(
+        &self,
+        document: &PlannedDocument,
+        pixels_per_pt: f64,
+    ) -> Result<Vec<Vec<u8>>, RenderError> {
+        match &self.0 {
+            PreviewsBy::InProcess(engine) => {
+                worker::previews_in_process(engine, document, pixels_per_pt)
+            }
+            PreviewsBy::Workers(pool) => worker::previews_isolated(pool, document, pixels_per_pt),
+        }
     }
 }
 

@@ -225,6 +225,8 @@ impl PdfEngine {
     /// the deadline the caller gets [`PdfError::TooSlow`] at once and the world is cancelled:
     /// the compile's next font, file or source access panics, which unwinds it out of layout
     /// (a loop that never touches the world runs on until it ends, its result thrown away).
+    /// That is this in-process engine's limit; the commands and the service render in worker
+    /// processes killed at the deadline and bounded in memory ([`super::worker`]).
     /// A panic inside Typst or krilla (e.g. krilla's "not a char boundary") is caught and
     /// returned as [`PdfError::Panic`].
     pub fn render(

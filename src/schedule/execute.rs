@@ -13,8 +13,8 @@ use super::RunOutcome;
 use super::service::{Alert, ExecContext, ExecReport, Execute, Firing};
 use crate::clock::VIETNAM;
 use crate::config::{Action, Config, Job};
-use crate::deliver::mail::{OutgoingMessage, SmtpMailer, Transport, build_message, message_id_for};
-use crate::deliver::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
+use crate::deliver::email::mime::{OutgoingMessage, build_message, message_id_for};
+use crate::deliver::email::smtp::SmtpMailer;
 use crate::deliver::submit;
 use crate::input::Problems;
 use crate::issue::filing::IssueEnv;
@@ -22,6 +22,7 @@ use crate::model::{DocumentKind, Period};
 use crate::render::templates::Templates;
 use crate::render::{self, BackendError, Backends, Formats};
 use crate::shutdown::StopSignal;
+use crate::workflow::send::{DeliverError, Outcome, SendEnv, SendOptions, send_period};
 
 /// The real work of a firing, with the engines built once for the life of the service.
 pub struct JobExecutor {
@@ -42,16 +43,7 @@ impl JobExecutor {
             backends: Backends::with_pdf_from(
                 &templates,
                 Formats::Both,
-                {
-                    let l = &config.limits;
-                    render::Limits::from_config_units(
-                        l.docx_max_uncompressed_mb,
-                        l.docx_max_entries,
-                        l.docx_max_filled_mb,
-                        l.typst_max_pages,
-                        l.typst_max_seconds,
-                    )
-                },
+                render::Limits::from_config(&config.limits),
                 config.pdf_from,
             )?,
             threads: render::default_threads(),

@@ -679,7 +679,8 @@ mod tests {
         assert_eq!(interrupted[0].due, due);
         assert_eq!(interrupted[0].outcome, RunOutcome::Interrupted);
         assert_eq!(interrupted[0].finished, Some(utc(2026, 6, 25, 1, 10)));
-        // Issue 15 item 1: to be resumed (by the service, see `resume_interrupted`).
+        // A firing cut short by a crash is resumed, not given up (by the service, see
+        // `resume_interrupted`): the ledger keeps what it had sent sent.
         assert_eq!(
             interrupted[0].detail.as_deref(),
             Some(INTERRUPTED_TO_RESUME)

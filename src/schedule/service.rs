@@ -141,7 +141,7 @@ impl ExecReport {
 
     /// Stopped by SIGTERM/SIGINT part-way: what was done is recorded (the ledger says which
     /// messages went out); the service runs its own firings on at its next start
-    /// ([`to_resume_if_stopped`]), a stopped `run-job` waits for the clerk.
+    /// (`to_resume_if_stopped`), a stopped `run-job` waits for the clerk.
     pub fn interrupted(detail: impl Into<String>) -> Self {
         Self {
             outcome: RunOutcome::Interrupted,
@@ -247,7 +247,7 @@ pub struct Service<'a> {
 impl<'a> Service<'a> {
     /// Takes the instance lock (refusing if another vanban process holds it), opens the state
     /// database, marks firings a dead process left running as interrupted and tells the admin
-    /// (`run` resumes them once, see [`Service::resume_interrupted`]).
+    /// (`run` resumes them once, see `Service::resume_interrupted`).
     pub fn start(
         config: &'a Config,
         clock: &'a dyn Clock,
@@ -1380,7 +1380,8 @@ mod tests {
         assert_eq!(left[0].outcome, RunOutcome::Running);
 
         // Restarted an hour later; runs to the end of the year. The June firing is run again
-        // (issue 15 item 1: the ledger keeps what it had sent sent), as it was scheduled.
+        // (a crash must not cost a scheduled send; the ledger keeps what it had sent sent), as it
+        // was scheduled.
         clock.set(vn(2026, 6, 15, 9, 30));
         let executor = Scripted::ok(&clock);
         run_until(&config, &clock, &executor, &alerts, utc(2027, 1, 1, 0, 0));

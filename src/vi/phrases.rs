@@ -3,11 +3,11 @@
 //! DÂN / HUYỆN ĐẦM HÀ", "V/v triển khai nhiệm vụ / theo kết luận …"), never inside a word of
 //! several syllables ("kết / luận") or between an administrative level and its name.
 //!
-//! Vietnamese writes every syllable as a separate "word", so a space is not a word boundary.
-//! The text is cut into [`Segment`]s at three depths: phrases (before a preposition or
-//! conjunction, before an administrative level, after "," and ";"), then words (a lexicon of
-//! the compound words these documents use, numbers with their noun), which a renderer joins
-//! with no-break spaces as far as its line allows.
+//! Vietnamese writes every syllable as a separate "word", so a space is not a word boundary. Each
+//! place between two syllables is a [`Joint`] of some strength: phrases (before a preposition or
+//! conjunction, before an administrative level, after "," and ";"), then words (a lexicon of the
+//! compound words these documents use, numbers with their noun), which a renderer joins with
+//! no-break spaces as far as its line allows.
 
 /// The no-break space that joins the syllables of one phrase or word.
 pub const NBSP: char = '\u{a0}';

@@ -81,7 +81,7 @@ pub fn after_colon(s: &str) -> String {
 /// with a capital), however the input spells them ("3 chương trình mục tiêu quốc gia").
 const OFFICIAL_NAMES: &[&str] = &["Chương trình mục tiêu quốc gia"];
 
-/// `s` in NFC with every official name in [`OFFICIAL_NAMES`] spelt as listed, so text from the
+/// `s` in NFC with every official name in `OFFICIAL_NAMES` spelt as listed, so text from the
 /// input and the generated wording agree; a name set in capitals (a heading) stays so.
 pub fn official_names(s: &str) -> String {
     let mut out = nfc(s);

@@ -294,7 +294,7 @@ mod tests {
     #[test]
     fn money_in_dong_marks_where_the_ty_end() {
         let s = WordsStyle::default();
-        // Issue 10 item 4: 2.345.678 triệu đồng.
+        // A province's budget: 2.345.678 triệu đồng, read in tỷ as a clerk reads it aloud.
         assert_eq!(
             dong_in_words(2_345_678_000_000, &s),
             "Hai nghìn ba trăm bốn mươi lăm tỷ, sáu trăm bảy mươi tám triệu đồng"

@@ -15,9 +15,8 @@ use super::sessions::SignedIn;
 use super::store::Upload;
 use super::{App, WebError};
 use crate::clock::VIETNAM;
-use crate::deliver::email::title_of;
+use crate::deliver::email::templates::title_of;
 use crate::deliver::ledger::{AttemptOutcome, DeliveryState};
-use crate::deliver::send::{self, DeliverError, SendEnv, SendOptions};
 use crate::deliver::status::{Step, check_drafts, period_status};
 use crate::deliver::submit;
 use crate::input;
@@ -28,6 +27,7 @@ use crate::issue::register::document_key;
 use crate::model::{DocumentKind, Period};
 use crate::render::{self, PlannedDocument};
 use crate::state::Store;
+use crate::workflow::send::{self, DeliverError, SendEnv, SendOptions};
 
 /// Thumbnail resolution: an A4 page (595 pt wide) becomes 446 px, legible when enlarged on a
 /// phone and small enough (about 60 KB) to list every page.
@@ -356,12 +356,10 @@ pub fn render_drafts(app: &App, who: &SignedIn, key: &str) -> Result<String, Web
     }
     std::fs::create_dir_all(&previews).map_err(|e| io_error(&previews, e))?;
     for document in &documents {
-        let data = serde_json::to_vec(&document.context)
-            .map_err(|e| WebError::Internal(format!("{}: {e}", document.label())))?;
         let pages = app
             .previews
-            .render_png_pages(document.kind, &data, document.date, THUMBNAIL_PIXELS_PER_PT)
-            .map_err(|e| WebError::BadRequest(format!("{}: {e}", document.label())))?;
+            .pages(document, THUMBNAIL_PIXELS_PER_PT)
+            .map_err(|e| WebError::BadRequest(e.to_string()))?;
         for (i, png) in pages.iter().enumerate() {
             let path = thumbnail_path(app, key, &document.file_stem, i + 1);
             std::fs::write(&path, png).map_err(|e| io_error(&path, e))?;

@@ -25,7 +25,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::render::pdf::{PdfEngine, PdfError};
+use crate::render::pdf::PdfError;
 use crate::render::templates::Templates;
 use crate::render::{BackendError, Backends, Formats};
 use crate::shutdown::StopSignal;
@@ -38,8 +38,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub pages: pages::Pages,
     pub backends: Backends,
-    /// A second engine for the PNG thumbnails (the PDF backend keeps its own private).
-    pub previews: PdfEngine,
+    /// The PNG thumbnails, from the Typst templates (in render workers, as the backends).
+    pub previews: crate::render::Previews,
     pub lock: Arc<InstanceLock>,
     pub stop: Arc<StopSignal>,
     /// One send from the page at a time: a second click waits instead of racing the first.
@@ -206,13 +206,9 @@ pub fn start(
         .clone()
         .map(Templates::with_overrides)
         .unwrap_or_default();
-    let backends = Backends::with_pdf_from(
-        &templates,
-        Formats::Both,
-        crate::render::Limits::default(),
-        config.pdf_from,
-    )?;
-    let previews = PdfEngine::new(&templates)?;
+    let limits = crate::render::Limits::from_config(&config.limits);
+    let backends = Backends::with_pdf_from(&templates, Formats::Both, limits, config.pdf_from)?;
+    let previews = crate::render::Previews::new(&templates, limits)?;
     let pages = pages::Pages::new().map_err(ServeError::Pages)?;
     let addr = listen.unwrap_or(config.web.listen);
     let std_listener =

@@ -3,7 +3,7 @@
 //! tests need), a private CA made in-process with rcgen, and the stored messages parsed back
 //! with mail-parser. tests/support/smtp_sink.py (aiosmtpd) stays as a second, independent
 //! implementation for the interop tests (`Sink::aiosmtpd`, ignored by default: .ci/run).
-//! One copy, included by path from src/deliver/mail.rs's and src/deliver/outbox.rs's unit tests
+//! One copy, included by path from src/deliver/email/mod.rs (the email channel's unit tests)
 //! and from the integration tests (tests/send.rs, tests/service.rs).
 
 // Each includer uses a different part of the harness.

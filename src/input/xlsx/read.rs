@@ -3,15 +3,16 @@
 //! reader's problems back into "Sheet!E7" and adds the sheet reader's own.
 
 use std::collections::HashSet;
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
 use std::ops::Range;
 
-use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Reader as _, Xlsx};
+use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Reader as _, Xlsx, XlsxError};
 use chrono::NaiveDate;
 use unicode_normalization::UnicodeNormalization;
 
 use super::form::{self, Column, InfoRow, Kind, Role};
-use crate::input::diagnostics::{Problem, Problems, did_you_mean};
+use super::guard::{self, WorkbookError};
+use crate::input::diagnostics::{Problem, Problems, did_you_mean, visible};
 use crate::input::tree::{Key, Node, Source, Value};
 
 /// Where a node of the tree came from.
@@ -48,9 +49,9 @@ pub struct Located {
     missing_sheets: Vec<&'static str>,
 }
 
-/// Column letters: 0 → A, 26 → AA.
+/// Column letters: 0 → A, 26 → AA. Any u32 (a crafted file's column) is named, none overflows.
 pub fn column_name(col: u32) -> String {
-    let mut n = col + 1;
+    let mut n = u64::from(col) + 1;
     let mut out = Vec::new();
     while n > 0 {
         let rem = (n - 1) % 26;
@@ -59,6 +60,222 @@ pub fn column_name(col: u32) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// "XFD1048576" for 0-based (row, column).
+fn cell_name(row: u32, col: u32) -> String {
+    format!("{}{}", column_name(col), u64::from(row) + 1)
+}
+
+/// The form's sheets that are read, as the workbook names them (compared without case or
+/// extra spaces): the sheets this reader lays out, and `guard` bounds. "Đơn vị" is only
+/// written.
+pub fn form_sheets<RS: Read + Seek>(book: &Xlsx<RS>) -> Vec<(&'static str, String)> {
+    form_sheets_among(&book.sheet_names())
+        .into_iter()
+        .filter(|(wanted, _)| *wanted != form::UNITS)
+        .collect()
+}
+
+/// Each form sheet found among `names`: (the form's name, the workbook's).
+fn form_sheets_among(names: &[String]) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    for wanted in form::SHEETS {
+        if let Some(n) = names.iter().find(|n| same(n, wanted)) {
+            found.push((*wanted, n.clone()));
+        }
+    }
+    found
+}
+
+/// A cell as the sheet's XML gives it: a value, or a formula whose result the file does not
+/// hold (written by a program that does not compute formulas, such as openpyxl). The formula's
+/// text is None for a cell that shares another cell's formula.
+#[derive(Debug, Clone)]
+enum Streamed {
+    Value(Data),
+    Unsaved(Option<String>),
+}
+
+impl Default for Streamed {
+    fn default() -> Self {
+        Streamed::Value(Data::Empty)
+    }
+}
+
+/// Why a form sheet's cells could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SheetError {
+    /// A value beyond the form's bound: the workbook is refused whole.
+    #[error(transparent)]
+    Outside(WorkbookError),
+    /// calamine's own error (the XML is damaged), reported at the sheet.
+    #[error("{0}")]
+    Unreadable(XlsxError),
+}
+
+/// Streams a sheet's cells through calamine's cell reader to `each`, refusing the first value
+/// beyond `guard::MAX_ROWS` × `guard::MAX_COLUMNS` before anything is laid out. Empty cells are
+/// skipped as calamine's own range skips them (a formatted empty cell far away is harmless); a
+/// formula without its saved result is kept, to be named at its cell. Shared formulas are not
+/// expanded (calamine sizes its table of them by an index the file gives).
+fn stream_cells<RS: Read + Seek>(
+    book: &mut Xlsx<RS>,
+    file: &str,
+    sheet: &str,
+    mut each: impl FnMut(u32, u32, Streamed),
+) -> Result<(), SheetError> {
+    let mut reader = match book.worksheet_cells_reader(sheet) {
+        Ok(reader) => reader,
+        // A chart sheet named like a form sheet: calamine reads it as empty, so does the form.
+        Err(XlsxError::NotAWorksheet(_)) => return Ok(()),
+        Err(e) => return Err(SheetError::Unreadable(e)),
+    };
+    while let Some(record) = reader
+        .next_cell_with_formula_metadata()
+        .map_err(SheetError::Unreadable)?
+    {
+        let value = Data::from(record.value);
+        let streamed = match (value, record.formula) {
+            (Data::Empty, None) => continue,
+            (Data::Empty, Some(formula)) => Streamed::Unsaved(match formula {
+                calamine::XlsxFormulaMetadata::Normal { formula }
+                | calamine::XlsxFormulaMetadata::Shared { formula, .. } => Some(formula),
+                _ => None,
+            }),
+            (value, _) => Streamed::Value(value),
+        };
+        let (row, col) = record.pos;
+        if row >= guard::MAX_ROWS || col >= guard::MAX_COLUMNS {
+            return Err(SheetError::Outside(WorkbookError::CellOutsideForm {
+                name: file.to_string(),
+                sheet: visible(sheet),
+                cell: cell_name(row, col),
+            }));
+        }
+        each(row, col, streamed);
+    }
+    Ok(())
+}
+
+/// Checks that a form sheet holds nothing beyond the form's bound, keeping nothing.
+pub fn check_sheet<RS: Read + Seek>(
+    book: &mut Xlsx<RS>,
+    file: &str,
+    sheet: &str,
+) -> Result<(), SheetError> {
+    stream_cells(book, file, sheet, |_, _, _| ())
+}
+
+/// A form sheet laid out for reading: row by row, each row as long as its last cell, so at most
+/// `MAX_ROWS` × `MAX_COLUMNS` cells; the last cell written at a position wins, as in calamine's
+/// own range. `get_value`, `start` and `end` answer as calamine's range does (the first and
+/// last row and column holding a cell).
+#[derive(Debug, Default)]
+struct Sheet {
+    rows: Vec<Vec<Streamed>>,
+    bounds: Option<((u32, u32), (u32, u32))>,
+}
+
+impl Sheet {
+    fn read<RS: Read + Seek>(
+        book: &mut Xlsx<RS>,
+        file: &str,
+        sheet: &str,
+    ) -> Result<Sheet, SheetError> {
+        let mut out = Sheet::default();
+        stream_cells(book, file, sheet, |row, col, cell| out.put(row, col, cell))?;
+        Ok(out)
+    }
+
+    fn put(&mut self, row: u32, col: u32, cell: Streamed) {
+        let (r, c) = (row as usize, col as usize);
+        if self.rows.len() <= r {
+            self.rows.resize_with(r + 1, Vec::new);
+        }
+        let line = &mut self.rows[r];
+        if line.len() <= c {
+            line.resize_with(c + 1, Streamed::default);
+        }
+        line[c] = cell;
+        self.bounds = Some(match self.bounds {
+            None => ((row, col), (row, col)),
+            Some(((r0, c0), (r1, c1))) => ((r0.min(row), c0.min(col)), (r1.max(row), c1.max(col))),
+        });
+    }
+
+    fn cell(&self, row: u32, col: u32) -> Option<&Streamed> {
+        self.rows.get(row as usize)?.get(col as usize)
+    }
+
+    fn get_value(&self, (row, col): (u32, u32)) -> Option<&Data> {
+        match self.cell(row, col)? {
+            Streamed::Value(data) => Some(data),
+            Streamed::Unsaved(_) => None,
+        }
+    }
+
+    /// The formula of a cell that has one but no saved result (its text, if the file gives it).
+    fn unsaved(&self, row: u32, col: u32) -> Option<Option<&str>> {
+        match self.cell(row, col)? {
+            Streamed::Unsaved(formula) => Some(formula.as_deref()),
+            Streamed::Value(_) => None,
+        }
+    }
+
+    fn start(&self) -> Option<(u32, u32)> {
+        self.bounds.map(|(start, _)| start)
+    }
+
+    fn end(&self) -> Option<(u32, u32)> {
+        self.bounds.map(|(_, end)| end)
+    }
+
+    /// Nothing in the cell: no value and no formula waiting for one.
+    fn is_blank(&self, row: u32, col: u32) -> bool {
+        self.unsaved(row, col).is_none() && is_empty(self.get_value((row, col)))
+    }
+}
+
+/// A formula whose result the file does not hold: without it there is no figure to read, and
+/// "thiếu khóa bắt buộc" would send the clerk looking for a cell that is not empty.
+fn unsaved_formula_message(formula: Option<&str>) -> String {
+    let formula = match formula {
+        Some(f) => {
+            let short: String = f.chars().take(60).collect();
+            let more = if f.chars().count() > 60 { "…" } else { "" };
+            format!(" «={short}{more}»")
+        }
+        None => String::new(),
+    };
+    format!(
+        "ô có công thức{formula} nhưng tệp không lưu kết quả của công thức (tệp được ghi bằng chương trình không tính công thức); hãy mở tệp trong Excel hoặc LibreOffice Calc, lưu lại rồi dùng tệp vừa lưu, hoặc gõ thẳng giá trị vào ô"
+    )
+}
+
+/// A workbook refused whole: a cell beyond the form's bound at its sheet and cell, as every
+/// cell problem is named; the rest about the whole file.
+fn refused(file: &str, error: WorkbookError) -> Problem {
+    match &error {
+        WorkbookError::CellOutsideForm { sheet, cell, .. } => Problem {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            path: format!("{sheet}!{cell}"),
+            message: format!("ô {}", guard::cell_outside_message()),
+        },
+        _ => whole_file(file, error.to_string()),
+    }
+}
+
+fn whole_file(file: &str, message: String) -> Problem {
+    Problem {
+        file: file.to_string(),
+        line: 1,
+        column: 1,
+        path: String::new(),
+        message,
+    }
 }
 
 impl Located {
@@ -424,20 +641,29 @@ struct Builder {
     text: String,
     located: Located,
     is_1904: bool,
+    /// Where each place's line starts in `text`, in order.
+    starts: Vec<usize>,
 }
 
 impl Builder {
     fn place(&mut self, place: Place) -> Range<usize> {
-        let label = self.located.label(&place);
+        // One line per place: the tree reader's line numbers index `places`, so a line break
+        // in a sheet's name (matched to the form ignoring spaces) must not add a line.
+        let label = self.located.label(&place).replace(['\n', '\r'], " ");
         let start = self.text.len();
         self.text.push_str(&label);
         self.text.push('\n');
         self.located.places.push(place);
+        self.starts.push(start);
         start..start + label.len()
     }
 
+    /// The place whose line `span` is on: found by halving, so reporting stays linear in the
+    /// cells of a sheet full of problems.
     fn index_of(&self, span: &Range<usize>) -> usize {
-        self.text[..span.start].matches('\n').count()
+        self.starts
+            .partition_point(|&start| start <= span.start)
+            .saturating_sub(1)
     }
 
     fn report(&mut self, span: &Range<usize>, message: String) {
@@ -458,13 +684,17 @@ impl Builder {
     fn cell(
         &mut self,
         sheet: usize,
-        range: &calamine::Range<Data>,
+        range: &Sheet,
         row: u32,
         col: u32,
         kind: Kind,
     ) -> Option<Node> {
         let data = range.get_value((row, col));
         let span = self.place(Place::Cell(sheet, row, col));
+        if let Some(formula) = range.unsaved(row, col) {
+            self.report(&span, unsaved_formula_message(formula));
+            return None;
+        }
         if is_empty(data) {
             return None;
         }
@@ -547,14 +777,16 @@ fn insert(root: &mut Vec<(Key, Node)>, path: &str, node: Node, region: &Range<us
     }
 }
 
-/// Reads the workbook's bytes. Err only if the file is not a workbook at all.
-pub fn read(name: &str, bytes: Vec<u8>) -> Result<(Source, Node, Located), String> {
-    // Bounded before calamine inflates anything (the web page checks with the config's
-    // `[limits]` before storing; the command line with their defaults).
+/// Reads the workbook's bytes. Err only if the file is not a workbook at all, or is refused
+/// whole before it is read (see `guard`): the problem names the file, and the sheet and cell
+/// where there is one.
+pub fn read(name: &str, bytes: Vec<u8>) -> Result<(Source, Node, Located), Problem> {
+    // Bounded before calamine inflates anything or lays a sheet out (the web page checks with
+    // the config's `[limits]` before storing; the command line with their defaults).
     super::guard::check(name, &bytes, &crate::config::TemplateLimits::default())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| refused(name, e))?;
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
-        .map_err(|e| format!("không đọc được bảng tính Excel (.xlsx): {e}"))?;
+        .map_err(|e| whole_file(name, format!("không đọc được bảng tính Excel (.xlsx): {e}")))?;
     let mut b = Builder {
         text: String::new(),
         located: Located {
@@ -562,15 +794,11 @@ pub fn read(name: &str, bytes: Vec<u8>) -> Result<(Source, Node, Located), Strin
             ..Located::default()
         },
         is_1904: book.has_1904_epoch(),
+        starts: Vec::new(),
     };
     let root_span = b.place(Place::Book);
     let names = book.sheet_names();
-    let mut found: Vec<(&'static str, String)> = Vec::new();
-    for wanted in form::SHEETS {
-        if let Some(n) = names.iter().find(|n| same(n, wanted)) {
-            found.push((wanted, n.clone()));
-        }
-    }
+    let found = form_sheets_among(&names);
     let missing: Vec<&'static str> = form::SHEETS
         .iter()
         .copied()
@@ -609,10 +837,10 @@ pub fn read(name: &str, bytes: Vec<u8>) -> Result<(Source, Node, Located), Strin
             .find(|(f, _)| *f == wanted)
             .map(|(_, n)| n.clone())
     };
-    let mut range_of = |name: &str, b: &mut Builder| match book.worksheet_range(name) {
-        Ok(r) => Some(r),
+    let mut range_of = |sheet: &str, b: &mut Builder| match Sheet::read(&mut book, name, sheet) {
+        Ok(sheet) => Some(sheet),
         Err(e) => {
-            let s = b.add_sheet(name);
+            let s = b.add_sheet(sheet);
             let span = b.place(Place::Sheet(s));
             b.report(&span, format!("không đọc được trang tính: {e}"));
             None
@@ -920,7 +1148,7 @@ fn report_part(b: &mut Builder, part: &Node, label: &str, parts: &[(&str, &str)]
 /// Finds the header row: the one (among the first rows) naming most of the form's columns.
 /// Header cells merged over two rows leave the lower one empty; such a column takes the text
 /// above it.
-fn headers(range: &calamine::Range<Data>, columns: &[Column]) -> Option<(u32, Vec<(u32, String)>)> {
+fn headers(range: &Sheet, columns: &[Column]) -> Option<(u32, Vec<(u32, String)>)> {
     let (start_row, start_col) = range.start()?;
     let (end_row, end_col) = range.end()?;
     let known = |text: &str| {
@@ -956,7 +1184,7 @@ fn headers(range: &calamine::Range<Data>, columns: &[Column]) -> Option<(u32, Ve
 fn read_table(
     b: &mut Builder,
     name: &str,
-    range: &calamine::Range<Data>,
+    range: &Sheet,
     columns: &'static [Column],
     mut row: impl FnMut(&mut Builder, Range<usize>, Vec<(&'static str, Node)>),
 ) -> Range<usize> {
@@ -1029,10 +1257,7 @@ fn read_table(
                 _ => None,
             })
             .collect();
-        if data_cols
-            .iter()
-            .all(|(c, _, _)| is_empty(range.get_value((r, *c))))
-        {
+        if data_cols.iter().all(|(c, _, _)| range.is_blank(r, *c)) {
             continue;
         }
         let row_span = b.place(Place::Row(s, r));
@@ -1048,12 +1273,7 @@ fn read_table(
 }
 
 /// Reads "Thông tin chung": each row's label names a key path of the period file.
-fn read_info(
-    b: &mut Builder,
-    name: &str,
-    range: &calamine::Range<Data>,
-    root: &mut Vec<(Key, Node)>,
-) {
+fn read_info(b: &mut Builder, name: &str, range: &Sheet, root: &mut Vec<(Key, Node)>) {
     let s = b.add_sheet(name);
     let region = b.place(Place::Sheet(s));
     let Some(((start_row, _), (end_row, end_col))) = range.start().zip(range.end()) else {
@@ -1089,8 +1309,8 @@ fn read_info(
         if label.is_empty() {
             continue;
         }
-        let value_empty = is_empty(range.get_value((r, value_col)));
-        let title_empty = is_empty(range.get_value((r, title_col)));
+        let value_empty = range.is_blank(r, value_col);
+        let title_empty = range.is_blank(r, title_col);
         let Some(row) = schema.iter().find(|x| same(&x.label, &label)) else {
             // Section headings and notes have no value; a value under an unknown label is data
             // the reader would drop.

@@ -183,6 +183,10 @@ pub enum FillError {
         part: String,
         limit_mb: u64,
     },
+    #[error(
+        "{template}: phần {part} có khai báo <!DOCTYPE …>; Word và LibreOffice không bao giờ ghi khai báo này vào tệp .docx, và nó có thể khai báo thực thể (entity) làm phình văn bản ở máy người nhận hoặc trỏ ra tệp bên ngoài. Hãy mở mẫu bằng Word hoặc LibreOffice và lưu lại thành .docx"
+    )]
+    Doctype { template: String, part: String },
     #[error("{template}: không ghi được tệp .docx kết quả: {source}")]
     Write {
         template: String,
@@ -241,6 +245,52 @@ fn is_templated(entry: &str) -> bool {
     (rest.starts_with("header") || rest.starts_with("footer"))
         && rest.ends_with(".xml")
         && !rest.contains('/')
+}
+
+/// A part of the package that holds XML: every `.xml` and `.rels` entry (the content types, the
+/// relationships, styles, settings, numbering …).
+fn is_xml_part(entry: &str) -> bool {
+    let lower = entry.to_ascii_lowercase();
+    lower.ends_with(".xml") || lower.ends_with(".rels")
+}
+
+/// Refuses a part that carries a document type declaration. Word never writes one; in a
+/// template it could declare entities that expand without end (the "billion laughs") or fetch
+/// an outside file in whatever opens the documents vanban sends, or here. No XML reader of
+/// vanban expands entities, but the part would travel to every recipient as it is, so the
+/// template is refused rather than the declaration cut out of it (the office sees why).
+/// Looked for in any case and in UTF-16 too; a `<!DOCTYPE` quoted in a CDATA section is refused
+/// as well (Word writes none of those either).
+fn refuse_doctype(template: &str, part: &str, bytes: &[u8]) -> Result<(), FillError> {
+    const NEEDLE: &[u8] = b"<!doctype";
+    let utf16 = match bytes {
+        [0xFF, 0xFE, ..] | [b'<', 0, ..] => Some(u16::from_le_bytes as fn([u8; 2]) -> u16),
+        [0xFE, 0xFF, ..] | [0, b'<', ..] => Some(u16::from_be_bytes as fn([u8; 2]) -> u16),
+        _ => None,
+    };
+    let narrowed: Vec<u8>;
+    let text = match utf16 {
+        Some(unit) => {
+            // Each UTF-16 unit kept only if ASCII: enough to see the declaration.
+            narrowed = bytes
+                .chunks_exact(2)
+                .map(|pair| unit([pair[0], pair[1]]))
+                .map(|u| u8::try_from(u).unwrap_or(0))
+                .collect();
+            &narrowed[..]
+        }
+        None => bytes,
+    };
+    let found = text
+        .windows(NEEDLE.len())
+        .any(|w| w.eq_ignore_ascii_case(NEEDLE));
+    if found {
+        return Err(FillError::Doctype {
+            template: template.to_string(),
+            part: part.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// How errors name where they happened: the template, plus the header or footer part when not the body.
@@ -417,6 +467,19 @@ impl DocxTemplate {
             let mut file = archive.by_index(i).map_err(not_zip)?;
             let entry = file.name().to_string();
             if !is_templated(&entry) {
+                // Copied byte for byte into every document sent: its XML is looked at first.
+                if is_xml_part(&entry) {
+                    let mut bytes = Vec::new();
+                    (&mut file)
+                        .take(limits.max_uncompressed + 1)
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| FillError::BadPart {
+                            location: location(name, &entry),
+                            part: entry.clone(),
+                            detail: e.to_string(),
+                        })?;
+                    refuse_doctype(name, &entry, &bytes)?;
+                }
                 entries.push(Entry::Copied(i));
                 continue;
             }
@@ -444,6 +507,7 @@ impl DocxTemplate {
                 });
             }
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            refuse_doctype(name, &entry, text.as_bytes())?;
             let prepared = xml::prepare(text).map_err(|e| prepare_error(name, &entry, e))?;
             size_hint += prepared.source.len() / 4;
             entries.push(Entry::Filled(parts.len()));
@@ -1480,6 +1544,86 @@ mod tests {
             e.to_string(),
             "mau.docx: không phải văn bản Word .docx (thiếu phần word/document.xml)"
         );
+    }
+
+    /// `docx` with the entry `name` holding `bytes` instead.
+    fn with_part(docx: &[u8], name: &str, bytes: &[u8]) -> Vec<u8> {
+        let mut archive = ZipArchive::new(Cursor::new(docx)).unwrap();
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).unwrap();
+            let entry = file.name().to_string();
+            let mut data = Vec::new();
+            file.read_to_end(&mut data).unwrap();
+            w.start_file(entry.as_str(), SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(if entry == name { bytes } else { &data })
+                .unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_template_with_a_doctype_in_any_xml_part_is_refused_naming_the_part() {
+        let docx = build_docx(&p(&r("{{ ngay }}")), "", "");
+        let laughs = "<!DOCTYPE w:document [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>";
+        let prolog = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+        let body = document(&p(&r("{{ ngay }} &b;")));
+        let body = body.replacen(prolog, &format!("{prolog}{laughs}\n"), 1);
+        let styles = STYLES.replacen(
+            prolog,
+            &format!("{prolog}<!doctype w:styles SYSTEM \"file:///etc/passwd\">\n"),
+            1,
+        );
+        // UTF-16 with its byte-order mark, as an XML part may be stored.
+        let styles_utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(
+                STYLES
+                    .replacen("encoding=\"UTF-8\"", "encoding=\"UTF-16\"", 1)
+                    .replacen(
+                        prolog.replacen("UTF-8", "UTF-16", 1).as_str(),
+                        &format!("{}{laughs}", prolog.replacen("UTF-8", "UTF-16", 1)),
+                        1,
+                    )
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        for (part, bytes) in [
+            (DOCUMENT_PART, body.into_bytes()),
+            ("word/styles.xml", styles.into_bytes()),
+            ("word/styles.xml", styles_utf16),
+            (
+                "[Content_Types].xml",
+                CONTENT_TYPES
+                    .replacen(prolog, &format!("{prolog}{laughs}"), 1)
+                    .into_bytes(),
+            ),
+        ] {
+            let template = with_part(&docx, part, &bytes);
+            let error = DocxTemplate::parse("mau/docx/x.docx", &template).unwrap_err();
+            assert!(
+                matches!(&error, FillError::Doctype { part: p, .. } if p == part),
+                "{part}: {error}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "mau/docx/x.docx: phần {part} có khai báo <!DOCTYPE …>"
+                )),
+                "{message}"
+            );
+        }
+        // The same template without the declaration fills.
+        assert!(DocxTemplate::parse("mau/docx/x.docx", &docx).is_ok());
+    }
+
+    #[test]
+    fn a_filled_part_with_a_doctype_is_refused() {
+        let xml = "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>".to_string();
+        let error = xml::check_and_repair(xml).unwrap_err();
+        assert!(error.contains("<!DOCTYPE"), "{error}");
     }
 
     /// Real consumers: python-docx reads the filled file, LibreOffice converts it to PDF, and a

@@ -1204,6 +1204,14 @@ pub(crate) fn check_and_repair(xml: String) -> Result<String, String> {
                 }
                 continue;
             }
+            // A filled part never carries one (templates with one are refused): entities it
+            // declared would expand in whatever opens the document.
+            Event::DocType(_) => {
+                return Err(format!(
+                    "có khai báo <!DOCTYPE …>, gần: {}",
+                    snippet(&xml, pos)
+                ));
+            }
             Event::Eof => break,
             _ => continue,
         };

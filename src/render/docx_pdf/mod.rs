@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::docx::DocxRenderer;
 use super::pdf::PdfEngine;
-use super::{PlannedDocument, RenderError, Renderer};
+use super::{NoteCounts, PlannedDocument, RenderError, Renderer};
 
 /// A DOCX converted to Typst source, with what the conversion left out.
 #[derive(Debug, Clone)]
@@ -66,13 +66,26 @@ pub fn convert_signed(
     })
 }
 
+/// The note at the end of a batch, a line per template: the Word elements its PDFs left out.
+pub fn describe_notes(all: &NoteCounts) -> Vec<String> {
+    all.iter()
+        .map(|(template, counts)| {
+            let list: Vec<String> = counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+            format!(
+                "{template}: PDF làm từ DOCX chưa thể hiện được định dạng Word sau (chữ vẫn đủ): {}",
+                list.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// The PDF backend of `pdf_from = "docx"`: fills the DOCX template, converts it, compiles it.
 pub struct DocxPdfRenderer {
     docx: DocxRenderer,
     engine: PdfEngine,
     /// The elements every conversion so far left out, by template: for the note at the end of
     /// a batch (`render` prints it; the service logs each document's).
-    ignored: std::sync::Mutex<BTreeMap<String, BTreeMap<String, usize>>>,
+    ignored: std::sync::Mutex<NoteCounts>,
 }
 
 impl DocxPdfRenderer {
@@ -91,16 +104,11 @@ impl Renderer for DocxPdfRenderer {
     }
 
     fn notes(&self) -> Vec<String> {
-        let all = self.ignored.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter()
-            .map(|(template, counts)| {
-                let list: Vec<String> = counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
-                format!(
-                    "{template}: PDF làm từ DOCX chưa thể hiện được định dạng Word sau (chữ vẫn đủ): {}",
-                    list.join(", ")
-                )
-            })
-            .collect()
+        describe_notes(&self.ignored.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn take_notes(&self) -> NoteCounts {
+        std::mem::take(&mut *self.ignored.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn render(&self, document: &PlannedDocument) -> Result<Vec<u8>, RenderError> {

@@ -1,5 +1,6 @@
-//! Each rule on a hand-built page: a conforming one-page letter passes, and each defect of
-//! issue 10 breaks exactly the rule that names it.
+//! Each rule on a hand-built page: a conforming one-page letter passes, and each defect a clerk
+//! found on rendered documents (a signature block alone on a page, text outside the text area,
+//! a short motto rule, a wrong number or date form…) breaks exactly the rule that names it.
 
 use super::*;
 

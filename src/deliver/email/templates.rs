@@ -7,67 +7,19 @@ use std::collections::HashMap;
 use serde::Serialize;
 use tera::{Context, Tera};
 
+use crate::deliver::plan::MessageKind;
 pub use crate::issue::filing::number_text;
 use crate::model::DocumentKind;
 use crate::render::context::{IssuerText, PeriodText};
 use crate::render::templates::{TemplateError, Templates};
 use crate::vi;
 
-/// The kinds of message `send` writes; each has a subject and a body template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MessageKind {
-    /// To each unit with tasks: its assignment letter and the conclusion notice.
-    LetterAndNotice,
-    /// To each member of the directory's `report_to` group: the review report.
-    ReviewReport,
-}
-
-impl MessageKind {
-    pub const ALL: [MessageKind; 2] = [MessageKind::ReviewReport, MessageKind::LetterAndNotice];
-
-    /// The template name stem and the `document` part of the ledger key.
-    pub fn slug(self) -> &'static str {
-        match self {
-            MessageKind::LetterAndNotice => "letter-and-notice",
-            MessageKind::ReviewReport => "review-report",
-        }
-    }
-
-    pub fn from_slug(slug: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.slug() == slug)
-    }
-
-    /// The documents attached, in attachment order.
-    pub fn documents(self) -> &'static [DocumentKind] {
-        match self {
-            MessageKind::LetterAndNotice => &[
-                DocumentKind::AssignmentLetter,
-                DocumentKind::ConclusionNotice,
-            ],
-            MessageKind::ReviewReport => &[DocumentKind::ReviewReport],
-        }
-    }
-
-    /// For `status` and the report lines.
-    pub fn label_vi(self) -> &'static str {
-        match self {
-            MessageKind::LetterAndNotice => "công văn giao nhiệm vụ + thông báo kết luận",
-            MessageKind::ReviewReport => "báo cáo",
-        }
-    }
-
-    /// Whether a run restricted to `only` (empty: everything) sends this kind. The letter and the
-    /// notice travel together, so naming either selects the message.
-    pub fn selected_by(self, only: &[DocumentKind]) -> bool {
-        only.is_empty() || self.documents().iter().any(|d| only.contains(d))
-    }
-
-    fn template_names(self) -> (String, String) {
-        (
-            format!("{}.subject.txt", self.slug()),
-            format!("{}.body.txt", self.slug()),
-        )
-    }
+/// A message kind's subject and body template names.
+fn template_names(kind: MessageKind) -> (String, String) {
+    (
+        format!("{}.subject.txt", kind.slug()),
+        format!("{}.body.txt", kind.slug()),
+    )
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -199,7 +151,7 @@ impl EmailTemplates {
         tera.autoescape_on(Vec::<&str>::new());
         let mut origins = HashMap::new();
         for kind in MessageKind::ALL {
-            let (subject, body) = kind.template_names();
+            let (subject, body) = template_names(kind);
             for name in [subject, body] {
                 let file = templates
                     .email(&name)?
@@ -228,7 +180,7 @@ impl EmailTemplates {
         kind: MessageKind,
         context: &EmailContext,
     ) -> Result<(String, String), EmailError> {
-        let (subject_name, body_name) = kind.template_names();
+        let (subject_name, body_name) = template_names(kind);
         let origin = |name: &str| self.origins.get(name).cloned().unwrap_or_default();
         let tera_context = Context::from_serialize(context).map_err(|e| EmailError::Render {
             origin: origin(&subject_name),
@@ -488,17 +440,5 @@ mod tests {
         let error = EmailTemplates::load(&templates).unwrap_err().to_string();
         assert!(error.contains("review-report.body.txt"), "{error}");
         assert!(error.contains("viết sai"), "{error}");
-    }
-
-    #[test]
-    fn selection_by_document_kind() {
-        assert!(MessageKind::LetterAndNotice.selected_by(&[]));
-        assert!(MessageKind::LetterAndNotice.selected_by(&[DocumentKind::ConclusionNotice]));
-        assert!(!MessageKind::LetterAndNotice.selected_by(&[DocumentKind::ReviewReport]));
-        assert!(MessageKind::ReviewReport.selected_by(&[DocumentKind::ReviewReport]));
-        assert_eq!(
-            MessageKind::from_slug("letter-and-notice"),
-            Some(MessageKind::LetterAndNotice)
-        );
     }
 }

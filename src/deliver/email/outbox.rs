@@ -1,11 +1,12 @@
-//! The dry-run transport: each message becomes `<outbox>/<message-id-stem>.eml`, the exact bytes
-//! that would have gone over SMTP, written atomically.
+//! The dry-run transport of the email channel: each parcel becomes
+//! `<outbox>/<message-id-stem>.eml`, the exact bytes that would have gone over SMTP, written
+//! atomically.
 
 use std::path::{Path, PathBuf};
 
-use lettre::Message;
-
-use super::mail::{SendError, Transport, message_id_stem};
+use super::mime::message_id_stem;
+use crate::deliver::parcel::{MESSAGE_RFC822, Parcel};
+use crate::deliver::transport::{SendError, Transport, expect_media_type};
 use crate::files::write_atomically;
 
 /// A folder of `.eml` files, one per message, openable in any mail client.
@@ -23,10 +24,10 @@ impl Outbox {
         &self.dir
     }
 
-    /// Where `message` goes: named after its Message-ID, so a rerun overwrites the same file and
+    /// Where `parcel` goes: named after its Message-ID, so a rerun overwrites the same file and
     /// a deliberate resend (new tag) gets a new one.
-    pub fn path_for(&self, message: &Message) -> Result<PathBuf, SendError> {
-        let id = message.headers().get_raw("Message-ID").unwrap_or_default();
+    pub fn path_for(&self, parcel: &Parcel) -> Result<PathBuf, SendError> {
+        let id = &parcel.id;
         let stem = message_id_stem(id).ok_or_else(|| SendError::Permanent {
             reason: format!(
                 "thư không có Message-ID hợp lệ («{id}») nên không đặt được tên tệp trong hộp thư đi {}",
@@ -40,9 +41,10 @@ impl Outbox {
 impl Transport for Outbox {
     /// Returns the path written. Disk errors are permanent: a retry seconds later will not make
     /// a read-only or full disk writable, and the dry run can simply be repeated.
-    fn send(&self, message: &Message) -> Result<String, SendError> {
-        let path = self.path_for(message)?;
-        write_atomically(&path, &message.formatted()).map_err(|e| SendError::Permanent {
+    fn deliver(&self, parcel: &Parcel) -> Result<String, SendError> {
+        expect_media_type(parcel, MESSAGE_RFC822, "hộp thư đi")?;
+        let path = self.path_for(parcel)?;
+        write_atomically(&path, &parcel.bytes).map_err(|e| SendError::Permanent {
             reason: format!("không ghi được thư vào {}: {e}", path.display()),
         })?;
         Ok(path.display().to_string())
@@ -52,7 +54,12 @@ impl Transport for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deliver::mail::{Attachment, OutgoingMessage, build_message, message_id_for};
+    use crate::deliver::email::mime::{
+        Attachment, OutgoingMessage, build_message, message_id_for, parcel,
+    };
+    use crate::deliver::ledger::DeliveryKey;
+    use crate::model::{Half, PeriodId};
+    use lettre::Message;
     use std::fs;
     use std::time::{Duration, SystemTime};
 
@@ -79,12 +86,18 @@ mod tests {
         .unwrap()
     }
 
+    /// Hands `message` to `outbox` as the send's dispatch does: as its parcel.
+    fn send(outbox: &Outbox, message: &Message) -> Result<String, SendError> {
+        let key = DeliveryKey::new("UBND", PeriodId::new(2024, Half::First), "notice", "nn");
+        outbox.deliver(&parcel(key, message))
+    }
+
     #[test]
     fn writes_exact_bytes_named_after_the_message_id() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::new(dir.path().join("outbox/2024-h1"));
         let first = message("nn", "1");
-        let path = outbox.send(&first).unwrap();
+        let path = send(&outbox, &first).unwrap();
         let id = first.headers().get_raw("Message-ID").unwrap();
         let stem = message_id_stem(id).unwrap();
         assert_eq!(
@@ -98,8 +111,8 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), first.formatted());
 
         // A rerun overwrites the same file; a resend with a new tag gets its own.
-        assert_eq!(outbox.send(&first).unwrap(), path);
-        let resend = outbox.send(&message("nn", "r1")).unwrap();
+        assert_eq!(send(&outbox, &first).unwrap(), path);
+        let resend = send(&outbox, &message("nn", "r1")).unwrap();
         assert_ne!(resend, path);
         let mut names: Vec<String> = fs::read_dir(outbox.dir())
             .unwrap()
@@ -114,7 +127,7 @@ mod tests {
         );
 
         // Parseable by a real MIME parser (mail-parser, in the tests' SMTP harness).
-        let value = crate::deliver::mail::test_sink::parse_eml(&[std::path::PathBuf::from(&path)]);
+        let value = crate::deliver::email::test_sink::parse_eml(&[std::path::PathBuf::from(&path)]);
         assert_eq!(value[0]["subject"], "Thông báo kết luận số 125/TB-UBND");
         assert_eq!(value[0]["message_id"], id);
         assert_eq!(value[0]["defects"], serde_json::json!([]));
@@ -129,8 +142,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("not-a-dir");
         fs::write(&blocker, "x").unwrap();
-        let error = Outbox::new(&blocker).send(&message("nn", "1")).unwrap_err();
+        let error = send(&Outbox::new(&blocker), &message("nn", "1")).unwrap_err();
         assert!(!error.is_transient());
         assert!(error.reason().contains("not-a-dir"), "{error}");
+    }
+
+    #[test]
+    fn a_parcel_that_is_not_an_email_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(dir.path().join("outbox"));
+        let key = DeliveryKey::new("UBND", PeriodId::new(2024, Half::First), "notice", "nn");
+        let mut package = parcel(key, &message("nn", "1"));
+        package.media_type = "application/xml".to_owned();
+        let error = outbox.deliver(&package).unwrap_err();
+        assert!(!error.is_transient() && !error.is_unknown(), "{error}");
+        assert!(
+            error.reason().contains("«message/rfc822»")
+                && error.reason().contains("«application/xml»"),
+            "{error}"
+        );
+        assert!(!outbox.dir().exists());
     }
 }

@@ -1,22 +1,22 @@
-//! Composing the messages: the email context of each message from the documents it carries,
-//! the subject and body from the Tera templates, and the MIME message with its attachments.
+//! Composing the email channel's parcels: the email context of each message from the documents
+//! it carries, the subject and body from the Tera templates, and the MIME message with its
+//! attachments, as a `message/rfc822` parcel.
 //! Every template is tried against every message (with draft documents) before any number is
 //! issued, and every message is built before any is sent: a failure here sends nothing.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use lettre::Message;
-
-use super::email::{
+use super::mime::{self, Attachment, OutgoingMessage};
+use super::templates::{
     EmailContext, EmailDocument, EmailError, EmailSender, EmailTemplates, EmailUnit, about,
     title_of,
 };
-use super::error::{DeliverError, SendProblem, SendProblems, UnitLabel};
-use super::mail::{self, Attachment, OutgoingMessage};
-use super::plan::{Delivery, Plan};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::deliver::error::{DeliverError, SendProblem, SendProblems, UnitLabel};
+use crate::deliver::parcel::Parcel;
+use crate::deliver::plan::{Delivery, Plan};
 use crate::issue::filing::{
     DocFile, DocId, ReadyDocument, ascii_file_name, attachment_name, issuer_key, number_text,
     unit_short,
@@ -143,14 +143,15 @@ fn check_addresses(delivery: &Delivery, problems: &mut Vec<SendProblem>) {
 
 /// Everything that can be checked before a number is issued: addresses, numbers typed into
 /// the period file, and every email template against every message (with draft documents).
+/// The templates, or every problem found.
 pub fn check(
     config: &Config,
     plan: &Plan,
     dry_run: bool,
-    problems: &mut Vec<SendProblem>,
-) -> Option<EmailTemplates> {
+) -> Result<EmailTemplates, Vec<SendProblem>> {
+    let mut problems = Vec::new();
     for pending in plan.to_send() {
-        check_addresses(&pending.delivery, problems);
+        check_addresses(&pending.delivery, &mut problems);
     }
     let needed = plan.needed_documents();
     if !dry_run {
@@ -172,7 +173,7 @@ pub fn check(
         Ok(emails) => emails,
         Err(e) => {
             problems.push(SendProblem::Templates(e));
-            return None;
+            return Err(problems);
         }
     };
     let period = &plan.period;
@@ -224,20 +225,25 @@ pub fn check(
             });
         }
     }
-    Some(emails)
+    if problems.is_empty() {
+        Ok(emails)
+    } else {
+        Err(problems)
+    }
 }
 
-/// Every message, built before any is sent: a failure here sends nothing.
-pub fn build_messages(
+/// Every message, built before any is sent (one parcel per message to send, in plan order): a
+/// failure here sends nothing.
+pub fn build_parcels(
     config: &Config,
     clock: &dyn Clock,
     plan: &Plan,
     dry_run: bool,
     emails: &EmailTemplates,
     documents: &BTreeMap<DocId, ReadyDocument>,
-) -> Result<Vec<Message>, DeliverError> {
+) -> Result<Vec<Parcel>, DeliverError> {
     let date = SystemTime::from(clock.now());
-    let mut messages = Vec::new();
+    let mut parcels = Vec::new();
     let mut problems = Vec::new();
     for pending in plan.to_send() {
         let delivery = &pending.delivery;
@@ -291,8 +297,8 @@ pub fn build_messages(
             message_id: pending.message_id.clone(),
             date,
         };
-        match mail::build_message(&outgoing) {
-            Ok(message) => messages.push(message),
+        match mime::build_message(&outgoing) {
+            Ok(message) => parcels.push(mime::parcel(delivery.key.clone(), &message)),
             Err(error) => problems.push(SendProblem::Message {
                 unit: UnitLabel::of(&delivery.unit),
                 error,
@@ -300,7 +306,7 @@ pub fn build_messages(
         }
     }
     if problems.is_empty() {
-        Ok(messages)
+        Ok(parcels)
     } else {
         Err(DeliverError::Invalid(SendProblems(problems)))
     }

@@ -124,7 +124,7 @@ pub struct DocumentReport {
     pub reused: bool,
 }
 
-/// The result of [`send_period`](crate::workflow::send::send_period).
+/// The result of one run of `vanban send`, as the send workflow reports it.
 #[derive(Debug, Clone)]
 pub struct SendReport {
     /// "2024-h1".

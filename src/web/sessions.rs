@@ -76,7 +76,7 @@ pub fn client_ip(parts: &Parts, trusted: &[ProxyRange]) -> String {
 
 /// Who sent a request that reached us from `peer`. Only a trusted proxy's forwarding headers are
 /// read (anyone else could write any address there): `X-Forwarded-For`, where each proxy appends
-/// the address it was reached from, is read from the right, skipping our own proxies, and the
+/// the address it was reached from, is read from the right, passing over our own proxies, and the
 /// first address that is not one of them is the client; without it, `X-Real-IP`. Anything
 /// unreadable stops the walk at the nearest address known to be true.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[ProxyRange]) -> IpAddr {

@@ -66,7 +66,7 @@ pub struct KindNames {
     pub short: &'static str,
 }
 
-/// A rendered file's name without extension: "<order>-<stem>", and "-<unit id>" after it for a
+/// A rendered file's name without extension: "`<order>-<stem>`", and "`-<unit id>`" after it for a
 /// document addressed to one unit ("03-cong-van-bqlda"). ASCII, lower case, no spaces.
 #[derive(Debug)]
 pub struct FileNames {

@@ -297,7 +297,7 @@ pub struct LetterContext {
 
 /// One of a fixed set of words. A name of its own, because serde's derive takes a field written
 /// `&'static str` for text borrowed from the input and would read the context only from
-/// `'static` bytes; it is read back as the same static word by [`kind_slug`] and [`role_name`].
+/// `'static` bytes; it is read back as the same static word by `kind_slug` and `role_name`.
 pub type FixedWord = &'static str;
 
 /// The context travels to a render worker as JSON (render/worker.rs) and is read back there:

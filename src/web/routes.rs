@@ -1,5 +1,5 @@
 //! URLs and their handlers: each checks the session, the role and (for a POST) the CSRF token
-//! before anything else, then hands the work to [`actions`](super::actions) or the store on a
+//! before anything else, then hands the work to [`actions`] or the store on a
 //! blocking thread and renders a page.
 
 use std::net::SocketAddr;

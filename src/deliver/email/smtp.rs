@@ -23,7 +23,7 @@ use lettre::Message;
 /// can have been delivered: retry) or during it (the server may have the message: unknown).
 /// Connections are kept open between messages (one per worker of a `send` with several
 /// connections: each `send` call takes an idle one or opens one, and gives it back after); one
-/// that waited longer than [`UNCHECKED_REUSE`] is checked with NOOP before reuse.
+/// that waited longer than `UNCHECKED_REUSE` is checked with NOOP before reuse.
 pub struct SmtpMailer {
     host: String,
     port: u16,
